@@ -1,0 +1,111 @@
+"""Install, list and remove the llmspell kernelspecs (`llmspell kernel install|list|uninstall`).
+
+The packaged specs live in `llmspell.kernelspec`; installing copies one and points its argv at
+the interpreter doing the install, so the kernel runs in the environment llmspell is installed in.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+# Kernelspec name -> resource folder in llmspell.kernelspec. A custom `name` N installs N and
+# N-python, so both engines stay available under any name.
+SPECS: dict[str, str] = {"": "llmspell", "-python": "llmspell-python"}
+DEFAULT_NAME = "llmspell"
+KERNEL_MODULE = "llmspell.kernel"
+
+
+def install(
+    user: bool = False,
+    sys_prefix: bool = False,
+    prefix: str | None = None,
+    name: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Install the Lua and Python kernelspecs; return the directories written.
+
+    Where: `user` (the per-user Jupyter dir), `sys_prefix` (this environment), `prefix` (any
+    prefix, e.g. a venv), or none of them (the system-wide Jupyter dir, as `jupyter kernelspec`).
+    `env` goes into the kernelspec's `env` (e.g. `{"LLMSPELL_PROFILE": "memory"}`).
+    """
+    if sum([user, sys_prefix, prefix is not None]) > 1:
+        raise ValueError("choose at most one of user, sys_prefix and prefix")
+    if sys_prefix:
+        prefix = sys.prefix
+    base = name or DEFAULT_NAME
+    manager = KernelSpecManager()
+    installed = []
+    for suffix, resource in SPECS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / resource
+            _write_spec(resource, source, env)
+            installed.append(
+                manager.install_kernel_spec(
+                    str(source), kernel_name=base + suffix, user=user, prefix=prefix
+                )
+            )
+    return installed
+
+
+def list_installed(manager: KernelSpecManager | None = None) -> dict[str, str]:
+    """Installed llmspell kernelspecs (any name) found on the Jupyter path: name -> directory."""
+    manager = manager or KernelSpecManager()
+    found = {}
+    for spec_name, spec_dir in sorted(manager.find_kernel_specs().items()):
+        if _is_llmspell_spec(Path(spec_dir)):
+            found[spec_name] = spec_dir
+    return found
+
+
+def uninstall(name: str | None = None, manager: KernelSpecManager | None = None) -> list[str]:
+    """Remove the kernelspecs installed under `name` (default "llmspell") and `name`-python.
+
+    Returns the directories removed; an empty list when none was installed. `manager` picks
+    the Jupyter path searched (default: the usual one, first match wins as in Jupyter).
+    """
+    base = name or DEFAULT_NAME
+    manager = manager or KernelSpecManager()
+    removed = []
+    for suffix in SPECS:
+        try:
+            spec_dir = manager.get_kernel_spec(base + suffix).resource_dir
+        except NoSuchKernel:
+            continue
+        if not _is_llmspell_spec(Path(spec_dir)):
+            continue
+        removed.append(manager.remove_kernel_spec(base + suffix))
+    return removed
+
+
+def _write_spec(resource: str, target: Path, env: Mapping[str, str] | None) -> None:
+    """Copy a packaged spec into `target` with argv[0] set to this interpreter."""
+    target.mkdir(parents=True)
+    packaged = resources.files("llmspell.kernelspec") / resource
+    spec = json.loads((packaged / "kernel.json").read_text(encoding="utf-8"))
+    spec["argv"][0] = sys.executable
+    if env:
+        spec["env"] = dict(env)
+    (target / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    for size in (32, 64):
+        logo = f"logo-{size}x{size}.png"
+        with resources.as_file(packaged / logo) as path:
+            shutil.copyfile(path, target / logo)
+
+
+def _is_llmspell_spec(spec_dir: Path) -> bool:
+    """True when the kernel.json in `spec_dir` launches llmspell's kernel."""
+    try:
+        spec = json.loads((spec_dir / "kernel.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    argv = spec.get("argv", [])
+    return isinstance(argv, list) and KERNEL_MODULE in argv

@@ -1,0 +1,328 @@
+"""The Jupyter kernel: translates Jupyter messages into `ScriptRuntime` calls and back.
+
+Everything language-specific (values, completion, help text) is the runtime's job; this class
+only forwards what the runtime produces, as ipykernel's wrapper-kernel pattern intends.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+import traceback
+from typing import Any
+
+from ipykernel._version import kernel_protocol_version
+from ipykernel.kernelbase import Kernel
+from IPython.core.error import StdinNotImplementedError
+from llmspell.kernel.history import HistoryEntry, KernelHistory, resolve_history_file
+from llmspell.runtime import ScriptRuntime, load_config
+from llmspell.runtime.results import ScriptError, StdinNotAvailable
+from traitlets import Unicode
+
+from llmspell import __version__
+
+DOCS_URL = "https://github.com/llmspell/llmspell/tree/main/docs"
+HELP_LINKS = [
+    {"text": "llmspell user guide", "url": f"{DOCS_URL}/user-guide"},
+    {"text": "llmspell Lua API", "url": f"{DOCS_URL}/lua-api"},
+]
+
+
+class FrontendSink:
+    """The runtime's OutputSink inside the kernel: output goes to the frontend as it happens."""
+
+    def __init__(self, kernel: LLMSpellKernel) -> None:
+        self._kernel = kernel
+
+    def stdout(self, text: str) -> None:
+        self._kernel.publish("stream", {"name": "stdout", "text": text})
+
+    def stderr(self, text: str) -> None:
+        self._kernel.publish("stream", {"name": "stderr", "text": text})
+
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+        self._kernel.publish(
+            "display_data", {"data": bundle, "metadata": metadata, "transient": {}}
+        )
+
+    def clear(self, wait: bool) -> None:
+        self._kernel.publish("clear_output", {"wait": wait})
+
+    def page(self, text: str) -> None:
+        self._kernel.pages.append(text)
+
+    def input(self, prompt: str, password: bool) -> str:
+        """Ask the frontend for a line (`input_request`); Ctrl-C while waiting interrupts."""
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        # The runtime's own SIGINT handler only sets a flag its Lua hook polls, and no Lua runs
+        # while we wait on the stdin socket, so let SIGINT raise here instead.
+        previous = (
+            signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
+        )
+        try:
+            return self._kernel.getpass(prompt) if password else self._kernel.raw_input(prompt)
+        except StdinNotImplementedError:
+            raise StdinNotAvailable(
+                "io.read: this frontend does not accept input (the request has allow_stdin=false)"
+            ) from None
+        except EOFError:
+            raise StdinNotAvailable("io.read: end of input") from None
+        except KeyboardInterrupt:
+            self._kernel.runtime_interrupt()
+            raise StdinNotAvailable("io.read: interrupted") from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+
+class LLMSpellKernel(Kernel):
+    """Jupyter kernel over one ScriptRuntime (Lua by default, `--engine python`)."""
+
+    implementation = "llmspell"
+    implementation_version = __version__
+    engine = Unicode("lua", help="Script engine of this kernel: lua or python.").tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pages: list[str] = []
+        self._silent = False
+        self._executing = False
+        self.runtime: ScriptRuntime | None = None
+        # A broken config must not kill the kernel: every cell reports it instead.
+        self._startup_error: ScriptError | None = None
+        history_file = ""
+        try:
+            config = load_config().config
+            history_file = config.kernel.history_file
+            self.runtime = ScriptRuntime.with_engine(config, self.engine)
+            self.runtime.set_output(FrontendSink(self))
+        except Exception as exc:
+            self._startup_error = ScriptError(
+                type(exc).__name__, f"the llmspell runtime could not start: {exc}"
+            )
+            self.log.error("llmspell runtime failed to start", exc_info=True)
+        self.history = KernelHistory(resolve_history_file(history_file), self.engine)
+
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        # No "kernel subshells" or "debugger": one runtime runs one cell at a time.
+        rt = self.runtime
+        return {
+            "protocol_version": kernel_protocol_version,
+            "implementation": self.implementation,
+            "implementation_version": self.implementation_version,
+            "language_info": rt.language_info if rt else {"name": self.engine},
+            "banner": rt.banner if rt else f"llmspell ({self._startup_error})",
+            "help_links": HELP_LINKS,
+            "supported_features": [],
+        }
+
+    def publish(self, msg_type: str, content: dict[str, Any]) -> None:
+        """Send an IOPub message for the current request (nothing while executing silently)."""
+        if self._silent or not self.session:
+            return
+        self.session.send(
+            self.iopub_socket,
+            msg_type,
+            content,
+            parent=self.get_parent("shell"),
+            ident=self._topic(msg_type),
+        )
+
+    def runtime_interrupt(self) -> None:
+        """Ask the running script to stop (KeyboardInterrupt)."""
+        if self.runtime is not None:
+            self.runtime.interrupt()
+
+    async def do_execute(
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool = False,
+        *,
+        cell_meta: dict[str, Any] | None = None,
+        cell_id: str | None = None,
+    ) -> dict[str, Any]:
+        self._allow_stdin = allow_stdin
+        self._silent = silent
+        self.pages = []
+        count = self.execution_count
+        output: str | None = None
+        try:
+            result = self._run(code, f"[cell {count}]")
+        except ScriptError as err:
+            self.publish(
+                "error", {"ename": err.ename, "evalue": err.evalue, "traceback": err.traceback}
+            )
+            reply = _error_content(err)
+        else:
+            reply = {"status": "ok", "payload": [], "user_expressions": {}}
+            if result.has_value:
+                output = result.bundle.get("text/plain")
+                self.publish(
+                    "execute_result",
+                    {"execution_count": count, "data": result.bundle, "metadata": {}},
+                )
+            if self.pages and not silent:
+                page = {"text/plain": "\n".join(self.pages)}
+                reply["payload"] = [{"source": "page", "data": page, "start": 0}]
+            if user_expressions:
+                reply["user_expressions"] = self._evaluate(user_expressions)
+        finally:
+            self._silent = False
+            self._allow_stdin = False
+        if store_history and not silent:
+            self._remember(count, code, output)
+        reply["execution_count"] = count
+        return reply
+
+    async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:
+        pos = len(code) if cursor_pos is None else cursor_pos
+        if self.runtime is None:
+            return {
+                "status": "ok",
+                "matches": [],
+                "cursor_start": pos,
+                "cursor_end": pos,
+                "metadata": {},
+            }
+        try:
+            completion = self.runtime.complete(code, pos)
+        except Exception as exc:
+            return _error_content(_internal_error(exc))
+        return {
+            "status": "ok",
+            "matches": completion.matches,
+            "cursor_start": completion.cursor_start,
+            "cursor_end": completion.cursor_end,
+            "metadata": {},
+        }
+
+    async def do_inspect(
+        self,
+        code: str,
+        cursor_pos: int | None,
+        detail_level: int = 0,
+        omit_sections: Any = (),
+    ) -> dict[str, Any]:
+        pos = len(code) if cursor_pos is None else cursor_pos
+        bundle = None
+        if self.runtime is not None:
+            try:
+                bundle = self.runtime.inspect(code, pos, detail_level)
+            except Exception as exc:
+                return _error_content(_internal_error(exc))
+        return {"status": "ok", "found": bundle is not None, "data": bundle or {}, "metadata": {}}
+
+    async def do_is_complete(self, code: str) -> dict[str, Any]:
+        if self.runtime is None:
+            return {"status": "unknown"}
+        try:
+            check = self.runtime.is_complete(code)
+        except Exception as exc:
+            return _error_content(_internal_error(exc))
+        reply: dict[str, Any] = {"status": check.status}
+        if check.status == "incomplete":
+            reply["indent"] = check.indent
+        return reply
+
+    async def do_history(
+        self,
+        hist_access_type: str,
+        output: bool,
+        raw: bool,
+        session: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        n: int | None = None,
+        pattern: str | None = None,
+        unique: bool = False,
+        **_unused: Any,
+    ) -> dict[str, Any]:
+        # Only raw input is stored (there is no input transformation), so `raw` changes nothing.
+        entries: list[HistoryEntry]
+        try:
+            if hist_access_type == "tail":
+                entries = self.history.tail(n, output)
+            elif hist_access_type == "range":
+                entries = self.history.range(
+                    session or 0, 1 if start is None else start, stop, output
+                )
+            elif hist_access_type == "search":
+                entries = self.history.search(pattern or "*", n, unique, output)
+            else:
+                err = ScriptError(
+                    "ValueError",
+                    f"unknown hist_access_type {hist_access_type!r}; allowed: tail, range, search",
+                )
+                return _error_content(err)
+        except sqlite3.Error as exc:
+            return _error_content(ScriptError("HistoryError", f"{self.history.path}: {exc}"))
+        return {"status": "ok", "history": entries}
+
+    async def do_shutdown(self, restart: bool) -> dict[str, Any]:
+        # Runs on the control thread: never close the runtime under a running cell.
+        if self.runtime is not None:
+            if self._executing:
+                self.runtime.interrupt()
+            else:
+                self.runtime.close()
+        self.history.close()
+        return {"status": "ok", "restart": restart}
+
+    def pre_handler_hook(self) -> None:
+        # ipykernel would make SIGINT raise KeyboardInterrupt in whatever Python runs. Between
+        # cells there is nothing to interrupt, and during a cell the runtime installs its own
+        # handler, so SIGINT stays ignored here (the app's SIG_IGN).
+        return None
+
+    def post_handler_hook(self) -> None:
+        return None
+
+    def _run(self, code: str, name: str) -> Any:
+        if self.runtime is None:
+            assert self._startup_error is not None
+            raise self._startup_error
+        self._executing = True
+        try:
+            return self.runtime.execute(code, name=name)
+        except ScriptError:
+            raise
+        except KeyboardInterrupt:
+            raise ScriptError("KeyboardInterrupt", "interrupted") from None
+        except Exception as exc:
+            raise _internal_error(exc) from exc
+        finally:
+            self._executing = False
+
+    def _evaluate(self, expressions: dict[str, str]) -> dict[str, Any]:
+        """user_expressions: evaluate each quietly and return its mime bundle."""
+        results: dict[str, Any] = {}
+        self._silent = True
+        for key, expression in expressions.items():
+            try:
+                value = self._run(expression, "[user expression]")
+            except ScriptError as err:
+                results[key] = _error_content(err)
+            else:
+                results[key] = {"status": "ok", "data": value.bundle, "metadata": {}}
+        return results
+
+    def _remember(self, line: int, source: str, output: str | None) -> None:
+        try:
+            self.history.store(line, source, output)
+        except sqlite3.Error as exc:
+            self.log.warning("history not saved to %s: %s", self.history.path, exc)
+
+
+def _error_content(err: ScriptError) -> dict[str, Any]:
+    return {"status": "error", "ename": err.ename, "evalue": err.evalue, "traceback": err.traceback}
+
+
+def _internal_error(exc: BaseException) -> ScriptError:
+    """A bug inside llmspell (not the user's script): show the Python traceback."""
+    lines = traceback.format_exception(exc)
+    return ScriptError(type(exc).__name__, str(exc), ["".join(lines).rstrip("\n")])

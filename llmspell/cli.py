@@ -1,0 +1,261 @@
+"""The `llmspell` command line: parse arguments, then call the runtime, kernel or storage API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmspell import __version__
+
+CLI_DEFAULT_TIMEOUT_S = 300
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmspell", description="Script LLM-centred work in Lua (or Python)."
+    )
+    parser.add_argument("--version", action="version", version=f"llmspell {__version__}")
+    parser.add_argument("-c", "--config", help="config file (default: discovery, see docs)")
+    parser.add_argument(
+        "--profile", help="built-in profile: default, memory, postgres, embedded-postgres"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a script file: llmspell run FILE [args...] [--key value]")
+    run.add_argument("file", help="script file (.lua or .py)")
+    run.add_argument(
+        "script_args", nargs=argparse.REMAINDER, help="arguments for the script (ARGS)"
+    )
+    run.add_argument("--engine", choices=["lua", "python"], help="default: from the file extension")
+    run.set_defaults(handler=cmd_run)
+
+    exe = sub.add_parser("exec", help="run a code string: llmspell exec 'print(1)'")
+    exe.add_argument("code")
+    exe.add_argument("--engine", choices=["lua", "python"], help="default: config default_engine")
+    exe.set_defaults(handler=cmd_exec)
+
+    kernel = sub.add_parser("kernel", help="install, list or uninstall the Jupyter kernelspecs")
+    ksub = kernel.add_subparsers(dest="kernel_command", metavar="ACTION", required=True)
+    kinstall = ksub.add_parser(
+        "install", help="install the llmspell and llmspell-python kernelspecs"
+    )
+    where = kinstall.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="into the user's Jupyter data dir")
+    where.add_argument("--sys-prefix", action="store_true", help="into sys.prefix (the venv)")
+    where.add_argument("--prefix", help="into PREFIX/share/jupyter/kernels")
+    kinstall.add_argument("--name", help="install only this spec (llmspell or llmspell-python)")
+    kinstall.set_defaults(handler=cmd_kernel_install)
+    klist = ksub.add_parser("list", help="list installed llmspell kernelspecs")
+    klist.set_defaults(handler=cmd_kernel_list)
+    kun = ksub.add_parser("uninstall", help="remove installed llmspell kernelspecs")
+    kun.add_argument("--name", help="remove only this spec")
+    kun.set_defaults(handler=cmd_kernel_uninstall)
+
+    config = sub.add_parser("config", help="show or validate configuration")
+    csub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = csub.add_parser(
+        "show", help="effective config, secrets redacted, with the source of each value"
+    )
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=cmd_config_show)
+    validate = csub.add_parser("validate", help="validate one TOML config file")
+    validate.add_argument("file")
+    validate.set_defaults(handler=cmd_config_validate)
+
+    from llmspell import cli_storage
+
+    cli_storage.register(sub)
+    return parser
+
+
+# --- run / exec -----------------------------------------------------------------------------
+
+
+def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """`a b --k v --k2=v2 --flag` → (["a", "b"], {"k": "v", "k2": "v2", "flag": "true"})."""
+    positional: list[str] = []
+    named: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--") and len(token) > 2:
+            key, eq, value = token[2:].partition("=")
+            if eq:
+                named[key] = value
+            elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+                named[key] = tokens[i + 1]
+                i += 1
+            else:
+                named[key] = "true"
+        else:
+            positional.append(token)
+        i += 1
+    return positional, named
+
+
+def _load(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Any:
+    from llmspell.runtime.config import load_config
+
+    loaded = load_config(config_file=args.config, profile=args.profile, overrides=overrides)
+    config = loaded.config
+    # The CLI bounds a script's run time unless the user chose a limit (the kernel does not).
+    if loaded.source_of("engines.lua.timeout_s") == "default":
+        config.engines.lua.timeout_s = CLI_DEFAULT_TIMEOUT_S
+    if loaded.source_of("engines.python.timeout_s") == "default":
+        config.engines.python.timeout_s = CLI_DEFAULT_TIMEOUT_S
+    return config
+
+
+def _run_code(
+    args: argparse.Namespace,
+    code: str,
+    name: str,
+    engine: str | None,
+    script_args: list[str] | None,
+    script_kwargs: dict[str, str] | None,
+    print_value: bool,
+) -> int:
+    from llmspell.runtime import ConfigError, ScriptError, ScriptRuntime
+    from llmspell.runtime.results import ConsoleSink
+
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    try:
+        runtime = ScriptRuntime(config, engine=engine)
+    except Exception as exc:
+        logging.getLogger("llmspell").debug("start-up failed", exc_info=True)
+        return _fail(f"cannot start the runtime: {exc}")
+    runtime.set_output(ConsoleSink())
+    try:
+        result = runtime.execute(code, name=name, args=script_args, kwargs=script_kwargs)
+        if print_value and result.has_value:
+            print(result.bundle.get("text/plain", ""))
+        return 0
+    except ScriptError as exc:
+        sys.stdout.flush()
+        print("\n".join(exc.traceback), file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        code = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"run: cannot read {args.file!r}: {exc.strerror}")
+    except UnicodeDecodeError:
+        return _fail(f"run: {args.file!r} is not UTF-8 text")
+    engine = args.engine or ("python" if path.suffix == ".py" else "lua")
+    positional, named = split_script_args(args.script_args)
+    return _run_code(args, code, args.file, engine, positional, named, print_value=False)
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    return _run_code(args, args.code, "exec", args.engine, [], {}, print_value=True)
+
+
+# --- kernel -----------------------------------------------------------------------------------
+
+
+def cmd_kernel_install(args: argparse.Namespace) -> int:
+    from llmspell.kernel.install import install
+
+    try:
+        paths = install(
+            user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix, name=args.name
+        )
+    except (ValueError, OSError) as exc:
+        return _fail(f"kernel install: {exc}")
+    for path in paths:
+        print(f"installed kernelspec in {path}")
+    return 0
+
+
+def cmd_kernel_list(args: argparse.Namespace) -> int:
+    from llmspell.kernel.install import list_installed
+
+    installed = list_installed()
+    if not installed:
+        print("no llmspell kernelspecs installed (run: llmspell kernel install --sys-prefix)")
+    for name, path in sorted(installed.items()):
+        print(f"{name:<18} {path}")
+    return 0
+
+
+def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
+    from llmspell.kernel.install import uninstall
+
+    try:
+        removed = uninstall(name=args.name)
+    except (ValueError, OSError) as exc:
+        return _fail(f"kernel uninstall: {exc}")
+    if not removed:
+        print("no llmspell kernelspecs were installed")
+    for path in removed:
+        print(f"removed {path}")
+    return 0
+
+
+# --- config -----------------------------------------------------------------------------------
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from llmspell.runtime.config import ConfigError, describe_sources, load_config
+
+    try:
+        loaded = load_config(config_file=args.config, profile=args.profile)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    rows = describe_sources(loaded)
+    if args.json:
+        print(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2, default=str))
+        return 0
+    files = ", ".join(str(p) for p in loaded.files) or "none"
+    print(f"# config files: {files}; profile: {loaded.profile or 'none'}")
+    width = max(len(k) for k, _, _ in rows)
+    for key, value, source in rows:
+        print(f"{key:<{width}} = {json.dumps(value, default=str)}  # {source}")
+    return 0
+
+
+def cmd_config_validate(args: argparse.Namespace) -> int:
+    from llmspell.runtime.config import ConfigError, validate_file
+
+    try:
+        validate_file(args.file)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    print(f"{args.file}: valid")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"llmspell: {message}", file=sys.stderr)
+    return 1

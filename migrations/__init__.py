@@ -1,0 +1,11 @@
+"""Alembic environment and versions for the llmspell schema: one chain for SQLite and PostgreSQL.
+
+`REVISIONS` lists the chain oldest first and `HEAD` its last revision, so opening storage can
+check `alembic_version` with one SELECT without importing alembic (a test keeps them equal to
+what alembic computes from `versions/`).
+"""
+
+REVISIONS: tuple[str, ...] = ("0001",)
+HEAD: str = REVISIONS[-1]
+
+__all__ = ["HEAD", "REVISIONS"]

@@ -1,0 +1,1 @@
+"""The revisions of the llmspell schema, one linear chain (see `llmspell.migrations.REVISIONS`)."""

@@ -1,0 +1,265 @@
+"""What every script global is built from: an `ApiNamespace` of documented Python methods.
+
+Engines expose namespaces generically: the Python engine hands the objects over as they are,
+the Lua engine wraps each public method once (argument/return conversion, errors → Lua errors).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
+    from llmspell.runtime.infrastructure import Infrastructure
+    from llmspell.runtime.results import OutputSink
+
+
+class ApiError(Exception):
+    """A script called an API function wrongly or the call failed; the message starts with the
+    function name (`State.save: key must be a non-empty string`)."""
+
+    ename = "ApiError"
+
+
+class ValidationError(ApiError):
+    """An argument has the wrong type or value."""
+
+    ename = "ValidationError"
+
+
+class ScriptFunction:
+    """A function written in the script's language, callable from Python (engine-neutral)."""
+
+    def __init__(self, call: Callable[..., Any], description: str = "function") -> None:
+        self._call = call
+        self.description = description
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
+class OpaqueValue:
+    """A script value with no data form (a coroutine, userdata); data checks reject it by kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}>"
+
+
+class RawValue:
+    """A script value passed through unconverted (for display and dumping in the engine's own
+    syntax); `python` is its converted form for when a plain value is needed."""
+
+    def __init__(self, raw: Any, python: Callable[[], Any]) -> None:
+        self.raw = raw
+        self._python = python
+
+    def to_python(self) -> Any:
+        return self._python()
+
+
+def raw_of(value: Any) -> Any:
+    """The engine-native value behind a raw parameter (engines without wrapping pass it as is)."""
+    return value.raw if isinstance(value, RawValue) else value
+
+
+def raw_args(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark parameters an engine passes as `RawValue` instead of converting them."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__llmspell_raw__ = frozenset(names)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def raw_params(fn: Callable[..., Any]) -> frozenset[str]:
+    return getattr(fn, "__llmspell_raw__", frozenset())
+
+
+@dataclass
+class ApiContext:
+    """What the globals share: config, infrastructure, the current output sink, the engine."""
+
+    config: LLMSpellConfig
+    infrastructure: Infrastructure
+    sink: OutputSink
+    engine_name: str = "lua"
+    # engine hooks, set once the engine exists
+    bundle_for: Callable[[Any], dict[str, Any]] = field(
+        default=lambda value: {"text/plain": repr(value)}
+    )
+    format_value: Callable[[Any], str] = field(default=repr)
+    describe: Callable[[Any], str | None] = field(default=lambda value: None)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.config.tenancy.tenant_id
+
+
+class ApiNamespace:
+    """A script global such as `State`: public methods are its functions, public attributes that
+    are namespaces are its sub-tables (`Memory.episodic`)."""
+
+    api_name: str = ""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self._ctx = ctx
+
+    def __repr__(self) -> str:
+        return f"<{self.api_name} API>"
+
+
+class ApiObject:
+    """An object a function returns that scripts call methods on (`handle:id()`, builders)."""
+
+    api_name: str = ""
+
+    def __repr__(self) -> str:
+        return f"<{self.api_name}>"
+
+
+def public_functions(obj: object) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """(name, bound method) for every function a namespace or object offers to scripts."""
+    for name in sorted(dir(type(obj))):
+        if name.startswith("_") or name == "api_name":
+            continue
+        attr = getattr(type(obj), name)
+        if inspect.isfunction(attr):
+            yield name, getattr(obj, name)
+
+
+def public_members(obj: ApiNamespace) -> Iterator[tuple[str, Any]]:
+    """(name, value) of public non-function attributes: sub-namespaces and constants."""
+    for name, value in sorted(vars(obj).items()):
+        if not name.startswith("_"):
+            yield name, value
+
+
+def signature_of(qualified: str, fn: Callable[..., Any]) -> str:
+    """`State.save(scope, key, value)` for a bound method."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return f"{qualified}(...)"
+    parts = []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            parts.append(f"...{p.name}")
+        elif p.kind is p.VAR_KEYWORD:
+            continue
+        elif p.default is not p.empty:
+            parts.append(f"{p.name}?")
+        else:
+            parts.append(p.name)
+    return f"{qualified}({', '.join(parts)})"
+
+
+def doc_of(fn: Callable[..., Any]) -> str:
+    return inspect.cleandoc(fn.__doc__ or "")
+
+
+# --- argument checking shared by every API ------------------------------------------------------
+
+_TYPE_NAMES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "table",
+    list: "list",
+    type(None): "nil",
+    bytes: "string",
+}
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, OpaqueValue):
+        return value.kind
+    if isinstance(value, ScriptFunction) or callable(value):
+        return "function"
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def require_str(
+    fn: str, arg: str, value: Any, *, max_len: int | None = None, allow_empty: bool = False
+) -> str:
+    if isinstance(value, bytes):
+        raise ValidationError(f"{fn}: {arg} must be text, got binary data")
+    if not isinstance(value, str):
+        raise ValidationError(f"{fn}: {arg} must be a string, got {type_name(value)}")
+    if not allow_empty and not value:
+        raise ValidationError(f"{fn}: {arg} must be a non-empty string")
+    if max_len is not None and len(value) > max_len:
+        raise ValidationError(f"{fn}: {arg} must be at most {max_len} characters, got {len(value)}")
+    return value
+
+
+def optional_str(fn: str, arg: str, value: Any) -> str | None:
+    return None if value is None else require_str(fn, arg, value, allow_empty=True)
+
+
+def require_int(
+    fn: str, arg: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{fn}: {arg} must be an integer, got {type_name(value)} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValidationError(f"{fn}: {arg} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"{fn}: {arg} must be <= {maximum}, got {value}")
+    return value
+
+
+def require_table(fn: str, arg: str, value: Any) -> dict[str, Any]:
+    """An options table: `{}` arrives as an empty dict (or list from an empty Lua table)."""
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(f"{fn}: {arg} must be a table, got {type_name(value)}")
+    return value
+
+
+def check_options(fn: str, options: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> None:
+    """Reject option keys a function does not know, so nothing is silently ignored."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValidationError(
+            f"{fn}: unknown option {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def ensure_data(fn: str, arg: str, value: Any, _path: str = "") -> Any:
+    """Check `value` is plain data (JSON-able): no functions, binary strings or NaN."""
+    where = f"{arg}{_path}"
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValidationError(f"{fn}: {where} must be a finite number, got {value}")
+        return value
+    if isinstance(value, list):
+        for i, item in enumerate(value, start=1):
+            ensure_data(fn, arg, item, f"{_path}[{i}]")
+        return value
+    if isinstance(value, dict):
+        for k, item in value.items():
+            ensure_data(fn, arg, item, f"{_path}.{k}")
+        return value
+    if isinstance(value, bytes):
+        raise ValidationError(f"{fn}: {where} is binary data, which cannot be stored as a value")
+    raise ValidationError(
+        f"{fn}: {where} must be data (nil, boolean, number, string or table), "
+        f"got {type_name(value)}"
+    )

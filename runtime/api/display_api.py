@@ -1,0 +1,132 @@
+"""`Display` and `display()`: rich output (HTML, Markdown, JSON, images, tables) for notebooks;
+in the CLI these degrade to text."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from llmspell.runtime.api.base import (
+    ApiError,
+    ApiNamespace,
+    ValidationError,
+    raw_args,
+    raw_of,
+    require_str,
+    type_name,
+)
+from llmspell.runtime.display import html_table, json_safe, text_table
+
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp")
+_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
+
+
+class DisplayApi(ApiNamespace):
+    """Rich output for notebooks: HTML, Markdown, JSON, images, tables."""
+
+    api_name = "Display"
+
+    def html(self, markup: str) -> None:
+        """Show HTML markup (text/html; the CLI prints the markup)."""
+        markup = require_str("Display.html", "markup", markup, allow_empty=True)
+        self._emit({"text/html": markup, "text/plain": markup})
+
+    def markdown(self, text: str) -> None:
+        """Show Markdown (text/markdown; the CLI prints the text)."""
+        text = require_str("Display.markdown", "text", text, allow_empty=True)
+        self._emit({"text/markdown": text, "text/plain": text})
+
+    def json(self, value: Any) -> None:
+        """Show a table or value as JSON (application/json, with an indented text form)."""
+        if json_safe(value) is None:
+            raise ValidationError(
+                f"Display.json: value must be JSON-able data, got {type_name(value)}"
+            )
+        text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+        self._emit({"application/json": value, "text/plain": text})
+
+    def image(self, data_or_path: str | bytes, mime: str | None = None) -> None:
+        """Show an image from raw bytes or a file path; `mime` is one of image/png, image/jpeg,
+        image/gif, image/svg+xml, image/webp (guessed from the bytes or file extension if omitted).
+        In safe mode a path must lie under the working directory or `tools.allowed_paths`."""
+        data = self._image_bytes(data_or_path)
+        mime = mime or _guess_mime(data, data_or_path)
+        if mime not in IMAGE_MIMES:
+            raise ValidationError(
+                f"Display.image: mime must be one of {', '.join(IMAGE_MIMES)}, got {mime!r}"
+            )
+        payload: str = data.decode() if mime == "image/svg+xml" else base64.b64encode(data).decode()
+        self._emit({mime: payload, "text/plain": f"<{mime} image, {len(data)} bytes>"})
+
+    def table(self, rows: list[dict[str, Any]]) -> None:
+        """Show a list of records (tables with named fields) as a table."""
+        if rows == {}:
+            rows = []
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValidationError(
+                "Display.table: rows must be a list of tables with named fields, "
+                f"got {type_name(rows)}"
+            )
+        self._emit({"text/html": html_table(rows), "text/plain": text_table(rows)})
+
+    def clear(self, wait: bool = False) -> None:
+        """Clear this cell's output (with `wait`, when the next output arrives)."""
+        self._ctx.sink.clear(bool(wait))
+
+    def _emit(self, bundle: dict[str, Any]) -> None:
+        self._ctx.sink.display(bundle, {})
+
+    def _image_bytes(self, data_or_path: str | bytes) -> bytes:
+        if isinstance(data_or_path, bytes):
+            return data_or_path
+        text = require_str("Display.image", "data_or_path", data_or_path)
+        if text.lstrip().startswith("<svg") or text.lstrip().startswith("<?xml"):
+            return text.encode()
+        path = Path(text).expanduser()
+        self._check_path(path)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ApiError(f"Display.image: cannot read {text!r}: {exc.strerror}") from None
+
+    def _check_path(self, path: Path) -> None:
+        if self._ctx.config.engines.lua.security == "trusted":
+            return
+        resolved = path.resolve()
+        roots = [Path.cwd().resolve()] + [
+            Path(p).expanduser().resolve() for p in self._ctx.config.tools.allowed_paths
+        ]
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise ValidationError(
+                f"Display.image: {str(path)!r} is outside the working directory and "
+                "tools.allowed_paths (safe mode)"
+            )
+
+
+class DisplayFunction(ApiNamespace):
+    """Holds the `display(value)` global."""
+
+    api_name = ""
+
+    @raw_args("value")
+    def display(self, value: Any) -> None:
+        """Show any value as rich output: tables as JSON (and HTML when they are lists of
+        records), other values in their readable form."""
+        self._ctx.sink.display(self._ctx.bundle_for(raw_of(value)), {})
+
+
+def _guess_mime(data: bytes, source: str | bytes) -> str:
+    for magic, mime in _MAGIC.items():
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.lstrip().startswith((b"<svg", b"<?xml")):
+        return "image/svg+xml"
+    what = repr(source) if isinstance(source, str) else "the data"
+    raise ValidationError(
+        f"Display.image: cannot tell the image type of {what}; "
+        f"pass mime (one of {', '.join(IMAGE_MIMES)})"
+    )

@@ -1,0 +1,94 @@
+"""`State`: scoped key/value state, persistent in storage, with kept versions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.api.base import ApiNamespace, optional_str, require_int, require_str
+from llmspell.runtime.times import format_time
+
+if TYPE_CHECKING:
+    from llmspell.runtime.state import StateManager
+
+
+class StateApi(ApiNamespace):
+    """Scoped key/value state, persistent in storage, with kept versions."""
+
+    api_name = "State"
+
+    @property
+    def _state(self) -> StateManager:
+        return self._ctx.infrastructure.state
+
+    def save(self, scope: str, key: str, value: Any) -> bool:
+        """Store a JSON-able `value` at (`scope`, `key`); scopes are free text (`global`,
+        `session:<id>`, `agent:<id>`, `custom:<x>`...). Returns true."""
+        self._state.save(scope, key, value)
+        return True
+
+    def load(self, scope: str, key: str) -> Any:
+        """The value `save(scope, key)` last wrote, or nil."""
+        return self._state.load(scope, key)
+
+    def delete(self, scope: str, key: str) -> bool:
+        """Delete a key (and its kept versions); true if it existed."""
+        return bool(self._state.delete(scope, key))
+
+    def exists(self, scope: str, key: str) -> bool:
+        """Whether (`scope`, `key`) holds a value."""
+        return bool(self._state.exists(scope, key))
+
+    def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
+        """Sorted list of the keys in `scope`, optionally only those starting with `prefix`."""
+        prefix = optional_str("State.list_keys", "prefix", prefix)
+        return list(self._state.list_keys(scope, prefix))
+
+    def clear(self, scope: str) -> int:
+        """Delete every key of `scope` (this tenant only); returns the number removed."""
+        return int(self._state.clear(scope))
+
+    def history(self, scope: str, key: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """All kept versions of a key, current first: `{value, version, updated_at}` records."""
+        if limit is not None:
+            limit = require_int("State.history", "limit", limit, minimum=1)
+        versions = self._state.history(scope, key, limit)
+        return [
+            {"value": v.value, "version": v.version, "updated_at": format_time(v.updated_at)}
+            for v in versions
+        ]
+
+    def agent_get(self, agent_id: str, key: str) -> Any:
+        """`State.load("agent:" .. agent_id, key)`."""
+        return self._state.load(
+            _scope("State.agent_get", "agent", agent_id), key, "State.agent_get"
+        )
+
+    def agent_set(self, agent_id: str, key: str, value: Any) -> bool:
+        """`State.save("agent:" .. agent_id, key, value)`."""
+        self._state.save(
+            _scope("State.agent_set", "agent", agent_id), key, value, "State.agent_set"
+        )
+        return True
+
+    def workflow_get(self, workflow_id: str, step: str) -> Any:
+        """The stored output of `step` of a workflow execution (scope `workflow:<id>`)."""
+        scope = _scope("State.workflow_get", "workflow", workflow_id)
+        return self._state.load(scope, step, "State.workflow_get")
+
+    def workflow_list(self, workflow_id: str) -> list[str]:
+        """Sorted step names stored for a workflow execution (scope `workflow:<id>`)."""
+        scope = _scope("State.workflow_list", "workflow", workflow_id)
+        return list(self._state.list_keys(scope, None, "State.workflow_list"))
+
+    def tool_get(self, tool_id: str, key: str) -> Any:
+        """`State.load("tool:" .. tool_id, key)`."""
+        return self._state.load(_scope("State.tool_get", "tool", tool_id), key, "State.tool_get")
+
+    def tool_set(self, tool_id: str, key: str, value: Any) -> bool:
+        """`State.save("tool:" .. tool_id, key, value)`."""
+        self._state.save(_scope("State.tool_set", "tool", tool_id), key, value, "State.tool_set")
+        return True
+
+
+def _scope(fn: str, kind: str, ident: Any) -> str:
+    return f"{kind}:{require_str(fn, 'id', ident, max_len=200)}"

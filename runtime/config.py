@@ -1,0 +1,451 @@
+"""Configuration: validated TOML, layered defaults < profile < files < environment < flags.
+
+`load_config` is the one entry point. It returns a `LoadedConfig` that carries the validated
+`LLMSpellConfig` and, for `llmspell config show`, the source of every value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+APP_NAME = "llmspell"
+ENV_PREFIX = "LLMSPELL_"
+# Variables that steer loading itself (or tests) rather than naming a config key.
+RESERVED_ENV = {
+    "LLMSPELL_CONFIG",
+    "LLMSPELL_PROFILE",
+    "LLMSPELL_MASTER_KEY",
+    "LLMSPELL_TEST_PG_URL",
+}
+SECRET_MARKERS = ("api_key", "password", "secret", "token")
+
+
+class ConfigError(ValueError):
+    """A configuration file, variable or flag is invalid; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LuaEngineConfig(_Section):
+    security: Literal["safe", "trusted"] = "safe"
+    max_memory_mb: int = Field(512, ge=16, le=1_048_576)
+    timeout_s: float = Field(0, ge=0)
+
+
+class PythonEngineConfig(_Section):
+    timeout_s: float = Field(0, ge=0)
+
+
+class EnginesConfig(_Section):
+    lua: LuaEngineConfig = LuaEngineConfig()
+    python: PythonEngineConfig = PythonEngineConfig()
+
+
+class PostgresConfig(_Section):
+    url: str = "postgresql://llmspell_app@localhost/llmspell"
+    admin_url: str = ""
+    pool_min: int = Field(1, ge=0, le=1000)
+    pool_max: int = Field(10, ge=1, le=1000)
+    embedded: bool = False
+    data_dir: str = ""
+
+
+STORAGE_COMPONENTS = (
+    "kv",
+    "vectors",
+    "graph",
+    "procedural",
+    "agent_state",
+    "workflow_state",
+    "sessions",
+    "artifacts",
+    "events",
+    "hooks",
+    "api_keys",
+)
+Backend = Literal["sqlite", "memory", "postgres"]
+
+
+class StorageConfig(_Section):
+    backend: Backend = "sqlite"
+    path: str = ""
+    auto_upgrade: bool = True
+    max_value_mb: float = Field(10, gt=0, le=1024)
+    state_history_limit: int = Field(10, ge=1, le=10_000)
+    postgres: PostgresConfig = PostgresConfig()
+    components: dict[str, Backend] = Field(default_factory=dict)
+
+    @field_validator("components")
+    @classmethod
+    def _known_components(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(STORAGE_COMPONENTS))
+        if unknown:
+            raise ValueError(
+                f"unknown component {unknown[0]!r}; allowed: {', '.join(STORAGE_COMPONENTS)}"
+            )
+        return value
+
+
+class TenancyConfig(_Section):
+    tenant_id: str = Field("default", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class MemoryConfig(_Section):
+    enabled: bool = True
+
+
+class EmbeddingsConfig(_Section):
+    provider: Literal["local", "openai", "ollama", "hash"] = "local"
+    model: str = ""
+
+
+class RagConfig(_Section):
+    enabled: bool = True
+    chunk_size: int = Field(512, ge=16, le=65_536)
+    chunk_overlap: int = Field(64, ge=0, le=65_535)
+
+
+class ProviderConfig(_Section):
+    type: Literal["openai", "anthropic", "ollama", "mock"]
+    api_key_env: str = ""
+    base_url: str = ""
+    model: str = ""
+    timeout_s: float = Field(60, gt=0)
+
+
+class ToolsConfig(_Section):
+    allowed_paths: list[str] = Field(default_factory=list)
+    network_allowed: bool = False
+
+
+class HooksConfig(_Section):
+    enabled: bool = True
+
+
+class EventsConfig(_Section):
+    enabled: bool = True
+
+
+class KernelConfig(_Section):
+    history_file: str = ""
+    display_max_depth: int = Field(4, ge=1, le=64)
+    display_max_items: int = Field(100, ge=1, le=100_000)
+    display_max_string: int = Field(10_000, ge=16)
+
+
+class LLMSpellConfig(_Section):
+    """The whole validated configuration (see spec/architecture.md, Configuration)."""
+
+    default_engine: Literal["lua", "python"] = "lua"
+    engines: EnginesConfig = EnginesConfig()
+    storage: StorageConfig = StorageConfig()
+    tenancy: TenancyConfig = TenancyConfig()
+    memory: MemoryConfig = MemoryConfig()
+    embeddings: EmbeddingsConfig = EmbeddingsConfig()
+    rag: RagConfig = RagConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    tools: ToolsConfig = ToolsConfig()
+    hooks: HooksConfig = HooksConfig()
+    events: EventsConfig = EventsConfig()
+    kernel: KernelConfig = KernelConfig()
+
+    def resolved_storage_path(self) -> Path:
+        """The SQLite file this config uses (the user data dir when `storage.path` is empty)."""
+        if self.storage.path:
+            return Path(self.storage.path).expanduser()
+        return data_dir() / "llmspell.db"
+
+    def resolved_pg_data_dir(self) -> Path:
+        """Where an embedded PostgreSQL keeps its cluster."""
+        if self.storage.postgres.data_dir:
+            return Path(self.storage.postgres.data_dir).expanduser()
+        return data_dir() / "postgres"
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "memory": {"storage": {"backend": "memory"}},
+    "postgres": {"storage": {"backend": "postgres", "auto_upgrade": False}},
+    "embedded-postgres": {"storage": {"backend": "postgres", "postgres": {"embedded": True}}},
+}
+
+
+def data_dir() -> Path:
+    """The per-user data directory (databases, kernel history, embedded PostgreSQL)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def user_config_file() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config plus where each value came from."""
+
+    config: LLMSpellConfig
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    profile: str | None = None
+
+    def source_of(self, dotted: str) -> str:
+        return self.sources.get(dotted, "default")
+
+
+def load_config(
+    config_file: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> LoadedConfig:
+    """Build the effective configuration.
+
+    `overrides` are command-line flags as dotted keys (`{"storage.backend": "memory"}`).
+    `env` defaults to `os.environ`; `LLMSPELL_CONFIG` and `LLMSPELL_PROFILE` there are used
+    when `config_file` / `profile` are not given.
+    """
+    env = os.environ if env is None else env
+    layers: list[tuple[str, dict[str, Any]]] = []
+
+    profile = profile or env.get("LLMSPELL_PROFILE") or None
+    if profile is not None:
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"unknown profile {profile!r}; allowed: {', '.join(sorted(PROFILES))}"
+            )
+        layers.append((f"profile {profile}", PROFILES[profile]))
+
+    files = _discover_files(config_file, env, Path(cwd) if cwd else Path.cwd())
+    for path in files:
+        layers.append((str(path), _read_toml(path)))
+
+    env_layer = _env_layer(env)
+    if env_layer:
+        layers.append(("env", env_layer))
+    if overrides:
+        layers.append(("flag", _nest({k: v for k, v in overrides.items() if v is not None})))
+
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, data in layers:
+        _merge(merged, data, source, sources, prefix="")
+    # Env values name their variable, so an error can point at it.
+    try:
+        config = LLMSpellConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None
+    return LoadedConfig(config=config, sources=sources, files=files, profile=profile)
+
+
+def validate_file(path: str | os.PathLike[str]) -> LLMSpellConfig:
+    """Validate one TOML file on its own (no discovery, no environment)."""
+    data = _read_toml(Path(path))
+    sources: dict[str, str] = {}
+    _merge({}, data, str(path), sources, prefix="")
+    try:
+        return LLMSpellConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None
+
+
+def _discover_files(
+    config_file: str | os.PathLike[str] | None, env: Mapping[str, str], cwd: Path
+) -> list[Path]:
+    explicit = config_file or env.get("LLMSPELL_CONFIG") or None
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        return [path]
+    found = [p for p in (user_config_file(), cwd / "llmspell.toml") if p.is_file()]
+    # The user file is the base; ./llmspell.toml (more specific) is layered over it.
+    return found
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    top_level = {name for name, info in LLMSpellConfig.model_fields.items()}
+    flat: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        if "__" not in rest and rest not in top_level:
+            continue  # not a config variable (e.g. LLMSPELL_HOME of another tool)
+        dotted = ".".join(part for part in rest.split("__"))
+        flat[dotted] = _parse_env_value(raw)
+    nested = _nest(flat)
+    return nested
+
+
+def _parse_env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        parts = dotted.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"key {dotted!r}: {part!r} is a value, not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(
+    target: dict[str, Any],
+    data: Mapping[str, Any],
+    source: str,
+    sources: dict[str, str],
+    prefix: str,
+) -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(target.get(key, {}), dict):
+            node = target.setdefault(key, {})
+            if not value:
+                sources.setdefault(dotted, source)
+            _merge(node, value, source, sources, prefix=f"{dotted}.")
+        else:
+            target[key] = value
+            sources[dotted] = source
+
+
+def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        dotted = ".".join(str(p) for p in err["loc"])
+        source = _source_for(dotted, sources)
+        where = _describe_source(source, dotted)
+        if err["type"] == "extra_forbidden":
+            parent = ".".join(str(p) for p in err["loc"][:-1])
+            allowed = _allowed_keys(parent)
+            lines.append(f"{where}: unknown key {dotted!r}; allowed: {', '.join(allowed)}")
+        else:
+            value = err.get("input")
+            lines.append(f"{where}: {dotted} = {value!r}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _source_for(dotted: str, sources: Mapping[str, str]) -> str:
+    parts = dotted.split(".")
+    while parts:
+        key = ".".join(parts)
+        if key in sources:
+            return sources[key]
+        parts.pop()
+    return "default"
+
+
+def _describe_source(source: str, dotted: str) -> str:
+    if source == "env":
+        return f"environment variable {ENV_PREFIX}{dotted.upper().replace('.', '__')}"
+    if source == "flag":
+        return "command-line flag"
+    if source.startswith("profile "):
+        return source
+    if source == "default":
+        return "built-in default"
+    return f"config file {source}"
+
+
+def _allowed_keys(parent: str) -> list[str]:
+    model: type[BaseModel] = LLMSpellConfig
+    for part in [p for p in parent.split(".") if p]:
+        info = model.model_fields.get(part)
+        annotation = info.annotation if info else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif annotation is not None and getattr(annotation, "__origin__", None) is dict:
+            value_type = getattr(annotation, "__args__", (None, None))[1]
+            if isinstance(value_type, type) and issubclass(value_type, BaseModel):
+                model = value_type
+        else:
+            return []
+    return sorted(model.model_fields)
+
+
+def config_to_flat(config: LLMSpellConfig) -> dict[str, Any]:
+    """Dotted key → value for every leaf of the config (used by `config show` and `Config.get`)."""
+    out: dict[str, Any] = {}
+
+    def walk(value: Any, prefix: str) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(v, f"{prefix}.{k}" if prefix else str(k))
+        else:
+            out[prefix] = value
+
+    walk(config.model_dump(), "")
+    return out
+
+
+def redact(dotted: str, value: Any) -> Any:
+    """Hide secrets: values of secret-looking keys and passwords inside URLs."""
+    leaf = dotted.rsplit(".", 1)[-1].lower()
+    if any(marker in leaf for marker in SECRET_MARKERS) and not leaf.endswith("_env") and value:
+        return "***"
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            user = creds.split(":", 1)[0]
+            return f"{scheme}://{user}:***@{host}"
+    return value
+
+
+def redacted_view(config: LLMSpellConfig) -> dict[str, Any]:
+    return {k: redact(k, v) for k, v in config_to_flat(config).items()}
+
+
+def describe_sources(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
+    """Rows of (dotted key, redacted value, source) for `llmspell config show`."""
+    rows = []
+    for dotted, value in redacted_view(loaded.config).items():
+        rows.append((dotted, value, _describe_source(_source_for(dotted, loaded.sources), dotted)))
+    return rows
+
+
+def with_overrides(config: LLMSpellConfig, overrides: Mapping[str, Any]) -> LLMSpellConfig:
+    """A copy of `config` with dotted keys replaced (validated)."""
+    data = config.model_dump()
+    sources: dict[str, str] = {}
+    _merge(data, _nest(dict(overrides)), "flag", sources, prefix="")
+    try:
+        return LLMSpellConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None
+
+
+def known_profiles() -> Sequence[str]:
+    return sorted(PROFILES)

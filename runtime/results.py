@@ -1,0 +1,122 @@
+"""What a ScriptRuntime call returns or raises, and the sink its output streams to."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+class ScriptError(Exception):
+    """A script failed. `ename` is the error class users see ("LuaError", "KeyboardInterrupt",
+    "TimeoutError", "MemoryError", or an API error class); `traceback` holds the lines of the
+    user's chunk (never Python internals unless verbose)."""
+
+    def __init__(self, ename: str, evalue: str, traceback: list[str] | None = None) -> None:
+        super().__init__(f"{ename}: {evalue}")
+        self.ename = ename
+        self.evalue = evalue
+        self.traceback = traceback if traceback is not None else [f"{ename}: {evalue}"]
+
+
+class StdinNotAvailable(RuntimeError):
+    """The host cannot answer `io.read()` (no frontend stdin, or not a terminal)."""
+
+
+@dataclass
+class ExecutionResult:
+    """The outcome of one `ScriptRuntime.execute`."""
+
+    value: Any = None  # Python value of the last expression (None if none)
+    has_value: bool = False  # False when there was no expression or it was nil / suppressed by `;`
+    bundle: dict[str, Any] = field(default_factory=dict)  # mime bundle of `value` for display
+    stdout: str = ""  # captured only when no OutputSink is attached
+    stderr: str = ""
+    displays: list[dict[str, Any]] = field(default_factory=list)  # display() bundles when no sink
+    pages: list[str] = field(default_factory=list)  # help() pages when no sink
+
+
+@dataclass(frozen=True)
+class Completion:
+    matches: list[str]
+    cursor_start: int
+    cursor_end: int
+
+
+@dataclass(frozen=True)
+class CompletenessCheck:
+    status: Literal["complete", "incomplete", "invalid", "unknown"]
+    indent: str = ""
+
+
+class OutputSink(Protocol):
+    """Where a running script's output goes as it happens (the kernel, the CLI, a test)."""
+
+    def stdout(self, text: str) -> None: ...
+    def stderr(self, text: str) -> None: ...
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None: ...
+    def clear(self, wait: bool) -> None: ...
+    def page(self, text: str) -> None: ...
+    def input(self, prompt: str, password: bool) -> str:
+        """Ask the user for a line; raise StdinNotAvailable when that is impossible."""
+        ...
+
+
+class CapturingSink:
+    """Collects output into an ExecutionResult (the default when no sink is given)."""
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def stdout(self, text: str) -> None:
+        self.result.stdout += text
+
+    def stderr(self, text: str) -> None:
+        self.result.stderr += text
+
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+        self.result.displays.append(bundle)
+
+    def clear(self, wait: bool) -> None:
+        self.result.displays.clear()
+
+    def page(self, text: str) -> None:
+        self.result.pages.append(text)
+
+    def input(self, prompt: str, password: bool) -> str:
+        raise StdinNotAvailable("io.read: no input is available (the script runs without stdin)")
+
+
+class ConsoleSink:
+    """Writes straight to this process's stdout/stderr (the CLI); rich output degrades to text."""
+
+    def __init__(self, interactive_stdin: bool | None = None) -> None:
+        self.interactive_stdin = (
+            sys.stdin.isatty() if interactive_stdin is None else interactive_stdin
+        )
+
+    def stdout(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def stderr(self, text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+        text = bundle.get("text/markdown") or bundle.get("text/plain") or ""
+        self.stdout(str(text).rstrip("\n") + "\n")
+
+    def clear(self, wait: bool) -> None:
+        return None
+
+    def page(self, text: str) -> None:
+        self.stdout(text.rstrip("\n") + "\n")
+
+    def input(self, prompt: str, password: bool) -> str:
+        if prompt:
+            self.stdout(prompt)
+        line = sys.stdin.readline()
+        if line == "":
+            raise StdinNotAvailable("io.read: end of input")
+        return line.rstrip("\n")

@@ -1,0 +1,246 @@
+"""ScriptRuntime: the one path the CLI, the kernel and library users take to run scripts."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from types import FrameType
+from typing import Any, Protocol
+
+from llmspell.runtime.api import ApiContext, build_globals
+from llmspell.runtime.config import LLMSpellConfig
+from llmspell.runtime.docs import DocIndex, help_target
+from llmspell.runtime.infrastructure import Infrastructure
+from llmspell.runtime.results import (
+    CapturingSink,
+    CompletenessCheck,
+    Completion,
+    ExecutionResult,
+    OutputSink,
+    ScriptError,
+)
+
+from llmspell import __version__
+
+ENGINES = ("lua", "python")
+
+
+class Engine(Protocol):
+    name: str
+    language_info: dict[str, Any]
+    docs: DocIndex
+
+    def install_globals(self, globals_: Mapping[str, Any], docs: DocIndex) -> None: ...
+    def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None: ...
+    def execute(
+        self, code: str, name: str, timeout_s: float = 0
+    ) -> tuple[bool, Any, dict[str, Any]]: ...
+    def complete(self, code: str, cursor_pos: int) -> Completion: ...
+    def inspect(
+        self, code: str, cursor_pos: int, detail_level: int = 0
+    ) -> dict[str, str] | None: ...
+    def is_complete(self, code: str) -> CompletenessCheck: ...
+    def describe(self, raw: Any) -> str: ...
+    def describe_name(self, name: str) -> str: ...
+    def format_value(self, raw: Any) -> str: ...
+    def bundle_for(self, raw: Any) -> dict[str, Any]: ...
+    def interrupt(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class _SinkRouter:
+    """The sink the globals write to: forwards to whatever sink the running call uses."""
+
+    def __init__(self) -> None:
+        self.target: OutputSink = CapturingSink(ExecutionResult())
+
+    def stdout(self, text: str) -> None:
+        self.target.stdout(text)
+
+    def stderr(self, text: str) -> None:
+        self.target.stderr(text)
+
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+        self.target.display(bundle, metadata)
+
+    def clear(self, wait: bool) -> None:
+        self.target.clear(wait)
+
+    def page(self, text: str) -> None:
+        self.target.page(text)
+
+    def input(self, prompt: str, password: bool) -> str:
+        return self.target.input(prompt, password)
+
+
+class ScriptRuntime:
+    """A script engine with the llmspell globals over one Infrastructure.
+
+    >>> rt = ScriptRuntime(load_config(profile="memory").config)
+    >>> rt.execute("return 6 * 7").value
+    42
+    """
+
+    def __init__(
+        self,
+        config: LLMSpellConfig,
+        engine: str | None = None,
+        infrastructure: Infrastructure | None = None,
+    ) -> None:
+        engine = engine or config.default_engine
+        if engine not in ENGINES:
+            raise ValueError(
+                f"ScriptRuntime: engine must be one of {', '.join(ENGINES)}, got {engine!r}"
+            )
+        self.config = config
+        self.engine_name = engine
+        self._owns_infrastructure = infrastructure is None
+        self.infrastructure = infrastructure or Infrastructure.from_config(config)
+        self._router = _SinkRouter()
+        self._sink: OutputSink | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._engine: Engine = self._make_engine(engine)
+        ctx = ApiContext(
+            config=config,
+            infrastructure=self.infrastructure,
+            sink=self._router,
+            engine_name=engine,
+            bundle_for=self._engine.bundle_for,
+            format_value=self._engine.format_value,
+            describe=self._engine.describe,
+        )
+        globals_ = build_globals(ctx)
+        self._engine.install_globals(globals_, DocIndex(globals_))
+
+    @classmethod
+    def with_engine(cls, config: LLMSpellConfig, engine: str) -> ScriptRuntime:
+        """A runtime using `engine` ("lua" or "python") whatever `default_engine` says."""
+        return cls(config, engine=engine)
+
+    def _make_engine(self, engine: str) -> Engine:
+        if engine == "lua":
+            from llmspell.runtime.engines.lua import LuaEngine
+
+            return LuaEngine(self.config, lambda: self._router)
+        from llmspell.runtime.engines.python import PythonEngine
+
+        return PythonEngine(self.config, lambda: self._router)
+
+    # --- host-facing properties ---------------------------------------------------------------
+
+    @property
+    def language_info(self) -> dict[str, Any]:
+        return dict(self._engine.language_info)
+
+    @property
+    def banner(self) -> str:
+        language = "Lua 5.4" if self.engine_name == "lua" else "Python"
+        storage = self.config.storage.backend
+        if storage == "sqlite":
+            storage += f" ({self.config.resolved_storage_path()})"
+        return (
+            f"llmspell {__version__} - {language} engine, storage: {storage}, "
+            f"tenant: {self.config.tenancy.tenant_id}\nhelp() lists the globals; ?name shows docs."
+        )
+
+    def set_output(self, sink: OutputSink | None) -> None:
+        """Stream output to `sink` as it happens (None: capture it into each ExecutionResult)."""
+        self._sink = sink
+
+    # --- the calls ----------------------------------------------------------------------------
+
+    def execute(
+        self,
+        code: str,
+        name: str = "script",
+        args: Sequence[str] | None = None,
+        kwargs: Mapping[str, str] | None = None,
+    ) -> ExecutionResult:
+        """Run `code` as one chunk named `name`; raise ScriptError on failure.
+
+        `args`/`kwargs` become `ARGS`/`arg` (ARGS[0] = name)."""
+        if self._closed:
+            raise RuntimeError("ScriptRuntime.execute: the runtime is closed")
+        result = ExecutionResult()
+        sink = self._sink or CapturingSink(result)
+        with self._lock:
+            self._router.target = sink
+            if args is not None or kwargs is not None:
+                self._engine.set_args(name, list(args or []), dict(kwargs or {}))
+            target = help_target(code)
+            if target is not None:
+                sink.page(self._engine.describe_name(target))
+                return result
+            with _sigint_sets_interrupt(self):
+                has_value, value, bundle = self._engine.execute(code, name, self._timeout_s())
+        result.has_value, result.value, result.bundle = has_value, value, bundle
+        return result
+
+    def _timeout_s(self) -> float:
+        engines = self.config.engines
+        return engines.lua.timeout_s if self.engine_name == "lua" else engines.python.timeout_s
+
+    def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
+        """Completions for the name before `cursor_pos` (default: end of code)."""
+        return self._engine.complete(code, len(code) if cursor_pos is None else cursor_pos)
+
+    def inspect(
+        self, code: str, cursor_pos: int | None = None, detail_level: int = 0
+    ) -> dict[str, str] | None:
+        """Signature and docs of the API function at the cursor, or a summary of the value."""
+        return self._engine.inspect(
+            code, len(code) if cursor_pos is None else cursor_pos, detail_level
+        )
+
+    def is_complete(self, code: str) -> CompletenessCheck:
+        """Whether `code` is a complete chunk, needs more lines, or is invalid."""
+        return self._engine.is_complete(code)
+
+    def interrupt(self) -> None:
+        """Stop the running script (thread-safe); it fails with KeyboardInterrupt."""
+        self._engine.interrupt()
+
+    def close(self) -> None:
+        """Release the engine and (if this runtime built it) the infrastructure. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._engine.close()
+        if self._owns_infrastructure:
+            self.infrastructure.close()
+
+    def __enter__(self) -> ScriptRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _sigint_sets_interrupt:
+    """While a script runs on the main thread, SIGINT only sets the interrupt flag: a Python
+    KeyboardInterrupt could land inside the Lua glue where a pcall would swallow it."""
+
+    def __init__(self, runtime: ScriptRuntime) -> None:
+        self._runtime = runtime
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+            except (ValueError, OSError):
+                self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self._runtime.interrupt()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+__all__ = ["ScriptError", "ScriptRuntime"]

@@ -1,0 +1,158 @@
+"""Component 0, kv/state: scoped JSON values with versions and bounded history (one SQL for all)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from llmspell.storage.database import Database
+from llmspell.storage.protocols import StateVersion
+from llmspell.storage.schema import kv_entries, kv_history
+from llmspell.storage.tenancy import Tenant
+from llmspell.storage.upsert import upsert_into
+from sqlalchemy import bindparam, delete, func, insert, select
+
+
+def encode_value(value: Any, max_bytes: int) -> str:
+    """`value` as JSON text, or ValueError if it is not JSON-able or larger than `max_bytes`."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"value cannot be stored as JSON: {exc}") from None
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ValueError(
+            f"value is {size} bytes as JSON; the limit is {max_bytes} bytes "
+            f"({max_bytes / 1048576:g} MiB, storage.max_value_mb)"
+        )
+    return text
+
+
+def _name(what: str, name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{what} must be a non-empty string, got {name!r}")
+    return name
+
+
+class SqlKVStore:
+    """`KVStore` on any SQL backend, for one tenant.
+
+    The current value lives in `kv_entries`; every kept version (current included) in
+    `kv_history`, pruned to `history_limit` on each put. Statements are built once per store
+    (statement construction costs more than a SQLite lookup).
+    """
+
+    def __init__(
+        self, db: Database, tenant: Tenant, *, max_value_bytes: int, history_limit: int
+    ) -> None:
+        self._db = db
+        self.tenant_id = tenant.id
+        self.max_value_bytes = max_value_bytes
+        self.history_limit = history_limit
+        e, h = kv_entries, kv_history
+        self._get = select(e.c.value).where(tenant.where(e, "scope", "key"))
+        self._exists = select(e.c.version).where(tenant.where(e, "scope", "key"))
+        self._keys = select(e.c.key).where(tenant.where(e, "scope"))
+        # substr, not LIKE: SQLite's LIKE ignores ASCII case and LIKE needs escaping.
+        self._keys_with_prefix = self._keys.where(
+            func.substr(e.c.key, 1, bindparam("prefix_length")) == bindparam("prefix")
+        )
+        self._count = select(func.count()).where(tenant.where(e, "scope"))
+        upsert = upsert_into(db.dialect_name, e).values(tenant.values(version=1))
+        self._put = upsert.on_conflict_do_update(
+            index_elements=[e.c.tenant_id, e.c.scope, e.c.key],
+            set_={
+                "value": upsert.excluded.value,
+                "version": e.c.version + 1,
+                "updated_at": upsert.excluded.updated_at,
+            },
+        ).returning(e.c.version)
+        self._record = insert(h).values(tenant.values())
+        self._prune = delete(h).where(
+            tenant.where(h, "scope", "key"), h.c.version <= bindparam("oldest_dropped")
+        )
+        self._delete_history = delete(h).where(tenant.where(h, "scope", "key"))
+        self._delete = delete(e).where(tenant.where(e, "scope", "key"))
+        self._clear_history = delete(h).where(tenant.where(h, "scope"))
+        self._clear = delete(e).where(tenant.where(e, "scope"))
+        self._history = (
+            select(h.c.value, h.c.version, h.c.updated_at)
+            .where(tenant.where(h, "scope", "key"))
+            .order_by(h.c.version.desc())
+            .limit(bindparam("limit"))
+        )
+
+    def get(self, scope: str, key: str) -> Any | None:
+        params = {"scope": _name("scope", scope), "key": _name("key", key)}
+        with self._db.transaction() as conn:
+            text = conn.execute(self._get, params).scalar_one_or_none()
+        return None if text is None else json.loads(text)
+
+    def put(self, scope: str, key: str, value: Any) -> int:
+        params: dict[str, Any] = {
+            "scope": _name("scope", scope),
+            "key": _name("key", key),
+            "value": encode_value(value, self.max_value_bytes),
+            "updated_at": datetime.now(UTC),
+        }
+        with self._db.transaction(write=True) as conn:
+            version = int(conn.execute(self._put, params).scalar_one())
+            conn.execute(self._record, {**params, "version": version})
+            if version > self.history_limit:
+                conn.execute(
+                    self._prune,
+                    {"scope": scope, "key": key, "oldest_dropped": version - self.history_limit},
+                )
+        return version
+
+    def delete(self, scope: str, key: str) -> bool:
+        params = {"scope": _name("scope", scope), "key": _name("key", key)}
+        with self._db.transaction(write=True) as conn:
+            conn.execute(self._delete_history, params)
+            removed = conn.execute(self._delete, params).rowcount
+        return bool(removed)
+
+    def exists(self, scope: str, key: str) -> bool:
+        params = {"scope": _name("scope", scope), "key": _name("key", key)}
+        with self._db.transaction() as conn:
+            return conn.execute(self._exists, params).first() is not None
+
+    def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
+        params: dict[str, Any] = {"scope": _name("scope", scope)}
+        stmt = self._keys
+        if prefix:
+            stmt = self._keys_with_prefix
+            params.update(prefix=prefix, prefix_length=len(prefix))
+        with self._db.transaction() as conn:
+            keys = list(conn.execute(stmt, params).scalars())
+        # Sorted in Python: code-point order, whatever the database collation is.
+        return sorted(keys)
+
+    def count(self, scope: str) -> int:
+        """How many keys `scope` holds."""
+        with self._db.transaction() as conn:
+            return int(conn.execute(self._count, {"scope": _name("scope", scope)}).scalar_one())
+
+    def clear(self, scope: str) -> int:
+        params = {"scope": _name("scope", scope)}
+        with self._db.transaction(write=True) as conn:
+            conn.execute(self._clear_history, params)
+            return int(conn.execute(self._clear, params).rowcount)
+
+    def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        params = {
+            "scope": _name("scope", scope),
+            "key": _name("key", key),
+            "limit": self.history_limit if limit is None else min(limit, self.history_limit),
+        }
+        with self._db.transaction() as conn:
+            rows = conn.execute(self._history, params).all()
+        return [
+            StateVersion(value=json.loads(value), version=int(version), updated_at=updated_at)
+            for value, version, updated_at in rows
+        ]

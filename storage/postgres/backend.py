@@ -1,0 +1,95 @@
+"""The `postgres` backend: connects lazily, checks the schema and the app role, then pools."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from llmspell.storage.database import Database
+from llmspell.storage.errors import SchemaVersionError, StorageError
+from llmspell.storage.postgres import embedded
+from llmspell.storage.postgres.pool import open_pool, pool_engine
+from llmspell.storage.postgres.urls import connect, describe, role_of
+from llmspell.storage.revision import classify, outdated_message, read_revision
+from llmspell.storage.settings import StorageSettings
+from llmspell.storage.tenancy import Tenant
+from psycopg_pool import ConnectionPool
+from sqlalchemy import Engine, text
+
+# Is the app role able to escape row-level security? (superuser, BYPASSRLS, or owns a table)
+APP_ROLE_CHECK = text(
+    """
+    SELECT r.rolsuper, r.rolbypassrls,
+           EXISTS (SELECT 1 FROM pg_tables t
+                   WHERE t.schemaname = current_schema() AND t.tablename = 'kv_entries'
+                     AND pg_has_role(current_user, t.tableowner, 'MEMBER'))
+    FROM pg_roles r WHERE r.rolname = current_user
+    """
+)
+
+
+class PostgresConnector:
+    """Builds the engine on first use: embedded server (if any), pool, schema check/upgrade."""
+
+    def __init__(self, settings: StorageSettings) -> None:
+        self.settings = settings
+        self.app_url = settings.pg_url
+        self.admin_url = settings.pg_admin_url  # "" = no owner login: never auto-upgrade
+        self._pool: ConnectionPool[Any] | None = None
+        self._lock = threading.Lock()
+
+    def connect(self) -> Engine:
+        settings = self.settings
+        if settings.pg_embedded:
+            logins = embedded.start(settings.pg_data_dir)
+            self.app_url, self.admin_url = logins.app_url, logins.owner_url
+        # One direct connection first: a clear error now instead of a pool timeout later.
+        connect(self.app_url, what="PostgreSQL (storage.postgres.url)").close()
+        pool = open_pool(
+            self.app_url,
+            min_size=settings.pg_pool_min,
+            max_size=settings.pg_pool_max,
+            name=f"llmspell {describe(self.app_url)}",
+        )
+        with self._lock:
+            self._pool = pool
+        return pool_engine(pool)
+
+    def prepare(self, engine: Engine) -> None:
+        """Check the schema revision (upgrading as the owner when allowed) and the app role."""
+        with engine.connect() as conn, conn.begin():
+            revision = read_revision(conn)
+        if classify(revision) != "current":
+            where = f"the PostgreSQL database {describe(self.app_url)}"
+            if not (self.settings.auto_upgrade and self.admin_url):
+                raise SchemaVersionError(outdated_message(revision, where))
+            from llmspell.storage.admin import upgrade_postgres
+
+            upgrade_postgres(self.admin_url, role_of(self.app_url), "head")
+        with engine.connect() as conn, conn.begin():
+            row = conn.execute(APP_ROLE_CHECK).one()
+        if any(row):
+            raise StorageError(
+                f"storage.postgres.url logs in as {role_of(self.app_url)!r}, which is a superuser, "
+                "has BYPASSRLS or owns the tables: row-level security would not isolate tenants. "
+                "Log in as an app role (`llmspell storage init-roles` creates one) and put the "
+                "owner in storage.postgres.admin_url"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def postgres_database(settings: StorageSettings, tenant: Tenant) -> Database:
+    """A `Database` on PostgreSQL whose every transaction first sets `app.tenant_id`."""
+    connector = PostgresConnector(settings)
+    return Database(
+        "postgres",
+        connector.connect,
+        prepare=connector.prepare,
+        tenant_setting=tenant.id,
+        on_close=connector.close,
+    )

@@ -1,0 +1,237 @@
+"""Kernel behaviour beyond protocol conformance: interrupts, the memory limit, streaming,
+stdin, auto-display, history across kernel sessions, a broken config."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+Messages = list[dict[str, Any]]
+KernelPair = tuple[Any, Any]  # (KernelManager, BlockingKernelClient), see conftest.start_kernel
+StartKernel = Callable[..., Any]
+
+
+def collect(kc: Any, msg_id: str, timeout: float = 15) -> Messages:
+    """IOPub messages of one request (without status/execute_input), up to its idle status."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = kc.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return out
+        if msg["msg_type"] not in ("status", "execute_input"):
+            out.append(msg)
+
+
+def reply_to(kc: Any, msg_id: str, timeout: float = 15) -> dict[str, Any]:
+    """The shell reply to `msg_id` (skipping late kernel_info replies from start-up)."""
+    while True:
+        reply: dict[str, Any] = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply
+        assert reply["msg_type"] == "kernel_info_reply"
+
+
+def run(kc: Any, code: str, timeout: float = 15, **kwargs: Any) -> tuple[dict[str, Any], Messages]:
+    """Execute `code`; return the reply content and the cell's output messages."""
+    msg_id = kc.execute(code, **kwargs)
+    reply = reply_to(kc, msg_id, timeout)
+    return reply["content"], collect(kc, msg_id, timeout)
+
+
+def result_text(outputs: Messages) -> list[str]:
+    return [
+        m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"
+    ]
+
+
+@pytest.fixture(scope="module")
+def lua(
+    start_kernel: StartKernel, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KernelPair]:
+    """One Lua kernel for this module, with a small memory limit."""
+    home = tmp_path_factory.mktemp("lua-kernel")
+    extra = {"LLMSPELL_ENGINES__LUA__MAX_MEMORY_MB": "64"}
+    with start_kernel(home, "llmspell", extra_env=extra) as pair:
+        reply, _ = run(pair[1], "keep = 42")
+        assert reply["status"] == "ok"
+        yield pair
+
+
+@pytest.mark.parametrize(
+    "code", ["while true do end", "pcall(function() while true do end end)"], ids=["loop", "pcall"]
+)
+def test_runaway_loop_is_interrupted_within_a_second_and_globals_survive(
+    lua: KernelPair, code: str
+) -> None:
+    km, kc = lua
+    msg_id = kc.execute(code)
+    time.sleep(0.3)
+    started = time.monotonic()
+    km.interrupt_kernel()
+    reply = reply_to(kc, msg_id, timeout=5)
+    elapsed = time.monotonic() - started
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert elapsed < 1.0
+    outputs = collect(kc, msg_id)
+    assert [m["msg_type"] for m in outputs] == ["error"]
+    assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+def test_interrupt_between_cells_is_harmless(lua: KernelPair) -> None:
+    km, kc = lua
+    km.interrupt_kernel()
+    time.sleep(0.2)
+    reply, outputs = run(kc, "keep + 1")
+    assert reply["status"] == "ok"
+    assert result_text(outputs) == ["43"]
+
+
+def test_exceeding_the_memory_limit_fails_the_cell_not_the_kernel(lua: KernelPair) -> None:
+    km, kc = lua
+    code = 't = {} for i = 1, 1e9 do t[i] = string.rep("x", 1000) .. i end'
+    reply, outputs = run(kc, code, timeout=60)
+    assert reply["status"] == "error"
+    assert reply["ename"] == "MemoryError"
+    assert [m["msg_type"] for m in outputs] == ["error"]
+    assert km.is_alive()
+    assert run(kc, "t = nil collectgarbage()")[0]["status"] == "ok"
+    assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+def test_print_streams_before_the_cell_finishes(lua: KernelPair) -> None:
+    _, kc = lua
+    code = 'print("first") local t0 = os.clock() while os.clock() - t0 < 1 do end print("second")'
+    msg_id = kc.execute(code)
+    first = kc.get_iopub_msg(timeout=10)
+    while first["msg_type"] != "stream":
+        first = kc.get_iopub_msg(timeout=10)
+    seen_at = time.monotonic()
+    assert first["content"] == {"name": "stdout", "text": "first\n"}
+    reply = reply_to(kc, msg_id, timeout=10)
+    assert reply["content"]["status"] == "ok"
+    assert time.monotonic() - seen_at > 0.5
+    rest = collect(kc, msg_id)
+    assert [m["content"]["text"] for m in rest if m["msg_type"] == "stream"] == ["second\n"]
+
+
+def test_io_read_asks_the_frontend_when_stdin_is_allowed(lua: KernelPair) -> None:
+    _, kc = lua
+    msg_id = kc.execute('answer = io.read("l")', allow_stdin=True)
+    request = kc.get_stdin_msg(timeout=10)
+    assert request["msg_type"] == "input_request"
+    assert request["content"]["password"] is False
+    kc.input("Ada")
+    assert reply_to(kc, msg_id, timeout=10)["content"]["status"] == "ok"
+    collect(kc, msg_id)
+    assert result_text(run(kc, "answer")[1]) == ['"Ada"']
+
+
+def test_io_read_without_stdin_is_a_clear_error(lua: KernelPair) -> None:
+    _, kc = lua
+    reply, outputs = run(kc, "io.read()", allow_stdin=False)
+    assert reply["status"] == "error"
+    assert "allow_stdin" in reply["evalue"]
+    assert [m["msg_type"] for m in outputs] == ["error"]
+
+
+def test_interrupt_while_waiting_for_input(lua: KernelPair) -> None:
+    km, kc = lua
+    msg_id = kc.execute("io.read()", allow_stdin=True)
+    kc.get_stdin_msg(timeout=10)
+    started = time.monotonic()
+    km.interrupt_kernel()
+    reply = reply_to(kc, msg_id, timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    collect(kc, msg_id)
+    assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("1 + 1", ["2"]),
+        ("1 + 1;", []),
+        ("x = 1", []),
+        ("nil", []),
+        ("local a = 20\na + 2", ["22"]),
+    ],
+)
+def test_last_expression_is_displayed_unless_suppressed(
+    lua: KernelPair, code: str, shown: list[str]
+) -> None:
+    reply, outputs = run(lua[1], code)
+    assert reply["status"] == "ok"
+    assert result_text(outputs) == shown
+
+
+def test_errors_name_the_cell_and_line(lua: KernelPair) -> None:
+    _, kc = lua
+    msg_id = kc.execute("local x = nil\nx.y = 1")
+    reply = reply_to(kc, msg_id, timeout=10)["content"]
+    count = reply["execution_count"]
+    assert reply["ename"] == "LuaError"
+    assert reply["evalue"].startswith(f"[cell {count}]:2:")
+    (error,) = collect(kc, msg_id)
+    assert error["msg_type"] == "error"
+    assert error["content"]["evalue"] == reply["evalue"]
+
+
+def test_silent_execution_publishes_nothing_and_is_not_counted(lua: KernelPair) -> None:
+    _, kc = lua
+    before = run(kc, "1")[0]["execution_count"]
+    reply, outputs = run(kc, 'print("quiet") quiet = 1', silent=True)
+    assert reply["status"] == "ok"
+    assert outputs == []
+    assert run(kc, "quiet")[0]["execution_count"] == before + 1
+
+
+def test_kernel_info_names_llmspell_and_its_runtime(lua: KernelPair) -> None:
+    _, kc = lua
+    info = kc.kernel_info(reply=True)["content"]
+    assert info["implementation"] == "llmspell"
+    assert info["language_info"]["name"] == "lua"
+    assert "lua" in info["banner"].lower()
+    assert "kernel subshells" not in info["supported_features"]
+
+
+def test_history_persists_across_kernel_sessions(start_kernel: StartKernel, tmp_path: Path) -> None:
+    with start_kernel(tmp_path, "llmspell") as (_, kc):
+        run(kc, "marker = 1")
+        first_session = kc.history(hist_access_type="tail", n=1, reply=True)["content"]
+    ((session, line, source),) = first_session["history"]
+    assert source == "marker = 1"
+    with start_kernel(tmp_path, "llmspell") as (_, kc):
+        run(kc, "marker2 = 2")
+        tail = kc.history(hist_access_type="tail", n=2, output=False, raw=True, reply=True)
+        previous = kc.history(hist_access_type="range", session=-1, start=1, reply=True)
+        found = kc.history(hist_access_type="search", pattern="marker*", reply=True)
+    entries = tail["content"]["history"]
+    assert [e[2] for e in entries] == ["marker = 1", "marker2 = 2"]
+    assert entries[0][:2] == [session, line]
+    assert entries[1][0] > session
+    assert previous["content"]["history"] == [[session, line, "marker = 1"]]
+    assert [e[2] for e in found["content"]["history"]] == ["marker = 1", "marker2 = 2"]
+
+
+def test_a_broken_config_is_reported_by_every_cell(
+    start_kernel: StartKernel, tmp_path: Path
+) -> None:
+    extra = {"LLMSPELL_STORAGE__BACKEND": "floppy"}
+    with start_kernel(tmp_path, "llmspell", extra_env=extra) as (_, kc):
+        for _ in range(2):
+            reply, outputs = run(kc, "1 + 1")
+            assert reply["status"] == "error"
+            assert reply["ename"] == "ConfigError"
+            assert "storage.backend" in reply["evalue"]
+            assert [m["msg_type"] for m in outputs] == ["error"]
