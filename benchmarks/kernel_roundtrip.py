@@ -28,8 +28,9 @@ def kernel_manager(name: str, specs: KernelSpecManager) -> KernelManager:
     return KernelManager(kernel_name=name, kernel_spec_manager=specs)
 
 
-def start(km: KernelManager, env: dict[str, str], cwd: str) -> tuple[Any, float]:
-    """Start a kernel; return its client and seconds until the first kernel_info_reply."""
+def start(km: KernelManager, env: dict[str, str], cwd: str) -> tuple[Any, float, float]:
+    """Start a kernel; return its client, seconds until the first kernel_info_reply and
+    seconds until the reply to a first `1+1` sent right after it."""
     t0 = time.perf_counter()
     km.start_kernel(env=env, cwd=cwd)
     kc = km.client()
@@ -37,12 +38,16 @@ def start(km: KernelManager, env: dict[str, str], cwd: str) -> tuple[Any, float]
     kc.kernel_info()
     while kc.get_shell_msg(timeout=60)["msg_type"] != "kernel_info_reply":
         pass
-    elapsed = time.perf_counter() - t0
-    # Drain the start-up status messages so they do not count against the first cell.
+    ready = time.perf_counter() - t0
+    msg_id = kc.execute("1+1")
+    while kc.get_shell_msg(timeout=60)["parent_header"].get("msg_id") != msg_id:
+        pass
+    first_cell = time.perf_counter() - t0
+    # Drain the start-up messages so they do not count against the timed cells.
     time.sleep(0.2)
     while kc.iopub_channel.msg_ready():
         kc.get_iopub_msg(timeout=1)
-    return kc, elapsed
+    return kc, ready, first_cell
 
 
 def roundtrip(kc: Any, code: str) -> float:
@@ -85,7 +90,13 @@ def main() -> int:
         home = Path(tmp)
         install(prefix=str(home / "prefix"))
         specs = KernelSpecManager(kernel_dirs=[str(home / "prefix/share/jupyter/kernels")])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+        # Kernels run as in a normal install: bytecode cached (the python3 kernel's modules
+        # were compiled by pip; an editable llmspell is compiled on its first, untimed start).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("LLMSPELL_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(
             LLMSPELL_PROFILE=args.profile,
             XDG_DATA_HOME=str(home / "data"),
@@ -98,12 +109,14 @@ def main() -> int:
         # Start-up: one untimed start each (creates databases, profiles, bytecode caches),
         # then alternate timed starts so both see the same machine load.
         startup: dict[str, list[float]] = {label: [] for label in kernels}
+        first_cell: dict[str, list[float]] = {label: [] for label in kernels}
         for i in range(args.starts + 1):
             for label, name in kernels.items():
                 km = kernel_manager(name, specs)
-                kc, elapsed = start(km, env, tmp)
+                kc, ready, first = start(km, env, tmp)
                 if i > 0:
-                    startup[label].append(elapsed)
+                    startup[label].append(ready)
+                    first_cell[label].append(first)
                 kc.stop_channels()
                 km.shutdown_kernel(now=True)
 
@@ -131,9 +144,13 @@ def main() -> int:
         print(f"  {label:9s} p50 {p50:7.3f} ms   p90 {p90:7.3f} ms")
     rt_ratio = statistics.median(times["llmspell"]) / statistics.median(times["python3"])
     print(f"  ratio llmspell/python3 p50: {rt_ratio:.2f} (target <= {ROUNDTRIP_TARGET})")
-    print(f"kernel start -> first kernel_info_reply, median of {args.starts}:")
+    print(
+        f"kernel start -> first kernel_info_reply (-> first `1+1` reply), median of {args.starts}:"
+    )
     for label in kernels:
-        print(f"  {label:9s} {statistics.median(startup[label]) * 1000:7.0f} ms")
+        ready_ms = statistics.median(startup[label]) * 1000
+        first_ms = statistics.median(first_cell[label]) * 1000
+        print(f"  {label:9s} {ready_ms:7.0f} ms   ({first_ms:5.0f} ms)")
     st_ratio = statistics.median(startup["llmspell"]) / statistics.median(startup["python3"])
     print(f"  ratio llmspell/python3: {st_ratio:.2f} (target <= {STARTUP_TARGET})")
     return 0 if rt_ratio <= ROUNDTRIP_TARGET and st_ratio <= STARTUP_TARGET else 1

@@ -1,7 +1,7 @@
 """The llmspell Jupyter kernel: `kernel.LLMSpellKernel` (run by `python -m llmspell.kernel`),
 `history` (SQLite cell history) and `install` (kernelspec install/list/uninstall).
 
-Importing this package stays cheap; the kernel class is imported only by the launcher.
+The kernel class (and with it ipykernel) is imported only by the launcher, `__main__`.
 """
 
 from llmspell.kernel.install import install, list_installed, uninstall

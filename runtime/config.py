@@ -345,7 +345,7 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
         dotted = ".".join(str(p) for p in err["loc"])
-        source = _source_for(dotted, sources)
+        source = _error_source(dotted, sources)
         where = _describe_source(source, dotted)
         if err["type"] == "extra_forbidden":
             parent = ".".join(str(p) for p in err["loc"][:-1])
@@ -367,6 +367,15 @@ def _source_for(dotted: str, sources: Mapping[str, str]) -> str:
     return "default"
 
 
+def _error_source(dotted: str, sources: Mapping[str, str]) -> str:
+    """Where an invalid value came from. A check of a whole section (`storage.components`)
+    reports the layer that set a key inside it, not the default the section started from."""
+    inside = [source for key, source in sources.items() if key.startswith(f"{dotted}.")]
+    if dotted not in sources and inside:
+        return inside[-1]
+    return _source_for(dotted, sources)
+
+
 def _describe_source(source: str, dotted: str) -> str:
     if source == "env":
         return f"environment variable {ENV_PREFIX}{dotted.upper().replace('.', '__')}"
@@ -381,7 +390,11 @@ def _describe_source(source: str, dotted: str) -> str:
 
 def _allowed_keys(parent: str) -> list[str]:
     model: type[BaseModel] = LLMSpellConfig
+    keyed_by_name = False  # the previous part was a dict of sections (`providers`)
     for part in [p for p in parent.split(".") if p]:
+        if keyed_by_name:
+            keyed_by_name = False
+            continue
         info = model.model_fields.get(part)
         annotation = info.annotation if info else None
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -390,6 +403,9 @@ def _allowed_keys(parent: str) -> list[str]:
             value_type = getattr(annotation, "__args__", (None, None))[1]
             if isinstance(value_type, type) and issubclass(value_type, BaseModel):
                 model = value_type
+                keyed_by_name = True
+            else:
+                return []
         else:
             return []
     return sorted(model.model_fields)

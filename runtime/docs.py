@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MethodType
 from typing import Any
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
+    ApiObject,
     doc_of,
     public_functions,
     public_members,
@@ -34,6 +37,8 @@ class DocIndex:
         self.entries: dict[str, DocEntry] = {}
         for name, value in globals_.items():
             self._add(name, value)
+        for cls in _api_object_classes(ApiObject):
+            self._add_methods(cls)
         for qualified, signature_and_doc in (extra or {}).items():
             signature, _, doc = signature_and_doc.partition("\n")
             self.entries[qualified] = DocEntry(qualified, "function", signature, doc.strip())
@@ -56,6 +61,19 @@ class DocIndex:
                     self._add(f"{qualified}.{name}", member)
         elif callable(value):
             self._add_function(qualified, value)
+
+    def _add_methods(self, cls: type[ApiObject]) -> None:
+        """Methods of the objects API functions return (`Timer.stop`, `Stream.next`)."""
+        if not cls.api_name:
+            return
+        for name in sorted(dir(cls)):
+            attr = getattr(cls, name)
+            if name.startswith("_") or not inspect.isfunction(attr):
+                continue
+            qualified = f"{cls.api_name}.{name}"
+            if qualified not in self.entries:
+                # bound to the class only so the signature leaves out `self`
+                self._add_function(qualified, MethodType(attr, cls))
 
     def _add_function(self, qualified: str, fn: Callable[..., Any]) -> None:
         self.entries[qualified] = DocEntry(
@@ -80,6 +98,12 @@ class DocIndex:
         return "\n".join(lines) + "\n"
 
 
+def _api_object_classes(base: type[ApiObject]) -> Iterator[type[ApiObject]]:
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _api_object_classes(cls)
+
+
 def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
 
@@ -97,3 +121,27 @@ def help_target(code: str) -> str | None:
     if m is None:
         return None
     return m.group(1) or m.group(2)
+
+
+def markdown_reference(index: DocIndex) -> str:
+    """The script API reference as Markdown (docs/reference/lua-api.md is generated from this)."""
+    out = [
+        "# Script API reference",
+        "",
+        "Generated from the docstrings of the API globals (`scripts/gen_api_reference.py`);",
+        "the same text is what `help(x)`, `?x` and kernel inspect show.",
+        "",
+    ]
+    entries = sorted(index.entries.values(), key=lambda e: e.qualified.lower())
+    namespaces = [e for e in entries if e.kind == "namespace"]
+    for ns in namespaces:
+        out += [f"## {ns.qualified}", "", ns.doc.split("\n\nFunctions:")[0], ""]
+        for entry in entries:
+            if entry.kind == "function" and entry.qualified.rsplit(".", 1)[0] == ns.qualified:
+                out += [f"### `{entry.signature}`", "", entry.doc or "(no documentation)", ""]
+    functions = [e for e in entries if e.kind == "function" and "." not in e.qualified]
+    if functions:
+        out += ["## Global functions", ""]
+        for entry in functions:
+            out += [f"### `{entry.signature}`", "", entry.doc or "(no documentation)", ""]
+    return "\n".join(out).rstrip() + "\n"

@@ -94,14 +94,18 @@ class ConsoleSink:
         self.interactive_stdin = (
             sys.stdin.isatty() if interactive_stdin is None else interactive_stdin
         )
+        # The streams of the moment the sink is made: the Python engine redirects sys.stdout
+        # to the sink while a script runs, so writing to sys.stdout here would loop.
+        self._out = sys.stdout
+        self._err = sys.stderr
 
     def stdout(self, text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        self._out.write(text)
+        self._out.flush()
 
     def stderr(self, text: str) -> None:
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        self._err.write(text)
+        self._err.flush()
 
     def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
         text = bundle.get("text/markdown") or bundle.get("text/plain") or ""

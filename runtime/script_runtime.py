@@ -145,6 +145,11 @@ class ScriptRuntime:
             f"tenant: {self.config.tenancy.tenant_id}\nhelp() lists the globals; ?name shows docs."
         )
 
+    @property
+    def docs(self) -> DocIndex:
+        """The documentation of every global this runtime installed."""
+        return self._engine.docs
+
     def set_output(self, sink: OutputSink | None) -> None:
         """Stream output to `sink` as it happens (None: capture it into each ExecutionResult)."""
         self._sink = sink

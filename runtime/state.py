@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmspell.runtime.api.base import ValidationError, ensure_data
+from llmspell.runtime.api.base import ValidationError, ensure_data, type_name
 from llmspell.storage.protocols import KVStore, StateVersion
 
 MAX_KEY_LEN = 256
@@ -68,7 +68,7 @@ class StateManager:
 
 def _check_text(fn: str, arg: str, value: Any, max_len: int) -> None:
     if not isinstance(value, str):
-        kind = "binary data" if isinstance(value, bytes) else type(value).__name__
+        kind = "binary data" if isinstance(value, bytes) else type_name(value)
         raise ValidationError(f"{fn}: {arg} must be a non-empty string, got {kind}")
     if not value:
         raise ValidationError(f"{fn}: {arg} must be a non-empty string")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage.database import WRITE_OPTION
@@ -23,6 +23,9 @@ from sqlalchemy import Connection, Engine, create_engine, func, inspect, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+if TYPE_CHECKING:
+    from llmspell.storage.postgres.embedded import EmbeddedStatus
 
 # pg_advisory_xact_lock key: one migration at a time per database ("llmm" in ASCII).
 MIGRATION_LOCK = 0x6C6C6D6D
@@ -319,7 +322,7 @@ def init_roles(settings: StorageSettings) -> list[str]:
         return [
             f"embedded server: owner role {embedded.OWNER_ROLE!r} and app role "
             f"{embedded.APP_ROLE!r} are in place",
-            f"app login: {logins.app_url}",
+            f"app url: {logins.app_url}",
         ]
     if not settings.pg_admin_url:
         raise StorageError(
@@ -339,7 +342,7 @@ def _embedded_dir(settings: StorageSettings) -> str:
     return settings.pg_data_dir
 
 
-def pg_start(settings: StorageSettings) -> Any:
+def pg_start(settings: StorageSettings) -> EmbeddedStatus:
     """Start the embedded server and keep it running after this process (until `pg_stop`)."""
     from llmspell.storage.postgres import embedded
 
@@ -355,7 +358,7 @@ def pg_stop(settings: StorageSettings) -> bool:
     return embedded.stop(_embedded_dir(settings))
 
 
-def pg_status(settings: StorageSettings) -> Any:
+def pg_status(settings: StorageSettings) -> EmbeddedStatus:
     """The embedded server's `EmbeddedStatus` (running, pid, socket, logins)."""
     from llmspell.storage.postgres import embedded
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 
 from llmspell.migrations import HEAD
 from llmspell.storage.components.kv import SqlKVStore
-from llmspell.storage.database import WRITE_OPTION, Database
+from llmspell.storage.database import WRITE_OPTION, Database, EngineSource
 from llmspell.storage.errors import SchemaVersionError
 from llmspell.storage.revision import alembic_version, classify, outdated_message, read_revision
 from llmspell.storage.schema import metadata
@@ -15,14 +16,20 @@ from llmspell.storage.sqlite import sqlite_engine
 from llmspell.storage.tenancy import Tenant
 from sqlalchemy import Engine, insert
 
+logger = logging.getLogger("llmspell.storage")
+
 
 class SqlStorage:
     """The `Storage` of one tenant on a SQL database: its components and their lifecycle."""
 
-    def __init__(self, db: Database, tenant: Tenant, settings: StorageSettings) -> None:
+    def __init__(
+        self, db: Database, tenant: Tenant, settings: StorageSettings, *, owns_db: bool = True
+    ) -> None:
         self.db = db
+        self.settings = settings
         self.tenant_id = tenant.id
         self.backend = settings.backend
+        self._owns_db = owns_db
         self.kv = SqlKVStore(
             db,
             tenant,
@@ -30,9 +37,18 @@ class SqlStorage:
             history_limit=settings.history_limit,
         )
 
+    def for_tenant(self, tenant_id: str) -> SqlStorage:
+        """Storage for another tenant on the same connections (one pool for many tenants).
+
+        Closing it does nothing; the connections belong to this storage.
+        """
+        tenant = Tenant(tenant_id)
+        return SqlStorage(self.db.for_tenant(tenant.id), tenant, self.settings, owns_db=False)
+
     def close(self) -> None:
         """Release connections and pools (idempotent)."""
-        self.db.close()
+        if self._owns_db:
+            self.db.close()
 
     def __enter__(self) -> SqlStorage:
         return self
@@ -57,19 +73,20 @@ def open_storage(settings: StorageSettings, tenant_id: str) -> SqlStorage:
     """
     tenant = Tenant(tenant_id)
     if settings.backend == "memory":
-        db = Database("memory", lambda: sqlite_engine(None), prepare=create_at_head, serialize=True)
+        source = EngineSource(lambda: sqlite_engine(None), prepare=create_at_head, serialize=True)
+        source.engine  # noqa: B018 - create the database now
+        db = Database("memory", source, None)
     elif settings.backend == "sqlite":
-        db = Database(
-            "sqlite",
+        source = EngineSource(
             lambda: sqlite_engine(settings.sqlite_path),
             prepare=lambda engine: ensure_sqlite_schema(engine, settings),
         )
+        source.engine  # noqa: B018 - connect and check the schema now
+        db = Database("sqlite", source, None)
     else:
         from llmspell.storage.postgres.backend import postgres_database
 
         db = postgres_database(settings, tenant)
-    if settings.backend != "postgres":
-        db.engine  # noqa: B018 - connect and check the schema now
     return SqlStorage(db, tenant, settings)
 
 
@@ -100,3 +117,4 @@ def ensure_sqlite_schema(engine: Engine, settings: StorageSettings) -> None:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             run_alembic(conn, "upgrade", HEAD)
+    logger.info("migrated %s from %s to %s", settings.sqlite_path, revision, HEAD)

@@ -2,6 +2,7 @@
 
 Components never touch engines; they ask for `db.transaction()` / `db.transaction(write=True)`
 and get a SQLAlchemy Connection inside a transaction that is already scoped to their tenant.
+Several tenants can share one engine (and one PostgreSQL pool) through `db.for_tenant(id)`.
 """
 
 from __future__ import annotations
@@ -20,42 +21,35 @@ SET_TENANT = select(func.set_config("app.tenant_id", bindparam("tenant"), True))
 WRITE_OPTION = "llmspell_write"
 
 
-class Database:
-    """A lazily created engine and the transactions components run in.
+class EngineSource:
+    """A lazily created engine, prepared once (schema check / upgrade) before first use.
 
-    `connect` builds the engine; `prepare` runs once on it before the first transaction
-    (schema revision check / upgrade). `serialize` guards a single shared connection
-    (`memory`); `tenant_setting` is the value for `app.tenant_id` on PostgreSQL.
+    `serialize` guards a single shared connection (`memory`); `on_close` releases what
+    `connect` built besides the engine (a psycopg pool).
     """
 
     def __init__(
         self,
-        backend: str,
         connect: Callable[[], Engine],
         *,
         prepare: Callable[[Engine], None] | None = None,
-        tenant_setting: str | None = None,
         serialize: bool = False,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        self.backend = backend
-        self.dialect_name = "postgresql" if backend == "postgres" else "sqlite"
         self._connect = connect
         self._prepare = prepare
-        self._tenant_setting = tenant_setting
-        self._serial: threading.RLock | None = threading.RLock() if serialize else None
         self._on_close = on_close
+        self.serial: threading.RLock | None = threading.RLock() if serialize else None
         self._engine: Engine | None = None
-        self._init_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._closed = False
 
     @property
     def engine(self) -> Engine:
-        """The engine, created (and prepared) on first use."""
         engine = self._engine
         if engine is not None:
             return engine
-        with self._init_lock:
+        with self._lock:
             if self._closed:
                 raise RuntimeError("storage is closed")
             if self._engine is None:
@@ -71,8 +65,43 @@ class Database:
                 self._engine = engine
             return self._engine
 
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+        if self._on_close is not None:
+            self._on_close()
+
+
+class Database:
+    """Transactions on an `EngineSource`, for one tenant.
+
+    `tenant_setting` is the value for `app.tenant_id` (PostgreSQL row-level security); None on
+    SQLite, where the statements' own tenant filter is the only guard.
+    """
+
+    def __init__(self, backend: str, source: EngineSource, tenant_setting: str | None) -> None:
+        self.backend = backend
+        self.dialect_name = "postgresql" if backend == "postgres" else "sqlite"
+        self.source = source
+        self._tenant_setting = tenant_setting
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, created (and prepared) on first use."""
+        return self.source.engine
+
+    def for_tenant(self, tenant_id: str) -> Database:
+        """The same engine and pool, with transactions for another tenant."""
+        setting = tenant_id if self._tenant_setting is not None else None
+        return Database(self.backend, self.source, setting)
+
     def _serialized(self) -> AbstractContextManager[Any]:
-        return self._serial if self._serial is not None else nullcontext()
+        return self.source.serial if self.source.serial is not None else nullcontext()
 
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[Connection]:
@@ -91,13 +120,5 @@ class Database:
                 yield conn
 
     def close(self) -> None:
-        """Release connections (idempotent)."""
-        with self._init_lock:
-            if self._closed:
-                return
-            self._closed = True
-            engine, self._engine = self._engine, None
-        if engine is not None:
-            engine.dispose()
-        if self._on_close is not None:
-            self._on_close()
+        """Release connections and pools of the shared source (idempotent)."""
+        self.source.close()

@@ -34,6 +34,10 @@ class KVStore(Protocol):
         """Sorted keys of `scope` (optionally only those starting with `prefix`)."""
         ...
 
+    def count(self, scope: str) -> int:
+        """How many keys `scope` holds."""
+        ...
+
     def clear(self, scope: str) -> int:
         """Delete every key of `scope`; return how many."""
         ...

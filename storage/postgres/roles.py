@@ -50,10 +50,8 @@ def grant_app_privileges(raw: psycopg.Connection[Any], app_role: str) -> list[st
     (the revision check on open). Runs in the caller's transaction (the migration's, when
     alembic runs); returns notes for the operator.
     """
-    current_user, schema = raw.execute("SELECT current_user, current_schema()").fetchone() or (
-        "",
-        "",
-    )
+    row = raw.execute("SELECT current_user, current_schema()").fetchone()
+    current_user, schema = (str(row[0]), str(row[1])) if row else ("", "public")
     if app_role == current_user:
         return [
             f"the app connects as {app_role!r}, the owner of the tables: RLS is forced, but an "

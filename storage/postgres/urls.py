@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import getpass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import psycopg
 from llmspell.storage.errors import StorageError
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 
 def parse_url(url: str, what: str = "storage.postgres.url") -> dict[str, Any]:
@@ -42,7 +43,7 @@ def database_of(url: str) -> str:
 def with_login(
     url: str, *, user: str | None = None, dbname: str | None = None, password: str | None = None
 ) -> str:
-    """`url` (as a libpq conninfo) with another role, database or password.
+    """`url` with another role, database or password, as a URL.
 
     A new role without a new password drops the old password.
     """
@@ -54,7 +55,30 @@ def with_login(
         params["password"] = password
     if dbname is not None:
         params["dbname"] = dbname
-    return make_conninfo(**params)
+    return as_url(params)
+
+
+def as_url(params: dict[str, Any]) -> str:
+    """libpq parameters as a `postgresql://` URL (a socket directory goes into `?host=`)."""
+    rest = dict(params)
+    user = quote(str(rest.pop("user", "")), safe="")
+    password = rest.pop("password", None)
+    host = str(rest.pop("host", ""))
+    port = rest.pop("port", None)
+    dbname = quote(str(rest.pop("dbname", "")), safe="")
+    login = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    netloc = ""
+    if host and not host.startswith("/") and "," not in host:
+        netloc = f"[{host}]" if ":" in host else host
+    elif host:
+        rest["host"] = host
+    if port:
+        if netloc:
+            netloc += f":{port}"
+        else:
+            rest["port"] = port
+    query = "?" + urlencode(rest, safe="/", quote_via=quote) if rest else ""
+    return f"postgresql://{login}{netloc}/{dbname}{query}"
 
 
 def describe(url: str) -> str:

@@ -63,10 +63,14 @@ def start_kernel(kernel_prefix: Path) -> StartKernel:
         km = KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs)
         km.start_kernel(env=kernel_env(home, kernel_prefix, extra_env), cwd=str(home))
         kc: Any = km.client()
+        # Without channels (IopubWelcomeTests subscribe themselves), a throwaway client still
+        # checks the kernel came up, so a broken kernel fails fast instead of hanging the test.
+        probe: Any = kc if channels else km.client()
         try:
-            if channels:
-                kc.start_channels()
-                kc.wait_for_ready(timeout=60)
+            probe.start_channels()
+            probe.wait_for_ready(timeout=60)
+            if not channels:
+                probe.stop_channels()
             yield km, kc
         finally:
             kc.stop_channels()

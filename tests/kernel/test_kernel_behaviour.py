@@ -19,7 +19,7 @@ StartKernel = Callable[..., Any]
 
 def collect(kc: Any, msg_id: str, timeout: float = 15) -> Messages:
     """IOPub messages of one request (without status/execute_input), up to its idle status."""
-    out = []
+    out: Messages = []
     deadline = time.monotonic() + timeout
     while True:
         msg = kc.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
@@ -84,6 +84,20 @@ def test_runaway_loop_is_interrupted_within_a_second_and_globals_survive(
     assert elapsed < 1.0
     outputs = collect(kc, msg_id)
     assert [m["msg_type"] for m in outputs] == ["error"]
+    assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+def test_interrupt_request_on_the_control_channel_interrupts(lua: KernelPair) -> None:
+    _, kc = lua
+    msg_id = kc.execute("while true do end")
+    time.sleep(0.3)
+    kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+    started = time.monotonic()
+    reply = reply_to(kc, msg_id, timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert kc.get_control_msg(timeout=5)["msg_type"] == "interrupt_reply"
+    collect(kc, msg_id)
     assert result_text(run(kc, "keep")[1]) == ["42"]
 
 
@@ -196,6 +210,15 @@ def test_silent_execution_publishes_nothing_and_is_not_counted(lua: KernelPair) 
     assert run(kc, "quiet")[0]["execution_count"] == before + 1
 
 
+def test_history_keeps_stored_cells_with_their_output(lua: KernelPair) -> None:
+    _, kc = lua
+    run(kc, "20 + 22")
+    run(kc, "hidden = 1", store_history=False)
+    reply = kc.history(hist_access_type="tail", n=1, output=True, raw=True, reply=True)
+    ((_, _, (source, output)),) = reply["content"]["history"]
+    assert (source, output) == ("20 + 22", "42")
+
+
 def test_kernel_info_names_llmspell_and_its_runtime(lua: KernelPair) -> None:
     _, kc = lua
     info = kc.kernel_info(reply=True)["content"]
@@ -235,3 +258,42 @@ def test_a_broken_config_is_reported_by_every_cell(
             assert reply["ename"] == "ConfigError"
             assert "storage.backend" in reply["evalue"]
             assert [m["msg_type"] for m in outputs] == ["error"]
+
+
+@pytest.fixture(scope="module")
+def py(start_kernel: StartKernel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelPair]:
+    """One Python-engine kernel for this module."""
+    with start_kernel(tmp_path_factory.mktemp("py-kernel"), "llmspell-python") as pair:
+        assert run(pair[1], "keep = 42")[0]["status"] == "ok"
+        yield pair
+
+
+def test_python_engine_runaway_loop_is_interrupted(py: KernelPair) -> None:
+    km, kc = py
+    msg_id = kc.execute("while True:\n    pass")
+    time.sleep(0.3)
+    started = time.monotonic()
+    km.interrupt_kernel()
+    reply = reply_to(kc, msg_id, timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert [m["msg_type"] for m in collect(kc, msg_id)] == ["error"]
+    assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+def test_python_engine_prints_as_it_runs_and_reads_stdin(py: KernelPair) -> None:
+    _, kc = py
+    code = 'print("first")\nname = input("who? ")\nprint("hi", name)'
+    msg_id = kc.execute(code, allow_stdin=True)
+    streamed = ""
+    while not streamed.endswith("\n"):
+        msg = kc.get_iopub_msg(timeout=10)
+        if msg["msg_type"] == "stream":
+            streamed += msg["content"]["text"]
+    assert streamed == "first\n"
+    request = kc.get_stdin_msg(timeout=10)
+    assert request["content"]["prompt"] == "who? "
+    kc.input("Ada")
+    assert reply_to(kc, msg_id)["content"]["status"] == "ok"
+    texts = [m["content"]["text"] for m in collect(kc, msg_id) if m["msg_type"] == "stream"]
+    assert "".join(texts) == "hi Ada\n"

@@ -76,7 +76,8 @@ class TestPythonKernel(_SharedKernel, jkt.KernelTests):
     code_stderr = 'import sys\nprint("something went wrong", file=sys.stderr)'
     completion_samples = [
         {"text": "State.l", "matches": {"State.load", "State.list_keys"}},
-        {"text": "import sys\nsys.getrecursionl", "matches": {"sys.getrecursionlimit"}},
+        {"text": "str.upp", "matches": {"str.upper"}},
+        {"text": "isinst", "matches": {"isinstance"}},
     ]
     complete_code_samples = ["x = 1", "1 + 1", "for i in range(3):\n    pass\n", 'print("a")']
     incomplete_code_samples = ["for i in range(3):", "def f(x):", "t = [1,", "if x:"]

@@ -1,0 +1,38 @@
+"""The shared acceptance scripts (`../shared/acceptance/run.sh`) through the installed CLI, per
+storage profile. Adding a profile is one line in PROFILES."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ACCEPTANCE = Path(__file__).resolve().parents[2].parent / "shared" / "acceptance"
+SCRIPTS = ["state_roundtrip.lua", "json_sandbox_args.lua"]
+PROFILES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("default", id="default"),
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_acceptance_script_passes(profile: str, script: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    # the project's venv first, so run.sh finds this checkout's `llmspell`
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["TMPDIR"] = str(tmp_path)  # run.sh's per-script work dirs
+    proc = subprocess.run(
+        ["bash", str(ACCEPTANCE / "run.sh"), "--profile", profile, script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == "1 passed, 0 failed"

@@ -1,0 +1,276 @@
+"""`llmspell run|exec|config` through `llmspell.cli.main`, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import RunCli
+
+from llmspell import __version__
+from llmspell.cli import split_script_args
+
+SHOW_ARGS = "print(JSON.stringify(ARGS))\nprint(JSON.stringify(arg))\n"
+
+
+def script(directory: Path, name: str, code: str) -> Path:
+    path = directory / name
+    path.write_text(code)
+    return path
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def test_run_passes_positional_and_named_arguments_as_args(cli: RunCli, isolated_env: Path) -> None:
+    path = script(isolated_env, "args.lua", SHOW_ARGS)
+    outcome = cli("--profile", "memory", "run", str(path), "a", "b", "--k", "v", "--flag")
+    assert outcome.code == 0, outcome.err
+    all_args, positional = (json.loads(line) for line in outcome.out.splitlines())
+    assert all_args == {"0": str(path), "1": "a", "2": "b", "k": "v", "flag": "true"}
+    assert positional == {"0": str(path), "1": "a", "2": "b"}
+
+
+def test_run_accepts_key_equals_value_and_values_that_look_negative(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    path = script(isolated_env, "args.lua", SHOW_ARGS)
+    outcome = cli("--profile", "memory", "run", str(path), "--k=v=w", "--n", "-5", "--last")
+    assert outcome.code == 0, outcome.err
+    all_args = json.loads(outcome.out.splitlines()[0])
+    assert all_args == {"0": str(path), "k": "v=w", "n": "-5", "last": "true"}
+
+
+@pytest.mark.parametrize(
+    ("tokens", "positional", "named"),
+    [
+        (["a", "b", "--k", "v", "--flag"], ["a", "b"], {"k": "v", "flag": "true"}),
+        (["--a", "--b", "x"], [], {"a": "true", "b": "x"}),
+        (["--k=", "-", "--"], ["-", "--"], {"k": ""}),
+        ([], [], {}),
+    ],
+)
+def test_script_arguments_split_into_positional_and_named(
+    tokens: list[str], positional: list[str], named: dict
+) -> None:
+    assert split_script_args(tokens) == (positional, named)
+
+
+def test_run_prints_output_and_returns_zero(cli: RunCli, isolated_env: Path) -> None:
+    path = script(isolated_env, "ok.lua", "print('hello', 1 + 1)\n42\n")
+    outcome = cli("--profile", "memory", "run", str(path))
+    assert (outcome.code, outcome.out, outcome.err) == (0, "hello\t2\n", "")
+
+
+def test_run_script_error_exits_1_with_a_clean_message(cli: RunCli, isolated_env: Path) -> None:
+    path = script(isolated_env, "bad.lua", "print('before')\nlocal x = nil + 1\n")
+    outcome = cli("--profile", "memory", "run", str(path))
+    assert outcome.code == 1
+    assert outcome.out == "before\n"
+    first = outcome.err.splitlines()[0]
+    assert first.startswith("LuaError: ")
+    assert first.endswith("/bad.lua:2: attempt to perform arithmetic on a nil value")
+    assert "Traceback (most recent call last)" not in outcome.err
+    assert ".py" not in outcome.err
+
+
+def test_run_api_error_names_the_function(cli: RunCli, isolated_env: Path) -> None:
+    path = script(isolated_env, "bad.lua", "State.save('global', '', 1)\n")
+    outcome = cli("--profile", "memory", "run", str(path))
+    assert outcome.code == 1
+    assert outcome.err.startswith("ValidationError: State.save: key must be a non-empty string\n")
+
+
+def test_run_missing_file_says_so(cli: RunCli) -> None:
+    outcome = cli("--profile", "memory", "run", "missing.lua")
+    assert outcome.code == 1
+    assert outcome.err == ("llmspell: run: cannot read 'missing.lua': No such file or directory\n")
+
+
+def test_run_python_files_use_the_python_engine(cli: RunCli, isolated_env: Path) -> None:
+    path = script(isolated_env, "job.py", "print(ARGS[1], ARGS['k'], Tenant.id())\n")
+    outcome = cli("--profile", "memory", "run", str(path), "a", "--k", "v")
+    assert (outcome.code, outcome.out) == (0, "a v default\n")
+
+
+def test_run_engine_flag_overrides_the_extension(cli: RunCli, isolated_env: Path) -> None:
+    path = script(isolated_env, "job.txt", "print(1 // 2)\n")
+    assert cli("--profile", "memory", "run", "--engine", "python", str(path)).out == "0\n"
+
+
+def test_run_with_an_invalid_config_exits_1_without_a_traceback(
+    cli: RunCli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMSPELL_STORAGE__BACKEND", "nosql")
+    path = script(isolated_env, "ok.lua", "print(1)\n")
+    outcome = cli("run", str(path))
+    assert outcome.code == 1
+    assert outcome.err.startswith("llmspell: invalid configuration:\n")
+    assert "environment variable LLMSPELL_STORAGE__BACKEND" in outcome.err
+    assert "Traceback" not in outcome.err
+
+
+# --- exec ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "out"),
+    [
+        ("1 + 1", "2\n"),
+        ("'abc'", '"abc"\n'),
+        ("{1, 2, x = 3}", "{1, 2, x = 3}\n"),
+        ("x = 1", ""),
+        ("print('hi')", "hi\n"),
+        ("1 + 1;", ""),
+    ],
+)
+def test_exec_prints_the_value_of_the_last_expression(cli: RunCli, code: str, out: str) -> None:
+    outcome = cli("--profile", "memory", "exec", code)
+    assert (outcome.code, outcome.out) == (0, out)
+
+
+def test_exec_error_exits_1(cli: RunCli) -> None:
+    outcome = cli("--profile", "memory", "exec", "error('boom')")
+    assert outcome.code == 1
+    assert outcome.err.startswith("LuaError: exec:1: boom\n")
+
+
+def test_exec_with_the_python_engine(cli: RunCli) -> None:
+    assert cli("--profile", "memory", "exec", "--engine", "python", "6 * 7").out == "42\n"
+
+
+def test_rich_output_degrades_to_text(cli: RunCli) -> None:
+    code = "Display.markdown('# Title') display({1, 2}) help(State.load)"
+    outcome = cli("--profile", "memory", "exec", code)
+    lines = outcome.out.splitlines()
+    assert lines[:2] == ["# Title", "{1, 2}"]
+    assert lines[2] == "State.load(scope, key)"
+
+
+@pytest.mark.parametrize(
+    ("engine", "setting", "shown"),
+    [("lua", "engines.lua.timeout_s", "300.0"), ("python", "engines.python.timeout_s", "300.0")],
+)
+def test_cli_bounds_run_time_by_default(cli: RunCli, engine: str, setting: str, shown: str) -> None:
+    code = f"Config.get('{setting}')"
+    outcome = cli("--profile", "memory", "exec", "--engine", engine, code)
+    assert outcome.out.strip().strip("'") == shown
+
+
+def test_cli_keeps_a_timeout_the_user_chose(
+    cli: RunCli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = "Config.get('engines.lua.timeout_s')"
+    monkeypatch.setenv("LLMSPELL_ENGINES__LUA__TIMEOUT_S", "0")
+    assert cli("--profile", "memory", "exec", code).out == "0.0\n"
+    monkeypatch.delenv("LLMSPELL_ENGINES__LUA__TIMEOUT_S")
+    cfg = script(isolated_env, "c.toml", "[engines.lua]\ntimeout_s = 5\n")
+    assert cli("--profile", "memory", "-c", str(cfg), "exec", code).out == "5.0\n"
+
+
+def test_cli_timeout_stops_a_runaway_script(
+    cli: RunCli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMSPELL_ENGINES__LUA__TIMEOUT_S", "0.3")
+    path = script(isolated_env, "loop.lua", "while true do end\n")
+    outcome = cli("--profile", "memory", "run", str(path))
+    assert outcome.code == 1
+    assert outcome.err == "TimeoutError: execution exceeded the time limit of 0.3 s\n"
+
+
+# --- config show / validate, --profile, -c -------------------------------------------------------
+
+
+def test_config_show_lists_values_with_their_sources(cli: RunCli) -> None:
+    outcome = cli("--profile", "memory", "config", "show")
+    assert outcome.code == 0
+    lines = outcome.out.splitlines()
+    assert lines[0] == "# config files: none; profile: memory"
+    rows = {line.split("=", 1)[0].strip(): line for line in lines[1:]}
+    assert rows["storage.backend"].endswith('= "memory"  # profile memory')
+    assert rows["default_engine"].endswith('= "lua"  # built-in default')
+    assert rows["engines.lua.timeout_s"].endswith("= 0  # built-in default")
+
+
+def test_config_show_names_files_environment_and_redacts(
+    cli: RunCli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = script(isolated_env, "c.toml", '[tenancy]\ntenant_id = "acme"\n')
+    monkeypatch.setenv("LLMSPELL_STORAGE__POSTGRES__URL", "postgresql://app:hunter2@db/llm")
+    outcome = cli("-c", str(cfg), "config", "show")
+    assert outcome.code == 0
+    assert f"# config files: {cfg}; profile: none" in outcome.out
+    assert f'"acme"  # config file {cfg}' in outcome.out
+    assert (
+        '"postgresql://app:***@db/llm"  # environment variable LLMSPELL_STORAGE__POSTGRES__URL'
+        in outcome.out
+    )
+    assert "hunter2" not in outcome.out
+
+
+def test_config_show_json_is_machine_readable(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMSPELL_STORAGE__POSTGRES__URL", "postgresql://app:hunter2@db/llm")
+    outcome = cli("--profile", "memory", "config", "show", "--json")
+    data = json.loads(outcome.out)
+    assert data["storage.backend"] == {"value": "memory", "source": "profile memory"}
+    assert data["storage.postgres.url"]["value"] == "postgresql://app:***@db/llm"
+    assert data["tools.allowed_paths"] == {"value": [], "source": "built-in default"}
+
+
+def test_config_show_picks_up_discovered_files(cli: RunCli, isolated_env: Path) -> None:
+    script(isolated_env, "llmspell.toml", "[rag]\nchunk_size = 256\n")
+    outcome = cli("config", "show")
+    assert "# config files: llmspell.toml" in outcome.out or str(isolated_env) in outcome.out
+    assert "= 256  # config file " in outcome.out
+
+
+def test_config_validate_accepts_a_good_file(cli: RunCli, isolated_env: Path) -> None:
+    good = script(isolated_env, "good.toml", '[storage]\nbackend = "memory"\n')
+    outcome = cli("config", "validate", str(good))
+    assert (outcome.code, outcome.out) == (0, f"{good}: valid\n")
+
+
+def test_config_validate_rejects_a_bad_file_naming_key_and_allowed(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    bad = script(isolated_env, "bad.toml", '[storage]\nbackend = "sqlite"\nbakend = "x"\n')
+    outcome = cli("config", "validate", str(bad))
+    assert outcome.code == 1
+    assert f"config file {bad}: unknown key 'storage.bakend'; allowed: auto_upgrade" in outcome.err
+
+
+def test_config_validate_reports_a_missing_file(cli: RunCli) -> None:
+    outcome = cli("config", "validate", "nope.toml")
+    assert outcome.code == 1
+    assert "nope.toml" in outcome.err
+    assert "cannot be read" in outcome.err
+
+
+def test_profile_flag_selects_the_storage(cli: RunCli) -> None:
+    assert cli("--profile", "memory", "exec", "Config.get('storage.backend')").out == '"memory"\n'
+    outcome = cli("--profile", "nope", "exec", "1")
+    assert outcome.code == 1
+    assert outcome.err.startswith("llmspell: unknown profile 'nope'; allowed: default,")
+
+
+def test_config_flag_reads_that_file(cli: RunCli, isolated_env: Path) -> None:
+    cfg = script(isolated_env, "c.toml", '[tenancy]\ntenant_id = "acme"\n')
+    outcome = cli("--profile", "memory", "-c", str(cfg), "exec", "Tenant.id()")
+    assert outcome.out == '"acme"\n'
+    outcome = cli("--profile", "memory", "--config", str(isolated_env / "none.toml"), "exec", "1")
+    assert outcome.code == 1
+    assert "does not exist" in outcome.err
+
+
+def test_no_command_prints_help(cli: RunCli) -> None:
+    outcome = cli()
+    assert outcome.code == 2
+    assert "usage: llmspell" in outcome.out
+
+
+def test_version_flag_prints_the_version(cli: RunCli, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli("--version")
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"llmspell {__version__}\n"

@@ -1,0 +1,86 @@
+"""The installed `llmspell` command in real processes: persistence between runs, stream
+handling, and what only a fresh process can show (-v logging, broken pipes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from cli_helpers import LLMSPELL, RunCli
+
+pytestmark = pytest.mark.slow
+
+
+def test_what_one_run_writes_with_the_sqlite_default_the_next_run_reads(
+    llmspell: RunCli, isolated_env: Path, tmp_path: Path
+) -> None:
+    data_home = tmp_path / "fresh-data"
+    env = {"XDG_DATA_HOME": str(data_home)}
+    (isolated_env / "write.lua").write_text(
+        "State.save('global', 'greeting', {text = ARGS[1], n = 1})\n"
+        "State.save('global', 'greeting', {text = ARGS[1], n = 2})\n"
+        "print(Config.get('storage.backend'))\n"
+    )
+    (isolated_env / "read.lua").write_text(
+        "local g = State.load('global', 'greeting')\n"
+        "print(g.text, g.n, #State.history('global', 'greeting'))\n"
+    )
+
+    wrote = llmspell("run", "write.lua", "hello", env=env)
+    assert (wrote.code, wrote.out, wrote.err) == (0, "sqlite\n", "")
+    read = llmspell("run", "read.lua", env=env)
+    assert (read.code, read.out, read.err) == (0, "hello\t2\t2\n", "")
+    assert (data_home / "llmspell" / "llmspell.db").is_file()
+
+
+def test_script_error_in_a_process_exits_1_without_a_python_traceback(
+    llmspell: RunCli, isolated_env: Path
+) -> None:
+    (isolated_env / "bad.lua").write_text("local t = nil\nprint(t.x)\n")
+    outcome = llmspell("--profile", "memory", "run", "bad.lua")
+    assert outcome.code == 1
+    assert outcome.err.splitlines()[0] == (
+        "LuaError: bad.lua:2: attempt to index a nil value (local 't')"
+    )
+    assert "Traceback" not in outcome.err
+
+
+def test_debug_output_appears_once(llmspell: RunCli) -> None:
+    outcome = llmspell("--profile", "memory", "exec", "Debug.warn('careful')")
+    assert outcome.err == "[WARN] careful\n"
+
+
+def test_python_engine_output_reaches_the_terminal(llmspell: RunCli, isolated_env: Path) -> None:
+    (isolated_env / "job.py").write_text("print('out', ARGS[1])\nDebug.error('bad')\n")
+    outcome = llmspell("--profile", "memory", "run", "job.py", "x")
+    assert (outcome.code, outcome.out, outcome.err) == (0, "out x\n", "[ERROR] bad\n")
+
+
+def test_verbose_shows_python_details_of_a_start_up_failure(llmspell: RunCli) -> None:
+    env = {"LLMSPELL_STORAGE__PATH": "/proc/no/such/dir/llmspell.db"}
+    quiet = llmspell("exec", "1", env=env)
+    assert quiet.code == 1
+    assert quiet.err.startswith("llmspell: cannot start the runtime: ")
+    assert "Traceback" not in quiet.err
+    verbose = llmspell("-v", "exec", "1", env=env)
+    assert verbose.code == 1
+    assert "DEBUG llmspell: start-up failed" in verbose.err
+    assert "Traceback (most recent call last)" in verbose.err
+
+
+def test_a_closed_pipe_ends_config_show_quietly(isolated_env: Path) -> None:
+    proc = subprocess.Popen(
+        [str(LLMSPELL), "config", "show"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+        cwd=isolated_env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command has started writing
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err

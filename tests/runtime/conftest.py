@@ -1,0 +1,66 @@
+"""Fixtures for runtime tests: an isolated environment and memory-profile runtimes of either
+engine (helpers to drive them are in runtime_helpers.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llmspell.runtime import ScriptRuntime
+from runtime_helpers import MakeRuntime, memory_config
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No developer config leaks in: private XDG dirs, no LLMSPELL_* variables, an empty cwd."""
+    for name in list(os.environ):
+        if name.startswith("LLMSPELL_"):
+            monkeypatch.delenv(name)
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / "xdg" / var.lower()))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def make_runtime() -> Iterator[MakeRuntime]:
+    """`make_runtime(engine="lua", **dotted_overrides)`; every runtime is closed afterwards.
+    Overrides use `__` for dots: `make_runtime(engines__lua__timeout_s=0.3)`."""
+    made: list[ScriptRuntime] = []
+
+    def make(engine: str = "lua", **overrides: Any) -> ScriptRuntime:
+        dotted = {k.replace("__", "."): v for k, v in overrides.items()}
+        rt = ScriptRuntime.with_engine(memory_config(dotted), engine)
+        made.append(rt)
+        return rt
+
+    yield make
+    for rt in made:
+        rt.close()
+
+
+@pytest.fixture
+def lua(make_runtime: MakeRuntime) -> ScriptRuntime:
+    return make_runtime("lua")
+
+
+@pytest.fixture
+def py(make_runtime: MakeRuntime) -> ScriptRuntime:
+    return make_runtime("python")
+
+
+@pytest.fixture(params=["lua", "python"])
+def rt(request: pytest.FixtureRequest, make_runtime: MakeRuntime) -> ScriptRuntime:
+    """A runtime of each engine (tests using it run twice)."""
+    return make_runtime(request.param)
+
+
+@pytest.fixture(params=["lua", "python"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each engine's name in turn, for tests that build runtimes with `make_runtime`."""
+    return str(request.param)

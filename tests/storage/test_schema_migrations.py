@@ -1,0 +1,256 @@
+"""The alembic chain on SQLite and PostgreSQL: up, down, up again; revision checks on open."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from llmspell.migrations import HEAD, REVISIONS
+from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
+from llmspell.storage.backends import create_at_head
+from llmspell.storage.postgres.embedded import PgLogins
+from llmspell.storage.postgres.urls import connect, role_of, with_login
+from llmspell.storage.revision import alembic_version
+from llmspell.storage.schema import metadata
+from llmspell.storage.schema_migrations import alembic_config, alembic_head, alembic_revisions
+from llmspell.storage.sqlite import sqlite_engine
+from psycopg import sql
+from sqlalchemy import Engine, create_engine, inspect, update
+from sqlalchemy.pool import NullPool
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> StorageSettings:
+    return StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "db" / "llmspell.db"))
+
+
+@pytest.fixture
+def fresh_pg(pg_urls: PgLogins) -> Iterator[StorageSettings]:
+    """An empty database (no extension, no tables) owned by the owner role, dropped afterwards."""
+    name = f"llmspell_mig_{uuid.uuid4().hex[:8]}"
+    owner = role_of(pg_urls.owner_url)
+    with connect(pg_urls.superuser_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(owner)
+            )
+        )
+    yield StorageSettings(
+        backend="postgres",
+        pg_url=with_login(pg_urls.app_url, dbname=name),
+        pg_admin_url=with_login(pg_urls.owner_url, dbname=name),
+        auto_upgrade=False,
+    )
+    with connect(pg_urls.superuser_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _owner_engine(settings: StorageSettings) -> Engine:
+    if settings.backend == "sqlite":
+        return sqlite_engine(settings.sqlite_path)
+    url = settings.pg_admin_url
+    return create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=NullPool
+    )
+
+
+def _tables(settings: StorageSettings) -> set[str]:
+    engine = _owner_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def test_the_head_constant_matches_the_alembic_chain() -> None:
+    assert alembic_revisions() == list(REVISIONS)
+    assert alembic_head() == HEAD
+
+
+def test_every_revision_has_a_downgrade() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    for revision in script.walk_revisions():
+        assert callable(getattr(revision.module, "downgrade", None)), revision.revision
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_empty_to_head_to_base_to_head(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    schema = set(metadata.tables)
+
+    first = admin.upgrade(settings)
+    assert (first.before, first.after) == (None, HEAD)
+    assert schema <= _tables(settings)
+    assert admin.current_revision(settings) == HEAD
+
+    down = admin.downgrade(settings, "base")
+    assert (down.before, down.after) == (HEAD, None)
+    assert not schema & _tables(settings)
+
+    again = admin.upgrade(settings, "head")
+    assert (again.before, again.after) == (None, HEAD)
+    with open_storage(settings, "after-migrations") as storage:
+        assert storage.kv.put("g", "k", 1) == 1
+        assert storage.kv.get("g", "k") == 1
+
+    assert admin.upgrade(settings).before == HEAD, "upgrading at head is a no-op"
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_migrated_schema_equals_the_schema_module(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    admin.upgrade(settings)
+    engine = _owner_engine(settings)
+    try:
+        assert _schema_differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:
+    engine = sqlite_engine(None)
+    try:
+        create_at_head(engine)
+        assert _schema_differences(engine) == []
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
+    finally:
+        engine.dispose()
+
+
+def _stamp(settings: StorageSettings, revision: str) -> None:
+    engine = _owner_engine(settings)
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(alembic_version).values(version_num=revision))
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_database_at_an_unknown_revision_is_a_clear_error_and_untouched(
+    sqlite_settings: StorageSettings,
+) -> None:
+    with open_storage(sqlite_settings, "t") as storage:
+        storage.kv.put("g", "k", "kept")
+    _stamp(sqlite_settings, "9999")
+    with pytest.raises(SchemaVersionError, match=r"revision '9999'.*does not know.*newer"):
+        open_storage(sqlite_settings, "t")
+    with pytest.raises(SchemaVersionError, match="9999"):
+        admin.upgrade(sqlite_settings)
+    with pytest.raises(SchemaVersionError, match="9999"):
+        admin.downgrade(sqlite_settings, "base")
+    _stamp(sqlite_settings, HEAD)
+    with open_storage(sqlite_settings, "t") as storage:
+        assert storage.kv.get("g", "k") == "kept"
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_at_an_unknown_revision_is_a_clear_error(
+    fresh_pg: StorageSettings,
+) -> None:
+    admin.upgrade(fresh_pg)
+    _stamp(fresh_pg, "9999")
+    storage = open_storage(fresh_pg.with_changes(auto_upgrade=True), "t")
+    try:
+        with pytest.raises(SchemaVersionError, match=r"revision '9999'.*does not know"):
+            storage.kv.get("g", "k")
+    finally:
+        storage.close()
+
+
+def test_without_auto_upgrade_an_outdated_sqlite_file_says_to_run_storage_upgrade(
+    sqlite_settings: StorageSettings,
+) -> None:
+    with pytest.raises(
+        SchemaVersionError, match=r"has no llmspell schema.*llmspell storage upgrade"
+    ):
+        open_storage(sqlite_settings.with_changes(auto_upgrade=False), "t")
+
+
+@pytest.mark.postgres
+def test_postgres_without_an_owner_login_refuses_to_migrate_on_open(
+    fresh_pg: StorageSettings,
+) -> None:
+    storage = open_storage(fresh_pg.with_changes(auto_upgrade=True, pg_admin_url=""), "t")
+    try:
+        with pytest.raises(SchemaVersionError, match="llmspell storage upgrade"):
+            storage.kv.get("g", "k")
+    finally:
+        storage.close()
+
+
+@pytest.mark.postgres
+def test_postgres_auto_upgrade_migrates_as_the_owner_on_first_use(
+    fresh_pg: StorageSettings,
+) -> None:
+    with open_storage(fresh_pg.with_changes(auto_upgrade=True), "t") as storage:
+        assert storage.kv.put("g", "k", 1) == 1
+    assert admin.current_revision(fresh_pg) == HEAD
+
+
+@pytest.mark.postgres
+def test_an_owner_without_rights_on_the_vector_extension_gets_the_superuser_command(
+    fresh_pg: StorageSettings,
+) -> None:
+    result = admin.upgrade(fresh_pg)
+    assert result.after == HEAD
+    assert any("CREATE EXTENSION vector" in note for note in result.notes), result.notes
+
+
+def test_unknown_target_revisions_and_upward_downgrades_are_refused(
+    sqlite_settings: StorageSettings,
+) -> None:
+    with pytest.raises(StorageError, match=r"unknown revision '0042'; allowed: head, 0001"):
+        admin.upgrade(sqlite_settings, "0042")
+    with pytest.raises(StorageError, match="allowed: head, 0001, base"):
+        admin.downgrade(sqlite_settings, "nope")
+    admin.upgrade(sqlite_settings)
+    admin.downgrade(sqlite_settings, "base")
+    with pytest.raises(StorageError, match="cannot downgrade to 0001"):
+        admin.downgrade(sqlite_settings, "0001")
+
+
+def test_migrating_the_memory_backend_is_refused_with_a_reason() -> None:
+    with pytest.raises(StorageError, match="memory backend"):
+        admin.upgrade(StorageSettings(backend="memory"))
+
+
+def test_opening_an_up_to_date_sqlite_file_does_not_import_alembic(
+    sqlite_settings: StorageSettings,
+) -> None:
+    open_storage(sqlite_settings, "t").close()
+    path = sqlite_settings.sqlite_path
+    code = (
+        "import sys\n"
+        "from llmspell.storage import StorageSettings, open_storage\n"
+        f"settings = StorageSettings(backend='sqlite', sqlite_path={path!r})\n"
+        "s = open_storage(settings, 't')\n"
+        "s.kv.put('g', 'k', 1)\n"
+        "s.close()\n"
+        "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

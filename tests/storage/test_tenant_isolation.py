@@ -1,0 +1,110 @@
+"""Tenant B never reads, lists, counts, updates, deletes or clears tenant A's state."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from llmspell.storage import SqlStorage, StorageSettings, open_storage
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_tenants(
+    request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
+) -> tuple[SqlStorage, SqlStorage]:
+    """Tenants A and B opened separately on one database, A holding some state."""
+    if request.param == "postgres":
+        settings: StorageSettings = request.getfixturevalue("pg_settings")
+    else:
+        settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "shared.db"))
+    a = open_storage(settings, f"{unique_tenant}-a")
+    b = open_storage(settings, f"{unique_tenant}-b")
+    request.addfinalizer(a.close)
+    request.addfinalizer(b.close)
+    a.kv.put("shared", "secret", {"owner": "a"})
+    a.kv.put("shared", "secret", {"owner": "a", "v": 2})
+    a.kv.put("shared", "other", 1)
+    return a, b
+
+
+def test_tenant_b_cannot_read_tenant_a_state(two_tenants: tuple[SqlStorage, SqlStorage]) -> None:
+    _, b = two_tenants
+    assert b.kv.get("shared", "secret") is None
+    assert b.kv.exists("shared", "secret") is False
+    assert b.kv.history("shared", "secret") == []
+
+
+def test_tenant_b_cannot_list_or_count_tenant_a_keys(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    _, b = two_tenants
+    assert b.kv.list_keys("shared") == []
+    assert b.kv.list_keys("shared", "sec") == []
+    assert b.kv.count("shared") == 0
+
+
+def test_tenant_b_writing_the_same_key_does_not_update_tenant_a(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    a, b = two_tenants
+    assert b.kv.put("shared", "secret", "b's own") == 1, "b gets its own version chain"
+    assert a.kv.get("shared", "secret") == {"owner": "a", "v": 2}
+    assert [h.version for h in a.kv.history("shared", "secret")] == [2, 1]
+    assert b.kv.get("shared", "secret") == "b's own"
+
+
+def test_tenant_b_cannot_delete_or_clear_tenant_a_state(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    a, b = two_tenants
+    assert b.kv.delete("shared", "secret") is False
+    assert b.kv.clear("shared") == 0
+    assert a.kv.get("shared", "secret") == {"owner": "a", "v": 2}
+    assert a.kv.count("shared") == 2
+    assert len(a.kv.history("shared", "secret")) == 2
+
+
+def test_tenant_a_clear_leaves_tenant_b_alone(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    a, b = two_tenants
+    b.kv.put("shared", "mine", 1)
+    assert a.kv.clear("shared") == 2
+    assert b.kv.get("shared", "mine") == 1
+
+
+def test_two_tenants_sharing_one_pool_concurrently_never_see_each_other(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    a, _ = two_tenants
+    b = a.for_tenant(f"{a.tenant_id}-pool-b")
+    assert b.db.source is a.db.source, "one engine (and on PostgreSQL one psycopg pool)"
+    errors: list[str] = []
+    rounds = 40
+
+    def work(storage: SqlStorage, name: str) -> None:
+        try:
+            for i in range(rounds):
+                storage.kv.put("race", "k", {"by": name, "i": i})
+                seen = storage.kv.get("race", "k")
+                if seen is None or seen["by"] != name:
+                    errors.append(f"{name} read {seen!r}")
+                keys = storage.kv.list_keys("shared")
+                if name == "b" and keys:
+                    errors.append(f"b listed {keys!r}")
+        except Exception as exc:  # surfaced through `errors` to the main thread
+            errors.append(f"{name}: {exc!r}")
+
+    threads = [
+        threading.Thread(target=work, args=(storage, name))
+        for storage, name in ((a, "a"), (b, "b"), (a, "a"), (b, "b"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert a.kv.history("race", "k")[0].version == 2 * rounds
+    assert b.kv.history("race", "k")[0].version == 2 * rounds
+    assert b.kv.get("shared", "secret") is None
