@@ -18,6 +18,7 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
+
 from llmspell.kernel.install import install
 
 ROUNDTRIP_TARGET = 1.2

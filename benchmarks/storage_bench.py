@@ -99,10 +99,11 @@ def bench_raw_sqlite(path: str, n: int, keys: int = 200) -> dict[str, dict[str, 
 
 @contextmanager
 def postgres_logins() -> Iterator[PgLogins]:
+    from psycopg import sql
+
     from llmspell.storage.admin import upgrade_postgres
     from llmspell.storage.postgres import embedded
     from llmspell.storage.postgres.urls import connect, role_of
-    from psycopg import sql
 
     external = os.environ.get("LLMSPELL_BENCH_PG_URL")
     with ExitStack() as stack:
@@ -188,6 +189,7 @@ def bench_rls(
 ) -> dict[str, Any]:
     """kv get/put and a bare SELECT, app role (RLS) vs. a BYPASSRLS login, interleaved."""
     import psycopg
+
     from llmspell.storage.postgres.urls import database_of, with_login
 
     bypass_url = with_login(logins.superuser_url, dbname=database_of(logins.app_url))

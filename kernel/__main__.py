@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
 
     from ipykernel.kernelapp import IPKernelApp
+
     from llmspell.kernel.kernel import LLMSpellKernel
 
     IPKernelApp.launch_instance(

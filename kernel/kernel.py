@@ -10,23 +10,33 @@ import signal
 import sqlite3
 import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 from ipykernel._version import kernel_protocol_version
 from ipykernel.kernelbase import Kernel
 from IPython.core.error import StdinNotImplementedError
-from llmspell.kernel.history import HistoryEntry, KernelHistory, resolve_history_file
-from llmspell.runtime import ScriptRuntime, load_config
-from llmspell.runtime.results import ScriptError, StdinNotAvailable
 from traitlets import Unicode
 
 from llmspell import __version__
+from llmspell.kernel.history import HistoryEntry, KernelHistory, resolve_history_file
+from llmspell.runtime import ScriptRuntime, load_config
+from llmspell.runtime.results import ScriptError, StdinNotAvailable
 
-DOCS_URL = "https://github.com/llmspell/llmspell/tree/main/docs"
-HELP_LINKS = [
-    {"text": "llmspell user guide", "url": f"{DOCS_URL}/user-guide"},
-    {"text": "llmspell Lua API", "url": f"{DOCS_URL}/lua-api"},
-]
+
+def _help_links() -> list[dict[str, str]]:
+    """Links to the docs of the checkout this kernel runs from (editable installs); a wheel
+    carries no docs, so it advertises none rather than a guessed address."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    pages = [
+        ("llmspell user guide", docs / "user-guide" / "01-getting-started.md"),
+        ("llmspell configuration", docs / "user-guide" / "02-configuration.md"),
+        ("llmspell script API", docs / "reference" / "lua-api.md"),
+    ]
+    return [{"text": text, "url": path.as_uri()} for text, path in pages if path.is_file()]
+
+
+HELP_LINKS = _help_links()
 
 
 class FrontendSink:

@@ -155,6 +155,9 @@ def _run_code(
         return _fail(str(exc))
     try:
         runtime = ScriptRuntime(config, engine=engine)
+        # A script run opens storage up front, so a broken storage setup fails before the script
+        # starts rather than at its first State call (the kernel opens it lazily instead).
+        runtime.infrastructure.open()
     except Exception as exc:
         logging.getLogger("llmspell").debug("start-up failed", exc_info=True)
         return _fail(f"cannot start the runtime: {exc}")

@@ -7,8 +7,9 @@ migration the app role is granted DML on the tables, in the same transaction.
 from __future__ import annotations
 
 from alembic import context
-from llmspell.storage.schema import metadata
 from sqlalchemy import Connection
+
+from llmspell.storage.schema import metadata
 
 connection: Connection | None = context.config.attributes.get("connection")
 if connection is None:

@@ -20,28 +20,50 @@ _open: weakref.WeakSet[Infrastructure] = weakref.WeakSet()
 
 class Infrastructure:
     """Storage and the managers built on it, for one tenant. `close()` is idempotent and also
-    runs at interpreter exit."""
+    runs at interpreter exit.
 
-    def __init__(self, config: LLMSpellConfig, storage: Storage) -> None:
+    Storage opens on first use (importing SQLAlchemy alone takes ~250 ms, which a kernel start or
+    a script that never touches storage should not pay); `open()` opens it now."""
+
+    def __init__(self, config: LLMSpellConfig, storage: Storage | None = None) -> None:
         self.config = config
-        self.storage = storage
         self.tenant_id = config.tenancy.tenant_id
-        self.state = StateManager(storage.kv, int(config.storage.max_value_mb * 1024 * 1024))
+        self._storage = storage
+        self._state: StateManager | None = None
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         _open.add(self)
 
     @classmethod
     def from_config(cls, config: LLMSpellConfig) -> Infrastructure:
-        """Open storage for the configured tenant and build the managers on it.
+        """Build the components for the configured tenant, in dependency order: storage, then
+        the managers on it (today StateManager). Expensive parts open on first use."""
+        return cls(config)
 
-        Storage comes first; everything else is built on top of it. Expensive parts (a
-        PostgreSQL pool, embedding models) are created lazily on first use."""
-        from llmspell.storage import StorageSettings, open_storage
+    def open(self) -> Infrastructure:
+        """Open storage now (migrating SQLite if needed) instead of on first use."""
+        _ = self.storage
+        return self
 
-        settings = StorageSettings.from_config(config)
-        storage = open_storage(settings, config.tenancy.tenant_id)
-        return cls(config, storage)
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("Infrastructure: closed")
+                if self._storage is None:
+                    from llmspell.storage import StorageSettings, open_storage
+
+                    settings = StorageSettings.from_config(self.config)
+                    self._storage = open_storage(settings, self.tenant_id)
+        return self._storage
+
+    @property
+    def state(self) -> StateManager:
+        if self._state is None:
+            max_bytes = int(self.config.storage.max_value_mb * 1024 * 1024)
+            self._state = StateManager(lambda: self.storage.kv, max_bytes)
+        return self._state
 
     @property
     def closed(self) -> bool:
@@ -52,8 +74,11 @@ class Infrastructure:
             if self._closed:
                 return
             self._closed = True
+            storage, self._storage = self._storage, None
+        if storage is None:
+            return
         try:
-            self.storage.close()
+            storage.close()
         except Exception:
             logger.exception("closing storage failed")
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
+from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.docs import DocIndex, help_target
@@ -20,8 +21,6 @@ from llmspell.runtime.results import (
     OutputSink,
     ScriptError,
 )
-
-from llmspell import __version__
 
 ENGINES = ("lua", "python")
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from llmspell.runtime.api.base import ValidationError, ensure_data, type_name
+from llmspell.runtime.api.base import ApiError, ValidationError, ensure_data, type_name
+from llmspell.storage.errors import StorageError
 from llmspell.storage.protocols import KVStore, StateVersion
 
 MAX_KEY_LEN = 256
@@ -15,9 +18,19 @@ MAX_SCOPE_LEN = 256
 class StateManager:
     """Validates and stores state for one tenant (the tenant is fixed by the KVStore)."""
 
-    def __init__(self, kv: KVStore, max_value_bytes: int) -> None:
-        self._kv = kv
+    def __init__(self, kv: KVStore | Callable[[], KVStore], max_value_bytes: int) -> None:
+        # A callable opens storage on first use (see Infrastructure).
+        self._kv_source = kv
         self.max_value_bytes = max_value_bytes
+
+    @contextmanager
+    def _kv(self, fn: str) -> Iterator[KVStore]:
+        """The kv store; storage failures become errors that name the API function."""
+        source = self._kv_source
+        try:
+            yield source() if callable(source) else source
+        except StorageError as exc:
+            raise ApiError(f"{fn}: storage error: {exc}") from None
 
     def save(self, scope: str, key: str, value: Any, fn: str = "State.save") -> int:
         self._check(fn, scope, key)
@@ -28,35 +41,42 @@ class StateManager:
                 f"{fn}: value is {size} bytes, over the limit of {self.max_value_bytes} bytes "
                 "(storage.max_value_mb)"
             )
-        return self._kv.put(scope, key, value)
+        with self._kv(fn) as kv:
+            return kv.put(scope, key, value)
 
     def load(self, scope: str, key: str, fn: str = "State.load") -> Any:
         self._check(fn, scope, key)
-        return self._kv.get(scope, key)
+        with self._kv(fn) as kv:
+            return kv.get(scope, key)
 
     def delete(self, scope: str, key: str, fn: str = "State.delete") -> bool:
         self._check(fn, scope, key)
-        return self._kv.delete(scope, key)
+        with self._kv(fn) as kv:
+            return kv.delete(scope, key)
 
     def exists(self, scope: str, key: str, fn: str = "State.exists") -> bool:
         self._check(fn, scope, key)
-        return self._kv.exists(scope, key)
+        with self._kv(fn) as kv:
+            return kv.exists(scope, key)
 
     def list_keys(
         self, scope: str, prefix: str | None = None, fn: str = "State.list_keys"
     ) -> list[str]:
         self._check_scope(fn, scope)
-        return self._kv.list_keys(scope, prefix)
+        with self._kv(fn) as kv:
+            return kv.list_keys(scope, prefix)
 
     def clear(self, scope: str, fn: str = "State.clear") -> int:
         self._check_scope(fn, scope)
-        return self._kv.clear(scope)
+        with self._kv(fn) as kv:
+            return kv.clear(scope)
 
     def history(
         self, scope: str, key: str, limit: int | None = None, fn: str = "State.history"
     ) -> list[StateVersion]:
         self._check(fn, scope, key)
-        return self._kv.history(scope, key, limit)
+        with self._kv(fn) as kv:
+            return kv.history(scope, key, limit)
 
     def _check(self, fn: str, scope: str, key: str) -> None:
         self._check_scope(fn, scope)

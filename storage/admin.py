@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import CreateIndex, CreateTable
+
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage.database import WRITE_OPTION
 from llmspell.storage.errors import StorageError
@@ -19,10 +24,6 @@ from llmspell.storage.revision import classify, read_revision
 from llmspell.storage.schema import COMPONENT_TABLES, metadata
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sqlite import sqlite_engine
-from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import NullPool
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 if TYPE_CHECKING:
     from llmspell.storage.postgres.embedded import EmbeddedStatus

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
+from sqlalchemy import Engine, insert
+
 from llmspell.migrations import HEAD
 from llmspell.storage.components.kv import SqlKVStore
 from llmspell.storage.database import WRITE_OPTION, Database, EngineSource
@@ -14,7 +16,6 @@ from llmspell.storage.schema import metadata
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sqlite import sqlite_engine
 from llmspell.storage.tenancy import Tenant
-from sqlalchemy import Engine, insert
 
 logger = logging.getLogger("llmspell.storage")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from llmspell.migrations import HEAD, REVISIONS
-from llmspell.storage.errors import SchemaVersionError
 from sqlalchemy import (
     Column,
     Connection,
@@ -16,6 +14,9 @@ from sqlalchemy import (
     inspect,
     select,
 )
+
+from llmspell.migrations import HEAD, REVISIONS
+from llmspell.storage.errors import SchemaVersionError
 
 # Declared as alembic creates it, so a database built without alembic matches one built with it.
 alembic_version = Table(

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import llmspell.migrations
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+
+import llmspell.migrations
 
 
 def alembic_config(

@@ -6,9 +6,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from llmspell.storage.database import WRITE_OPTION
 from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
+
+from llmspell.storage.database import WRITE_OPTION
 
 BUSY_TIMEOUT_MS = 10_000
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.postgres.embedded import PgLogins
 
@@ -26,9 +27,10 @@ BACKENDS = ("memory", "sqlite", "postgres")
 
 
 def _external_server(superuser_url: str) -> Generator[PgLogins, None, None]:
+    from psycopg import sql
+
     from llmspell.storage.postgres.embedded import bootstrap
     from llmspell.storage.postgres.urls import connect
-    from psycopg import sql
 
     suffix = uuid.uuid4().hex[:8]
     logins = bootstrap(

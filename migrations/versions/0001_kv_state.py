@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import context, op
+
 from llmspell.storage.postgres.rls import enable_rls_sql
 from llmspell.storage.schema import UtcDateTime
 

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 import lupa.lua54 as lupa
+
 from llmspell.runtime.api.base import (
     ApiError,
     ApiNamespace,
@@ -398,11 +399,12 @@ class LuaEngine:
             suffix = "\n".join(lines[i:])
             if _only_comments(suffix) or CONTINUATION.match(suffix):
                 continue
+            # The split must fall between statements: the lines after must be an expression on
+            # their own (`end` is not, so `...\nreturn end` cannot end a loop after its first
+            # pass) and the lines before must compile on their own.
             if self._load(f"return {suffix}".encode(), chunk)[0] is None:
                 continue
             statements = "\n".join(lines[:i])
-            # The lines before must be complete on their own: `...\nreturn end` would compile
-            # as a return inside the cell's last block and end a loop after its first pass.
             if self._load(statements.encode(), chunk)[0] is None:
                 continue
             return self._compile_returning(statements + "\n", suffix, chunk)

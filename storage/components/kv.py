@@ -6,12 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import bindparam, delete, func, insert, select
+
 from llmspell.storage.database import Database
 from llmspell.storage.protocols import StateVersion
 from llmspell.storage.schema import kv_entries, kv_history
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from sqlalchemy import bindparam, delete, func, insert, select
 
 
 def encode_value(value: Any, max_bytes: int) -> str:

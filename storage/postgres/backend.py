@@ -6,6 +6,9 @@ import logging
 import threading
 from typing import Any
 
+from psycopg_pool import ConnectionPool
+from sqlalchemy import Engine, text
+
 from llmspell.storage.database import Database, EngineSource
 from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.postgres import embedded
@@ -15,8 +18,6 @@ from llmspell.storage.revision import classify, outdated_message, read_revision
 from llmspell.storage.schema import metadata
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.tenancy import Tenant
-from psycopg_pool import ConnectionPool
-from sqlalchemy import Engine, text
 
 logger = logging.getLogger("llmspell.storage")
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from psycopg import sql
+
 from llmspell.storage.errors import StorageError
 from llmspell.storage.postgres.roles import ensure_login_role
 from llmspell.storage.postgres.urls import as_url, connect, with_login
-from psycopg import sql
 
 OWNER_ROLE = "llmspell_owner"
 APP_ROLE = "llmspell_app"

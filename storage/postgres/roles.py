@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import sql
+
 from llmspell.storage.errors import StorageError
 from llmspell.storage.postgres.urls import connect, database_of, password_of, role_of
 from llmspell.storage.schema import metadata
-from psycopg import sql
 
 TABLE_PRIVILEGES = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 

@@ -7,8 +7,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import psycopg
-from llmspell.storage.errors import StorageError
 from psycopg.conninfo import conninfo_to_dict
+
+from llmspell.storage.errors import StorageError
 
 
 def parse_url(url: str, what: str = "storage.postgres.url") -> dict[str, Any]:

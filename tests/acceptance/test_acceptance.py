@@ -15,6 +15,7 @@ SCRIPTS = ["state_roundtrip.lua", "json_sandbox_args.lua"]
 PROFILES = [
     pytest.param("memory", id="memory"),
     pytest.param("default", id="default"),
+    pytest.param("embedded-postgres", id="embedded-postgres"),
 ]
 
 pytestmark = pytest.mark.slow
@@ -22,11 +23,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_acceptance_script_passes(profile: str, script: str, tmp_path: Path) -> None:
+def test_acceptance_script_passes(profile: str, script: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
     # the project's venv first, so run.sh finds this checkout's `llmspell`
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["TMPDIR"] = str(tmp_path)  # run.sh's per-script work dirs
     proc = subprocess.run(
         ["bash", str(ACCEPTANCE / "run.sh"), "--profile", profile, script],
         capture_output=True,

@@ -14,6 +14,7 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
+
 from llmspell.kernel.install import install
 
 KernelPair = tuple[KernelManager, BlockingKernelClient]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from llmspell.kernel.history import KernelHistory, resolve_history_file
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
+
 from llmspell.kernel.install import install, list_installed, uninstall
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmspell.runtime import ScriptRuntime
 from runtime_helpers import MakeRuntime, memory_config
+
+from llmspell.runtime import ScriptRuntime
 
 
 @pytest.fixture(autouse=True)

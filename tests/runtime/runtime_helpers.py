@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from llmspell.runtime import LLMSpellConfig, ScriptError, ScriptRuntime, load_config
 from llmspell.runtime.config import with_overrides
 

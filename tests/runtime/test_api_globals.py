@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from runtime_helpers import MakeRuntime, call, call_error, error_of
+
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ApiNamespace, public_functions, public_members
 from llmspell.runtime.results import CapturingSink, ExecutionResult
-from runtime_helpers import MakeRuntime, call, call_error, error_of
 
 ALWAYS_PRESENT = ["JSON", "State", "Config", "Debug", "Streaming", "Tenant", "Display"]
 LEVELS = ["trace", "debug", "info", "warn", "error"]

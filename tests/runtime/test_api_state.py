@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from llmspell.runtime import ScriptRuntime
 from runtime_helpers import MakeRuntime, as_list, call, call_error
+
+from llmspell.runtime import ScriptRuntime
 
 RFC3339_UTC_MICROS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from llmspell.runtime import ScriptRuntime
 from runtime_helpers import error_of, lua_literal, lua_string
+
+from llmspell.runtime import ScriptRuntime
 
 # The runtime fixture is shared by every example of a test; that is intended.
 PROPERTY = settings(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from runtime_helpers import MakeRuntime, error_of
+
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.results import StdinNotAvailable
-from runtime_helpers import MakeRuntime, error_of
 
 
 class RecordingSink:

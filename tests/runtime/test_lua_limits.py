@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 import pytest
-from llmspell.runtime import ScriptRuntime
 from runtime_helpers import MakeRuntime, error_of
+
+from llmspell.runtime import ScriptRuntime
 
 # A limit that user code could swallow would hang the cell: fail instead of waiting forever.
 pytestmark = pytest.mark.timeout(30)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from llmspell.runtime import ScriptRuntime
 from runtime_helpers import MakeRuntime, error_of
+
+from llmspell.runtime import ScriptRuntime
 
 REMOVED_IN_SAFE_MODE = [
     "os.execute",

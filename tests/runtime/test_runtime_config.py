@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from llmspell.runtime.config import (
     ConfigError,
     LoadedConfig,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from llmspell.storage import StorageSettings, admin
 from llmspell.storage.postgres import embedded
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from llmspell.storage import KVStore, SqlStorage, StateVersion
 
 json_scalars: st.SearchStrategy[Any] = st.one_of(

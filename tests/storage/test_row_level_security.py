@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from llmspell.storage import SqlStorage, StorageError, StorageSettings, open_storage
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import database_of, role_of, with_login

@@ -12,6 +12,10 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from psycopg import sql
+from sqlalchemy import Engine, create_engine, inspect, update
+from sqlalchemy.pool import NullPool
+
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
 from llmspell.storage.backends import create_at_head
@@ -21,9 +25,6 @@ from llmspell.storage.revision import alembic_version
 from llmspell.storage.schema import metadata
 from llmspell.storage.schema_migrations import alembic_config, alembic_head, alembic_revisions
 from llmspell.storage.sqlite import sqlite_engine
-from psycopg import sql
-from sqlalchemy import Engine, create_engine, inspect, update
-from sqlalchemy.pool import NullPool
 
 
 @pytest.fixture

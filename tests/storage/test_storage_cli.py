@@ -12,12 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from llmspell.storage import StorageSettings
-from llmspell.storage.postgres.embedded import PgLogins
-from llmspell.storage.postgres.urls import as_url, connect, parse_url, role_of, with_login
 from psycopg import sql
 
 from llmspell import cli_storage
+from llmspell.storage import StorageSettings
+from llmspell.storage.postgres.embedded import PgLogins
+from llmspell.storage.postgres.urls import as_url, connect, parse_url, role_of, with_login
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.components.kv import SqlKVStore
-from sqlalchemy import event
 
 TENANT = "tenant-under-test"
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
 
 
