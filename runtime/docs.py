@@ -145,3 +145,14 @@ def markdown_reference(index: DocIndex) -> str:
         for entry in functions:
             out += [f"### `{entry.signature}`", "", entry.doc or "(no documentation)", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def name_at_cursor(code: str, cursor_pos: int, name_chars: re.Pattern[str]) -> str:
+    """The dotted name around `cursor_pos` (for inspect), without leading/trailing separators."""
+    start = cursor_pos
+    while start > 0 and name_chars.match(code[start - 1]):
+        start -= 1
+    end = cursor_pos
+    while end < len(code) and name_chars.match(code[end]):
+        end += 1
+    return code[start:end].strip(".:")

@@ -186,3 +186,18 @@ def open_test_storage(storage_settings: StorageSettings) -> Iterator[OpenStorage
 def storage(open_test_storage: OpenStorage) -> SqlStorage:
     """Storage for a fresh tenant on the test's backend."""
     return open_test_storage()
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No developer config or data leaks in: private XDG dirs, no LLMSPELL_*, an empty cwd
+    (returned). The runtime and CLI suites use it for every test."""
+    for name in list(os.environ):
+        if name.startswith("LLMSPELL_"):
+            monkeypatch.delenv(name)
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / "xdg" / var.lower()))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work

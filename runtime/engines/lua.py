@@ -27,7 +27,7 @@ from llmspell.runtime.api.base import (
 )
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
-from llmspell.runtime.docs import DocIndex, help_target
+from llmspell.runtime.docs import DocIndex, help_target, name_at_cursor
 from llmspell.runtime.results import (
     CompletenessCheck,
     Completion,
@@ -590,7 +590,7 @@ class LuaEngine:
         return value
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> dict[str, str] | None:
-        name = _name_at(code, cursor_pos)
+        name = name_at_cursor(code, cursor_pos, NAME_CHARS)
         if not name:
             return None
         entry = self.docs.get(name.replace(":", "."))
@@ -661,13 +661,3 @@ def _only_comments(text: str) -> bool:
 def _user_frame(line: str) -> bool:
     # Prelude frames, C frames and the traceback header are machinery, not the user's code.
     return not line.startswith(("llmspell:", "[C]:", "stack traceback", "(...tail calls...)"))
-
-
-def _name_at(code: str, cursor_pos: int) -> str:
-    start = cursor_pos
-    while start > 0 and NAME_CHARS.match(code[start - 1]):
-        start -= 1
-    end = cursor_pos
-    while end < len(code) and NAME_CHARS.match(code[end]):
-        end += 1
-    return code[start:end].strip(".:")

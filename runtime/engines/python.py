@@ -25,7 +25,7 @@ from llmspell.runtime.api.base import (
 )
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
-from llmspell.runtime.docs import DocEntry, DocIndex, help_target
+from llmspell.runtime.docs import DocEntry, DocIndex, help_target, name_at_cursor
 from llmspell.runtime.results import (
     CompletenessCheck,
     Completion,
@@ -249,13 +249,7 @@ class PythonEngine:
         return value
 
     def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> dict[str, str] | None:
-        start = cursor_pos
-        while start > 0 and NAME_CHARS.match(code[start - 1]):
-            start -= 1
-        end = cursor_pos
-        while end < len(code) and NAME_CHARS.match(code[end]):
-            end += 1
-        name = code[start:end].strip(".")
+        name = name_at_cursor(code, cursor_pos, NAME_CHARS)
         if not name:
             return None
         entry = self._doc_entry(name)

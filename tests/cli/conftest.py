@@ -14,17 +14,9 @@ from llmspell.cli import main
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No developer config or data leaks in: private XDG dirs, no LLMSPELL_*, an empty cwd."""
-    for name in list(os.environ):
-        if name.startswith("LLMSPELL_"):
-            monkeypatch.delenv(name)
-    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / "xdg" / var.lower()))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
+def _isolated(isolated_env: Path) -> Path:
+    """Every test here runs in the isolated environment of the root conftest."""
+    return isolated_env
 
 
 @pytest.fixture
