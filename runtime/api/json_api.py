@@ -35,7 +35,9 @@ class JsonApi(ApiNamespace):
 
     def stringify(self, value: Any, options: dict[str, Any] | None = None) -> str:
         """Serialise a value as JSON text. Options: `indent` (spaces, default compact),
-        `sort_keys` (default true). `{}` → `{}`, `{1,2}` → `[1,2]`, mixed tables keep all keys."""
+        `sort_keys` (default true; with false, keys keep their insertion order where the engine
+        has one: Python dicts do, Lua tables do not, so from Lua keys always come out sorted).
+        `{}` → `{}`, `{1,2}` → `[1,2]`, mixed tables keep all keys."""
         opts = require_table("JSON.stringify", "options", options)
         check_options("JSON.stringify", opts, {"indent", "sort_keys"})
         indent = opts.get("indent")

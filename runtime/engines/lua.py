@@ -332,8 +332,9 @@ class LuaEngine:
         self, code: str, name: str, timeout_s: float = 0
     ) -> tuple[bool, Any, dict[str, Any]]:
         """Run a cell. Returns (has_value, value, bundle); raises ScriptError."""
-        fn, shows_value = self._compile_cell(code, name)
+        # Clear a stale interrupt first, so one that arrives while the cell compiles still counts.
         self._abort = None
+        fn, shows_value = self._compile_cell(code, name)
         self._last_api_error = None
         self._timeout_s = timeout_s
         self._deadline = time.monotonic() + timeout_s if timeout_s > 0 else None

@@ -197,6 +197,24 @@ local function read_one(fmt)
   raw_error("bad argument #1 to 'read' (invalid format)", 2)
 end
 
+-- Lua 5.4 warnings go to the host's stderr (on by default here; "@off"/"@on" toggle them).
+local warnings_on = true
+warn = function(first, ...)
+  local parts = { first, ... }
+  for i = 1, select("#", first, ...) do
+    if type(parts[i]) == "number" then parts[i] = tostring(parts[i])
+    elseif type(parts[i]) ~= "string" then
+      raw_error(sfmt("bad argument #%d to 'warn' (string expected, got %s)", i, type(parts[i])), 2)
+    end
+  end
+  local msg = concat(parts)
+  if select("#", ...) == 0 and smatch(msg, "^@") then
+    if msg == "@on" then warnings_on = true elseif msg == "@off" then warnings_on = false end
+    return
+  end
+  if warnings_on then write_err("Lua warning: " .. msg .. "\n") end
+end
+
 io.write = function(...) return stdout:write(...) end
 io.read = function(...)
   local n = select("#", ...)

@@ -128,6 +128,18 @@ def test_io_write_goes_to_stdout_and_io_stderr_to_stderr(lua: ScriptRuntime) -> 
     assert result.stderr == "warn\n"
 
 
+def test_lua_warnings_reach_stderr_and_can_be_switched_off(lua: ScriptRuntime) -> None:
+    code = 'warn("disk ", 90, "%")\nwarn("@off")\nwarn("hidden")\nwarn("@on")\nwarn("back")'
+    result = lua.execute(code)
+    assert result.stderr == "Lua warning: disk 90%\nLua warning: back\n"
+    assert result.stdout == ""
+
+
+def test_warn_rejects_tables(lua: ScriptRuntime) -> None:
+    err = error_of(lua, "warn({})")
+    assert "bad argument #1 to 'warn' (string expected, got table)" in err.evalue
+
+
 def test_io_write_rejects_tables_like_lua_does(lua: ScriptRuntime) -> None:
     err = error_of(lua, "io.write({})")
     assert "bad argument #1 to 'write' (string expected, got table)" in err.evalue
