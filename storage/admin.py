@@ -250,7 +250,12 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
                 "name": name,
                 "component": _component_of(name),
                 "columns": [
-                    {"name": c["name"], "type": str(c["type"]), "nullable": bool(c["nullable"])}
+                    {
+                        "name": c["name"],
+                        # compiled for the dialect, so PostgreSQL shows TIMESTAMP WITH TIME ZONE
+                        "type": c["type"].compile(dialect=inspector.dialect),
+                        "nullable": bool(c["nullable"]),
+                    }
                     for c in inspector.get_columns(name)
                 ],
                 "primary_key": list(pk["constrained_columns"]),
