@@ -74,6 +74,8 @@ STORAGE_COMPONENTS = (
     "hooks",
     "api_keys",
 )
+# The components this release stores (the rest of STORAGE_COMPONENTS arrive with their APIs).
+BUILT_COMPONENTS = ("kv",)
 Backend = Literal["sqlite", "memory", "postgres"]
 
 
@@ -93,6 +95,13 @@ class StorageConfig(_Section):
         if unknown:
             raise ValueError(
                 f"unknown component {unknown[0]!r}; allowed: {', '.join(STORAGE_COMPONENTS)}"
+            )
+        # An override for a store this release does not have would be silently ignored.
+        unbuilt = sorted(set(value) - set(BUILT_COMPONENTS))
+        if unbuilt:
+            raise ValueError(
+                f"component {unbuilt[0]!r} is not part of this release yet; "
+                f"components that can be overridden: {', '.join(BUILT_COMPONENTS)}"
             )
         return value
 

@@ -39,8 +39,9 @@ class StorageSettings:
         """Build from the runtime's `LLMSpellConfig` (read by attribute only, never imported)."""
         storage = config.storage
         pg = storage.postgres
+        # `[storage.components] kv = ...` overrides the backend of the only component so far.
         return cls(
-            backend=storage.backend,
+            backend=storage.components.get("kv", storage.backend),
             sqlite_path=str(config.resolved_storage_path()),
             auto_upgrade=bool(storage.auto_upgrade),
             max_value_bytes=int(storage.max_value_mb * 1024 * 1024),

@@ -244,6 +244,32 @@ def test_unknown_storage_component_names_the_file_and_the_components(isolated_en
     assert "allowed: kv, vectors," in message
 
 
+def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() -> None:
+    with pytest.raises(ConfigError, match=r"'vectors' is not part of this release yet.*: kv"):
+        load_config(env={}, overrides={"storage.components": {"vectors": "postgres"}})
+
+
+def test_kv_component_override_decides_where_state_lives(isolated_env: Path) -> None:
+    from llmspell.runtime import ScriptRuntime
+    from llmspell.storage import StorageSettings
+
+    db = isolated_env / "kv.db"
+    config = load_config(
+        env={},
+        overrides={
+            "storage.backend": "memory",
+            "storage.path": str(db),
+            "storage.components": {"kv": "sqlite"},
+        },
+    ).config
+    assert StorageSettings.from_config(config).backend == "sqlite"
+    with ScriptRuntime(config) as rt:
+        rt.execute('State.save("global", "k", 1)')
+    with ScriptRuntime(config) as rt:
+        assert rt.execute('return State.load("global", "k")').value == 1
+    assert db.is_file()
+
+
 def test_invalid_toml_names_the_file(isolated_env: Path) -> None:
     bad = write(isolated_env / "bad.toml", "this is not toml\n")
     with pytest.raises(ConfigError, match=r"bad\.toml.*not valid TOML.*line 1"):
