@@ -201,3 +201,26 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+@contextmanager
+def recorded_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Collect (statement, parameters) of everything `engine` sends while the block runs."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def sql_recorder() -> Callable[[Any], Any]:
+    """`with sql_recorder(engine) as seen:` records the SQL an engine runs inside the block."""
+    return recorded_sql

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -154,22 +154,11 @@ def test_opening_storage_as_a_role_that_escapes_rls_is_refused(
 
 
 def test_every_storage_transaction_sets_the_tenant_first(
-    tenant_a: SqlStorage,
+    tenant_a: SqlStorage, sql_recorder: Callable[[Any], Any]
 ) -> None:
-    from sqlalchemy import event
-
-    statements: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        statements.append((statement, params))
-
-    engine = tenant_a.db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sql_recorder(tenant_a.db.engine) as statements:
         tenant_a.kv.put("g", "k", 1)
         tenant_a.kv.get("g", "k")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     starts = [i for i, (sql, _) in enumerate(statements) if "set_config" in sql]
     assert len(starts) == 2 and starts[0] == 0
     assert all(tenant_a.tenant_id in str(statements[i][1]) for i in starts)

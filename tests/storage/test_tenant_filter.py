@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.components.kv import SqlKVStore
@@ -58,21 +57,12 @@ def test_the_call_table_covers_every_public_kv_method() -> None:
 
 @pytest.mark.parametrize("method", sorted(KV_CALLS))
 def test_every_statement_of_every_kv_method_filters_by_the_tenant(
-    storage: SqlStorage, method: str
+    storage: SqlStorage, method: str, sql_recorder: Callable[[Any], Any]
 ) -> None:
     for _ in range(3):  # enough versions that put also prunes history
         storage.kv.put("g", "k", 0)
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        seen.append((statement, params))
-
-    engine = storage.db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sql_recorder(storage.db.engine) as seen:
         KV_CALLS[method](storage.kv)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     data_statements = [
         (statement, params)
         for statement, params in seen
