@@ -90,10 +90,7 @@ class CapturingSink:
 class ConsoleSink:
     """Writes straight to this process's stdout/stderr (the CLI); rich output degrades to text."""
 
-    def __init__(self, interactive_stdin: bool | None = None) -> None:
-        self.interactive_stdin = (
-            sys.stdin.isatty() if interactive_stdin is None else interactive_stdin
-        )
+    def __init__(self) -> None:
         # The streams of the moment the sink is made: the Python engine redirects sys.stdout
         # to the sink while a script runs, so writing to sys.stdout here would loop.
         self._out = sys.stdout
