@@ -67,11 +67,12 @@ def _guarded(run: Callable[[argparse.Namespace, Any], int]) -> Handler:
         from sqlalchemy.exc import DBAPIError
 
         from llmspell.runtime.config import ConfigError, load_config
-        from llmspell.storage import StorageError, StorageSettings
+        from llmspell.runtime.storage_settings import storage_settings
+        from llmspell.storage import StorageError
 
         try:
             config = load_config(config_file=args.config, profile=args.profile).config
-            settings = StorageSettings.from_config(config)
+            settings = storage_settings(config)
             return run(args, settings)
         except (ConfigError, StorageError, ValueError) as exc:
             return _fail(args, " ".join(str(exc).split()))
@@ -93,12 +94,12 @@ def cmd_upgrade(args: argparse.Namespace, settings: Any) -> int:
     """`storage upgrade [--revision R]`."""
     from llmspell.storage import admin
 
-    result = admin.upgrade(settings, args.revision)
-    if result.before == result.after:
-        print(f"{result.database}: already at revision {result.after}")
-    else:
-        print(f"{result.database}: upgraded from {result.before or 'base'} to {result.after}")
-    _print_notes(result.notes)
+    for result in admin.upgrade(settings, args.revision):
+        if result.before == result.after:
+            print(f"{result.database}: already at revision {result.after}")
+        else:
+            print(f"{result.database}: upgraded from {result.before or 'base'} to {result.after}")
+        _print_notes(result.notes)
     return 0
 
 
@@ -107,11 +108,15 @@ def cmd_downgrade(args: argparse.Namespace, settings: Any) -> int:
     """`storage downgrade R`."""
     from llmspell.storage import admin
 
-    result = admin.downgrade(settings, args.revision)
-    print(
-        f"{result.database}: downgraded from {result.before or 'base'} to {result.after or 'base'}"
-    )
-    _print_notes(result.notes)
+    for result in admin.downgrade(settings, args.revision):
+        if result.before == result.after:
+            print(f"{result.database}: already at revision {result.after or 'base'}; unchanged")
+        else:
+            print(
+                f"{result.database}: downgraded from {result.before or 'base'} "
+                f"to {result.after or 'base'}"
+            )
+        _print_notes(result.notes)
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from llmspell.storage.schema import metadata
+from llmspell.storage.registry import metadata
 
 connection: Connection | None = context.config.attributes.get("connection")
 if connection is None:
@@ -20,7 +20,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=metadata(),
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

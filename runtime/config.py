@@ -61,7 +61,9 @@ class PostgresConfig(_Section):
     data_dir: str = ""
 
 
-STORAGE_COMPONENTS = (
+# Every component the spec plans (storage.md); those this release stores are the modules of
+# llmspell.storage.components, listed by the registry.
+PLANNED_COMPONENTS = (
     "kv",
     "vectors",
     "graph",
@@ -74,9 +76,17 @@ STORAGE_COMPONENTS = (
     "hooks",
     "api_keys",
 )
-# The components this release stores (the rest of STORAGE_COMPONENTS arrive with their APIs).
-BUILT_COMPONENTS = ("kv",)
+# Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
+# The issue that builds a section's component removes it from here.
+UNBUILT_SECTIONS = ("memory", "embeddings", "rag", "providers", "hooks", "events")
 Backend = Literal["sqlite", "memory", "postgres"]
+
+
+def built_components() -> list[str]:
+    """The components `[storage.components]` may route: those this release stores."""
+    from llmspell.storage.registry import component_names  # lists modules, imports none
+
+    return component_names()
 
 
 class StorageConfig(_Section):
@@ -91,17 +101,17 @@ class StorageConfig(_Section):
     @field_validator("components")
     @classmethod
     def _known_components(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(STORAGE_COMPONENTS))
+        built = built_components()
+        unknown = sorted(set(value) - set(PLANNED_COMPONENTS) - set(built))
         if unknown:
-            raise ValueError(
-                f"unknown component {unknown[0]!r}; allowed: {', '.join(STORAGE_COMPONENTS)}"
-            )
+            allowed = [*PLANNED_COMPONENTS, *sorted(set(built) - set(PLANNED_COMPONENTS))]
+            raise ValueError(f"unknown component {unknown[0]!r}; allowed: {', '.join(allowed)}")
         # An override for a store this release does not have would be silently ignored.
-        unbuilt = sorted(set(value) - set(BUILT_COMPONENTS))
+        unbuilt = sorted(set(value) - set(built))
         if unbuilt:
             raise ValueError(
                 f"component {unbuilt[0]!r} is not part of this release yet; "
-                f"components that can be overridden: {', '.join(BUILT_COMPONENTS)}"
+                f"components that can be overridden: {', '.join(built)}"
             )
         return value
 
@@ -255,6 +265,7 @@ def load_config(
         config = LLMSpellConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
+    _refuse_unbuilt_sections(sources)
     return LoadedConfig(config=config, sources=sources, files=files, profile=profile)
 
 
@@ -264,9 +275,21 @@ def validate_file(path: str | os.PathLike[str]) -> LLMSpellConfig:
     sources: dict[str, str] = {}
     _merge({}, data, str(path), sources, prefix="")
     try:
-        return LLMSpellConfig.model_validate(data)
+        config = LLMSpellConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
+    _refuse_unbuilt_sections(sources)
+    return config
+
+
+def _refuse_unbuilt_sections(sources: Mapping[str, str]) -> None:
+    for dotted, source in sources.items():
+        section = dotted.split(".", 1)[0]
+        if section in UNBUILT_SECTIONS:
+            raise ConfigError(
+                f"{_describe_source(source, dotted)}: [{section}] is not read by this release "
+                f"yet (its component is not built), so {dotted} would be ignored; remove it"
+            )
 
 
 def _discover_files(
@@ -467,9 +490,11 @@ def with_overrides(config: LLMSpellConfig, overrides: Mapping[str, Any]) -> LLMS
     sources: dict[str, str] = {}
     _merge(data, _nest(dict(overrides)), "flag", sources, prefix="")
     try:
-        return LLMSpellConfig.model_validate(data)
+        updated = LLMSpellConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
+    _refuse_unbuilt_sections(sources)
+    return updated
 
 
 def known_profiles() -> Sequence[str]:

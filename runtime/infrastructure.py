@@ -1,4 +1,4 @@
-"""Infrastructure: the one place where a runtime's components are built, in dependency order."""
+"""Infrastructure: the one place where a runtime's storage and managers are built and closed."""
 
 from __future__ import annotations
 
@@ -6,16 +6,26 @@ import atexit
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from llmspell.runtime.config import LLMSpellConfig
-from llmspell.runtime.state import StateManager
 
 if TYPE_CHECKING:
-    from llmspell.storage.protocols import Storage
+    from llmspell.storage.sql_storage import SqlStorage
 
 logger = logging.getLogger("llmspell.infrastructure")
 _open: weakref.WeakSet[Infrastructure] = weakref.WeakSet()
+
+
+class Manager(Protocol):
+    """A runtime component (StateManager, SessionManager, ...): built from the infrastructure
+    on first use, after (and from) the managers it needs, so dependency order is implicit."""
+
+    @classmethod
+    def from_infrastructure(cls, infra: Infrastructure) -> Manager: ...
+
+
+M = TypeVar("M", bound=Manager)
 
 
 class Infrastructure:
@@ -23,21 +33,22 @@ class Infrastructure:
     runs at interpreter exit.
 
     Storage opens on first use (importing SQLAlchemy alone takes ~250 ms, which a kernel start or
-    a script that never touches storage should not pay); `open()` opens it now."""
+    a script that never touches storage should not pay); `open()` opens it now. Managers are
+    built on first `get(ManagerClass)`; `close()` closes those that have a `close` method, newest
+    first."""
 
-    def __init__(self, config: LLMSpellConfig, storage: Storage | None = None) -> None:
+    def __init__(self, config: LLMSpellConfig, storage: SqlStorage | None = None) -> None:
         self.config = config
         self.tenant_id = config.tenancy.tenant_id
         self._storage = storage
-        self._state: StateManager | None = None
+        self._managers: dict[type, object] = {}
         self._closed = False
         self._lock = threading.RLock()
         _open.add(self)
 
     @classmethod
     def from_config(cls, config: LLMSpellConfig) -> Infrastructure:
-        """Build the components for the configured tenant, in dependency order: storage, then
-        the managers on it (today StateManager). Expensive parts open on first use."""
+        """The infrastructure of the configured tenant; storage and managers open on first use."""
         return cls(config)
 
     def open(self) -> Infrastructure:
@@ -46,24 +57,29 @@ class Infrastructure:
         return self
 
     @property
-    def storage(self) -> Storage:
+    def storage(self) -> SqlStorage:
         if self._storage is None:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("Infrastructure: closed")
                 if self._storage is None:
-                    from llmspell.storage import StorageSettings, open_storage
+                    from llmspell.runtime.storage_settings import storage_settings
+                    from llmspell.storage import open_storage
 
-                    settings = StorageSettings.from_config(self.config)
-                    self._storage = open_storage(settings, self.tenant_id)
+                    self._storage = open_storage(storage_settings(self.config), self.tenant_id)
         return self._storage
 
-    @property
-    def state(self) -> StateManager:
-        if self._state is None:
-            max_bytes = int(self.config.storage.max_value_mb * 1024 * 1024)
-            self._state = StateManager(lambda: self.storage.kv, max_bytes)
-        return self._state
+    def get(self, kind: type[M]) -> M:
+        """The runtime's one `kind` manager, built on first use."""
+        manager = self._managers.get(kind)
+        if manager is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("Infrastructure: closed")
+                manager = self._managers.get(kind)
+                if manager is None:
+                    manager = self._managers[kind] = kind.from_infrastructure(self)
+        return manager  # type: ignore[return-value]
 
     @property
     def closed(self) -> bool:
@@ -74,7 +90,16 @@ class Infrastructure:
             if self._closed:
                 return
             self._closed = True
+            managers = list(self._managers.values())
             storage, self._storage = self._storage, None
+        for manager in reversed(managers):
+            close = getattr(manager, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception:
+                logger.exception("closing %s failed", type(manager).__name__)
         if storage is None:
             return
         try:

@@ -1,15 +1,19 @@
-"""StateManager: the rules of scoped state (key shape, value size) over the storage kv component."""
+"""StateManager: the rules of scoped state (the shape of scopes and keys) over the kv store.
+
+The value's size limit is the store's (it measures the JSON it writes); a bad scope or key is an
+`InvalidArgument` and the API layer names the script function.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import ApiError, ValidationError, ensure_data, type_name
-from llmspell.storage.errors import StorageError
-from llmspell.storage.protocols import KVStore, StateVersion
+from llmspell.runtime.errors import InvalidArgument, kind_of
+
+if TYPE_CHECKING:
+    from llmspell.runtime.infrastructure import Infrastructure
+    from llmspell.storage.components.kv import KVStore, StateVersion
 
 MAX_KEY_LEN = 256
 MAX_SCOPE_LEN = 256
@@ -18,82 +22,54 @@ MAX_SCOPE_LEN = 256
 class StateManager:
     """Validates and stores state for one tenant (the tenant is fixed by the KVStore)."""
 
-    def __init__(self, kv: KVStore | Callable[[], KVStore], max_value_bytes: int) -> None:
-        # A callable opens storage on first use (see Infrastructure).
-        self._kv_source = kv
-        self.max_value_bytes = max_value_bytes
+    def __init__(self, kv: Callable[[], KVStore]) -> None:
+        self._kv = kv  # opens storage on first use (see Infrastructure)
 
-    @contextmanager
-    def _kv(self, fn: str) -> Iterator[KVStore]:
-        """The kv store; storage failures become errors that name the API function."""
-        source = self._kv_source
-        try:
-            yield source() if callable(source) else source
-        except StorageError as exc:
-            raise ApiError(f"{fn}: storage error: {exc}") from None
+    @classmethod
+    def from_infrastructure(cls, infra: Infrastructure) -> StateManager:
+        return cls(lambda: infra.storage.kv)
 
-    def save(self, scope: str, key: str, value: Any, fn: str = "State.save") -> int:
-        self._check(fn, scope, key)
-        ensure_data(fn, "value", value)
-        size = len(json.dumps(value, ensure_ascii=False).encode())
-        if size > self.max_value_bytes:
-            raise ValidationError(
-                f"{fn}: value is {size} bytes, over the limit of {self.max_value_bytes} bytes "
-                "(storage.max_value_mb)"
-            )
-        with self._kv(fn) as kv:
-            return kv.put(scope, key, value)
+    def save(self, scope: str, key: str, value: Any) -> int:
+        """Store `value`; returns its new version."""
+        return self._kv().put(check_scope(scope), check_key(key), value)
 
-    def load(self, scope: str, key: str, fn: str = "State.load") -> Any:
-        self._check(fn, scope, key)
-        with self._kv(fn) as kv:
-            return kv.get(scope, key)
+    def load(self, scope: str, key: str) -> Any:
+        return self._kv().get(check_scope(scope), check_key(key))
 
-    def delete(self, scope: str, key: str, fn: str = "State.delete") -> bool:
-        self._check(fn, scope, key)
-        with self._kv(fn) as kv:
-            return kv.delete(scope, key)
+    def delete(self, scope: str, key: str) -> bool:
+        return self._kv().delete(check_scope(scope), check_key(key))
 
-    def exists(self, scope: str, key: str, fn: str = "State.exists") -> bool:
-        self._check(fn, scope, key)
-        with self._kv(fn) as kv:
-            return kv.exists(scope, key)
+    def exists(self, scope: str, key: str) -> bool:
+        return self._kv().exists(check_scope(scope), check_key(key))
 
-    def list_keys(
-        self, scope: str, prefix: str | None = None, fn: str = "State.list_keys"
-    ) -> list[str]:
-        self._check_scope(fn, scope)
-        with self._kv(fn) as kv:
-            return kv.list_keys(scope, prefix)
+    def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
+        return self._kv().list_keys(check_scope(scope), prefix)
 
-    def clear(self, scope: str, fn: str = "State.clear") -> int:
-        self._check_scope(fn, scope)
-        with self._kv(fn) as kv:
-            return kv.clear(scope)
+    def clear(self, scope: str) -> int:
+        return self._kv().clear(check_scope(scope))
 
-    def history(
-        self, scope: str, key: str, limit: int | None = None, fn: str = "State.history"
-    ) -> list[StateVersion]:
-        self._check(fn, scope, key)
-        with self._kv(fn) as kv:
-            return kv.history(scope, key, limit)
-
-    def _check(self, fn: str, scope: str, key: str) -> None:
-        self._check_scope(fn, scope)
-        _check_text(fn, "key", key, MAX_KEY_LEN)
-
-    def _check_scope(self, fn: str, scope: str) -> None:
-        _check_text(fn, "scope", scope, MAX_SCOPE_LEN)
+    def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
+        return self._kv().history(check_scope(scope), check_key(key), limit)
 
 
-def _check_text(fn: str, arg: str, value: Any, max_len: int) -> None:
+def check_scope(scope: Any) -> str:
+    """`scope` if it is a valid scope name (1-256 characters, no NUL/CR/LF)."""
+    return _check_text("scope", scope, MAX_SCOPE_LEN)
+
+
+def check_key(key: Any) -> str:
+    """`key` if it is a valid key (1-256 characters, no NUL/CR/LF)."""
+    return _check_text("key", key, MAX_KEY_LEN)
+
+
+def _check_text(arg: str, value: Any, max_len: int) -> str:
     if not isinstance(value, str):
-        kind = "binary data" if isinstance(value, bytes) else type_name(value)
-        raise ValidationError(f"{fn}: {arg} must be a non-empty string, got {kind}")
+        raise InvalidArgument(f"{arg} must be a non-empty string, got {kind_of(value)}")
     if not value:
-        raise ValidationError(f"{fn}: {arg} must be a non-empty string")
+        raise InvalidArgument(f"{arg} must be a non-empty string")
     if len(value) > max_len:
-        raise ValidationError(f"{fn}: {arg} must be 1-{max_len} characters, got {len(value)}")
+        raise InvalidArgument(f"{arg} must be 1-{max_len} characters, got {len(value)}")
     bad = next((c for c in value if c in "\x00\r\n"), None)
     if bad is not None:
-        raise ValidationError(f"{fn}: {arg} must not contain NUL, CR or LF (got {value!r})")
+        raise InvalidArgument(f"{arg} must not contain NUL, CR or LF (got {value!r})")
+    return value

@@ -34,6 +34,3 @@ def parse_time(fn: str, arg: str, value: object) -> datetime:
         return parsed.astimezone(UTC)
     raise ValueError(f"{fn}: {arg} must be an RFC 3339 time or Unix seconds, got {value!r}")
 
-
-def now() -> datetime:
-    return datetime.now(UTC)

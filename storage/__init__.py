@@ -1,38 +1,39 @@
-"""Storage: component protocols, the SQL schema, backends (sqlite, memory, postgres) and tenancy.
+"""Storage: the component registry, the SQL schema, backends (sqlite, memory, postgres), tenancy.
 
-`open_storage(StorageSettings.from_config(config), tenant_id)` is the entry point the runtime
-uses; `llmspell.storage.admin` holds the operator commands behind `llmspell storage ...`.
-The names below are imported on first use, so `import llmspell.storage` stays cheap (SQLAlchemy
+`open_storage(settings, tenant_id)` is the entry point the runtime uses (the runtime builds the
+`StorageSettings` from its config); `storage.<component>` is a component's store, e.g.
+`storage.kv`. `llmspell.storage.admin` holds the operator commands behind `llmspell storage ...`.
+Each component's own names (its Protocol, records, settings) are exported here too, from its
+module in `llmspell.storage.components`.
+
+The names are imported on first use, so `import llmspell.storage` stays cheap (SQLAlchemy
 costs ~250 ms to import and a kernel that never touches storage should not pay it).
 """
 
 from __future__ import annotations
 
+import pkgutil
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmspell.storage.backends import SqlStorage, open_storage
     from llmspell.storage.errors import SchemaVersionError, StorageError
-    from llmspell.storage.protocols import KVStore, StateVersion, Storage
+    from llmspell.storage.registry import Component
     from llmspell.storage.settings import StorageSettings
+    from llmspell.storage.sql_storage import SqlStorage, open_storage
 
 _EXPORTS = {
-    "KVStore": "llmspell.storage.protocols",
+    "Component": "llmspell.storage.registry",
     "SchemaVersionError": "llmspell.storage.errors",
-    "SqlStorage": "llmspell.storage.backends",
-    "StateVersion": "llmspell.storage.protocols",
-    "Storage": "llmspell.storage.protocols",
+    "SqlStorage": "llmspell.storage.sql_storage",
     "StorageError": "llmspell.storage.errors",
     "StorageSettings": "llmspell.storage.settings",
-    "open_storage": "llmspell.storage.backends",
+    "open_storage": "llmspell.storage.sql_storage",
 }
 __all__ = [
-    "KVStore",
+    "Component",
     "SchemaVersionError",
     "SqlStorage",
-    "StateVersion",
-    "Storage",
     "StorageError",
     "StorageSettings",
     "open_storage",
@@ -41,6 +42,20 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmspell.storage' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    if module is not None:
+        return getattr(import_module(module), name)
+    if not name.startswith("_") and not _is_submodule(name):
+        from llmspell.storage import registry
+
+        # A component's public names (`KVStore`, `StateVersion`, `KVSettings`, ...).
+        for component in registry.components():
+            owner = import_module(component.store.__module__)
+            if name in getattr(owner, "__all__", ()):
+                return getattr(owner, name)
+    raise AttributeError(f"module 'llmspell.storage' has no attribute {name!r}")
+
+
+def _is_submodule(name: str) -> bool:
+    # `from llmspell.storage import registry` asks this module first; answering it must not
+    # load every component (and SQLAlchemy) on the cheap start-up path.
+    return any(info.name == name for info in pkgutil.iter_modules(__path__))

@@ -6,165 +6,61 @@ prints. Migrations run as the owner (`admin_url`); on PostgreSQL they grant the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from llmspell.migrations import HEAD, REVISIONS
+from llmspell.migrations import HEAD
+from llmspell.storage import registry
+from llmspell.storage.backend import backend_for
 from llmspell.storage.database import WRITE_OPTION
 from llmspell.storage.errors import StorageError
-from llmspell.storage.revision import classify, read_revision
-from llmspell.storage.schema import COMPONENT_TABLES, metadata
+from llmspell.storage.revision import read_revision
 from llmspell.storage.settings import StorageSettings
-from llmspell.storage.sqlite import sqlite_engine
 
 if TYPE_CHECKING:
     from llmspell.storage.postgres.embedded import EmbeddedStatus
-
-# pg_advisory_xact_lock key: one migration at a time per database ("llmm" in ASCII).
-MIGRATION_LOCK = 0x6C6C6D6D
+    from llmspell.storage.schema_migrations import MigrationResult
 
 
-@dataclass(frozen=True)
-class MigrationResult:
-    """What `storage upgrade|downgrade` did."""
+def _run(settings: StorageSettings, action: str, revision: str) -> list[MigrationResult]:
+    """Migrate every persistent database the components use (each holds the whole schema)."""
+    from llmspell.storage.schema_migrations import MigrationResult, check_target, migrate
 
-    backend: str
-    database: str
-    before: str | None
-    after: str | None
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Target:
-    engine: Engine
-    database: str  # for messages, never with a password
-    app_role: str | None  # PostgreSQL: the role to grant
-
-
-@contextmanager
-def _owner_engine(settings: StorageSettings, *, create: bool) -> Iterator[_Target]:
-    """An engine on the configured database, logged in as the owner.
-
-    `create=False` refuses to create a missing SQLite file (read-only commands).
-    """
-    if settings.backend == "memory":
+    target_revision = check_target(revision, allow_base=action == "downgrade")
+    persistent = [name for name in settings.backends_in_use() if backend_for(name).persistent]
+    if not persistent:
         raise StorageError(
             "the memory backend is created at the current schema on every open; there is no "
             "database to migrate (use --profile / storage.backend = sqlite or postgres)"
         )
-    if settings.backend == "sqlite":
-        path = Path(settings.sqlite_path).expanduser()
-        if not create and not path.exists():
-            raise StorageError(
-                f"the SQLite file {path} does not exist yet; it is created on first use or by "
-                "`llmspell storage upgrade`"
-            )
-        engine = sqlite_engine(str(path))
-        target = _Target(engine, str(path), None)
-    else:
-        from llmspell.storage.postgres import embedded
-        from llmspell.storage.postgres.urls import connect, describe, role_of
-
-        if settings.pg_embedded:
-            logins = embedded.start(settings.pg_data_dir)
-            owner_url, app_role = logins.owner_url, embedded.APP_ROLE
-        else:
-            owner_url, app_role = settings.admin_url, role_of(settings.pg_url)
-        # Connect once now: an unreachable server is a one-line error, not a traceback.
-        connect(owner_url, what="PostgreSQL (admin_url)").close()
-        engine = create_engine(
-            "postgresql+psycopg://",
-            creator=lambda: connect(owner_url, what="PostgreSQL (admin_url)"),
-            poolclass=NullPool,
-        )
-        target = _Target(engine, describe(owner_url), app_role)
-    try:
-        yield target
-    finally:
-        target.engine.dispose()
+    results = []
+    for name in persistent:
+        backend = backend_for(name)
+        with backend.owner(settings, create=True) as target, target.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            before, after, notes = migrate(conn, action, target_revision, target.app_role)
+        results.append(MigrationResult(name, target.database, before, after, notes))
+    return results
 
 
-def _check_target(revision: str, *, allow_base: bool) -> str:
-    allowed = ["head", *REVISIONS] + (["base"] if allow_base else [])
-    if revision not in allowed:
-        raise StorageError(f"unknown revision {revision!r}; allowed: {', '.join(allowed)}")
-    return HEAD if revision == "head" else revision
+def upgrade(settings: StorageSettings, revision: str = "head") -> list[MigrationResult]:
+    """Upgrade the configured databases to `revision` (default head) as the owner."""
+    return _run(settings, "upgrade", revision)
 
 
-def _position(revision: str | None) -> int:
-    return 0 if revision in (None, "base") else REVISIONS.index(str(revision)) + 1
-
-
-def _migrate(
-    conn: Connection, action: str, revision: str, app_role: str | None
-) -> tuple[str | None, str | None, list[str]]:
-    from llmspell.storage.schema_migrations import run_alembic
-
-    notes: list[str] = []
-    with conn.begin():
-        if conn.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
-        before = read_revision(conn)
-        classify(before)  # an unknown revision stops here, untouched
-        if action == "downgrade" and _position(revision) > _position(before):
-            raise StorageError(
-                f"cannot downgrade to {revision}: the database is at {before or 'base'}, which "
-                "is older; use `llmspell storage upgrade --revision`"
-            )
-        run_alembic(conn, action, revision, app_role=app_role, notes=notes)
-        after = read_revision(conn)
-    return before, after, notes
-
-
-def _run(settings: StorageSettings, action: str, revision: str) -> MigrationResult:
-    with _owner_engine(settings, create=True) as target, target.engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        before, after, notes = _migrate(conn, action, revision, target.app_role)
-    return MigrationResult(settings.backend, target.database, before, after, notes)
-
-
-def upgrade(settings: StorageSettings, revision: str = "head") -> MigrationResult:
-    """Upgrade the configured database to `revision` (default head) as the owner."""
-    return _run(settings, "upgrade", _check_target(revision, allow_base=False))
-
-
-def downgrade(settings: StorageSettings, revision: str) -> MigrationResult:
-    """Downgrade the configured database to `revision` ("base" removes every table)."""
-    return _run(settings, "downgrade", _check_target(revision, allow_base=True))
-
-
-def upgrade_postgres(owner_url: str, app_role: str, revision: str = "head") -> MigrationResult:
-    """Upgrade a PostgreSQL database given its owner URL (auto-upgrade on open)."""
-    from llmspell.storage.postgres.urls import connect, describe
-
-    engine = create_engine(
-        "postgresql+psycopg://",
-        creator=lambda: connect(owner_url, what="PostgreSQL (admin_url)"),
-        poolclass=NullPool,
-    )
-    try:
-        with engine.connect() as conn:
-            before, after, notes = _migrate(
-                conn, "upgrade", _check_target(revision, allow_base=False), app_role
-            )
-    finally:
-        engine.dispose()
-    return MigrationResult("postgres", describe(owner_url), before, after, notes)
+def downgrade(settings: StorageSettings, revision: str) -> list[MigrationResult]:
+    """Downgrade the configured databases to `revision` ("base" removes every table)."""
+    return _run(settings, "downgrade", revision)
 
 
 def current_revision(settings: StorageSettings) -> str | None:
-    """The revision the configured database is at (None: no llmspell schema)."""
+    """The revision the main backend's database is at (None: no llmspell schema)."""
+    backend = backend_for(settings.backend)
     with (
-        _owner_engine(settings, create=False) as target,
+        backend.owner(settings, create=False) as target,
         target.engine.connect() as conn,
         conn.begin(),
     ):
@@ -173,37 +69,26 @@ def current_revision(settings: StorageSettings) -> str | None:
 
 def _component_tables(component: str | None) -> list[str]:
     if component is None:
-        return list(metadata.tables)
-    if component not in COMPONENT_TABLES:
+        return [table.name for table in registry.tables()]
+    if component not in registry.component_names():
         raise StorageError(
-            f"unknown component {component!r}; allowed: {', '.join(sorted(COMPONENT_TABLES))}"
+            f"unknown component {component!r}; allowed: {', '.join(registry.component_names())}"
         )
-    return list(COMPONENT_TABLES[component])
-
-
-def _component_of(table: str) -> str:
-    return next((c for c, tables in COMPONENT_TABLES.items() if table in tables), "")
+    return list(registry.get(component).table_names)
 
 
 def schema_report(settings: StorageSettings, component: str | None = None) -> dict[str, Any]:
-    """Revision, tables (columns, primary key, RLS), indexes and RLS policies of the database."""
+    """Revision, tables (columns, primary key, RLS), indexes and RLS policies of the database
+    of `component` (default: the main backend's, all tables)."""
     wanted = _component_tables(component)
-    if settings.backend == "memory":
-        from llmspell.storage.backends import create_at_head
-
-        engine = sqlite_engine(None)
-        create_at_head(engine)
-        try:
-            with engine.connect() as conn, conn.begin():
-                return _report(conn, wanted, "memory", ":memory:")
-        finally:
-            engine.dispose()
+    backend_name = settings.backend_of(component) if component else settings.backend
+    backend = backend_for(backend_name)
     with (
-        _owner_engine(settings, create=False) as target,
+        backend.owner(settings, create=False) as target,
         target.engine.connect() as conn,
         conn.begin(),
     ):
-        return _report(conn, wanted, settings.backend, target.database)
+        return _report(conn, wanted, backend_name, target.database)
 
 
 def _report(conn: Connection, wanted: list[str], backend: str, database: str) -> dict[str, Any]:
@@ -248,7 +133,7 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
         tables.append(
             {
                 "name": name,
-                "component": _component_of(name),
+                "component": registry.component_of_table(name),
                 "columns": [
                     {
                         "name": c["name"],
@@ -297,7 +182,8 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
 def schema_sql(settings: StorageSettings, component: str | None = None) -> str:
     """The DDL of the schema at head for the configured backend's dialect (no connection)."""
     wanted = _component_tables(component)
-    postgres = settings.backend == "postgres"
+    backend = backend_for(settings.backend_of(component) if component else settings.backend)
+    postgres = backend.dialect == "postgresql"
     dialect = postgresql.dialect() if postgres else sqlite.dialect()
     statements: list[str] = []
     if postgres:
@@ -305,7 +191,7 @@ def schema_sql(settings: StorageSettings, component: str | None = None) -> str:
 
         statements.append("CREATE EXTENSION IF NOT EXISTS vector")
     for name in wanted:
-        table = metadata.tables[name]
+        table = registry.metadata().tables[name]
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
         statements.extend(
             str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes
@@ -317,7 +203,7 @@ def schema_sql(settings: StorageSettings, component: str | None = None) -> str:
 
 def init_roles(settings: StorageSettings) -> list[str]:
     """Create the app role (the user of `storage.postgres.url`) and its grants, as the admin."""
-    if settings.backend != "postgres":
+    if "postgres" not in settings.backends_in_use():
         raise StorageError(
             f"storage init-roles is for the postgres backend; this config uses {settings.backend!r}"
         )
@@ -340,7 +226,7 @@ def init_roles(settings: StorageSettings) -> list[str]:
 
 
 def _embedded_dir(settings: StorageSettings) -> str:
-    if settings.backend != "postgres" or not settings.pg_embedded:
+    if "postgres" not in settings.backends_in_use() or not settings.pg_embedded:
         raise StorageError(
             "storage pg start|stop|status manage the embedded PostgreSQL: use "
             "--profile embedded-postgres or set storage.postgres.embedded = true"

@@ -10,13 +10,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
+from llmspell.storage.tenancy import TENANT_SETTING
+
+if TYPE_CHECKING:
+    from llmspell.storage.backend import Backend
+
 # Transaction-local (`is_local = true`): a pooled connection never carries a tenant into the
 # next transaction.
-SET_TENANT = select(func.set_config("app.tenant_id", bindparam("tenant"), True))
+SET_TENANT = select(func.set_config(TENANT_SETTING, bindparam("tenant"), True))
 
 WRITE_OPTION = "llmspell_write"
 
@@ -78,17 +83,18 @@ class EngineSource:
 
 
 class Database:
-    """Transactions on an `EngineSource`, for one tenant.
+    """Transactions on an `EngineSource` of one backend, for one tenant.
 
-    `tenant_setting` is the value for `app.tenant_id` (PostgreSQL row-level security); None on
-    SQLite, where the statements' own tenant filter is the only guard.
+    On a backend that `sets_tenant` (PostgreSQL) every transaction first sets `app.tenant_id`
+    for row-level security; on SQLite the statements' own tenant filter is the only guard.
     """
 
-    def __init__(self, backend: str, source: EngineSource, tenant_setting: str | None) -> None:
+    def __init__(self, backend: Backend, source: EngineSource, tenant_id: str) -> None:
         self.backend = backend
-        self.dialect_name = "postgresql" if backend == "postgres" else "sqlite"
+        self.dialect_name = backend.dialect
         self.source = source
-        self._tenant_setting = tenant_setting
+        self.tenant_id = tenant_id
+        self._tenant_setting = tenant_id if backend.sets_tenant else None
 
     @property
     def engine(self) -> Engine:
@@ -97,8 +103,7 @@ class Database:
 
     def for_tenant(self, tenant_id: str) -> Database:
         """The same engine and pool, with transactions for another tenant."""
-        setting = tenant_id if self._tenant_setting is not None else None
-        return Database(self.backend, self.source, setting)
+        return Database(self.backend, self.source, tenant_id)
 
     def _serialized(self) -> AbstractContextManager[Any]:
         return self.source.serial if self.source.serial is not None else nullcontext()

@@ -1,7 +1,10 @@
-"""The SQL schema: every table declared once (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+"""What every table is declared with: the shared MetaData, its naming convention and column types.
 
-Every table starts with `tenant_id TEXT NOT NULL`, the leading column of its primary key and
-indexes. PostgreSQL-only parts (RLS policies, extensions) live in the migrations.
+Each component declares its tables once (SQLAlchemy Core) in its own module on this MetaData;
+both SQLite and PostgreSQL use them. Every table starts with `tenant_id TEXT NOT NULL`, the
+leading column of its primary key and indexes (the registry refuses a table that does not).
+PostgreSQL-only parts (RLS policies, extensions) live in the migrations.
+`llmspell.storage.registry.metadata()` gives this MetaData with every component loaded.
 """
 
 from __future__ import annotations
@@ -13,10 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
-    Integer,
     MetaData,
-    PrimaryKeyConstraint,
-    Table,
     Text,
     TypeDecorator,
 )
@@ -56,35 +56,3 @@ class UtcDateTime(TypeDecorator[datetime]):
 def tenant_column() -> Column[str]:
     """The column every table starts with."""
     return Column("tenant_id", Text, nullable=False)
-
-
-# 0. kv / state: the current value of each key ...
-kv_entries = Table(
-    "kv_entries",
-    metadata,
-    tenant_column(),
-    Column("scope", Text, nullable=False),
-    Column("key", Text, nullable=False),
-    Column("value", Text, nullable=False),  # JSON text
-    Column("version", Integer, nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
-    PrimaryKeyConstraint("tenant_id", "scope", "key"),
-)
-
-# ... and its kept versions (the current one included), for `State.history`.
-kv_history = Table(
-    "kv_history",
-    metadata,
-    tenant_column(),
-    Column("scope", Text, nullable=False),
-    Column("key", Text, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("value", Text, nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
-    PrimaryKeyConstraint("tenant_id", "scope", "key", "version"),
-)
-
-# Which tables belong to which component (`llmspell storage schema --component C`).
-COMPONENT_TABLES: dict[str, tuple[str, ...]] = {
-    "kv": ("kv_entries", "kv_history"),
-}

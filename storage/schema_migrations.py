@@ -5,14 +5,32 @@ Imported only when a schema must change or be inspected, because alembic is slow
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 import llmspell.migrations
+from llmspell.migrations import HEAD, REVISIONS
+from llmspell.storage.errors import StorageError
+from llmspell.storage.revision import classify, read_revision
+
+# pg_advisory_xact_lock key: one migration at a time per database ("llmm" in ASCII).
+MIGRATION_LOCK = 0x6C6C6D6D
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What `storage upgrade|downgrade` did to one database."""
+
+    backend: str
+    database: str
+    before: str | None
+    after: str | None
+    notes: list[str] = field(default_factory=list)
 
 
 def alembic_config(
@@ -60,3 +78,37 @@ def run_alembic(
         command.downgrade(config, revision)
     else:
         raise ValueError(f"unknown migration action {action!r}; allowed: upgrade, downgrade")
+
+
+def check_target(revision: str, *, allow_base: bool) -> str:
+    """`revision` as a chain revision ("head" resolved), or StorageError listing the allowed."""
+    allowed = ["head", *REVISIONS] + (["base"] if allow_base else [])
+    if revision not in allowed:
+        raise StorageError(f"unknown revision {revision!r}; allowed: {', '.join(allowed)}")
+    return HEAD if revision == "head" else revision
+
+
+def _position(revision: str | None) -> int:
+    return 0 if revision in (None, "base") else REVISIONS.index(str(revision)) + 1
+
+
+def migrate(
+    conn: Connection, action: str, revision: str, app_role: str | None
+) -> tuple[str | None, str | None, list[str]]:
+    """Upgrade or downgrade the database of `conn` (as its owner) to `revision`, in one
+    transaction; returns (before, after, notes for the operator). PostgreSQL runs one migration
+    at a time per database; a database at an unknown revision is left untouched."""
+    notes: list[str] = []
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+        before = read_revision(conn)
+        classify(before)  # an unknown revision stops here, untouched
+        if action == "downgrade" and _position(revision) > _position(before):
+            raise StorageError(
+                f"cannot downgrade to {revision}: the database is at {before or 'base'}, which "
+                "is older; use `llmspell storage upgrade --revision`"
+            )
+        run_alembic(conn, action, revision, app_role=app_role, notes=notes)
+        after = read_revision(conn)
+    return before, after, notes

@@ -1,8 +1,9 @@
-"""`StorageSettings`: the plain values storage needs, built by the runtime from its config."""
+"""`StorageSettings`: the plain values storage needs; the runtime builds them from its config."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 BACKENDS = ("sqlite", "memory", "postgres")
@@ -10,49 +11,58 @@ BACKENDS = ("sqlite", "memory", "postgres")
 
 @dataclass(frozen=True)
 class StorageSettings:
-    """What `open_storage` and the admin commands read; storage never imports runtime config."""
+    """What `open_storage` and the admin commands read; storage never imports runtime config.
+
+    `component_backends` overrides `backend` per component (`{"vectors": "postgres"}`);
+    `component_settings` holds each component's settings object (its defaults when absent).
+    """
 
     backend: str = "sqlite"  # "sqlite" | "memory" | "postgres"
     sqlite_path: str = "llmspell.db"
     auto_upgrade: bool = True
-    max_value_bytes: int = 10 * 1024 * 1024
-    history_limit: int = 10  # kept State versions per key, current included
     pg_url: str = "postgresql://llmspell_app@localhost/llmspell"
     pg_admin_url: str = ""  # owner role for migrations; "" = pg_url
     pg_pool_min: int = 1
     pg_pool_max: int = 10
     pg_embedded: bool = False
     pg_data_dir: str = ""
+    component_backends: Mapping[str, str] = field(default_factory=dict)
+    component_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(
-                f"storage backend {self.backend!r} is not supported; allowed: {', '.join(BACKENDS)}"
-            )
-        if self.max_value_bytes < 1:
-            raise ValueError(f"max_value_bytes must be positive, got {self.max_value_bytes}")
-        if self.history_limit < 1:
-            raise ValueError(f"history_limit must be at least 1, got {self.history_limit}")
+        for where, backend in [("storage backend", self.backend)] + [
+            (f"backend of component {name!r}", value)
+            for name, value in self.component_backends.items()
+        ]:
+            if backend not in BACKENDS:
+                raise ValueError(
+                    f"{where} {backend!r} is not supported; allowed: {', '.join(BACKENDS)}"
+                )
+        named = {*self.component_backends, *self.component_settings}
+        if named:
+            from llmspell.storage.registry import component_names
 
-    @classmethod
-    def from_config(cls, config: Any) -> StorageSettings:
-        """Build from the runtime's `LLMSpellConfig` (read by attribute only, never imported)."""
-        storage = config.storage
-        pg = storage.postgres
-        # `[storage.components] kv = ...` overrides the backend of the only component so far.
-        return cls(
-            backend=storage.components.get("kv", storage.backend),
-            sqlite_path=str(config.resolved_storage_path()),
-            auto_upgrade=bool(storage.auto_upgrade),
-            max_value_bytes=int(storage.max_value_mb * 1024 * 1024),
-            history_limit=int(storage.state_history_limit),
-            pg_url=pg.url,
-            pg_admin_url=pg.admin_url,
-            pg_pool_min=int(pg.pool_min),
-            pg_pool_max=int(pg.pool_max),
-            pg_embedded=bool(pg.embedded),
-            pg_data_dir=str(config.resolved_pg_data_dir()),
-        )
+            unknown = sorted(named - set(component_names()))
+            if unknown:
+                raise ValueError(
+                    f"unknown storage component {unknown[0]!r}; "
+                    f"components: {', '.join(component_names())}"
+                )
+
+    def backend_of(self, component: str) -> str:
+        """The backend `component` stores its rows on."""
+        return self.component_backends.get(component, self.backend)
+
+    def backends_in_use(self) -> list[str]:
+        """Every backend some component uses, the main one first."""
+        from llmspell.storage.registry import component_names
+
+        used = {self.backend_of(name) for name in component_names()}
+        return sorted(used, key=lambda backend: (backend != self.backend, backend))
+
+    def settings_of(self, component: str, default: Any = None) -> Any:
+        """The settings object of `component` (`default` when the runtime gave none)."""
+        return self.component_settings.get(component, default)
 
     @property
     def admin_url(self) -> str:
@@ -62,3 +72,7 @@ class StorageSettings:
     def with_changes(self, **changes: Any) -> StorageSettings:
         """A copy with some fields replaced (tests, embedded mode filling in its URLs)."""
         return replace(self, **changes)
+
+    def with_component(self, name: str, settings: Any) -> StorageSettings:
+        """A copy in which component `name` uses `settings`."""
+        return replace(self, component_settings={**self.component_settings, name: settings})

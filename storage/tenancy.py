@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, Table, and_, bindparam
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# The PostgreSQL setting row-level security policies compare `tenant_id` with.
+TENANT_SETTING = "app.tenant_id"
 
 
 def check_tenant_id(tenant_id: str) -> str:

@@ -88,7 +88,7 @@ def pg_server_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def pg_urls() -> Iterator[PgLogins]:
     """Superuser, owner and app URLs of the session's PostgreSQL, migrated to head."""
-    from llmspell.storage.admin import upgrade_postgres
+    from llmspell.storage.postgres.backend import upgrade_postgres
     from llmspell.storage.postgres.urls import role_of
 
     with ExitStack() as stack:

@@ -6,11 +6,15 @@ the Lua engine wraps each public method once (argument/return conversion, errors
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.errors import DomainError, kind_of
+from llmspell.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
@@ -29,6 +33,54 @@ class ValidationError(ApiError):
     """An argument has the wrong type or value."""
 
     ename = "ValidationError"
+
+
+def as_api_error(qualified: str, exc: Exception) -> ApiError:
+    """The one place a failure below the API becomes the error scripts see: a message that
+    starts with the function's name, and the error class users know it by."""
+    message = str(exc)
+    if isinstance(exc, StorageError):
+        message = f"storage error: {message}"
+    if not message.startswith(f"{qualified}:"):
+        message = f"{qualified}: {message}"
+    if isinstance(exc, DomainError):
+        error = ApiError(message)
+        error.ename = exc.ename
+        return error
+    if isinstance(exc, ValueError):
+        return ValidationError(message)
+    return ApiError(message)
+
+
+# What the layers below an API function raise for a script's mistake or a failed operation;
+# anything else is a bug and keeps its own class and traceback.
+TRANSLATED = (DomainError, ValueError, StorageError)
+
+
+def _names_failures(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an API method so domain, value, lookup and storage errors name the function."""
+
+    @functools.wraps(fn)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except ApiError:
+            raise
+        except TRANSLATED as exc:
+            raise as_api_error(_qualified(self, fn.__name__), exc) from None
+
+    return call
+
+
+def _qualified(owner: Any, name: str) -> str:
+    api_name = getattr(owner, "api_name", "")
+    return f"{api_name}.{name}" if api_name else name
+
+
+def _wrap_public_methods(cls: type) -> None:
+    for name, attr in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(attr) and name != "api_name":
+            setattr(cls, name, _names_failures(attr))
 
 
 class ScriptFunction:
@@ -112,6 +164,10 @@ class ApiNamespace:
 
     api_name: str = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _wrap_public_methods(cls)
+
     def __init__(self, ctx: ApiContext) -> None:
         self._ctx = ctx
 
@@ -123,6 +179,10 @@ class ApiObject:
     """An object a function returns that scripts call methods on (`handle:id()`, builders)."""
 
     api_name: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _wrap_public_methods(cls)
 
     def __repr__(self) -> str:
         return f"<{self.api_name}>"
@@ -170,24 +230,14 @@ def doc_of(fn: Callable[..., Any]) -> str:
 
 # --- argument checking shared by every API ------------------------------------------------------
 
-_TYPE_NAMES = {
-    str: "string",
-    int: "integer",
-    float: "number",
-    bool: "boolean",
-    dict: "table",
-    list: "list",
-    type(None): "nil",
-    bytes: "string",
-}
-
 
 def type_name(value: Any) -> str:
+    """How an error names the type of an argument (`integer`, `table`, `function`...)."""
     if isinstance(value, OpaqueValue):
         return value.kind
-    if isinstance(value, ScriptFunction) or callable(value):
-        return "function"
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
+    if isinstance(value, bytes):
+        return "string"
+    return kind_of(value)
 
 
 def require_str(

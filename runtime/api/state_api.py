@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from llmspell.runtime.api.base import ApiNamespace, optional_str, require_int, require_str
+from llmspell.runtime.api.base import ApiNamespace, ensure_data, optional_str, require_int
+from llmspell.runtime.errors import InvalidArgument, kind_of
+from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time
-
-if TYPE_CHECKING:
-    from llmspell.runtime.state import StateManager
 
 
 class StateApi(ApiNamespace):
@@ -18,12 +17,12 @@ class StateApi(ApiNamespace):
 
     @property
     def _state(self) -> StateManager:
-        return self._ctx.infrastructure.state
+        return self._ctx.infrastructure.get(StateManager)
 
     def save(self, scope: str, key: str, value: Any) -> bool:
         """Store a JSON-able `value` at (`scope`, `key`); scopes are free text (`global`,
         `session:<id>`, `agent:<id>`, `custom:<x>`...). Returns true."""
-        self._state.save(scope, key, value)
+        self._state.save(scope, key, ensure_data("State.save", "value", value))
         return True
 
     def load(self, scope: str, key: str) -> Any:
@@ -59,36 +58,41 @@ class StateApi(ApiNamespace):
 
     def agent_get(self, agent_id: str, key: str) -> Any:
         """`State.load("agent:" .. agent_id, key)`."""
-        return self._state.load(
-            _scope("State.agent_get", "agent", agent_id), key, "State.agent_get"
-        )
+        return self._state.load(_scope("agent", agent_id), key)
 
     def agent_set(self, agent_id: str, key: str, value: Any) -> bool:
         """`State.save("agent:" .. agent_id, key, value)`."""
         self._state.save(
-            _scope("State.agent_set", "agent", agent_id), key, value, "State.agent_set"
+            _scope("agent", agent_id), key, ensure_data("State.agent_set", "value", value)
         )
         return True
 
     def workflow_get(self, workflow_id: str, step: str) -> Any:
         """The stored output of `step` of a workflow execution (scope `workflow:<id>`)."""
-        scope = _scope("State.workflow_get", "workflow", workflow_id)
-        return self._state.load(scope, step, "State.workflow_get")
+        return self._state.load(_scope("workflow", workflow_id), step)
 
     def workflow_list(self, workflow_id: str) -> list[str]:
         """Sorted step names stored for a workflow execution (scope `workflow:<id>`)."""
-        scope = _scope("State.workflow_list", "workflow", workflow_id)
-        return list(self._state.list_keys(scope, None, "State.workflow_list"))
+        return list(self._state.list_keys(_scope("workflow", workflow_id)))
 
     def tool_get(self, tool_id: str, key: str) -> Any:
         """`State.load("tool:" .. tool_id, key)`."""
-        return self._state.load(_scope("State.tool_get", "tool", tool_id), key, "State.tool_get")
+        return self._state.load(_scope("tool", tool_id), key)
 
     def tool_set(self, tool_id: str, key: str, value: Any) -> bool:
         """`State.save("tool:" .. tool_id, key, value)`."""
-        self._state.save(_scope("State.tool_set", "tool", tool_id), key, value, "State.tool_set")
+        self._state.save(
+            _scope("tool", tool_id), key, ensure_data("State.tool_set", "value", value)
+        )
         return True
 
 
-def _scope(fn: str, kind: str, ident: Any) -> str:
-    return f"{kind}:{require_str(fn, 'id', ident, max_len=200)}"
+def _scope(kind: str, ident: Any) -> str:
+    """`agent:<id>` and the like; the id is checked here, the whole scope by the manager."""
+    if not isinstance(ident, str):
+        raise InvalidArgument(f"id must be a string, got {kind_of(ident)}")
+    if not ident:
+        raise InvalidArgument("id must be a non-empty string")
+    if len(ident) > 200:
+        raise InvalidArgument(f"id must be at most 200 characters, got {len(ident)}")
+    return f"{kind}:{ident}"

@@ -1,18 +1,113 @@
-"""Component 0, kv/state: scoped JSON values with versions and bounded history (one SQL for all)."""
+"""Component 0, kv/state: scoped JSON values with versions and bounded history (one SQL for all).
+
+Every method runs for the tenant the store was opened for; there is no way to name another.
+Values are JSON-able Python values (dict/list/str/int/float/bool/None).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 
 from llmspell.storage.database import Database
-from llmspell.storage.protocols import StateVersion
-from llmspell.storage.schema import kv_entries, kv_history
+from llmspell.storage.registry import Component
+from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
+
+__all__ = ["KVSettings", "KVStore", "SqlKVStore", "StateVersion"]
+
+
+@dataclass(frozen=True)
+class StateVersion:
+    """One kept version of a state value (`State.history`)."""
+
+    value: Any
+    version: int
+    updated_at: datetime  # timezone-aware, UTC
+
+
+class KVStore(Protocol):
+    """Scoped key/value state with kept versions."""
+
+    def get(self, scope: str, key: str) -> Any | None: ...
+    def put(self, scope: str, key: str, value: Any) -> int:
+        """Store `value`; return its new version (1 for a new key)."""
+        ...
+
+    def delete(self, scope: str, key: str) -> bool: ...
+    def exists(self, scope: str, key: str) -> bool: ...
+    def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
+        """Sorted keys of `scope` (optionally only those starting with `prefix`)."""
+        ...
+
+    def count(self, scope: str) -> int:
+        """How many keys `scope` holds."""
+        ...
+
+    def clear(self, scope: str) -> int:
+        """Delete every key of `scope`; return how many."""
+        ...
+
+    def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
+        """Kept versions, current first."""
+        ...
+
+
+@dataclass(frozen=True)
+class KVSettings:
+    """Limits of the kv store (config: `storage.max_value_mb`, `storage.state_history_limit`)."""
+
+    max_value_bytes: int = 10 * 1024 * 1024
+    history_limit: int = 10  # kept versions per key, current included
+
+    def __post_init__(self) -> None:
+        if self.max_value_bytes < 1:
+            raise ValueError(f"max_value_bytes must be positive, got {self.max_value_bytes}")
+        if self.history_limit < 1:
+            raise ValueError(f"history_limit must be at least 1, got {self.history_limit}")
+
+
+# The current value of each key ...
+kv_entries = Table(
+    "kv_entries",
+    metadata,
+    tenant_column(),
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),  # JSON text
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "scope", "key"),
+)
+
+# ... and its kept versions (the current one included), for `State.history`.
+kv_history = Table(
+    "kv_history",
+    metadata,
+    tenant_column(),
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "scope", "key", "version"),
+)
 
 
 def encode_value(value: Any, max_bytes: int) -> str:
@@ -44,13 +139,11 @@ class SqlKVStore:
     (statement construction costs more than a SQLite lookup).
     """
 
-    def __init__(
-        self, db: Database, tenant: Tenant, *, max_value_bytes: int, history_limit: int
-    ) -> None:
+    def __init__(self, db: Database, tenant: Tenant, settings: KVSettings) -> None:
         self._db = db
         self.tenant_id = tenant.id
-        self.max_value_bytes = max_value_bytes
-        self.history_limit = history_limit
+        self.max_value_bytes = settings.max_value_bytes
+        self.history_limit = settings.history_limit
         e, h = kv_entries, kv_history
         self._get = select(e.c.value).where(tenant.where(e, "scope", "key"))
         self._exists = select(e.c.version).where(tenant.where(e, "scope", "key"))
@@ -157,3 +250,13 @@ class SqlKVStore:
             StateVersion(value=json.loads(value), version=int(version), updated_at=updated_at)
             for value, version, updated_at in rows
         ]
+
+
+COMPONENT = Component(
+    name="kv",
+    title="scoped key/value state with kept versions (State)",
+    protocol=KVStore,
+    tables=(kv_entries, kv_history),
+    store=SqlKVStore,
+    settings=KVSettings,
+)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import ConnectionPool
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
-from llmspell.storage.database import Database, EngineSource
+from llmspell.storage.backend import OwnerTarget, owned
+from llmspell.storage.database import EngineSource
 from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.postgres import embedded
 from llmspell.storage.postgres.pool import open_pool, pool_engine
 from llmspell.storage.postgres.urls import connect, describe, role_of
 from llmspell.storage.revision import classify, outdated_message, read_revision
-from llmspell.storage.schema import metadata
 from llmspell.storage.settings import StorageSettings
-from llmspell.storage.tenancy import Tenant
+
+if TYPE_CHECKING:
+    from llmspell.storage.schema_migrations import MigrationResult
 
 logger = logging.getLogger("llmspell.storage")
 
@@ -31,6 +36,31 @@ APP_ROLE_CHECK = text(
     FROM pg_roles r WHERE r.rolname = current_user
     """
 )
+
+
+def owner_engine(owner_url: str) -> Engine:
+    """An unpooled engine logged in as the owner (migrations are rare and short)."""
+    return create_engine(
+        "postgresql+psycopg://",
+        creator=lambda: connect(owner_url, what="PostgreSQL (admin_url)"),
+        poolclass=NullPool,
+    )
+
+
+def upgrade_postgres(owner_url: str, app_role: str, revision: str = "head") -> MigrationResult:
+    """Upgrade a PostgreSQL database given its owner URL, granting `app_role` its privileges."""
+    # alembic is slow to import; an app whose schema is current never needs it.
+    from llmspell.storage.schema_migrations import MigrationResult, check_target, migrate
+
+    engine = owner_engine(owner_url)
+    try:
+        with engine.connect() as conn:
+            before, after, notes = migrate(
+                conn, "upgrade", check_target(revision, allow_base=False), app_role
+            )
+    finally:
+        engine.dispose()
+    return MigrationResult("postgres", describe(owner_url), before, after, notes)
 
 
 class PostgresConnector:
@@ -62,20 +92,20 @@ class PostgresConnector:
 
     def prepare(self, engine: Engine) -> None:
         """Check the schema revision (upgrading as the owner when allowed) and the app role."""
+        from llmspell.storage.registry import tables
+
         with engine.connect() as conn, conn.begin():
             revision = read_revision(conn)
         if classify(revision) != "current":
             where = f"the PostgreSQL database {describe(self.app_url)}"
             if not (self.settings.auto_upgrade and self.admin_url):
                 raise SchemaVersionError(outdated_message(revision, where))
-            from llmspell.storage.admin import upgrade_postgres
-
             result = upgrade_postgres(self.admin_url, role_of(self.app_url), "head")
             logger.info("migrated %s from %s to %s", where, result.before, result.after)
             for note in result.notes:
                 logger.warning("%s", note)
         with engine.connect() as conn, conn.begin():
-            row = conn.execute(APP_ROLE_CHECK, {"tables": list(metadata.tables)}).one()
+            row = conn.execute(APP_ROLE_CHECK, {"tables": [t.name for t in tables()]}).one()
         if any(row):
             raise StorageError(
                 f"storage.postgres.url logs in as {role_of(self.app_url)!r}, which is a superuser, "
@@ -91,8 +121,29 @@ class PostgresConnector:
             pool.close()
 
 
-def postgres_database(settings: StorageSettings, tenant: Tenant) -> Database:
-    """A `Database` on PostgreSQL whose every transaction first sets `app.tenant_id`."""
-    connector = PostgresConnector(settings)
-    source = EngineSource(connector.connect, prepare=connector.prepare, on_close=connector.close)
-    return Database("postgres", source, tenant.id)
+class PostgresBackend:
+    """PostgreSQL + pgvector as the app role, under forced row-level security."""
+
+    name = "postgres"
+    dialect = "postgresql"
+    sets_tenant = True
+    persistent = True
+    opens_eagerly = False
+
+    def source(self, settings: StorageSettings) -> EngineSource:
+        connector = PostgresConnector(settings)
+        return EngineSource(connector.connect, prepare=connector.prepare, on_close=connector.close)
+
+    @contextmanager
+    def owner(self, settings: StorageSettings, *, create: bool) -> Iterator[OwnerTarget]:
+        if settings.pg_embedded:
+            logins = embedded.start(settings.pg_data_dir)
+            owner_url, app_role = logins.owner_url, embedded.APP_ROLE
+        else:
+            owner_url, app_role = settings.admin_url, role_of(settings.pg_url)
+        # Connect once now: an unreachable server is a one-line error, not a traceback.
+        connect(owner_url, what="PostgreSQL (admin_url)").close()
+        yield from owned(OwnerTarget(owner_engine(owner_url), describe(owner_url), app_role))
+
+
+POSTGRES = PostgresBackend()

@@ -9,7 +9,7 @@ from psycopg import sql
 
 from llmspell.storage.errors import StorageError
 from llmspell.storage.postgres.urls import connect, database_of, password_of, role_of
-from llmspell.storage.schema import metadata
+from llmspell.storage.registry import tables as schema_tables
 
 TABLE_PRIVILEGES = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 
@@ -70,7 +70,7 @@ def grant_app_privileges(raw: psycopg.Connection[Any], app_role: str) -> list[st
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
         ).fetchall()
     }
-    tables = [name for name in metadata.tables if name in existing]
+    tables = [table.name for table in schema_tables() if table.name in existing]
     role = sql.Identifier(app_role)
     raw.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
     if tables:

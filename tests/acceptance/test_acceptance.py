@@ -1,5 +1,6 @@
 """The shared acceptance scripts (`../shared/acceptance/run.sh`) through the installed CLI, per
-storage profile. Adding a profile is one line in PROFILES."""
+storage profile. Adding a profile is one line in PROFILES; a script joins SCRIPTS when the
+features it checks are built. Collected only where `../shared` exists (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_acceptance import ACCEPTANCE
 
-ACCEPTANCE = Path(__file__).resolve().parents[2].parent / "shared" / "acceptance"
 SCRIPTS = ["state_roundtrip.lua", "json_sandbox_args.lua"]
 PROFILES = [
     pytest.param("memory", id="memory"),

@@ -219,7 +219,7 @@ def test_config_show_json_is_machine_readable(cli: RunCli, monkeypatch: pytest.M
 
 
 def test_config_show_picks_up_discovered_files(cli: RunCli, isolated_env: Path) -> None:
-    script(isolated_env, "llmspell.toml", "[rag]\nchunk_size = 256\n")
+    script(isolated_env, "llmspell.toml", "[kernel]\ndisplay_max_items = 256\n")
     outcome = cli("config", "show")
     assert "# config files: llmspell.toml" in outcome.out or str(isolated_env) in outcome.out
     assert "= 256  # config file " in outcome.out

@@ -158,10 +158,18 @@ def test_values_over_the_size_limit_are_rejected_and_the_old_value_kept(
     rt = make_runtime(engine, storage__max_value_mb=0.001)  # 1048 bytes
     call(rt, "State.save", "global", "doc", "small")
     err = call_error(rt, "State.save", "global", "doc", "x" * 2000)
-    assert err.evalue.startswith("State.save: value is 2002 bytes, over the limit of 1048 bytes")
+    assert err.ename == "ValidationError"
+    assert err.evalue.startswith("State.save: value is 2002 bytes as JSON; the limit is 1048 bytes")
     assert "storage.max_value_mb" in err.evalue
     assert call(rt, "State.load", "global", "doc") == "small"
     assert [h["value"] for h in call(rt, "State.history", "global", "doc")] == ["small"]
+
+
+def test_the_size_limit_measures_the_json_as_stored(make_runtime: MakeRuntime, engine: str) -> None:
+    rt = make_runtime(engine, storage__max_value_mb=0.001)  # 1048 bytes
+    ones = [1] * 400  # 801 bytes as stored (compact), 1,200 with ", " between items
+    assert call(rt, "State.save", "global", "ones", ones) is True
+    assert call(rt, "State.load", "global", "ones") == ones
 
 
 def test_a_failed_save_of_a_function_keeps_the_old_value(lua: ScriptRuntime) -> None:

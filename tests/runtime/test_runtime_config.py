@@ -244,6 +244,28 @@ def test_unknown_storage_component_names_the_file_and_the_components(isolated_en
     assert "allowed: kv, vectors," in message
 
 
+UNREAD_SECTIONS = {
+    "memory": "[memory]\nenabled = true\n",
+    "embeddings": '[embeddings]\nprovider = "hash"\n',
+    "rag": "[rag]\nchunk_size = 256\n",
+    "providers": '[providers.openai]\ntype = "openai"\n',
+    "hooks": "[hooks]\nenabled = false\n",
+    "events": "[events]\nenabled = false\n",
+}
+
+
+@pytest.mark.parametrize("section", sorted(UNREAD_SECTIONS))
+def test_a_section_no_component_reads_yet_is_refused_naming_the_file(
+    isolated_env: Path, section: str
+) -> None:
+    body = UNREAD_SECTIONS[section]
+    bad = write(isolated_env / "early.toml", body)
+    with pytest.raises(ConfigError, match=rf"config file {bad}: \[{section}\] is not read"):
+        load_config(config_file=bad, env={})
+    with pytest.raises(ConfigError, match=rf"\[{section}\] is not read"):
+        validate_file(bad)
+
+
 def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() -> None:
     with pytest.raises(ConfigError, match=r"'vectors' is not part of this release yet.*: kv"):
         load_config(env={}, overrides={"storage.components": {"vectors": "postgres"}})
@@ -251,7 +273,7 @@ def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() ->
 
 def test_kv_component_override_decides_where_state_lives(isolated_env: Path) -> None:
     from llmspell.runtime import ScriptRuntime
-    from llmspell.storage import StorageSettings
+    from llmspell.runtime.storage_settings import storage_settings
 
     db = isolated_env / "kv.db"
     config = load_config(
@@ -262,7 +284,7 @@ def test_kv_component_override_decides_where_state_lives(isolated_env: Path) -> 
             "storage.components": {"kv": "sqlite"},
         },
     ).config
-    assert StorageSettings.from_config(config).backend == "sqlite"
+    assert storage_settings(config).backend_of("kv") == "sqlite"
     with ScriptRuntime(config) as rt:
         rt.execute('State.save("global", "k", 1)')
     with ScriptRuntime(config) as rt:

@@ -11,7 +11,7 @@ import pytest
 from llmspell.storage import SqlStorage, StorageError, StorageSettings, open_storage
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import database_of, role_of, with_login
-from llmspell.storage.schema import metadata
+from llmspell.storage.registry import tables as schema_tables
 
 pytestmark = pytest.mark.postgres
 
@@ -32,7 +32,7 @@ def tenant_a(pg_settings: StorageSettings, unique_tenant: str) -> Iterator[SqlSt
 
 
 def test_rls_is_enabled_and_forced_on_every_table_of_the_schema(pg_urls: PgLogins) -> None:
-    tables = sorted(metadata.tables)
+    tables = sorted(table.name for table in schema_tables())
     with psycopg.connect(pg_urls.owner_url) as conn:
         rows = conn.execute(
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
@@ -50,7 +50,7 @@ def test_every_table_has_the_tenant_policy_for_reads_and_writes(pg_urls: PgLogin
             "WHERE schemaname = current_schema() AND policyname = 'tenant_isolation'"
         ).fetchall()
     policies = {name: (cmd, qual, check) for name, cmd, qual, check in rows}
-    assert sorted(policies) == sorted(metadata.tables)
+    assert sorted(policies) == sorted(table.name for table in schema_tables())
     for cmd, qual, check in policies.values():
         assert cmd == "ALL"
         for predicate in (qual, check):
@@ -124,7 +124,7 @@ def test_a_tenant_cannot_write_rows_of_another_tenant(
 
 
 def test_the_tenant_setting_ends_with_each_transaction(tenant_a: SqlStorage) -> None:
-    with tenant_a.db.engine.connect() as conn:
+    with tenant_a.database("kv").engine.connect() as conn:
         with conn.begin():
             conn.exec_driver_sql("SELECT set_config('app.tenant_id', 'leaky', true)")
         with conn.begin():
@@ -134,7 +134,7 @@ def test_the_tenant_setting_ends_with_each_transaction(tenant_a: SqlStorage) -> 
 
 def test_pooled_connections_do_not_carry_a_tenant_to_raw_use(tenant_a: SqlStorage) -> None:
     tenant_a.kv.get("g", "secret")
-    with tenant_a.db.engine.connect() as conn:
+    with tenant_a.database("kv").engine.connect() as conn:
         count = conn.exec_driver_sql("SELECT count(*) FROM kv_entries").scalar()
     assert count == 0
 
@@ -156,7 +156,7 @@ def test_opening_storage_as_a_role_that_escapes_rls_is_refused(
 def test_every_storage_transaction_sets_the_tenant_first(
     tenant_a: SqlStorage, sql_recorder: Callable[[Any], Any]
 ) -> None:
-    with sql_recorder(tenant_a.db.engine) as statements:
+    with sql_recorder(tenant_a.database("kv").engine) as statements:
         tenant_a.kv.put("g", "k", 1)
         tenant_a.kv.get("g", "k")
     starts = [i for i, (sql, _) in enumerate(statements) if "set_config" in sql]

@@ -18,13 +18,12 @@ from sqlalchemy.pool import NullPool
 
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
-from llmspell.storage.backends import create_at_head
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import connect, role_of, with_login
+from llmspell.storage.registry import metadata
 from llmspell.storage.revision import alembic_version
-from llmspell.storage.schema import metadata
 from llmspell.storage.schema_migrations import alembic_config, alembic_head, alembic_revisions
-from llmspell.storage.sqlite import sqlite_engine
+from llmspell.storage.sqlite import create_at_head, sqlite_engine
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def _tables(settings: StorageSettings) -> set[str]:
 def _schema_differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, metadata))
+        return list(compare_metadata(context, metadata()))
 
 
 def test_the_head_constant_matches_the_alembic_chain() -> None:
@@ -97,24 +96,24 @@ def test_empty_to_head_to_base_to_head(
     backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
 ) -> None:
     settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
-    schema = set(metadata.tables)
+    schema = set(metadata().tables)
 
-    first = admin.upgrade(settings)
+    [first] = admin.upgrade(settings)
     assert (first.before, first.after) == (None, HEAD)
     assert schema <= _tables(settings)
     assert admin.current_revision(settings) == HEAD
 
-    down = admin.downgrade(settings, "base")
+    [down] = admin.downgrade(settings, "base")
     assert (down.before, down.after) == (HEAD, None)
     assert not schema & _tables(settings)
 
-    again = admin.upgrade(settings, "head")
+    [again] = admin.upgrade(settings, "head")
     assert (again.before, again.after) == (None, HEAD)
     with open_storage(settings, "after-migrations") as storage:
         assert storage.kv.put("g", "k", 1) == 1
         assert storage.kv.get("g", "k") == 1
 
-    assert admin.upgrade(settings).before == HEAD, "upgrading at head is a no-op"
+    assert admin.upgrade(settings)[0].before == HEAD, "upgrading at head is a no-op"
 
 
 @pytest.mark.parametrize(
@@ -217,7 +216,7 @@ def test_postgres_auto_upgrade_migrates_as_the_owner_on_first_use(
 def test_an_owner_without_rights_on_the_vector_extension_gets_the_superuser_command(
     fresh_pg: StorageSettings,
 ) -> None:
-    result = admin.upgrade(fresh_pg)
+    [result] = admin.upgrade(fresh_pg)
     assert result.after == HEAD
     assert any("CREATE EXTENSION vector" in note for note in result.notes), result.notes
 

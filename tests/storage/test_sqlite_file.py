@@ -22,7 +22,7 @@ with open_storage(StorageSettings(backend="sqlite", sqlite_path=path), tenant) a
 def test_parent_directories_are_created_and_pragmas_set(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "llmspell.db"
     settings = StorageSettings(backend="sqlite", sqlite_path=str(path))
-    with open_storage(settings, "t") as storage, storage.db.engine.connect() as conn:
+    with open_storage(settings, "t") as storage, storage.database("kv").engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
             for name in ("journal_mode", "foreign_keys", "busy_timeout")

@@ -15,7 +15,6 @@ import pytest
 from psycopg import sql
 
 from llmspell import cli_storage
-from llmspell.storage import StorageSettings
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import as_url, connect, parse_url, role_of, with_login
 
@@ -262,15 +261,18 @@ def test_the_llmspell_command_has_the_storage_group(tmp_path: Path) -> None:
 
 def test_storage_settings_from_the_runtime_config() -> None:
     from llmspell.runtime.config import load_config
+    from llmspell.runtime.storage_settings import storage_settings
+    from llmspell.storage import KVSettings
 
     config = load_config(
         profile="embedded-postgres",
         env={},
         overrides={"storage.max_value_mb": 2, "storage.state_history_limit": 5},
     ).config
-    settings = StorageSettings.from_config(config)
+    settings = storage_settings(config)
     assert settings.backend == "postgres" and settings.pg_embedded is True
-    assert settings.max_value_bytes == 2 * 1024 * 1024
-    assert settings.history_limit == 5
+    assert settings.settings_of("kv") == KVSettings(
+        max_value_bytes=2 * 1024 * 1024, history_limit=5
+    )
     assert settings.pg_data_dir == str(config.resolved_pg_data_dir())
     assert settings.sqlite_path == str(config.resolved_storage_path())

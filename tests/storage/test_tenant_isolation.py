@@ -80,7 +80,9 @@ def test_two_tenants_sharing_one_pool_concurrently_never_see_each_other(
 ) -> None:
     a, _ = two_tenants
     b = a.for_tenant(f"{a.tenant_id}-pool-b")
-    assert b.db.source is a.db.source, "one engine (and on PostgreSQL one psycopg pool)"
+    assert b.database("kv").source is a.database("kv").source, (
+        "one engine (and on PostgreSQL one psycopg pool)"
+    )
     errors: list[str] = []
     rounds = 40
 

@@ -1,0 +1,45 @@
+"""The storage settings of a config: what `open_storage` and `llmspell storage` are given.
+
+Storage never reads the runtime's config; this is where config keys become storage settings,
+including each component's settings object and backend override.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmspell.runtime.config import LLMSpellConfig
+from llmspell.storage.settings import StorageSettings
+
+
+def storage_settings(config: LLMSpellConfig) -> StorageSettings:
+    """The `StorageSettings` for `config` (component settings from their config keys)."""
+    storage = config.storage
+    pg = storage.postgres
+    return StorageSettings(
+        backend=storage.backend,
+        sqlite_path=str(config.resolved_storage_path()),
+        auto_upgrade=bool(storage.auto_upgrade),
+        pg_url=pg.url,
+        pg_admin_url=pg.admin_url,
+        pg_pool_min=int(pg.pool_min),
+        pg_pool_max=int(pg.pool_max),
+        pg_embedded=bool(pg.embedded),
+        pg_data_dir=str(config.resolved_pg_data_dir()),
+        component_backends=dict(storage.components),
+        component_settings=component_settings(config),
+    )
+
+
+def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
+    """Component name → its settings object, for the components that have config keys."""
+    # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
+    from llmspell.storage.components.kv import KVSettings
+
+    storage = config.storage
+    return {
+        "kv": KVSettings(
+            max_value_bytes=int(storage.max_value_mb * 1024 * 1024),
+            history_limit=int(storage.state_history_limit),
+        ),
+    }
