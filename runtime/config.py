@@ -78,7 +78,7 @@ PLANNED_COMPONENTS = (
 )
 # Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
 # The issue that builds a section's component removes it from here.
-UNBUILT_SECTIONS = ("memory", "embeddings", "rag", "providers", "hooks", "events")
+UNBUILT_SECTIONS = ("memory", "embeddings", "rag", "providers")
 Backend = Literal["sqlite", "memory", "postgres"]
 
 
@@ -150,11 +150,13 @@ class ToolsConfig(_Section):
 
 
 class HooksConfig(_Section):
-    enabled: bool = True
+    enabled: bool = True  # false: the Hook global raises "disabled in config"; nothing runs
 
 
 class EventsConfig(_Section):
-    enabled: bool = True
+    enabled: bool = True  # false: the Event global raises "disabled in config"
+    queue_size: int = Field(1000, ge=1, le=1_000_000)  # per subscription; the oldest drop first
+    default_ttl_s: float = Field(0, ge=0)  # expiry of an event published without ttl_s; 0 = never
 
 
 class KernelConfig(_Section):

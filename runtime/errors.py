@@ -30,6 +30,25 @@ class InvalidArgument(DomainError, ValueError):
     ename = "ValidationError"
 
 
+class NotFound(DomainError):
+    """The thing an operation names does not exist (for this tenant)."""
+
+
+class Disabled(DomainError):
+    """A feature is switched off in the config; the message names the setting."""
+
+    def __init__(self, setting: str) -> None:
+        super().__init__(f"disabled in config ({setting} = false)")
+        self.setting = setting
+
+
+class Interrupted(DomainError):
+    """A call that waits (a receive with a timeout) was stopped by an interrupt or the
+    script's time limit; the engine then ends the script."""
+
+    ename = "KeyboardInterrupt"
+
+
 def kind_of(value: Any) -> str:
     """`integer`, `table`, `nil`, `binary data`... for a plain value; `function` for callables."""
     kind = _KINDS.get(type(value))

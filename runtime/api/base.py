@@ -152,6 +152,9 @@ class ApiContext:
     )
     format_value: Callable[[Any], str] = field(default=repr)
     describe: Callable[[Any], str | None] = field(default=lambda value: None)
+    # True once the running script must stop (interrupt, time limit): a call that waits polls
+    # it, because the engine's own check cannot run while the host blocks.
+    should_stop: Callable[[], bool] = field(default=lambda: False)
 
     @property
     def tenant_id(self) -> str:

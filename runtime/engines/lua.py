@@ -460,6 +460,11 @@ class LuaEngine:
     def interrupt(self) -> None:
         self._abort = "interrupt"
 
+    def stop_requested(self) -> bool:
+        """True once the running cell must stop (interrupt, or its time limit has passed);
+        host calls that wait poll this, since the count hook cannot fire meanwhile."""
+        return self._check()
+
     def _check(self) -> bool:
         if self._abort is not None:
             return True

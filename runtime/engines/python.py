@@ -148,6 +148,11 @@ class PythonEngine:
         self._abort = "interrupt"
         self._raise_in_script()
 
+    def stop_requested(self) -> bool:
+        """True once the running cell must stop; host calls that wait poll this (the
+        asynchronous exception only lands when Python bytecode runs)."""
+        return self._abort is not None
+
     def _raise_in_script(self) -> None:
         thread_id = self._thread_id
         if thread_id is None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Column,
     Index,
     PrimaryKeyConstraint,
@@ -237,7 +238,7 @@ class SqlEventLog:
         self._by_correlation = e.c.correlation_id == bindparam("correlation_id")
         self._since = e.c.timestamp >= bindparam("since")
         self._until = e.c.timestamp <= bindparam("until")
-        self._limit = bindparam("limit")
+        self._limit: BindParameter[int] = bindparam("limit")
         self._counts = (
             select(e.c.event_type, func.count())
             .where(tenant.where(e), live)

@@ -250,8 +250,6 @@ UNREAD_SECTIONS = {
     "embeddings": '[embeddings]\nprovider = "hash"\n',
     "rag": "[rag]\nchunk_size = 256\n",
     "providers": '[providers.openai]\ntype = "openai"\n',
-    "hooks": "[hooks]\nenabled = false\n",
-    "events": "[events]\nenabled = false\n",
 }
 
 
@@ -265,6 +263,17 @@ def test_a_section_no_component_reads_yet_is_refused_naming_the_file(
         load_config(config_file=bad, env={})
     with pytest.raises(ConfigError, match=rf"\[{section}\] is not read"):
         validate_file(bad)
+
+
+def test_the_hooks_and_events_sections_are_read(isolated_env: Path) -> None:
+    good = write(
+        isolated_env / "on.toml",
+        "[hooks]\nenabled = false\n[events]\nenabled = false\nqueue_size = 5\n"
+        "default_ttl_s = 60\n",
+    )
+    config = load_config(config_file=good, env={}).config
+    assert (config.hooks.enabled, config.events.enabled) == (False, False)
+    assert (config.events.queue_size, config.events.default_ttl_s) == (5, 60)
 
 
 def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() -> None:
