@@ -1,4 +1,5 @@
-"""Mime bundles for values: JSON for tables, an HTML table for arrays of records."""
+"""Mime bundles for values: JSON for tables, an HTML table for arrays of records and for the
+record lists APIs return (`Records`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ import json
 from typing import Any
 
 MAX_HTML_ROWS = 200
+
+
+class Records(list[dict[str, Any]]):
+    """A list of API records (events, hook executions, sessions...): displayed as a table with
+    these columns, in this order, even when a record lacks a field (a nil value in Lua)."""
+
+    def __init__(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        super().__init__(rows)
+        self.columns = list(columns)
 
 
 def records_columns(value: Any) -> list[str] | None:
@@ -59,6 +69,8 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
     if isinstance(value, (dict, list)) and json_safe(value) is not None:
         bundle["application/json"] = value
         columns = records_columns(value)
+        if isinstance(value, Records) and value:
+            columns = value.columns
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)
     return bundle

@@ -13,6 +13,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.display import Records
 from llmspell.runtime.errors import Disabled
 from llmspell.runtime.events import EventBus, Subscription
 from llmspell.runtime.times import format_time, parse_time
@@ -24,6 +25,18 @@ PUBLISH_OPTIONS = frozenset({"correlation_id", "ttl_s"})
 QUERY_FILTERS = frozenset({"type", "pattern", "correlation_id", "since", "until", "limit"})
 PRUNE_OPTIONS = frozenset({"before"})
 MAX_ID_LEN = 256
+EVENT_COLUMNS = ["sequence", "timestamp", "event_type", "correlation_id", "data", "id"]
+SUBSCRIPTION_COLUMNS = [
+    "id",
+    "pattern",
+    "kind",
+    "queued",
+    "delivered",
+    "dropped",
+    "errors",
+    "last_error",
+    "created_at",
+]
 
 
 def event_record(event: LoggedEvent) -> dict[str, Any]:
@@ -124,7 +137,8 @@ class EventApi(ApiNamespace):
     def list_subscriptions(self) -> list[dict[str, Any]]:
         """Every subscription of this runtime, oldest first: `{id, pattern, kind ("queue" or
         "callback"), queued, delivered, dropped, errors, last_error, created_at}`."""
-        return [_subscription_record(sub) for sub in self._bus.subscriptions()]
+        subs = self._bus.subscriptions()
+        return Records([_subscription_record(sub) for sub in subs], SUBSCRIPTION_COLUMNS)
 
     def query(self, filter: Any = None) -> list[dict[str, Any]]:
         """Events from the persisted log, in sequence order: filter `{type?, pattern?,
@@ -144,7 +158,8 @@ class EventApi(ApiNamespace):
                 filters[bound] = parse_time(fn, bound, opts[bound])
         if opts.get("limit") is not None:
             filters["limit"] = require_int(fn, "limit", opts["limit"], minimum=0)
-        return [event_record(event) for event in self._bus.query(**filters)]
+        events = self._bus.query(**filters)
+        return Records([event_record(event) for event in events], EVENT_COLUMNS)
 
     def get_stats(self) -> dict[str, Any]:
         """Counts: `total` and `by_type` (the tenant's unexpired logged events),

@@ -26,7 +26,7 @@ from llmspell.runtime.api.base import (
     raw_params,
 )
 from llmspell.runtime.config import LLMSpellConfig
-from llmspell.runtime.display import data_bundle
+from llmspell.runtime.display import Records, data_bundle
 from llmspell.runtime.docs import DocIndex, help_target, name_at_cursor
 from llmspell.runtime.results import (
     CompletenessCheck,
@@ -244,7 +244,12 @@ class LuaEngine:
                 keys = sorted(k for k, _ in items)
                 if keys[0] == 1 and keys[-1] == n:
                     by_key = dict(items)
-                    return [self.to_python(by_key[i], _depth + 1) for i in range(1, n + 1)]
+                    rows = [self.to_python(by_key[i], _depth + 1) for i in range(1, n + 1)]
+                    columns = self._p.record_columns(value) if _depth == 0 else None
+                    if columns is not None:
+                        names = [_text(columns[i]) for i in range(1, len(columns) + 1)]
+                        return Records(rows, names)
+                    return rows
             converted: dict[str, Any] = {}
             for k, v in items:
                 key = self._key(k)
@@ -289,6 +294,11 @@ class LuaEngine:
                     (k.encode() if isinstance(k, str) else k): self.to_lua(v)
                     for k, v in value.items()
                 }
+            )
+        if isinstance(value, Records):
+            columns = self._lua.table_from([c.encode() for c in value.columns])
+            return self._p.mark_records(
+                self._lua.table_from([self.to_lua(v) for v in value]), columns
             )
         if isinstance(value, (list, tuple)):
             return self._lua.table_from([self.to_lua(v) for v in value])

@@ -65,6 +65,7 @@ for _, k in ipairs({ "and", "break", "do", "else", "elseif", "end", "false", "fo
 local API_NAMES = setmetatable({}, { __mode = "k" }) -- API function → "State.save"
 local PROXY_REFS = setmetatable({}, { __mode = "k" }) -- API proxy table → Python object ref
 local NO_DISPLAY = setmetatable({}, { __mode = "k" }) -- values a cell result does not show
+local RECORD_COLUMNS = setmetatable({}, { __mode = "k" }) -- API record lists → their columns
 
 local function quote(s)
   return '"' .. sgsub(s, '[%c"\\]', function(c)
@@ -324,6 +325,11 @@ local function compile(code, name)
   return raw_load(code, "@" .. name, "t")
 end
 
+-- A list of records an API returned keeps its columns, so a cell showing it gets the table
+-- even when a record lacks a field (a nil value).
+local function mark_records(t, columns) RECORD_COLUMNS[t] = columns; return t end
+local function record_columns(t) return RECORD_COLUMNS[t] end
+
 local function displayable(results)
   if results.n == 0 or (results.n == 1 and results[1] == nil) then return false end
   if results.n == 1 and NO_DISPLAY[results[1]] then return false end
@@ -383,6 +389,8 @@ return {
   call_function = call_function,
   compile = compile,
   displayable = displayable,
+  mark_records = mark_records,
+  record_columns = record_columns,
   pack = pack,
   unpack = function(t) return unpack(t, 1, t.n) end,
   type = type,
