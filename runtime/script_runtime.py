@@ -10,8 +10,10 @@ from typing import Any, Protocol
 
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
+from llmspell.runtime.code_hooks import execute_with_hooks
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.docs import DocIndex, help_target
+from llmspell.runtime.hooks import HookRegistry
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.results import (
     CapturingSink,
@@ -180,7 +182,13 @@ class ScriptRuntime:
                 sink.page(self._engine.describe_name(target))
                 return result
             with _sigint_sets_interrupt(self):
-                has_value, value, bundle = self._engine.execute(code, name, self._timeout_s())
+                has_value, value, bundle = execute_with_hooks(
+                    self.infrastructure.get(HookRegistry),
+                    self.engine_name,
+                    code,
+                    name,
+                    lambda source: self._engine.execute(source, name, self._timeout_s()),
+                )
         result.has_value, result.value, result.bundle = has_value, value, bundle
         return result
 

@@ -32,6 +32,7 @@ from llmspell.runtime.results import (
     CompletenessCheck,
     Completion,
     OutputSink,
+    ScriptAborted,
     ScriptError,
     StdinNotAvailable,
 )
@@ -322,12 +323,13 @@ class LuaEngine:
         raise TypeError(f"cannot pass a Python {type(value).__name__} to Lua")
 
     def call_function(self, fn: Any, *args: Any) -> Any:
-        """Call a Lua function from the host; its error becomes an ApiError."""
+        """Call a Lua function from the host; its error becomes an ApiError, an interrupt or
+        time limit while it runs ScriptAborted."""
         packed = self._p.pack(*[self.to_lua(a) for a in args])
         ok, result = self._p.call_function(fn, packed)
         if not ok:
             if self._p.type(result) == b"table" and result[b"kind"] == b"abort":
-                raise ApiError("script callback aborted")
+                raise ScriptAborted("script callback aborted")
             message = result[b"msg"] if self._p.type(result) == b"table" else result
             raise ApiError(self.to_python(message) or "script callback failed")
         n = result[b"n"]

@@ -3,7 +3,7 @@
 local host, safe = ...
 
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
-local sethook, traceback = debug.sethook, debug.traceback
+local sethook, gethook, traceback = debug.sethook, debug.gethook, debug.traceback
 local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
 local pack, unpack, concat, sort = table.pack, table.unpack, table.concat, table.sort
 local select, type, tostring, rawequal, pairs, next = select, type, tostring, rawequal, pairs, next
@@ -312,9 +312,13 @@ local function run(fn)
   return false, rec
 end
 
--- Call a script function from the host (callbacks); errors come back as a message.
+-- Call a script function from the host (callbacks); errors come back as a message. Outside a
+-- running cell (hooks around one) it runs under the hook too, so an interrupt still stops it.
 local function call_function(fn, args)
+  local unwatched = gethook() == nil
+  if unwatched then sethook(hook, "", HOOK_COUNT) end
   local r = pack(raw_xpcall(fn, error_record, unpack(args, 1, args.n)))
+  if unwatched then sethook() end
   if r[1] then return true, pack(unpack(r, 2, r.n)) end
   return false, r[2]
 end
