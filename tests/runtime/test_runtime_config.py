@@ -268,8 +268,7 @@ def test_a_section_no_component_reads_yet_is_refused_naming_the_file(
 def test_the_hooks_and_events_sections_are_read(isolated_env: Path) -> None:
     good = write(
         isolated_env / "on.toml",
-        "[hooks]\nenabled = false\n[events]\nenabled = false\nqueue_size = 5\n"
-        "default_ttl_s = 60\n",
+        "[hooks]\nenabled = false\n[events]\nenabled = false\nqueue_size = 5\ndefault_ttl_s = 60\n",
     )
     config = load_config(config_file=good, env={}).config
     assert (config.hooks.enabled, config.events.enabled) == (False, False)
