@@ -30,14 +30,19 @@ def execute_with_hooks(
     execute: Callable[[str], Outcome],
 ) -> Outcome:
     """`execute(code)` between the code-execution hooks (just `execute(code)` when none are
-    registered). Runs on the script's thread, where script callbacks may be called."""
-    if not hooks.hooks("BeforeCodeExecution") and not hooks.hooks("AfterCodeExecution"):
+    registered). Runs on the script's thread, where script callbacks may be called. Hooks
+    registered while the code runs apply from the next run on."""
+    run_before = bool(hooks.hooks("BeforeCodeExecution"))
+    run_after = bool(hooks.hooks("AfterCodeExecution"))
+    if not run_before and not run_after:
         return execute(code)
     correlation_id = str(uuid.uuid4())
     data = {"code": code, "name": name, "engine": engine}
-    changed = _guarded(
-        name, lambda: hooks.run("BeforeCodeExecution", COMPONENT, data, correlation_id)
-    )
+    changed: Any = data
+    if run_before:
+        changed = _guarded(
+            name, lambda: hooks.run("BeforeCodeExecution", COMPONENT, data, correlation_id)
+        )
     if not isinstance(changed, dict) or not isinstance(changed.get("code"), str):
         raise ScriptError(
             "ValidationError",
@@ -51,8 +56,13 @@ def execute_with_hooks(
     except ScriptError as exc:
         after = {**data, "code": code, "success": False, "error": f"{exc.ename}: {exc.evalue}"}
         after.update(result=None, duration_ms=(time.perf_counter() - started) * 1000)
-        _guarded(name, lambda: hooks.run("AfterCodeExecution", COMPONENT, after, correlation_id))
+        if run_after:
+            _guarded(
+                name, lambda: hooks.run("AfterCodeExecution", COMPONENT, after, correlation_id)
+            )
         raise
+    if not run_after:
+        return has_value, value, bundle
     after = {**data, "code": code, "success": True, "error": None}
     after.update(
         result=value if has_value else None,
