@@ -78,8 +78,8 @@ def _component_tables(component: str | None) -> list[str]:
 
 
 def schema_report(settings: StorageSettings, component: str | None = None) -> dict[str, Any]:
-    """Revision, tables (columns, primary key, RLS), indexes and RLS policies of the database
-    of `component` (default: the main backend's, all tables)."""
+    """Revision, tables (columns, primary key, RLS), indexes, RLS policies and (PostgreSQL)
+    partitions of the database of `component` (default: the main backend's, all tables)."""
     wanted = _component_tables(component)
     backend_name = settings.backend_of(component) if component else settings.backend
     backend = backend_for(backend_name)
@@ -98,7 +98,19 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
     names = [t for t in wanted if t in existing]
     rls: dict[str, tuple[bool, bool]] = {}
     policies: list[dict[str, Any]] = []
+    partitions: list[dict[str, Any]] = []
     if conn.dialect.name == "postgresql" and names:
+        rows = conn.execute(
+            text(
+                "SELECT p.relname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
+                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent "
+                "WHERE p.relnamespace = current_schema()::regnamespace AND p.relname = ANY(:names) "
+                "ORDER BY p.relname, c.relname"
+            ),
+            {"names": names},
+        )
+        partitions = [{"table": row[0], "name": row[1], "bound": row[2]} for row in rows]
         rows = conn.execute(
             text(
                 "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
@@ -176,6 +188,7 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
         "tables": tables,
         "indexes": indexes,
         "policies": policies,
+        "partitions": partitions,
     }
 
 

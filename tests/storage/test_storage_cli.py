@@ -195,6 +195,8 @@ def test_postgres_upgrade_schema_downgrade(
     assert code == 0
     assert "kv_entries  [kv]  rls: enabled, forced" in out
     assert "tenant_isolation on kv_history ALL" in out
+    assert "event_log  [events]  rls: enabled, forced" in out
+    assert "partitions:\n  event_log_default of event_log: DEFAULT" in out
     code, out, _ = run_cli(capsys, "storage", "downgrade", "base", config=pg_config)
     assert code == 0 and f"downgraded from {HEAD} to base" in out
 
