@@ -186,3 +186,29 @@ def test_the_partition_functions_are_not_executable_by_public(pg_urls: PgLogins)
     for _, security_definer, acl in rows:
         assert security_definer
         assert not any(entry.startswith("=") for entry in acl), f"PUBLIC may execute: {acl}"
+
+
+def test_a_tenant_cannot_write_or_delete_another_tenants_events_through_the_parent(
+    pg_urls: PgLogins, tenants: list[SqlStorage]
+) -> None:
+    a, _ = tenants
+    a.events.append("owned.by.a", {"v": 1})
+    with psycopg.connect(pg_urls.app_url) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', 'intruder', true)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute(
+                "INSERT INTO event_log VALUES (%s, 'x', 'planted', NULL, now(), 999, '1', NULL)",
+                (a.tenant_id,),
+            )
+        conn.rollback()
+        conn.execute("SELECT set_config('app.tenant_id', 'intruder', true)")
+        deleted = conn.execute(
+            "DELETE FROM event_log WHERE tenant_id = %s", (a.tenant_id,)
+        ).rowcount
+        updated = conn.execute(
+            "UPDATE event_sequences SET last_sequence = 0 WHERE tenant_id = %s", (a.tenant_id,)
+        ).rowcount
+        conn.commit()
+    assert (deleted, updated) == (0, 0)
+    assert [e.data for e in a.events.query(event_type="owned.by.a")] == [{"v": 1}]
+    assert a.events.stats().last_sequence == 1
