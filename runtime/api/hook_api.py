@@ -99,7 +99,7 @@ class HookApi(ApiNamespace):
         hook_id = require_str("Hook.unregister", "handle", handle)
         return self._hooks.unregister(hook_id)
 
-    def list(self, filter: Any = None) -> list[dict[str, Any]]:
+    def list(self, filter: Any = None) -> Records:
         """Registered hooks in the order they run, `{id, point, priority, name}`; `filter` is
         a point name or `{point?, name?}`."""
         fn = "Hook.list"
@@ -112,11 +112,11 @@ class HookApi(ApiNamespace):
             hooks = [h for h in hooks if h.name == wanted]
         return Records([_hook_record(h) for h in hooks], HOOK_COLUMNS)
 
-    def points(self) -> list[str]:
+    def points(self) -> tuple[str, ...]:
         """Every hook point, in the order of the spec."""
-        return list(HOOK_POINTS)
+        return HOOK_POINTS
 
-    def history(self, filter: Any = None) -> list[dict[str, Any]]:
+    def history(self, filter: Any = None) -> Records:
         """Recorded hook executions, newest first: `{execution_id, hook_id, hook_name, point,
         component, correlation_id, session_id, started_at, duration_ms, result, error,
         context}` (`result`: continue, skip, modified, cancel or error). Filter `{point?,

@@ -6,8 +6,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from storage_helpers import open_two_tenants
 
-from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage import SqlStorage
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -15,14 +16,7 @@ def two_tenants(
     request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
 ) -> tuple[SqlStorage, SqlStorage]:
     """Tenants A and B opened separately on one database, A holding some state."""
-    if request.param == "postgres":
-        settings: StorageSettings = request.getfixturevalue("pg_settings")
-    else:
-        settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "shared.db"))
-    a = open_storage(settings, f"{unique_tenant}-a")
-    b = open_storage(settings, f"{unique_tenant}-b")
-    request.addfinalizer(a.close)
-    request.addfinalizer(b.close)
+    a, b = open_two_tenants(request, tmp_path, unique_tenant)
     a.kv.put("shared", "secret", {"owner": "a"})
     a.kv.put("shared", "secret", {"owner": "a", "v": 2})
     a.kv.put("shared", "other", 1)

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from storage_helpers import open_two_tenants
 
-from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage import SqlStorage
 
 LATER = datetime.now(UTC) + timedelta(days=1)
 
@@ -19,14 +20,7 @@ def two_tenants(
     request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
 ) -> tuple[SqlStorage, SqlStorage]:
     """Tenants A and B on one database, A holding three events."""
-    if request.param == "postgres":
-        settings: StorageSettings = request.getfixturevalue("pg_settings")
-    else:
-        settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "shared.db"))
-    a = open_storage(settings, f"{unique_tenant}-a")
-    b = open_storage(settings, f"{unique_tenant}-b")
-    request.addfinalizer(a.close)
-    request.addfinalizer(b.close)
+    a, b = open_two_tenants(request, tmp_path, unique_tenant)
     a.events.append("order.created", {"owner": "a"}, correlation_id="corr")
     a.events.append("order.shipped", {"owner": "a"}, correlation_id="corr")
     a.events.append("user.login", {"owner": "a"}, timestamp=datetime(2020, 1, 1, tzinfo=UTC))
