@@ -13,6 +13,7 @@ from runtime_helpers import error_of, lua_literal, lua_string
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.engines.lua import LuaEngine
 from llmspell.runtime.engines.lua.conversion import LuaConversion
+from llmspell.runtime.engines.lua.introspection import KEYWORDS
 
 # The runtime fixture is shared by every example of a test; that is intended.
 PROPERTY = settings(
@@ -38,8 +39,10 @@ data = st.recursive(
     ),
     max_leaves=20,
 )
-# keys that Lua cannot confuse with array positions
-word_keys = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True)
+# keys that Lua cannot confuse with array positions, usable as `name = value` (not keywords)
+word_keys = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda key: key not in KEYWORDS
+)
 
 
 def lua_conversion(rt: ScriptRuntime) -> LuaConversion:
