@@ -26,6 +26,7 @@ from llmspell.runtime.api.base import (
     raw_params,
 )
 from llmspell.runtime.engines.lua.conversion import LuaConversion, lua_text
+from llmspell.runtime.errors import ScriptStopping
 
 logger = logging.getLogger("llmspell.engine.lua")
 
@@ -42,6 +43,11 @@ class LuaCallbackError(ApiError):
     def __init__(self, message: str, lua_error: Any) -> None:
         super().__init__(message)
         self.lua_error = lua_error
+
+
+class LuaCallbackStopped(LuaCallbackError, ScriptStopping):
+    """A Lua function the host called was stopped by an interrupt, the timeout or the memory
+    limit: whoever called it must let that through."""
 
 
 @dataclass(frozen=True)
@@ -236,5 +242,6 @@ class LuaBinding:
         ok, *results = outcome if isinstance(outcome, tuple) else (outcome,)
         if not ok:
             error = results[0] if results else None
-            raise LuaCallbackError(lua_text(self._p.error_message(error)), error)
+            failure = LuaCallbackStopped if self._p.aborting(error) else LuaCallbackError
+            raise failure(lua_text(self._p.error_message(error)), error)
         return tuple(results)

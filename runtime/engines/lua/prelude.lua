@@ -347,6 +347,7 @@ local function producer(fn)
 end
 
 return {
+  aborting = must_propagate,
   api_function = api_function,
   api_name = function(v) return API_NAMES[v] end,
   api_proxy = api_proxy,
