@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from llmspell.runtime.display import data_bundle
+from llmspell.runtime.errors import ScriptStopping
 from llmspell.runtime.hooks import HookCancelled, HookRegistry
-from llmspell.runtime.results import ScriptAborted, ScriptError
+from llmspell.runtime.results import ScriptError
 
 COMPONENT = "runtime"
 Outcome = tuple[bool, Any, dict[str, Any]]  # what an engine's execute returns
@@ -85,7 +86,8 @@ def _guarded(name: str, run: Callable[[], Any]) -> Any:
         return run()
     except HookCancelled as exc:
         raise ScriptError(exc.ename, f"{name}: {exc}") from None
-    except ScriptAborted:
+    except ScriptStopping:
+        # A script callback was stopped by an interrupt: the run ends as an interrupted cell.
         raise ScriptError("KeyboardInterrupt", "execution interrupted") from None
 
 

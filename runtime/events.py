@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.errors import Interrupted, InvalidArgument, NotFound
+from llmspell.runtime.errors import Interrupted, InvalidArgument, NotFound, ScriptStopping
 from llmspell.storage.event_types import TypePattern, compile_pattern
 
 if TYPE_CHECKING:
@@ -160,6 +160,8 @@ class EventBus:
             assert sub.callback is not None
             sub.callback(event)
             sub.delivered += 1
+        except ScriptStopping:
+            raise  # an interrupt or timeout stops the script, not just this callback
         except Exception as exc:
             sub.errors += 1
             sub.last_error = str(exc) or type(exc).__name__

@@ -19,12 +19,6 @@ class ScriptError(Exception):
         self.traceback = traceback if traceback is not None else [f"{ename}: {evalue}"]
 
 
-class ScriptAborted(BaseException):
-    """The running script must stop (interrupt, time limit) while the host runs a script
-    callback (a hook, an event callback). A BaseException, so the handlers that keep a failing
-    callback from breaking its caller cannot swallow it."""
-
-
 class StdinNotAvailable(RuntimeError):
     """The host cannot answer `io.read()` (no frontend stdin, or not a terminal)."""
 
