@@ -336,3 +336,13 @@ def test_query_results_display_as_an_html_table_even_with_nil_fields(
 def test_python_engine_query_results_display_as_an_html_table(py: ScriptRuntime) -> None:
     call(py, "Event.publish", "a", None)
     assert py.execute("Event.query()").bundle["text/html"].startswith("<table>")
+
+
+def test_an_interrupt_stops_a_looping_callback_and_the_publish(lua: ScriptRuntime) -> None:
+    lua.execute("Event.on('spin', function() while true do end end)")
+    code = "Event.publish('spin', nil)\nafter_publish = true"
+    error, elapsed = _interrupted_after(lua, code)
+    assert error.ename == "KeyboardInterrupt" and elapsed < 5
+    assert lua.execute("return after_publish").value is None, "the cell stopped at the publish"
+    [sub] = call(lua, "Event.list_subscriptions")
+    assert sub["errors"] == 0, "an interrupt is not a callback failure"

@@ -338,3 +338,19 @@ def test_an_interrupt_stops_a_looping_code_execution_hook(lua: ScriptRuntime) ->
         hooks.unregister(hook.id)
     assert lua.execute("return ran").value is None
     assert lua.execute("return 1 + 1").value == 2, "the runtime stays usable"
+
+
+def test_an_interrupt_in_a_state_write_hook_stops_the_cell_and_the_write(
+    lua: ScriptRuntime,
+) -> None:
+    lua.execute("Hook.register('BeforeStateWrite', function() while true do end end)")
+    timer = threading.Timer(0.3, lua.interrupt)
+    timer.start()
+    error = error_of(lua, "State.save('g', 'k', 1)\nafter = true")
+    timer.cancel()
+    assert error.ename == "KeyboardInterrupt"
+    hooks = lua.infrastructure.get(HookRegistry)
+    for hook in hooks.hooks("BeforeStateWrite"):
+        hooks.unregister(hook.id)
+    assert call(lua, "State.exists", "g", "k") is False
+    assert lua.execute("return after").value is None
