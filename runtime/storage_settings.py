@@ -35,11 +35,15 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
     """Component name → its settings object, for the components that have config keys."""
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
     from llmspell.storage.components.kv import KVSettings
+    from llmspell.storage.components.workflow_state import WorkflowStateSettings
 
     storage = config.storage
     return {
         "kv": KVSettings(
             max_value_bytes=int(storage.max_value_mb * 1024 * 1024),
             history_limit=int(storage.state_history_limit),
+        ),
+        "workflow_state": WorkflowStateSettings(
+            max_output_bytes=int(storage.max_value_mb * 1024 * 1024),
         ),
     }
