@@ -178,7 +178,9 @@ def test_loop_iterations_are_separate_rows_in_iteration_order(storage: SqlStorag
     assert [(s.iteration, s.output) for s in wf.steps("e1")] == [(1, 10), (2, 20), (3, 30)]
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=json_values)
 def test_any_json_step_output_round_trips(storage: SqlStorage, value: Any) -> None:
     wf = storage.workflow_state
@@ -193,9 +195,7 @@ def test_list_is_newest_first_and_filters_by_name_status_and_limit(storage: SqlS
     for i, (name, status) in enumerate(
         [("a", "completed"), ("b", "failed"), ("a", "failed"), ("a", "completed")]
     ):
-        wf.create_execution(
-            execution(f"e{i}", name, status, started_at=NOW + timedelta(seconds=i))
-        )
+        wf.create_execution(execution(f"e{i}", name, status, started_at=NOW + timedelta(seconds=i)))
     assert [e.execution_id for e in wf.list_executions()] == ["e3", "e2", "e1", "e0"]
     assert [e.execution_id for e in wf.list_executions("a")] == ["e3", "e2", "e0"]
     assert [e.execution_id for e in wf.list_executions(status="failed")] == ["e2", "e1"]
