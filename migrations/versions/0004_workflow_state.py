@@ -1,7 +1,7 @@
 """workflow state: workflow executions and their steps (tenant row-level security on PostgreSQL).
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29
 """
 
@@ -14,7 +14,7 @@ from llmspell.storage.postgres.rls import enable_rls_sql
 from llmspell.storage.schema import UtcDateTime
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
