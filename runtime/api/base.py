@@ -152,6 +152,9 @@ class ApiContext:
     )
     format_value: Callable[[Any], str] = field(default=repr)
     describe: Callable[[Any], str | None] = field(default=lambda value: None)
+    # true once the running script must stop (interrupt, timeout): long host-side work such
+    # as a workflow checks it between steps
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
 
     @property
     def tenant_id(self) -> str:

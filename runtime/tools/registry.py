@@ -18,13 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
-
 from llmspell.runtime.api.base import ApiError
 from llmspell.runtime.errors import DomainError, InvalidArgument, NotFound, kind_of
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError as SchemaViolation
 
     from llmspell.runtime.config import ToolsConfig
@@ -77,6 +75,11 @@ class Tool:
     validator: Draft202012Validator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Imported here: jsonschema costs tens of ms, which a script that runs no tool (and
+        # the start of every runtime) should not pay.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(self.schema)
         except SchemaError as exc:
@@ -278,6 +281,8 @@ def validate_params(tool: Tool, params: Any) -> dict[str, Any]:
         raise InvalidArgument(
             f"{tool.name}: params must be a table of named parameters, got {kind_of(params)}"
         )
+    from jsonschema.exceptions import best_match
+
     params = _empty_tables_as_lists(tool.schema, dict(params))
     error = best_match(tool.validator.iter_errors(params))
     if error is not None:

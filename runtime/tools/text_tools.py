@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from llmspell.runtime.tools.registry import Tool, ToolFailure
+from llmspell.runtime.value_text import text_of
 
 TEXT_OPERATIONS = (
     "uppercase",
@@ -119,23 +120,6 @@ def render_template(params: dict[str, Any]) -> str:
         return text_of(value)
 
     return _PLACEHOLDER.sub(fill, params["input"])
-
-
-def text_of(value: Any) -> str:
-    """A value as it reads inside text: numbers as Lua writes them, tables as JSON."""
-    import json
-
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return f"{value:.1f}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
 
 
 TEMPLATE_CREATOR = Tool(
