@@ -216,23 +216,30 @@ class ToolRegistry:
             )
         if not callable(fn):
             raise InvalidArgument(f"fn must be a function, got {kind_of(fn)}")
-        tool = Tool(
-            name=name,
-            description=description,
-            category=category,
-            schema=dict(ANY_PARAMS) if schema is None else schema,
-            run=fn,
-            tags=tuple(tags),
-            builtin=False,
-            script_side=True,
+        return self.add(
+            Tool(
+                name=name,
+                description=description,
+                category=category,
+                schema=dict(ANY_PARAMS) if schema is None else schema,
+                run=fn,
+                tags=tuple(tags),
+                builtin=False,
+                script_side=True,
+            )
         )
+
+    def add(self, tool: Tool) -> Tool:
+        """Add a tool written in Python (an extension, a component's own tool). Unless it is
+        marked `script_side`, workflows may run it on a pool thread, so it must be
+        thread-safe. A built-in's name is refused; another tool of the name is replaced."""
         with self._lock:
-            existing = self._tools.get(name)
+            existing = self._tools.get(tool.name)
             if existing is not None and existing.builtin:
                 raise InvalidArgument(
-                    f"{name!r} is a built-in tool and cannot be replaced; choose another name"
+                    f"{tool.name!r} is a built-in tool and cannot be replaced; choose another name"
                 )
-            self._tools[name] = tool
+            self._tools[tool.name] = tool
         return tool
 
     # --- running --------------------------------------------------------------------------
