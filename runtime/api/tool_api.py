@@ -126,9 +126,9 @@ def _is_record_of(value: Any, name: str) -> bool:
 def _lists_where_schema_wants_them(schema: Any) -> Any:
     if isinstance(schema, dict):
         return {
-            key: [] if key in _LIST_KEYWORDS and value == {} else _lists_where_schema_wants_them(
-                value
-            )
+            key: []
+            if key in _LIST_KEYWORDS and value == {}
+            else _lists_where_schema_wants_them(value)
             for key, value in schema.items()
         }
     if isinstance(schema, list):

@@ -248,7 +248,9 @@ def _input(fn: str, value: Any) -> dict[str, Any]:
     if value is None or value == []:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(f"{fn}: input must be a table of named fields, got {type_name(value)}")
+        raise ValidationError(
+            f"{fn}: input must be a table of named fields, got {type_name(value)}"
+        )
     return ensure_data(fn, "input", value)  # type: ignore[no-any-return]
 
 

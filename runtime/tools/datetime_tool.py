@@ -45,7 +45,9 @@ def _zone(name: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ToolFailure(f"unknown time zone {name!r} (use an IANA name like Europe/Paris)") from None
+        raise ToolFailure(
+            f"unknown time zone {name!r} (use an IANA name like Europe/Paris)"
+        ) from None
 
 
 def _moment(value: Any, fmt: str | None, zone: ZoneInfo | None) -> datetime:
@@ -79,8 +81,10 @@ def handle(params: dict[str, Any]) -> Any:
     unit = UNITS[params.get("unit", "seconds")]
     if operation == "now":
         now = datetime.now(UTC)
-        return now.astimezone(zone).strftime(params["format"]) if "format" in params else _show(
-            now, zone
+        return (
+            now.astimezone(zone).strftime(params["format"])
+            if "format" in params
+            else _show(now, zone)
         )
     # `format` describes the input for parse/add/diff and the output for format.
     input_format = params.get("format") if operation != "format" else None
@@ -95,11 +99,7 @@ def handle(params: dict[str, Any]) -> Any:
             return _show(moment + timedelta(seconds=params["amount"] * unit), zone)
         except OverflowError:
             raise ToolFailure("the resulting time is out of range") from None
-    other = (
-        _moment(params["other"], input_format, zone)
-        if "other" in params
-        else datetime.now(UTC)
-    )
+    other = _moment(params["other"], input_format, zone) if "other" in params else datetime.now(UTC)
     seconds = (other - moment).total_seconds()
     value = seconds / unit
     return int(value) if value.is_integer() else value

@@ -116,11 +116,17 @@ class ToolCall:
         return (self.finished - self.started) * 1000
 
     def run(self) -> ToolCall:
-        """Run the tool; a failure while running is kept as `error`, never raised (except an
-        interrupt, which is not the tool's failure)."""
+        """Run the tool; a failure while running is kept as `error`, not raised. A path
+        outside `tools.allowed_paths` (PathNotAllowed) and an interrupt do raise."""
         self.started = time.monotonic()
+        from llmspell.runtime.tools.paths import PathNotAllowed
+
         try:
             output = self.tool.run(self.params)
+        except PathNotAllowed:
+            # Not a failed run but a refused one: reaching outside the allowed paths raises.
+            self.finished = time.monotonic()
+            raise
         except (ToolFailure, DomainError, ApiError) as exc:
             # ApiError: a script function (a user tool) failed; its message says why.
             self.error = str(exc)
@@ -192,8 +198,7 @@ class ToolRegistry:
         return [
             tool
             for tool in self.list()
-            if (category is None or tool.category == category)
-            and (tag is None or tag in tool.tags)
+            if (category is None or tool.category == category) and (tag is None or tag in tool.tags)
         ]
 
     def register(
@@ -244,9 +249,7 @@ class ToolRegistry:
 
     # --- running --------------------------------------------------------------------------
 
-    def prepare(
-        self, name: str, params: Any, correlation_id: str | None = None
-    ) -> ToolCall:
+    def prepare(self, name: str, params: Any, correlation_id: str | None = None) -> ToolCall:
         """Validate `params` against the tool's schema and run BeforeToolExecution (which may
         change them or cancel the call: HookCancelled). Raises for an unknown tool or params
         that break the schema, naming the tool, the parameter and what was expected."""
@@ -272,9 +275,7 @@ class ToolRegistry:
             )
         return hooks.run("AfterToolExecution", call.tool.name, result, call.correlation_id)
 
-    def execute(
-        self, name: str, params: Any, correlation_id: str | None = None
-    ) -> dict[str, Any]:
+    def execute(self, name: str, params: Any, correlation_id: str | None = None) -> dict[str, Any]:
         """Run a tool on this thread: `{success, result, error?, metadata}`."""
         return self.finish(self.prepare(name, params, correlation_id).run())
 
@@ -321,9 +322,7 @@ def describe_violation(schema: dict[str, Any], error: SchemaViolation) -> str:
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
         prefix = f"{where}." if where else ""
-        return (
-            f"unknown parameter {prefix + extra[0]!r}; parameters: {', '.join(known) or 'none'}"
-        )
+        return f"unknown parameter {prefix + extra[0]!r}; parameters: {', '.join(known) or 'none'}"
     label = f"parameter {where!r}" if where else "params"
     if validator in {"oneOf", "anyOf"} and all(
         set(sub) == {"required"} for sub in expected if isinstance(sub, dict)
@@ -337,8 +336,7 @@ def describe_violation(schema: dict[str, Any], error: SchemaViolation) -> str:
         return f"{label} must be {words}, got {kind_of(error.instance)}"
     if validator == "enum":
         return (
-            f"{label} must be one of {', '.join(repr(v) for v in expected)}, "
-            f"got {error.instance!r}"
+            f"{label} must be one of {', '.join(repr(v) for v in expected)}, got {error.instance!r}"
         )
     if validator == "maxLength":
         return f"{label} must be at most {expected} characters, got {len(error.instance)}"

@@ -92,9 +92,9 @@ class WorkflowDefinition:
         return [step.name for step in self.all_steps()]
 
 
-def parse_workflow(kind: str, spec: Mapping[str, Any], resolve: Callable[[Any], Any]) -> (
-    WorkflowDefinition
-):
+def parse_workflow(
+    kind: str, spec: Mapping[str, Any], resolve: Callable[[Any], Any]
+) -> WorkflowDefinition:
     """The definition a script's table describes. `resolve(value)` turns a script's workflow
     object (in a `workflow` step) into its definition, or returns None."""
     if kind not in KINDS:
@@ -181,7 +181,9 @@ def parse_step(spec: Any, position: int, resolve: Callable[[Any], Any]) -> Step:
         found = [t for t, key in _TYPE_KEYS.items() if spec.get(key) is not None]
         step_type = found[0] if len(found) == 1 else None
     if step_type not in STEP_TYPES:
-        raise InvalidArgument(f"{where}: type must be one of {', '.join(STEP_TYPES)}, got {step_type!r}")
+        raise InvalidArgument(
+            f"{where}: type must be one of {', '.join(STEP_TYPES)}, got {step_type!r}"
+        )
     key = _TYPE_KEYS[step_type]
     target = spec.get(key)
     fields: dict[str, Any] = {}
@@ -191,7 +193,9 @@ def parse_step(spec: Any, position: int, resolve: Callable[[Any], Any]) -> Step:
         fields[key] = target
     elif step_type == "lua":
         if not callable(target):
-            raise InvalidArgument(f"{where}: a lua step needs fn = <function>, got {kind_of(target)}")
+            raise InvalidArgument(
+                f"{where}: a lua step needs fn = <function>, got {kind_of(target)}"
+            )
         fields["fn"] = target
     else:
         definition = resolve(target)
@@ -260,7 +264,7 @@ def parse_condition(value: Any) -> Condition:
             raise InvalidArgument(f"condition {kind} needs key = <input field, dotted>")
         return Condition(kind, key=key, value=value.get("value"))
     raise InvalidArgument(
-        f"condition must be a function or a table like {{type = \"input_equals\", key = ..., "
+        f'condition must be a function or a table like {{type = "input_equals", key = ..., '
         f"value = ...}}, got {kind_of(value)}"
     )
 

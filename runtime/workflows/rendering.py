@@ -37,14 +37,14 @@ def workflow_result_html(value: Any) -> str | None:
         f"{float(value['duration_ms']):.1f} ms &middot; execution <code>"
         f"{_e(value['execution_id'])}</code></p>"
     )
-    error = f"<p style=\"color:#d1495b\">{_e(value['error'])}</p>" if value.get("error") else ""
+    error = f'<p style="color:#d1495b">{_e(value["error"])}</p>' if value.get("error") else ""
     rows = "".join(_row(step, value["outputs"]) for step in steps)
     table = (
         "<table><thead><tr><th>step</th><th>status</th><th>attempts</th>"
         "<th>duration (ms)</th><th>output</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
-    return f"<div class=\"llmspell-workflow\">{head}{error}{table}{timeline_svg(steps)}</div>"
+    return f'<div class="llmspell-workflow">{head}{error}{table}{timeline_svg(steps)}</div>'
 
 
 def _row(step: dict[str, Any], outputs: dict[str, Any]) -> str:

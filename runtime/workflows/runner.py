@@ -150,17 +150,16 @@ class WorkflowRun:
                 attempt.ended = time.monotonic()
                 self._record(attempt, final=True)
             now = datetime.now(UTC)
-            store.update_execution(
-                self.execution_id, "failed", now, error=reason, finished_at=now
-            )
+            store.update_execution(self.execution_id, "failed", now, error=reason, finished_at=now)
             raise
         return self._finish(outputs)
 
     def _stopping(self, exc: BaseException) -> bool:
         return isinstance(exc, WorkflowInterrupted) or not isinstance(exc, Exception)
 
-    def _create(self, started_at: datetime, status: str, error: str | None = None,
-                finished: bool = False) -> None:
+    def _create(
+        self, started_at: datetime, status: str, error: str | None = None, finished: bool = False
+    ) -> None:
         from llmspell.storage.components.workflow_state import WorkflowExecution
 
         self.services.store.create_execution(
@@ -282,7 +281,11 @@ class WorkflowRun:
         delayed: list[tuple[float, Step, int]] = []  # retries waiting for their backoff
 
         def settle(attempt: Attempt) -> None:
-            if not attempt.ok and strategy.kind == "retry" and attempt.number < strategy.max_attempts:
+            if (
+                not attempt.ok
+                and strategy.kind == "retry"
+                and attempt.number < strategy.max_attempts
+            ):
                 ready = time.monotonic() + strategy.delay_s(attempt.number + 1)
                 delayed.append((ready, attempt.step, attempt.number + 1))
                 return
@@ -301,7 +304,12 @@ class WorkflowRun:
                 while pending and len(in_flight) < limit and not stop_starting:
                     step, number = pending.popleft()
                     attempt = self._start(step, input_, outputs, 0, number)
-                    if attempt.ok and pool is not None and attempt.call is not None and self._pooled(step):
+                    if (
+                        attempt.ok
+                        and pool is not None
+                        and attempt.call is not None
+                        and self._pooled(step)
+                    ):
                         in_flight[pool.submit(attempt.call.run)] = attempt
                         continue
                     if attempt.ok:
@@ -320,7 +328,9 @@ class WorkflowRun:
                         self._complete(attempt)
                         settle(attempt)
                 elif delayed and not pending:
-                    self._sleep(min(POLL_S, max(0.0, min(d[0] for d in delayed) - time.monotonic())))
+                    self._sleep(
+                        min(POLL_S, max(0.0, min(d[0] for d in delayed) - time.monotonic()))
+                    )
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -378,7 +388,9 @@ class WorkflowRun:
                         return
             iteration_outputs: dict[str, Any] = {}
             failures = len(self._failures)
-            self._sequence(wf.steps, {**base, "item": item, "index": index}, iteration_outputs, index)
+            self._sequence(
+                wf.steps, {**base, "item": item, "index": index}, iteration_outputs, index
+            )
             for step in wf.steps:
                 outputs[step.name].append(iteration_outputs.get(step.name))
             previous = iteration_outputs
@@ -404,9 +416,11 @@ class WorkflowRun:
     def _pooled(self, step: Step) -> bool:
         """Whether the step's work is Python-side (a built-in tool), so any thread may do it."""
         tools = self.services.tools
-        return step.type == "tool" and tools.exists(step.tool or "") and not tools.get(
-            step.tool or ""
-        ).script_side
+        return (
+            step.type == "tool"
+            and tools.exists(step.tool or "")
+            and not tools.get(step.tool or "").script_side
+        )
 
     def _start(
         self, step: Step, input_: Any, outputs: Mapping[str, Any], iteration: int, number: int
@@ -483,7 +497,9 @@ class WorkflowRun:
         child_id = None
         if prior is not None and isinstance(prior.output, dict):
             child_id = prior.output.get("execution_id")
-        previous = self.services.store.get_execution(child_id) if isinstance(child_id, str) else None
+        previous = (
+            self.services.store.get_execution(child_id) if isinstance(child_id, str) else None
+        )
         if previous is not None and previous.status != "completed":
             child = WorkflowRun(
                 self.services,
