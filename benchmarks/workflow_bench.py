@@ -79,12 +79,9 @@ def main() -> None:
             print(f"  ratio workflow / plain loop:            {wf_ms / loop_ms:9.1f}x")
             baseline = timed(rt, "one_by_one:execute{}") * 1000
             parallel = statistics.median(timed(rt, "par:execute{}") for _ in range(3)) * 1000
-            print(
-                f"{PARALLEL_STEPS} steps waiting {WAIT_S * 1000:.0f} ms, one after another: {baseline:9.1f} ms"
-            )
-            print(
-                f"{PARALLEL_STEPS} steps waiting {WAIT_S * 1000:.0f} ms, parallel workflow:  {parallel:9.1f} ms"
-            )
+            label = f"{PARALLEL_STEPS} steps waiting {WAIT_S * 1000:.0f} ms"
+            print(f"{label}, one after another: {baseline:9.1f} ms")
+            print(f"{label}, parallel workflow:  {parallel:9.1f} ms")
             print(
                 f"  speed-up:                               {baseline / parallel:9.1f}x "
                 f"(ideal {PARALLEL_STEPS}x; ideal wall time {WAIT_S * 1000:.0f} ms)"

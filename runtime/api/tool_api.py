@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
@@ -44,7 +45,7 @@ class ToolApi(ApiNamespace):
 
     def list(self) -> list[dict[str, Any]]:
         """Every tool as `{name, description, category, version}`, by name."""
-        return [tool.info() for tool in self._tools.list()]
+        return [tool.info() for tool in self._tools.all_tools()]
 
     def get(self, name: str) -> dict[str, Any]:
         """A tool's record with its parameter `schema`, `tags`, whether it is `builtin`, and
@@ -56,11 +57,11 @@ class ToolApi(ApiNamespace):
         """Whether a tool called `name` exists."""
         return isinstance(name, str) and self._tools.exists(name)
 
-    def categories(self) -> list[str]:
+    def categories(self) -> builtins.list[str]:
         """The categories of the tools there are, sorted."""
         return self._tools.categories()
 
-    def discover(self, filter: Any = None) -> list[dict[str, Any]]:
+    def discover(self, filter: Any = None) -> builtins.list[dict[str, Any]]:
         """Tools matching `{category?, tag?}` (all tools without a filter), as in `list()`."""
         options = require_table("Tool.discover", "filter", filter)
         check_options("Tool.discover", options, {"category", "tag"})
@@ -101,8 +102,6 @@ class ToolApi(ApiNamespace):
         return tool.info()
 
     def _record(self, tool: Tool) -> dict[str, Any]:
-        tools = self._tools
-
         def execute(*args: Any) -> dict[str, Any]:
             # `tool:execute(params)` passes the record first; `tool.execute(params)` does not.
             if args and _is_record_of(args[0], tool.name):

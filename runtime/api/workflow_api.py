@@ -251,7 +251,7 @@ def _input(fn: str, value: Any) -> dict[str, Any]:
         raise ValidationError(
             f"{fn}: input must be a table of named fields, got {type_name(value)}"
         )
-    return ensure_data(fn, "input", value)  # type: ignore[no-any-return]
+    return ensure_data(fn, "input", value)
 
 
 def _record(execution: WorkflowExecution) -> dict[str, Any]:

@@ -119,9 +119,13 @@ class _Evaluator:
         op = self._BINARY.get(type(node.op))
         if op is None:
             raise ToolFailure(f"operator {type(node.op).__name__} is not allowed")
-        if isinstance(node.op, ast.Mult) and isinstance(left, int) and isinstance(right, int):
-            if left.bit_length() + right.bit_length() > MAX_INT_BITS + 1:
-                raise ToolFailure(f"the result has more than {MAX_INT_BITS} bits")
+        if (
+            isinstance(node.op, ast.Mult)
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() + right.bit_length() > MAX_INT_BITS + 1
+        ):
+            raise ToolFailure(f"the result has more than {MAX_INT_BITS} bits")
         return _bounded(op(left, right))
 
     def _call(self, node: ast.Call) -> Number:
@@ -153,7 +157,7 @@ def _power(base: Number, exponent: Number) -> Number:
 def _bounded(value: Any) -> Number:
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise ToolFailure(f"the result has more than {MAX_INT_BITS} bits")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _short(expression: str) -> str:

@@ -172,7 +172,7 @@ class ToolRegistry:
 
     # --- the catalogue --------------------------------------------------------------------
 
-    def list(self) -> list[Tool]:
+    def all_tools(self) -> list[Tool]:
         """Every tool, by name."""
         return [self._tools[name] for name in sorted(self._tools)]
 
@@ -197,7 +197,7 @@ class ToolRegistry:
         """Tools of `category` and/or carrying `tag` (all tools when neither is given)."""
         return [
             tool
-            for tool in self.list()
+            for tool in self.all_tools()
             if (category is None or tool.category == category) and (tag is None or tag in tool.tags)
         ]
 
@@ -332,7 +332,7 @@ def describe_violation(schema: dict[str, Any], error: SchemaViolation) -> str:
         return f"{label} must have {many} of {', '.join(repr(n) for n in names)}"
     if validator == "type":
         wanted = expected if isinstance(expected, list) else [expected]
-        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         return f"{label} must be {words}, got {kind_of(error.instance)}"
     if validator == "enum":
         return (

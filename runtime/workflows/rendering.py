@@ -20,7 +20,7 @@ def is_workflow_result(value: Any) -> bool:
     """Whether `value` is what `wf:execute` / `wf:resume` return."""
     return (
         isinstance(value, dict)
-        and RESULT_KEYS <= set(value)
+        and set(value) >= RESULT_KEYS
         and isinstance(value.get("steps"), list)
         and all(isinstance(s, dict) and "name" in s for s in value["steps"])
     )

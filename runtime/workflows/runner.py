@@ -212,7 +212,7 @@ class WorkflowRun:
                 {"step": failure.step.name if failure else None, "error": error},
                 self.execution_id,
             )
-        return hooks.run("AfterWorkflowComplete", wf.name, result, self.execution_id)  # type: ignore[no-any-return]
+        return hooks.run("AfterWorkflowComplete", wf.name, result, self.execution_id)
 
     def _last_step(self) -> str | None:
         return self.summaries[-1].name if self.summaries else None

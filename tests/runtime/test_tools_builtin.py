@@ -34,7 +34,7 @@ def result_of(rt: ScriptRuntime, name: str, params: dict[str, Any]) -> Any:
 
 def failure_of(rt: ScriptRuntime, name: str, params: dict[str, Any]) -> str:
     out = run_tool(rt, name, params)
-    assert out["success"] is False and "result" not in out or out["result"] is None, out
+    assert out["success"] is False and out["result"] is None, out
     assert out["metadata"]["tool"] == name
     return str(out["error"])
 
@@ -420,7 +420,8 @@ def test_file_operations_refuse_every_path_escape(
     os.symlink(root.parent / "secret.txt", root / "link.txt")
     path = escape.format(root=root)
     for operation in ("read", "exists", "write"):
-        code = f'Tool.execute("file-operations", {{operation = "{operation}", path = "{path}", input = "x"}})'
+        params = f'{{operation = "{operation}", path = "{path}", input = "x"}}'
+        code = f'Tool.execute("file-operations", {params})'
         err = error_of(rt, code)
         assert err.ename == "PermissionError", err.evalue
         assert err.evalue.startswith("Tool.execute: ")
