@@ -34,7 +34,7 @@ def result_of(rt: ScriptRuntime, name: str, params: dict[str, Any]) -> Any:
 
 def failure_of(rt: ScriptRuntime, name: str, params: dict[str, Any]) -> str:
     out = run_tool(rt, name, params)
-    assert out["success"] is False and out["result"] is None, out
+    assert out["success"] is False and out.get("result") is None, out
     assert out["metadata"]["tool"] == name
     return str(out["error"])
 
