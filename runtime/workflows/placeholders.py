@@ -3,7 +3,8 @@
 Placeholders are replaced in every string of a step's input, nested tables included. A string
 that is exactly one placeholder takes the value itself (a number stays a number, a table a
 table); inside longer text the value is written as text. A placeholder that names nothing
-raises, naming it.
+raises, naming it. Braces around other names (`{{name}}` in a template-creator template) are
+not workflow placeholders and stay as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from llmspell.runtime.errors import InvalidArgument
 from llmspell.runtime.value_text import text_of
 
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*((?:input|step)(?:\.[^{}\s]*)?)\s*\}\}")
 
 
 class PlaceholderError(InvalidArgument):
