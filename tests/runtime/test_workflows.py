@@ -1,6 +1,7 @@
 """Workflows on the Lua engine (and the Python engine where threads matter): every kind, the
 builder, placeholders, error strategies, resume, persistence while running, hooks, rendering,
 and stopping a run (interrupt) with the run recorded as failed."""
+# ruff: noqa: E501 - the Lua programs under test read best on one line each
 
 from __future__ import annotations
 
@@ -413,12 +414,8 @@ def test_resume_a_loop_continues_from_the_failed_iteration(lua: ScriptRuntime) -
       first = wf:execute()
       broken = false
     """)
-    assert (
-        value(lua, "return first.error")
-        == "step 's' (iteration 2) failed: "
-        + value(lua, "return first.outputs.s[2] == nil and 'x' or 'y'")
-        or True
-    )
+    error = value(lua, "return first.error")
+    assert error.startswith("step 's' (iteration 2) failed: ") and "bad y" in error
     again = value(lua, "return wf:resume(first.execution_id)")
     assert again["success"] is True
     assert [o["result"] for o in again["outputs"]["s"]] == ["x1", "y2", "z3"]
