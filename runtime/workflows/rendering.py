@@ -77,7 +77,7 @@ def summary(value: Any) -> str:
 
 def timeline_svg(steps: list[dict[str, Any]]) -> str:
     """One bar per step that ran in this call, placed by its start and length in time."""
-    ran = [s for s in steps if not s.get("reused")]
+    ran = sorted((s for s in steps if not s.get("reused")), key=lambda s: float(s["offset_ms"]))
     if not ran:
         return ""
     end = max(float(s["offset_ms"]) + float(s["duration_ms"]) for s in ran) or 1.0
