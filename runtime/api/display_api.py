@@ -50,7 +50,8 @@ class DisplayApi(ApiNamespace):
     def image(self, data_or_path: str | bytes, mime: str | None = None) -> None:
         """Show an image from raw bytes or a file path; `mime` is one of image/png, image/jpeg,
         image/gif, image/svg+xml, image/webp (guessed from the bytes or file extension if omitted).
-        In safe mode a path must lie under the working directory or `tools.allowed_paths`."""
+        Under a sandboxed engine (Lua in safe mode) a path must lie under the working directory
+        or `tools.allowed_paths`."""
         data = self._image_bytes(data_or_path)
         mime = mime or _guess_mime(data, data_or_path)
         if mime not in IMAGE_MIMES:
@@ -92,7 +93,7 @@ class DisplayApi(ApiNamespace):
             raise ApiError(f"Display.image: cannot read {text!r}: {exc.strerror}") from None
 
     def _check_path(self, path: Path) -> None:
-        if self._ctx.config.engines.lua.security == "trusted":
+        if self._ctx.engine_trusted:
             return
         resolved = path.resolve()
         roots = [Path.cwd().resolve()] + [

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import ApiError
-from llmspell.runtime.errors import DomainError, InvalidArgument, NotFound, kind_of
+from llmspell.runtime.errors import (
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    ScriptStopping,
+    kind_of,
+)
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -117,14 +123,16 @@ class ToolCall:
 
     def run(self) -> ToolCall:
         """Run the tool; a failure while running is kept as `error`, not raised. A path
-        outside `tools.allowed_paths` (PathNotAllowed) and an interrupt do raise."""
+        outside `tools.allowed_paths` (PathNotAllowed) and a stopping script (ScriptStopping)
+        do raise."""
         self.started = time.monotonic()
         from llmspell.runtime.tools.paths import PathNotAllowed
 
         try:
             output = self.tool.run(self.params)
-        except PathNotAllowed:
-            # Not a failed run but a refused one: reaching outside the allowed paths raises.
+        except (PathNotAllowed, ScriptStopping):
+            # Not failed runs: reaching outside the allowed paths raises, and so does a user
+            # tool stopped because the script is stopping.
             self.finished = time.monotonic()
             raise
         except (ToolFailure, DomainError, ApiError) as exc:

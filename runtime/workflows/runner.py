@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.errors import DomainError
+from llmspell.runtime.errors import DomainError, ScriptStopping
 from llmspell.runtime.workflows.placeholders import substitute
 
 if TYPE_CHECKING:
@@ -155,7 +155,9 @@ class WorkflowRun:
         return self._finish(outputs)
 
     def _stopping(self, exc: BaseException) -> bool:
-        return isinstance(exc, WorkflowInterrupted) or not isinstance(exc, Exception)
+        return isinstance(exc, (WorkflowInterrupted, ScriptStopping)) or not isinstance(
+            exc, Exception
+        )
 
     def _create(
         self, started_at: datetime, status: str, error: str | None = None, finished: bool = False
@@ -446,6 +448,8 @@ class WorkflowRun:
                 attempt.call = self.services.tools.prepare(
                     step.tool or "", attempt.input, self.execution_id
                 )
+        except ScriptStopping:
+            raise
         except Exception as exc:
             attempt.error = str(exc)
         return attempt
@@ -466,6 +470,8 @@ class WorkflowRun:
             else:
                 # Agents come with the providers; until one is defined, none can be named.
                 raise StepFailed(f"no agent named {step.agent!r} (no agents are defined)")
+        except ScriptStopping:
+            raise
         except Exception as exc:
             attempt.error = str(exc) or type(exc).__name__
         attempt.ended = time.monotonic()

@@ -171,7 +171,7 @@ def test_unknown_key_in_a_file_names_file_key_and_allowed_keys(isolated_env: Pat
     message = str(info.value)
     assert str(bad) in message
     assert "'storage.bakend'" in message
-    assert "allowed: auto_upgrade, backend, components," in message
+    assert "allowed: auto_upgrade, backend, busy_timeout_s, components," in message
 
 
 def test_unknown_top_level_key_lists_the_sections(isolated_env: Path) -> None:
