@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 MAX_HTML_ROWS = 200
+# Values with a picture of their own (a workflow result): fn(value) -> HTML or None.
+_HTML_RENDERERS: list[Callable[[Any], str | None]] = []
+
+
+def register_html_renderer(render: Callable[[Any], str | None]) -> None:
+    """Let `render(value)` give the text/html of values it recognises (None for others)."""
+    if render not in _HTML_RENDERERS:
+        _HTML_RENDERERS.append(render)
 
 
 class Records(list[dict[str, Any]]):
@@ -68,6 +77,11 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
     bundle: dict[str, Any] = {"text/plain": text}
     if isinstance(value, (dict, list)) and json_safe(value) is not None:
         bundle["application/json"] = value
+        for render in _HTML_RENDERERS:
+            markup = render(value)
+            if markup is not None:
+                bundle["text/html"] = markup
+                return bundle
         columns = records_columns(value)
         if isinstance(value, Records) and value:
             columns = value.columns

@@ -36,10 +36,6 @@ class InvalidArgument(DomainError, ValueError):
     ename = "ValidationError"
 
 
-class NotFound(DomainError):
-    """The thing an operation names does not exist (for this tenant)."""
-
-
 class Disabled(DomainError):
     """A feature is switched off in the config; the message names the setting."""
 
@@ -61,3 +57,15 @@ def kind_of(value: Any) -> str:
     if kind is not None:
         return kind
     return "function" if callable(value) else type(value).__name__
+
+
+class NotFound(DomainError, LookupError):
+    """The named thing (tool, workflow execution, ...) does not exist."""
+
+    ename = "NotFound"
+
+
+class InvalidState(DomainError):
+    """The operation is not allowed in the thing's current state (resuming a finished run)."""
+
+    ename = "InvalidState"

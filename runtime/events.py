@@ -225,10 +225,10 @@ class EventBus:
         self,
         sub_id: str,
         timeout_s: float = 0,
-        should_stop: Callable[[], bool] = lambda: False,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> LoggedEvent | None:
         """The oldest unexpired event queued for `sub_id`, waiting up to `timeout_s` seconds
-        for one; None when none came. Waits in short slices, asking `should_stop` between
+        for one; None when none came. Waits in short slices, asking `stop_requested` between
         them, and raises Interrupted when it says so."""
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
             raise InvalidArgument(f"timeout must be a number, got {timeout_s!r}")
@@ -253,10 +253,10 @@ class EventBus:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                if should_stop():
+                if stop_requested():
                     raise Interrupted("interrupted while waiting for an event")
                 self._changed.wait(min(remaining, STOP_POLL_S))
-                if should_stop():
+                if stop_requested():
                     raise Interrupted("interrupted while waiting for an event")
 
     # --- the log --------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ class ScriptRuntime:
             format_value=self._engine.format_value,
             describe=self._engine.introspection.describe,
             producer=self._engine.producer,
-            should_stop=self._engine.stop_requested,
+            stop_requested=self._engine.stop_requested,
         )
         globals_ = build_globals(ctx)
         self._engine.introspection.docs = DocIndex(globals_)

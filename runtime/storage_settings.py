@@ -37,6 +37,7 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
     from llmspell.storage.components.events import EventLogSettings
     from llmspell.storage.components.kv import KVSettings
+    from llmspell.storage.components.workflow_state import WorkflowStateSettings
 
     storage = config.storage
     max_value_bytes = int(storage.max_value_mb * 1024 * 1024)
@@ -46,4 +47,7 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
             history_limit=int(storage.state_history_limit),
         ),
         "events": EventLogSettings(max_payload_bytes=max_value_bytes),
+        "workflow_state": WorkflowStateSettings(
+            max_output_bytes=max_value_bytes,
+        ),
     }

@@ -1,7 +1,7 @@
 """The event log (component `events`); on PostgreSQL monthly range partitions of it.
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0004
 Create Date: 2025-11-27
 """
 
@@ -15,7 +15,7 @@ from llmspell.storage.postgres.rls import enable_rls_sql
 from llmspell.storage.schema import UtcDateTime
 
 revision = "0003"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -166,12 +166,13 @@ class ApiContext:
     )
     format_value: Callable[[Any], str] = field(default=repr)
     describe: Callable[[Any], str | None] = field(default=lambda value: None)
-    # True once the running script must stop (interrupt, time limit): a call that waits polls
-    # it, because the engine's own check cannot run while the host blocks.
-    should_stop: Callable[[], bool] = field(default=lambda: False)
     # a script value that produces values (Lua function, Python generator) → its steps;
     # NotAProducer for any other value
     producer: Callable[[Any], ProducerStep] = field(default=_needs_an_engine)
+    # true once the running script must stop (interrupt, timeout): long host-side work such
+    # as a workflow checks it between steps, and a call that waits (Event.receive) between
+    # short waits, since the engine's own check cannot run while the host blocks
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
 
     @property
     def tenant_id(self) -> str:

@@ -117,7 +117,7 @@ class EventApi(ApiNamespace):
             raise ValueError(f"{fn}: timeout_ms must be a number, got {type_name(timeout_ms)}")
         if not timeout_ms >= 0:
             raise ValueError(f"{fn}: timeout_ms must be >= 0, got {timeout_ms}")
-        event = self._bus.receive(sub_id, timeout_ms / 1000, self._ctx.should_stop)
+        event = self._bus.receive(sub_id, timeout_ms / 1000, self._ctx.stop_requested)
         return None if event is None else event_record(event)
 
     def on(self, pattern: str, fn: Any) -> str:

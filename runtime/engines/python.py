@@ -171,8 +171,7 @@ class PythonEngine:
         self._raise_in_script()
 
     def stop_requested(self) -> bool:
-        """True once the running cell must stop; host calls that wait poll this (the
-        asynchronous exception only lands when Python bytecode runs)."""
+        """Whether the running cell must stop (interrupted, or past its time limit)."""
         return self._abort is not None
 
     def _raise_in_script(self) -> None:

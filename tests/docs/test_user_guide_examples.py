@@ -1,6 +1,6 @@
-"""User-guide chapters whose examples are runnable stay true: every ```lua block of the chapter
-runs, in order, in one memory-profile runtime, and a ```text block right after one is exactly
-what it prints."""
+"""The Lua examples of the user guide run: each chapter's `lua` blocks, in order, in one
+runtime on the `memory` profile (files inside a temp dir that `tools.allowed_paths` allows),
+and a `text` block right after an example is exactly what it prints."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from llmspell.runtime import ScriptRuntime, load_config
+from llmspell.runtime.config import with_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
-# Chapters whose every Lua example is meant to run as written.
-RUNNABLE_CHAPTERS = ["05-events-and-hooks.md"]
+CHAPTERS = ["05-events-and-hooks.md", "06-tools-and-workflows.md"]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 
 
 def examples(chapter: str) -> list[tuple[str, str | None]]:
-    """(lua code, expected output or None) for each Lua block of `chapter`."""
+    """(lua code, what it prints or None) for each `lua` block of `chapter`."""
     text = (ROOT / "docs" / "user-guide" / chapter).read_text(encoding="utf-8")
     blocks = [(m.group(1), m.group(2), m.start(), m.end()) for m in FENCE.finditer(text)]
     found: list[tuple[str, str | None]] = []
@@ -34,14 +34,21 @@ def examples(chapter: str) -> list[tuple[str, str | None]]:
     return found
 
 
-@pytest.mark.parametrize("chapter", RUNNABLE_CHAPTERS)
-def test_every_example_of_the_chapter_runs_and_prints_what_it_shows(
-    chapter: str, isolated_env: Path
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_lua_example_of_the_chapter_runs_and_prints_what_it_shows(
+    chapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     found = examples(chapter)
-    assert found, f"{chapter} has no Lua examples"
-    with ScriptRuntime(load_config(profile="memory", env={}).config) as rt:
-        for n, (code, expected) in enumerate(found, start=1):
-            result = rt.execute(code, name=f"{chapter} example {n}")
+    assert found, f"{chapter} has no lua examples"
+    monkeypatch.chdir(tmp_path)
+    config = with_overrides(
+        load_config(profile="memory", env={}).config, {"tools.allowed_paths": ["."]}
+    )
+    with ScriptRuntime(config) as rt:
+        for number, (block, expected) in enumerate(found, start=1):
+            try:
+                result = rt.execute(block, name=f"{chapter} example {number}")
+            except Exception as exc:  # name the example that broke
+                pytest.fail(f"{chapter} example {number} failed: {exc}\n{block}")
             if expected is not None:
-                assert result.stdout == expected, f"example {n}:\n{code}"
+                assert result.stdout == expected, f"{chapter} example {number}:\n{block}"

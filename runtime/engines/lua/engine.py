@@ -148,8 +148,7 @@ class LuaEngine:
         self._abort = "interrupt"
 
     def stop_requested(self) -> bool:
-        """True once the running cell must stop (interrupt, or its time limit has passed);
-        host calls that wait poll this, since the count hook cannot fire meanwhile."""
+        """Whether the running cell must stop (interrupted, or past its time limit)."""
         return self._check()
 
     def _check(self) -> bool:
