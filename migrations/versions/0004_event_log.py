@@ -1,7 +1,7 @@
 """The event log (component `events`); on PostgreSQL monthly range partitions of it.
 
-Revision ID: 0003
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 Create Date: 2025-11-27
 """
 
@@ -14,8 +14,8 @@ from llmspell.storage.components.events import EVENT_LOG_PARTITIONS as PARTITION
 from llmspell.storage.postgres.rls import enable_rls_sql
 from llmspell.storage.schema import UtcDateTime
 
-revision = "0003"
-down_revision = "0004"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

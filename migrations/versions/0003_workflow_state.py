@@ -1,6 +1,6 @@
 """workflow state: workflow executions and their steps (tenant row-level security on PostgreSQL).
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29
 """
@@ -13,7 +13,7 @@ from alembic import op
 from llmspell.storage.postgres.rls import enable_rls_sql
 from llmspell.storage.schema import UtcDateTime
 
-revision = "0004"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
