@@ -354,3 +354,15 @@ def test_an_interrupt_in_a_state_write_hook_stops_the_cell_and_the_write(
         hooks.unregister(hook.id)
     assert call(lua, "State.exists", "g", "k") is False
     assert lua.execute("return after").value is None
+
+
+def test_a_looping_lua_hook_is_stopped_by_the_time_limit_not_recorded_and_nothing_is_stored(
+    make_runtime: MakeRuntime,
+) -> None:
+    rt = make_runtime("lua", engines__lua__timeout_s=0.5)
+    rt.execute('Hook.register("BeforeStateWrite", function() while true do end end)')
+    with pytest.raises(ScriptError) as info:
+        rt.execute('State.save("g", "k", 1)')
+    assert info.value.ename == "TimeoutError"
+    assert call(rt, "State.load", "g", "k") is None
+    assert as_list(call(rt, "Hook.history", {})) == [], "a stopped hook is not a failed hook"
