@@ -30,6 +30,14 @@ class InvalidArgument(DomainError, ValueError):
     ename = "ValidationError"
 
 
+class NotFound(DomainError):
+    """The thing an operation names does not exist (for this tenant)."""
+
+
+class InvalidState(DomainError):
+    """The operation is not allowed in the current state of what it acts on."""
+
+
 def kind_of(value: Any) -> str:
     """`integer`, `table`, `nil`, `binary data`... for a plain value; `function` for callables."""
     kind = _KINDS.get(type(value))

@@ -18,6 +18,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, json_safe, text_table
+from llmspell.runtime.paths import allowed_roots, resolve_allowed_path
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp")
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
@@ -84,25 +85,13 @@ class DisplayApi(ApiNamespace):
         text = require_str("Display.image", "data_or_path", data_or_path)
         if text.lstrip().startswith("<svg") or text.lstrip().startswith("<?xml"):
             return text.encode()
-        path = Path(text).expanduser()
-        self._check_path(path)
+        path = Path(text)
+        if self._ctx.config.engines.lua.security != "trusted":
+            path = resolve_allowed_path(text, allowed_roots(self._ctx.config))
         try:
-            return path.read_bytes()
+            return path.expanduser().read_bytes()
         except OSError as exc:
             raise ApiError(f"Display.image: cannot read {text!r}: {exc.strerror}") from None
-
-    def _check_path(self, path: Path) -> None:
-        if self._ctx.config.engines.lua.security == "trusted":
-            return
-        resolved = path.resolve()
-        roots = [Path.cwd().resolve()] + [
-            Path(p).expanduser().resolve() for p in self._ctx.config.tools.allowed_paths
-        ]
-        if not any(resolved.is_relative_to(root) for root in roots):
-            raise ValidationError(
-                f"Display.image: {str(path)!r} is outside the working directory and "
-                "tools.allowed_paths (safe mode)"
-            )
 
 
 class DisplayFunction(ApiNamespace):
