@@ -95,6 +95,7 @@ class StorageConfig(_Section):
     auto_upgrade: bool = True
     max_value_mb: float = Field(10, gt=0, le=1024)
     state_history_limit: int = Field(10, ge=1, le=10_000)
+    max_artifact_mb: float = Field(100, gt=0, le=16_384)
     postgres: PostgresConfig = PostgresConfig()
     components: dict[str, Backend] = Field(default_factory=dict)
 

@@ -1,12 +1,24 @@
-"""Mime bundles for values: JSON for tables, an HTML table for arrays of records."""
+"""Mime bundles for values: JSON for tables, an HTML table for arrays of records, and the
+renderers API modules register for their own records (sessions, artifacts...)."""
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 MAX_HTML_ROWS = 200
+
+# value -> extra mime entries (merged over the generic bundle), or None when not its value.
+Renderer = Callable[[Any], dict[str, Any] | None]
+_renderers: dict[str, Renderer] = {}
+
+
+def register_renderer(name: str, renderer: Renderer) -> None:
+    """Let an API module render its records its own way (e.g. a session list as a table with
+    fixed columns, an image artifact as the image). Registering a name again replaces it."""
+    _renderers[name] = renderer
 
 
 def records_columns(value: Any) -> list[str] | None:
@@ -61,6 +73,11 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
         columns = records_columns(value)
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)
+    for renderer in _renderers.values():
+        extra = renderer(value)
+        if extra is not None:
+            bundle.update(extra)
+            break
     return bundle
 
 

@@ -34,6 +34,7 @@ def storage_settings(config: LLMSpellConfig) -> StorageSettings:
 def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
     """Component name → its settings object, for the components that have config keys."""
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
+    from llmspell.storage.components.artifacts import ArtifactSettings
     from llmspell.storage.components.kv import KVSettings
 
     storage = config.storage
@@ -42,4 +43,5 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
             max_value_bytes=int(storage.max_value_mb * 1024 * 1024),
             history_limit=int(storage.state_history_limit),
         ),
+        "artifacts": ArtifactSettings(max_bytes=int(storage.max_artifact_mb * 1024 * 1024)),
     }
