@@ -4,6 +4,7 @@ deletes its artifacts (`owns_session_data`)."""
 
 from __future__ import annotations
 
+import builtins
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ class ArtifactManager:
         """A session's artifacts in sequence order."""
         return self._store.list(self._sessions.record(session_id).id)
 
-    def query(self, query: ArtifactQuery) -> list[ArtifactRecord]:
+    def query(self, query: ArtifactQuery) -> builtins.list[ArtifactRecord]:
         """Artifacts matching `query`, newest first, across sessions unless it names one."""
         if query.session_id is not None:
             check_session_id(query.session_id)

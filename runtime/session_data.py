@@ -26,12 +26,12 @@ class SessionDataOwner(Protocol):
         ...
 
 
-O = TypeVar("O", bound=type)
+OwnerClass = TypeVar("OwnerClass", bound=type)
 
 _owners: dict[str, type[SessionDataOwner]] = {}
 
 
-def owns_session_data(cls: O) -> O:
+def owns_session_data(cls: OwnerClass) -> OwnerClass:
     """Class decorator: `cls` (a manager with `from_infrastructure` and `delete_session_data`)
     keeps data per session, so deleting a session deletes that data too."""
     for needed in ("from_infrastructure", "delete_session_data"):

@@ -9,6 +9,7 @@ then removes the record — a failure half-way leaves the session there to delet
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import uuid
@@ -123,7 +124,7 @@ class SessionManager:
         counts = self._counts([r.id for r in records])
         return [SessionInfo(r, counts[r.id]) for r in records]
 
-    def _counts(self, session_ids: list[str]) -> dict[str, int]:
+    def _counts(self, session_ids: builtins.list[str]) -> dict[str, int]:
         return self._infra.storage.artifacts.count_by_session(session_ids)
 
     # --- change -------------------------------------------------------------------------------
@@ -169,9 +170,7 @@ class SessionManager:
         if note is not None:
             text = check_text(NOTE_KEYS[action], note, MAX_DESCRIPTION)
             metadata = {**metadata, NOTE_KEYS[action]: text}
-        updated = replace(
-            current, status=target, metadata=metadata, updated_at=datetime.now(UTC)
-        )
+        updated = replace(current, status=target, metadata=metadata, updated_at=datetime.now(UTC))
         self._write(current, updated)
         return target
 

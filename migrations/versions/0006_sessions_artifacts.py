@@ -152,8 +152,7 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         owned = "pg_has_role(current_user, m.lomowner, 'USAGE')"
         join = (
-            "FROM artifact_content c JOIN pg_largeobject_metadata m "
-            "ON m.oid = c.large_object::oid"
+            "FROM artifact_content c JOIN pg_largeobject_metadata m ON m.oid = c.large_object::oid"
         )
         bind.execute(sa.text(f"SELECT lo_unlink(m.oid) {join} WHERE {owned}"))
         left = bind.execute(sa.text(f"SELECT count(*) {join} WHERE NOT {owned}")).scalar_one()

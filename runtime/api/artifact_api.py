@@ -4,6 +4,7 @@ binary-safe."""
 from __future__ import annotations
 
 import base64
+import builtins
 from typing import Any
 
 from llmspell.runtime.api.base import (
@@ -100,7 +101,9 @@ class ArtifactApi(ApiNamespace):
         metadata. The size limit is `storage.max_artifact_mb` (default 100)."""
         data = raw_of(content)
         if not isinstance(data, (str, bytes)):
-            raise ValidationError(f"Artifact.store: content must be a string, got {type_name(data)}")
+            raise ValidationError(
+                f"Artifact.store: content must be a string, got {type_name(data)}"
+            )
         fields = _store_fields("Artifact.store", options)
         record = self._artifacts.store(session_id, type, name, data, **fields)
         return artifact_id(record)
@@ -123,9 +126,7 @@ class ArtifactApi(ApiNamespace):
         sequence, content_hash = _sequence_of("Artifact.get", session_id, id)
         return _with_content(self._artifacts.get(session_id, sequence, content_hash))
 
-    def get_version(
-        self, session_id: str, name: str, version: int | None = None
-    ) -> dict[str, Any]:
+    def get_version(self, session_id: str, name: str, version: int | None = None) -> dict[str, Any]:
         """`{metadata, content}` of the latest version of `name` in the session, or of the
         given `version`."""
         if version is not None:
@@ -143,7 +144,7 @@ class ArtifactApi(ApiNamespace):
                 )
         return [artifact_record(r) for r in self._artifacts.list(session_id)]
 
-    def query(self, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def query(self, options: dict[str, Any] | None = None) -> builtins.list[dict[str, Any]]:
         """Artifact records, newest first, matching `{session_id?, type?, name? (glob:
         "report*"), tags? (all of them), created_after?, created_before? (RFC 3339 or Unix
         seconds), min_size?, max_size? (bytes), limit?}`; across sessions without session_id."""

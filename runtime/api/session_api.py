@@ -93,8 +93,7 @@ class SessionApi(ApiNamespace):
         status = optional_str("Session.list", "status", options.get("status"))
         if status is not None and status not in SESSION_STATUSES:
             raise ValidationError(
-                f"Session.list: status must be one of {', '.join(SESSION_STATUSES)}, "
-                f"got {status!r}"
+                f"Session.list: status must be one of {', '.join(SESSION_STATUSES)}, got {status!r}"
             )
         tags = options.get("tags")
         order_by, descending = _order("Session.list", options.get("order", "updated_at desc"))
@@ -105,7 +104,7 @@ class SessionApi(ApiNamespace):
             name=optional_str("Session.list", "name", options.get("name")),
             limit=None if limit is None else require_int("Session.list", "limit", limit, minimum=0),
             offset=require_int("Session.list", "offset", options.get("offset", 0), minimum=0),
-            order_by=order_by,  # type: ignore[arg-type]  # checked by _order
+            order_by=order_by,
             descending=descending,
         )
         return [session_record(info) for info in self._sessions.list(query)]
@@ -126,9 +125,7 @@ class SessionApi(ApiNamespace):
 
     def fail(self, id: str, reason: str | None = None) -> str:
         """active or suspended → failed; `reason` is kept as `metadata.failure_reason`."""
-        return self._sessions.transition(
-            id, "fail", optional_str("Session.fail", "reason", reason)
-        )
+        return self._sessions.transition(id, "fail", optional_str("Session.fail", "reason", reason))
 
     def archive(self, id: str) -> str:
         """completed or failed → archived (read-only from then on); returns the new status."""

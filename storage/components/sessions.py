@@ -182,7 +182,7 @@ def _params(session: SessionRecord) -> dict[str, Any]:
         "session_id": session.id,
         "name": session.name,
         "description": session.description,
-        "tags": _json(list(session.tags)),
+        "tags": _json(list(dict.fromkeys(session.tags))),
         "status": session.status,
         "parent_id": session.parent_id,
         "metadata": _json(session.metadata),

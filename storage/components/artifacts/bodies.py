@@ -68,9 +68,7 @@ class Bodies:
             if not large_objects.exists(conn, large_object):
                 raise MissingBody(f"the large object of content {content_hash} is gone")
             try:
-                yield from large_objects.read(
-                    conn, large_object, size, self._settings.chunk_bytes
-                )
+                yield from large_objects.read(conn, large_object, size, self._settings.chunk_bytes)
             except ValueError as exc:
                 raise MissingBody(f"content {content_hash}: {exc}") from None
             return

@@ -3,6 +3,7 @@ and the `ArtifactStore` Protocol the runtime programs against."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,7 +131,7 @@ class ArtifactStore(Protocol):
         """The session's artifacts in sequence order."""
         ...
 
-    def query(self, query: ArtifactQuery) -> list[ArtifactRecord]:
+    def query(self, query: ArtifactQuery) -> builtins.list[ArtifactRecord]:
         """Matching artifacts, newest first, across sessions unless `query.session_id`."""
         ...
 
@@ -146,7 +147,7 @@ class ArtifactStore(Protocol):
         """How many artifacts each of `session_ids` holds (0 included)."""
         ...
 
-    def check_integrity(self) -> list[IntegrityProblem]:
+    def check_integrity(self) -> builtins.list[IntegrityProblem]:
         """This tenant's hash mismatches, missing bodies, wrong reference counts and orphaned
         chunk rows (orphaned Large Objects need every tenant's view: see `admin`)."""
         ...

@@ -10,6 +10,7 @@ answers exactly the same as storing new bytes.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import json
@@ -156,9 +157,7 @@ class SqlArtifactStore:
         )
         # UPDATE reserves bind names equal to column names (SET parameters): `:hash` here.
         content_row = (tenant.where(c), c.c.content_hash == bindparam("hash"))
-        self._set_large_object = (
-            update(c).where(*content_row).values(large_object=bindparam("oid"))
-        )
+        self._set_large_object = update(c).where(*content_row).values(large_object=bindparam("oid"))
         self._add_reference = (
             update(c)
             .where(*content_row)
@@ -192,9 +191,7 @@ class SqlArtifactStore:
             )
             .where(tenant.where(a, "session_id", "sequence"))
         )
-        self._list = (
-            select(*_ROW).where(tenant.where(a, "session_id")).order_by(a.c.sequence.asc())
-        )
+        self._list = select(*_ROW).where(tenant.where(a, "session_id")).order_by(a.c.sequence.asc())
         self._query_base = select(*_ROW).where(tenant.where(a))
         self._with_all_tags = (
             select(t.c.session_id, t.c.sequence)
@@ -260,7 +257,7 @@ class SqlArtifactStore:
                     "type": artifact.type,
                     "mime_type": mime_type,
                     "size": found.size,
-                    "tags": _json(list(artifact.tags)),
+                    "tags": _json(tags),
                     "metadata": metadata,
                     "content_hash": found.sha256,
                     "created_at": now,
@@ -284,7 +281,7 @@ class SqlArtifactStore:
             type=artifact.type,
             mime_type=mime_type,
             size=found.size,
-            tags=tuple(artifact.tags),
+            tags=tuple(tags),
             metadata=dict(artifact.metadata),
             created_at=now,
             created_by=artifact.created_by,
@@ -331,9 +328,7 @@ class SqlArtifactStore:
 
     def get(self, session_id: str, sequence: int) -> ArtifactRecord | None:
         with self._db.transaction() as conn:
-            row = conn.execute(
-                self._get, {"session_id": session_id, "sequence": sequence}
-            ).first()
+            row = conn.execute(self._get, {"session_id": session_id, "sequence": sequence}).first()
         return None if row is None else _record(row)
 
     def get_version(
@@ -390,7 +385,7 @@ class SqlArtifactStore:
             rows = conn.execute(self._list, {"session_id": session_id}).all()
         return [_record(row) for row in rows]
 
-    def query(self, query: ArtifactQuery) -> list[ArtifactRecord]:
+    def query(self, query: ArtifactQuery) -> builtins.list[ArtifactRecord]:
         stmt, params = self._query_statement(query)
         with self._db.transaction() as conn:
             rows = conn.execute(stmt, params).all()
@@ -413,8 +408,14 @@ class SqlArtifactStore:
             stmt = stmt.where(tuple_(a.c.session_id, a.c.sequence).in_(self._with_all_tags))
             params.update(tags=tags, tag_count=len(tags))
         bounds = [
-            (query.created_after, a.c.created_at >= bindparam("created_after", type_=a.c.created_at.type)),
-            (query.created_before, a.c.created_at < bindparam("created_before", type_=a.c.created_at.type)),
+            (
+                query.created_after,
+                a.c.created_at >= bindparam("created_after", type_=a.c.created_at.type),
+            ),
+            (
+                query.created_before,
+                a.c.created_at < bindparam("created_before", type_=a.c.created_at.type),
+            ),
             (query.min_size, a.c.size >= bindparam("min_size")),
             (query.max_size, a.c.size <= bindparam("max_size")),
         ]
@@ -472,8 +473,8 @@ class SqlArtifactStore:
 
     # --- integrity --------------------------------------------------------------------------
 
-    def check_integrity(self) -> list[IntegrityProblem]:
-        problems: list[IntegrityProblem] = []
+    def check_integrity(self) -> builtins.list[IntegrityProblem]:
+        problems: builtins.list[IntegrityProblem] = []
         with self._db.transaction() as conn:
             references = Counter(
                 {content_hash: int(n) for content_hash, n in conn.execute(self._references)}
@@ -499,8 +500,10 @@ class SqlArtifactStore:
                 )
         return problems
 
-    def _check_content(self, conn: Connection, row: Any, referenced: int) -> list[IntegrityProblem]:
-        found: list[IntegrityProblem] = []
+    def _check_content(
+        self, conn: Connection, row: Any, referenced: int
+    ) -> builtins.list[IntegrityProblem]:
+        found: builtins.list[IntegrityProblem] = []
         if row.ref_count != referenced:
             found.append(
                 IntegrityProblem(
