@@ -4,18 +4,18 @@ search), kept across kernel restarts with numeric session ids as IPython numbers
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llmspell.runtime.config import data_dir
+logger = logging.getLogger("llmspell.kernel.history")
 
 # One entry of a history_reply: (session, line, source) or (session, line, (source, output)).
 HistoryEntry = tuple[int, int, Any]
 
-DEFAULT_FILE_NAME = "kernel_history.db"
 DEFAULT_TAIL = 10
 
 _SCHEMA = """
@@ -33,13 +33,6 @@ CREATE TABLE IF NOT EXISTS history (
     PRIMARY KEY (session, line)
 );
 """
-
-
-def resolve_history_file(configured: str) -> Path:
-    """The history file: config `kernel.history_file`, else `<user data dir>/kernel_history.db`."""
-    if configured:
-        return Path(configured).expanduser()
-    return data_dir() / DEFAULT_FILE_NAME
 
 
 class KernelHistory:
@@ -155,14 +148,34 @@ class KernelHistory:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+            try:
+                conn = self._open_file()
+            except (OSError, sqlite3.Error) as exc:
+                # History is a convenience: an unwritable data dir must not stop the kernel.
+                logger.warning(
+                    "kernel history cannot use %s (%s: %s); keeping this session's history in "
+                    "memory only (set kernel.history_file to a writable path)",
+                    self.path,
+                    type(exc).__name__,
+                    exc,
+                )
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _open_file(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             # A lost last cell after a power cut is fine for history; an fsync per cell is not.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
-            self._conn = conn
-        return self._conn
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
 
 
 def _entries(rows: Any, output: bool) -> list[HistoryEntry]:

@@ -16,11 +16,32 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-# Kernelspec name -> resource folder in llmspell.kernelspec. A custom `name` N installs N and
-# N-python, so both engines stay available under any name.
-SPECS: dict[str, str] = {"": "llmspell", "-python": "llmspell-python"}
-DEFAULT_NAME = "llmspell"
+# The packaged kernelspecs; each is installed under its own name.
+SPECS = ("llmspell", "llmspell-python")
 KERNEL_MODULE = "llmspell.kernel"
+
+
+def _chosen(name: str | None) -> tuple[str, ...]:
+    if name is None:
+        return SPECS
+    if name not in SPECS:
+        raise ValueError(f"unknown kernelspec {name!r}; choose {' or '.join(SPECS)}")
+    return (name,)
+
+
+def _location_count(user: bool, sys_prefix: bool, prefix: str | None) -> None:
+    if sum([user, sys_prefix, prefix is not None]) > 1:
+        raise ValueError("choose at most one of user, sys_prefix and prefix")
+
+
+def kernels_dir(user: bool = False, sys_prefix: bool = False, prefix: str | None = None) -> Path:
+    """Where Jupyter keeps kernelspecs for `--user`, `--sys-prefix` or `--prefix P`."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    _location_count(user, sys_prefix, prefix)
+    if user:
+        return Path(jupyter_data_dir()) / "kernels"
+    return Path(sys.prefix if sys_prefix else str(prefix)) / "share" / "jupyter" / "kernels"
 
 
 def install(
@@ -31,27 +52,25 @@ def install(
     *,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Install the Lua and Python kernelspecs; return the directories written.
+    """Install the Lua and Python kernelspecs (or only `name`, one of SPECS); return the
+    directories written.
 
     Where: `user` (the per-user Jupyter dir), `sys_prefix` (this environment), `prefix` (any
     prefix, e.g. a venv), or none of them (the system-wide Jupyter dir, as `jupyter kernelspec`).
     `env` goes into the kernelspec's `env` (e.g. `{"LLMSPELL_PROFILE": "memory"}`).
     """
-    if sum([user, sys_prefix, prefix is not None]) > 1:
-        raise ValueError("choose at most one of user, sys_prefix and prefix")
+    _location_count(user, sys_prefix, prefix)
+    specs = _chosen(name)
     if sys_prefix:
         prefix = sys.prefix
-    base = name or DEFAULT_NAME
     manager = KernelSpecManager()
     installed = []
-    for suffix, resource in SPECS.items():
+    for spec in specs:
         with tempfile.TemporaryDirectory() as tmp:
-            source = Path(tmp) / resource
-            _write_spec(resource, source, env)
+            source = Path(tmp) / spec
+            _write_spec(spec, source, env)
             installed.append(
-                manager.install_kernel_spec(
-                    str(source), kernel_name=base + suffix, user=user, prefix=prefix
-                )
+                manager.install_kernel_spec(str(source), kernel_name=spec, user=user, prefix=prefix)
             )
     return installed
 
@@ -66,23 +85,33 @@ def list_installed(manager: KernelSpecManager | None = None) -> dict[str, str]:
     return found
 
 
-def uninstall(name: str | None = None, manager: KernelSpecManager | None = None) -> list[str]:
-    """Remove the kernelspecs installed under `name` (default "llmspell") and `name`-python.
-
-    Returns the directories removed; an empty list when none was installed. `manager` picks
-    the Jupyter path searched (default: the usual one, first match wins as in Jupyter).
+def uninstall(
+    name: str | None = None,
+    user: bool = False,
+    sys_prefix: bool = False,
+    prefix: str | None = None,
+    manager: KernelSpecManager | None = None,
+) -> list[str]:
+    """Remove the llmspell kernelspecs (or only `name`) from one location: `user`,
+    `sys_prefix` or `prefix` as for install; with none of them, the copy Jupyter would use
+    (first match on its path). Returns the directories removed (empty when none was there).
     """
-    base = name or DEFAULT_NAME
-    manager = manager or KernelSpecManager()
+    specs = _chosen(name)
+    if manager is None:
+        if user or sys_prefix or prefix is not None:
+            where = kernels_dir(user, sys_prefix, prefix)
+            manager = KernelSpecManager(kernel_dirs=[str(where)])
+        else:
+            manager = KernelSpecManager()
     removed = []
-    for suffix in SPECS:
+    for spec in specs:
         try:
-            spec_dir = manager.get_kernel_spec(base + suffix).resource_dir
+            spec_dir = manager.get_kernel_spec(spec).resource_dir
         except NoSuchKernel:
             continue
         if not _is_llmspell_spec(Path(spec_dir)):
             continue
-        removed.append(manager.remove_kernel_spec(base + suffix))
+        removed.append(manager.remove_kernel_spec(spec))
     return removed
 
 

@@ -19,8 +19,8 @@ from IPython.core.error import StdinNotImplementedError
 from traitlets import Unicode
 
 from llmspell import __version__
-from llmspell.kernel.history import HistoryEntry, KernelHistory, resolve_history_file
-from llmspell.runtime import ScriptRuntime, load_config
+from llmspell.kernel.history import HistoryEntry, KernelHistory
+from llmspell.runtime import LLMSpellConfig, ScriptRuntime, load_config
 from llmspell.runtime.results import ScriptError, StdinNotAvailable
 
 
@@ -101,10 +101,10 @@ class LLMSpellKernel(Kernel):
         self.runtime: ScriptRuntime | None = None
         # A broken config must not kill the kernel: every cell reports it instead.
         self._startup_error: ScriptError | None = None
-        history_file = ""
+        history_file = LLMSpellConfig().resolved_history_file()
         try:
             config = load_config().config
-            history_file = config.kernel.history_file
+            history_file = config.resolved_history_file()
             self.runtime = ScriptRuntime.with_engine(config, self.engine)
             self.runtime.set_output(FrontendSink(self))
         except Exception as exc:
@@ -112,7 +112,7 @@ class LLMSpellKernel(Kernel):
                 type(exc).__name__, f"the llmspell runtime could not start: {exc}"
             )
             self.log.error("llmspell runtime failed to start", exc_info=True)
-        self.history = KernelHistory(resolve_history_file(history_file), self.engine)
+        self.history = KernelHistory(history_file, self.engine)
 
     @property
     def kernel_info(self) -> dict[str, Any]:

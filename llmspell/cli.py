@@ -13,12 +13,25 @@ from typing import Any
 
 from llmspell import __version__
 
-CLI_DEFAULT_TIMEOUT_S = 300
+# What `llmspell run|exec` uses where no layer set a value (the kernel has no time limit).
+CLI_DEFAULTS: dict[str, tuple[Any, str]] = {
+    "engines.lua.timeout_s": (300, "llmspell run/exec default (the kernel has none)"),
+    "engines.python.timeout_s": (300, "llmspell run/exec default (the kernel has none)"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    # `--` ends llmspell's options: what follows goes to the script as it is (`run` only).
+    verbatim: list[str] = []
+    if "--" in tokens:
+        cut = tokens.index("--")
+        tokens, verbatim = tokens[:cut], tokens[cut + 1 :]
+    args = parser.parse_args(tokens)
+    if verbatim and args.command != "run":
+        parser.error("only `llmspell run FILE` takes arguments after `--`")
+    args.verbatim_args = verbatim
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -40,19 +53,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    # Accepted before or after the command; after it they must not reset what came before.
+    keep: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
+    parser.add_argument("-c", "--config", help="config file (default: discovery, see docs)", **keep)
+    parser.add_argument(
+        "--profile", help="built-in profile: default, memory, postgres, embedded-postgres", **keep
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **keep)
+
+
+_AFTER_COMMAND = argparse.ArgumentParser(add_help=False)
+_global_options(_AFTER_COMMAND, after_command=True)
+
+
+def subcommand(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A command parser that also takes the global options (`llmspell exec --profile m ...`)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=[_AFTER_COMMAND], allow_abbrev=False, **kwargs
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llmspell", description="Script LLM-centred work in Lua (or Python)."
+        prog="llmspell",
+        description="Script LLM-centred work in Lua (or Python).",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"llmspell {__version__}")
-    parser.add_argument("-c", "--config", help="config file (default: discovery, see docs)")
-    parser.add_argument(
-        "--profile", help="built-in profile: default, memory, postgres, embedded-postgres"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _global_options(parser, after_command=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a script file: llmspell run FILE [args...] [--key value]")
+    run = subcommand(
+        sub,
+        "run",
+        help="run a script file: llmspell run FILE [args...] [--key value] [-- verbatim...]",
+    )
     run.add_argument("file", help="script file (.lua or .py)")
     run.add_argument(
         "script_args", nargs=argparse.REMAINDER, help="arguments for the script (ARGS)"
@@ -60,15 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=["lua", "python"], help="default: from the file extension")
     run.set_defaults(handler=cmd_run)
 
-    exe = sub.add_parser("exec", help="run a code string: llmspell exec 'print(1)'")
+    exe = subcommand(sub, "exec", help="run a code string: llmspell exec 'print(1)'")
     exe.add_argument("code")
     exe.add_argument("--engine", choices=["lua", "python"], help="default: config default_engine")
     exe.set_defaults(handler=cmd_exec)
 
-    kernel = sub.add_parser("kernel", help="install, list or uninstall the Jupyter kernelspecs")
+    kernel = subcommand(sub, "kernel", help="install, list or uninstall the Jupyter kernelspecs")
     ksub = kernel.add_subparsers(dest="kernel_command", metavar="ACTION", required=True)
-    kinstall = ksub.add_parser(
-        "install", help="install the llmspell and llmspell-python kernelspecs"
+    kinstall = subcommand(
+        ksub, "install", help="install the llmspell and llmspell-python kernelspecs"
     )
     where = kinstall.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="into the user's Jupyter data dir")
@@ -76,20 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--prefix", help="into PREFIX/share/jupyter/kernels")
     kinstall.add_argument("--name", help="install only this spec (llmspell or llmspell-python)")
     kinstall.set_defaults(handler=cmd_kernel_install)
-    klist = ksub.add_parser("list", help="list installed llmspell kernelspecs")
+    klist = subcommand(ksub, "list", help="list installed llmspell kernelspecs")
     klist.set_defaults(handler=cmd_kernel_list)
-    kun = ksub.add_parser("uninstall", help="remove installed llmspell kernelspecs")
-    kun.add_argument("--name", help="remove only this spec")
+    kun = subcommand(ksub, "uninstall", help="remove installed llmspell kernelspecs")
+    gone = kun.add_mutually_exclusive_group()
+    gone.add_argument("--user", action="store_true", help="from the user's Jupyter data dir")
+    gone.add_argument("--sys-prefix", action="store_true", help="from sys.prefix (the venv)")
+    gone.add_argument("--prefix", help="from PREFIX/share/jupyter/kernels")
+    kun.add_argument("--name", help="remove only this spec (llmspell or llmspell-python)")
     kun.set_defaults(handler=cmd_kernel_uninstall)
 
-    config = sub.add_parser("config", help="show or validate configuration")
+    config = subcommand(sub, "config", help="show or validate configuration")
     csub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    show = csub.add_parser(
-        "show", help="effective config, secrets redacted, with the source of each value"
+    show = subcommand(
+        csub, "show", help="effective config, secrets redacted, with the source of each value"
     )
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=cmd_config_show)
-    validate = csub.add_parser("validate", help="validate one TOML config file")
+    validate = subcommand(csub, "validate", help="validate one TOML config file")
     validate.add_argument("file")
     validate.set_defaults(handler=cmd_config_validate)
 
@@ -102,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 # --- run / exec -----------------------------------------------------------------------------
 
 
+class ScriptArgsError(ValueError):
+    """A script argument llmspell cannot turn into `ARGS`."""
+
+
 def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """`a b --k v --k2=v2 --flag` → (["a", "b"], {"k": "v", "k2": "v2", "flag": "true"})."""
     positional: list[str] = []
@@ -111,6 +156,11 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
         token = tokens[i]
         if token.startswith("--") and len(token) > 2:
             key, eq, value = token[2:].partition("=")
+            if not key:
+                raise ScriptArgsError(
+                    f"malformed script option {token!r}: use --name value, --name=value or "
+                    "--flag (put `--` before arguments the script should get as they are)"
+                )
             if eq:
                 named[key] = value
             elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
@@ -124,17 +174,14 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
     return positional, named
 
 
-def _load(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Any:
-    from llmspell.runtime.config import load_config
+def _load(args: argparse.Namespace) -> Any:
+    from llmspell.runtime.config import load_config, with_overrides
 
-    loaded = load_config(config_file=args.config, profile=args.profile, overrides=overrides)
-    config = loaded.config
-    # The CLI bounds a script's run time unless the user chose a limit (the kernel does not).
-    if loaded.source_of("engines.lua.timeout_s") == "default":
-        config.engines.lua.timeout_s = CLI_DEFAULT_TIMEOUT_S
-    if loaded.source_of("engines.python.timeout_s") == "default":
-        config.engines.python.timeout_s = CLI_DEFAULT_TIMEOUT_S
-    return config
+    loaded = load_config(config_file=args.config, profile=args.profile)
+    defaults = {
+        key: value for key, (value, _) in CLI_DEFAULTS.items() if loaded.source_of(key) == "default"
+    }
+    return with_overrides(loaded.config, defaults) if defaults else loaded.config
 
 
 def _run_code(
@@ -170,7 +217,8 @@ def _run_code(
     except ScriptError as exc:
         sys.stdout.flush()
         print("\n".join(exc.traceback), file=sys.stderr)
-        return 1
+        # Ctrl-C ends a run with 130 (128 + SIGINT), as shells and other CLIs do.
+        return 130 if exc.ename == "KeyboardInterrupt" else 1
     finally:
         runtime.close()
 
@@ -184,7 +232,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         return _fail(f"run: {args.file!r} is not UTF-8 text")
     engine = args.engine or ("python" if path.suffix == ".py" else "lua")
-    positional, named = split_script_args(args.script_args)
+    try:
+        positional, named = split_script_args(args.script_args)
+    except ScriptArgsError as exc:
+        return _fail(f"run: {exc}")
+    positional += args.verbatim_args
     return _run_code(args, code, args.file, engine, positional, named, print_value=False)
 
 
@@ -224,11 +276,14 @@ def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
     from llmspell.kernel.install import uninstall
 
     try:
-        removed = uninstall(name=args.name)
+        removed = uninstall(
+            name=args.name, user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix
+        )
     except (ValueError, OSError) as exc:
         return _fail(f"kernel uninstall: {exc}")
     if not removed:
-        print("no llmspell kernelspecs were installed")
+        where = "there" if (args.user or args.sys_prefix or args.prefix) else "on the Jupyter path"
+        print(f"no llmspell kernelspecs were installed {where}")
     for path in removed:
         print(f"removed {path}")
     return 0
@@ -244,7 +299,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
         loaded = load_config(config_file=args.config, profile=args.profile)
     except ConfigError as exc:
         return _fail(str(exc))
-    rows = describe_sources(loaded)
+    rows = describe_sources(loaded, CLI_DEFAULTS)
     if args.json:
         print(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2, default=str))
         return 0

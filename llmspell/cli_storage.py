@@ -7,26 +7,28 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from llmspell.cli import subcommand
+
 Handler = Callable[[argparse.Namespace], int]
 
 
 def register(subparsers: Any) -> None:
     """Add the `storage` command group to the main parser's subcommands."""
-    storage = subparsers.add_parser(
-        "storage", help="schema migrations, schema report, roles, embedded PostgreSQL"
+    storage = subcommand(
+        subparsers, "storage", help="schema migrations, schema report, roles, embedded PostgreSQL"
     )
     sub = storage.add_subparsers(dest="storage_command", metavar="ACTION", required=True)
 
-    upgrade = sub.add_parser("upgrade", help="migrate the configured database up (as the owner)")
+    upgrade = subcommand(sub, "upgrade", help="migrate the configured database up (as the owner)")
     upgrade.add_argument("--revision", default="head", help="target revision (default: head)")
     upgrade.set_defaults(handler=cmd_upgrade)
 
-    downgrade = sub.add_parser("downgrade", help="migrate the configured database down")
+    downgrade = subcommand(sub, "downgrade", help="migrate the configured database down")
     downgrade.add_argument("revision", help="target revision, or 'base' to remove every table")
     downgrade.set_defaults(handler=cmd_downgrade)
 
-    schema = sub.add_parser(
-        "schema", help="revision, tables, indexes and RLS policies of the configured database"
+    schema = subcommand(
+        sub, "schema", help="revision, tables, indexes and RLS policies of the configured database"
     )
     schema.add_argument("--component", help="only this component's tables (e.g. kv)")
     schema.add_argument(
@@ -34,18 +36,18 @@ def register(subparsers: Any) -> None:
     )
     schema.set_defaults(handler=cmd_schema)
 
-    roles = sub.add_parser(
-        "init-roles", help="create the app role of storage.postgres.url and its grants"
+    roles = subcommand(
+        sub, "init-roles", help="create the app role of storage.postgres.url and its grants"
     )
     roles.set_defaults(handler=cmd_init_roles)
 
-    pg = sub.add_parser("pg", help="manage the embedded PostgreSQL (storage.postgres.embedded)")
+    pg = subcommand(sub, "pg", help="manage the embedded PostgreSQL (storage.postgres.embedded)")
     pg_sub = pg.add_subparsers(dest="pg_command", metavar="ACTION", required=True)
-    pg_sub.add_parser("start", help="start it and keep it running").set_defaults(
+    subcommand(pg_sub, "start", help="start it and keep it running").set_defaults(
         handler=cmd_pg_start
     )
-    pg_sub.add_parser("stop", help="stop it").set_defaults(handler=cmd_pg_stop)
-    pg_sub.add_parser("status", help="is it running? (exit 3 when not)").set_defaults(
+    subcommand(pg_sub, "stop", help="stop it").set_defaults(handler=cmd_pg_stop)
+    subcommand(pg_sub, "status", help="is it running? (exit 3 when not)").set_defaults(
         handler=cmd_pg_status
     )
 

@@ -95,6 +95,7 @@ class StorageConfig(_Section):
     auto_upgrade: bool = True
     max_value_mb: float = Field(10, gt=0, le=1024)
     state_history_limit: int = Field(10, ge=1, le=10_000)
+    busy_timeout_s: float = Field(10, gt=0, le=3600)  # SQLite: how long a writer waits for a lock
     max_artifact_mb: float = Field(100, gt=0, le=16_384)
     postgres: PostgresConfig = PostgresConfig()
     components: dict[str, Backend] = Field(default_factory=dict)
@@ -192,6 +193,20 @@ class LLMSpellConfig(_Section):
             return Path(self.storage.postgres.data_dir).expanduser()
         return data_dir() / "postgres"
 
+    def resolved_history_file(self) -> Path:
+        """The kernel's history file (the user data dir when `kernel.history_file` is empty)."""
+        if self.kernel.history_file:
+            return Path(self.kernel.history_file).expanduser()
+        return data_dir() / "kernel_history.db"
+
+
+# Settings whose empty value means "a file in the user data dir": what they resolve to.
+RESOLVED_PATHS = {
+    "storage.path": LLMSpellConfig.resolved_storage_path,
+    "storage.postgres.data_dir": LLMSpellConfig.resolved_pg_data_dir,
+    "kernel.history_file": LLMSpellConfig.resolved_history_file,
+}
+
 
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
@@ -239,11 +254,14 @@ def load_config(
     env = os.environ if env is None else env
     layers: list[tuple[str, dict[str, Any]]] = []
 
-    profile = profile or env.get("LLMSPELL_PROFILE") or None
+    where = ""
+    if not profile and env.get("LLMSPELL_PROFILE"):
+        profile, where = env["LLMSPELL_PROFILE"], "environment variable LLMSPELL_PROFILE: "
+    profile = profile or None
     if profile is not None:
         if profile not in PROFILES:
             raise ConfigError(
-                f"unknown profile {profile!r}; allowed: {', '.join(sorted(PROFILES))}"
+                f"{where}unknown profile {profile!r}; allowed: {', '.join(sorted(PROFILES))}"
             )
         layers.append((f"profile {profile}", PROFILES[profile]))
 
@@ -315,6 +333,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start}); TOML files must be UTF-8"
+        ) from None
 
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
@@ -384,6 +407,8 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
             parent = ".".join(str(p) for p in err["loc"][:-1])
             allowed = _allowed_keys(parent)
             lines.append(f"{where}: unknown key {dotted!r}; allowed: {', '.join(allowed)}")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: {dotted} is required")
         else:
             value = err.get("input")
             lines.append(f"{where}: {dotted} = {value!r}: {err['msg']}")
@@ -401,12 +426,19 @@ def _source_for(dotted: str, sources: Mapping[str, str]) -> str:
 
 
 def _error_source(dotted: str, sources: Mapping[str, str]) -> str:
-    """Where an invalid value came from. A check of a whole section (`storage.components`)
-    reports the layer that set a key inside it, not the default the section started from."""
-    inside = [source for key, source in sources.items() if key.startswith(f"{dotted}.")]
-    if dotted not in sources and inside:
-        return inside[-1]
-    return _source_for(dotted, sources)
+    """Where an invalid (or missing) value came from: the layer that set it, else the layer
+    that set something in its nearest section (a missing `type` of `[providers.x]`, a check of
+    a whole section such as `storage.components`), not the default the section started from."""
+    parts = dotted.split(".")
+    while parts:
+        key = ".".join(parts)
+        if key in sources:
+            return sources[key]
+        inside = [source for name, source in sources.items() if name.startswith(f"{key}.")]
+        if inside:
+            return inside[-1]
+        parts.pop()
+    return "default"
 
 
 def _describe_source(source: str, dotted: str) -> str:
@@ -477,11 +509,23 @@ def redacted_view(config: LLMSpellConfig) -> dict[str, Any]:
     return {k: redact(k, v) for k, v in config_to_flat(config).items()}
 
 
-def describe_sources(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
-    """Rows of (dotted key, redacted value, source) for `llmspell config show`."""
+def describe_sources(
+    loaded: LoadedConfig, host_defaults: Mapping[str, tuple[Any, str]] | None = None
+) -> list[tuple[str, Any, str]]:
+    """Rows of (dotted key, effective redacted value, source) for `llmspell config show`.
+
+    An empty path shows the file it resolves to; `host_defaults` (key → (value, description))
+    are what the calling host uses for keys no layer set (the CLI's run time limit)."""
+    host_defaults = host_defaults or {}
     rows = []
     for dotted, value in redacted_view(loaded.config).items():
-        rows.append((dotted, value, _describe_source(_source_for(dotted, loaded.sources), dotted)))
+        source = _describe_source(_source_for(dotted, loaded.sources), dotted)
+        if dotted in RESOLVED_PATHS and not value:
+            value = str(RESOLVED_PATHS[dotted](loaded.config))
+            source = f"{source}: in the user data dir"
+        elif dotted in host_defaults and source == "built-in default":
+            value, source = host_defaults[dotted]
+        rows.append((dotted, value, source))
     return rows
 
 

@@ -19,6 +19,7 @@ def storage_settings(config: LLMSpellConfig) -> StorageSettings:
     return StorageSettings(
         backend=storage.backend,
         sqlite_path=str(config.resolved_storage_path()),
+        sqlite_busy_timeout_s=float(storage.busy_timeout_s),
         auto_upgrade=bool(storage.auto_upgrade),
         pg_url=pg.url,
         pg_admin_url=pg.admin_url,

@@ -41,7 +41,9 @@ class Backend(Protocol):
     opens_eagerly: bool
 
     def source(self, settings: StorageSettings) -> EngineSource:
-        """The app's engine, created and prepared (schema checked or migrated) on first use."""
+        """The app's engine, created and prepared (schema checked or migrated) on first use,
+        with `explain` turning the database's conditions (busy, read-only, unreachable) into
+        StorageErrors a user can act on."""
         ...
 
     def owner(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
+from llmspell.storage.errors import StorageError
 from llmspell.storage.tenancy import TENANT_SETTING
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ class EngineSource:
     """A lazily created engine, prepared once (schema check / upgrade) before first use.
 
     `serialize` guards a single shared connection (`memory`); `on_close` releases what
-    `connect` built besides the engine (a psycopg pool).
+    `connect` built besides the engine (a psycopg pool); `explain` turns a failed statement into
+    a StorageError a user can act on, or None when it is not the database's condition (a bug,
+    which keeps its own class).
     """
 
     def __init__(
@@ -40,10 +43,12 @@ class EngineSource:
         prepare: Callable[[Engine], None] | None = None,
         serialize: bool = False,
         on_close: Callable[[], None] | None = None,
+        explain: Callable[[Exception], StorageError | None] = lambda exc: None,
     ) -> None:
         self._connect = connect
         self._prepare = prepare
         self._on_close = on_close
+        self.explain = explain
         self.serial: threading.RLock | None = threading.RLock() if serialize else None
         self._engine: Engine | None = None
         self._lock = threading.Lock()
@@ -116,13 +121,21 @@ class Database:
         never fails half-way for lack of the lock.
         """
         engine = self.engine
-        with self._serialized(), engine.connect() as conn:
-            if write:
-                conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                if self._tenant_setting is not None:
-                    conn.execute(SET_TENANT, {"tenant": self._tenant_setting})
-                yield conn
+        try:
+            with self._serialized(), engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    if self._tenant_setting is not None:
+                        conn.execute(SET_TENANT, {"tenant": self._tenant_setting})
+                    yield conn
+        except Exception as exc:
+            # What the user can act on (a busy or read-only file, a lost server), not a driver
+            # message with a link to SQLAlchemy's error pages.
+            error = self.source.explain(exc)
+            if error is None:
+                raise
+            raise error from None
 
     def close(self) -> None:
         """Release connections and pools of the shared source (idempotent)."""

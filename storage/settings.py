@@ -19,6 +19,7 @@ class StorageSettings:
 
     backend: str = "sqlite"  # "sqlite" | "memory" | "postgres"
     sqlite_path: str = "llmspell.db"
+    sqlite_busy_timeout_s: float = 10.0  # how long a writer waits for another's lock
     auto_upgrade: bool = True
     pg_url: str = "postgresql://llmspell_app@localhost/llmspell"
     pg_admin_url: str = ""  # owner role for migrations; "" = pg_url

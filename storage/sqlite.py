@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from llmspell.migrations import HEAD
@@ -21,11 +22,10 @@ from llmspell.storage.settings import StorageSettings
 
 logger = logging.getLogger("llmspell.storage")
 
-BUSY_TIMEOUT_MS = 10_000
 
-
-def sqlite_engine(path: str | None) -> Engine:
-    """An engine on the SQLite file `path` (parents created), or on `:memory:` when None."""
+def sqlite_engine(path: str | None, busy_timeout_s: float = 10.0) -> Engine:
+    """An engine on the SQLite file `path` (parents created), or on `:memory:` when None; a
+    writer waits up to `busy_timeout_s` for another's lock."""
     if path is None:
         engine = create_engine(
             "sqlite://",
@@ -37,13 +37,13 @@ def sqlite_engine(path: str | None) -> Engine:
         file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             URL.create("sqlite", database=str(file)),
-            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         )
-    _install_transaction_control(engine, wal=path is not None)
+    _install_transaction_control(engine, wal=path is not None, busy_timeout_s=busy_timeout_s)
     return engine
 
 
-def _install_transaction_control(engine: Engine, *, wal: bool) -> None:
+def _install_transaction_control(engine: Engine, *, wal: bool, busy_timeout_s: float) -> None:
     # The sqlite3 module's own transaction handling never begins before SELECT and cannot take
     # the write lock up front; SQLAlchemy's documented recipe hands BEGIN back to us.
     @event.listens_for(engine, "connect")
@@ -55,7 +55,7 @@ def _install_transaction_control(engine: Engine, *, wal: bool) -> None:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+            cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000):d}")
         finally:
             cursor.close()
 
@@ -65,6 +65,34 @@ def _install_transaction_control(engine: Engine, *, wal: bool) -> None:
         # On the driver directly: a statement through SQLAlchemy costs more than the read itself.
         driver: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _file_error(path: str, reason: str) -> StorageError:
+    return StorageError(
+        f"cannot use the SQLite database {path}: {reason}. It is storage.path (by default "
+        "llmspell.db in the user data directory, see XDG_DATA_HOME): set storage.path or "
+        "LLMSPELL_STORAGE__PATH to a writable file, or use --profile memory"
+    )
+
+
+def sqlite_storage_error(exc: Exception, path: str, busy_timeout_s: float) -> StorageError | None:
+    """A busy, read-only or unopenable SQLite file as a StorageError naming the file."""
+    # BEGIN IMMEDIATE runs on the driver itself, so its failure arrives unwrapped.
+    if isinstance(exc, DBAPIError):
+        reason = str(exc.orig)
+    elif isinstance(exc, sqlite3.Error):
+        reason = str(exc)
+    else:
+        return None
+    if "database is locked" in reason or "database table is locked" in reason:
+        return StorageError(
+            f"the SQLite database {path} is busy: another process held its write lock for "
+            f"longer than the busy timeout ({busy_timeout_s:g} s, storage.busy_timeout_s); try "
+            "again when it is done, or give each process its own storage.path"
+        )
+    if "readonly" in reason or "unable to open" in reason or "disk I/O error" in reason:
+        return _file_error(path, reason)
+    return None
 
 
 def create_at_head(engine: Engine) -> None:
@@ -109,10 +137,24 @@ class SqliteBackend:
     opens_eagerly = True
 
     def source(self, settings: StorageSettings) -> EngineSource:
-        return EngineSource(
-            lambda: sqlite_engine(settings.sqlite_path),
-            prepare=lambda engine: ensure_sqlite_schema(engine, settings),
-        )
+        path, timeout = settings.sqlite_path, settings.sqlite_busy_timeout_s
+
+        def explain(exc: Exception) -> StorageError | None:
+            return sqlite_storage_error(exc, path, timeout)
+
+        def connect() -> Engine:
+            try:
+                return sqlite_engine(path, timeout)
+            except OSError as exc:  # the data directory cannot be created
+                raise _file_error(path, str(exc)) from None
+
+        def prepare(engine: Engine) -> None:
+            try:
+                ensure_sqlite_schema(engine, settings)
+            except (DBAPIError, sqlite3.Error) as exc:
+                raise explain(exc) or exc from None
+
+        return EngineSource(connect, prepare=prepare, explain=explain)
 
     @contextmanager
     def owner(self, settings: StorageSettings, *, create: bool) -> Iterator[OwnerTarget]:
@@ -122,7 +164,8 @@ class SqliteBackend:
                 f"the SQLite file {path} does not exist yet; it is created on first use or by "
                 "`llmspell storage upgrade`"
             )
-        yield from owned(OwnerTarget(sqlite_engine(str(path)), str(path), None))
+        engine = sqlite_engine(str(path), settings.sqlite_busy_timeout_s)
+        yield from owned(OwnerTarget(engine, str(path), None))
 
 
 class MemoryBackend:
@@ -135,7 +178,12 @@ class MemoryBackend:
     opens_eagerly = True
 
     def source(self, settings: StorageSettings) -> EngineSource:
-        return EngineSource(lambda: sqlite_engine(None), prepare=create_at_head, serialize=True)
+        return EngineSource(
+            lambda: sqlite_engine(None),
+            prepare=create_at_head,
+            serialize=True,
+            explain=lambda exc: sqlite_storage_error(exc, ":memory:", 0),
+        )
 
     @contextmanager
     def owner(self, settings: StorageSettings, *, create: bool) -> Iterator[OwnerTarget]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from llmspell.storage.backend import OwnerTarget, owned
@@ -144,6 +145,13 @@ class PostgresBackend:
         # Connect once now: an unreachable server is a one-line error, not a traceback.
         connect(owner_url, what="PostgreSQL (admin_url)").close()
         yield from owned(OwnerTarget(owner_engine(owner_url), describe(owner_url), app_role))
+
+
+def _server_error(exc: Exception, url: str) -> StorageError | None:
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return None  # a statement the server refused is a bug here, not a condition
+    reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+    return StorageError(f"PostgreSQL at {describe(url)} failed: {reason}")
 
 
 POSTGRES = PostgresBackend()

@@ -190,7 +190,7 @@ def test_config_show_lists_values_with_their_sources(cli: RunCli) -> None:
     rows = {line.split("=", 1)[0].strip(): line for line in lines[1:]}
     assert rows["storage.backend"].endswith('= "memory"  # profile memory')
     assert rows["default_engine"].endswith('= "lua"  # built-in default')
-    assert rows["engines.lua.timeout_s"].endswith("= 0  # built-in default")
+    assert rows["engines.lua.max_memory_mb"].endswith("= 512  # built-in default")
 
 
 def test_config_show_names_files_environment_and_redacts(
@@ -274,3 +274,115 @@ def test_version_flag_prints_the_version(cli: RunCli, capsys: pytest.CaptureFixt
         cli("--version")
     assert info.value.code == 0
     assert capsys.readouterr().out == f"llmspell {__version__}\n"
+
+
+# --- arguments, options and messages a newcomer meets -------------------------------------------
+
+
+def test_double_dash_passes_the_rest_to_the_script_as_it_is(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    script(isolated_env, "a.lua", "print(#arg, arg[1], arg[2], ARGS.help, ARGS.k)")
+    outcome = cli("--profile", "memory", "run", "a.lua", "--k", "v", "--", "--help", "x")
+    assert (outcome.code, outcome.out) == (0, "2\t--help\tx\tnil\tv\n")
+
+
+def test_double_dash_is_refused_for_commands_that_take_no_script_arguments(cli: RunCli) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli("--profile", "memory", "exec", "print(1)", "--", "x")
+    assert info.value.code == 2
+
+
+def test_a_malformed_script_option_is_a_clear_one_line_error(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    script(isolated_env, "a.lua", "print(1)")
+    outcome = cli("--profile", "memory", "run", "a.lua", "--=x")
+    assert outcome.code == 1 and outcome.out == ""
+    assert outcome.err == (
+        "llmspell: run: malformed script option '--=x': use --name value, --name=value or "
+        "--flag (put `--` before arguments the script should get as they are)\n"
+    )
+
+
+def test_global_options_work_after_the_command_too(cli: RunCli) -> None:
+    outcome = cli("exec", "--profile", "memory", "Config.get('storage.backend')")
+    assert (outcome.code, outcome.out) == (0, '"memory"\n')
+    outcome = cli("--profile", "postgres", "exec", "--profile", "memory", "1 + 1")
+    assert (outcome.code, outcome.out) == (0, "2\n"), "the option after the command wins"
+
+
+def test_config_show_reports_effective_paths_and_the_cli_time_limit(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    outcome = cli("config", "show", "--json")
+    data = json.loads(outcome.out)
+    data_dir = isolated_env.parent / "xdg" / "xdg_data_home" / "llmspell"
+    assert data["storage.path"] == {
+        "value": str(data_dir / "llmspell.db"),
+        "source": "built-in default: in the user data dir",
+    }
+    assert data["kernel.history_file"]["value"] == str(data_dir / "kernel_history.db")
+    assert data["engines.lua.timeout_s"] == {
+        "value": 300,
+        "source": "llmspell run/exec default (the kernel has none)",
+    }
+
+
+def test_a_timeout_the_user_set_is_shown_as_set(cli: RunCli, isolated_env: Path) -> None:
+    script(isolated_env, "llmspell.toml", "[engines.lua]\ntimeout_s = 7\n")
+    data = json.loads(cli("config", "show", "--json").out)
+    assert data["engines.lua.timeout_s"]["value"] == 7
+    assert data["engines.lua.timeout_s"]["source"].startswith("config file ")
+
+
+def test_an_unknown_profile_in_the_environment_names_the_variable(
+    cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMSPELL_PROFILE", "bogus")
+    outcome = cli("config", "show")
+    assert outcome.code == 1
+    assert outcome.err.startswith(
+        "llmspell: environment variable LLMSPELL_PROFILE: unknown profile 'bogus'; allowed: "
+    )
+
+
+def test_a_config_file_that_is_not_utf8_is_a_one_line_error(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    bad = isolated_env / "latin1.toml"
+    bad.write_bytes(b'[storage]\nbackend = "m\xe9mory"\n')
+    outcome = cli("config", "validate", str(bad))
+    assert outcome.code == 1
+    assert outcome.err == (
+        f"llmspell: config file {str(bad)!r} is not UTF-8 text (byte 0xe9 at offset 22); "
+        "TOML files must be UTF-8\n"
+    )
+
+
+def test_a_missing_required_key_names_the_file_and_not_the_whole_table(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    bad = script(isolated_env, "p.toml", '[providers.local]\nmodel = "m"\n')
+    outcome = cli("config", "validate", str(bad))
+    assert outcome.code == 1
+    assert f"config file {bad}: providers.local.type is required" in outcome.err
+    assert "{" not in outcome.err
+
+
+def test_kernel_install_refuses_an_unknown_name(cli: RunCli, isolated_env: Path) -> None:
+    outcome = cli("kernel", "install", "--prefix", str(isolated_env), "--name", "bogus")
+    assert outcome.code == 1
+    assert "unknown kernelspec 'bogus'; choose llmspell or llmspell-python" in outcome.err
+    assert not (isolated_env / "share").exists()
+
+
+def test_kernel_uninstall_from_a_prefix_says_which_copy_it_removed(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    assert cli("kernel", "install", "--prefix", str(isolated_env), "--name", "llmspell").code == 0
+    outcome = cli("kernel", "uninstall", "--prefix", str(isolated_env))
+    kernels = isolated_env / "share" / "jupyter" / "kernels"
+    assert (outcome.code, outcome.out) == (0, f"removed {kernels / 'llmspell'}\n")
+    outcome = cli("kernel", "uninstall", "--prefix", str(isolated_env))
+    assert outcome.out == "no llmspell kernelspecs were installed there\n"

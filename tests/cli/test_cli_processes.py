@@ -4,6 +4,7 @@ handling, and what only a fresh process can show (-v logging, broken pipes)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,20 @@ def test_a_closed_pipe_ends_config_show_quietly(isolated_env: Path) -> None:
     assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
+
+
+def test_ctrl_c_ends_a_run_with_exit_status_130(isolated_env: Path) -> None:
+    (isolated_env / "spin.lua").write_text("print('started')\nwhile true do end\n")
+    proc = subprocess.Popen(
+        [str(LLMSPELL), "--profile", "memory", "run", "spin.lua"],
+        cwd=isolated_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "KeyboardInterrupt" in err

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from llmspell.kernel.history import KernelHistory, resolve_history_file
+from llmspell.kernel.history import KernelHistory
+from llmspell.runtime import LLMSpellConfig
 
 
 @pytest.fixture
@@ -72,5 +73,20 @@ def test_history_file_comes_from_config_or_user_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert resolve_history_file("") == tmp_path / "xdg" / "llmspell" / "kernel_history.db"
-    assert resolve_history_file(str(tmp_path / "h.db")) == tmp_path / "h.db"
+    default = LLMSpellConfig().resolved_history_file()
+    assert default == tmp_path / "xdg" / "llmspell" / "kernel_history.db"
+    configured = LLMSpellConfig.model_validate({"kernel": {"history_file": str(tmp_path / "h.db")}})
+    assert configured.resolved_history_file() == tmp_path / "h.db"
+
+
+def test_an_unwritable_history_file_falls_back_to_memory_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    history = KernelHistory(Path("/proc/nope/kernel_history.db"), "lua")
+    with caplog.at_level("WARNING", logger="llmspell.kernel.history"):
+        history.store(1, "x = 1")
+        history.store(2, "print(x)")
+    assert [entry[2] for entry in history.tail(5)] == ["x = 1", "print(x)"]
+    assert "keeping this session's history in memory only" in caplog.text
+    assert "/proc/nope/kernel_history.db" in caplog.text
+    history.close()

@@ -53,11 +53,36 @@ def test_install_writes_both_specs_with_this_interpreter(prefix: Path) -> None:
             assert _png_size(kernels / name / f"logo-{size}x{size}.png") == (size, size)
 
 
-def test_custom_name_and_env_are_written(prefix: Path) -> None:
-    install(prefix=str(prefix), name="spell-mem", env={"LLMSPELL_PROFILE": "memory"})
-    spec = json.loads((prefix / "share/jupyter/kernels/spell-mem/kernel.json").read_text())
+@pytest.mark.parametrize("name", ["llmspell", "llmspell-python"])
+def test_name_installs_exactly_that_spec_with_its_env(prefix: Path, name: str) -> None:
+    install(prefix=str(prefix), name=name, env={"LLMSPELL_PROFILE": "memory"})
+    spec = json.loads((prefix / "share/jupyter/kernels" / name / "kernel.json").read_text())
     assert spec["env"] == {"LLMSPELL_PROFILE": "memory"}
-    assert set(list_installed(_specs(prefix))) == {"spell-mem", "spell-mem-python"}
+    assert (spec["argv"][-2:] == ["--engine", "python"]) == (name == "llmspell-python")
+    assert set(list_installed(_specs(prefix))) == {name}
+
+
+def test_an_unknown_name_is_refused_and_nothing_is_installed(prefix: Path) -> None:
+    with pytest.raises(ValueError, match="unknown kernelspec 'bogus'; choose llmspell or"):
+        install(prefix=str(prefix), name="bogus")
+    assert list_installed(_specs(prefix)) == {}
+
+
+def test_uninstall_from_a_location_removes_that_copy_only(
+    prefix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "user-jupyter"))
+    install(prefix=str(prefix))
+    install(user=True, name="llmspell")
+    user_copy = tmp_path / "user-jupyter" / "kernels" / "llmspell"
+    assert user_copy.is_dir()
+    removed = uninstall(user=True)
+    assert [Path(p).resolve() for p in removed] == [user_copy.resolve()]
+    assert set(list_installed(_specs(prefix))) == {"llmspell", "llmspell-python"}
+    assert uninstall(prefix=str(prefix), name="llmspell-python") == [
+        str(prefix / "share" / "jupyter" / "kernels" / "llmspell-python")
+    ]
+    assert set(list_installed(_specs(prefix))) == {"llmspell"}
 
 
 def test_list_then_uninstall_removes_only_llmspell_specs(prefix: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmspell.runtime.config import (
+    PLANNED_COMPONENTS,
     ConfigError,
     LoadedConfig,
     describe_sources,
@@ -170,7 +171,7 @@ def test_unknown_key_in_a_file_names_file_key_and_allowed_keys(isolated_env: Pat
     message = str(info.value)
     assert str(bad) in message
     assert "'storage.bakend'" in message
-    assert "allowed: auto_upgrade, backend, components," in message
+    assert "allowed: auto_upgrade, backend, busy_timeout_s, components," in message
 
 
 def test_unknown_top_level_key_lists_the_sections(isolated_env: Path) -> None:
@@ -267,8 +268,14 @@ def test_a_section_no_component_reads_yet_is_refused_naming_the_file(
 
 
 def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() -> None:
-    with pytest.raises(ConfigError, match=r"'vectors' is not part of this release yet.*: kv"):
-        load_config(env={}, overrides={"storage.components": {"vectors": "postgres"}})
+    from llmspell.storage import registry
+
+    assert "api_keys" in PLANNED_COMPONENTS and "api_keys" not in registry.component_names()
+    built = ", ".join(registry.component_names())
+    with pytest.raises(
+        ConfigError, match=rf"'api_keys' is not part of this release yet.*overridden: {built}$"
+    ):
+        load_config(env={}, overrides={"storage.components": {"api_keys": "postgres"}})
 
 
 def test_kv_component_override_decides_where_state_lives(isolated_env: Path) -> None:

@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from llmspell.storage import StorageSettings, open_storage
-from llmspell.storage.registry import component_names
+from llmspell.storage import StorageSettings, open_storage, registry
 from llmspell.storage.sqlite import sqlite_engine
-
-
-def every_component_on(backend: str) -> dict[str, str]:
-    """An override routing every component (kv and the rest) to `backend`."""
-    return dict.fromkeys(component_names(), backend)
 
 
 def _kv_rows_in_file(path: Path) -> int:
@@ -27,17 +21,30 @@ def _kv_rows_in_file(path: Path) -> int:
         engine.dispose()
 
 
-def test_kv_on_memory_beside_a_sqlite_backend_never_touches_the_file(tmp_path: Path) -> None:
+def test_kv_on_memory_beside_a_sqlite_backend_never_writes_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "main.db"
     settings = StorageSettings(
-        backend="sqlite", sqlite_path=str(path), component_backends=every_component_on("memory")
+        backend="sqlite", sqlite_path=str(path), component_backends={"kv": "memory"}
     )
-    assert settings.backends_in_use() == ["memory"]
+    assert settings.backends_in_use() == ["sqlite", "memory"]
     with open_storage(settings, "t") as storage:
         storage.kv.put("g", "k", 1)
         assert storage.kv.get("g", "k") == 1
         assert storage.database("kv").backend.name == "memory"
-    assert not path.exists(), "no component uses the sqlite backend, so no file is made"
+        assert storage.database("hooks").backend.name == "sqlite"
+    assert _kv_rows_in_file(path) == 0
+
+
+def test_a_backend_no_component_uses_is_never_opened(tmp_path: Path) -> None:
+    path = tmp_path / "main.db"
+    everything_in_memory = dict.fromkeys(registry.component_names(), "memory")
+    settings = StorageSettings(
+        backend="sqlite", sqlite_path=str(path), component_backends=everything_in_memory
+    )
+    assert settings.backends_in_use() == ["memory"]
+    with open_storage(settings, "t") as storage:
+        storage.kv.put("g", "k", 1)
+    assert not path.exists()
 
 
 def test_kv_on_sqlite_beside_a_memory_backend_persists_in_the_file(tmp_path: Path) -> None:
@@ -58,15 +65,18 @@ def test_kv_on_postgres_beside_a_sqlite_backend_writes_to_postgres_only(
 ) -> None:
     path = tmp_path / "main.db"
     mixed = pg_settings.with_changes(
-        backend="sqlite", sqlite_path=str(path), component_backends=every_component_on("postgres")
+        backend="sqlite",
+        sqlite_path=str(path),
+        auto_upgrade=True,
+        component_backends={"kv": "postgres"},
     )
-    assert mixed.backends_in_use() == ["postgres"]
+    assert mixed.backends_in_use() == ["sqlite", "postgres"]
     with open_storage(mixed, unique_tenant) as storage:
         storage.kv.put("g", "k", "in postgres")
         assert storage.database("kv").backend.name == "postgres"
     with open_storage(pg_settings, unique_tenant) as postgres:
         assert postgres.kv.get("g", "k") == "in postgres"
-    assert not path.exists()
+    assert _kv_rows_in_file(path) == 0
 
 
 def test_components_on_one_backend_share_one_database(tmp_path: Path) -> None:

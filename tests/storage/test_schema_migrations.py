@@ -224,9 +224,10 @@ def test_an_owner_without_rights_on_the_vector_extension_gets_the_superuser_comm
 def test_unknown_target_revisions_and_upward_downgrades_are_refused(
     sqlite_settings: StorageSettings,
 ) -> None:
-    with pytest.raises(StorageError, match=r"unknown revision '0042'; allowed: head, 0001"):
+    chain = ", ".join(REVISIONS)
+    with pytest.raises(StorageError, match=rf"unknown revision '0042'; allowed: head, {chain}$"):
         admin.upgrade(sqlite_settings, "0042")
-    with pytest.raises(StorageError, match=f"allowed: head, {', '.join(REVISIONS)}, base"):
+    with pytest.raises(StorageError, match=rf"allowed: head, {chain}, base$"):
         admin.downgrade(sqlite_settings, "nope")
     admin.upgrade(sqlite_settings)
     admin.downgrade(sqlite_settings, "base")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from llmspell.storage import StorageSettings, open_storage
+import pytest
+from sqlalchemy import event
+
+from llmspell.storage import StorageError, StorageSettings, open_storage
 
 WRITER = """
 import sys
@@ -65,3 +69,54 @@ def test_concurrent_writer_processes_lose_no_update(tmp_path: Path) -> None:
         assert writer.returncode == 0, err
     with open_storage(StorageSettings(backend="sqlite", sqlite_path=path), "t") as storage:
         assert storage.kv.history("g", "same-key", limit=1)[0].version == 80
+
+
+def test_a_lock_held_past_the_busy_timeout_is_a_storage_error_naming_file_and_timeout(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "busy.db"
+    settings = StorageSettings(backend="sqlite", sqlite_path=str(path), sqlite_busy_timeout_s=0.2)
+    with open_storage(settings, "t") as storage:
+        storage.kv.put("g", "k", "before")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            with pytest.raises(StorageError) as info:
+                storage.kv.put("g", "k", "during")
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        message = str(info.value)
+        assert f"the SQLite database {path} is busy" in message
+        assert "busy timeout (0.2 s, storage.busy_timeout_s)" in message
+        assert "sqlalche.me" not in message
+        assert storage.kv.get("g", "k") == "before"
+
+
+def test_a_read_only_database_is_a_storage_error_saying_how_to_change_the_path(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ro.db"
+    settings = StorageSettings(backend="sqlite", sqlite_path=str(path))
+    with open_storage(settings, "t") as storage:
+        storage.kv.put("g", "k", "kept")
+        engine = storage.database("kv").engine
+        engine.dispose()
+        # SQLite's own read-only mode: what a file without write permission gives a non-root
+        # user (the tests may run as root, which file modes do not stop).
+        event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA query_only = ON"))
+        with pytest.raises(StorageError) as info:
+            storage.kv.put("g", "k", "lost")
+        message = str(info.value)
+        assert f"cannot use the SQLite database {path}: attempt to write a readonly" in message
+        assert "set storage.path or LLMSPELL_STORAGE__PATH to a writable file" in message
+        assert storage.kv.get("g", "k") == "kept"
+
+
+def test_a_data_directory_that_cannot_be_created_is_a_storage_error_naming_the_setting() -> None:
+    settings = StorageSettings(backend="sqlite", sqlite_path="/proc/nope/llmspell/llmspell.db")
+    with pytest.raises(StorageError) as info:
+        open_storage(settings, "t")
+    message = str(info.value)
+    assert "/proc/nope/llmspell/llmspell.db" in message
+    assert "storage.path" in message and "user data directory" in message

@@ -15,9 +15,10 @@ import pytest
 from psycopg import sql
 
 from llmspell import cli_storage
-from llmspell.migrations import HEAD
+from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import as_url, connect, parse_url, role_of, with_login
+from llmspell.storage.registry import component_names
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +96,8 @@ def test_downgrade_to_base_removes_the_schema(
     capsys: pytest.CaptureFixture[str], sqlite_config: Path
 ) -> None:
     run_cli(capsys, "storage", "upgrade", config=sqlite_config)
+    code, out, _ = run_cli(capsys, "storage", "downgrade", HEAD, config=sqlite_config)
+    assert code == 0 and f"already at revision {HEAD}; unchanged" in out
     code, out, _ = run_cli(capsys, "storage", "downgrade", "base", config=sqlite_config)
     assert code == 0 and f"downgraded from {HEAD} to base" in out
     code, out, _ = run_cli(capsys, "storage", "schema", config=sqlite_config)
@@ -130,9 +133,15 @@ def test_schema_sql_prints_ddl_for_the_backend_dialect(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["upgrade", "--revision", "0042"], "unknown revision '0042'; allowed: head, 0001"),
+        (
+            ["upgrade", "--revision", "0042"],
+            f"unknown revision '0042'; allowed: head, {', '.join(REVISIONS)}",
+        ),
         (["downgrade", "latest"], "unknown revision 'latest'"),
-        (["schema", "--component", "nope"], "unknown component 'nope'; allowed: "),
+        (
+            ["schema", "--component", "nope"],
+            f"unknown component 'nope'; allowed: {', '.join(component_names())}",
+        ),
         (["init-roles"], "init-roles is for the postgres backend"),
         (["pg", "status"], "manage the embedded PostgreSQL"),
     ],

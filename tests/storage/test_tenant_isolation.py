@@ -111,3 +111,17 @@ def test_two_tenants_sharing_one_pool_concurrently_never_see_each_other(
     assert a.kv.history("race", "k")[0].version == 2 * rounds
     assert b.kv.history("race", "k")[0].version == 2 * rounds
     assert b.kv.get("shared", "secret") is None
+
+
+def test_tenant_b_cannot_read_or_filter_its_way_into_tenant_a_hook_history(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    from test_contract_hooks import execution
+
+    a, b = two_tenants
+    a.hooks.record(execution(0, correlation_id="corr", session_id="sess"))
+    assert b.hooks.query() == []
+    assert b.hooks.query(correlation_id="corr") == []
+    assert b.hooks.query(session_id="sess") == []
+    b.hooks.record(execution(1))
+    assert [e.context["n"] for e in a.hooks.query()] == [0]

@@ -1,0 +1,282 @@
+"""The hook dispatcher: callbacks at lifecycle points, run highest priority first, that may
+continue, skip, modify or cancel the guarded operation; every run is recorded in hook history.
+
+Every component that guards an operation with hooks calls `HookRegistry.run`; there is one
+dispatcher per runtime (an Infrastructure manager).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.errors import DomainError, InvalidArgument, kind_of
+
+if TYPE_CHECKING:
+    from llmspell.runtime.infrastructure import Infrastructure
+    from llmspell.storage.components.hooks import HookExecution, HookHistoryStore
+
+logger = logging.getLogger("llmspell.hooks")
+
+HOOK_POINTS = (
+    "BeforeAgentExecution",
+    "AfterAgentExecution",
+    "BeforeToolExecution",
+    "AfterToolExecution",
+    "ToolError",
+    "AgentError",
+    "BeforeWorkflowStart",
+    "BeforeWorkflowStage",
+    "AfterWorkflowStage",
+    "AfterWorkflowComplete",
+    "WorkflowError",
+    "BeforeStateWrite",
+    "AfterStateWrite",
+    "SessionStart",
+    "SessionEnd",
+    "BeforeCodeExecution",
+    "AfterCodeExecution",
+)
+PRIORITIES = {"highest": 100, "high": 50, "normal": 0, "low": -50, "lowest": -100}
+CALLBACK_RESULTS = (
+    "nil, 'continue', 'skip', {type='modified', data=...} or {type='cancel', reason=...}"
+)
+
+
+class HookCancelled(DomainError):
+    """A hook cancelled the operation it guards."""
+
+    def __init__(self, point: str, reason: str) -> None:
+        super().__init__(f"cancelled by hook: {reason}")
+        self.point = point
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RegisteredHook:
+    """A callback registered at a point."""
+
+    id: str
+    point: str
+    priority: int
+    name: str | None
+    callback: Callable[[dict[str, Any]], Any] = field(repr=False)
+    order: int = field(repr=False)  # registration order: the tie-break between equal priorities
+
+
+def check_point(point: Any) -> str:
+    """`point` if it is a hook point, else InvalidArgument listing the valid ones."""
+    if point not in HOOK_POINTS:
+        raise InvalidArgument(
+            f"unknown hook point {point!r}; valid points: {', '.join(HOOK_POINTS)}"
+        )
+    return str(point)
+
+
+def check_priority(priority: Any) -> int:
+    """A priority as a number: a name from PRIORITIES or an integer (higher runs first)."""
+    if isinstance(priority, str) and priority in PRIORITIES:
+        return PRIORITIES[priority]
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        return priority
+    raise InvalidArgument(
+        f"priority must be one of {', '.join(PRIORITIES)} or an integer, got {priority!r}"
+    )
+
+
+class HookRegistry:
+    """The hooks of one runtime and the one place that runs them.
+
+    `history` opens the hook-history store on first record (storage opens lazily), so a runtime
+    without hooks never touches storage for them.
+    """
+
+    def __init__(self, history: Callable[[], HookHistoryStore]) -> None:
+        self._history = history
+        self._hooks: dict[str, list[RegisteredHook]] = {}
+        self._lock = threading.Lock()
+        self._order = itertools.count()
+        self._last_started: datetime | None = None
+        # The runtime's current session, recorded with every execution (set by the sessions
+        # manager; Session.replay reads a session's executions back).
+        self.session_source: Callable[[], str | None] = lambda: None
+
+    @classmethod
+    def from_infrastructure(cls, infra: Infrastructure) -> HookRegistry:
+        return cls(lambda: infra.storage.hooks)
+
+    def register(
+        self,
+        point: str,
+        callback: Callable[[dict[str, Any]], Any],
+        priority: str | int = "normal",
+        name: str | None = None,
+    ) -> RegisteredHook:
+        """Call `callback(context)` at `point`; see the module doc for what it may return."""
+        point = check_point(point)
+        rank = check_priority(priority)
+        if not callable(callback):
+            raise InvalidArgument(f"callback must be a function, got {kind_of(callback)}")
+        hook = RegisteredHook(
+            id=str(uuid.uuid4()),
+            point=point,
+            priority=rank,
+            name=name,
+            callback=callback,
+            order=next(self._order),
+        )
+        with self._lock:
+            hooks = [*self._hooks.get(point, []), hook]
+            hooks.sort(key=lambda h: (-h.priority, h.order))
+            self._hooks[point] = hooks
+        return hook
+
+    def unregister(self, hook_id: str) -> bool:
+        """Remove a hook; True if it was registered."""
+        with self._lock:
+            for point, hooks in self._hooks.items():
+                kept = [h for h in hooks if h.id != hook_id]
+                if len(kept) != len(hooks):
+                    self._hooks[point] = kept
+                    return True
+        return False
+
+    def hooks(self, point: str | None = None) -> list[RegisteredHook]:
+        """Registered hooks (of one point), in the order they run."""
+        if point is not None:
+            return list(self._hooks.get(check_point(point), []))
+        return [h for p in HOOK_POINTS for h in self._hooks.get(p, [])]
+
+    def run(self, point: str, component: str, data: Any, correlation_id: str | None = None) -> Any:
+        """Run the hooks of `point` on `data`, highest priority first, and return the data as
+        the last `modified` result left it. A `cancel` stops the chain and raises
+        HookCancelled; an error inside a callback is recorded and the chain goes on."""
+        hooks = self._hooks.get(check_point(point))
+        if not hooks:
+            return data
+        session_id = self.session_source()
+        for hook in list(hooks):
+            context = {
+                "point": point,
+                "component": component,
+                "data": data,
+                "correlation_id": correlation_id,
+            }
+            started = self._started_at()
+            clock = time.perf_counter()
+            result, error, new_data, reason = "continue", None, data, ""
+            try:
+                result, new_data, reason = interpret(hook.callback(context), data)
+            except InvalidArgument as exc:
+                result, error = "error", str(exc)
+            except Exception as exc:
+                result, error = "error", f"{type(exc).__name__}: {exc}"
+                logger.info("hook %s at %s failed: %s", hook.id, point, error)
+            self._record(
+                hook,
+                context,
+                session_id,
+                started,
+                (time.perf_counter() - clock) * 1000,
+                result,
+                error,
+            )
+            if result == "modified":
+                data = new_data
+            elif result == "cancel":
+                raise HookCancelled(point, reason)
+        return data
+
+    def history(
+        self,
+        point: str | None = None,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[HookExecution]:
+        """Recorded executions matching every given filter, newest first."""
+        if point is not None:
+            check_point(point)
+        return self._history().query(point, correlation_id, session_id, limit)
+
+    def _started_at(self) -> datetime:
+        # Strictly increasing within the runtime, so history order is execution order even when
+        # two callbacks start within the clock's resolution.
+        now = datetime.now(UTC)
+        with self._lock:
+            last = self._last_started
+            if last is not None and now <= last:
+                now = last + timedelta(microseconds=1)
+            self._last_started = now
+        return now
+
+    def _record(
+        self,
+        hook: RegisteredHook,
+        context: dict[str, Any],
+        session_id: str | None,
+        started: datetime,
+        duration_ms: float,
+        result: str,
+        error: str | None,
+    ) -> None:
+        from llmspell.storage.components.hooks import HookExecution
+
+        self._history().record(
+            HookExecution(
+                execution_id=str(uuid.uuid4()),
+                hook_id=hook.id,
+                hook_name=hook.name,
+                point=hook.point,
+                component=str(context["component"]),
+                correlation_id=context["correlation_id"],
+                session_id=session_id,
+                started_at=started,
+                duration_ms=duration_ms,
+                result=result,
+                error=error,
+                context=json_safe(context),
+            )
+        )
+
+
+def interpret(outcome: Any, data: Any) -> tuple[str, Any, str]:
+    """(result, data, cancel reason) for what a callback returned; InvalidArgument when it
+    returned something a hook may not."""
+    if outcome is None or outcome == "continue":
+        return "continue", data, ""
+    if outcome == "skip":
+        return "skip", data, ""
+    if isinstance(outcome, dict):
+        kind = outcome.get("type")
+        if kind == "modified" and "data" in outcome:
+            return "modified", outcome["data"], ""
+        if kind == "cancel":
+            reason = outcome.get("reason")
+            return "cancel", data, str(reason) if reason is not None else "no reason given"
+    raise InvalidArgument(
+        f"hook callback returned {json.dumps(json_safe(outcome))}; it may return {CALLBACK_RESULTS}"
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with everything JSON cannot hold replaced by a description (for the record)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    return f"<{kind_of(value)}>"
