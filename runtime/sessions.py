@@ -5,6 +5,11 @@ Statuses move only along `TRANSITIONS`; a change is written conditionally on the
 read with, so two processes cannot both apply one. Deleting a session first asks every
 declared session-data owner (`llmspell.runtime.session_data`) to delete what it keeps for it,
 then removes the record — a failure half-way leaves the session there to delete again.
+
+Hooks: `SessionStart` runs when a session is created and `SessionEnd` when it ends (complete or
+fail), each before anything is stored, with the session id as correlation id; a cancel leaves
+nothing changed, a `modified` result may change what `HOOK_CHANGES` lists. Every hook execution
+records the runtime's current session, which `Session.replay` reads back.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from llmspell.runtime import session_replay
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound, kind_of
+from llmspell.runtime.hooks import HookRegistry
 from llmspell.runtime.session_data import session_data_owners
 from llmspell.storage.components.sessions import SessionQuery, SessionRecord
 
@@ -35,6 +42,13 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # What `complete(id, summary)` / `fail(id, reason)` keep in the session's metadata.
 NOTE_KEYS = {"complete": "summary", "fail": "failure_reason"}
+# Hooks that end a session, and the field of their data holding the note.
+END_ACTIONS = {"complete": "summary", "fail": "reason"}
+# What a `modified` result of each session hook may change in its data.
+HOOK_CHANGES = {
+    "SessionStart": ("name", "description", "tags", "metadata"),
+    "SessionEnd": ("metadata", "summary", "reason"),
+}
 READ_ONLY_STATUS = "archived"
 
 MAX_NAME = 256
@@ -69,7 +83,14 @@ class SessionManager:
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> SessionManager:
-        return cls(infra)
+        manager = cls(infra)
+        # Hook executions record the session that is current when they run.
+        infra.get(HookRegistry).session_source = lambda: manager.current
+        return manager
+
+    @property
+    def _hooks(self) -> HookRegistry:
+        return self._infra.get(HookRegistry)
 
     @property
     def _store(self) -> SessionStore:
@@ -89,20 +110,32 @@ class SessionManager:
         """A new active session (with a fresh UUID)."""
         if parent_id is not None:
             parent_id = self.record(parent_id).id
+        session_id = str(uuid.uuid4())
+        fields = {
+            "name": check_text("name", name, MAX_NAME),
+            "description": check_text("description", description, MAX_DESCRIPTION),
+            "tags": list(check_tags(tags)),
+            "metadata": check_metadata(metadata),
+        }
+        start = {"id": session_id, "parent_id": parent_id, **fields}
+        fields = _hook_changes("SessionStart", start, self._run_hook("SessionStart", start))
         now = datetime.now(UTC)
         record = SessionRecord(
-            id=str(uuid.uuid4()),
-            name=check_text("name", name, MAX_NAME),
-            description=check_text("description", description, MAX_DESCRIPTION),
-            tags=check_tags(tags),
+            id=session_id,
+            name=check_text("name", fields["name"], MAX_NAME),
+            description=check_text("description", fields["description"], MAX_DESCRIPTION),
+            tags=check_tags(fields["tags"]),
             status="active",
             parent_id=parent_id,
-            metadata=check_metadata(metadata),
+            metadata=check_metadata(fields["metadata"]),
             created_at=now,
             updated_at=now,
         )
         self._store.create(record)
         return SessionInfo(record, 0)
+
+    def _run_hook(self, point: str, data: dict[str, Any]) -> Any:
+        return self._hooks.run(point, "session", data, correlation_id=data["id"])
 
     def record(self, session_id: Any) -> SessionRecord:
         """The stored record of `session_id`; NotFound if there is none."""
@@ -168,8 +201,21 @@ class SessionManager:
             )
         metadata = current.metadata
         if note is not None:
-            text = check_text(NOTE_KEYS[action], note, MAX_DESCRIPTION)
-            metadata = {**metadata, NOTE_KEYS[action]: text}
+            note = check_text(NOTE_KEYS[action], note, MAX_DESCRIPTION)
+        if action in END_ACTIONS:
+            end = {
+                "id": current.id,
+                "name": current.name,
+                "status": target,
+                "previous_status": current.status,
+                "metadata": metadata,
+                END_ACTIONS[action]: note,
+            }
+            changes = _hook_changes("SessionEnd", end, self._run_hook("SessionEnd", end))
+            metadata = check_metadata(changes["metadata"])
+            note = check_text(NOTE_KEYS[action], changes[END_ACTIONS[action]], MAX_DESCRIPTION)
+        if note is not None:
+            metadata = {**metadata, NOTE_KEYS[action]: note}
         updated = replace(current, status=target, metadata=metadata, updated_at=datetime.now(UTC))
         self._write(current, updated)
         return target
@@ -204,6 +250,19 @@ class SessionManager:
                 self._current = None
         return removed
 
+    # --- replay -------------------------------------------------------------------------------
+
+    def replay(
+        self, session_id: Any, mode: str = "exact", stop_on_error: bool = False
+    ) -> session_replay.ReplaySummary:
+        """Replay the session's recorded hook executions (`llmspell.runtime.session_replay`)."""
+        record = self.record(session_id)
+        return session_replay.replay(self._hooks, record.id, mode, stop_on_error)
+
+    def can_replay(self, session_id: Any) -> bool:
+        """Whether the session has recorded hook executions that can all be replayed now."""
+        return session_replay.can_replay(self._hooks, self.record(session_id).id)
+
     # --- the current session --------------------------------------------------------------------
 
     @property
@@ -217,6 +276,17 @@ class SessionManager:
         with self._lock:
             self._current = checked
         return checked
+
+
+def _hook_changes(point: str, before: dict[str, Any], after: Any) -> dict[str, Any]:
+    """The data a hook handed back, if it changed only what `HOOK_CHANGES[point]` allows."""
+    if not isinstance(after, dict):
+        raise InvalidArgument(f"a {point} hook returned modified data that is not a table")
+    allowed = HOOK_CHANGES[point]
+    for key, value in before.items():
+        if key not in allowed and after.get(key) != value:
+            raise InvalidArgument(f"a {point} hook may change {', '.join(allowed)}, not {key}")
+    return {key: after.get(key) for key in allowed if key in before}
 
 
 def check_session_id(value: Any) -> str:

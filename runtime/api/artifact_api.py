@@ -9,6 +9,7 @@ from typing import Any
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
+    RawValue,
     ValidationError,
     check_options,
     optional_str,
@@ -102,7 +103,7 @@ class ArtifactApi(ApiNamespace):
         data = raw_of(content)
         if not isinstance(data, (str, bytes)):
             raise ValidationError(
-                f"Artifact.store: content must be a string, got {type_name(data)}"
+                f"Artifact.store: content must be a string, got {type_name(_plain(content))}"
             )
         fields = _store_fields("Artifact.store", options)
         record = self._artifacts.store(session_id, type, name, data, **fields)
@@ -179,6 +180,16 @@ class ArtifactApi(ApiNamespace):
         other artifact holds them. Returns true; raises if there is no such artifact."""
         sequence, content_hash = _sequence_of("Artifact.delete", session_id, id)
         return self._artifacts.delete(session_id, sequence, content_hash)
+
+
+def _plain(value: Any) -> Any:
+    """A raw script value in its converted form (for naming its type in an error)."""
+    if not isinstance(value, RawValue):
+        return value
+    try:
+        return value.to_python()
+    except ValueError:
+        return value.raw
 
 
 def _store_fields(fn: str, options: dict[str, Any] | None) -> dict[str, Any]:

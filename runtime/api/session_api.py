@@ -13,6 +13,7 @@ from llmspell.runtime.api.base import (
     require_int,
     require_str,
     require_table,
+    type_name,
 )
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
@@ -26,6 +27,7 @@ from llmspell.storage.components.sessions import (
 CREATE_OPTIONS = frozenset({"name", "description", "tags", "metadata", "parent_id"})
 UPDATE_FIELDS = frozenset({"name", "description", "tags", "metadata"})
 LIST_OPTIONS = frozenset({"status", "tags", "name", "limit", "offset", "order"})
+REPLAY_OPTIONS = frozenset({"mode", "stop_on_error"})
 RECORD_KEYS = (
     "id",
     "name",
@@ -144,6 +146,36 @@ class SessionApi(ApiNamespace):
         State scope, and the session data of every other component. Returns true."""
         self._sessions.delete(id)
         return True
+
+    def replay(self, id: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Replay the session's recorded hook executions (oldest first) against the hooks
+        registered now; `{mode?="exact"|"simulate", stop_on_error?=false}`. `exact` calls each
+        recording's hook (the same registration, else the hooks of its name, else every hook
+        now at its point) with the recorded context; `simulate` only checks that each could be
+        replayed. Nothing is recorded and no guarded operation is repeated. Returns
+        `{hooks_replayed, successful, failed, duration_ms, errors=[{execution_id, point,
+        error}]}`."""
+        options = require_table("Session.replay", "options", options)
+        check_options("Session.replay", options, REPLAY_OPTIONS)
+        mode = require_str("Session.replay", "mode", options.get("mode", "exact"))
+        stop = options.get("stop_on_error", False)
+        if not isinstance(stop, bool):
+            raise ValidationError(
+                f"Session.replay: stop_on_error must be a boolean, got {type_name(stop)}"
+            )
+        summary = self._sessions.replay(id, mode, stop)
+        return {
+            "hooks_replayed": summary.hooks_replayed,
+            "successful": summary.successful,
+            "failed": summary.failed,
+            "duration_ms": summary.duration_ms,
+            "errors": summary.errors,
+        }
+
+    def can_replay(self, id: str) -> bool:
+        """Whether the session has recorded hook executions and each has a hook registered now
+        to be replayed against."""
+        return self._sessions.can_replay(id)
 
     def get_current(self) -> str | None:
         """This runtime's current session id, or nil."""
