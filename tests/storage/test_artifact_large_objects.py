@@ -11,12 +11,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from artifact_sources import BreaksWhileWriting
 
 from llmspell.storage import SqlStorage, StorageSettings, admin, open_storage
 from llmspell.storage.components.artifacts import (
     ArtifactRecord,
     ArtifactSettings,
-    Content,
     NewArtifact,
 )
 from llmspell.storage.postgres.embedded import PgLogins
@@ -155,26 +155,11 @@ def test_deleting_a_session_unlinks_its_large_objects(
     assert large_object_count(app_conn, pg_urls) == before
 
 
-class BreaksWhileWriting(Content):
-    stable = True
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.passes = 0
-
-    def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
-        self.passes += 1
-        for start in range(0, len(self.body), chunk_bytes):
-            if self.passes == 2 and start > len(self.body) // 2:
-                raise OSError("connection to the source lost")
-            yield self.body[start : start + chunk_bytes]
-
-
 def test_a_failed_store_leaves_no_large_object(
     pg: SqlStorage, app_conn: psycopg.Connection[Any], pg_urls: PgLogins
 ) -> None:
     before = large_object_count(app_conn, pg_urls)
-    with pytest.raises(OSError, match="source lost"):
+    with pytest.raises(OSError, match="broke half-way"):
         pg.artifacts.store(new("broken"), BreaksWhileWriting(os.urandom(8 * CHUNK)))
     assert large_object_count(app_conn, pg_urls) == before
     assert pg.artifacts.list(S1) == []

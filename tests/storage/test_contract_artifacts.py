@@ -13,12 +13,13 @@ import hashlib
 import io
 import os
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from artifact_sources import BreaksWhileWriting, ChangesBetweenPasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -27,7 +28,6 @@ from llmspell.storage import SqlStorage
 from llmspell.storage.components.artifacts import (
     ArtifactQuery,
     ArtifactSettings,
-    Content,
     FileContent,
     NewArtifact,
     SqlArtifactStore,
@@ -214,47 +214,19 @@ def test_a_file_is_stored_from_its_chunks(small: SqlStorage, tmp_path: Path) -> 
     assert small.artifacts.read(S1, record.sequence) == path.read_bytes()
 
 
-class Changing(Content):
-    """A source whose bytes differ on the second pass (a file rewritten while stored)."""
-
-    def __init__(self) -> None:
-        self.passes = 0
-
-    def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
-        self.passes += 1
-        yield b"first pass" if self.passes == 1 else b"other pass"
-
-
 def test_content_that_changes_while_stored_fails_and_leaves_nothing(small: SqlStorage) -> None:
     small.artifacts.store(new("keep"), b"kept")
     with pytest.raises(ValueError, match="changed while it was being stored"):
-        small.artifacts.store(new("changing"), Changing())
+        small.artifacts.store(new("changing"), ChangesBetweenPasses())
     assert [r.name for r in small.artifacts.list(S1)] == ["keep"]
     assert rows(small, artifact_content) == 1
     assert small.artifacts.check_integrity() == []
     assert small.artifacts.store(new("next"), b"n").sequence == 2, "no sequence was used up"
 
 
-class Failing(Content):
-    """A source that breaks half-way through the write pass."""
-
-    stable = True
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.passes = 0
-
-    def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
-        self.passes += 1
-        for start in range(0, len(self.body), chunk_bytes):
-            if self.passes == 2 and start >= len(self.body) // 2:
-                raise OSError("disk went away")
-            yield self.body[start : start + chunk_bytes]
-
-
 def test_a_store_that_fails_while_writing_leaves_no_rows(small: SqlStorage) -> None:
-    with pytest.raises(OSError, match="disk went away"):
-        small.artifacts.store(new("broken"), Failing(os.urandom(64)))
+    with pytest.raises(OSError, match="broke half-way"):
+        small.artifacts.store(new("broken"), BreaksWhileWriting(os.urandom(64)))
     for table in (artifact_content, artifact_chunks, artifacts, artifact_sequences):
         assert rows(small, table) == 0, table.name
 

@@ -8,13 +8,12 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage import SqlStorage
 from llmspell.storage.components.artifacts import ArtifactQuery, NewArtifact
 from llmspell.storage.components.artifacts.tables import artifact_content
 from llmspell.storage.components.sessions import SessionQuery, SessionRecord
@@ -23,19 +22,11 @@ SESSION = "44444444-4444-4444-8444-444444444444"
 SECRET = b"tenant a's secret bytes \x00\xff"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_tenants(
-    request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
-) -> tuple[SqlStorage, SqlStorage]:
-    """Tenants A and B on one database; A holds a tagged session with one artifact."""
-    if request.param == "postgres":
-        settings: StorageSettings = request.getfixturevalue("pg_settings")
-    else:
-        settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "shared.db"))
-    a = open_storage(settings, f"{unique_tenant}-a")
-    b = open_storage(settings, f"{unique_tenant}-b")
-    request.addfinalizer(a.close)
-    request.addfinalizer(b.close)
+@pytest.fixture
+def two_tenants(tenant_pair: tuple[SqlStorage, SqlStorage]) -> tuple[SqlStorage, SqlStorage]:
+    """Tenants A and B on one database (SQLite, PostgreSQL); A holds a tagged session with
+    one artifact."""
+    a, b = tenant_pair
     now = datetime.now(UTC)
     a.sessions.create(
         SessionRecord(SESSION, "secret", "a's", ("t",), "active", None, {"a": 1}, now, now)

@@ -118,6 +118,21 @@ def too_large(size: int, max_bytes: int, what: str) -> ValueError:
     )
 
 
+# Text is checked in slices this long: decoding builds the text, up to 4 bytes a character, and
+# only a slice's worth of it should ever be alive.
+UTF8_CHECK_BYTES = 64 * 1024
+
+
+def _still_utf8(decoder: codecs.IncrementalDecoder, chunk: bytes | memoryview) -> bool:
+    view = memoryview(chunk)
+    try:
+        for start in range(0, len(view), UTF8_CHECK_BYTES):
+            decoder.decode(view[start : start + UTF8_CHECK_BYTES])
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def digest(
     content: Content, chunk_bytes: int, max_bytes: int, *, check_utf8: bool = False
 ) -> Digest:
@@ -135,10 +150,7 @@ def digest(
             raise too_large(size, max_bytes, content.describe())
         sha.update(chunk)
         if text:
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                text = False
+            text = _still_utf8(decoder, chunk)
     if text:
         try:
             decoder.decode(b"", final=True)
