@@ -28,7 +28,7 @@ from llmspell.storage.components.artifacts import (
     FileContent,
     NewArtifact,
 )
-from llmspell.storage.components.artifacts.content import ContentLike
+from llmspell.storage.components.artifacts.content import ContentLike, Writable
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -158,6 +158,15 @@ class ArtifactManager:
         if content is None:
             raise NotFound(f"artifact {record.sequence} of session {record.session_id} is gone")
         return content
+
+    def copy_to(self, session_id: Any, sequence: Any, out: Writable) -> int:
+        """Write an artifact's bytes to `out` (a binary file...) chunk by chunk, never holding
+        them whole; how many bytes."""
+        record = self.record(session_id, sequence)
+        written = self._store.read_into(record.session_id, record.sequence, out)
+        if written is None:
+            raise NotFound(f"artifact {record.sequence} of session {record.session_id} is gone")
+        return written
 
     def list(self, session_id: Any) -> list[ArtifactRecord]:
         """A session's artifacts in sequence order."""

@@ -90,7 +90,7 @@ class ArtifactApi(ApiNamespace):
         session_id: str,
         type: str,
         name: str,
-        content: str | bytes,
+        content: str | bytes | bytearray | memoryview,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Store `content` (a string, any bytes) as artifact `name` of a session that is not
@@ -101,7 +101,7 @@ class ArtifactApi(ApiNamespace):
         application/octet-stream), `tags`, `metadata`, `created_by`; other keys are kept in the
         metadata. The size limit is `storage.max_artifact_mb` (default 100)."""
         data = raw_of(content)
-        if not isinstance(data, (str, bytes)):
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
             raise ValidationError(
                 f"Artifact.store: content must be a string, got {type_name(_plain(content))}"
             )

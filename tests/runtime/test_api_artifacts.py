@@ -335,3 +335,13 @@ def test_large_content_round_trips_through_lua(lua: ScriptRuntime) -> None:
         """
     ).value
     assert result == 3 * 1024 * 1024
+
+
+def test_python_callers_can_stream_an_artifact_to_a_file(py: ScriptRuntime) -> None:
+    from llmspell.runtime.artifacts import ArtifactManager
+
+    sid = session(py)
+    py.execute(f"art = Artifact.store({sid!r}, 'user_input', 'b.bin', bytearray(b'\\x00' * 3000))")
+    with Path("out.bin").open("wb") as out:
+        written = py.infrastructure.get(ArtifactManager).copy_to(sid, 1, out)
+    assert written == 3000 and Path("out.bin").read_bytes() == b"\x00" * 3000

@@ -73,3 +73,20 @@ def test_a_class_without_the_cascade_method_cannot_declare_itself() -> None:
 
     with pytest.raises(TypeError, match="has no delete_session_data"):
         owns_session_data(Incomplete)
+
+
+def test_the_cascade_reaches_artifacts_kept_on_another_backend(
+    make_runtime: Any, tmp_path: Any, engine: str
+) -> None:
+    rt = make_runtime(
+        engine,
+        storage__backend="sqlite",
+        storage__path=str(tmp_path / "sessions.db"),
+        storage__components={"artifacts": "memory"},
+    )
+    assert rt.infrastructure.storage.database("artifacts").backend.name == "memory"
+    session_id = call(rt, "Session.create")
+    call(rt, "Artifact.store", session_id, "tool_result", "a.txt", "x")
+    assert call(rt, "Session.get", session_id)["artifact_count"] == 1
+    call(rt, "Session.delete", session_id)
+    assert rt.infrastructure.storage.artifacts.count_by_session([session_id]) == {session_id: 0}

@@ -498,3 +498,10 @@ def test_a_second_open_of_the_same_database_reads_the_artifact(
         assert again.get(S1, record.sequence) is None, "each memory open is its own database"
     else:
         assert again.read(S1, record.sequence) == b"persisted"
+
+
+def test_counts_of_many_sessions_are_asked_in_batches(storage: SqlStorage) -> None:
+    many = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(1200)]
+    storage.artifacts.store(new("a", session_id=many[-1]), b"x")
+    counts = storage.artifacts.count_by_session(many)
+    assert len(counts) == 1200 and counts[many[-1]] == 1 and sum(counts.values()) == 1

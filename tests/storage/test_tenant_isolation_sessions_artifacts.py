@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from llmspell.storage import SqlStorage
+from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.components.artifacts import ArtifactQuery, NewArtifact
 from llmspell.storage.components.artifacts.tables import artifact_content
 from llmspell.storage.components.sessions import SessionQuery, SessionRecord
@@ -142,3 +142,37 @@ def test_deleting_tenant_a_session_data_leaves_tenant_b_alone(
     assert a.artifacts.delete_session(SESSION) == 1
     assert b.artifacts.read(SESSION, 1) == b"b's own"
     assert b.artifacts.list(SESSION)[0].name == "b.txt"
+
+
+NEW_TABLES = [
+    "sessions",
+    "session_tags",
+    "artifact_content",
+    "artifact_chunks",
+    "artifacts",
+    "artifact_tags",
+    "artifact_sequences",
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", NEW_TABLES)
+def test_as_the_app_role_without_a_tenant_every_new_table_is_empty(
+    pg_urls: Any, pg_settings: StorageSettings, unique_tenant: str, table: str
+) -> None:
+    import psycopg
+
+    with open_storage(pg_settings, unique_tenant) as a:
+        now = datetime.now(UTC)
+        a.sessions.create(SessionRecord(SESSION, "s", None, ("t",), "active", None, {}, now, now))
+        a.artifacts.store(new("x", tags=("t",)), SECRET)
+        with psycopg.connect(pg_urls.app_url) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # no user values
+            assert row == (0,)
+            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (f"{unique_tenant}-x",))
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+            changed = conn.execute(f"DELETE FROM {table} WHERE tenant_id = %s", (unique_tenant,))
+            assert changed.rowcount == 0
+            conn.commit()
+        assert a.artifacts.read(SESSION, 1) == SECRET
+        assert a.artifacts.check_integrity() == []

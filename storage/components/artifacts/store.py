@@ -74,6 +74,7 @@ BINARY_MIME = "application/octet-stream"
 # A content row another transaction deletes between our INSERT (which saw it) and our UPDATE
 # sends us round again; more rounds than this means something else is wrong.
 REFERENCE_ATTEMPTS = 5
+COUNT_BATCH = 500
 
 _ROW = (
     artifacts.c.session_id,
@@ -431,11 +432,13 @@ class SqlArtifactStore:
 
     def count_by_session(self, session_ids: Sequence[str]) -> dict[str, int]:
         counts = dict.fromkeys(session_ids, 0)
-        if not counts:
-            return counts
+        ids = list(counts)
         with self._db.transaction() as conn:
-            rows = conn.execute(self._counts, {"session_ids": list(counts)}).all()
-        counts.update({session_id: int(n) for session_id, n in rows})
+            # In batches: a statement may bind only so many values (SQLite: 32766).
+            for start in range(0, len(ids), COUNT_BATCH):
+                batch = ids[start : start + COUNT_BATCH]
+                rows = conn.execute(self._counts, {"session_ids": batch}).all()
+                counts.update({session_id: int(n) for session_id, n in rows})
         return counts
 
     # --- deleting ---------------------------------------------------------------------------
