@@ -33,15 +33,12 @@ class DocEntry:
 class DocIndex:
     """Qualified name → DocEntry for the globals a runtime installs."""
 
-    def __init__(self, globals_: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> None:
+    def __init__(self, globals_: Mapping[str, Any]) -> None:
         self.entries: dict[str, DocEntry] = {}
         for name, value in globals_.items():
             self._add(name, value)
         for cls in _api_object_classes(ApiObject):
             self._add_methods(cls)
-        for qualified, signature_and_doc in (extra or {}).items():
-            signature, _, doc = signature_and_doc.partition("\n")
-            self.entries[qualified] = DocEntry(qualified, "function", signature, doc.strip())
 
     def _add(self, qualified: str, value: Any) -> None:
         if isinstance(value, ApiNamespace):
@@ -83,18 +80,11 @@ class DocIndex:
     def get(self, qualified: str) -> DocEntry | None:
         return self.entries.get(qualified)
 
-    def overview(self, global_names: list[str]) -> str:
+    def overview(self) -> str:
+        """The globals (entries without a dot) with the first line of their docs: `help()`."""
         lines = ["llmspell script globals (help(x) or ?x for details):", ""]
-        for name in sorted(global_names):
-            entry = self.entries.get(name)
-            if entry is None:
-                continue
-            first = (
-                entry.doc.split("\n", 1)[0]
-                if entry.kind == "function"
-                else _namespace_summary(entry)
-            )
-            lines.append(f"  {name:<12} {first}")
+        for name in sorted(q for q in self.entries if "." not in q):
+            lines.append(f"  {name:<12} {_first_line(self.entries[name].doc)}")
         return "\n".join(lines) + "\n"
 
 
@@ -106,10 +96,6 @@ def _api_object_classes(base: type[ApiObject]) -> Iterator[type[ApiObject]]:
 
 def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
-
-
-def _namespace_summary(entry: DocEntry) -> str:
-    return _first_line(entry.doc)
 
 
 _HELP = re.compile(r"^\s*(?:\?\s*([A-Za-z_][\w.:]*)|([A-Za-z_][\w.:]*)\s*\?)\s*$")
@@ -145,14 +131,3 @@ def markdown_reference(index: DocIndex) -> str:
         for entry in functions:
             out += [f"### `{entry.signature}`", "", entry.doc or "(no documentation)", ""]
     return "\n".join(out).rstrip() + "\n"
-
-
-def name_at_cursor(code: str, cursor_pos: int, name_chars: re.Pattern[str]) -> str:
-    """The dotted name around `cursor_pos` (for inspect), without leading/trailing separators."""
-    start = cursor_pos
-    while start > 0 and name_chars.match(code[start - 1]):
-        start -= 1
-    end = cursor_pos
-    while end < len(code) and name_chars.match(code[end]):
-        end += 1
-    return code[start:end].strip(".:")

@@ -24,6 +24,12 @@ class DomainError(Exception):
     ename = "ApiError"
 
 
+class ScriptStopping(Exception):
+    """Mixed into the error of a script callback that failed because the script is being
+    stopped (interrupt, timeout, out of memory): code that records a callback's failure and
+    carries on must re-raise this instead."""
+
+
 class InvalidArgument(DomainError, ValueError):
     """An argument has the wrong type or value; scripts see it as `ValidationError`."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.errors import DomainError, InvalidArgument, kind_of
+from llmspell.runtime.errors import DomainError, InvalidArgument, ScriptStopping, kind_of
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -175,6 +175,8 @@ class HookRegistry:
             result, error, new_data, reason = "continue", None, data, ""
             try:
                 result, new_data, reason = interpret(hook.callback(context), data)
+            except ScriptStopping:
+                raise  # an interrupt or timeout stops the operation, not just this hook
             except InvalidArgument as exc:
                 result, error = "error", str(exc)
             except Exception as exc:

@@ -10,8 +10,10 @@ from typing import Any, Protocol
 
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
+from llmspell.runtime.api.base import ProducerStep
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.docs import DocIndex, help_target
+from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.results import (
     CapturingSink,
@@ -26,24 +28,31 @@ ENGINES = ("lua", "python")
 
 
 class Engine(Protocol):
-    name: str
-    language_info: dict[str, Any]
-    docs: DocIndex
+    """A script engine (runtime/engines/): it runs code and states the facts about itself that
+    the runtime and the APIs ask for."""
 
-    def install_globals(self, globals_: Mapping[str, Any], docs: DocIndex) -> None: ...
+    name: str  # "lua" | "python"
+    implementation: str  # for the banner: "Lua 5.4"
+    language_info: dict[str, Any]  # Jupyter's kernel_info language_info
+    introspection: Introspection  # help, inspect, complete (its `docs` set by the runtime)
+
+    @property
+    def trusted(self) -> bool:
+        """Whether scripts run without a sandbox (ApiContext.engine_trusted)."""
+        ...
+
+    @property
+    def timeout_s(self) -> float:
+        """The time limit of one execution from the engine's config section; 0 = none."""
+        ...
+
+    def install_globals(self, globals_: Mapping[str, Any]) -> None: ...
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None: ...
-    def execute(
-        self, code: str, name: str, timeout_s: float = 0
-    ) -> tuple[bool, Any, dict[str, Any]]: ...
-    def complete(self, code: str, cursor_pos: int) -> Completion: ...
-    def inspect(
-        self, code: str, cursor_pos: int, detail_level: int = 0
-    ) -> dict[str, str] | None: ...
+    def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]: ...
     def is_complete(self, code: str) -> CompletenessCheck: ...
-    def describe(self, raw: Any) -> str: ...
-    def describe_name(self, name: str) -> str: ...
     def format_value(self, raw: Any) -> str: ...
     def bundle_for(self, raw: Any) -> dict[str, Any]: ...
+    def producer(self, raw: Any) -> ProducerStep: ...
     def interrupt(self) -> None: ...
     def close(self) -> None: ...
 
@@ -105,13 +114,15 @@ class ScriptRuntime:
             config=config,
             infrastructure=self.infrastructure,
             sink=self._router,
-            engine_name=engine,
+            engine_trusted=self._engine.trusted,
             bundle_for=self._engine.bundle_for,
             format_value=self._engine.format_value,
-            describe=self._engine.describe,
+            describe=self._engine.introspection.describe,
+            producer=self._engine.producer,
         )
         globals_ = build_globals(ctx)
-        self._engine.install_globals(globals_, DocIndex(globals_))
+        self._engine.introspection.docs = DocIndex(globals_)
+        self._engine.install_globals(globals_)
 
     @classmethod
     def with_engine(cls, config: LLMSpellConfig, engine: str) -> ScriptRuntime:
@@ -135,19 +146,18 @@ class ScriptRuntime:
 
     @property
     def banner(self) -> str:
-        language = "Lua 5.4" if self.engine_name == "lua" else "Python"
         storage = self.config.storage.backend
         if storage == "sqlite":
             storage += f" ({self.config.resolved_storage_path()})"
         return (
-            f"llmspell {__version__} - {language} engine, storage: {storage}, "
+            f"llmspell {__version__} - {self._engine.implementation} engine, storage: {storage}, "
             f"tenant: {self.config.tenancy.tenant_id}\nhelp() lists the globals; ?name shows docs."
         )
 
     @property
     def docs(self) -> DocIndex:
         """The documentation of every global this runtime installed."""
-        return self._engine.docs
+        return self._engine.introspection.docs
 
     def set_output(self, sink: OutputSink | None) -> None:
         """Stream output to `sink` as it happens (None: capture it into each ExecutionResult)."""
@@ -175,31 +185,30 @@ class ScriptRuntime:
                 self._engine.set_args(name, list(args or []), dict(kwargs or {}))
             target = help_target(code)
             if target is not None:
-                sink.page(self._engine.describe_name(target))
+                sink.page(self._engine.introspection.describe_name(target))
                 return result
             with _sigint_sets_interrupt(self):
-                has_value, value, bundle = self._engine.execute(code, name, self._timeout_s())
+                has_value, value, bundle = self._engine.execute(code, name)
         result.has_value, result.value, result.bundle = has_value, value, bundle
         return result
 
-    def _timeout_s(self) -> float:
-        engines = self.config.engines
-        return engines.lua.timeout_s if self.engine_name == "lua" else engines.python.timeout_s
-
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
-        return self._engine.complete(code, len(code) if cursor_pos is None else cursor_pos)
+        pos = len(code) if cursor_pos is None else cursor_pos
+        return self._engine.introspection.complete(code, pos)
 
     def inspect(
         self, code: str, cursor_pos: int | None = None, detail_level: int = 0
     ) -> dict[str, str] | None:
-        """Signature and docs of the API function at the cursor, or a summary of the value."""
-        return self._engine.inspect(
-            code, len(code) if cursor_pos is None else cursor_pos, detail_level
-        )
+        """Signature and docs of the API function at the cursor, or a summary of the value.
+        Jupyter's `detail_level` is accepted; both levels show the same page."""
+        pos = len(code) if cursor_pos is None else cursor_pos
+        return self._engine.introspection.inspect(code, pos)
 
     def is_complete(self, code: str) -> CompletenessCheck:
         """Whether `code` is a complete chunk, needs more lines, or is invalid."""
+        if not code.strip() or help_target(code) is not None:
+            return CompletenessCheck("complete")
         return self._engine.is_complete(code)
 
     def interrupt(self) -> None:

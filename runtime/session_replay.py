@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmspell.runtime.errors import InvalidArgument
+from llmspell.runtime.errors import InvalidArgument, ScriptStopping
 from llmspell.runtime.hooks import HOOK_POINTS, HookRegistry, RegisteredHook, interpret
 from llmspell.storage.components.hooks import HookExecution
 
@@ -105,6 +105,8 @@ def _rerun(execution: HookExecution, hooks: HookRegistry) -> str | None:
         context = {**execution.context, "correlation_id": execution.correlation_id}
         try:
             interpret(hook.callback(context), context["data"])
+        except ScriptStopping:
+            raise  # an interrupt or timeout stops the replay, not just this recording
         except Exception as exc:
             return f"hook {hook.id}: {type(exc).__name__}: {exc}"
     return None

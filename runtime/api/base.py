@@ -138,6 +138,20 @@ def raw_params(fn: Callable[..., Any]) -> frozenset[str]:
     return getattr(fn, "__llmspell_raw__", frozenset())
 
 
+# One pull from a script's producer (a Lua coroutine, a Python generator):
+# (whether it gave a value, the value, whether the producer has finished).
+ProducerStep = Callable[[], tuple[bool, Any, bool]]
+
+
+class NotAProducer(Exception):
+    """A value cannot produce a stream; the message says what can (`must be a function, got
+    number`)."""
+
+
+def _needs_an_engine(value: Any) -> ProducerStep:
+    raise NotAProducer("can only be made by a script engine")
+
+
 @dataclass
 class ApiContext:
     """What the globals share: config, infrastructure, the current output sink, the engine."""
@@ -145,13 +159,16 @@ class ApiContext:
     config: LLMSpellConfig
     infrastructure: Infrastructure
     sink: OutputSink
-    engine_name: str = "lua"
-    # engine hooks, set once the engine exists
+    # what the engine says about itself, set once it exists; untrusted until then
+    engine_trusted: bool = False  # scripts run without a sandbox (Python, Lua "trusted")
     bundle_for: Callable[[Any], dict[str, Any]] = field(
         default=lambda value: {"text/plain": repr(value)}
     )
     format_value: Callable[[Any], str] = field(default=repr)
     describe: Callable[[Any], str | None] = field(default=lambda value: None)
+    # a script value that produces values (Lua function, Python generator) → its steps;
+    # NotAProducer for any other value
+    producer: Callable[[Any], ProducerStep] = field(default=_needs_an_engine)
 
     @property
     def tenant_id(self) -> str:

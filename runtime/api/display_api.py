@@ -51,7 +51,8 @@ class DisplayApi(ApiNamespace):
     def image(self, data_or_path: str | bytes, mime: str | None = None) -> None:
         """Show an image from raw bytes or a file path; `mime` is one of image/png, image/jpeg,
         image/gif, image/svg+xml, image/webp (guessed from the bytes or file extension if omitted).
-        In safe mode a path must lie under the working directory or `tools.allowed_paths`."""
+        Under a sandboxed engine (Lua in safe mode) a path must lie under the working directory
+        or `tools.allowed_paths`."""
         data = self._image_bytes(data_or_path)
         mime = mime or _guess_mime(data, data_or_path)
         if mime not in IMAGE_MIMES:
@@ -86,7 +87,7 @@ class DisplayApi(ApiNamespace):
         if text.lstrip().startswith("<svg") or text.lstrip().startswith("<?xml"):
             return text.encode()
         path = Path(text)
-        if self._ctx.config.engines.lua.security != "trusted":
+        if not self._ctx.engine_trusted:
             path = resolve_allowed_path(text, allowed_roots(self._ctx.config))
         try:
             return path.expanduser().read_bytes()

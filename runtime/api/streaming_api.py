@@ -1,33 +1,40 @@
 """`Streaming`: pull values from a producer one at a time.
 
-In Lua the producer is a coroutine (the Lua engine supplies `create`); in Python a generator."""
+The engine turns its producer into steps (`ApiContext.producer`): in Lua a function run as a
+coroutine, resumed once per step inside Lua (a yield cannot cross into the host); in Python a
+generator function or iterable. `Stream` is the one object both engines' scripts use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from llmspell.runtime.api.base import ApiNamespace, ApiObject, ValidationError, type_name
+from llmspell.runtime.api.base import (
+    ApiNamespace,
+    ApiObject,
+    NotAProducer,
+    ProducerStep,
+    ValidationError,
+    raw_args,
+    raw_of,
+)
 
 
 class Stream(ApiObject):
-    """Values pulled one at a time from `Streaming.create`."""
+    """Values pulled one at a time from `Streaming.create`. They stay the engine's own values
+    (a Lua producer's as `RawValue`), so a script gets back exactly what it yielded."""
 
     api_name = "Stream"
 
-    def __init__(self, source: Iterator[Any]) -> None:
-        self._source = source
+    def __init__(self, step: ProducerStep) -> None:
+        self._step = step
         self._done = False
 
     def next(self) -> Any:
         """The next value, or nil when the producer has finished."""
         if self._done:
             return None
-        try:
-            return next(self._source)
-        except StopIteration:
-            self._done = True
-            return None
+        has_value, value, self._done = self._step()
+        return value if has_value else None
 
     def isDone(self) -> bool:
         """Whether the producer has finished."""
@@ -36,11 +43,11 @@ class Stream(ApiObject):
     def collect(self) -> list[Any]:
         """All remaining values as a list."""
         out: list[Any] = []
-        while True:
-            value = self.next()
-            if self._done:
-                return out
-            out.append(value)
+        while not self._done:
+            has_value, value, self._done = self._step()
+            if has_value:
+                out.append(value)
+        return out
 
 
 class StreamingApi(ApiNamespace):
@@ -48,16 +55,12 @@ class StreamingApi(ApiNamespace):
 
     api_name = "Streaming"
 
+    @raw_args("fn")
     def create(self, fn: Any) -> Stream:
         """A stream over `fn`: in Lua a function run as a coroutine whose `coroutine.yield(v)`
         values the stream returns; in Python a generator function or iterable.
         Methods: `:next()` (nil when done), `:isDone()`, `:collect()`."""
-        source = fn() if callable(fn) else fn
         try:
-            iterator = iter(source)
-        except TypeError:
-            raise ValidationError(
-                "Streaming.create: fn must be a generator function or iterable, "
-                f"got {type_name(fn)}"
-            ) from None
-        return Stream(iterator)
+            return Stream(self._ctx.producer(raw_of(fn)))
+        except NotAProducer as exc:
+            raise ValidationError(f"Streaming.create: fn {exc}") from None

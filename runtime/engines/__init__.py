@@ -1,0 +1,1 @@
+"""The script engines, `lua` (package) and `python`, and the introspection both share."""

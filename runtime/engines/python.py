@@ -8,34 +8,34 @@ import codeop
 import ctypes
 import inspect
 import io
+import keyword
 import pprint
 import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
     ApiObject,
+    NotAProducer,
+    ProducerStep,
     public_functions,
     public_members,
+    type_name,
 )
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
-from llmspell.runtime.docs import DocEntry, DocIndex, help_target, name_at_cursor
+from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
 from llmspell.runtime.results import (
     CompletenessCheck,
-    Completion,
     OutputSink,
     ScriptError,
     StdinNotAvailable,
 )
-
-NAME_AT_END = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\.?)$")
-NAME_CHARS = re.compile(r"[A-Za-z0-9_.]")
 
 
 class _Interrupted(BaseException):
@@ -58,6 +58,8 @@ class PythonEngine:
     """Runs Python cells in one namespace that holds the API globals as plain objects."""
 
     name = "python"
+    implementation = "Python"
+    trusted = True  # no sandbox: deployments that need one run only the Lua engine
 
     def __init__(self, config: LLMSpellConfig, sink: Callable[[], OutputSink]) -> None:
         self._config = config
@@ -65,8 +67,7 @@ class PythonEngine:
         self._namespace: dict[str, Any] = {"__name__": "__llmspell__", "__builtins__": builtins}
         self._thread_id: int | None = None
         self._abort: str | None = None
-        self._timeout_s = 0.0
-        self.docs = DocIndex({})
+        self.introspection = Introspection(_PythonValues(self._namespace, self.format_value))
         self.language_info = {
             "name": "python",
             "version": ".".join(map(str, sys.version_info[:3])),
@@ -77,8 +78,12 @@ class PythonEngine:
             "nbconvert_exporter": "python",
         }
 
-    def install_globals(self, globals_: Mapping[str, Any], docs: DocIndex) -> None:
-        self.docs = docs
+    @property
+    def timeout_s(self) -> float:
+        """The time limit of one execution (`engines.python.timeout_s`; 0 = none)."""
+        return self._config.engines.python.timeout_s
+
+    def install_globals(self, globals_: Mapping[str, Any]) -> None:
         self._namespace.update(globals_)
         self._namespace["input"] = self._input
 
@@ -86,6 +91,25 @@ class PythonEngine:
         all_args: dict[Any, Any] = {0: script_name, **dict(enumerate(args, start=1)), **kwargs}
         self._namespace["ARGS"] = all_args
         self._namespace["arg"] = [script_name, *args]
+
+    def producer(self, fn: Any) -> ProducerStep:
+        """Streaming.create's producer: a generator function (or any function returning an
+        iterable), or an iterable."""
+        source = fn() if callable(fn) else fn
+        try:
+            iterator = iter(source)
+        except TypeError:
+            raise NotAProducer(
+                f"must be a generator function or iterable, got {type_name(fn)}"
+            ) from None
+
+        def step() -> tuple[bool, Any, bool]:
+            try:
+                return True, next(iterator), False
+            except StopIteration:
+                return False, None, True
+
+        return step
 
     def _input(self, prompt: str = "") -> str:
         try:
@@ -95,9 +119,7 @@ class PythonEngine:
 
     # --- execution ----------------------------------------------------------------------------
 
-    def execute(
-        self, code: str, name: str, timeout_s: float = 0
-    ) -> tuple[bool, Any, dict[str, Any]]:
+    def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]:
         try:
             tree = ast.parse(code, filename=name, mode="exec")
         except SyntaxError as exc:
@@ -110,7 +132,7 @@ class PythonEngine:
         body = compile(tree, name, "exec")
         expr = compile(last_expr, name, "eval") if last_expr is not None else None
         self._abort = None
-        self._timeout_s = timeout_s
+        timeout_s = self.timeout_s
         self._thread_id = threading.get_ident()
         timer = threading.Timer(timeout_s, self._on_timeout) if timeout_s > 0 else None
         out = _SinkWriter(lambda s: self._sink().stdout(s))
@@ -167,73 +189,36 @@ class PythonEngine:
     def bundle_for(self, raw: Any) -> dict[str, Any]:
         return data_bundle(raw, self.format_value(raw))
 
-    def describe(self, raw: Any) -> str:
-        if raw is None:
-            return self.docs.overview([q for q in self.docs.entries if "." not in q])
-        if isinstance(raw, str) and self.docs.get(raw) is not None:
-            return self.docs.entries[raw].page()
-        name = self._api_name_of(raw)
-        if name is not None and self.docs.get(name) is not None:
-            return self.docs.entries[name].page()
-        doc = inspect.getdoc(raw) if callable(raw) else None
-        preview = self.format_value(raw)
-        text = f"type: {type(raw).__name__}\nvalue: {preview}\n"
-        if doc:
-            try:
-                text = f"{getattr(raw, '__name__', '')}{inspect.signature(raw)}\n\n{doc}\n"
-            except (TypeError, ValueError):
-                text = f"{doc}\n"
-        return text
+    # --- completeness -------------------------------------------------------------------------
 
-    def describe_name(self, name: str) -> str:
-        entry = self._doc_entry(name)
-        if entry is not None:
-            return entry.page()
+    def is_complete(self, code: str) -> CompletenessCheck:
         try:
-            value = self._live(name)
-        except LookupError:
-            return f"no documentation for {name!r}: it is not an API function or a defined value\n"
-        return self.describe(value)
+            compiled = codeop.compile_command(code, "<input>", "exec")
+        except (SyntaxError, ValueError, OverflowError):
+            return CompletenessCheck("invalid")
+        if compiled is None:
+            return CompletenessCheck("incomplete", "    ")
+        return CompletenessCheck("complete")
 
-    def _api_name_of(self, raw: Any) -> str | None:
-        if isinstance(raw, ApiNamespace):
-            return raw.api_name
-        owner = getattr(raw, "__self__", None)
-        if isinstance(owner, ApiNamespace):
-            return f"{owner.api_name}.{raw.__name__}" if owner.api_name else raw.__name__
-        if isinstance(owner, ApiObject):
-            return f"{owner.api_name}.{raw.__name__}"
-        return None
+    def close(self) -> None:
+        self._namespace.clear()
 
-    # --- completion, inspection, completeness ---------------------------------------------------
 
-    def complete(self, code: str, cursor_pos: int) -> Completion:
-        m = NAME_AT_END.search(code[:cursor_pos])
-        if m is None:
-            return Completion([], cursor_pos, cursor_pos)
-        text = m.group(1) + m.group(2)
-        if "." not in text:
-            import keyword
+class _PythonValues:
+    """The `ScriptValues` of the Python namespace (see runtime/engines/introspection.py)."""
 
-            names = set(self._namespace) | set(dir(builtins)) | set(keyword.kwlist)
-            matches = sorted(n for n in names if n.startswith(text) and not n.startswith("__"))
-            return Completion(matches, m.start(), cursor_pos)
-        base, _, partial = text.rpartition(".")
-        try:
-            value = self._live(base)
-        except LookupError:
-            return Completion([], m.start(), cursor_pos)
-        if isinstance(value, (ApiNamespace, ApiObject)):
-            # What scripts call, not the Python plumbing (`api_name`) the class carries.
-            names = {n for n, _ in public_functions(value)}
-            if isinstance(value, ApiNamespace):
-                names |= {n for n, _ in public_members(value)}
-        else:
-            names = {n for n in dir(value) if not n.startswith("_") or partial.startswith("_")}
-        matches = sorted(f"{base}.{n}" for n in names if n.startswith(partial))
-        return Completion(matches, m.start(), cursor_pos)
+    name_chars = re.compile(r"[A-Za-z0-9_.]")
+    name_at_end = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\.?)$")
+    separators = "."
+    private_prefix = "_"
+    inspect_names_value = False
 
-    def _live(self, dotted: str) -> Any:
+    def __init__(self, namespace: dict[str, Any], format_value: Callable[[Any], str]) -> None:
+        self._namespace = namespace
+        self._format_value = format_value
+
+    def lookup(self, dotted: str) -> Any:
+        # getattr_static: inspecting a name must not run properties or __getattr__
         parts = dotted.split(".")
         if parts[0] in self._namespace:
             value = self._namespace[parts[0]]
@@ -248,46 +233,33 @@ class PythonEngine:
                 raise LookupError(dotted) from None
         return value
 
-    def inspect(self, code: str, cursor_pos: int, detail_level: int = 0) -> dict[str, str] | None:
-        name = name_at_cursor(code, cursor_pos, NAME_CHARS)
-        if not name:
-            return None
-        entry = self._doc_entry(name)
-        if entry is not None:
-            return {"text/plain": entry.page()}
-        try:
-            value = self._live(name)
-        except LookupError:
-            return None
-        return {"text/plain": self.describe(value)}
+    def api_name_of(self, value: Any) -> str | None:
+        return api_name_of(value)
 
-    def _doc_entry(self, name: str) -> DocEntry | None:
-        """The API doc for a dotted name, also through variables (`t.stop` of a Timer `t`)."""
-        entry = self.docs.get(name)
-        base, _, attr = name.rpartition(".")
-        if entry is not None or not base:
-            return entry
-        try:
-            owner = self._live(base)
-        except LookupError:
-            return None
-        if isinstance(owner, (ApiNamespace, ApiObject)) and owner.api_name:
-            return self.docs.get(f"{owner.api_name}.{attr}")
-        return None
+    def text_of(self, value: Any) -> str | None:
+        return value if isinstance(value, str) else None
 
-    def is_complete(self, code: str) -> CompletenessCheck:
-        if not code.strip() or help_target(code) is not None:
-            return CompletenessCheck("complete")
+    def summary(self, value: Any) -> str:
+        doc = inspect.getdoc(value) if callable(value) else None
+        if not doc:
+            return summary_page(type(value).__name__, self._format_value(value))
         try:
-            compiled = codeop.compile_command(code, "<input>", "exec")
-        except (SyntaxError, ValueError, OverflowError):
-            return CompletenessCheck("invalid")
-        if compiled is None:
-            return CompletenessCheck("incomplete", "    ")
-        return CompletenessCheck("complete")
+            return f"{getattr(value, '__name__', '')}{inspect.signature(value)}\n\n{doc}\n"
+        except (TypeError, ValueError):
+            return f"{doc}\n"
 
-    def close(self) -> None:
-        self._namespace.clear()
+    def global_names(self) -> Iterable[str]:
+        names = set(self._namespace) | set(dir(builtins)) | set(keyword.kwlist)
+        return (n for n in names if not n.startswith("__"))
+
+    def member_names(self, value: Any, methods_only: bool) -> Iterable[str]:
+        if isinstance(value, (ApiNamespace, ApiObject)):
+            # What scripts call, not the Python plumbing (`api_name`) the class carries.
+            names = {n for n, _ in public_functions(value)}
+            if isinstance(value, ApiNamespace):
+                names |= {n for n, _ in public_members(value)}
+            return names
+        return dir(value)
 
 
 def _script_error(exc: BaseException, name: str) -> ScriptError:

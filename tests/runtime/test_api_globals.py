@@ -1,5 +1,5 @@
-"""JSON, Config, Debug, Tenant, Display/display and help through both engines, and the
-documentation every API function carries."""
+"""JSON, Config, Debug, Tenant, Display/display, Streaming and help through both engines, and
+the documentation every API function carries."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from runtime_helpers import MakeRuntime, call, call_error, error_of
+from runtime_helpers import MakeRuntime, as_list, call, call_error, error_of
 
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.api import ApiContext, build_globals
-from llmspell.runtime.api.base import ApiNamespace, public_functions, public_members
+from llmspell.runtime.api.base import ApiNamespace, public_functions, public_members, raw_of
+from llmspell.runtime.api.streaming_api import Stream
 from llmspell.runtime.results import CapturingSink, ExecutionResult
 
 ALWAYS_PRESENT = ["JSON", "State", "Config", "Debug", "Streaming", "Tenant", "Display"]
@@ -225,6 +226,20 @@ def test_display_image_outside_allowed_dirs_is_rejected_in_safe_mode(
     assert trusted.execute(f"Display.image('{outside}')").displays[0]["image/png"]
 
 
+def test_display_image_path_check_belongs_to_the_lua_sandbox_only(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside" / "plot.png"
+    outside.parent.mkdir()
+    outside.write_bytes(PNG)
+    code = f"Display.image({str(outside)!r})"
+    python = make_runtime("python", engines__lua__security="safe")
+    assert base64.b64decode(python.execute(code).displays[0]["image/png"]) == PNG
+    err = error_of(make_runtime("lua", engines__lua__security="safe"), code)
+    assert err.ename == "ValidationError"
+    assert "(safe mode)" in err.evalue
+
+
 def test_display_image_needs_a_known_type(lua: ScriptRuntime, isolated_env: Path) -> None:
     (isolated_env / "notes.txt").write_text("hello")
     err = error_of(lua, "Display.image('notes.txt')")
@@ -260,6 +275,40 @@ def test_display_function_shows_any_value_richly(rt: ScriptRuntime) -> None:
     assert bundle["text/plain"] == ("{a = {1, 2}}" if rt.engine_name == "lua" else "{'a': [1, 2]}")
 
 
+# --- Streaming ----------------------------------------------------------------------------------
+
+PRODUCERS = {
+    "lua": "function() for i = 1, 3 do coroutine.yield(i * 10) end end",
+    "python": "lambda: (i * 10 for i in range(1, 4))",
+}
+
+
+def test_streams_pull_values_one_at_a_time(rt: ScriptRuntime) -> None:
+    method = ":" if rt.engine_name == "lua" else "."
+    rt.execute(f"s = Streaming.create({PRODUCERS[rt.engine_name]})")
+    first = rt.execute(f"s{method}next()").value
+    assert (first, rt.execute(f"s{method}isDone()").value) == (10, False)
+    assert as_list(rt.execute(f"s{method}collect()").value) == [20, 30]
+    assert rt.execute(f"s{method}isDone()").value is True
+    assert rt.execute(f"s{method}next()").value is None
+
+
+def test_both_engines_share_one_stream_object(rt: ScriptRuntime) -> None:
+    stream = rt.execute(f"Streaming.create({PRODUCERS[rt.engine_name]})").value
+    assert isinstance(stream, Stream)
+    # the values stay the engine's own (a Lua table yielded is the same table when pulled)
+    assert [raw_of(v) for v in stream.collect()] == [10, 20, 30]
+
+
+def test_python_streams_take_generator_functions_and_iterables(py: ScriptRuntime) -> None:
+    assert py.execute("Streaming.create([1, 2]).collect()").value == [1, 2]
+    err = error_of(py, "Streaming.create(5)")
+    assert err.ename == "ValidationError"
+    assert (
+        err.evalue == "Streaming.create: fn must be a generator function or iterable, got integer"
+    )
+
+
 # --- help and docs ------------------------------------------------------------------------------
 
 
@@ -271,6 +320,12 @@ def test_help_pages_show_signature_and_doc(rt: ScriptRuntime, code: str) -> None
     assert len(pages) == 1
     assert pages[0].startswith("State.save(scope, key, value)\n\n")
     assert "JSON-able" in pages[0]
+
+
+@pytest.mark.parametrize("code", ["help(Streaming.create)", "?Streaming.create"])
+def test_help_of_streaming_create_is_its_one_docstring(rt: ScriptRuntime, code: str) -> None:
+    assert rt.execute(code).pages == [rt.docs.entries["Streaming.create"].page()]
+    assert rt.docs.entries["Streaming.create"].page().startswith("Streaming.create(fn)\n\n")
 
 
 def test_help_of_a_namespace_lists_its_functions(rt: ScriptRuntime) -> None:

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from runtime_helpers import error_of, lua_literal, lua_string
 
 from llmspell.runtime import ScriptRuntime
+from llmspell.runtime.engines.lua import LuaEngine
+from llmspell.runtime.engines.lua.conversion import LuaConversion
+from llmspell.runtime.engines.lua.introspection import KEYWORDS
 
 # The runtime fixture is shared by every example of a test; that is intended.
 PROPERTY = settings(
@@ -36,12 +39,16 @@ data = st.recursive(
     ),
     max_leaves=20,
 )
-# keys that Lua cannot confuse with array positions
-word_keys = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True)
+# keys that Lua cannot confuse with array positions, usable as `name = value` (not keywords)
+word_keys = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda key: key not in KEYWORDS
+)
 
 
-def python_engine(rt: ScriptRuntime) -> Any:
-    return rt._engine
+def lua_conversion(rt: ScriptRuntime) -> LuaConversion:
+    engine = rt._engine
+    assert isinstance(engine, LuaEngine)
+    return engine.conversion
 
 
 @PROPERTY
@@ -60,8 +67,8 @@ def test_lua_constructors_convert_to_the_same_python_value(lua: ScriptRuntime, v
 @PROPERTY
 @given(value=data)
 def test_to_lua_and_back_is_the_identity_on_data(lua: ScriptRuntime, value: Any) -> None:
-    engine = python_engine(lua)
-    assert engine.to_python(engine.to_lua(value)) == value
+    conversion = lua_conversion(lua)
+    assert conversion.to_python(conversion.to_lua(value)) == value
 
 
 @PROPERTY
@@ -102,8 +109,8 @@ def test_empty_table_is_an_empty_object(lua: ScriptRuntime) -> None:
     assert lua.execute("return {}").value == {}
     assert lua.execute("return JSON.stringify({})").value == "{}"
     assert lua.execute("return JSON.stringify({1, 2})").value == "[1,2]"
-    engine = python_engine(lua)
-    assert engine.to_python(engine.to_lua([])) == {}
+    conversion = lua_conversion(lua)
+    assert conversion.to_python(conversion.to_lua([])) == {}
 
 
 def test_keys_that_collide_as_text_are_an_error_not_a_silent_loss(lua: ScriptRuntime) -> None:

@@ -1,14 +1,16 @@
 """Running Lua cells: persistent globals, chunk names and tracebacks, print and io, auto-display,
-the pretty printer, Streaming, and script arguments."""
+the pretty printer, Streaming, API objects, and script arguments."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 from runtime_helpers import MakeRuntime, error_of
 
 from llmspell.runtime import ScriptRuntime
+from llmspell.runtime.api.debug_api import Timer
 from llmspell.runtime.results import StdinNotAvailable
 
 
@@ -326,12 +328,63 @@ def test_stream_producer_errors_reach_the_caller(lua: ScriptRuntime) -> None:
     lua.execute("s = Streaming.create(function() coroutine.yield(1) error('broken') end)")
     assert lua.execute("return s:next()").value == 1
     err = error_of(lua, "s:next()")
+    assert err.ename == "LuaError"
     assert "broken" in err.evalue
+    assert lua.execute("return s:next(), s:isDone()").value == [None, True]
+
+
+def test_stream_producer_error_objects_arrive_unchanged(lua: ScriptRuntime) -> None:
+    code = (
+        "local boom = {code = 7}\n"
+        "local s = Streaming.create(function() error(boom) end)\n"
+        "local ok, err = pcall(s.next, s)\n"
+        "return ok, err == boom"
+    )
+    assert lua.execute(code).value == [False, True]
+
+
+def test_stream_values_stay_lua_values(lua: ScriptRuntime) -> None:
+    code = (
+        "local t = {}\n"
+        "t.self = t\n"
+        "local s = Streaming.create(function() coroutine.yield(t) coroutine.yield(print) end)\n"
+        "return s:next() == t, s:next() == print"
+    )
+    assert lua.execute(code).value == [True, True]
+
+
+def test_a_value_the_producer_returns_is_its_last(lua: ScriptRuntime) -> None:
+    lua.execute("s = Streaming.create(function() coroutine.yield(1) return 2 end)")
+    assert lua.execute("return s:next(), s:isDone()").value == [1, False]
+    assert lua.execute("return s:next(), s:isDone()").value == [2, True]
+    lua.execute("c = Streaming.create(function() coroutine.yield(1) return 2 end)")
+    assert lua.execute("return c:collect()").value == [1, 2]
 
 
 def test_stream_needs_a_function(lua: ScriptRuntime) -> None:
     err = error_of(lua, "Streaming.create(5)")
+    assert err.ename == "ValidationError"
     assert err.evalue == "Streaming.create: fn must be a function, got number"
+
+
+# --- API objects --------------------------------------------------------------------------------
+
+
+def test_api_objects_dropped_by_the_script_are_freed(lua: ScriptRuntime) -> None:
+    """A long notebook must not grow: each API object a function returns lives only as long as
+    the script holds it."""
+    gc.collect()
+    before = _live(Timer)
+    lua.execute("kept = Debug.timer('kept')")
+    lua.execute("for i = 1, 100000 do local t = Debug.timer('dropped') end\ncollectgarbage()")
+    gc.collect()
+    assert _live(Timer) - before < 100
+    assert lua.execute("return kept:name(), kept:elapsed() >= 0").value == ["kept", True]
+    assert lua.execute("return kept").value.name() == "kept"
+
+
+def _live(cls: type) -> int:
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, cls))
 
 
 # --- script arguments ---------------------------------------------------------------------------

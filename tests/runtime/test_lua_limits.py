@@ -31,6 +31,9 @@ RUNAWAY = {
     ),
     "error caught in a loop": "while true do local ok = pcall(error, 'x') end",
     "inside a stream producer": ("Streaming.create(function() while true do end end):next()"),
+    "stream producer inside pcall": (
+        "pcall(function() Streaming.create(function() while true do end end):collect() end)"
+    ),
 }
 
 
@@ -66,7 +69,10 @@ def test_pcall_still_catches_ordinary_errors(lua: ScriptRuntime) -> None:
     assert lua.execute(code).value == [False, "boom"]
 
 
-@pytest.mark.parametrize("code", [RUNAWAY["plain loop"], RUNAWAY["inside pcall"]])
+@pytest.mark.parametrize(
+    "code",
+    [RUNAWAY["plain loop"], RUNAWAY["inside pcall"], RUNAWAY["stream producer inside pcall"]],
+)
 def test_timeout_fails_the_cell_with_timeout_error(make_runtime: MakeRuntime, code: str) -> None:
     rt = make_runtime(engines__lua__timeout_s=0.3)
     rt.execute("kept = 1")

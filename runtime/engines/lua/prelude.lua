@@ -1,14 +1,16 @@
 -- The llmspell Lua prelude: sandbox, interrupt-safe pcall/coroutines, print/io routed to the host,
--- the pretty printer, API wrapping and the cell runner. Loaded once per LuaRuntime.
+-- the pretty printer, API wrapping, stream producers and the cell runner. Loaded once per
+-- LuaRuntime; the table it returns is what the Python side of the engine calls.
 local host, safe = ...
 
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
 local sethook, traceback = debug.sethook, debug.traceback
-local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
+local co_create, co_resume, co_close, co_status =
+  coroutine.create, coroutine.resume, coroutine.close, coroutine.status
 local pack, unpack, concat, sort = table.pack, table.unpack, table.concat, table.sort
-local select, type, tostring, rawequal, pairs, next = select, type, tostring, rawequal, pairs, next
+local select, type, tostring, rawequal, pairs = select, type, tostring, rawequal, pairs
 local getmetatable, setmetatable, rawget, tointeger = getmetatable, setmetatable, rawget, math.tointeger
-local srep, sfmt, sgsub, sbyte, smatch = string.rep, string.format, string.gsub, string.byte, string.match
+local sfmt, sgsub, sbyte, smatch = string.format, string.gsub, string.byte, string.match
 
 local check = host.check -- Python: true when the running cell must stop (interrupt, timeout)
 local HOOK_COUNT = host.hook_count
@@ -38,14 +40,15 @@ xpcall = function(f, handler, ...)
   end
   return rethrow_if_aborting(raw_xpcall(f, guarded, ...))
 end
-coroutine.create = function(f)
+local function hooked_create(f)
   local co = co_create(f)
   sethook(co, hook, "", HOOK_COUNT) -- hooks are per coroutine; a new one would run unwatched
   return co
 end
+coroutine.create = hooked_create
 coroutine.resume = function(co, ...) return rethrow_if_aborting(co_resume(co, ...)) end
 coroutine.wrap = function(f)
-  local co = coroutine.create(f)
+  local co = hooked_create(f)
   return function(...)
     local r = pack(co_resume(co, ...))
     if r[1] then return unpack(r, 2, r.n) end
@@ -58,12 +61,13 @@ end
 local write_out, write_err, read_line = host.write_out, host.write_err, host.read_line
 
 local KEYWORDS = {}
-for _, k in ipairs({ "and", "break", "do", "else", "elseif", "end", "false", "for", "function",
-  "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until",
-  "while" }) do KEYWORDS[k] = true end
+for _, k in ipairs(host.keywords) do KEYWORDS[k] = true end
 
-local API_NAMES = setmetatable({}, { __mode = "k" }) -- API function → "State.save"
-local PROXY_REFS = setmetatable({}, { __mode = "k" }) -- API proxy table → Python object ref
+-- API function or proxy table → "State.save", "State", "Timer"
+local API_NAMES = setmetatable({}, { __mode = "k" })
+-- API proxy table → the Python object behind it. Weak keys: when Lua collects the proxy, the
+-- entry and with it Lua's reference to the Python object go too.
+local PROXY_OBJECTS = setmetatable({}, { __mode = "k" })
 local NO_DISPLAY = setmetatable({}, { __mode = "k" }) -- values a cell result does not show
 
 local function quote(s)
@@ -255,15 +259,15 @@ local function api_function(call, qualified, proxy)
   return f
 end
 
-local function api_proxy(label, ref, functions, members)
+-- `functions` maps a name to {call, qualified name}; `members` holds plain fields (or is nil).
+local function api_proxy(label, qualified, object, functions, members)
   local proxy = {}
   for name, pair in pairs(functions) do proxy[name] = api_function(pair[1], pair[2], proxy) end
   for name, value in pairs(members or {}) do proxy[name] = value end
-  if ref ~= nil then PROXY_REFS[proxy] = ref end
+  API_NAMES[proxy] = qualified
+  PROXY_OBJECTS[proxy] = object
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
 end
-
-local function proxy_ref(t) return PROXY_REFS[t] end
 
 -- Keys of a value for completion: fields, plus the __index chain of its metatable.
 local function keys_of(v)
@@ -288,15 +292,19 @@ local function keys_of(v)
   return out
 end
 
+-- An error value as the script's error messages show it.
+local function error_message(e)
+  if type(e) == "string" or type(e) == "number" then return tostring(e) end
+  if (type(e) == "table" or type(e) == "userdata") and type(getmetatable(e)) == "table"
+    and rawget(getmetatable(e), "__tostring") then return tostring(e) end -- incl. Python exceptions
+  if e == nil then return "nil" end
+  return "(error object is a " .. type(e) .. " value)"
+end
+
 -- Run a compiled chunk under the hook; results come back packed, errors as a record.
 local function error_record(e)
   if rawequal(e, ABORT) then return { kind = "abort" } end
-  local msg
-  if type(e) == "string" or type(e) == "number" then msg = tostring(e)
-  elseif (type(e) == "table" or type(e) == "userdata") and type(getmetatable(e)) == "table"
-    and rawget(getmetatable(e), "__tostring") then msg = tostring(e) -- incl. Python exceptions
-  elseif e == nil then msg = "nil"
-  else msg = "(error object is a " .. type(e) .. " value)" end
+  local msg = error_message(e)
   if msg == MEMORY_ERROR then return { kind = "memory", msg = msg } end
   return { kind = "error", msg = msg, traceback = traceback("", 2) }
 end
@@ -311,13 +319,6 @@ local function run(fn)
   return false, rec
 end
 
--- Call a script function from the host (callbacks); errors come back as a message.
-local function call_function(fn, args)
-  local r = pack(raw_xpcall(fn, error_record, unpack(args, 1, args.n)))
-  if r[1] then return true, pack(unpack(r, 2, r.n)) end
-  return false, r[2]
-end
-
 -- "@name" like a file: Lua shortens a long name from the front ("...dir/job.lua:2:"), so the
 -- file name and line stay in error messages.
 local function compile(code, name)
@@ -330,64 +331,41 @@ local function displayable(results)
   return true
 end
 
--- Streaming.create over a coroutine (yields cannot cross into the host, so this lives in Lua).
-local function streaming_create(fn)
-  if type(fn) ~= "function" then
-    raw_error("Streaming.create: fn must be a function, got " .. type(fn), 0)
-  end
-  local co = coroutine.create(fn)
-  local stream = {}
-  local function step()
-    if coroutine.status(co) == "dead" then return false end
-    local r = pack(coroutine.resume(co))
+-- A Streaming.create producer: a coroutine the host's Stream resumes once per step (a yield
+-- cannot cross into the host). A step returns (has_value, value, finished); a producer's error
+-- is raised as it was, so the host can hand the same value back to the script.
+local function producer(fn)
+  local co = hooked_create(fn)
+  return function()
+    if co_status(co) == "dead" then return false, nil, true end
+    local r = pack(co_resume(co))
     if not r[1] then raw_error(r[2], 0) end
-    if coroutine.status(co) == "dead" and r.n < 2 then return false end
-    return true, r[2]
+    local finished = co_status(co) == "dead"
+    if finished and r.n < 2 then return false, nil, true end
+    return true, r[2], finished
   end
-  function stream:next()
-    local ok, value = step()
-    if ok then return value end
-    return nil
-  end
-  function stream:isDone() return coroutine.status(co) == "dead" end
-  function stream:collect()
-    local out = {}
-    while true do
-      local ok, value = step()
-      if not ok then break end
-      out[#out + 1] = value
-    end
-    return out
-  end
-  API_NAMES[stream.next] = "Stream.next"
-  API_NAMES[stream.isDone] = "Stream.isDone"
-  API_NAMES[stream.collect] = "Stream.collect"
-  return setmetatable(stream, { __tostring = function() return "<Stream>" end, __name = "Stream" })
 end
 
 return {
-  streaming_create = streaming_create,
-  pretty = pretty,
-  show = show,
-  api_proxy = api_proxy,
+  aborting = must_propagate,
   api_function = api_function,
-  proxy_ref = proxy_ref,
-  api_name = function(f) return API_NAMES[f] end,
-  keys_of = keys_of,
+  api_name = function(v) return API_NAMES[v] end,
+  api_proxy = api_proxy,
+  compile = compile,
   count_keys = function(t)
     local n = 0
     for _ in pairs(t) do n = n + 1 end
     return n
   end,
-  run = run,
-  call_function = call_function,
-  compile = compile,
   displayable = displayable,
-  pack = pack,
-  unpack = function(t) return unpack(t, 1, t.n) end,
+  error_message = error_message,
+  keys_of = keys_of,
+  pretty = pretty,
+  producer = producer,
+  -- the host calls a script function through this C function, so no prelude code runs
+  -- unprotected between the host and the script (an abort must come back as a value)
+  protected_call = raw_pcall,
+  proxy_object = function(t) return PROXY_OBJECTS[t] end,
+  run = run,
   type = type,
-  getmetatable = getmetatable,
-  stdout = stdout,
-  stderr = stderr,
-  traceback = traceback,
 }

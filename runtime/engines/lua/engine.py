@@ -1,0 +1,237 @@
+"""`LuaEngine`: one `lupa.lua54` runtime with the prelude (sandbox, hooks, printing), running
+cells under the interrupt/timeout/memory limits; conversion, binding, cell compilation and
+introspection are its parts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any
+
+import lupa.lua54 as lupa
+
+from llmspell.runtime.api.base import ProducerStep
+from llmspell.runtime.config import LLMSpellConfig
+from llmspell.runtime.display import data_bundle
+from llmspell.runtime.engines.introspection import Introspection
+from llmspell.runtime.engines.lua.binding import LuaBinding
+from llmspell.runtime.engines.lua.cells import CellCompiler
+from llmspell.runtime.engines.lua.conversion import lua_text
+from llmspell.runtime.engines.lua.introspection import KEYWORDS, LuaValues
+from llmspell.runtime.results import (
+    CompletenessCheck,
+    OutputSink,
+    ScriptError,
+    StdinNotAvailable,
+)
+
+HOOK_COUNT = 1000  # VM instructions between interrupt/timeout checks
+LANGUAGE_INFO = {
+    "name": "lua",
+    "version": "5.4",
+    "mimetype": "text/x-lua",
+    "file_extension": ".lua",
+    "codemirror_mode": "lua",
+    "pygments_lexer": "lua",
+}
+
+
+class LuaEngine:
+    """Runs Lua chunks with persistent globals; everything Lua-specific lives in this package."""
+
+    name = "lua"
+    implementation = "Lua 5.4"
+    language_info = LANGUAGE_INFO
+
+    def __init__(self, config: LLMSpellConfig, sink: Callable[[], OutputSink]) -> None:
+        lua_cfg = config.engines.lua
+        self._config = config
+        # fixed for the life of the runtime: the sandbox is installed once, below
+        self.trusted = lua_cfg.security == "trusted"
+        self._sink = sink
+        self._abort: str | None = None
+        self._deadline: float | None = None
+        self._running_timeout_s = 0.0
+        self._lua = lupa.LuaRuntime(
+            encoding=None,
+            unpack_returned_tuples=True,
+            register_eval=False,
+            register_builtins=False,
+            max_memory=lua_cfg.max_memory_mb * 1024 * 1024,
+            attribute_filter=_deny_attribute_access,
+        )
+        host = self._lua.table_from(
+            {
+                b"check": self._check,
+                b"hook_count": HOOK_COUNT,
+                b"keywords": self._lua.table_from([k.encode() for k in KEYWORDS]),
+                b"write_out": self._write_out,
+                b"write_err": self._write_err,
+                b"read_line": self._read_line,
+            }
+        )
+        prelude = (
+            resources.files("llmspell.runtime.engines.lua").joinpath("prelude.lua").read_bytes()
+        )
+        self._p = self._lua.execute(prelude, host, not self.trusted, name=b"=llmspell")
+        self._globals = self._lua.globals()
+        self._binding = LuaBinding(self._lua, self._p)
+        self.conversion = self._binding.conversion
+        self._cells = CellCompiler(self._p.compile)
+        self.introspection = Introspection(LuaValues(self._globals, self._p, self.format_value))
+
+    @property
+    def timeout_s(self) -> float:
+        """The time limit of one execution (`engines.lua.timeout_s`; 0 = none)."""
+        return self._config.engines.lua.timeout_s
+
+    # --- globals ------------------------------------------------------------------------------
+
+    def install_globals(self, globals_: Mapping[str, Any]) -> None:
+        """Expose API namespaces as tables of wrapped functions and plain values as Lua values."""
+        self._binding.install(self._globals, globals_)
+
+    def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None:
+        """`ARGS` (positional at 1..n, script at 0, options by name) and `arg` (positional)."""
+        all_args: dict[Any, Any] = {0: script_name.encode()}
+        positional: dict[Any, Any] = {0: script_name.encode()}
+        for i, a in enumerate(args, start=1):
+            all_args[i] = a.encode()
+            positional[i] = a.encode()
+        for k, v in kwargs.items():
+            all_args[k.encode()] = v.encode()
+        self._globals[b"ARGS"] = self._lua.table_from(all_args)
+        self._globals[b"arg"] = self._lua.table_from(positional)
+
+    def producer(self, raw: Any) -> ProducerStep:
+        """Streaming.create's producer: a Lua function, run as a coroutine."""
+        return self._binding.producer(raw)
+
+    # --- execution ----------------------------------------------------------------------------
+
+    def is_complete(self, code: str) -> CompletenessCheck:
+        return self._cells.is_complete(code)
+
+    def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]:
+        """Run a cell. Returns (has_value, value, bundle); raises ScriptError."""
+        # Clear a stale interrupt first, so one that arrives while the cell compiles still counts.
+        self._abort = None
+        fn, shows_value = self._cells.compile_cell(code, name)
+        self._binding.last_api_error = None
+        self._running_timeout_s = timeout_s = self.timeout_s
+        self._deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
+        try:
+            ok, payload = self._p.run(fn)
+        except lupa.LuaMemoryError:
+            raise self._memory_error() from None
+        except lupa.LuaError as exc:
+            raise ScriptError("LuaError", str(exc)) from None
+        finally:
+            self._deadline = None
+        if not ok:
+            raise self._script_error(payload)
+        self._abort = None
+        if not shows_value or not self._p.displayable(payload):
+            return False, None, {}
+        n = payload[b"n"]
+        raw_values = [payload[i] for i in range(1, n + 1)]
+        text = ", ".join(self.format_value(v) for v in raw_values)
+        try:
+            values = [self.conversion.to_python(v) for v in raw_values]
+        except ValueError:
+            return True, None, {"text/plain": text}
+        value = values[0] if n == 1 else values
+        return True, value, data_bundle(value, text)
+
+    def interrupt(self) -> None:
+        self._abort = "interrupt"
+
+    def _check(self) -> bool:
+        if self._abort is not None:
+            return True
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            self._abort = "timeout"
+            return True
+        return False
+
+    def _script_error(self, rec: Any) -> ScriptError:
+        if self._abort is not None or rec[b"kind"] == b"abort":
+            return self._abort_error()
+        if rec[b"kind"] == b"memory":
+            return self._memory_error()
+        message = lua_text(rec[b"msg"])
+        ename = "LuaError"
+        last = self._binding.last_api_error
+        if last is not None and message == last[1]:
+            ename = last[0]
+        frames = [
+            "  " + line.strip()
+            for line in lua_text(rec[b"traceback"] or b"").split("\n")
+            if line.strip() and _user_frame(line.strip())
+        ]
+        traceback = [f"{ename}: {message}"]
+        if frames:
+            traceback += ["stack traceback:", *frames]
+        return ScriptError(ename, message, traceback)
+
+    def _abort_error(self) -> ScriptError:
+        reason, self._abort = self._abort, None
+        if reason == "timeout":
+            msg = f"execution exceeded the time limit of {self._running_timeout_s:g} s"
+            return ScriptError("TimeoutError", msg)
+        return ScriptError("KeyboardInterrupt", "execution interrupted")
+
+    def _memory_error(self) -> ScriptError:
+        self._abort = None
+        self._lua.execute(b"collectgarbage()")
+        limit = self._config.engines.lua.max_memory_mb
+        return ScriptError(
+            "MemoryError", f"not enough memory (engines.lua.max_memory_mb = {limit})"
+        )
+
+    # --- host I/O -----------------------------------------------------------------------------
+
+    def _write_out(self, data: bytes) -> None:
+        self._sink().stdout(lua_text(data))
+
+    def _write_err(self, data: bytes) -> None:
+        self._sink().stderr(lua_text(data))
+
+    def _read_line(self, prompt: bytes) -> tuple[bool, Any]:
+        try:
+            line = self._sink().input(lua_text(prompt), False)
+        except StdinNotAvailable as exc:
+            return False, str(exc).encode()
+        except EOFError:
+            return True, None
+        return True, line.encode()
+
+    # --- presentation ---------------------------------------------------------------------------
+
+    def format_value(self, raw: Any) -> str:
+        """A value as Lua writes it (strings quoted, tables as constructors)."""
+        k = self._config.kernel
+        return lua_text(
+            self._p.pretty(raw, k.display_max_depth, k.display_max_items, k.display_max_string)
+        )
+
+    def bundle_for(self, raw: Any) -> dict[str, Any]:
+        text = self.format_value(raw)
+        try:
+            value = self.conversion.to_python(raw)
+        except ValueError:
+            return {"text/plain": text}
+        return data_bundle(value, text)
+
+    def close(self) -> None:
+        """Nothing to release: the Lua state (and every proxy in it) goes with this object."""
+
+
+def _deny_attribute_access(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("scripts cannot reach Python attributes")
+
+
+def _user_frame(line: str) -> bool:
+    # Prelude frames, C frames and the traceback header are machinery, not the user's code.
+    return not line.startswith(("llmspell:", "[C]:", "stack traceback", "(...tail calls...)"))
