@@ -18,6 +18,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, json_safe, text_table
+from llmspell.runtime.errors import InvalidArgument
 from llmspell.runtime.paths import allowed_roots, resolve_allowed_path
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp")
@@ -88,7 +89,10 @@ class DisplayApi(ApiNamespace):
             return text.encode()
         path = Path(text)
         if not self._ctx.engine_trusted:
-            path = resolve_allowed_path(text, allowed_roots(self._ctx.config))
+            try:
+                path = resolve_allowed_path(text, allowed_roots(self._ctx.config))
+            except InvalidArgument as exc:
+                raise ValidationError(f"Display.image: {exc} (safe mode)") from None
         try:
             return path.expanduser().read_bytes()
         except OSError as exc:
