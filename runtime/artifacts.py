@@ -8,10 +8,10 @@ import builtins
 import mimetypes
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, NotFound, kind_of
-from llmspell.runtime.paths import allowed_roots, resolve_allowed_path
 from llmspell.runtime.session_data import owns_session_data
 from llmspell.runtime.sessions import (
     MAX_TAG,
@@ -22,6 +22,7 @@ from llmspell.runtime.sessions import (
     check_text,
     require_text,
 )
+from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.components.artifacts import (
     ArtifactQuery,
     ArtifactRecord,
@@ -111,8 +112,12 @@ class ArtifactManager:
         created_by: Any = None,
     ) -> ArtifactRecord:
         """Store a file under the working directory or `tools.allowed_paths` (checked on its
-        real path), read in chunks; named after the file unless `name` is given."""
-        real = resolve_allowed_path(path, allowed_roots(self._infra.config))
+        real path by the file tool's `resolve_allowed_path`), read in chunks; named after the
+        file unless `name` is given."""
+        # The file tool's rule (tools.allowed_paths), plus the working directory as for
+        # Display.image: a script may keep the files beside it.
+        roots = [str(Path.cwd()), *self._infra.config.tools.allowed_paths]
+        real = resolve_allowed_path(path, roots)
         if not real.is_file():
             raise InvalidArgument(f"{str(path)!r} is not a readable file")
         return self.store(

@@ -1,5 +1,6 @@
-"""Mime bundles for values: JSON for tables, an HTML table for arrays of records, and the
-renderers API modules register for their own records (sessions, artifacts...)."""
+"""Mime bundles for values: JSON for tables, an HTML table for arrays of records, and what the
+API modules register for values with a picture of their own (workflow results, session and
+artifact lists, image artifacts)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_HTML_ROWS = 200
-
-# value -> extra mime entries (merged over the generic bundle), or None when not its value.
+# fn(value) -> the MIME entries of a value it recognises (merged over the generic bundle:
+# text/html, an image type, a shorter text/plain...), or None for any other value.
 Renderer = Callable[[Any], dict[str, Any] | None]
-_renderers: dict[str, Renderer] = {}
+_RENDERERS: list[Renderer] = []
 
 
-def register_renderer(name: str, renderer: Renderer) -> None:
-    """Let an API module render its records its own way (e.g. a session list as a table with
-    fixed columns, an image artifact as the image). Registering a name again replaces it."""
-    _renderers[name] = renderer
+def register_renderer(render: Renderer) -> None:
+    """Let `render(value)` give the MIME entries of the values it recognises (the first
+    renderer that answers wins)."""
+    if render not in _RENDERERS:
+        _RENDERERS.append(render)
 
 
 def records_columns(value: Any) -> list[str] | None:
@@ -73,8 +75,8 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
         columns = records_columns(value)
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)
-    for renderer in _renderers.values():
-        extra = renderer(value)
+    for render in _RENDERERS:
+        extra = render(value)
         if extra is not None:
             bundle.update(extra)
             break

@@ -36,17 +36,21 @@ class InvalidArgument(DomainError, ValueError):
     ename = "ValidationError"
 
 
-class NotFound(DomainError):
-    """The thing an operation names does not exist (for this tenant)."""
-
-
-class InvalidState(DomainError):
-    """The operation is not allowed in the current state of what it acts on."""
-
-
 def kind_of(value: Any) -> str:
     """`integer`, `table`, `nil`, `binary data`... for a plain value; `function` for callables."""
     kind = _KINDS.get(type(value))
     if kind is not None:
         return kind
     return "function" if callable(value) else type(value).__name__
+
+
+class NotFound(DomainError, LookupError):
+    """The named thing (tool, workflow execution, ...) does not exist."""
+
+    ename = "NotFound"
+
+
+class InvalidState(DomainError):
+    """The operation is not allowed in the thing's current state (resuming a finished run)."""
+
+    ename = "InvalidState"

@@ -37,12 +37,16 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
     from llmspell.storage.components.artifacts import ArtifactSettings
     from llmspell.storage.components.kv import KVSettings
+    from llmspell.storage.components.workflow_state import WorkflowStateSettings
 
     storage = config.storage
     return {
         "kv": KVSettings(
             max_value_bytes=int(storage.max_value_mb * 1024 * 1024),
             history_limit=int(storage.state_history_limit),
+        ),
+        "workflow_state": WorkflowStateSettings(
+            max_output_bytes=int(storage.max_value_mb * 1024 * 1024),
         ),
         "artifacts": ArtifactSettings(max_bytes=int(storage.max_artifact_mb * 1024 * 1024)),
     }

@@ -2,7 +2,7 @@
 policy on artifact_content for the owner (the orphaned-large-object check).
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-05-12
 """
 
@@ -15,7 +15,7 @@ from llmspell.storage.postgres.rls import enable_rls_sql
 from llmspell.storage.schema import UtcDateTime
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

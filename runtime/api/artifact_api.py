@@ -253,4 +253,4 @@ def _render_artifacts(value: Any) -> dict[str, Any] | None:
     return {"text/html": html_table(cells, RECORD_COLUMNS)}
 
 
-register_renderer("artifacts", _render_artifacts)
+register_renderer(_render_artifacts)

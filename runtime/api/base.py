@@ -169,6 +169,9 @@ class ApiContext:
     # a script value that produces values (Lua function, Python generator) → its steps;
     # NotAProducer for any other value
     producer: Callable[[Any], ProducerStep] = field(default=_needs_an_engine)
+    # true once the running script must stop (interrupt, timeout): long host-side work such
+    # as a workflow checks it between steps
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
 
     @property
     def tenant_id(self) -> str:

@@ -18,8 +18,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, json_safe, text_table
-from llmspell.runtime.errors import InvalidArgument
-from llmspell.runtime.paths import allowed_roots, resolve_allowed_path
+from llmspell.runtime.tools.paths import PathNotAllowed, resolve_allowed_path
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp")
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
@@ -89,10 +88,14 @@ class DisplayApi(ApiNamespace):
             return text.encode()
         path = Path(text)
         if not self._ctx.engine_trusted:
+            roots = [str(Path.cwd()), *self._ctx.config.tools.allowed_paths]
             try:
-                path = resolve_allowed_path(text, allowed_roots(self._ctx.config))
-            except InvalidArgument as exc:
-                raise ValidationError(f"Display.image: {exc} (safe mode)") from None
+                path = resolve_allowed_path(text, roots)
+            except PathNotAllowed:
+                raise ValidationError(
+                    f"Display.image: {text!r} is outside the working directory and "
+                    "tools.allowed_paths (safe mode)"
+                ) from None
         try:
             return path.expanduser().read_bytes()
         except OSError as exc:

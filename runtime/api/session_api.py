@@ -266,4 +266,4 @@ def _render_sessions(value: Any) -> dict[str, Any] | None:
     return {"text/html": html_table(rows, list(RECORD_KEYS))}
 
 
-register_renderer("sessions", _render_sessions)
+register_renderer(_render_sessions)

@@ -170,6 +170,10 @@ class PythonEngine:
         self._abort = "interrupt"
         self._raise_in_script()
 
+    def stop_requested(self) -> bool:
+        """Whether the running cell must stop (interrupted, or past its time limit)."""
+        return self._abort is not None
+
     def _raise_in_script(self) -> None:
         thread_id = self._thread_id
         if thread_id is None:

@@ -17,6 +17,7 @@ SCRIPTS = [
     "json_sandbox_args.lua",
     "sessions_lifecycle.lua",
     "artifacts.lua",
+    "tools_workflows.lua",
 ]
 PROFILES = [
     pytest.param("memory", id="memory"),

@@ -147,6 +147,10 @@ class LuaEngine:
     def interrupt(self) -> None:
         self._abort = "interrupt"
 
+    def stop_requested(self) -> bool:
+        """Whether the running cell must stop (interrupted, or past its time limit)."""
+        return self._check()
+
     def _check(self) -> bool:
         if self._abort is not None:
             return True
