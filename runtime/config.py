@@ -96,6 +96,7 @@ class StorageConfig(_Section):
     max_value_mb: float = Field(10, gt=0, le=1024)
     state_history_limit: int = Field(10, ge=1, le=10_000)
     busy_timeout_s: float = Field(10, gt=0, le=3600)  # SQLite: how long a writer waits for a lock
+    max_artifact_mb: float = Field(100, gt=0, le=16_384)
     postgres: PostgresConfig = PostgresConfig()
     components: dict[str, Backend] = Field(default_factory=dict)
 

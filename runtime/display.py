@@ -1,5 +1,6 @@
 """Mime bundles for values: JSON for tables, an HTML table for arrays of records and for the
-record lists APIs return (`Records`)."""
+record lists APIs return (`Records`), and what the API modules register for values with a
+picture of their own (workflow results, session and artifact lists, image artifacts)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_HTML_ROWS = 200
-# Values with a picture of their own (a workflow result): fn(value) -> HTML or None.
-_HTML_RENDERERS: list[Callable[[Any], str | None]] = []
+# fn(value) -> the MIME entries of a value it recognises (merged over the generic bundle:
+# text/html, an image type, a shorter text/plain...), or None for any other value.
+Renderer = Callable[[Any], dict[str, Any] | None]
+_RENDERERS: list[Renderer] = []
 
 
-def register_html_renderer(render: Callable[[Any], str | None]) -> None:
-    """Let `render(value)` give the text/html of values it recognises (None for others)."""
-    if render not in _HTML_RENDERERS:
-        _HTML_RENDERERS.append(render)
+def register_renderer(render: Renderer) -> None:
+    """Let `render(value)` give the MIME entries of the values it recognises (the first
+    renderer that answers wins)."""
+    if render not in _RENDERERS:
+        _RENDERERS.append(render)
 
 
 class Records(list[dict[str, Any]]):
@@ -77,16 +81,16 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
     bundle: dict[str, Any] = {"text/plain": text}
     if isinstance(value, (dict, list)) and json_safe(value) is not None:
         bundle["application/json"] = value
-        for render in _HTML_RENDERERS:
-            markup = render(value)
-            if markup is not None:
-                bundle["text/html"] = markup
-                return bundle
         columns = records_columns(value)
         if isinstance(value, Records) and value:
             columns = value.columns
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)
+    for render in _RENDERERS:
+        extra = render(value)
+        if extra is not None:
+            bundle.update(extra)
+            break
     return bundle
 
 

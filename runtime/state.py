@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, kind_of
 from llmspell.runtime.hooks import HookRegistry
+from llmspell.runtime.session_data import owns_session_data
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -24,6 +25,7 @@ MAX_SCOPE_LEN = 256
 HOOK_COMPONENT = "state"
 
 
+@owns_session_data
 class StateManager:
     """Validates and stores state for one tenant (the tenant is fixed by the KVStore)."""
 
@@ -99,6 +101,10 @@ class StateManager:
 
     def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
         return self._kv().history(check_scope(scope), check_key(key), limit)
+
+    def delete_session_data(self, session_id: str) -> int:
+        """Clear the `session:<id>` scope (the session-delete cascade); keys removed."""
+        return self._kv().clear(f"session:{session_id}")
 
 
 def _rewritten(write: Any, operation: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ def storage_settings(config: LLMSpellConfig) -> StorageSettings:
 def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
     """Component name → its settings object, for the components that have config keys."""
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
+    from llmspell.storage.components.artifacts import ArtifactSettings
     from llmspell.storage.components.events import EventLogSettings
     from llmspell.storage.components.kv import KVSettings
     from llmspell.storage.components.workflow_state import WorkflowStateSettings
@@ -50,4 +51,5 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
         "workflow_state": WorkflowStateSettings(
             max_output_bytes=max_value_bytes,
         ),
+        "artifacts": ArtifactSettings(max_bytes=int(storage.max_artifact_mb * 1024 * 1024)),
     }

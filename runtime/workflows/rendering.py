@@ -8,7 +8,7 @@ import html
 import json
 from typing import Any
 
-from llmspell.runtime.display import register_html_renderer
+from llmspell.runtime.display import register_renderer
 
 RESULT_KEYS = {"success", "outputs", "execution_id", "duration_ms", "workflow", "type", "steps"}
 SUMMARY_CHARS = 80
@@ -108,8 +108,12 @@ def timeline_svg(steps: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _as_bundle(markup: str | None) -> dict[str, Any] | None:
+    return None if markup is None else {"text/html": markup}
+
+
 def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-register_html_renderer(workflow_result_html)
+register_renderer(lambda value: _as_bundle(workflow_result_html(value)))

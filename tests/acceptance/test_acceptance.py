@@ -15,6 +15,8 @@ from shared_acceptance import ACCEPTANCE
 SCRIPTS = [
     "state_roundtrip.lua",
     "json_sandbox_args.lua",
+    "sessions_lifecycle.lua",
+    "artifacts.lua",
     "tools_workflows.lua",
     "events_hooks.lua",
 ]

@@ -1,6 +1,7 @@
 """The Lua examples of the user guide run: each chapter's `lua` blocks, in order, in one
-runtime on the `memory` profile (files inside a temp dir that `tools.allowed_paths` allows),
-and a `text` block right after an example is exactly what it prints."""
+runtime on the `memory` profile (in a temp dir that `tools.allowed_paths` allows, holding the
+files the chapter's examples read); none writes to stderr, and a `text` block right after an
+example is exactly what it prints."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from llmspell.runtime import ScriptRuntime, load_config
 from llmspell.runtime.config import with_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTERS = ["05-events-and-hooks.md", "06-tools-and-workflows.md"]
+# chapter -> the files its examples expect in the working directory
+CHAPTERS: dict[str, dict[str, str]] = {
+    "04-sessions-and-artifacts.md": {"results.csv": "vendor,price\nA,10\nB,12\n"},
+    "05-events-and-hooks.md": {},
+    "06-tools-and-workflows.md": {},
+}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 
 
@@ -34,13 +40,15 @@ def examples(chapter: str) -> list[tuple[str, str | None]]:
     return found
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_every_lua_example_of_the_chapter_runs_and_prints_what_it_shows(
     chapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     found = examples(chapter)
     assert found, f"{chapter} has no lua examples"
     monkeypatch.chdir(tmp_path)
+    for name, content in CHAPTERS[chapter].items():
+        (tmp_path / name).write_text(content)
     config = with_overrides(
         load_config(profile="memory", env={}).config, {"tools.allowed_paths": ["."]}
     )
@@ -50,5 +58,6 @@ def test_every_lua_example_of_the_chapter_runs_and_prints_what_it_shows(
                 result = rt.execute(block, name=f"{chapter} example {number}")
             except Exception as exc:  # name the example that broke
                 pytest.fail(f"{chapter} example {number} failed: {exc}\n{block}")
+            assert result.stderr == "", f"{chapter} example {number} wrote to stderr"
             if expected is not None:
                 assert result.stdout == expected, f"{chapter} example {number}:\n{block}"

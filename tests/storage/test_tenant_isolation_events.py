@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from storage_helpers import open_two_tenants
 
 from llmspell.storage import SqlStorage
 
 LATER = datetime.now(UTC) + timedelta(days=1)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_tenants(
-    request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
-) -> tuple[SqlStorage, SqlStorage]:
-    """Tenants A and B on one database, A holding three events."""
-    a, b = open_two_tenants(request, tmp_path, unique_tenant)
+@pytest.fixture
+def two_tenants(tenant_pair: tuple[SqlStorage, SqlStorage]) -> tuple[SqlStorage, SqlStorage]:
+    """Tenants A and B on one database (SQLite, PostgreSQL), A holding three events."""
+    a, b = tenant_pair
     a.events.append("order.created", {"owner": "a"}, correlation_id="corr")
     a.events.append("order.shipped", {"owner": "a"}, correlation_id="corr")
     a.events.append("user.login", {"owner": "a"}, timestamp=datetime(2020, 1, 1, tzinfo=UTC))

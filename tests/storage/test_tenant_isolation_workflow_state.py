@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from llmspell.storage import (
     SqlStorage,
-    StorageSettings,
     WorkflowExecution,
     WorkflowStep,
-    open_storage,
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_tenants(
-    request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
-) -> tuple[SqlStorage, SqlStorage]:
+@pytest.fixture
+def two_tenants(tenant_pair: tuple[SqlStorage, SqlStorage]) -> tuple[SqlStorage, SqlStorage]:
     """Tenants A and B on one database (PostgreSQL as the app role), A holding one run."""
-    if request.param == "postgres":
-        settings: StorageSettings = request.getfixturevalue("pg_settings")
-    else:
-        settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "shared.db"))
-    a = open_storage(settings, f"{unique_tenant}-a")
-    b = open_storage(settings, f"{unique_tenant}-b")
-    request.addfinalizer(a.close)
-    request.addfinalizer(b.close)
+    a, b = tenant_pair
     a.workflow_state.create_execution(
         WorkflowExecution(
             execution_id="run-1",
