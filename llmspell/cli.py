@@ -194,7 +194,7 @@ def _run_code(
     print_value: bool,
 ) -> int:
     from llmspell.runtime import ConfigError, ScriptError, ScriptRuntime
-    from llmspell.runtime.results import ConsoleSink
+    from llmspell.runtime.results import ConsoleSink, ScriptExit
 
     try:
         config = _load(args)
@@ -214,6 +214,11 @@ def _run_code(
         if print_value and result.has_value:
             print(result.bundle.get("text/plain", ""))
         return 0
+    except ScriptExit as exc:
+        sys.stdout.flush()
+        if exc.message is not None:
+            print(exc.message, file=sys.stderr)
+        return exc.status
     except ScriptError as exc:
         sys.stdout.flush()
         print("\n".join(exc.traceback), file=sys.stderr)

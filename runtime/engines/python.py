@@ -34,6 +34,7 @@ from llmspell.runtime.results import (
     CompletenessCheck,
     OutputSink,
     ScriptError,
+    ScriptExit,
     StdinNotAvailable,
 )
 
@@ -152,6 +153,9 @@ class PythonEngine:
             raise ScriptError("KeyboardInterrupt", "execution interrupted") from None
         except MemoryError:
             raise ScriptError("MemoryError", "not enough memory") from None
+        except SystemExit as exc:
+            # as ipykernel does for user code: report it, never end the host process
+            raise ScriptExit(exc.code) from None
         except Exception as exc:
             raise _script_error(exc, name) from None
         finally:

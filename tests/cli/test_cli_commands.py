@@ -94,6 +94,18 @@ def test_run_python_files_use_the_python_engine(cli: RunCli, isolated_env: Path)
     assert (outcome.code, outcome.out) == (0, "a v default\n")
 
 
+@pytest.mark.parametrize(
+    ("code", "status", "err"),
+    [("sys.exit(3)", 3, ""), ("sys.exit()", 0, ""), ("sys.exit('no input')", 1, "no input\n")],
+)
+def test_sys_exit_in_a_python_script_sets_the_exit_status_like_python(
+    cli: RunCli, isolated_env: Path, code: str, status: int, err: str
+) -> None:
+    path = script(isolated_env, "job.py", f"import sys\nprint('before')\n{code}\nprint('after')\n")
+    outcome = cli("--profile", "memory", "run", str(path))
+    assert (outcome.code, outcome.out, outcome.err) == (status, "before\n", err)
+
+
 def test_run_engine_flag_overrides_the_extension(cli: RunCli, isolated_env: Path) -> None:
     path = script(isolated_env, "job.txt", "print(1 // 2)\n")
     assert cli("--profile", "memory", "run", "--engine", "python", str(path)).out == "0\n"

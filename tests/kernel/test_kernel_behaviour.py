@@ -297,3 +297,15 @@ def test_python_engine_prints_as_it_runs_and_reads_stdin(py: KernelPair) -> None
     assert reply_to(kc, msg_id)["content"]["status"] == "ok"
     texts = [m["content"]["text"] for m in collect(kc, msg_id) if m["msg_type"] == "stream"]
     assert "".join(texts) == "hi Ada\n"
+
+
+@pytest.mark.parametrize("code", ["import sys\nsys.exit(1)", "raise SystemExit('stop')"])
+def test_python_engine_sys_exit_fails_the_cell_and_the_kernel_lives_on(
+    py: KernelPair, code: str
+) -> None:
+    km, kc = py
+    reply, outputs = run(kc, code)
+    assert (reply["status"], reply["ename"]) == ("error", "SystemExit")
+    assert [m["msg_type"] for m in outputs] == ["error"]
+    assert km.is_alive()
+    assert result_text(run(kc, "keep")[1]) == ["42"]
