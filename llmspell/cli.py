@@ -246,6 +246,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    try:
+        args.code.encode("utf-8")
+    except UnicodeEncodeError:
+        # bytes that are not UTF-8 arrive as surrogate escapes; scripts are text, as in `run`
+        return _fail("exec: the code is not UTF-8 text")
     return _run_code(args, args.code, "exec", args.engine, [], {}, print_value=True)
 
 

@@ -57,6 +57,31 @@ def test_script_arguments_split_into_positional_and_named(
     assert split_script_args(tokens) == (positional, named)
 
 
+def test_arguments_that_are_not_utf8_reach_lua_as_their_original_bytes(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    # sys.argv holds bytes that are not UTF-8 as surrogate escapes ('\udcff' for 0xff)
+    path = script(
+        isolated_env, "bytes.lua", "print(ARGS[1]:byte(1, -1))\nprint(ARGS.k:byte(1, -1))\n"
+    )
+    outcome = cli("--profile", "memory", "run", str(path), "\udcff\udcfe", "--k", "a\udcfa")
+    assert (outcome.code, outcome.out, outcome.err) == (0, "255\t254\n97\t250\n", "")
+
+
+def test_arguments_that_are_not_utf8_reach_python_with_surrogate_escapes(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    path = script(isolated_env, "bytes.py", "import os\nprint(list(os.fsencode(ARGS[1])))\n")
+    outcome = cli("--profile", "memory", "run", str(path), "\udcff\udcfe")
+    assert (outcome.code, outcome.out) == (0, "[255, 254]\n")
+
+
+@pytest.mark.parametrize("engine", ["lua", "python"])
+def test_exec_of_code_that_is_not_utf8_is_a_one_line_error(cli: RunCli, engine: str) -> None:
+    outcome = cli("--profile", "memory", "exec", "--engine", engine, 'print("\udcff")')
+    assert (outcome.code, outcome.err) == (1, "llmspell: exec: the code is not UTF-8 text\n")
+
+
 def test_run_prints_output_and_returns_zero(cli: RunCli, isolated_env: Path) -> None:
     path = script(isolated_env, "ok.lua", "print('hello', 1 + 1)\n42\n")
     outcome = cli("--profile", "memory", "run", str(path))

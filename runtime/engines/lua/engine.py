@@ -4,6 +4,7 @@ introspection are its parts."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -93,14 +94,16 @@ class LuaEngine:
         self._binding.install(self._globals, globals_)
 
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None:
-        """`ARGS` (positional at 1..n, script at 0, options by name) and `arg` (positional)."""
-        all_args: dict[Any, Any] = {0: script_name.encode()}
-        positional: dict[Any, Any] = {0: script_name.encode()}
+        """`ARGS` (positional at 1..n, script at 0, options by name) and `arg` (positional).
+
+        Each is the byte string the command line held: arguments that are not UTF-8 arrive in
+        Python with surrogate escapes, and `os.fsencode` gives their original bytes back."""
+        all_args: dict[Any, Any] = {0: os.fsencode(script_name)}
+        positional: dict[Any, Any] = {0: os.fsencode(script_name)}
         for i, a in enumerate(args, start=1):
-            all_args[i] = a.encode()
-            positional[i] = a.encode()
+            all_args[i] = positional[i] = os.fsencode(a)
         for k, v in kwargs.items():
-            all_args[k.encode()] = v.encode()
+            all_args[os.fsencode(k)] = os.fsencode(v)
         self._globals[b"ARGS"] = self._lua.table_from(all_args)
         self._globals[b"arg"] = self._lua.table_from(positional)
 
