@@ -74,13 +74,13 @@ class FrontendSink:
             return self._kernel.getpass(prompt) if password else self._kernel.raw_input(prompt)
         except StdinNotImplementedError:
             raise StdinNotAvailable(
-                "io.read: this frontend does not accept input (the request has allow_stdin=false)"
+                "this frontend does not accept input (the request has allow_stdin=false)"
             ) from None
         except EOFError:
-            raise StdinNotAvailable("io.read: end of input") from None
+            raise StdinNotAvailable("end of input") from None
         except KeyboardInterrupt:
             self._kernel.runtime_interrupt()
-            raise StdinNotAvailable("io.read: interrupted") from None
+            raise StdinNotAvailable("interrupted") from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

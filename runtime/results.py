@@ -40,7 +40,8 @@ class ScriptExit(ScriptError):
 
 
 class StdinNotAvailable(RuntimeError):
-    """The host cannot answer `io.read()` (no frontend stdin, or not a terminal)."""
+    """The host cannot answer a read (no frontend stdin, or not a terminal). The message says
+    why without naming a function: each engine puts its own in front (`io.read`, `input`)."""
 
 
 @dataclass
@@ -104,7 +105,7 @@ class CapturingSink:
         self.result.pages.append(text)
 
     def input(self, prompt: str, password: bool) -> str:
-        raise StdinNotAvailable("io.read: no input is available (the script runs without stdin)")
+        raise StdinNotAvailable("no input is available (the script runs without stdin)")
 
 
 class ConsoleSink:
@@ -139,5 +140,5 @@ class ConsoleSink:
             self.stdout(prompt)
         line = sys.stdin.readline()
         if line == "":
-            raise StdinNotAvailable("io.read: end of input")
+            raise StdinNotAvailable("end of input")
         return line.rstrip("\n")

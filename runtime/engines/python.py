@@ -116,7 +116,7 @@ class PythonEngine:
         try:
             return self._sink().input(str(prompt), False)
         except StdinNotAvailable as exc:
-            raise EOFError(str(exc)) from None
+            raise EOFError(f"input: {exc}") from None
 
     # --- execution ----------------------------------------------------------------------------
 

@@ -309,3 +309,11 @@ def test_python_engine_sys_exit_fails_the_cell_and_the_kernel_lives_on(
     assert [m["msg_type"] for m in outputs] == ["error"]
     assert km.is_alive()
     assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+def test_python_engine_input_without_stdin_names_input_not_a_lua_function(py: KernelPair) -> None:
+    _, kc = py
+    reply, _ = run(kc, "input()", allow_stdin=False)
+    assert (reply["status"], reply["ename"]) == ("error", "EOFError")
+    assert reply["evalue"].startswith("input: this frontend does not accept input")
+    assert "io.read" not in str(reply)

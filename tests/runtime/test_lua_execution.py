@@ -39,7 +39,7 @@ class RecordingSink:
     def input(self, prompt: str, password: bool) -> str:
         self.events.append(("input", prompt))
         if not self.lines:
-            raise StdinNotAvailable("io.read: end of input")
+            raise StdinNotAvailable("end of input")
         return self.lines.pop(0)
 
 

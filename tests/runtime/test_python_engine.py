@@ -26,3 +26,9 @@ def test_sys_exit_is_a_script_error_and_the_runtime_stays_usable(
     assert isinstance(err, ScriptExit)
     assert (err.ename, err.evalue, err.status) == ("SystemExit", evalue, status)
     assert py.execute("keep").value == 42
+
+
+def test_input_without_stdin_is_an_eof_error_naming_input(py: ScriptRuntime) -> None:
+    err = error_of(py, "input('name? ')")
+    assert err.ename == "EOFError"
+    assert err.evalue == "input: no input is available (the script runs without stdin)"

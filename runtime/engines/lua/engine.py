@@ -205,7 +205,7 @@ class LuaEngine:
         try:
             line = self._sink().input(lua_text(prompt), False)
         except StdinNotAvailable as exc:
-            return False, str(exc).encode()
+            return False, f"io.read: {exc}".encode()
         except EOFError:
             return True, None
         return True, line.encode()
