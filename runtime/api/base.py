@@ -107,6 +107,28 @@ class OpaqueValue:
         return f"<{self.kind}>"
 
 
+class JsonNull:
+    """`JSON.null`: JSON's null where a script needs a value that is not nil, so a Lua array
+    keeps its length (`JSON.parse(text, {keep_null = true})`). There is one; it is falsy, data
+    checks store it as null and JSON text writes it as `null`."""
+
+    _instance: JsonNull | None = None
+
+    def __new__(cls) -> JsonNull:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "JSON.null"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+JSON_NULL = JsonNull()
+
+
 class RawValue:
     """A script value passed through unconverted (for display and dumping in the engine's own
     syntax); `python` is its converted form for when a plain value is needed."""
@@ -307,23 +329,43 @@ def check_options(fn: str, options: Mapping[str, Any], allowed: set[str] | froze
         )
 
 
-def ensure_data(fn: str, arg: str, value: Any, _path: str = "") -> Any:
-    """Check `value` is plain data (JSON-able): no functions, binary strings or NaN."""
-    where = f"{arg}{_path}"
+def ensure_data(fn: str, arg: str, value: Any) -> Any:
+    """Check `value` is plain data (JSON-able): no functions, binary strings, NaN or cycles.
+    Returns it with every `JSON.null` as None (a copy only where one was found)."""
+    return _checked_data(fn, arg, value, "", set())
+
+
+def _checked_data(fn: str, arg: str, value: Any, path: str, containers: set[int]) -> Any:
+    where = f"{arg}{path}"
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if value is JSON_NULL:
+        return None
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise ValidationError(f"{fn}: {where} must be a finite number, got {value}")
         return value
-    if isinstance(value, list):
-        for i, item in enumerate(value, start=1):
-            ensure_data(fn, arg, item, f"{_path}[{i}]")
-        return value
-    if isinstance(value, dict):
-        for k, item in value.items():
-            ensure_data(fn, arg, item, f"{_path}.{k}")
-        return value
+    if isinstance(value, (list, dict)):
+        if id(value) in containers:
+            raise ValidationError(
+                f"{fn}: {where} refers back to a table that contains it (a cycle); "
+                "only tree-shaped values are data"
+            )
+        containers.add(id(value))
+        if isinstance(value, list):
+            items = [
+                _checked_data(fn, arg, item, f"{path}[{i}]", containers)
+                for i, item in enumerate(value, start=1)
+            ]
+            same = all(a is b for a, b in zip(items, value, strict=True))
+            checked: Any = value if same else items
+        else:
+            pairs = {
+                k: _checked_data(fn, arg, v, f"{path}.{k}", containers) for k, v in value.items()
+            }
+            checked = value if all(pairs[k] is v for k, v in value.items()) else pairs
+        containers.discard(id(value))
+        return checked
     if isinstance(value, bytes):
         raise ValidationError(f"{fn}: {where} is binary data, which cannot be stored as a value")
     raise ValidationError(

@@ -87,6 +87,9 @@ class PythonEngine:
     def install_globals(self, globals_: Mapping[str, Any]) -> None:
         self._namespace.update(globals_)
         self._namespace["input"] = self._input
+        # a kernel has no script arguments: empty, so scripts can index them anyway
+        self._namespace["ARGS"] = {}
+        self._namespace["arg"] = []
 
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None:
         all_args: dict[Any, Any] = {0: script_name, **dict(enumerate(args, start=1)), **kwargs}

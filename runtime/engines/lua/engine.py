@@ -90,8 +90,11 @@ class LuaEngine:
     # --- globals ------------------------------------------------------------------------------
 
     def install_globals(self, globals_: Mapping[str, Any]) -> None:
-        """Expose API namespaces as tables of wrapped functions and plain values as Lua values."""
+        """Expose API namespaces as tables of wrapped functions and plain values as Lua values;
+        `ARGS`/`arg` start empty (a kernel has no script arguments)."""
         self._binding.install(self._globals, globals_)
+        self._globals[b"ARGS"] = self._lua.table()
+        self._globals[b"arg"] = self._lua.table()
 
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None:
         """`ARGS` (positional at 1..n, script at 0, options by name) and `arg` (positional).
