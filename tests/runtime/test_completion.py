@@ -14,7 +14,7 @@ from llmspell.runtime import ScriptRuntime
     [
         ("State.sa", ["State.save"]),
         ("string.up", ["string.upper"]),
-        ("JSON.", ["JSON.parse", "JSON.stringify"]),
+        ("JSON.", ["JSON.null", "JSON.parse", "JSON.stringify"]),
         ("Sta", ["State"]),
         ("Strea", ["Streaming"]),
         ("Tenant.", ["Tenant.id"]),
@@ -93,7 +93,7 @@ def test_lua_completion_of_a_non_table_is_empty(lua: ScriptRuntime) -> None:
     ("code", "matches"),
     [
         ("State.sa", ["State.save"]),
-        ("JSON.", ["JSON.parse", "JSON.stringify"]),
+        ("JSON.", ["JSON.null", "JSON.parse", "JSON.stringify"]),
         ("Tenant.", ["Tenant.id"]),
         ("str.up", ["str.upper"]),
         ("Sta", ["State"]),
