@@ -129,7 +129,7 @@ def test_inspect_shows_signature_and_doc_of_api_functions(rt: ScriptRuntime, cur
 def test_inspect_of_a_namespace_lists_its_functions(rt: ScriptRuntime) -> None:
     found = rt.inspect("JSON")
     assert found is not None
-    assert "JSON.parse(text)" in found["text/plain"]
+    assert "JSON.parse(text, options?)" in found["text/plain"]
     assert "JSON.stringify(value, options?)" in found["text/plain"]
 
 
