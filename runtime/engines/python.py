@@ -30,8 +30,11 @@ from llmspell.runtime.api.base import (
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
+from llmspell.runtime.engines.python_display import rich_bundle
+from llmspell.runtime.engines.python_modules import MODULE_NAMES
 from llmspell.runtime.results import (
     CompletenessCheck,
+    Completion,
     OutputSink,
     ScriptError,
     ScriptExit,
@@ -68,7 +71,7 @@ class PythonEngine:
         self._namespace: dict[str, Any] = {"__name__": "__llmspell__", "__builtins__": builtins}
         self._thread_id: int | None = None
         self._abort: str | None = None
-        self.introspection = Introspection(_PythonValues(self._namespace, self.format_value))
+        self.introspection = _PythonIntrospection(_PythonValues(self._namespace, self.format_value))
         self.language_info = {
             "name": "python",
             "version": ".".join(map(str, sys.version_info[:3])),
@@ -194,6 +197,11 @@ class PythonEngine:
         return pprint.pformat(raw, depth=k.display_max_depth, width=88, sort_dicts=True)
 
     def bundle_for(self, raw: Any) -> dict[str, Any]:
+        """text/plain as pprint writes it, plus what the object offers through IPython's
+        display methods (`_repr_html_`...) or, for plain data, JSON and a records table."""
+        rich = rich_bundle(raw, lambda problem: self._sink().stderr(f"{problem}\n"))
+        if rich:
+            return {"text/plain": self.format_value(raw), **rich}
         return data_bundle(raw, self.format_value(raw))
 
     # --- completeness -------------------------------------------------------------------------
@@ -209,6 +217,13 @@ class PythonEngine:
 
     def close(self) -> None:
         self._namespace.clear()
+
+
+class _PythonIntrospection(Introspection):
+    """The shared introspection, plus module names in `import` lines."""
+
+    def complete(self, code: str, cursor_pos: int) -> Completion:
+        return MODULE_NAMES.complete(code, cursor_pos) or super().complete(code, cursor_pos)
 
 
 class _PythonValues:
