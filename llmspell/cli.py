@@ -175,13 +175,16 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
 
 
 def _load(args: argparse.Namespace) -> Any:
+    """The LoadedConfig of a run, with the CLI's defaults where no layer set a value."""
     from llmspell.runtime.config import load_config, with_overrides
 
     loaded = load_config(config_file=args.config, profile=args.profile)
     defaults = {
         key: value for key, (value, _) in CLI_DEFAULTS.items() if loaded.source_of(key) == "default"
     }
-    return with_overrides(loaded.config, defaults) if defaults else loaded.config
+    if defaults:
+        loaded.config = with_overrides(loaded.config, defaults)
+    return loaded
 
 
 def _run_code(
@@ -197,11 +200,13 @@ def _run_code(
     from llmspell.runtime.results import ConsoleSink, ScriptExit
 
     try:
-        config = _load(args)
+        loaded = _load(args)
     except ConfigError as exc:
         return _fail(str(exc))
     try:
-        runtime = ScriptRuntime(config, engine=engine)
+        runtime = ScriptRuntime(
+            loaded.config, engine=engine, loaded_config=loaded, host_defaults=CLI_DEFAULTS
+        )
         # A script run opens storage up front, so a broken storage setup fails before the script
         # starts rather than at its first State call (the kernel opens it lazily instead).
         runtime.infrastructure.open()
@@ -303,7 +308,12 @@ def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    from llmspell.runtime.config import ConfigError, describe_sources, load_config
+    from llmspell.runtime.config import (
+        ConfigError,
+        describe_sources,
+        format_sources,
+        load_config,
+    )
 
     try:
         loaded = load_config(config_file=args.config, profile=args.profile)
@@ -315,9 +325,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
         return 0
     files = ", ".join(str(p) for p in loaded.files) or "none"
     print(f"# config files: {files}; profile: {loaded.profile or 'none'}")
-    width = max(len(k) for k, _, _ in rows)
-    for key, value, source in rows:
-        print(f"{key:<{width}} = {json.dumps(value, default=str)}  # {source}")
+    print(format_sources(rows), end="")
     return 0
 
 

@@ -11,10 +11,11 @@ from typing import Any, Protocol
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ProducerStep
-from llmspell.runtime.config import LLMSpellConfig
+from llmspell.runtime.config import LLMSpellConfig, LoadedConfig, describe_sources
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.infrastructure import Infrastructure
+from llmspell.runtime.magics import CellMagic, Code, Magics, Part, cell_parts
 from llmspell.runtime.results import (
     CapturingSink,
     CompletenessCheck,
@@ -25,6 +26,7 @@ from llmspell.runtime.results import (
 )
 
 ENGINES = ("lua", "python")
+INCOMPLETE = CompletenessCheck("incomplete", "")
 
 
 class Engine(Protocol):
@@ -47,6 +49,18 @@ class Engine(Protocol):
         ...
 
     def install_globals(self, globals_: Mapping[str, Any]) -> None: ...
+    def user_globals(self) -> dict[str, str]:
+        """Globals scripts defined or replaced, name → type name (%who)."""
+        ...
+
+    def forget_user_globals(self) -> list[str]:
+        """Remove what scripts defined, restore what they replaced; the names (%reset)."""
+        ...
+
+    def timing_source(self, code: str, loops: int) -> str:
+        """Source that runs `code` `loops` times in the engine's own loop (%timeit)."""
+        ...
+
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None: ...
     def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]: ...
     def is_complete(self, code: str) -> CompletenessCheck: ...
@@ -95,7 +109,13 @@ class ScriptRuntime:
         config: LLMSpellConfig,
         engine: str | None = None,
         infrastructure: Infrastructure | None = None,
+        *,
+        loaded_config: LoadedConfig | None = None,
+        host_defaults: Mapping[str, tuple[Any, str]] | None = None,
     ) -> None:
+        """`loaded_config` (what load_config returned) says where each value of `config` came
+        from and `host_defaults` what the host uses where no layer set a value; `%config`
+        shows both."""
         engine = engine or config.default_engine
         if engine not in ENGINES:
             raise ValueError(
@@ -123,6 +143,9 @@ class ScriptRuntime:
         globals_ = build_globals(ctx)
         self._engine.introspection.docs = DocIndex(globals_)
         self._engine.install_globals(globals_)
+        self._loaded_config = loaded_config
+        self._host_defaults = dict(host_defaults or {})
+        self._magics = Magics(self._engine, self._config_rows)
 
     @classmethod
     def with_engine(cls, config: LLMSpellConfig, engine: str) -> ScriptRuntime:
@@ -187,10 +210,22 @@ class ScriptRuntime:
             if target is not None:
                 sink.page(self._engine.introspection.describe_name(target))
                 return result
+            parts = self._magic_parts(code)
             with _sigint_sets_interrupt(self):
-                has_value, value, bundle = self._engine.execute(code, name)
+                if parts is None:
+                    has_value, value, bundle = self._engine.execute(code, name)
+                else:
+                    has_value, value, bundle = self._magics.run(parts, name, sink)
         result.has_value, result.value, result.bundle = has_value, value, bundle
         return result
+
+    def _magic_parts(self, code: str) -> list[Part] | None:
+        """The parts of a cell with magic lines (runtime/magics.py), None for plain code."""
+        return cell_parts(code, self._magics.compiles)
+
+    def _config_rows(self) -> list[tuple[str, Any, str]]:
+        loaded = self._loaded_config or LoadedConfig(self.config)
+        return describe_sources(loaded, self._host_defaults)
 
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
@@ -209,11 +244,26 @@ class ScriptRuntime:
         """Whether `code` is a complete chunk, needs more lines, or is invalid."""
         if not code.strip() or help_target(code) is not None:
             return CompletenessCheck("complete")
-        return self._engine.is_complete(code)
+        try:
+            parts = self._magic_parts(code)
+        except ScriptError:
+            return CompletenessCheck("invalid")
+        if parts is None:
+            return self._engine.is_complete(code)
+        for part in parts:
+            if isinstance(part, CellMagic):
+                # `%%time` alone: the body comes on the next lines
+                return self.is_complete(part.body) if part.body.strip() else INCOMPLETE
+            if isinstance(part, Code):
+                check = self._engine.is_complete(part.text)
+                if check.status != "complete":
+                    return check
+        return CompletenessCheck("complete")
 
     def interrupt(self) -> None:
         """Stop the running script (thread-safe); it fails with KeyboardInterrupt."""
         self._engine.interrupt()
+        self._magics.interrupt()
 
     def close(self) -> None:
         """Release the engine and (if this runtime built it) the infrastructure. Idempotent."""

@@ -210,6 +210,15 @@ class ApiNamespace:
     def __init__(self, ctx: ApiContext) -> None:
         self._ctx = ctx
 
+    def __getattr__(self, name: str) -> Any:
+        # only reached when `name` is not there: say so in the script's terms (`State.nope`)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        offered = [n for n, _ in public_functions(self)] + [n for n, _ in public_members(self)]
+        raise AttributeError(
+            f"{self.api_name}.{name} does not exist; {self.api_name} has: {', '.join(offered)}"
+        )
+
     def __repr__(self) -> str:
         return f"<{self.api_name} API>"
 

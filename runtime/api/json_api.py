@@ -20,10 +20,11 @@ from llmspell.runtime.api.base import (
 
 
 class JsonApi(ApiNamespace):
-    """Parse and serialise JSON text. `JSON.null` stands for JSON's null where nil cannot: in a
-    Lua table a nil is a missing key, so `JSON.parse("[1,null,3]")` has a hole at 2 (its length
-    is unreliable), while `JSON.parse("[1,null,3]", {keep_null = true})` is `{1, JSON.null, 3}`.
-    `JSON.stringify` and `State.save` write `JSON.null` as null."""
+    """Parse and serialise JSON text; `JSON.null` stands for null where nil cannot.
+
+    In a Lua table a nil is a missing key, so `JSON.parse("[1,null,3]")` has a hole at 2 (its
+    length is unreliable), while `JSON.parse("[1,null,3]", {keep_null = true})` is
+    `{1, JSON.null, 3}`. `JSON.stringify` and `State.save` write `JSON.null` as null."""
 
     api_name = "JSON"
 

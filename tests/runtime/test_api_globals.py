@@ -414,7 +414,7 @@ def test_help_of_a_user_value_summarises_it(lua: ScriptRuntime) -> None:
 
 def test_help_of_an_unknown_name_says_so(rt: ScriptRuntime) -> None:
     page = rt.execute("?nothing_here").pages[0]
-    assert "no documentation for 'nothing_here'" in page
+    assert page.startswith("nothing_here does not exist: nothing_here is not defined.")
 
 
 def test_every_api_function_has_a_docstring(rt: ScriptRuntime) -> None:
