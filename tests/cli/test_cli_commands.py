@@ -167,6 +167,14 @@ def test_exec_prints_the_value_of_the_last_expression(cli: RunCli, code: str, ou
     assert (outcome.code, outcome.out) == (0, out)
 
 
+def test_exec_runs_magics_like_the_kernel(cli: RunCli) -> None:
+    outcome = cli("--profile", "memory", "exec", "x = 1\n%who\n%config engines.lua.timeout_s")
+    assert (outcome.code, outcome.err) == (0, "")
+    assert outcome.out == (
+        "x\nengines.lua.timeout_s = 300  # llmspell run/exec default (the kernel has none)\n"
+    )
+
+
 def test_exec_error_exits_1(cli: RunCli) -> None:
     outcome = cli("--profile", "memory", "exec", "error('boom')")
     assert outcome.code == 1
