@@ -340,44 +340,65 @@ def check_options(fn: str, options: Mapping[str, Any], allowed: set[str] | froze
 
 def ensure_data(fn: str, arg: str, value: Any) -> Any:
     """Check `value` is plain data (JSON-able): no functions, binary strings, NaN or cycles.
-    Returns it with every `JSON.null` as None (a copy only where one was found)."""
-    return _checked_data(fn, arg, value, "", set())
+    Returns it with every `JSON.null` as None (a copy only when it holds one)."""
+    if _has_json_null(fn, arg, value, None, set()):
+        return _without_json_null(value)
+    return value
 
 
-def _checked_data(fn: str, arg: str, value: Any, path: str, containers: set[int]) -> Any:
-    where = f"{arg}{path}"
+# Where a value sits inside an argument, spelt out only for an error: (parent, key, is_index).
+_Path = tuple[Any, Any, bool] | None
+
+
+def _has_json_null(fn: str, arg: str, value: Any, path: _Path, containers: set[int]) -> bool:
+    """Raise ValidationError unless `value` is data; whether it holds a JSON.null."""
     if value is None or isinstance(value, (bool, int, str)):
-        return value
+        return False
     if value is JSON_NULL:
-        return None
+        return True
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise ValidationError(f"{fn}: {where} must be a finite number, got {value}")
-        return value
+            raise ValidationError(f"{fn}: {_where(arg, path)} must be a finite number, got {value}")
+        return False
     if isinstance(value, (list, dict)):
         if id(value) in containers:
             raise ValidationError(
-                f"{fn}: {where} refers back to a table that contains it (a cycle); "
+                f"{fn}: {_where(arg, path)} refers back to a table that contains it (a cycle); "
                 "only tree-shaped values are data"
             )
         containers.add(id(value))
+        found = False
         if isinstance(value, list):
-            items = [
-                _checked_data(fn, arg, item, f"{path}[{i}]", containers)
-                for i, item in enumerate(value, start=1)
-            ]
-            same = all(a is b for a, b in zip(items, value, strict=True))
-            checked: Any = value if same else items
+            for i, item in enumerate(value, start=1):
+                found = _has_json_null(fn, arg, item, (path, i, True), containers) or found
         else:
-            pairs = {
-                k: _checked_data(fn, arg, v, f"{path}.{k}", containers) for k, v in value.items()
-            }
-            checked = value if all(pairs[k] is v for k, v in value.items()) else pairs
+            for k, item in value.items():
+                found = _has_json_null(fn, arg, item, (path, k, False), containers) or found
         containers.discard(id(value))
-        return checked
+        return found
     if isinstance(value, bytes):
-        raise ValidationError(f"{fn}: {where} is binary data, which cannot be stored as a value")
+        raise ValidationError(
+            f"{fn}: {_where(arg, path)} is binary data, which cannot be stored as a value"
+        )
     raise ValidationError(
-        f"{fn}: {where} must be data (nil, boolean, number, string or table), "
+        f"{fn}: {_where(arg, path)} must be data (nil, boolean, number, string or table), "
         f"got {type_name(value)}"
     )
+
+
+def _where(arg: str, path: _Path) -> str:
+    parts = []
+    while path is not None:
+        path, key, is_index = path
+        parts.append(f"[{key}]" if is_index else f".{key}")
+    return arg + "".join(reversed(parts))
+
+
+def _without_json_null(value: Any) -> Any:
+    if value is JSON_NULL:
+        return None
+    if isinstance(value, list):
+        return [_without_json_null(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _without_json_null(item) for k, item in value.items()}
+    return value
