@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.config import format_sources
-from llmspell.runtime.results import OutputSink, ScriptError
+from llmspell.runtime.results import Completion, OutputSink, ScriptError
 
 if TYPE_CHECKING:
     from llmspell.runtime.script_runtime import Engine
@@ -34,6 +34,7 @@ ConfigRows = Callable[[], list[tuple[str, Any, str]]]
 
 # `%name`, `%%name` or `!command` at the start of a line (`!=` continues a Python expression)
 _CANDIDATE = re.compile(r"[ \t]*(?:%%?[A-Za-z_]|!(?!=))")
+_TYPING_MAGIC = re.compile(r"[ \t]*(%%?\w*)$")
 _CANDIDATE_ANYWHERE = re.compile(r"^[ \t]*(?:%%?[A-Za-z_]|!(?!=))", re.M)
 # in place of a candidate line: a syntax error in code in both languages, harmless in a string
 _PROBE = "$"
@@ -149,6 +150,16 @@ class Magics:
             "time": self._time_cell,
             "timeit": self._timeit_cell,
         }
+
+    def complete(self, code: str, cursor_pos: int) -> Completion | None:
+        """Magic names when the line so far is `%ti` or `%%ti`, else None."""
+        m = _TYPING_MAGIC.match(code[:cursor_pos].rsplit("\n", 1)[-1])
+        if m is None:
+            return None
+        typed = m.group(1)
+        names = [f"%{n}" for n in self._line_magics] + [f"%%{n}" for n in self._cell_magics]
+        matches = sorted(n for n in names if n.startswith(typed))
+        return Completion(matches, cursor_pos - len(typed), cursor_pos)
 
     def interrupt(self) -> None:
         """Stop a running shell command or timing loop (the engine stops its own code)."""
@@ -398,6 +409,7 @@ def _unknown(name: str, available: list[str]) -> ScriptError:
 
 def format_time(seconds: float) -> str:
     """3 significant digits in s, ms, µs or ns, as IPython writes timings."""
+    seconds = float(f"{seconds:.3g}")  # rounded first: 0.0009996 s is "1 ms", not "1e+03 µs"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"

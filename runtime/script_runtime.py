@@ -230,7 +230,8 @@ class ScriptRuntime:
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
         pos = len(code) if cursor_pos is None else cursor_pos
-        return self._engine.introspection.complete(code, pos)
+        magic = self._magics.complete(code, pos)
+        return magic if magic is not None else self._engine.introspection.complete(code, pos)
 
     def inspect(
         self, code: str, cursor_pos: int | None = None, detail_level: int = 0

@@ -12,6 +12,7 @@ from runtime_helpers import MakeRuntime, error_of
 
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.config import load_config
+from llmspell.runtime.magics import format_time
 
 TIMES = re.compile(
     r"CPU times: user [\d.]+ (?:s|ms|µs|ns), sys: [\d.]+ (?:s|ms|µs|ns), "
@@ -25,6 +26,14 @@ DEFINE = {"lua": "x = 1\nt = {}\nf = function() end", "python": "x = 1\nt = {}\n
 
 
 # --- %time, %%time, %timeit ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(2.5, "2.5 s"), (0.0009996, "1 ms"), (0.000999, "999 µs"), (4.2e-8, "42 ns"), (0, "0 ns")],
+)
+def test_times_have_three_significant_digits_and_a_unit(seconds: float, shown: str) -> None:
+    assert format_time(seconds) == shown
 
 
 def test_time_prints_cpu_and_wall_time_and_keeps_the_value(rt: ScriptRuntime) -> None:
@@ -232,6 +241,19 @@ def test_unknown_magics_and_misplaced_cell_magics_are_usage_errors(rt: ScriptRun
     )
     err = error_of(rt, "x = 1\n%%time")
     assert (err.ename, err.evalue) == ("UsageError", "%%time must be the first line of the cell")
+
+
+@pytest.mark.parametrize(
+    ("code", "matches", "start"),
+    [
+        ("%ti", ["%time", "%timeit"], 0),
+        ("%%t", ["%%time", "%%timeit"], 0),
+        ("x = 1\n  %wh", ["%who"], 8),
+    ],
+)
+def test_magic_names_complete(rt: ScriptRuntime, code: str, matches: list[str], start: int) -> None:
+    completion = rt.complete(code)
+    assert (completion.matches, completion.cursor_start) == (matches, start)
 
 
 @pytest.mark.parametrize(
