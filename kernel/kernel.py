@@ -349,9 +349,7 @@ def _error_content(err: ScriptError) -> dict[str, Any]:
 # ANSI colours as ipykernel uses them: the error class red, positions in the script green
 _RED, _GREEN, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0m"
 # `[cell 3]:12:` (Lua) and `File "[cell 3]", line 12` (Python)
-_POSITION = re.compile(
-    r'(?:(?<=^)|(?<=[\s(]))(\[cell \d+\]|[^\s:"]+):(\d+):|File "([^"]+)", line (\d+)'
-)
+_POSITION = re.compile(r'(?<![^\s(])(?:\[cell \d+\]|[^\s:"]+):\d+:|File "[^"]+", line \d+')
 
 
 def coloured_traceback(err: ScriptError) -> list[str]:

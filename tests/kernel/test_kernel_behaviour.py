@@ -394,3 +394,19 @@ def test_python_engine_completes_module_names_after_import(py: KernelPair) -> No
     reply = reply_to(kc, msg_id)["content"]
     assert "json" in reply["matches"]
     assert (reply["cursor_start"], reply["cursor_end"]) == (7, 10)
+
+
+def test_python_tracebacks_are_coloured_the_same_way() -> None:
+    from llmspell.kernel.kernel import coloured_traceback
+    from llmspell.runtime import ScriptError
+
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "[cell 2]", line 3, in <module>',
+        "ZeroDivisionError: division by zero",
+    ]
+    assert coloured_traceback(ScriptError("ZeroDivisionError", "division by zero", lines)) == [
+        "Traceback (most recent call last):",
+        '  \x1b[0;32mFile "[cell 2]", line 3\x1b[0m, in <module>',
+        "\x1b[0;31mZeroDivisionError\x1b[0m: division by zero",
+    ]
