@@ -342,7 +342,7 @@ def ensure_data(fn: str, arg: str, value: Any) -> Any:
     """Check `value` is plain data (JSON-able): no functions, binary strings, NaN or cycles.
     Returns it with every `JSON.null` as None (a copy only when it holds one)."""
     if _has_json_null(fn, arg, value, None, set()):
-        return _without_json_null(value)
+        return swap_null(value, JSON_NULL, None)
     return value
 
 
@@ -394,11 +394,12 @@ def _where(arg: str, path: _Path) -> str:
     return arg + "".join(reversed(parts))
 
 
-def _without_json_null(value: Any) -> Any:
-    if value is JSON_NULL:
-        return None
+def swap_null(value: Any, old: Any, new: Any) -> Any:
+    """`value` with every `old` null (None or JSON_NULL) inside it replaced by `new`."""
+    if value is old:
+        return new
     if isinstance(value, list):
-        return [_without_json_null(item) for item in value]
+        return [swap_null(item, old, new) for item in value]
     if isinstance(value, dict):
-        return {k: _without_json_null(item) for k, item in value.items()}
+        return {k: swap_null(item, old, new) for k, item in value.items()}
     return value

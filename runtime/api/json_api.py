@@ -16,6 +16,7 @@ from llmspell.runtime.api.base import (
     require_int,
     require_str,
     require_table,
+    swap_null,
 )
 
 
@@ -52,7 +53,7 @@ class JsonApi(ApiNamespace):
             raise ApiError(
                 f"JSON.parse: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
             ) from None
-        return _with_json_null(value) if keep_null else value
+        return swap_null(value, None, JSON_NULL) if keep_null else value
 
     def stringify(self, value: Any, options: dict[str, Any] | None = None) -> str:
         """Serialise a value as JSON text. Options: `indent` (spaces, default compact),
@@ -75,13 +76,3 @@ class JsonApi(ApiNamespace):
         return json.dumps(
             value, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=False
         )
-
-
-def _with_json_null(value: Any) -> Any:
-    if value is None:
-        return JSON_NULL
-    if isinstance(value, list):
-        return [_with_json_null(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _with_json_null(v) for k, v in value.items()}
-    return value
