@@ -531,6 +531,15 @@ def describe_sources(
     return rows
 
 
+def format_sources(rows: Sequence[tuple[str, Any, str]]) -> str:
+    """`key = value  # source` lines of describe_sources rows (`llmspell config show`)."""
+    width = max((len(key) for key, _, _ in rows), default=0)
+    return "".join(
+        f"{key:<{width}} = {json.dumps(value, default=str)}  # {source}\n"
+        for key, value, source in rows
+    )
+
+
 def with_overrides(config: LLMSpellConfig, overrides: Mapping[str, Any]) -> LLMSpellConfig:
     """A copy of `config` with dotted keys replaced (validated)."""
     data = config.model_dump()

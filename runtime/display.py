@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from llmspell.runtime.api.base import JSON_NULL
+
 MAX_HTML_ROWS = 200
 # fn(value) -> the MIME entries of a value it recognises (merged over the generic bundle:
 # text/html, an image type, a shorter text/plain...), or None for any other value.
@@ -68,19 +70,29 @@ def text_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> 
 
 
 def json_safe(value: Any) -> Any:
-    """`value` if it serialises as JSON, else None (so no bundle claims JSON it cannot hold)."""
+    """`value` as plain JSON data (`JSON.null` as None) if it serialises as JSON, else None
+    (so no bundle claims JSON it cannot hold)."""
+    nulls = 0
+
+    def json_null_only(obj: Any) -> None:
+        nonlocal nulls
+        if obj is not JSON_NULL:
+            raise TypeError(f"{type(obj).__name__} is not JSON data")
+        nulls += 1
+
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False, default=json_null_only)
     except (TypeError, ValueError):
         return None
-    return value
+    return json.loads(text) if nulls else value
 
 
 def data_bundle(value: Any, text: str) -> dict[str, Any]:
     """The bundle for a script value whose `text/plain` form the engine already produced."""
     bundle: dict[str, Any] = {"text/plain": text}
-    if isinstance(value, (dict, list)) and json_safe(value) is not None:
-        bundle["application/json"] = value
+    plain = json_safe(value) if isinstance(value, (dict, list)) else None
+    if plain is not None:
+        bundle["application/json"] = plain
         columns = records_columns(value)
         if isinstance(value, Records) and value:
             columns = value.columns

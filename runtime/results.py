@@ -19,8 +19,29 @@ class ScriptError(Exception):
         self.traceback = traceback if traceback is not None else [f"{ename}: {evalue}"]
 
 
+class ScriptExit(ScriptError):
+    """The script asked to end the program (Python's `sys.exit(code)`): the kernel reports it
+    and keeps running; `llmspell run` ends with `status`, as `python script.py` would."""
+
+    def __init__(self, code: object) -> None:
+        # Python's rule: None is success, an integer is the status, anything else is printed
+        # and means failure.
+        self.status = 0 if code is None else code if isinstance(code, int) else 1
+        self.message = None if code is None or isinstance(code, int) else str(code)
+        evalue = "" if code is None else str(code)
+        super().__init__(
+            "SystemExit",
+            evalue,
+            [
+                f"SystemExit: {evalue}".rstrip(),
+                "(the script asked to exit; in a kernel only the cell stops)",
+            ],
+        )
+
+
 class StdinNotAvailable(RuntimeError):
-    """The host cannot answer `io.read()` (no frontend stdin, or not a terminal)."""
+    """The host cannot answer a read (no frontend stdin, or not a terminal). The message says
+    why without naming a function: each engine puts its own in front (`io.read`, `input`)."""
 
 
 @dataclass
@@ -84,7 +105,7 @@ class CapturingSink:
         self.result.pages.append(text)
 
     def input(self, prompt: str, password: bool) -> str:
-        raise StdinNotAvailable("io.read: no input is available (the script runs without stdin)")
+        raise StdinNotAvailable("no input is available (the script runs without stdin)")
 
 
 class ConsoleSink:
@@ -119,5 +140,5 @@ class ConsoleSink:
             self.stdout(prompt)
         line = sys.stdin.readline()
         if line == "":
-            raise StdinNotAvailable("io.read: end of input")
+            raise StdinNotAvailable("end of input")
         return line.rstrip("\n")

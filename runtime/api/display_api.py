@@ -41,10 +41,12 @@ class DisplayApi(ApiNamespace):
 
     def json(self, value: Any) -> None:
         """Show a table or value as JSON (application/json, with an indented text form)."""
-        if json_safe(value) is None:
+        plain = json_safe(value)
+        if plain is None:
             raise ValidationError(
                 f"Display.json: value must be JSON-able data, got {type_name(value)}"
             )
+        value = plain
         text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
         self._emit({"application/json": value, "text/plain": text})
 

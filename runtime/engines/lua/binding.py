@@ -203,6 +203,10 @@ class LuaBinding:
                 return False, message.encode()
             except (ValueError, TypeError, KeyError, LookupError) as exc:
                 message = str(exc) if str(exc).startswith(qualified) else f"{qualified}: {exc}"
+                if isinstance(exc, ValueError):
+                    # an argument that is not data (a cycle, keys that collide), as the API's
+                    # own checks report bad values
+                    self.last_api_error = (ValidationError.ename, message)
                 return False, message.encode()
             except lupa.LuaMemoryError:
                 return False, b"not enough memory"

@@ -5,6 +5,7 @@ local host, safe = ...
 
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
 local sethook, gethook, traceback = debug.sethook, debug.gethook, debug.traceback
+local getinfo = debug.getinfo -- kept for messages that say where a script was (not for scripts)
 local co_create, co_resume, co_close, co_status =
   coroutine.create, coroutine.resume, coroutine.close, coroutine.status
 local pack, unpack, concat, sort = table.pack, table.unpack, table.concat, table.sort
@@ -16,10 +17,30 @@ local check = host.check -- Python: true when the running cell must stop (interr
 local HOOK_COUNT = host.hook_count
 local MEMORY_ERROR = "not enough memory"
 
+-- The innermost frame of script code from stack level `level` of the caller up (skipping C
+-- and prelude frames): its getinfo table, or nil.
+local function script_frame(level)
+  level = level + 1
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.what ~= "C" and info.source ~= "=llmspell" and info.currentline > 0 then return info end
+    level = level + 1
+  end
+end
+
+local function location(info)
+  return info and (info.short_src .. ":" .. info.currentline) or nil
+end
+
 -- A unique error value: a hook raised it, nothing in user code may keep it.
 local ABORT = setmetatable({}, { __tostring = function() return "execution aborted" end })
+local stopped_at -- "[cell 3]:12": where the hook stopped the script, for the error message
 local function hook()
-  if check() then raw_error(ABORT, 0) end
+  if check() then
+    stopped_at = location(script_frame(2)) -- only when stopping: the hook stays cheap
+    raw_error(ABORT, 0)
+  end
 end
 
 local function must_propagate(err)
@@ -272,6 +293,21 @@ local function api_proxy(label, qualified, object, functions, members)
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
 end
 
+-- help(x) where x is nil: `on_nil(source, line)` is told where help was called, so the host
+-- can name what the script wrote (`State.nope`); help() without an argument is the overview.
+local function help_guard(help, on_nil)
+  local guarded = function(...)
+    if select("#", ...) > 0 and (...) == nil then
+      local info = script_frame(2)
+      if info then return on_nil(info.source, info.currentline) end
+      return on_nil(nil, 0)
+    end
+    return help(...)
+  end
+  API_NAMES[guarded] = API_NAMES[help]
+  return guarded
+end
+
 -- Keys of a value for completion: fields, plus the __index chain of its metatable.
 local function keys_of(v)
   local out, seen = {}, {}
@@ -306,13 +342,16 @@ end
 
 -- Run a compiled chunk under the hook; results come back packed, errors as a record.
 local function error_record(e)
-  if rawequal(e, ABORT) then return { kind = "abort" } end
+  if rawequal(e, ABORT) then
+    return { kind = "abort", where = stopped_at or location(script_frame(2)) }
+  end
   local msg = error_message(e)
   if msg == MEMORY_ERROR then return { kind = "memory", msg = msg } end
   return { kind = "error", msg = msg, traceback = traceback("", 2) }
 end
 
 local function run(fn)
+  stopped_at = nil
   sethook(hook, "", HOOK_COUNT)
   local r = pack(raw_xpcall(fn, error_record))
   sethook()
@@ -368,6 +407,7 @@ return {
   hook = hook,
   hook_count = HOOK_COUNT,
   sethook = sethook,
+  help_guard = help_guard,
   keys_of = keys_of,
   pretty = pretty,
   producer = producer,
