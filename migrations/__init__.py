@@ -5,7 +5,7 @@ check `alembic_version` with one SELECT without importing alembic (a test keeps 
 what alembic computes from `versions/`).
 """
 
-REVISIONS: tuple[str, ...] = ("0001",)
+REVISIONS: tuple[str, ...] = ("0001", "0005")
 HEAD: str = REVISIONS[-1]
 
 __all__ = ["HEAD", "REVISIONS"]

@@ -30,6 +30,24 @@ class InvalidArgument(DomainError, ValueError):
     ename = "ValidationError"
 
 
+class NotFound(DomainError):
+    """What a call names does not exist (for this tenant)."""
+
+    ename = "NotFound"
+
+
+class Disabled(DomainError):
+    """The feature is turned off in the configuration."""
+
+    ename = "Disabled"
+
+
+class ServiceError(DomainError):
+    """An outside service (an embedding server, an LLM provider) failed or is not configured."""
+
+    ename = "ServiceError"
+
+
 def kind_of(value: Any) -> str:
     """`integer`, `table`, `nil`, `binary data`... for a plain value; `function` for callables."""
     kind = _KINDS.get(type(value))

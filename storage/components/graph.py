@@ -1,0 +1,808 @@
+"""Component 2, graph: semantic memory as bi-temporal entities and relationships.
+
+Each row is one version with a valid period `[valid_from, valid_to)` (when it is true in the
+world; NULL end = still true) and a transaction period `[recorded_at, superseded_at)` (when we
+believed it; NULL end = still believed). A lookup at `(as_of, known_at)` returns the row whose
+two periods contain them. Changing a thing at valid time T supersedes the current rows that
+overlap `[T, ∞)`, re-records the part of them before T unchanged, and records the new version
+from T (storage.md, semantic memory). Nothing is physically removed.
+
+Traversal is one recursive CTE per call, on both dialects: breadth by depth, `UNION` so each
+(entity, depth, edge) is produced once (cycles end at the depth bound), only entities and edges
+valid at the lookup times, and the tenant on every join.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Connection,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Select,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from llmspell.storage.database import Database
+from llmspell.storage.registry import Component
+from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
+from llmspell.storage.tenancy import Tenant
+
+__all__ = [
+    "MAX_DEPTH",
+    "EntityVersion",
+    "GraphStore",
+    "Neighbourhood",
+    "RelationshipVersion",
+    "SqlGraphStore",
+]
+
+MAX_DEPTH = 6
+Direction = Literal["out", "in", "both"]
+DIRECTIONS = ("out", "in", "both")
+
+
+@dataclass(frozen=True)
+class EntityVersion:
+    """One stored version of an entity."""
+
+    id: str
+    version: int
+    name: str
+    type: str
+    properties: dict[str, Any]
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    superseded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RelationshipVersion:
+    """One stored version of a relationship `from_id -[type]-> to_id`."""
+
+    id: str
+    version: int
+    from_id: str
+    to_id: str
+    type: str
+    properties: dict[str, Any]
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    superseded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Entities reachable from a start entity (with their hop count) and the edges followed."""
+
+    nodes: list[tuple[EntityVersion, int]]
+    edges: list[RelationshipVersion]
+
+
+class GraphStore(Protocol):
+    """Bi-temporal entities and relationships of one tenant."""
+
+    def add_entity(
+        self,
+        name: str,
+        type: str,
+        properties: Mapping[str, Any],
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+    ) -> str:
+        """Record a new entity; returns its id."""
+        ...
+
+    def update_entity(
+        self, entity_id: str, properties: Mapping[str, Any], valid_from: datetime | None = None
+    ) -> EntityVersion | None:
+        """From `valid_from` (default now) the entity's properties are those valid then,
+        updated with `properties`; returns the new version (None: not valid from then)."""
+        ...
+
+    def delete_entity(self, entity_id: str, at: datetime | None = None) -> bool:
+        """Close the entity (and its relationships) in valid time at `at` (default now)."""
+        ...
+
+    def get_entity(
+        self, entity_id: str, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> EntityVersion | None:
+        """The version valid at `as_of` as recorded by `known_at` (both default now)."""
+        ...
+
+    def entity_exists(self, entity_id: str) -> bool:
+        """Whether any version of `entity_id` was ever recorded."""
+        ...
+
+    def entity_history(self, entity_id: str) -> list[EntityVersion]:
+        """Every version, newest `recorded_at` first (ties: newest `valid_from` first)."""
+        ...
+
+    def find_entities(
+        self,
+        type: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        limit: int | None = None,
+        containing: Sequence[str] = (),
+    ) -> list[EntityVersion]:
+        """Entities valid at the lookup times: `type` exact, `name` case-insensitive exact,
+        every property equal, and (when given) name or properties containing any of the
+        `containing` words (case-insensitive); ordered by name."""
+        ...
+
+    def count_entities(self) -> int:
+        """Entities valid now."""
+        ...
+
+    def add_relationship(
+        self,
+        from_id: str,
+        to_id: str,
+        type: str,
+        properties: Mapping[str, Any],
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+    ) -> str:
+        """Record a relationship between two existing entities; returns its id."""
+        ...
+
+    def delete_relationship(self, relationship_id: str, at: datetime | None = None) -> bool:
+        """Close a relationship in valid time at `at` (default now)."""
+        ...
+
+    def relationships(
+        self,
+        entity_id: str,
+        direction: Direction = "out",
+        type: str | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> list[RelationshipVersion]:
+        """Relationships of an entity valid at the lookup times."""
+        ...
+
+    def relationship_history(self, relationship_id: str) -> list[RelationshipVersion]:
+        """Every version of a relationship, newest `recorded_at` first."""
+        ...
+
+    def count_relationships(self) -> int:
+        """Relationships valid now."""
+        ...
+
+    def neighbors(
+        self,
+        entity_id: str,
+        depth: int = 1,
+        direction: Direction = "out",
+        types: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> Neighbourhood:
+        """Entities within `depth` hops (1-6) over edges valid at the lookup times."""
+        ...
+
+
+def _json_type() -> Any:
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def _temporal_columns() -> list[Column[Any]]:
+    return [
+        Column("valid_from", UtcDateTime(), nullable=False),
+        Column("valid_to", UtcDateTime()),
+        Column("recorded_at", UtcDateTime(), nullable=False),
+        Column("superseded_at", UtcDateTime()),
+    ]
+
+
+graph_entities = Table(
+    "graph_entities",
+    metadata,
+    tenant_column(),
+    Column("entity_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("properties", _json_type(), nullable=False),
+    *_temporal_columns(),
+    PrimaryKeyConstraint("tenant_id", "entity_id", "version"),
+    Index("ix_graph_entities_tenant_id_type", "tenant_id", "type"),
+    Index("ix_graph_entities_tenant_id_name", "tenant_id", "name"),
+)
+
+graph_relationships = Table(
+    "graph_relationships",
+    metadata,
+    tenant_column(),
+    Column("relationship_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("from_id", Text, nullable=False),
+    Column("to_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("properties", _json_type(), nullable=False),
+    *_temporal_columns(),
+    PrimaryKeyConstraint("tenant_id", "relationship_id", "version"),
+    Index("ix_graph_relationships_tenant_id_from_id", "tenant_id", "from_id"),
+    Index("ix_graph_relationships_tenant_id_to_id", "tenant_id", "to_id"),
+)
+
+
+def _text(what: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"properties must be a table of named values, got {value!r}")
+    import json
+
+    try:
+        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"properties cannot be stored as JSON: {exc}") from None
+
+
+def _period(valid_from: datetime | None, valid_to: datetime | None, now: datetime) -> datetime:
+    start = valid_from or now
+    if valid_to is not None and valid_to <= start:
+        raise ValueError(
+            f"valid_to ({valid_to.isoformat()}) must be after valid_from ({start.isoformat()})"
+        )
+    return start
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return bool(a == b)
+
+
+class _Versions:
+    """The versioning rules for one bi-temporal table (entities or relationships)."""
+
+    def __init__(self, tenant: Tenant, table: Table, key: str) -> None:
+        self.table = t = table
+        self.key = t.c[key]
+        self.key_name = key
+        self.columns = [c for c in t.columns if c.name != "tenant_id"]
+        self.current_overlapping = (
+            select(*self.columns)
+            .where(
+                tenant.where(t, key),
+                t.c.superseded_at.is_(None),
+                or_(t.c.valid_to.is_(None), t.c.valid_to > bindparam("at")),
+            )
+            .order_by(t.c.valid_from)
+            .with_for_update()
+        )
+        self.supersede = (
+            update(t)
+            .where(tenant.where(t), self.key == bindparam("key"), t.c.version == bindparam("v"))
+            .values(superseded_at=bindparam("now"))
+        )
+        self.next_version = select(func.coalesce(func.max(t.c.version), 0) + 1).where(
+            tenant.where(t, key)
+        )
+        self.insert = insert(t).values(tenant.values())
+        self.at = (
+            select(*self.columns)
+            .where(tenant.where(t, key), self.valid(t))
+            .order_by(t.c.version.desc())
+            .limit(1)
+        )
+        self.exists = select(t.c.version).where(tenant.where(t, key)).limit(1)
+        self.history = (
+            select(*self.columns)
+            .where(tenant.where(t, key))
+            .order_by(t.c.recorded_at.desc(), t.c.valid_from.desc(), t.c.version.desc())
+        )
+
+    @staticmethod
+    def valid(t: Any) -> ColumnElement[bool]:
+        """The row is valid at :as_of and believed at :known_at."""
+        return and_(
+            t.c.valid_from <= bindparam("as_of"),
+            or_(t.c.valid_to.is_(None), t.c.valid_to > bindparam("as_of")),
+            t.c.recorded_at <= bindparam("known_at"),
+            or_(t.c.superseded_at.is_(None), t.c.superseded_at > bindparam("known_at")),
+        )
+
+    def change(
+        self,
+        conn: Connection,
+        key: str,
+        at: datetime,
+        now: datetime,
+        new: Callable[[Any], dict[str, Any]] | None,
+    ) -> Any:
+        """Supersede the current rows overlapping [at, ∞), re-record their part before `at`,
+        and (when `new` is given) record `new(base_row)` from `at`. Returns the new row's values
+        (or True for a close), None when no current row overlaps [at, ∞)."""
+        rows = conn.execute(self.current_overlapping, {self.key_name: key, "at": at}).all()
+        if not rows:
+            return None
+        version = int(conn.execute(self.next_version, {self.key_name: key}).scalar_one())
+        for row in rows:
+            conn.execute(self.supersede, {"key": key, "v": row.version, "now": now})
+        for row in rows:
+            if row.valid_from < at:
+                values = {c.name: getattr(row, c.name) for c in self.columns}
+                values.update(version=version, valid_to=at, recorded_at=now, superseded_at=None)
+                conn.execute(self.insert, values)
+                version += 1
+        if new is None:
+            return True
+        base = next(
+            (r for r in rows if r.valid_from <= at and (r.valid_to is None or r.valid_to > at)),
+            rows[0],
+        )
+        ends = [r.valid_to for r in rows]
+        values = {c.name: getattr(base, c.name) for c in self.columns}
+        values.update(new(base))
+        values.update(
+            version=version,
+            valid_from=at,
+            valid_to=None if any(end is None for end in ends) else max(e for e in ends if e),
+            recorded_at=now,
+            superseded_at=None,
+        )
+        conn.execute(self.insert, values)
+        return values
+
+
+class SqlGraphStore:
+    """`GraphStore` on any SQL backend, for one tenant."""
+
+    def __init__(self, db: Database, tenant: Tenant, settings: None = None) -> None:
+        self._db = db
+        self._tenant = tenant
+        self.tenant_id = tenant.id
+        self._entities = _Versions(tenant, graph_entities, "entity_id")
+        self._relationships = _Versions(tenant, graph_relationships, "relationship_id")
+        self._statements: dict[Hashable, Any] = {}
+        e, r = graph_entities, graph_relationships
+        valid = _Versions.valid
+        self._count_entities = select(func.count()).where(tenant.where(e), valid(e))
+        self._count_relationships = select(func.count()).where(tenant.where(r), valid(r))
+        self._entity_ids_of_edges = (
+            select(r.c.relationship_id)
+            .where(
+                tenant.where(r),
+                or_(r.c.from_id == bindparam("entity_id"), r.c.to_id == bindparam("entity_id")),
+                r.c.superseded_at.is_(None),
+                or_(r.c.valid_to.is_(None), r.c.valid_to > bindparam("at")),
+            )
+            .distinct()
+        )
+
+    def _statement(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = build()
+        return statement
+
+    @staticmethod
+    def _times(as_of: datetime | None, known_at: datetime | None) -> dict[str, datetime]:
+        now = datetime.now(UTC)
+        return {"as_of": as_of or now, "known_at": known_at or now}
+
+    @staticmethod
+    def _entity(row: Any) -> EntityVersion:
+        return EntityVersion(
+            id=row.entity_id,
+            version=int(row.version),
+            name=row.name,
+            type=row.type,
+            properties=dict(row.properties or {}),
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            recorded_at=row.recorded_at,
+            superseded_at=row.superseded_at,
+        )
+
+    @staticmethod
+    def _relationship(row: Any) -> RelationshipVersion:
+        return RelationshipVersion(
+            id=row.relationship_id,
+            version=int(row.version),
+            from_id=row.from_id,
+            to_id=row.to_id,
+            type=row.type,
+            properties=dict(row.properties or {}),
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            recorded_at=row.recorded_at,
+            superseded_at=row.superseded_at,
+        )
+
+    # -- entities ------------------------------------------------------------------------------
+
+    def add_entity(
+        self,
+        name: str,
+        type: str,
+        properties: Mapping[str, Any],
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+    ) -> str:
+        now = datetime.now(UTC)
+        values = {
+            "entity_id": str(uuid.uuid4()),
+            "version": 1,
+            "name": _text("name", name),
+            "type": _text("type", type),
+            "properties": _properties(properties),
+            "valid_from": _period(valid_from, valid_to, now),
+            "valid_to": valid_to,
+            "recorded_at": now,
+            "superseded_at": None,
+        }
+        with self._db.transaction(write=True) as conn:
+            conn.execute(self._entities.insert, values)
+        return str(values["entity_id"])
+
+    def update_entity(
+        self, entity_id: str, properties: Mapping[str, Any], valid_from: datetime | None = None
+    ) -> EntityVersion | None:
+        entity_id = _text("entity id", entity_id)
+        changes = _properties(properties)
+        now = datetime.now(UTC)
+        at = valid_from or now
+        with self._db.transaction(write=True) as conn:
+            values = self._entities.change(
+                conn,
+                entity_id,
+                at,
+                now,
+                lambda base: {"properties": {**dict(base.properties or {}), **changes}},
+            )
+        if values is None:
+            return None
+        return EntityVersion(
+            id=entity_id,
+            version=int(values["version"]),
+            name=values["name"],
+            type=values["type"],
+            properties=values["properties"],
+            valid_from=values["valid_from"],
+            valid_to=values["valid_to"],
+            recorded_at=values["recorded_at"],
+            superseded_at=None,
+        )
+
+    def delete_entity(self, entity_id: str, at: datetime | None = None) -> bool:
+        entity_id = _text("entity id", entity_id)
+        now = datetime.now(UTC)
+        at = at or now
+        with self._db.transaction(write=True) as conn:
+            closed = self._entities.change(conn, entity_id, at, now, None)
+            if closed is None:
+                return False
+            edges = conn.execute(self._entity_ids_of_edges, {"entity_id": entity_id, "at": at})
+            for (relationship_id,) in edges.all():
+                self._relationships.change(conn, relationship_id, at, now, None)
+        return True
+
+    def get_entity(
+        self, entity_id: str, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> EntityVersion | None:
+        params = {"entity_id": _text("entity id", entity_id), **self._times(as_of, known_at)}
+        with self._db.transaction() as conn:
+            row = conn.execute(self._entities.at, params).first()
+        return None if row is None else self._entity(row)
+
+    def entity_exists(self, entity_id: str) -> bool:
+        with self._db.transaction() as conn:
+            found = conn.execute(
+                self._entities.exists, {"entity_id": _text("entity id", entity_id)}
+            ).first()
+        return found is not None
+
+    def entity_history(self, entity_id: str) -> list[EntityVersion]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                self._entities.history, {"entity_id": _text("entity id", entity_id)}
+            ).all()
+        return [self._entity(row) for row in rows]
+
+    def find_entities(
+        self,
+        type: str | None = None,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        limit: int | None = None,
+        containing: Sequence[str] = (),
+    ) -> list[EntityVersion]:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        words = [w.lower() for w in containing if w]
+        shape = (type is not None, name is not None, len(words))
+        stmt = self._statement(("find", shape), lambda: self._find_statement(*shape))
+        params: dict[str, Any] = self._times(as_of, known_at)
+        if type is not None:
+            params["type"] = type
+        if name is not None:
+            params["name"] = name.lower()
+        for i, word in enumerate(words):
+            params[f"word{i}"] = word
+        wanted = _properties(properties)
+        found: list[EntityVersion] = []
+        with self._db.transaction() as conn:
+            for row in conn.execute(stmt, params):
+                entity = self._entity(row)
+                if all(
+                    key in entity.properties and _same(entity.properties[key], value)
+                    for key, value in wanted.items()
+                ):
+                    found.append(entity)
+                    if limit is not None and len(found) >= limit:
+                        break
+        return found
+
+    def _find_statement(self, by_type: bool, by_name: bool, words: int) -> Select[Any]:
+        e = graph_entities
+        clauses: list[ColumnElement[bool]] = [self._tenant.where(e), _Versions.valid(e)]
+        if by_type:
+            clauses.append(e.c.type == bindparam("type"))
+        if by_name:
+            clauses.append(func.lower(e.c.name) == bindparam("name"))
+        if words:
+            text = func.lower(e.c.name + literal(" ") + cast(e.c.properties, Text))
+            clauses.append(
+                or_(*[text.contains(bindparam(f"word{i}"), autoescape=True) for i in range(words)])
+            )
+        return select(*self._entities.columns).where(*clauses).order_by(e.c.name, e.c.entity_id)
+
+    def count_entities(self) -> int:
+        with self._db.transaction() as conn:
+            return int(conn.execute(self._count_entities, self._times(None, None)).scalar_one())
+
+    # -- relationships -------------------------------------------------------------------------
+
+    def add_relationship(
+        self,
+        from_id: str,
+        to_id: str,
+        type: str,
+        properties: Mapping[str, Any],
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+    ) -> str:
+        now = datetime.now(UTC)
+        values = {
+            "relationship_id": str(uuid.uuid4()),
+            "version": 1,
+            "from_id": _text("from", from_id),
+            "to_id": _text("to", to_id),
+            "type": _text("type", type),
+            "properties": _properties(properties),
+            "valid_from": _period(valid_from, valid_to, now),
+            "valid_to": valid_to,
+            "recorded_at": now,
+            "superseded_at": None,
+        }
+        with self._db.transaction(write=True) as conn:
+            for end in (from_id, to_id):
+                # Only this tenant's entities: an edge can never lead into another tenant.
+                if conn.execute(self._entities.exists, {"entity_id": end}).first() is None:
+                    raise ValueError(f"no entity {end!r}")
+            conn.execute(self._relationships.insert, values)
+        return str(values["relationship_id"])
+
+    def delete_relationship(self, relationship_id: str, at: datetime | None = None) -> bool:
+        relationship_id = _text("relationship id", relationship_id)
+        now = datetime.now(UTC)
+        with self._db.transaction(write=True) as conn:
+            return self._relationships.change(conn, relationship_id, at or now, now, None) is not None
+
+    def relationships(
+        self,
+        entity_id: str,
+        direction: Direction = "out",
+        type: str | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> list[RelationshipVersion]:
+        _check_direction(direction)
+        r = graph_relationships
+
+        def build() -> Select[Any]:
+            ends = {
+                "out": r.c.from_id == bindparam("entity_id"),
+                "in": r.c.to_id == bindparam("entity_id"),
+                "both": or_(
+                    r.c.from_id == bindparam("entity_id"), r.c.to_id == bindparam("entity_id")
+                ),
+            }[direction]
+            clauses = [self._tenant.where(r), _Versions.valid(r), ends]
+            if type is not None:
+                clauses.append(r.c.type == bindparam("type"))
+            return select(*self._relationships.columns).where(*clauses).order_by(r.c.valid_from)
+
+        stmt = self._statement(("relationships", direction, type is not None), build)
+        params: dict[str, Any] = {
+            "entity_id": _text("entity id", entity_id),
+            **self._times(as_of, known_at),
+        }
+        if type is not None:
+            params["type"] = type
+        with self._db.transaction() as conn:
+            return [self._relationship(row) for row in conn.execute(stmt, params)]
+
+    def relationship_history(self, relationship_id: str) -> list[RelationshipVersion]:
+        params = {"relationship_id": _text("relationship id", relationship_id)}
+        with self._db.transaction() as conn:
+            rows = conn.execute(self._relationships.history, params).all()
+        return [self._relationship(row) for row in rows]
+
+    def count_relationships(self) -> int:
+        with self._db.transaction() as conn:
+            return int(
+                conn.execute(self._count_relationships, self._times(None, None)).scalar_one()
+            )
+
+    # -- traversal -----------------------------------------------------------------------------
+
+    def neighbors(
+        self,
+        entity_id: str,
+        depth: int = 1,
+        direction: Direction = "out",
+        types: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> Neighbourhood:
+        entity_id = _text("entity id", entity_id)
+        _check_direction(direction)
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+            raise ValueError(f"depth must be an integer from 1 to {MAX_DEPTH}, got {depth!r}")
+        typed = types is not None
+        stmt = self._statement(
+            ("neighbors", direction, typed), lambda: self._walk_statement(direction, typed)
+        )
+        params: dict[str, Any] = {
+            "start": entity_id,
+            "depth": depth,
+            **self._times(as_of, known_at),
+        }
+        if typed:
+            params["types"] = list(types or [])
+        nodes: dict[str, tuple[EntityVersion, int]] = {}
+        edges: dict[str, RelationshipVersion] = {}
+        with self._db.transaction() as conn:
+            for row in conn.execute(stmt, params):
+                hops = int(row.hops)
+                if row.entity_id != entity_id:
+                    known = nodes.get(row.entity_id)
+                    if known is None or hops < known[1]:
+                        nodes[row.entity_id] = (self._entity(row), hops)
+                if row.relationship_id is not None:
+                    edges.setdefault(
+                        row.relationship_id,
+                        RelationshipVersion(
+                            id=row.relationship_id,
+                            version=int(row.edge_version),
+                            from_id=row.from_id,
+                            to_id=row.to_id,
+                            type=row.edge_type,
+                            properties=dict(row.edge_properties or {}),
+                            valid_from=row.edge_valid_from,
+                            valid_to=row.edge_valid_to,
+                            recorded_at=row.edge_recorded_at,
+                            superseded_at=row.edge_superseded_at,
+                        ),
+                    )
+        ordered = sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id))
+        return Neighbourhood(
+            nodes=ordered,
+            edges=sorted(edges.values(), key=lambda edge: (edge.type, edge.from_id, edge.to_id)),
+        )
+
+    def _walk_statement(self, direction: str, typed: bool) -> Select[Any]:
+        e, r = graph_entities, graph_relationships
+        valid = _Versions.valid
+        start = (
+            select(
+                e.c.entity_id.label("entity_id"),
+                literal(0, Integer).label("hops"),
+                cast(null(), Text).label("via"),
+            )
+            .where(self._tenant.where(e), e.c.entity_id == bindparam("start"), valid(e))
+            .cte("walk", recursive=True)
+        )
+        walk = start.alias("w")
+        if direction == "out":
+            follows, reached = r.c.from_id == walk.c.entity_id, r.c.to_id
+        elif direction == "in":
+            follows, reached = r.c.to_id == walk.c.entity_id, r.c.from_id
+        else:
+            follows = or_(r.c.from_id == walk.c.entity_id, r.c.to_id == walk.c.entity_id)
+            reached = case((r.c.from_id == walk.c.entity_id, r.c.to_id), else_=r.c.from_id)
+        edge_ok = [self._tenant.where(r), follows, valid(r)]
+        if typed:
+            edge_ok.append(r.c.type.in_(bindparam("types", expanding=True)))
+        step = (
+            select(reached, walk.c.hops + 1, r.c.relationship_id)
+            .select_from(
+                walk.join(r, and_(*edge_ok)).join(
+                    e, and_(self._tenant.where(e), e.c.entity_id == reached, valid(e))
+                )
+            )
+            .where(walk.c.hops < bindparam("depth"))
+        )
+        found = start.union(step)
+        return (
+            select(
+                found.c.hops,
+                *self._entities.columns,
+                r.c.relationship_id,
+                r.c.version.label("edge_version"),
+                r.c.from_id,
+                r.c.to_id,
+                r.c.type.label("edge_type"),
+                r.c.properties.label("edge_properties"),
+                r.c.valid_from.label("edge_valid_from"),
+                r.c.valid_to.label("edge_valid_to"),
+                r.c.recorded_at.label("edge_recorded_at"),
+                r.c.superseded_at.label("edge_superseded_at"),
+            )
+            .select_from(
+                found.join(
+                    e, and_(self._tenant.where(e), e.c.entity_id == found.c.entity_id, valid(e))
+                ).outerjoin(
+                    r,
+                    and_(
+                        self._tenant.where(r),
+                        r.c.relationship_id == found.c.via,
+                        valid(r),
+                    ),
+                )
+            )
+        )
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+
+
+COMPONENT = Component(
+    name="graph",
+    title="semantic memory: bi-temporal entities and relationships with recursive traversal",
+    protocol=GraphStore,
+    tables=(graph_entities, graph_relationships),
+    store=SqlGraphStore,
+)
