@@ -33,4 +33,3 @@ def parse_time(fn: str, arg: str, value: object) -> datetime:
             raise ValueError(f"{fn}: {arg} needs a UTC offset or Z, got {value!r}")
         return parsed.astimezone(UTC)
     raise ValueError(f"{fn}: {arg} must be an RFC 3339 time or Unix seconds, got {value!r}")
-

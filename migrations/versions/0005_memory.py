@@ -152,7 +152,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "trigger", "action", name="pk_procedural_patterns"),
     )
     op.create_index(
-        "ix_procedural_patterns_tenant_id_id", "procedural_patterns", ["tenant_id", "id"], unique=True
+        "ix_procedural_patterns_tenant_id_id",
+        "procedural_patterns",
+        ["tenant_id", "id"],
+        unique=True,
     )
     if postgres:
         quote = bind.dialect.identifier_preparer.quote

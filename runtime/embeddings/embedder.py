@@ -91,7 +91,9 @@ class Embedder:
                 if vector is not None:
                     self._cache.move_to_end(key)
                     found[key] = vector
-        missing = list({key: text for key, text in zip(keys, texts, strict=True) if key not in found}.items())
+        missing = list(
+            {key: text for key, text in zip(keys, texts, strict=True) if key not in found}.items()
+        )
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
             vectors = self._normalised(self.provider.embed_batch([text for _, text in batch]))

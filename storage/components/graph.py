@@ -546,7 +546,9 @@ class SqlGraphStore:
         limit: int | None = None,
         containing: Sequence[str] = (),
     ) -> list[EntityVersion]:
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
         words = [w.lower() for w in containing if w]
         shape = (type is not None, name is not None, len(words))
@@ -557,7 +559,7 @@ class SqlGraphStore:
         if name is not None:
             params["name"] = name.lower()
         for i, word in enumerate(words):
-            params[f"word{i}"] = word
+            params[f"word{i}"] = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
         wanted = _properties(properties)
         found: list[EntityVersion] = []
         with self._db.transaction() as conn:
@@ -580,9 +582,16 @@ class SqlGraphStore:
         if by_name:
             clauses.append(func.lower(e.c.name) == bindparam("name"))
         if words:
-            text = func.lower(e.c.name + literal(" ") + cast(e.c.properties, Text))
+            text = func.lower(e.c.name + literal(" ") + cast(e.c.properties, Text), type_=Text)
             clauses.append(
-                or_(*[text.contains(bindparam(f"word{i}"), autoescape=True) for i in range(words)])
+                or_(
+                    *[
+                        text.like(
+                            literal("%") + bindparam(f"word{i}", type_=Text) + "%", escape="/"
+                        )
+                        for i in range(words)
+                    ]
+                )
             )
         return select(*self._entities.columns).where(*clauses).order_by(e.c.name, e.c.entity_id)
 
@@ -626,7 +635,9 @@ class SqlGraphStore:
         relationship_id = _text("relationship id", relationship_id)
         now = datetime.now(UTC)
         with self._db.transaction(write=True) as conn:
-            return self._relationships.change(conn, relationship_id, at or now, now, None) is not None
+            return (
+                self._relationships.change(conn, relationship_id, at or now, now, None) is not None
+            )
 
     def relationships(
         self,
@@ -764,32 +775,29 @@ class SqlGraphStore:
             .where(walk.c.hops < bindparam("depth"))
         )
         found = start.union(step)
-        return (
-            select(
-                found.c.hops,
-                *self._entities.columns,
-                r.c.relationship_id,
-                r.c.version.label("edge_version"),
-                r.c.from_id,
-                r.c.to_id,
-                r.c.type.label("edge_type"),
-                r.c.properties.label("edge_properties"),
-                r.c.valid_from.label("edge_valid_from"),
-                r.c.valid_to.label("edge_valid_to"),
-                r.c.recorded_at.label("edge_recorded_at"),
-                r.c.superseded_at.label("edge_superseded_at"),
-            )
-            .select_from(
-                found.join(
-                    e, and_(self._tenant.where(e), e.c.entity_id == found.c.entity_id, valid(e))
-                ).outerjoin(
-                    r,
-                    and_(
-                        self._tenant.where(r),
-                        r.c.relationship_id == found.c.via,
-                        valid(r),
-                    ),
-                )
+        return select(
+            found.c.hops,
+            *self._entities.columns,
+            r.c.relationship_id,
+            r.c.version.label("edge_version"),
+            r.c.from_id,
+            r.c.to_id,
+            r.c.type.label("edge_type"),
+            r.c.properties.label("edge_properties"),
+            r.c.valid_from.label("edge_valid_from"),
+            r.c.valid_to.label("edge_valid_to"),
+            r.c.recorded_at.label("edge_recorded_at"),
+            r.c.superseded_at.label("edge_superseded_at"),
+        ).select_from(
+            found.join(
+                e, and_(self._tenant.where(e), e.c.entity_id == found.c.entity_id, valid(e))
+            ).outerjoin(
+                r,
+                and_(
+                    self._tenant.where(r),
+                    r.c.relationship_id == found.c.via,
+                    valid(r),
+                ),
             )
         )
 

@@ -61,7 +61,9 @@ class ProceduralPattern:
 class ProceduralStore(Protocol):
     """Success/failure counts of actions taken for triggers."""
 
-    def record(self, trigger: str, action: str, success: bool, context: Any = None) -> ProceduralPattern:
+    def record(
+        self, trigger: str, action: str, success: bool, context: Any = None
+    ) -> ProceduralPattern:
         """Count one outcome of `action` for `trigger` (context replaces the stored one when
         given); returns the updated pattern."""
         ...
@@ -194,7 +196,9 @@ class SqlProceduralStore:
         return [self._pattern(row) for row in rows]
 
     def list(self, min_observations: int = 0, limit: int | None = None) -> list[ProceduralPattern]:
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
         with self._db.transaction() as conn:
             rows = conn.execute(self._list, {"minimum": int(min_observations)})

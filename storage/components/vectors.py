@@ -290,7 +290,9 @@ def _vector_table(dimension: int) -> Table:
         Column("expires_at", UtcDateTime()),
         Column("embedding", Embedding(dimension), nullable=False),
         PrimaryKeyConstraint("tenant_id", "id"),
-        Index(f"ix_{name}_tenant_id_namespace_document_id", "tenant_id", "namespace", "document_id"),
+        Index(
+            f"ix_{name}_tenant_id_namespace_document_id", "tenant_id", "namespace", "document_id"
+        ),
         Index(f"ix_{name}_tenant_id_expires_at", "tenant_id", "expires_at"),
     )
     # The HNSW index (PostgreSQL only) is created by the migration, not declared here: pgvector's
@@ -548,9 +550,15 @@ class SqlVectorStore:
             )
             replaced = self._owners_of(conn, ids)
             conn.execute(replace, {"ids": ids})
-            stmt = self._statement(("insert", dimension), lambda: insert(t).values(self._tenant.values()))
+            stmt = self._statement(
+                ("insert", dimension), lambda: insert(t).values(self._tenant.values())
+            )
             conn.execute(
-                stmt, [{**row, "namespace": namespace, "model": model, "created_at": now} for row in rows]
+                stmt,
+                [
+                    {**row, "namespace": namespace, "model": model, "created_at": now}
+                    for row in rows
+                ],
             )
         self._forget_swept(swept)
         self._forget_replaced(replaced, namespace)
@@ -615,7 +623,9 @@ class SqlVectorStore:
                 raise ValueError(f"vector {i + 1}: content must be a string")
             for name in ("event_time", "expires_at"):
                 moment = getattr(vector, name)
-                if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
+                if moment is not None and (
+                    not isinstance(moment, datetime) or moment.tzinfo is None
+                ):
                     raise ValueError(f"vector {i + 1}: {name} must be a timezone-aware datetime")
             rows.append(
                 {
@@ -639,9 +649,11 @@ class SqlVectorStore:
         t = vector_table(dimension)
         stmt = self._statement(
             ("sweep", dimension),
-            lambda: delete(t)
-            .where(self._tenant.where(t), t.c.expires_at <= bindparam("now"))
-            .returning(t.c.namespace, t.c.id),
+            lambda: (
+                delete(t)
+                .where(self._tenant.where(t), t.c.expires_at <= bindparam("now"))
+                .returning(t.c.namespace, t.c.id)
+            ),
         )
         removed: dict[str, list[str]] = {}
         for ns, vid in conn.execute(stmt, {"now": now}):
@@ -745,11 +757,15 @@ class SqlVectorStore:
             t = vector_table(int(row.dimension))
             stmt = self._statement(
                 ("set_metadata", int(row.dimension)),
-                lambda: update(t)
-                .where(
-                    self._tenant.where(t), t.c.namespace == bindparam("ns"), t.c.id == bindparam("vid")
-                )
-                .values(metadata=bindparam("meta")),
+                lambda: (
+                    update(t)
+                    .where(
+                        self._tenant.where(t),
+                        t.c.namespace == bindparam("ns"),
+                        t.c.id == bindparam("vid"),
+                    )
+                    .values(metadata=bindparam("meta"))
+                ),
             )
             changed = 0
             for vid, meta in encoded.items():
@@ -793,7 +809,9 @@ class SqlVectorStore:
     def scan(
         self, namespace: str, where: VectorFilter | None = None, limit: int | None = None
     ) -> list[VectorRecord]:
-        return self._scan(_text("namespace", namespace), where, _limit(limit), include_expired=False)
+        return self._scan(
+            _text("namespace", namespace), where, _limit(limit), include_expired=False
+        )
 
     def _scan(
         self,
@@ -888,7 +906,12 @@ class SqlVectorStore:
         stmt = self._statement(
             ("load", dimension),
             lambda: select(
-                t.c.id, t.c.embedding, t.c.document_id, t.c["metadata"], t.c.event_time, t.c.expires_at
+                t.c.id,
+                t.c.embedding,
+                t.c.document_id,
+                t.c["metadata"],
+                t.c.event_time,
+                t.c.expires_at,
             ).where(self._tenant.where(t, "namespace")),
         )
         matrix = NamespaceMatrix(dimension, row.generation)

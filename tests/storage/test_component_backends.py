@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from llmspell.storage import StorageSettings, open_storage
+from llmspell.storage.registry import component_names
 from llmspell.storage.sqlite import sqlite_engine
 
 
@@ -23,8 +24,11 @@ def _kv_rows_in_file(path: Path) -> int:
 
 def test_kv_on_memory_beside_a_sqlite_backend_never_touches_the_file(tmp_path: Path) -> None:
     path = tmp_path / "main.db"
+    # Every component moved off the main backend (kv is the one the test writes).
     settings = StorageSettings(
-        backend="sqlite", sqlite_path=str(path), component_backends={"kv": "memory"}
+        backend="sqlite",
+        sqlite_path=str(path),
+        component_backends=dict.fromkeys(component_names(), "memory"),
     )
     assert settings.backends_in_use() == ["memory"]
     with open_storage(settings, "t") as storage:
@@ -52,7 +56,9 @@ def test_kv_on_postgres_beside_a_sqlite_backend_writes_to_postgres_only(
 ) -> None:
     path = tmp_path / "main.db"
     mixed = pg_settings.with_changes(
-        backend="sqlite", sqlite_path=str(path), component_backends={"kv": "postgres"}
+        backend="sqlite",
+        sqlite_path=str(path),
+        component_backends=dict.fromkeys(component_names(), "postgres"),
     )
     assert mixed.backends_in_use() == ["postgres"]
     with open_storage(mixed, unique_tenant) as storage:

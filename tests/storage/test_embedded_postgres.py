@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from llmspell.migrations import HEAD
 from llmspell.storage import StorageSettings, admin
 from llmspell.storage.postgres import embedded
 
@@ -50,7 +51,7 @@ def test_processes_share_data_and_only_pg_start_keeps_the_server(pg_server_dir: 
         assert status.running and status.keep_running
         assert run(data_dir, "a", "write") == "3"
         assert admin.pg_status(settings).running, "a process leaves a `pg start` server running"
-        assert admin.upgrade(settings)[0].after == "0001"
+        assert admin.upgrade(settings)[0].after == HEAD
         assert admin.pg_stop(settings) is True
         assert not admin.pg_status(settings).running
         assert admin.pg_stop(settings) is False
