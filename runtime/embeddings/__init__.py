@@ -10,4 +10,4 @@ from llmspell.runtime.embeddings.embedder import Embedder, build_provider
 from llmspell.runtime.embeddings.provider import EmbeddingProvider
 from llmspell.runtime.embeddings.tokens import count_tokens, token_spans
 
-__all__ = ["EmbeddingProvider", "Embedder", "build_provider", "count_tokens", "token_spans"]
+__all__ = ["Embedder", "EmbeddingProvider", "build_provider", "count_tokens", "token_spans"]
