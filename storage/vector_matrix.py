@@ -47,6 +47,18 @@ class VectorFilter:
             and self.until is None
         )
 
+    def matches(
+        self, document_id: str | None, metadata: Mapping[str, Any], event_time: datetime | None
+    ) -> bool:
+        """Whether one vector with these attributes passes the filter."""
+        if self.document_ids is not None and document_id not in self.document_ids:
+            return False
+        if self.since is not None and (event_time is None or event_time < self.since):
+            return False
+        if self.until is not None and (event_time is None or event_time > self.until):
+            return False
+        return self.matches_metadata(metadata)
+
     def matches_metadata(self, metadata: Mapping[str, Any]) -> bool:
         """Whether a vector's metadata holds every key/value of this filter."""
         if not self.metadata:

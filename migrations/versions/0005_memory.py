@@ -7,6 +7,8 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
@@ -24,11 +26,11 @@ DIMENSIONS = (128, 256, 384, 512, 768, 1024, 1536, 3072)
 HALFVEC_FROM = 2001  # pgvector's HNSW indexes `vector` up to 2000 dimensions
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(pg.JSONB(), "postgresql")
 
 
-def _embedding(dimension: int, postgres: bool) -> sa.types.TypeEngine[object]:
+def _embedding(dimension: int, postgres: bool) -> sa.types.TypeEngine[Any]:
     if not postgres:
         return sa.LargeBinary()
     from pgvector.sqlalchemy import HALFVEC, VECTOR

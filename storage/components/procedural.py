@@ -202,7 +202,7 @@ class SqlProceduralStore:
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
         with self._db.transaction() as conn:
             rows = conn.execute(self._list, {"minimum": int(min_observations)})
-            patterns = []
+            patterns: list[ProceduralPattern] = []
             for row in rows:
                 if limit is not None and len(patterns) >= limit:
                     break

@@ -366,10 +366,11 @@ class SqlVectorStore:
 
     # -- statements ------------------------------------------------------------------------
 
-    def _statement(self, key: Hashable, build: Callable[[], Any]) -> Any:
+    def _statement(self, key: Hashable, build: Callable[..., Any], *args: Any) -> Any:
+        """The statement cached under `key`, built with `build(*args)` the first time."""
         statement = self._statements.get(key)
         if statement is None:
-            statement = self._statements[key] = build()
+            statement = self._statements[key] = build(*args)
         return statement
 
     def _live(self, t: Table) -> ColumnElement[bool]:
@@ -586,9 +587,10 @@ class SqlVectorStore:
             t = vector_table(dimension)
             stmt = self._statement(
                 ("owners", dimension),
-                lambda t=t: select(t.c.namespace, t.c.id).where(
+                lambda t: select(t.c.namespace, t.c.id).where(
                     self._tenant.where(t), t.c.id.in_(bindparam("ids", expanding=True))
                 ),
+                t,
             )
             for ns, vid in conn.execute(stmt, {"ids": list(ids)}):
                 owners.setdefault(ns, []).append(vid)
@@ -705,9 +707,10 @@ class SqlVectorStore:
                 t = vector_table(dimension)
                 stmt = self._statement(
                     ("delete_ids", dimension),
-                    lambda t=t: delete(t).where(
+                    lambda t: delete(t).where(
                         self._tenant.where(t), t.c.id.in_(bindparam("ids", expanding=True))
                     ),
+                    t,
                 )
                 conn.execute(stmt, {"ids": ids})
             for ns in owners:
@@ -796,11 +799,12 @@ class SqlVectorStore:
                 t = vector_table(dimension)
                 stmt = self._statement(
                     ("get", dimension, with_embeddings),
-                    lambda t=t: select(*self._record_columns(t, with_embeddings)).where(
+                    lambda t: select(*self._record_columns(t, with_embeddings)).where(
                         self._tenant.where(t),
                         self._live(t),
                         t.c.id.in_(bindparam("ids", expanding=True)),
                     ),
+                    t,
                 )
                 for row in conn.execute(stmt, {"ids": ids, "now": now}):
                     found[row[0]] = self._record(row, with_embeddings)

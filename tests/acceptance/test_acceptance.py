@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from shared_acceptance import ACCEPTANCE
 
-SCRIPTS = ["state_roundtrip.lua", "json_sandbox_args.lua"]
+SCRIPTS = [
+    "state_roundtrip.lua",
+    "json_sandbox_args.lua",
+    "memory_episodic.lua",
+    "semantic_bitemporal.lua",
+]
 PROFILES = [
     pytest.param("memory", id="memory"),
     pytest.param("default", id="default"),
