@@ -123,7 +123,7 @@ class TenancyConfig(_Section):
 class MemoryConfig(_Section):
     enabled: bool = True
     # Hybrid episodic search: weight of the vector score against BM25 (0 = keywords only).
-    vector_weight: float = Field(0.4, ge=0, le=1)
+    vector_weight: float = Field(0.5, ge=0, le=1)
     # Procedural suggestions rank by the lower bound of this confidence interval of the rate.
     procedural_confidence: float = Field(0.9, gt=0, lt=1)
 

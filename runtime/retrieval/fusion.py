@@ -29,13 +29,25 @@ def max_scaled(values: np.ndarray) -> np.ndarray:
     return values / high if high > 0 else np.zeros(len(values))
 
 
-def fuse_convex(vector: np.ndarray, keyword: np.ndarray, vector_weight: float) -> np.ndarray:
-    """`vector_weight * min_max(vector) + (1 - vector_weight) * max_scaled(keyword)`."""
+def fuse_convex(
+    vector: np.ndarray,
+    keyword: np.ndarray,
+    vector_weight: float,
+    coverage: np.ndarray | None = None,
+) -> np.ndarray:
+    """`vector_weight * min_max(vector) + (1 - vector_weight) * max_scaled(keyword) * coverage`.
+
+    `coverage` (optional, 0..1 per candidate): the share of the query's terms the candidate
+    contains. It keeps a weak keyword match (one common term of a long question) from counting
+    as much as a full one after max-scaling.
+    """
     if not 0.0 <= vector_weight <= 1.0:
         raise ValueError(f"vector_weight must be between 0 and 1, got {vector_weight}")
     vector = np.asarray(vector, dtype=np.float64)
-    keyword = np.asarray(keyword, dtype=np.float64)
-    return vector_weight * min_max(vector) + (1.0 - vector_weight) * max_scaled(keyword)
+    keyword = max_scaled(np.asarray(keyword, dtype=np.float64))
+    if coverage is not None:
+        keyword = keyword * np.asarray(coverage, dtype=np.float64)
+    return vector_weight * min_max(vector) + (1.0 - vector_weight) * keyword
 
 
 def fuse_reciprocal_rank(vector: np.ndarray, keyword: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from llmspell.runtime.embeddings import Embedder
 from llmspell.runtime.retrieval.fusion import fuse_convex, fuse_reciprocal_rank
-from llmspell.runtime.retrieval.keyword import KeywordIndex
+from llmspell.runtime.retrieval.keyword import KeywordIndex, query_coverage
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 SearchMode = Literal["hybrid", "vector", "keyword"]
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 Fusion = Literal["convex", "rrf"]
-DEFAULT_VECTOR_WEIGHT = 0.4
+DEFAULT_VECTOR_WEIGHT = 0.5
 MIN_CANDIDATES = 50
 
 
@@ -168,7 +168,8 @@ class HybridSearch:
         elif self.fusion == "rrf":
             fused = fuse_reciprocal_rank(cos, bm25)
         else:
-            fused = fuse_convex(cos, bm25, weight)
+            coverage = query_coverage(query, [records[vid].content for vid in ids])
+            fused = fuse_convex(cos, bm25, weight, coverage)
         order = sorted(range(len(ids)), key=lambda i: (-fused[i], -cos[i], -bm25[i], ids[i]))
         hits = [
             RetrievalHit(records[ids[i]], float(fused[i]), float(cos[i]), float(bm25[i]))

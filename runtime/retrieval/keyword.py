@@ -48,3 +48,11 @@ class KeywordIndex:
         if not terms:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
+
+
+def query_coverage(query: str, texts: Sequence[str]) -> np.ndarray:
+    """For each text, the share of the query's distinct terms it contains (0..1)."""
+    terms = set(keyword_tokens([query])[0])
+    if not terms or not texts:
+        return np.zeros(len(texts))
+    return np.array([len(terms & set(tokens)) / len(terms) for tokens in keyword_tokens(texts)])
