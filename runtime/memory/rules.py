@@ -42,7 +42,7 @@ MONTHS = [
 ]
 _MONTH = "|".join(m.capitalize() for m in MONTHS)
 DATE = rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|(?:{_MONTH})(?: \d{{1,2}},?)? \d{{4}}|\d{{4}})"
-NAME = r"(?:[A-Z][\w'&.-]*)(?: (?:[A-Z][\w'&.-]*|of|de|van|von))*"
+NAME = r"(?:[A-Z][\w'&-]*)(?: (?:[A-Z][\w'&-]*|of|de|van|von))*"
 SUBJECT = rf"(?P<subject>\bI\b|{NAME})"
 THING = r"(?P<object>[\w' -]+?)"
 END = r"\s*(?:[.!?,;]|$)"
