@@ -58,6 +58,10 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
     bundle: dict[str, Any] = {"text/plain": text}
     if isinstance(value, (dict, list)) and json_safe(value) is not None:
         bundle["application/json"] = value
+        from llmspell.runtime.graph_display import is_neighbourhood, neighbourhood_html
+
+        if is_neighbourhood(value):
+            bundle["text/html"] = neighbourhood_html(value)
         columns = records_columns(value)
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)

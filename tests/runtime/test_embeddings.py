@@ -217,5 +217,5 @@ def test_a_missing_key_variable_and_an_unreachable_server_are_clear_errors(
 
 
 def test_local_dimensions_are_chosen_by_model_not_by_dimensions() -> None:
-    with pytest.raises(ValueError, match="embeddings.dimensions applies to openai/ollama"):
+    with pytest.raises(ValueError, match=r"embeddings\.dimensions applies to openai/ollama"):
         build_provider(EmbeddingsConfig(dimensions=128))
