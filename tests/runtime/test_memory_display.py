@@ -46,9 +46,8 @@ def test_other_tables_are_not_mistaken_for_a_neighbourhood() -> None:
 
 def test_episodic_hits_display_as_an_html_table(make_runtime: MakeRuntime) -> None:
     rt = make_runtime("lua")
-    rt.execute(
-        'Memory.episodic.add("s", "user", "I like tea") Memory.episodic.add("s", "user", "I like coffee")'
-    )
+    rt.execute('Memory.episodic.add("s", "user", "I like tea")')
+    rt.execute('Memory.episodic.add("s", "user", "I like coffee")')
     result = rt.execute('return Memory.episodic.search("s", "hot drinks", 2)')
     page = result.bundle["text/html"]
     assert page.startswith("<table>") and "<th>score</th>" in page and "I like tea" in page
