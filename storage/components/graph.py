@@ -35,10 +35,10 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     update,
@@ -713,29 +713,27 @@ class SqlGraphStore:
             params["types"] = list(types or [])
         nodes: dict[str, tuple[EntityVersion, int]] = {}
         edges: dict[str, RelationshipVersion] = {}
+        width = len(self._entities.columns)
         with self._db.transaction() as conn:
             for row in conn.execute(stmt, params):
-                hops = int(row.hops)
-                if row.entity_id != entity_id:
-                    known = nodes.get(row.entity_id)
-                    if known is None or hops < known[1]:
-                        nodes[row.entity_id] = (self._entity(row), hops)
-                if row.relationship_id is not None:
-                    edges.setdefault(
-                        row.relationship_id,
-                        RelationshipVersion(
-                            id=row.relationship_id,
-                            version=int(row.edge_version),
-                            from_id=row.from_id,
-                            to_id=row.to_id,
-                            type=row.edge_type,
-                            properties=dict(row.edge_properties or {}),
-                            valid_from=row.edge_valid_from,
-                            valid_to=row.edge_valid_to,
-                            recorded_at=row.edge_recorded_at,
-                            superseded_at=row.edge_superseded_at,
-                        ),
-                    )
+                node_id = row[0]
+                if node_id != entity_id and node_id not in nodes:
+                    nodes[node_id] = (_entity_of(row[:width]), int(row[width]))
+                edge = row[width + 1 :]
+                if edge[0] is None or edge[0] in edges:
+                    continue
+                edges[edge[0]] = RelationshipVersion(
+                    id=edge[0],
+                    version=int(edge[1]),
+                    from_id=edge[2],
+                    to_id=edge[3],
+                    type=edge[4],
+                    properties=dict(edge[5] or {}),
+                    valid_from=edge[6],
+                    valid_to=edge[7],
+                    recorded_at=edge[8],
+                    superseded_at=edge[9],
+                )
         ordered = sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id))
         return Neighbourhood(
             nodes=ordered,
@@ -743,30 +741,28 @@ class SqlGraphStore:
         )
 
     def _walk_statement(self, direction: str, typed: bool) -> Select[Any]:
+        """Reached entities (least hop count) joined with the edges followed out of them.
+
+        The recursive part carries the entity's row and its hop count; `UNION` drops a repeat,
+        so the walk ends at the depth bound whatever cycles there are and each entity is
+        expanded at most once per depth. Carrying the row keeps the final query from joining
+        the entities table again (SQLite would scan it instead of probing it).
+        """
         e, r = graph_entities, graph_relationships
         valid = _Versions.valid
+        columns = self._entities.columns
         start = (
-            select(
-                e.c.entity_id.label("entity_id"),
-                literal(0, Integer).label("hops"),
-                cast(null(), Text).label("via"),
-            )
+            select(*columns, literal(0, Integer).label("hops"))
             .where(self._tenant.where(e), e.c.entity_id == bindparam("start"), valid(e))
             .cte("walk", recursive=True)
         )
         walk = start.alias("w")
-        if direction == "out":
-            follows, reached = r.c.from_id == walk.c.entity_id, r.c.to_id
-        elif direction == "in":
-            follows, reached = r.c.to_id == walk.c.entity_id, r.c.from_id
-        else:
-            follows = or_(r.c.from_id == walk.c.entity_id, r.c.to_id == walk.c.entity_id)
-            reached = case((r.c.from_id == walk.c.entity_id, r.c.to_id), else_=r.c.from_id)
+        follows, reached = _ends(direction, walk.c.entity_id)
         edge_ok = [self._tenant.where(r), follows, valid(r)]
         if typed:
             edge_ok.append(r.c.type.in_(bindparam("types", expanding=True)))
         step = (
-            select(reached, walk.c.hops + 1, r.c.relationship_id)
+            select(*columns, walk.c.hops + 1)
             .select_from(
                 walk.join(r, and_(*edge_ok)).join(
                     e, and_(self._tenant.where(e), e.c.entity_id == reached, valid(e))
@@ -775,9 +771,21 @@ class SqlGraphStore:
             .where(walk.c.hops < bindparam("depth"))
         )
         found = start.union(step)
+        kept = [found.c[c.name] for c in columns]
+        nearest = select(*kept, func.min(found.c.hops).label("hops")).group_by(*kept).cte("reached")
+        target = nearest.alias("target")
+        follows_out, other_end = _ends(direction, nearest.c.entity_id)
+        followed = [
+            self._tenant.where(r),
+            follows_out,
+            valid(r),
+            nearest.c.hops < bindparam("depth"),
+            exists(select(target.c.entity_id).where(target.c.entity_id == other_end)),
+        ]
+        if typed:
+            followed.append(r.c.type.in_(bindparam("types", expanding=True)))
         return select(
-            found.c.hops,
-            *self._entities.columns,
+            nearest,
             r.c.relationship_id,
             r.c.version.label("edge_version"),
             r.c.from_id,
@@ -788,18 +796,36 @@ class SqlGraphStore:
             r.c.valid_to.label("edge_valid_to"),
             r.c.recorded_at.label("edge_recorded_at"),
             r.c.superseded_at.label("edge_superseded_at"),
-        ).select_from(
-            found.join(
-                e, and_(self._tenant.where(e), e.c.entity_id == found.c.entity_id, valid(e))
-            ).outerjoin(
-                r,
-                and_(
-                    self._tenant.where(r),
-                    r.c.relationship_id == found.c.via,
-                    valid(r),
-                ),
-            )
-        )
+        ).select_from(nearest.outerjoin(r, and_(*followed)))
+
+
+def _entity_of(values: Sequence[Any]) -> EntityVersion:
+    """An entity from its columns in table order (after tenant_id)."""
+    entity_id, version, name, type_, properties, valid_from, valid_to, recorded, superseded = values
+    return EntityVersion(
+        id=entity_id,
+        version=int(version),
+        name=name,
+        type=type_,
+        properties=dict(properties or {}),
+        valid_from=valid_from,
+        valid_to=valid_to,
+        recorded_at=recorded,
+        superseded_at=superseded,
+    )
+
+
+def _ends(direction: str, node: Any) -> tuple[ColumnElement[bool], Any]:
+    """(the edge leaves `node` in `direction`, the entity at its other end)."""
+    r = graph_relationships
+    if direction == "out":
+        return r.c.from_id == node, r.c.to_id
+    if direction == "in":
+        return r.c.to_id == node, r.c.from_id
+    return (
+        or_(r.c.from_id == node, r.c.to_id == node),
+        case((r.c.from_id == node, r.c.to_id), else_=r.c.from_id),
+    )
 
 
 def _check_direction(direction: str) -> None:
