@@ -101,8 +101,8 @@ def bench_raw_sqlite(path: str, n: int, keys: int = 200) -> dict[str, dict[str, 
 def postgres_logins() -> Iterator[PgLogins]:
     from psycopg import sql
 
-    from llmspell.storage.admin import upgrade_postgres
     from llmspell.storage.postgres import embedded
+    from llmspell.storage.postgres.backend import upgrade_postgres
     from llmspell.storage.postgres.urls import connect, role_of
 
     external = os.environ.get("LLMSPELL_BENCH_PG_URL")
