@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from llmspell.storage.values import json_equal
+
 # An absent time as a float timestamp: never expires / no event time.
 NEVER = float("inf")
 NO_TIME = float("nan")
@@ -64,15 +66,9 @@ class VectorFilter:
         if not self.metadata:
             return True
         return all(
-            key in metadata and _same(metadata[key], value) for key, value in self.metadata.items()
+            key in metadata and json_equal(metadata[key], value)
+            for key, value in self.metadata.items()
         )
-
-
-def _same(a: Any, b: Any) -> bool:
-    # JSON equality: true is not 1, 1 equals 1.0.
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return bool(a == b)
 
 
 def timestamp(moment: datetime | None, absent: float) -> float:

@@ -49,6 +49,7 @@ from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
+from llmspell.storage.values import check_limit, json_equal, json_object, require_text
 
 __all__ = [
     "MAX_DEPTH",
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 MAX_DEPTH = 6
+CUSTOM_PLANS = select(func.set_config("plan_cache_mode", "force_custom_plan", True))
 Direction = Literal["out", "in", "both"]
 DIRECTIONS = ("out", "in", "both")
 
@@ -254,25 +256,6 @@ graph_relationships = Table(
 )
 
 
-def _text(what: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"properties must be a table of named values, got {value!r}")
-    import json
-
-    try:
-        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"properties cannot be stored as JSON: {exc}") from None
-
-
 def _period(valid_from: datetime | None, valid_to: datetime | None, now: datetime) -> datetime:
     start = valid_from or now
     if valid_to is not None and valid_to <= start:
@@ -280,12 +263,6 @@ def _period(valid_from: datetime | None, valid_to: datetime | None, now: datetim
             f"valid_to ({valid_to.isoformat()}) must be after valid_from ({start.isoformat()})"
         )
     return start
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return bool(a == b)
 
 
 class _Versions:
@@ -391,6 +368,7 @@ class SqlGraphStore:
         self._entities = _Versions(tenant, graph_entities, "entity_id")
         self._relationships = _Versions(tenant, graph_relationships, "relationship_id")
         self._statements: dict[Hashable, Any] = {}
+        self._postgres = db.dialect_name == "postgresql"
         e, r = graph_entities, graph_relationships
         valid = _Versions.valid
         self._count_entities = select(func.count()).where(tenant.where(e), valid(e))
@@ -419,32 +397,11 @@ class SqlGraphStore:
 
     @staticmethod
     def _entity(row: Any) -> EntityVersion:
-        return EntityVersion(
-            id=row.entity_id,
-            version=int(row.version),
-            name=row.name,
-            type=row.type,
-            properties=dict(row.properties or {}),
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            recorded_at=row.recorded_at,
-            superseded_at=row.superseded_at,
-        )
+        return _entity_of(tuple(row))
 
     @staticmethod
     def _relationship(row: Any) -> RelationshipVersion:
-        return RelationshipVersion(
-            id=row.relationship_id,
-            version=int(row.version),
-            from_id=row.from_id,
-            to_id=row.to_id,
-            type=row.type,
-            properties=dict(row.properties or {}),
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            recorded_at=row.recorded_at,
-            superseded_at=row.superseded_at,
-        )
+        return _relationship_of(tuple(row))
 
     # -- entities ------------------------------------------------------------------------------
 
@@ -460,9 +417,9 @@ class SqlGraphStore:
         values = {
             "entity_id": str(uuid.uuid4()),
             "version": 1,
-            "name": _text("name", name),
-            "type": _text("type", type),
-            "properties": _properties(properties),
+            "name": require_text("name", name),
+            "type": require_text("type", type),
+            "properties": json_object("properties", properties),
             "valid_from": _period(valid_from, valid_to, now),
             "valid_to": valid_to,
             "recorded_at": now,
@@ -475,8 +432,8 @@ class SqlGraphStore:
     def update_entity(
         self, entity_id: str, properties: Mapping[str, Any], valid_from: datetime | None = None
     ) -> EntityVersion | None:
-        entity_id = _text("entity id", entity_id)
-        changes = _properties(properties)
+        entity_id = require_text("entity id", entity_id)
+        changes = json_object("properties", properties)
         now = datetime.now(UTC)
         at = valid_from or now
         with self._db.transaction(write=True) as conn:
@@ -502,7 +459,7 @@ class SqlGraphStore:
         )
 
     def delete_entity(self, entity_id: str, at: datetime | None = None) -> bool:
-        entity_id = _text("entity id", entity_id)
+        entity_id = require_text("entity id", entity_id)
         now = datetime.now(UTC)
         at = at or now
         with self._db.transaction(write=True) as conn:
@@ -517,7 +474,7 @@ class SqlGraphStore:
     def get_entity(
         self, entity_id: str, as_of: datetime | None = None, known_at: datetime | None = None
     ) -> EntityVersion | None:
-        params = {"entity_id": _text("entity id", entity_id), **self._times(as_of, known_at)}
+        params = {"entity_id": require_text("entity id", entity_id), **self._times(as_of, known_at)}
         with self._db.transaction() as conn:
             row = conn.execute(self._entities.at, params).first()
         return None if row is None else self._entity(row)
@@ -525,14 +482,14 @@ class SqlGraphStore:
     def entity_exists(self, entity_id: str) -> bool:
         with self._db.transaction() as conn:
             found = conn.execute(
-                self._entities.exists, {"entity_id": _text("entity id", entity_id)}
+                self._entities.exists, {"entity_id": require_text("entity id", entity_id)}
             ).first()
         return found is not None
 
     def entity_history(self, entity_id: str) -> list[EntityVersion]:
         with self._db.transaction() as conn:
             rows = conn.execute(
-                self._entities.history, {"entity_id": _text("entity id", entity_id)}
+                self._entities.history, {"entity_id": require_text("entity id", entity_id)}
             ).all()
         return [self._entity(row) for row in rows]
 
@@ -546,10 +503,7 @@ class SqlGraphStore:
         limit: int | None = None,
         containing: Sequence[str] = (),
     ) -> list[EntityVersion]:
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        check_limit(limit)
         words = [w.lower() for w in containing if w]
         shape = (type is not None, name is not None, len(words))
         stmt = self._statement(("find", shape), lambda: self._find_statement(*shape))
@@ -560,13 +514,13 @@ class SqlGraphStore:
             params["name"] = name.lower()
         for i, word in enumerate(words):
             params[f"word{i}"] = word.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        wanted = _properties(properties)
+        wanted = json_object("properties", properties)
         found: list[EntityVersion] = []
         with self._db.transaction() as conn:
             for row in conn.execute(stmt, params):
                 entity = self._entity(row)
                 if all(
-                    key in entity.properties and _same(entity.properties[key], value)
+                    key in entity.properties and json_equal(entity.properties[key], value)
                     for key, value in wanted.items()
                 ):
                     found.append(entity)
@@ -614,10 +568,10 @@ class SqlGraphStore:
         values = {
             "relationship_id": str(uuid.uuid4()),
             "version": 1,
-            "from_id": _text("from", from_id),
-            "to_id": _text("to", to_id),
-            "type": _text("type", type),
-            "properties": _properties(properties),
+            "from_id": require_text("from", from_id),
+            "to_id": require_text("to", to_id),
+            "type": require_text("type", type),
+            "properties": json_object("properties", properties),
             "valid_from": _period(valid_from, valid_to, now),
             "valid_to": valid_to,
             "recorded_at": now,
@@ -632,7 +586,7 @@ class SqlGraphStore:
         return str(values["relationship_id"])
 
     def delete_relationship(self, relationship_id: str, at: datetime | None = None) -> bool:
-        relationship_id = _text("relationship id", relationship_id)
+        relationship_id = require_text("relationship id", relationship_id)
         now = datetime.now(UTC)
         with self._db.transaction(write=True) as conn:
             return (
@@ -665,7 +619,7 @@ class SqlGraphStore:
 
         stmt = self._statement(("relationships", direction, type is not None), build)
         params: dict[str, Any] = {
-            "entity_id": _text("entity id", entity_id),
+            "entity_id": require_text("entity id", entity_id),
             **self._times(as_of, known_at),
         }
         if type is not None:
@@ -674,7 +628,7 @@ class SqlGraphStore:
             return [self._relationship(row) for row in conn.execute(stmt, params)]
 
     def relationship_history(self, relationship_id: str) -> list[RelationshipVersion]:
-        params = {"relationship_id": _text("relationship id", relationship_id)}
+        params = {"relationship_id": require_text("relationship id", relationship_id)}
         with self._db.transaction() as conn:
             rows = conn.execute(self._relationships.history, params).all()
         return [self._relationship(row) for row in rows]
@@ -696,7 +650,7 @@ class SqlGraphStore:
         as_of: datetime | None = None,
         known_at: datetime | None = None,
     ) -> Neighbourhood:
-        entity_id = _text("entity id", entity_id)
+        entity_id = require_text("entity id", entity_id)
         _check_direction(direction)
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
             raise ValueError(f"depth must be an integer from 1 to {MAX_DEPTH}, got {depth!r}")
@@ -715,25 +669,17 @@ class SqlGraphStore:
         edges: dict[str, RelationshipVersion] = {}
         width = len(self._entities.columns)
         with self._db.transaction() as conn:
+            if self._postgres:
+                # psycopg prepares a statement run often; PostgreSQL's generic plan for this
+                # recursive query (not knowing the start entity) is many times slower.
+                conn.execute(CUSTOM_PLANS)
             for row in conn.execute(stmt, params):
                 node_id = row[0]
                 if node_id != entity_id and node_id not in nodes:
                     nodes[node_id] = (_entity_of(row[:width]), int(row[width]))
                 edge = row[width + 1 :]
-                if edge[0] is None or edge[0] in edges:
-                    continue
-                edges[edge[0]] = RelationshipVersion(
-                    id=edge[0],
-                    version=int(edge[1]),
-                    from_id=edge[2],
-                    to_id=edge[3],
-                    type=edge[4],
-                    properties=dict(edge[5] or {}),
-                    valid_from=edge[6],
-                    valid_to=edge[7],
-                    recorded_at=edge[8],
-                    superseded_at=edge[9],
-                )
+                if edge[0] is not None and edge[0] not in edges:
+                    edges[edge[0]] = _relationship_of(edge)
         ordered = sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id))
         return Neighbourhood(
             nodes=ordered,
@@ -773,14 +719,22 @@ class SqlGraphStore:
         found = start.union(step)
         kept = [found.c[c.name] for c in columns]
         nearest = select(*kept, func.min(found.c.hops).label("hops")).group_by(*kept).cte("reached")
-        target = nearest.alias("target")
-        follows_out, other_end = _ends(direction, nearest.c.entity_id)
+        # An edge out of a reached entity (below the depth bound) whose other end is valid
+        # leads to a reached entity: an indexed lookup, not a scan of the walk.
+        far = e.alias("far")
+        # Entities at the depth bound have no edges to follow: NULL matches no edge, so their
+        # edges are never read (a plain `hops < depth` would filter them after reading).
+        expandable = case((nearest.c.hops < bindparam("depth"), nearest.c.entity_id))
+        follows_out, other_end = _ends(direction, expandable)
         followed = [
             self._tenant.where(r),
             follows_out,
             valid(r),
-            nearest.c.hops < bindparam("depth"),
-            exists(select(target.c.entity_id).where(target.c.entity_id == other_end)),
+            exists(
+                select(far.c.entity_id).where(
+                    self._tenant.where(far), far.c.entity_id == other_end, valid(far)
+                )
+            ),
         ]
         if typed:
             followed.append(r.c.type.in_(bindparam("types", expanding=True)))
@@ -806,6 +760,25 @@ def _entity_of(values: Sequence[Any]) -> EntityVersion:
         id=entity_id,
         version=int(version),
         name=name,
+        type=type_,
+        properties=dict(properties or {}),
+        valid_from=valid_from,
+        valid_to=valid_to,
+        recorded_at=recorded,
+        superseded_at=superseded,
+    )
+
+
+def _relationship_of(values: Sequence[Any]) -> RelationshipVersion:
+    """A relationship from its columns in table order (after tenant_id)."""
+    rid, version, from_id, to_id, type_, properties, valid_from, valid_to, recorded, superseded = (
+        values
+    )
+    return RelationshipVersion(
+        id=rid,
+        version=int(version),
+        from_id=from_id,
+        to_id=to_id,
         type=type_,
         properties=dict(properties or {}),
         valid_from=valid_from,

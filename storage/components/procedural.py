@@ -32,6 +32,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
+from llmspell.storage.values import check_limit, require_text
 
 __all__ = ["ProceduralPattern", "ProceduralStore", "SqlProceduralStore"]
 
@@ -102,12 +103,6 @@ procedural_patterns = Table(
 )
 
 
-def _text(what: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
 class SqlProceduralStore:
     """`ProceduralStore` on any SQL backend, for one tenant."""
 
@@ -126,22 +121,18 @@ class SqlProceduralStore:
             p.c.context,
         )
         upsert = upsert_into(db.dialect_name, p).values(tenant.values())
-        self._record = upsert.on_conflict_do_update(
-            index_elements=[p.c.tenant_id, p.c.trigger, p.c.action],
-            set_={
-                "successes": p.c.successes + upsert.excluded.successes,
-                "failures": p.c.failures + upsert.excluded.failures,
-                "last_seen": upsert.excluded.last_seen,
-            },
-        ).returning(*columns)
+        counts = {
+            "successes": p.c.successes + upsert.excluded.successes,
+            "failures": p.c.failures + upsert.excluded.failures,
+            "last_seen": upsert.excluded.last_seen,
+        }
+        key = [p.c.tenant_id, p.c.trigger, p.c.action]
+        self._record = upsert.on_conflict_do_update(index_elements=key, set_=counts).returning(
+            *columns
+        )
+        # A record that brings a context replaces the stored one; one without keeps it.
         self._record_with_context = upsert.on_conflict_do_update(
-            index_elements=[p.c.tenant_id, p.c.trigger, p.c.action],
-            set_={
-                "successes": p.c.successes + upsert.excluded.successes,
-                "failures": p.c.failures + upsert.excluded.failures,
-                "last_seen": upsert.excluded.last_seen,
-                "context": upsert.excluded.context,
-            },
+            index_elements=key, set_={**counts, "context": upsert.excluded.context}
         ).returning(*columns)
         self._for_trigger = select(*columns).where(tenant.where(p, "trigger"))
         self._list = (
@@ -177,8 +168,8 @@ class SqlProceduralStore:
                 raise ValueError(f"context cannot be stored as JSON: {exc}") from None
         now = datetime.now(UTC)
         params = {
-            "trigger": _text("trigger", trigger),
-            "action": _text("action", action),
+            "trigger": require_text("trigger", trigger),
+            "action": require_text("action", action),
             "id": str(uuid.uuid4()),
             "successes": int(success),
             "failures": int(not success),
@@ -192,14 +183,13 @@ class SqlProceduralStore:
 
     def for_trigger(self, trigger: str) -> list[ProceduralPattern]:
         with self._db.transaction() as conn:
-            rows = conn.execute(self._for_trigger, {"trigger": _text("trigger", trigger)}).all()
+            rows = conn.execute(
+                self._for_trigger, {"trigger": require_text("trigger", trigger)}
+            ).all()
         return [self._pattern(row) for row in rows]
 
     def list(self, min_observations: int = 0, limit: int | None = None) -> list[ProceduralPattern]:
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        check_limit(limit)
         with self._db.transaction() as conn:
             rows = conn.execute(self._list, {"minimum": int(min_observations)})
             patterns: list[ProceduralPattern] = []
@@ -214,7 +204,10 @@ class SqlProceduralStore:
             return int(conn.execute(self._count).scalar_one())
 
     def delete(self, trigger: str, action: str) -> bool:
-        params = {"trigger": _text("trigger", trigger), "action": _text("action", action)}
+        params = {
+            "trigger": require_text("trigger", trigger),
+            "action": require_text("action", action),
+        }
         with self._db.transaction(write=True) as conn:
             return bool(conn.execute(self._delete, params).rowcount)
 

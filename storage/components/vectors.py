@@ -15,7 +15,6 @@ are swept by every write to their table.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import uuid
@@ -56,6 +55,7 @@ from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
+from llmspell.storage.values import check_limit, json_object, require_text
 from llmspell.storage.vector_matrix import NamespaceMatrix, VectorFilter
 
 __all__ = [
@@ -313,27 +313,6 @@ def vector_table(dimension: int) -> Table:
     return VECTOR_TABLES[check_dimension(dimension)]
 
 
-def _text(what: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _limit(value: int | None) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValueError(f"limit must be a non-negative integer or None, got {value!r}")
-    return value
-
-
-def _encode_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"metadata must be a table of named values, got {type(value).__name__}")
-    try:
-        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"metadata cannot be stored as JSON: {exc}") from None
-
-
 class SqlVectorStore:
     """`VectorStore` on any SQL backend, for one tenant.
 
@@ -476,7 +455,7 @@ class SqlVectorStore:
         )
 
     def namespace(self, namespace: str) -> NamespaceInfo | None:
-        namespace = _text("namespace", namespace)
+        namespace = require_text("namespace", namespace)
         now = datetime.now(UTC)
         with self._db.transaction() as conn:
             row = self._namespace_row(conn, namespace)
@@ -516,8 +495,8 @@ class SqlVectorStore:
     # -- writes --------------------------------------------------------------------------------
 
     def add(self, namespace: str, model: str, vectors: Sequence[NewVector]) -> list[str]:
-        namespace = _text("namespace", namespace)
-        model = _text("model", model)
+        namespace = require_text("namespace", namespace)
+        model = require_text("model", model)
         if not vectors:
             return []
         rows, dimension = self._rows(vectors)
@@ -543,14 +522,15 @@ class SqlVectorStore:
                 old = new = generation
             else:
                 old, new = self._touch(conn, namespace, now)
-            replace = self._statement(
-                ("delete_ids", dimension),
-                lambda: delete(t).where(
-                    self._tenant.where(t), t.c.id.in_(bindparam("ids", expanding=True))
-                ),
-            )
-            replaced = self._owners_of(conn, ids)
-            conn.execute(replace, {"ids": ids})
+            # An add with an existing id replaces that vector, whichever namespace held it
+            # (ids made here are new: no need to look).
+            given = [v.id for v in vectors if v.id is not None]
+            replaced = self._owners_of(conn, given) if given else {}
+            if replaced:
+                self._delete_ids(conn, ids)
+                for other in replaced:
+                    if other != namespace:
+                        self._after_delete(conn, other, now)
             stmt = self._statement(
                 ("insert", dimension), lambda: insert(t).values(self._tenant.values())
             )
@@ -596,6 +576,18 @@ class SqlVectorStore:
                 owners.setdefault(ns, []).append(vid)
         return owners
 
+    def _delete_ids(self, conn: Connection, ids: Sequence[str]) -> None:
+        for dimension in self._dimensions(conn):
+            t = vector_table(dimension)
+            stmt = self._statement(
+                ("delete_ids", dimension),
+                lambda t: delete(t).where(
+                    self._tenant.where(t), t.c.id.in_(bindparam("ids", expanding=True))
+                ),
+                t,
+            )
+            conn.execute(stmt, {"ids": list(ids)})
+
     def _forget_replaced(self, replaced: Mapping[str, list[str]], namespace: str) -> None:
         for ns in replaced:
             if ns != namespace:
@@ -634,7 +626,7 @@ class SqlVectorStore:
                     "id": vector_id,
                     "document_id": vector.document_id,
                     "content": vector.content,
-                    "metadata": _encode_metadata(vector.metadata),
+                    "metadata": json_object("metadata", vector.metadata),
                     "event_time": vector.event_time,
                     "expires_at": vector.expires_at,
                     "embedding": array,
@@ -697,22 +689,13 @@ class SqlVectorStore:
         return total
 
     def delete(self, ids: Sequence[str]) -> int:
-        ids = [_text("id", vid) for vid in ids]
+        ids = [require_text("id", vid) for vid in ids]
         if not ids:
             return 0
         now = datetime.now(UTC)
         with self._lock, self._db.transaction(write=True) as conn:
             owners = self._owners_of(conn, ids)
-            for dimension in self._dimensions(conn):
-                t = vector_table(dimension)
-                stmt = self._statement(
-                    ("delete_ids", dimension),
-                    lambda t: delete(t).where(
-                        self._tenant.where(t), t.c.id.in_(bindparam("ids", expanding=True))
-                    ),
-                    t,
-                )
-                conn.execute(stmt, {"ids": ids})
+            self._delete_ids(conn, ids)
             for ns in owners:
                 self._after_delete(conn, ns, now)
         self._forget_swept(owners)
@@ -720,7 +703,7 @@ class SqlVectorStore:
 
     def delete_where(self, namespace: str | None, where: VectorFilter) -> int:
         if namespace is not None:
-            _text("namespace", namespace)
+            require_text("namespace", namespace)
         namespaces = (
             [namespace] if namespace is not None else [info.namespace for info in self.namespaces()]
         )
@@ -732,7 +715,7 @@ class SqlVectorStore:
         return self.delete(ids)
 
     def delete_namespace(self, namespace: str) -> int:
-        namespace = _text("namespace", namespace)
+        namespace = require_text("namespace", namespace)
         with self._lock, self._db.transaction(write=True) as conn:
             row = self._namespace_row(conn, namespace, lock=True)
             if row is None:
@@ -748,10 +731,10 @@ class SqlVectorStore:
         return removed
 
     def set_metadata(self, namespace: str, updates: Mapping[str, Mapping[str, Any]]) -> int:
-        namespace = _text("namespace", namespace)
+        namespace = require_text("namespace", namespace)
         if not updates:
             return 0
-        encoded = {vid: _encode_metadata(meta) for vid, meta in updates.items()}
+        encoded = {vid: json_object("metadata", meta) for vid, meta in updates.items()}
         now = datetime.now(UTC)
         with self._lock, self._db.transaction(write=True) as conn:
             row = self._namespace_row(conn, namespace)
@@ -789,7 +772,7 @@ class SqlVectorStore:
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, ids: Sequence[str], with_embeddings: bool = False) -> list[VectorRecord]:
-        ids = [_text("id", vid) for vid in ids]
+        ids = [require_text("id", vid) for vid in ids]
         if not ids:
             return []
         now = datetime.now(UTC)
@@ -814,7 +797,7 @@ class SqlVectorStore:
         self, namespace: str, where: VectorFilter | None = None, limit: int | None = None
     ) -> list[VectorRecord]:
         return self._scan(
-            _text("namespace", namespace), where, _limit(limit), include_expired=False
+            require_text("namespace", namespace), where, check_limit(limit), include_expired=False
         )
 
     def _scan(
@@ -889,8 +872,8 @@ class SqlVectorStore:
         k: int,
         where: VectorFilter | None = None,
     ) -> list[VectorHit]:
-        namespace = _text("namespace", namespace)
-        model = _text("model", model)
+        namespace = require_text("namespace", namespace)
+        model = require_text("model", model)
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         now = datetime.now(UTC)
@@ -1001,8 +984,8 @@ class SqlVectorStore:
     def similarity(
         self, namespace: str, model: str, query: Any, ids: Sequence[str]
     ) -> dict[str, float]:
-        namespace = _text("namespace", namespace)
-        model = _text("model", model)
+        namespace = require_text("namespace", namespace)
+        model = require_text("model", model)
         ids = list(ids)
         if not self._postgres:
             with self._lock, self._db.transaction() as conn:

@@ -229,3 +229,15 @@ def test_bad_input_is_refused_and_nothing_is_stored(storage: SqlStorage) -> None
     with pytest.raises(ValueError, match="metadata cannot be stored as JSON"):
         store.add("ns", "m", [NewVector(unit(1), "a", metadata={"f": object()})])
     assert store.namespaces() == []
+
+
+def test_adding_an_existing_id_to_another_namespace_moves_it(storage: SqlStorage) -> None:
+    store = storage.vectors
+    store.add("a", "m", [NewVector(unit(1), "x", id="v")])
+    assert [h.record.id for h in store.search("a", "m", unit(1), 5)] == ["v"]
+    store.add("b", "m", [NewVector(unit(1), "x", id="v")])
+    assert store.namespace("a") is None, "the emptied namespace is released"
+    assert store.search("a", "m", unit(1), 5) == []
+    store.add("c", "m", [NewVector(unit(1, 256), "y", id="v")])
+    assert [(r.namespace, r.content) for r in store.get(["v"])] == [("c", "y")]
+    assert [n.namespace for n in store.namespaces()] == ["c"]
