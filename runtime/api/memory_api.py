@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
     ApiContext,
@@ -16,11 +16,15 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
-from llmspell.runtime.memory import MemoryManager
-from llmspell.runtime.memory.episodic import EpisodicEntry
-from llmspell.runtime.memory.procedural import Pattern
 from llmspell.runtime.times import format_time, parse_time
-from llmspell.storage.components.graph import EntityVersion, RelationshipVersion
+
+if TYPE_CHECKING:
+    # Memory loads SQLAlchemy and numpy: only when a script first uses it, not when the
+    # runtime builds its globals.
+    from llmspell.runtime.memory import MemoryManager
+    from llmspell.runtime.memory.episodic import EpisodicEntry
+    from llmspell.runtime.memory.procedural import Pattern
+    from llmspell.storage.components.graph import EntityVersion, RelationshipVersion
 
 
 def _time(fn: str, arg: str, value: Any) -> datetime | None:
@@ -109,10 +113,16 @@ def pattern_record(pattern: Pattern) -> dict[str, Any]:
     }
 
 
+def _manager(ctx: ApiContext) -> MemoryManager:
+    from llmspell.runtime.memory import MemoryManager
+
+    return ctx.infrastructure.get(MemoryManager)
+
+
 class _MemoryPart(ApiNamespace):
     @property
     def _memory(self) -> MemoryManager:
-        return self._ctx.infrastructure.get(MemoryManager)
+        return _manager(self._ctx)
 
 
 class EpisodicApi(_MemoryPart):
@@ -386,7 +396,7 @@ class MemoryApi(ApiNamespace):
 
     @property
     def _memory(self) -> MemoryManager:
-        return self._ctx.infrastructure.get(MemoryManager)
+        return _manager(self._ctx)
 
     def consolidate(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Turn unprocessed episodic entries (of `session_id`, or all) into entities, properties

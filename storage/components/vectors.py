@@ -471,9 +471,16 @@ class SqlVectorStore:
                 if prefix is None or row.namespace.startswith(prefix)
             ]
 
-    def _pinned(self, conn: Connection, namespace: str, model: str, dimension: int | None) -> Any:
+    def _pinned(
+        self,
+        conn: Connection,
+        namespace: str,
+        model: str,
+        dimension: int | None,
+        lock: bool = False,
+    ) -> Any:
         """The namespace row, checking it was written by `model` (and `dimension`)."""
-        row = self._namespace_row(conn, namespace)
+        row = self._namespace_row(conn, namespace, lock)
         if row is not None and (
             row.model != model or (dimension is not None and row.dimension != dimension)
         ):
@@ -485,9 +492,13 @@ class SqlVectorStore:
             )
         return row
 
-    def _touch(self, conn: Connection, namespace: str, now: datetime) -> tuple[str, str]:
-        """Give `namespace` a new generation; returns (old, new)."""
-        row = self._namespace_row(conn, namespace, lock=True)
+    def _touch(
+        self, conn: Connection, namespace: str, now: datetime, row: Any = None
+    ) -> tuple[str, str]:
+        """Give `namespace` a new generation; returns (old, new). `row`: its row, when the
+        caller already read it under lock."""
+        if row is None:
+            row = self._namespace_row(conn, namespace, lock=True)
         new = secrets.token_hex(8)
         conn.execute(self._ns_bump, {"ns": namespace, "generation": new, "updated_at": now})
         return row.generation, new
@@ -505,7 +516,7 @@ class SqlVectorStore:
         ids = [row["id"] for row in rows]
         with self._lock, self._db.transaction(write=True) as conn:
             swept = self._sweep_table(conn, dimension, now)
-            existing = self._pinned(conn, namespace, model, dimension)
+            existing = self._pinned(conn, namespace, model, dimension, lock=True)
             if existing is None:
                 generation = secrets.token_hex(8)
                 conn.execute(
@@ -521,7 +532,7 @@ class SqlVectorStore:
                 )
                 old = new = generation
             else:
-                old, new = self._touch(conn, namespace, now)
+                old, new = self._touch(conn, namespace, now, existing)
             # An add with an existing id replaces that vector, whichever namespace held it
             # (ids made here are new: no need to look).
             given = [v.id for v in vectors if v.id is not None]

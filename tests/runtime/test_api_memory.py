@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from runtime_helpers import MakeRuntime, as_list, call, call_error
 
@@ -146,3 +149,15 @@ def test_hash_embeddings_can_be_configured_for_tests(make_runtime: MakeRuntime) 
     call(rt, "Memory.episodic.add", "s", "user", "alpha beta")
     assert call(rt, "Memory.stats")["embedding_model"] == "hash-256"
     assert call(rt, "Memory.episodic.search", "s", "alpha", 1)[0]["content"] == "alpha beta"
+
+
+def test_building_a_runtime_loads_no_memory_dependencies() -> None:
+    # SQLAlchemy, numpy and the model load when a script first uses Memory, not at start-up.
+    code = (
+        "import sys\n"
+        "from llmspell.runtime import ScriptRuntime, load_config\n"
+        "ScriptRuntime(load_config(profile='memory', env={}).config)\n"
+        "print([m for m in ('sqlalchemy', 'numpy', 'wordllama', 'bm25s') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
