@@ -256,13 +256,24 @@ graph_relationships = Table(
 )
 
 
-def _period(valid_from: datetime | None, valid_to: datetime | None, now: datetime) -> datetime:
+def _first_version(
+    properties: Mapping[str, Any], valid_from: datetime | None, valid_to: datetime | None
+) -> dict[str, Any]:
+    """The versioning columns of a new entity or relationship, recorded now."""
+    now = datetime.now(UTC)
     start = valid_from or now
     if valid_to is not None and valid_to <= start:
         raise ValueError(
             f"valid_to ({valid_to.isoformat()}) must be after valid_from ({start.isoformat()})"
         )
-    return start
+    return {
+        "version": 1,
+        "properties": json_object("properties", properties),
+        "valid_from": start,
+        "valid_to": valid_to,
+        "recorded_at": now,
+        "superseded_at": None,
+    }
 
 
 class _Versions:
@@ -413,17 +424,11 @@ class SqlGraphStore:
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
     ) -> str:
-        now = datetime.now(UTC)
         values = {
             "entity_id": str(uuid.uuid4()),
-            "version": 1,
             "name": require_text("name", name),
             "type": require_text("type", type),
-            "properties": json_object("properties", properties),
-            "valid_from": _period(valid_from, valid_to, now),
-            "valid_to": valid_to,
-            "recorded_at": now,
-            "superseded_at": None,
+            **_first_version(properties, valid_from, valid_to),
         }
         with self._db.transaction(write=True) as conn:
             conn.execute(self._entities.insert, values)
@@ -564,18 +569,12 @@ class SqlGraphStore:
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
     ) -> str:
-        now = datetime.now(UTC)
         values = {
             "relationship_id": str(uuid.uuid4()),
-            "version": 1,
             "from_id": require_text("from", from_id),
             "to_id": require_text("to", to_id),
             "type": require_text("type", type),
-            "properties": json_object("properties", properties),
-            "valid_from": _period(valid_from, valid_to, now),
-            "valid_to": valid_to,
-            "recorded_at": now,
-            "superseded_at": None,
+            **_first_version(properties, valid_from, valid_to),
         }
         with self._db.transaction(write=True) as conn:
             for end in (from_id, to_id):
