@@ -41,9 +41,12 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import NullType
 
 from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
@@ -668,6 +671,8 @@ class SqlGraphStore:
         edges: dict[str, RelationshipVersion] = {}
         width = len(self._entities.columns)
         with self._db.transaction() as conn:
+            node_values = self._converter(self._entities.columns, conn.dialect)
+            edge_values = self._converter(self._relationships.columns, conn.dialect)
             if self._postgres:
                 # psycopg prepares a statement run often; PostgreSQL's generic plan for this
                 # recursive query (not knowing the start entity) is many times slower.
@@ -675,15 +680,30 @@ class SqlGraphStore:
             for row in conn.execute(stmt, params):
                 node_id = row[0]
                 if node_id != entity_id and node_id not in nodes:
-                    nodes[node_id] = (_entity_of(row[:width]), int(row[width]))
+                    nodes[node_id] = (_entity_of(node_values(row[:width])), int(row[width]))
                 edge = row[width + 1 :]
                 if edge[0] is not None and edge[0] not in edges:
-                    edges[edge[0]] = _relationship_of(edge)
+                    edges[edge[0]] = _relationship_of(edge_values(edge))
         ordered = sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id))
         return Neighbourhood(
             nodes=ordered,
             edges=sorted(edges.values(), key=lambda edge: (edge.type, edge.from_id, edge.to_id)),
         )
+
+    def _converter(
+        self, columns: Sequence[Column[Any]], dialect: Dialect
+    ) -> Callable[[Sequence[Any]], list[Any]]:
+        """Converts raw values of `columns` as their types would (built once per dialect)."""
+        key = ("converter", tuple(c.name for c in columns), dialect.name)
+        processors = self._statements.get(key)
+        if processors is None:
+            processors = self._statements[key] = [
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            ]
+        return lambda values: [
+            value if convert is None else convert(value)
+            for convert, value in zip(processors, values, strict=True)
+        ]
 
     def _walk_statement(self, direction: str, typed: bool) -> Select[Any]:
         """Reached entities (least hop count) joined with the edges followed out of them.
@@ -737,19 +757,18 @@ class SqlGraphStore:
         ]
         if typed:
             followed.append(r.c.type.in_(bindparam("types", expanding=True)))
+        # Values come back unconverted (an entity repeats on each of its edges' rows); the
+        # caller converts each distinct entity and edge once (`_converter`).
         return select(
-            nearest,
-            r.c.relationship_id,
-            r.c.version.label("edge_version"),
-            r.c.from_id,
-            r.c.to_id,
-            r.c.type.label("edge_type"),
-            r.c.properties.label("edge_properties"),
-            r.c.valid_from.label("edge_valid_from"),
-            r.c.valid_to.label("edge_valid_to"),
-            r.c.recorded_at.label("edge_recorded_at"),
-            r.c.superseded_at.label("edge_superseded_at"),
+            *[_raw(nearest.c[c.name], c.name) for c in columns],
+            _raw(nearest.c.hops, "hops"),
+            *[_raw(r.c[c.name], f"edge_{c.name}") for c in self._relationships.columns],
         ).select_from(nearest.outerjoin(r, and_(*followed)))
+
+
+def _raw(column: Any, name: str) -> Any:
+    """`column` selected without result conversion."""
+    return type_coerce(column, NullType()).label(name)
 
 
 def _entity_of(values: Sequence[Any]) -> EntityVersion:
