@@ -24,7 +24,6 @@ from sqlalchemy import (
     JSON,
     Column,
     ColumnElement,
-    Connection,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -37,20 +36,19 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
     type_coerce,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType
 
+from llmspell.storage.bitemporal import BitemporalVersions, first_version, temporal_columns
 from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
-from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
+from llmspell.storage.schema import metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.values import check_limit, json_equal, json_object, require_text
 
@@ -218,15 +216,6 @@ def _json_type() -> Any:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
-def _temporal_columns() -> list[Column[Any]]:
-    return [
-        Column("valid_from", UtcDateTime(), nullable=False),
-        Column("valid_to", UtcDateTime()),
-        Column("recorded_at", UtcDateTime(), nullable=False),
-        Column("superseded_at", UtcDateTime()),
-    ]
-
-
 graph_entities = Table(
     "graph_entities",
     metadata,
@@ -236,7 +225,7 @@ graph_entities = Table(
     Column("name", Text, nullable=False),
     Column("type", Text, nullable=False),
     Column("properties", _json_type(), nullable=False),
-    *_temporal_columns(),
+    *temporal_columns(),
     PrimaryKeyConstraint("tenant_id", "entity_id", "version"),
     Index("ix_graph_entities_tenant_id_type", "tenant_id", "type"),
     Index("ix_graph_entities_tenant_id_name", "tenant_id", "name"),
@@ -252,124 +241,11 @@ graph_relationships = Table(
     Column("to_id", Text, nullable=False),
     Column("type", Text, nullable=False),
     Column("properties", _json_type(), nullable=False),
-    *_temporal_columns(),
+    *temporal_columns(),
     PrimaryKeyConstraint("tenant_id", "relationship_id", "version"),
     Index("ix_graph_relationships_tenant_id_from_id", "tenant_id", "from_id"),
     Index("ix_graph_relationships_tenant_id_to_id", "tenant_id", "to_id"),
 )
-
-
-def _first_version(
-    properties: Mapping[str, Any], valid_from: datetime | None, valid_to: datetime | None
-) -> dict[str, Any]:
-    """The versioning columns of a new entity or relationship, recorded now."""
-    now = datetime.now(UTC)
-    start = valid_from or now
-    if valid_to is not None and valid_to <= start:
-        raise ValueError(
-            f"valid_to ({valid_to.isoformat()}) must be after valid_from ({start.isoformat()})"
-        )
-    return {
-        "version": 1,
-        "properties": json_object("properties", properties),
-        "valid_from": start,
-        "valid_to": valid_to,
-        "recorded_at": now,
-        "superseded_at": None,
-    }
-
-
-class _Versions:
-    """The versioning rules for one bi-temporal table (entities or relationships)."""
-
-    def __init__(self, tenant: Tenant, table: Table, key: str) -> None:
-        self.table = t = table
-        self.key = t.c[key]
-        self.key_name = key
-        self.columns = [c for c in t.columns if c.name != "tenant_id"]
-        self.current_overlapping = (
-            select(*self.columns)
-            .where(
-                tenant.where(t, key),
-                t.c.superseded_at.is_(None),
-                or_(t.c.valid_to.is_(None), t.c.valid_to > bindparam("at")),
-            )
-            .order_by(t.c.valid_from)
-            .with_for_update()
-        )
-        self.supersede = (
-            update(t)
-            .where(tenant.where(t), self.key == bindparam("key"), t.c.version == bindparam("v"))
-            .values(superseded_at=bindparam("now"))
-        )
-        self.next_version = select(func.coalesce(func.max(t.c.version), 0) + 1).where(
-            tenant.where(t, key)
-        )
-        self.insert = insert(t).values(tenant.values())
-        self.at = (
-            select(*self.columns)
-            .where(tenant.where(t, key), self.valid(t))
-            .order_by(t.c.version.desc())
-            .limit(1)
-        )
-        self.exists = select(t.c.version).where(tenant.where(t, key)).limit(1)
-        self.history = (
-            select(*self.columns)
-            .where(tenant.where(t, key))
-            .order_by(t.c.recorded_at.desc(), t.c.valid_from.desc(), t.c.version.desc())
-        )
-
-    @staticmethod
-    def valid(t: Any) -> ColumnElement[bool]:
-        """The row is valid at :as_of and believed at :known_at."""
-        return and_(
-            t.c.valid_from <= bindparam("as_of"),
-            or_(t.c.valid_to.is_(None), t.c.valid_to > bindparam("as_of")),
-            t.c.recorded_at <= bindparam("known_at"),
-            or_(t.c.superseded_at.is_(None), t.c.superseded_at > bindparam("known_at")),
-        )
-
-    def change(
-        self,
-        conn: Connection,
-        key: str,
-        at: datetime,
-        now: datetime,
-        new: Callable[[Any], dict[str, Any]] | None,
-    ) -> Any:
-        """Supersede the current rows overlapping [at, ∞), re-record their part before `at`,
-        and (when `new` is given) record `new(base_row)` from `at`. Returns the new row's values
-        (or True for a close), None when no current row overlaps [at, ∞)."""
-        rows = conn.execute(self.current_overlapping, {self.key_name: key, "at": at}).all()
-        if not rows:
-            return None
-        version = int(conn.execute(self.next_version, {self.key_name: key}).scalar_one())
-        for row in rows:
-            conn.execute(self.supersede, {"key": key, "v": row.version, "now": now})
-        for row in rows:
-            if row.valid_from < at:
-                values = {c.name: getattr(row, c.name) for c in self.columns}
-                values.update(version=version, valid_to=at, recorded_at=now, superseded_at=None)
-                conn.execute(self.insert, values)
-                version += 1
-        if new is None:
-            return True
-        base = next(
-            (r for r in rows if r.valid_from <= at and (r.valid_to is None or r.valid_to > at)),
-            rows[0],
-        )
-        ends = [r.valid_to for r in rows]
-        values = {c.name: getattr(base, c.name) for c in self.columns}
-        values.update(new(base))
-        values.update(
-            version=version,
-            valid_from=at,
-            valid_to=None if any(end is None for end in ends) else max(e for e in ends if e),
-            recorded_at=now,
-            superseded_at=None,
-        )
-        conn.execute(self.insert, values)
-        return values
 
 
 class SqlGraphStore:
@@ -379,12 +255,12 @@ class SqlGraphStore:
         self._db = db
         self._tenant = tenant
         self.tenant_id = tenant.id
-        self._entities = _Versions(tenant, graph_entities, "entity_id")
-        self._relationships = _Versions(tenant, graph_relationships, "relationship_id")
+        self._entities = BitemporalVersions(tenant, graph_entities, "entity_id")
+        self._relationships = BitemporalVersions(tenant, graph_relationships, "relationship_id")
         self._statements: dict[Hashable, Any] = {}
         self._postgres = db.dialect_name == "postgresql"
         e, r = graph_entities, graph_relationships
-        valid = _Versions.valid
+        valid = BitemporalVersions.valid
         self._count_entities = select(func.count()).where(tenant.where(e), valid(e))
         self._count_relationships = select(func.count()).where(tenant.where(r), valid(r))
         self._entity_ids_of_edges = (
@@ -431,7 +307,7 @@ class SqlGraphStore:
             "entity_id": str(uuid.uuid4()),
             "name": require_text("name", name),
             "type": require_text("type", type),
-            **_first_version(properties, valid_from, valid_to),
+            **first_version(properties, valid_from, valid_to),
         }
         with self._db.transaction(write=True) as conn:
             conn.execute(self._entities.insert, values)
@@ -538,7 +414,7 @@ class SqlGraphStore:
 
     def _find_statement(self, by_type: bool, by_name: bool, words: int) -> Select[Any]:
         e = graph_entities
-        clauses: list[ColumnElement[bool]] = [self._tenant.where(e), _Versions.valid(e)]
+        clauses: list[ColumnElement[bool]] = [self._tenant.where(e), BitemporalVersions.valid(e)]
         if by_type:
             clauses.append(e.c.type == bindparam("type"))
         if by_name:
@@ -577,7 +453,7 @@ class SqlGraphStore:
             "from_id": require_text("from", from_id),
             "to_id": require_text("to", to_id),
             "type": require_text("type", type),
-            **_first_version(properties, valid_from, valid_to),
+            **first_version(properties, valid_from, valid_to),
         }
         with self._db.transaction(write=True) as conn:
             for end in (from_id, to_id):
@@ -614,7 +490,7 @@ class SqlGraphStore:
                     r.c.from_id == bindparam("entity_id"), r.c.to_id == bindparam("entity_id")
                 ),
             }[direction]
-            clauses = [self._tenant.where(r), _Versions.valid(r), ends]
+            clauses = [self._tenant.where(r), BitemporalVersions.valid(r), ends]
             if type is not None:
                 clauses.append(r.c.type == bindparam("type"))
             return select(*self._relationships.columns).where(*clauses).order_by(r.c.valid_from)
@@ -714,7 +590,7 @@ class SqlGraphStore:
         the entities table again (SQLite would scan it instead of probing it).
         """
         e, r = graph_entities, graph_relationships
-        valid = _Versions.valid
+        valid = BitemporalVersions.valid
         columns = self._entities.columns
         start = (
             select(*columns, literal(0, Integer).label("hops"))

@@ -29,16 +29,12 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    Dialect,
-    Float,
     Index,
     Integer,
-    LargeBinary,
     PrimaryKeyConstraint,
     Select,
     Table,
     Text,
-    TypeDecorator,
     and_,
     bindparam,
     delete,
@@ -52,8 +48,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 from llmspell.storage.database import Database
+from llmspell.storage.postgres.hnsw import (
+    nearest_statement,
+    prepare_hnsw_scan,
+    similarity_statement,
+)
 from llmspell.storage.registry import Component
-from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
+from llmspell.storage.schema import Embedding, UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.values import check_limit, json_object, require_text
 from llmspell.storage.vector_matrix import NamespaceMatrix, VectorFilter
@@ -74,8 +75,6 @@ __all__ = [
 ]
 
 SUPPORTED_DIMENSIONS = (128, 256, 384, 512, 768, 1024, 1536, 3072)
-# pgvector's HNSW indexes `vector` up to 2000 dimensions; larger ones are stored as halfvec.
-HALFVEC_FROM = 2001
 
 
 class VectorModelMismatch(ValueError):
@@ -219,40 +218,6 @@ class VectorSettings:
     def __post_init__(self) -> None:
         if not 1 <= self.hnsw_ef_search <= 1000:
             raise ValueError(f"hnsw_ef_search must be 1-1000, got {self.hnsw_ef_search}")
-
-
-class Embedding(TypeDecorator[np.ndarray]):
-    """A float32 vector: pgvector `vector(N)` (`halfvec(N)` above 2000) on PostgreSQL, a
-    float32 BLOB on SQLite."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def __init__(self, dimension: int) -> None:
-        super().__init__()
-        self.dimension = dimension
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            from pgvector.sqlalchemy import HALFVEC, VECTOR
-
-            kind = HALFVEC if self.dimension >= HALFVEC_FROM else VECTOR
-            return dialect.type_descriptor(kind(self.dimension))
-        return dialect.type_descriptor(LargeBinary())
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        array = np.asarray(value, dtype=np.float32)
-        return array if dialect.name == "postgresql" else array.tobytes()
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> np.ndarray | None:
-        if value is None:
-            return None
-        if isinstance(value, bytes | memoryview):
-            return np.frombuffer(bytes(value), dtype=np.float32)
-        to_numpy = getattr(value, "to_numpy", None)
-        return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
 
 
 def _json_type() -> TypeEngine[Any]:
@@ -960,37 +925,19 @@ class SqlVectorStore:
             vector = self._query_vector(query, dimension)
             stmt = self._statement(
                 ("search", dimension, self._shape(where, sql_metadata=True)),
-                lambda: self._pg_search_statement(dimension, self._shape(where, True)),
+                lambda: nearest_statement(
+                    vector_table(dimension),
+                    self._record_columns(vector_table(dimension), False),
+                    self._filter_clauses(vector_table(dimension), self._shape(where, True), True),
+                ),
             )
-            self._prepare_hnsw(conn)
+            prepare_hnsw_scan(conn, self.settings.hnsw_ef_search)
             params = {**self._params(where, now), "namespace": namespace, "query": vector, "k": k}
             rows = conn.execute(stmt, params).all()
         hits = [VectorHit(self._record(r, False), 1.0 - float(r[-1])) for r in rows]
         # relaxed_order may return neighbours slightly out of order.
         hits.sort(key=lambda hit: -hit.score)
         return hits
-
-    def _prepare_hnsw(self, conn: Connection) -> None:
-        conn.execute(
-            select(
-                func.set_config("hnsw.iterative_scan", "relaxed_order", True),
-                func.set_config("hnsw.ef_search", str(self.settings.hnsw_ef_search), True),
-            )
-        )
-
-    def _pg_search_statement(
-        self, dimension: int, shape: tuple[bool, bool, bool, bool]
-    ) -> Select[Any]:
-        t = vector_table(dimension)
-        distance = t.c.embedding.op("<=>", return_type=Float())(
-            bindparam("query", type_=Embedding(dimension))
-        )
-        return (
-            select(*self._record_columns(t, False), distance.label("distance"))
-            .where(self._filter_clauses(t, shape, with_namespace=True))
-            .order_by(distance)
-            .limit(bindparam("k"))
-        )
 
     def similarity(
         self, namespace: str, model: str, query: Any, ids: Sequence[str]
@@ -1014,13 +961,12 @@ class SqlVectorStore:
             t = vector_table(dimension)
             stmt = self._statement(
                 ("similarity", dimension),
-                lambda: select(
-                    t.c.id,
-                    t.c.embedding.op("<=>", return_type=Float())(
-                        bindparam("query", type_=Embedding(dimension))
+                lambda: similarity_statement(
+                    t,
+                    and_(
+                        self._tenant.where(t, "namespace"),
+                        t.c.id.in_(bindparam("ids", expanding=True)),
                     ),
-                ).where(
-                    self._tenant.where(t, "namespace"), t.c.id.in_(bindparam("ids", expanding=True))
                 ),
             )
             rows = conn.execute(stmt, {"namespace": namespace, "query": vector, "ids": ids})
