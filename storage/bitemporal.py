@@ -34,6 +34,7 @@ from llmspell.storage.values import json_object
 
 
 def temporal_columns() -> list[Column[Any]]:
+    """The four period columns a versioned table adds to its own."""
     return [
         Column("valid_from", UtcDateTime(), nullable=False),
         Column("valid_to", UtcDateTime()),

@@ -1,14 +1,11 @@
 """Component 2, graph: semantic memory as bi-temporal entities and relationships.
 
-Each row is one version with a valid period `[valid_from, valid_to)` (when it is true in the
-world; NULL end = still true) and a transaction period `[recorded_at, superseded_at)` (when we
-believed it; NULL end = still believed). A lookup at `(as_of, known_at)` returns the row whose
-two periods contain them. Changing a thing at valid time T supersedes the current rows that
-overlap `[T, ∞)`, re-records the part of them before T unchanged, and records the new version
-from T (storage.md, semantic memory). Nothing is physically removed.
+Entities and relationships are versioned rows of the bi-temporal model
+(`llmspell.storage.bitemporal`): valid time x transaction time, updates supersede and
+re-record, nothing is physically removed.
 
-Traversal is one recursive CTE per call, on both dialects: breadth by depth, `UNION` so each
-(entity, depth, edge) is produced once (cycles end at the depth bound), only entities and edges
+Traversal is one recursive CTE per call, on both dialects: breadth by hop count, `UNION` so each
+(entity, hops) pair is produced once (cycles end at the depth bound), only entities and edges
 valid at the lookup times, and the tenant on every join.
 """
 
