@@ -9,7 +9,7 @@ from llmspell.runtime.memory.consolidation import (
     LlmProvider,
 )
 from llmspell.runtime.memory.episodic import EpisodicEntry, EpisodicMemory
-from llmspell.runtime.memory.manager import MemoryManager
+from llmspell.runtime.memory.manager import MemoryManager, delete_session_data
 from llmspell.runtime.memory.procedural import Pattern, ProceduralMemory
 from llmspell.runtime.memory.semantic import SemanticMemory
 
@@ -24,4 +24,5 @@ __all__ = [
     "Pattern",
     "ProceduralMemory",
     "SemanticMemory",
+    "delete_session_data",
 ]

@@ -185,10 +185,5 @@ class EpisodicMemory:
     def sessions_with_unprocessed(self) -> int:
         return len({e.session_id for e in self.unprocessed()})
 
-    def delete_session(self, session_id: str) -> int:
-        """Delete every entry of one session; returns how many."""
-        where = VectorFilter(document_ids=frozenset({check_session_id(session_id)}))
-        return self._vectors().delete_where(NAMESPACE, where)
-
 
 __all__ = ["NAMESPACE", "EpisodicEntry", "EpisodicMemory", "check_session_id", "entry_of"]

@@ -6,6 +6,7 @@ Built by the infrastructure on first use (`infra.get(MemoryManager)`); refuses t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import Disabled
@@ -31,7 +32,7 @@ class MemoryManager:
         procedural: ProceduralMemory,
         embedder: Embedder,
         backend: str,
-        delete_session_vectors: Any,
+        delete_session: Callable[[str], int],
     ) -> None:
         self.episodic = episodic
         self.semantic = semantic
@@ -39,7 +40,7 @@ class MemoryManager:
         self.embedder = embedder
         self.backend = backend
         self.llm_provider: LlmProvider | None = None
-        self._delete_session_vectors = delete_session_vectors
+        self._delete_session = delete_session
         self._consolidation = Consolidation(episodic, semantic, lambda: self.llm_provider)
 
     @classmethod
@@ -61,7 +62,7 @@ class MemoryManager:
             ),
             embedder,
             backend,
-            lambda session_id: infra.storage.vectors.delete_namespace(f"session:{session_id}"),
+            lambda session_id: delete_session_data(infra, session_id),
         )
 
     def consolidate(
@@ -87,7 +88,16 @@ class MemoryManager:
     def delete_session_data(self, session_id: str) -> int:
         """Delete what memory holds for a session: its episodic entries and the vectors of the
         `session:<id>` namespace. Returns how many rows went. (The session-delete cascade.)"""
-        session_id = check_session_id(session_id)
-        return self.episodic.delete_session(session_id) + int(
-            self._delete_session_vectors(session_id)
-        )
+        return self._delete_session(session_id)
+
+
+def delete_session_data(infra: Infrastructure, session_id: str) -> int:
+    """`MemoryManager.delete_session_data` for the session-delete cascade: works whether or not
+    memory is enabled (data written while it was on still goes) and loads no model."""
+    from llmspell.runtime.memory.episodic import NAMESPACE
+    from llmspell.storage.components.vectors import VectorFilter
+
+    session_id = check_session_id(session_id)
+    vectors = infra.storage.vectors
+    episodic = vectors.delete_where(NAMESPACE, VectorFilter(document_ids=frozenset({session_id})))
+    return episodic + vectors.delete_namespace(f"session:{session_id}")

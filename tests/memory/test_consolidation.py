@@ -185,3 +185,18 @@ def test_delete_session_data_removes_episodic_entries_and_session_vectors(
     assert vectors.namespace("session:doomed") is None
     assert vectors.count("session:kept") == 1
     assert memory.delete_session_data("doomed") == 0
+
+
+def test_the_session_cascade_works_with_memory_disabled(memory: MemoryManager, infra: Any) -> None:
+    from llmspell.runtime.config import load_config, with_overrides
+    from llmspell.runtime.errors import Disabled
+    from llmspell.runtime.infrastructure import Infrastructure
+    from llmspell.runtime.memory import delete_session_data
+
+    memory.episodic.add("s", "user", "written while memory was on")
+    config = with_overrides(load_config(profile="memory", env={}).config, {"memory.enabled": False})
+    disabled = Infrastructure(config, storage=infra.storage)  # the same database
+    with pytest.raises(Disabled):
+        disabled.get(MemoryManager)
+    assert delete_session_data(disabled, "s") == 1
+    assert memory.episodic.session("s") == []
