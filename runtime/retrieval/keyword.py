@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -32,6 +33,10 @@ class KeywordIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         import bm25s
+
+        # bm25s sets its own logger to DEBUG on import, which would print "Building index"
+        # through the CLI's handler on every rebuild.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self.size = len(texts)
         self._retriever: Any = None
