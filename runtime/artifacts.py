@@ -8,7 +8,6 @@ import builtins
 import mimetypes
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, NotFound, kind_of
@@ -23,17 +22,11 @@ from llmspell.runtime.sessions import (
     require_text,
 )
 from llmspell.runtime.tools.paths import resolve_allowed_path
-from llmspell.storage.components.artifacts import (
-    ArtifactQuery,
-    ArtifactRecord,
-    FileContent,
-    NewArtifact,
-)
-from llmspell.storage.components.artifacts.content import ContentLike, Writable
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
-    from llmspell.storage.components.artifacts import ArtifactStore
+    from llmspell.storage.components.artifacts import ArtifactQuery, ArtifactRecord, ArtifactStore
+    from llmspell.storage.components.artifacts.content import ContentLike, Writable
 
 KNOWN_TYPES = ("agent_output", "tool_result", "user_input", "system_generated")
 TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -88,6 +81,9 @@ class ArtifactManager:
             raise InvalidArgument(f"content must be a string, got {kind_of(content)}")
         session = self._sessions.require_writable(session_id)
         name = check_name(name)
+        # Imported here: storage modules load SQLAlchemy, which building a runtime must not.
+        from llmspell.storage.components.artifacts import NewArtifact
+
         artifact = NewArtifact(
             session_id=session.id,
             name=name,
@@ -111,12 +107,12 @@ class ArtifactManager:
         metadata: Any = None,
         created_by: Any = None,
     ) -> ArtifactRecord:
-        """Store a file under the working directory or `tools.allowed_paths` (checked on its
-        real path by the file tool's `resolve_allowed_path`), read in chunks; named after the
-        file unless `name` is given."""
-        # The file tool's rule (tools.allowed_paths), plus the working directory as for
-        # Display.image: a script may keep the files beside it.
-        roots = [str(Path.cwd()), *self._infra.config.tools.allowed_paths]
+        """Store a file inside `tools.allowed_paths` (the file tool's rule, checked on its real
+        path by `resolve_allowed_path`), read in chunks; named after the file unless `name` is
+        given."""
+        from llmspell.storage.components.artifacts import FileContent
+
+        roots = self._infra.config.tools.allowed_paths
         real = resolve_allowed_path(path, roots)
         if not real.is_file():
             raise InvalidArgument(f"{str(path)!r} is not a readable file")

@@ -78,7 +78,7 @@ PLANNED_COMPONENTS = (
 )
 # Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
 # The issue that builds a section's component removes it from here.
-UNBUILT_SECTIONS = ("memory", "embeddings", "rag", "providers")
+UNBUILT_SECTIONS = ("rag", "providers")
 Backend = Literal["sqlite", "memory", "postgres"]
 
 
@@ -124,11 +124,21 @@ class TenancyConfig(_Section):
 
 class MemoryConfig(_Section):
     enabled: bool = True
+    # Hybrid episodic search: weight of the vector score against BM25 (0 = keywords only).
+    vector_weight: float = Field(0.5, ge=0, le=1)
+    # Procedural suggestions rank by the lower bound of this confidence interval of the rate.
+    procedural_confidence: float = Field(0.9, gt=0, lt=1)
 
 
 class EmbeddingsConfig(_Section):
     provider: Literal["local", "openai", "ollama", "hash"] = "local"
-    model: str = ""
+    model: str = ""  # "" = the provider's default model
+    base_url: str = ""  # openai/ollama: the API root, e.g. http://localhost:11434/v1
+    api_key_env: str = ""  # openai: environment variable holding the key
+    dimensions: int = Field(0, ge=0, le=8192)  # openai: ask for this size; hash: its size
+    batch_size: int = Field(64, ge=1, le=4096)
+    cache_size: int = Field(4096, ge=0, le=10_000_000)  # embeddings kept by content hash
+    timeout_s: float = Field(60, gt=0)
 
 
 class RagConfig(_Section):

@@ -93,6 +93,10 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
     plain = json_safe(value) if isinstance(value, (dict, list)) else None
     if plain is not None:
         bundle["application/json"] = plain
+        from llmspell.runtime.graph_display import is_neighbourhood, neighbourhood_html
+
+        if is_neighbourhood(value):
+            bundle["text/html"] = neighbourhood_html(value)
         columns = records_columns(value)
         if isinstance(value, Records) and value:
             columns = value.columns

@@ -51,6 +51,12 @@ class Interrupted(DomainError):
     ename = "KeyboardInterrupt"
 
 
+class ServiceError(DomainError):
+    """An outside service (an embedding server, an LLM provider) failed or is not configured."""
+
+    ename = "ServiceError"
+
+
 def kind_of(value: Any) -> str:
     """`integer`, `table`, `nil`, `binary data`... for a plain value; `function` for callables."""
     kind = _KINDS.get(type(value))

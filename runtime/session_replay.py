@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, ScriptStopping
 from llmspell.runtime.hooks import HOOK_POINTS, HookRegistry, RegisteredHook, interpret
-from llmspell.storage.components.hooks import HookExecution
+
+if TYPE_CHECKING:
+    from llmspell.storage.components.hooks import HookExecution
 
 REPLAY_MODES = ("exact", "simulate")
 

@@ -26,11 +26,10 @@ from llmspell.runtime import session_replay
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound, kind_of
 from llmspell.runtime.hooks import HookRegistry
 from llmspell.runtime.session_data import session_data_owners
-from llmspell.storage.components.sessions import SessionQuery, SessionRecord
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
-    from llmspell.storage.components.sessions import SessionStore
+    from llmspell.storage.components.sessions import SessionQuery, SessionRecord, SessionStore
 
 # action → (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -119,6 +118,9 @@ class SessionManager:
         }
         start = {"id": session_id, "parent_id": parent_id, **fields}
         fields = _hook_changes("SessionStart", start, self._run_hook("SessionStart", start))
+        # Imported here: storage modules load SQLAlchemy, which building a runtime must not.
+        from llmspell.storage.components.sessions import SessionRecord
+
         now = datetime.now(UTC)
         record = SessionRecord(
             id=session_id,

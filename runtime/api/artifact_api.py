@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
@@ -25,7 +25,9 @@ from llmspell.runtime.artifacts import ArtifactContent, ArtifactManager, check_s
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import SessionManager, check_tags
 from llmspell.runtime.times import format_time, parse_time
-from llmspell.storage.components.artifacts import ArtifactQuery, ArtifactRecord
+
+if TYPE_CHECKING:
+    from llmspell.storage.components.artifacts import ArtifactRecord
 
 # Options of store/store_file with a meaning of their own; any other key is kept in metadata.
 STORE_OPTIONS = ("mime_type", "tags", "metadata", "created_by")
@@ -112,8 +114,8 @@ class ArtifactApi(ApiNamespace):
     def store_file(
         self, session_id: str, path: str, type: str, meta: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Store a file's bytes (read in chunks) as an artifact; the path must lie under the
-        working directory or `tools.allowed_paths` once symlinks and `..` are resolved. `meta`
+        """Store a file's bytes (read in chunks) as an artifact; the path must lie under one of
+        `tools.allowed_paths` once symlinks and `..` are resolved. `meta`
         takes `name` (default: the file name) and the options of `Artifact.store`."""
         meta = dict(require_table("Artifact.store_file", "meta", meta))
         name = meta.pop("name", None)
@@ -162,6 +164,8 @@ class ArtifactApi(ApiNamespace):
             return None if value is None else require_int(fn, name, value, minimum=0)
 
         tags = options.get("tags")
+        from llmspell.storage.components.artifacts import ArtifactQuery
+
         query = ArtifactQuery(
             session_id=optional_str(fn, "session_id", options.get("session_id")),
             type=optional_str(fn, "type", options.get("type")),

@@ -18,11 +18,6 @@ from llmspell.runtime.api.base import (
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
 from llmspell.runtime.times import format_time
-from llmspell.storage.components.sessions import (
-    SESSION_ORDER_FIELDS,
-    SESSION_STATUSES,
-    SessionQuery,
-)
 
 CREATE_OPTIONS = frozenset({"name", "description", "tags", "metadata", "parent_id"})
 UPDATE_FIELDS = frozenset({"name", "description", "tags", "metadata"})
@@ -90,6 +85,9 @@ class SessionApi(ApiNamespace):
         """Stored sessions (made by any process) matching `{status?, tags?, name?, limit?,
         offset?, order?}`: `tags` = all of these tags, `name` = a glob (`research*`), `order`
         = `"<updated_at|created_at|name> [asc|desc]"` (default `"updated_at desc"`)."""
+        # Imported here: storage modules load SQLAlchemy, which building a runtime must not.
+        from llmspell.storage.components.sessions import SESSION_STATUSES, SessionQuery
+
         options = require_table("Session.list", "options", options)
         check_options("Session.list", options, LIST_OPTIONS)
         status = optional_str("Session.list", "status", options.get("status"))
@@ -240,6 +238,8 @@ class SessionBuilder(ApiObject):
 
 
 def _order(fn: str, value: Any) -> tuple[str, bool]:
+    from llmspell.storage.components.sessions import SESSION_ORDER_FIELDS
+
     text = require_str(fn, "order", value)
     parts = text.split()
     field = parts[0] if parts else ""

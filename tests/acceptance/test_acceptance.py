@@ -19,6 +19,8 @@ SCRIPTS = [
     "artifacts.lua",
     "tools_workflows.lua",
     "events_hooks.lua",
+    "memory_episodic.lua",
+    "semantic_bitemporal.lua",
 ]
 PROFILES = [
     pytest.param("memory", id="memory"),

@@ -19,6 +19,7 @@ CHAPTERS: dict[str, dict[str, str]] = {
     "04-sessions-and-artifacts.md": {"results.csv": "vendor,price\nA,10\nB,12\n"},
     "05-events-and-hooks.md": {},
     "06-tools-and-workflows.md": {},
+    "07-memory.md": {},
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 

@@ -246,7 +246,14 @@ def test_the_size_limit_comes_from_config(make_runtime: MakeRuntime, engine: str
 # --- store_file -----------------------------------------------------------------------------
 
 
-def test_store_file_reads_a_file_under_the_working_directory(rt: ScriptRuntime) -> None:
+@pytest.fixture
+def files_rt(make_runtime: MakeRuntime, engine: str) -> ScriptRuntime:
+    """A runtime whose file access (`tools.allowed_paths`) is the working directory."""
+    return make_runtime(engine, tools__allowed_paths=["."])
+
+
+def test_store_file_reads_a_file_inside_the_allowed_paths(files_rt: ScriptRuntime) -> None:
+    rt = files_rt
     Path("data.bin").write_bytes(b"\x00file\xff" * 100)
     sid = session(rt)
     art = call(rt, "Artifact.store_file", sid, "data.bin", "user_input")
@@ -258,9 +265,19 @@ def test_store_file_reads_a_file_under_the_working_directory(rt: ScriptRuntime) 
     assert renamed["content_hash"] == art["content_hash"]
 
 
-def test_store_file_refuses_paths_outside_the_allowed_ones(
-    rt: ScriptRuntime, tmp_path: Path
+def test_store_file_without_allowed_paths_refuses_even_the_working_directory(
+    rt: ScriptRuntime,
 ) -> None:
+    Path("here.txt").write_text("here")
+    error = call_error(rt, "Artifact.store_file", session(rt), "here.txt", "user_input")
+    assert error.ename == "PermissionError"
+    assert "tools.allowed_paths is empty" in error.evalue
+
+
+def test_store_file_refuses_paths_outside_the_allowed_ones(
+    files_rt: ScriptRuntime, tmp_path: Path
+) -> None:
+    rt = files_rt
     outside = tmp_path / "outside"
     outside.mkdir()
     secret = outside / "secret.txt"
@@ -289,8 +306,10 @@ def test_store_file_reads_from_tools_allowed_paths(
     art = call(rt, "Artifact.store_file", sid, str(shared / "doc.md"), "user_input")
     meta = call(rt, "Artifact.get", sid, art)["metadata"]
     assert (meta["name"], meta["size"]) == ("doc.md", 5)
-    error = call_error(rt, "Artifact.store_file", sid, "missing.txt", "user_input")
-    assert error.evalue == "Artifact.store_file: 'missing.txt' is not a readable file"
+    error = call_error(rt, "Artifact.store_file", sid, str(shared / "missing.txt"), "user_input")
+    assert error.evalue == (
+        f"Artifact.store_file: {str(shared / 'missing.txt')!r} is not a readable file"
+    )
 
 
 # --- display ------------------------------------------------------------------------------
@@ -306,7 +325,8 @@ def test_an_artifact_list_displays_as_a_table(lua: ScriptRuntime) -> None:
         assert f"<th>{column}</th>" in html
 
 
-def test_an_image_artifact_displays_as_the_image(rt: ScriptRuntime) -> None:
+def test_an_image_artifact_displays_as_the_image(files_rt: ScriptRuntime) -> None:
+    rt = files_rt
     Path("dot.png").write_bytes(PNG)
     sid = session(rt)
     art = call(rt, "Artifact.store_file", sid, "dot.png", "tool_result")

@@ -11,6 +11,7 @@ from runtime_helpers import call, call_error
 from llmspell.runtime import ScriptRuntime, session_data
 from llmspell.runtime.artifacts import ArtifactManager
 from llmspell.runtime.session_data import owns_session_data, session_data_owners
+from llmspell.runtime.session_vectors import SessionVectors
 from llmspell.runtime.state import StateManager
 
 
@@ -39,9 +40,26 @@ def declared(monkeypatch: pytest.MonkeyPatch) -> type[Recorder]:
     return owns_session_data(Recorder)
 
 
-def test_state_and_artifacts_are_declared_owners() -> None:
+def test_state_artifacts_and_vectors_are_declared_owners() -> None:
     owners = session_data_owners()
-    assert StateManager in owners and ArtifactManager in owners
+    assert StateManager in owners and ArtifactManager in owners and SessionVectors in owners
+
+
+def test_deleting_a_session_deletes_its_episodic_memory_and_session_vectors(
+    lua: ScriptRuntime,
+) -> None:
+    result = lua.execute(
+        """
+        local doomed = Session.create{name = "doomed"}
+        local kept = Session.create{name = "kept"}
+        Memory.episodic.add(doomed, "user", "the launch code is aurora-7")
+        Memory.episodic.add(kept, "user", "tomatoes need sun")
+        Session.delete(doomed)
+        return {#Memory.episodic.session(doomed), #Memory.episodic.session(kept),
+                Memory.stats().episodic_count}
+        """
+    )
+    assert result.value == [0, 1, 1]
 
 
 def test_a_declared_owner_joins_the_session_delete_cascade(

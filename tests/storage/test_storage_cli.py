@@ -69,6 +69,9 @@ def fresh_pg_database(pg_urls: PgLogins) -> Iterator[str]:
                 sql.Identifier(name), sql.Identifier(role_of(pg_urls.owner_url))
             )
         )
+    # What the operator does once as a superuser (pgvector is not a trusted extension).
+    with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
     yield name
     with connect(pg_urls.superuser_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
