@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-
 _WORDS = re.compile(r"\w+")
 MAX_QUERY_TERMS = 64
 
