@@ -24,7 +24,8 @@ MIN_CHUNK_SIZE = 16
 MAX_CHUNK_SIZE = 65_536
 # Boundary kinds, best first: where a chunk may end (the offset just after the break).
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]»”’]*\s+")
+# A sentence end, then closing quotes or brackets (typographic ones as escapes).
+_SENTENCE = re.compile(r"(?<=[.!?\u2026])[\"')\]\u00bb\u201d\u2019]*\s+")
 _LINE = re.compile(r"\n\s*")
 _SPACE = re.compile(r"\s+")
 _BOUNDARY_KINDS = (_PARAGRAPH, _SENTENCE, _LINE, _SPACE)

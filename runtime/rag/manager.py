@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from llmspell.runtime.embeddings import Embedder
     from llmspell.runtime.infrastructure import Infrastructure
     from llmspell.runtime.retrieval import HybridSearch
+    from llmspell.runtime.retrieval.hybrid import SearchMode
     from llmspell.storage.components.kv import KVStore
     from llmspell.storage.components.vectors import VectorStore
 
@@ -365,13 +366,13 @@ class RagManager:
             raise InvalidArgument(f"filters must be a table of metadata values, got {filters!r}")
         target = collection(scope, scope_id)
         where = VectorFilter(metadata=dict(filters)) if filters else None
-        mode = "keyword" if keyword_only else "hybrid" if hybrid else "vector"
+        mode: SearchMode = "keyword" if keyword_only else "hybrid" if hybrid else "vector"
         hits = self._search.search(
             target.namespace,
             query,
             k,
             where=where,
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             min_score=None if threshold is None else float(threshold),
             fusion="rrf",
         )
@@ -393,7 +394,9 @@ class RagManager:
 
     # -- collections -----------------------------------------------------------------------
 
-    def delete(self, document_id: str, scope: str | None = None, scope_id: str | None = None) -> int:
+    def delete(
+        self, document_id: str, scope: str | None = None, scope_id: str | None = None
+    ) -> int:
         """Delete a document's chunks from one collection; how many."""
         if not isinstance(document_id, str) or not document_id:
             raise InvalidArgument("document_id must be a non-empty string")
@@ -425,7 +428,9 @@ class RagManager:
     ) -> list[DocumentInfo]:
         """The documents of a collection (or of every collection of `scope` when no scope_id
         is given), most recently ingested first."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise InvalidArgument(f"limit must be a non-negative integer, got {limit!r}")
         found: list[DocumentInfo] = []
         for namespace in self._namespaces(scope, scope_id):

@@ -630,7 +630,7 @@ class SqlVectorStore:
         with self._lock, self._db.transaction(write=True) as conn:
             row = self._namespace_row(conn, namespace, lock=True)
             if row is None:
-                return 0
+                return
             dropped = self._drop_documents(conn, int(row.dimension), namespace, documents)
             if dropped:
                 self._after_delete(conn, namespace, now)
@@ -992,7 +992,7 @@ class SqlVectorStore:
         clauses = [self._tenant.where(t, "namespace"), self._live(t), t.c.document_id.is_not(None)]
         if only_some:
             clauses.append(t.c.document_id.in_(bindparam("document_ids", expanding=True)))
-        by_document = {"partition_by": t.c.document_id}
+        per_document = t.c.document_id
         first = (
             func.row_number()
             .over(
@@ -1005,11 +1005,11 @@ class SqlVectorStore:
             t.c.document_id,
             t.c["metadata"],
             first,
-            func.count().over(**by_document).label("vectors"),
-            func.sum(func.length(t.c.content)).over(**by_document).label("content_chars"),
-            func.min(t.c.created_at).over(**by_document).label("first_created_at"),
-            func.max(t.c.created_at).over(**by_document).label("last_created_at"),
-            func.min(t.c.expires_at).over(**by_document).label("expires_at"),
+            func.count().over(partition_by=per_document).label("vectors"),
+            func.sum(func.length(t.c.content)).over(partition_by=per_document).label("content_chars"),
+            func.min(t.c.created_at).over(partition_by=per_document).label("first_created_at"),
+            func.max(t.c.created_at).over(partition_by=per_document).label("last_created_at"),
+            func.min(t.c.expires_at).over(partition_by=per_document).label("expires_at"),
         ).where(*clauses)
         inner = ranked.subquery("ranked")
         return (
