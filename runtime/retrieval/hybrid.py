@@ -8,7 +8,8 @@ the fusion turns both signals into one score in [0, 1]:
 
 - `convex` (episodic memory's default): `w * min_max(cos) + (1 - w) * max_scaled(kw) * coverage`
   (keyword scores of vector candidates are looked up too);
-- `rrf` (RAG): reciprocal-rank fusion of the two rankings, divided by its best possible value.
+- `rrf` (RAG): reciprocal-rank fusion of the vector ranking and the keyword ranking of the
+  candidates that hold at least half of the query's terms, divided by its best possible value.
 
 Filters (`VectorFilter`) apply to both sides.
 """
@@ -35,6 +36,7 @@ Fusion = Literal["convex", "rrf"]
 FUSIONS = ("convex", "rrf")
 DEFAULT_VECTOR_WEIGHT = 0.5
 MIN_CANDIDATES = 50
+MIN_KEYWORD_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,11 @@ class HybridSearch:
         elif mode == "keyword":
             fused = kw / kw.max()
         elif fusion == "rrf":
-            fused = fuse_reciprocal_rank(cos, kw)
+            # Only keyword matches covering at least half of the query's terms join the
+            # keyword ranking (BM25's usual "minimum should match"): a chunk sharing one
+            # incidental word with a long question ranks no higher for it.
+            coverage = query_coverage(query, [records[vid].content for vid in ids])
+            fused = fuse_reciprocal_rank(cos, np.where(coverage >= MIN_KEYWORD_COVERAGE, kw, 0.0))
         else:
             coverage = query_coverage(query, [records[vid].content for vid in ids])
             fused = fuse_convex(cos, kw, weight, coverage)

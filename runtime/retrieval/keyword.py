@@ -19,14 +19,18 @@ MAX_QUERY_TERMS = 64
 
 @cache
 def _stop_words() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    # NLTK's English list (179 words, with question words: what, when, how, you...): a
+    # keyword match on "when" or "you" says nothing about a document, and on questions
+    # written in full sentences such matches pushed unrelated chunks up the fused ranking.
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def query_terms(query: str) -> list[str]:
     """The distinct lower-cased words of `query` (letters, digits, _) without English stop
-    words, in order, at most MAX_QUERY_TERMS: what a keyword index is asked for."""
+    words (NLTK's list), in order, at most MAX_QUERY_TERMS: what a keyword index is asked
+    for."""
     terms: list[str] = []
     stop = _stop_words()
     for word in _WORDS.findall(query.lower()):

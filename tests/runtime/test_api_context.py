@@ -66,7 +66,11 @@ def test_a_session_id_scopes_episodic_and_rag_to_that_session(rt: ScriptRuntime)
 def test_the_same_text_from_two_stores_appears_once(rt: ScriptRuntime) -> None:
     text = "The deployment freeze starts on Friday at noon."
     call(rt, "Memory.episodic.add", "s", "user", text)
-    call(rt, "RAG.ingest", {"id": "freeze", "content": "the deployment  freeze starts on Friday at noon."})
+    call(
+        rt,
+        "RAG.ingest",
+        {"id": "freeze", "content": "the deployment  freeze starts on Friday at noon."},
+    )
     ctx = call(rt, "Context.assemble", "deployment freeze", "hybrid", 2000, "s")
     chunks = as_list(ctx["chunks"])
     same = [c for c in chunks if "freeze" in c["content"].lower()]

@@ -334,13 +334,15 @@ def test_ingest_file_stays_inside_allowed_paths(
         error.evalue
     )
     (library / "link.txt").symlink_to(outside)
-    assert "outside tools.allowed_paths" in call_error(
-        rt, "RAG.ingest_file", str(library / "link.txt")
-    ).evalue
+    assert (
+        "outside tools.allowed_paths"
+        in call_error(rt, "RAG.ingest_file", str(library / "link.txt")).evalue
+    )
     closed = make_runtime("lua")
-    assert "tools.allowed_paths is empty" in call_error(
-        closed, "RAG.ingest_file", str(library / "notes.txt")
-    ).evalue
+    assert (
+        "tools.allowed_paths is empty"
+        in call_error(closed, "RAG.ingest_file", str(library / "notes.txt")).evalue
+    )
 
 
 def test_a_pdf_without_pypdf_is_a_clear_error(
@@ -381,8 +383,8 @@ def test_search_results_and_stats_render_as_tables_with_matched_terms_marked(
     ingest(lua, DOCS)
     bundle = lua.execute("return RAG.search('sleeping cats', {k = 1})").bundle
     assert "<table>" in bundle["text/html"]
-    assert "<mark>Cats</mark>" in bundle["text/html"] and "<mark>sleep</mark>" in (
-        bundle["text/html"]
+    assert (
+        "<mark>Cats</mark>" in bundle["text/html"] and "<mark>sleep</mark>" in (bundle["text/html"])
     )
     stats = lua.execute("return RAG.get_stats()").bundle["text/html"]
     assert "<td>storage_bytes</td>" in stats
