@@ -134,10 +134,10 @@ def bench(backend: str, size: int, queries: int) -> None:
         query_vectors = rag.embedder.embed(questions)
         for question, vector in zip(questions, query_vectors, strict=True):
             for mode, call in (
-                ("hybrid", lambda: rag.search(question, k=10)),
-                ("vector", lambda: rag.search(question, k=10, hybrid=False)),
-                ("keyword", lambda: store.keyword_search("global", query_terms(question), 50)),
-                ("numpy", lambda: np.argpartition(-(matrix @ vector), 10)[:10]),
+                ("hybrid", lambda q=question: rag.search(q, k=10)),
+                ("vector", lambda q=question: rag.search(q, k=10, hybrid=False)),
+                ("keyword", lambda q=question: store.keyword_search("global", query_terms(q), 50)),
+                ("numpy", lambda v=vector: np.argpartition(-(matrix @ v), 10)[:10]),
             ):
                 call()  # warm (matrix caches, statement caches)
                 begin = time.perf_counter()
