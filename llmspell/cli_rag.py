@@ -55,9 +55,7 @@ def register(subparsers: Any) -> None:
         help="exact metadata match (VALUE as JSON when it parses, else text); repeatable",
     )
     _scope_options(search)
-    search.add_argument(
-        "--no-hybrid", action="store_true", help="meaning only (no keyword fusion)"
-    )
+    search.add_argument("--no-hybrid", action="store_true", help="meaning only (no keyword fusion)")
     search.add_argument("--json", action="store_true", help="machine-readable output")
     search.set_defaults(handler=cmd_search)
 
@@ -139,9 +137,7 @@ def cmd_ingest(args: argparse.Namespace, rag: Any) -> int:
         task = progress.add_task("ingesting", total=len(files))
         for file in files:
             progress.update(task, description=f"ingesting {file.name}")
-            report = rag.ingest_file(
-                str(file), format=args.format, allowed_paths=roots, **options
-            )
+            report = rag.ingest_file(str(file), format=args.format, allowed_paths=roots, **options)
             totals["documents"] += report.documents_processed
             totals["chunks"] += report.chunks_created
             totals["tokens"] += report.total_tokens

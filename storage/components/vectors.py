@@ -1006,7 +1006,9 @@ class SqlVectorStore:
             t.c["metadata"],
             first,
             func.count().over(partition_by=per_document).label("vectors"),
-            func.sum(func.length(t.c.content)).over(partition_by=per_document).label("content_chars"),
+            func.sum(func.length(t.c.content))
+            .over(partition_by=per_document)
+            .label("content_chars"),
             func.min(t.c.created_at).over(partition_by=per_document).label("first_created_at"),
             func.max(t.c.created_at).over(partition_by=per_document).label("last_created_at"),
             func.min(t.c.expires_at).over(partition_by=per_document).label("expires_at"),
