@@ -11,6 +11,7 @@ from llmspell.runtime.api.base import (
     ValidationError,
     check_options,
     ensure_data,
+    optional_number,
     optional_str,
     require_int,
     require_str,
@@ -42,14 +43,6 @@ def _manager(ctx: ApiContext) -> RagManager:
     from llmspell.runtime.rag import RagManager
 
     return ctx.infrastructure.get(RagManager)
-
-
-def _number(fn: str, arg: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"{fn}: {arg} must be a number, got {type_name(value)}")
-    return float(value)
 
 
 def report_record(report: IngestReport) -> dict[str, Any]:
@@ -149,7 +142,7 @@ class RagApi(ApiNamespace):
         hits = self._rag.search(
             require_str(fn, "query", query),
             k=k,
-            threshold=_number(fn, "threshold", opts.get("threshold")),
+            threshold=optional_number(fn, "threshold", opts.get("threshold")),
             filters=ensure_data(fn, "filters", filters) or None,
             scope=optional_str(fn, "scope", opts.get("scope")),
             scope_id=optional_str(fn, "scope_id", opts.get("scope_id")),
@@ -210,7 +203,7 @@ class RagApi(ApiNamespace):
         Session deletes the collection. Returns `{session_id, scope, ttl_s, expires_at}`."""
         fn = "RAG.create_session_collection"
         made = self._rag.create_session_collection(
-            require_str(fn, "session_id", session_id), _number(fn, "ttl_s", ttl_s)
+            require_str(fn, "session_id", session_id), optional_number(fn, "ttl_s", ttl_s)
         )
         return {
             "session_id": made.session_id,
@@ -281,7 +274,7 @@ def _ingest_options(fn: str, opts: dict[str, Any]) -> dict[str, Any]:
         "tenant_id": optional_str(fn, "tenant_id", opts.get("tenant_id")),
         "chunk_size": None if size is None else require_int(fn, "chunk_size", size),
         "chunk_overlap": None if overlap is None else require_int(fn, "chunk_overlap", overlap),
-        "ttl_s": _number(fn, "ttl_s", opts.get("ttl_s")),
+        "ttl_s": optional_number(fn, "ttl_s", opts.get("ttl_s")),
     }
 
 
