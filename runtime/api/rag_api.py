@@ -19,7 +19,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import Records, register_renderer
-from llmspell.runtime.rag.rendering import ingest_progress, render_rag_value
+from llmspell.runtime.rag_display import ingest_progress, render_rag_value
 from llmspell.runtime.times import format_time
 
 if TYPE_CHECKING:
@@ -226,8 +226,6 @@ class RagApi(ApiNamespace):
         def report(done: int, total: int) -> None:
             nonlocal shown
             bundle = ingest_progress(done, total)
-            if bundle is None:
-                return
             self._ctx.sink.display(bundle, {}, display_id=display_id, update=shown)
             shown = True
 

@@ -54,7 +54,8 @@ WRITE_BATCH_CHUNKS = 256
 COLLECTION_KEY = "rag.collection"
 _CHUNK_IDS = uuid.UUID("5b0f4d52-7a1e-4c55-9b0e-2f1c6a1b7e11")
 
-# progress(chunks_done, chunks_total): called after each batch of an ingest is stored.
+# progress(chunks_done, chunks_total): called after each batch of an ingest that needs more
+# than one batch (smaller ones finish before a progress display would help).
 Progress = Callable[[int, int], None]
 
 
@@ -196,6 +197,8 @@ class RagManager:
             if not chunks:
                 raise InvalidArgument(f"document {doc.id!r}: content has no text to index")
         total = sum(len(chunks) for _, chunks in planned)
+        if total <= WRITE_BATCH_CHUNKS:
+            progress = None
         done = 0
         batch: list[tuple[Document, list[Chunk]]] = []
         for item in planned:

@@ -44,27 +44,6 @@ def stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
-def highlight_html(text: str, query: str, mark: str = "mark") -> str:
-    """`text` as HTML (escaped) with every word that matches a term of `query` (same word or
-    same stem) wrapped in `<mark>`."""
-    import html
-
-    terms = query_terms(query)
-    wanted = set(terms) | {stem(term) for term in terms}
-    if not wanted:
-        return html.escape(text)
-    out: list[str] = []
-    position = 0
-    for match in _WORDS.finditer(text):
-        word = match.group().lower()
-        if word in wanted or stem(word) in wanted:
-            out.append(html.escape(text[position : match.start()]))
-            out.append(f"<{mark}>{html.escape(match.group())}</{mark}>")
-            position = match.end()
-    out.append(html.escape(text[position:]))
-    return "".join(out)
-
-
 @cache
 def _stemmer() -> Any:
     import Stemmer  # PyStemmer

@@ -1,15 +1,39 @@
 """How RAG values look in a notebook: search results as a table with the query's terms marked
-in each chunk, statistics as a table, and a large ingest's progress as a bar."""
+in each chunk, statistics as a table, and a large ingest's progress as a bar. (Outside the rag
+package, which loads storage: building the globals must not.)"""
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from llmspell.runtime.display import html_table
-from llmspell.runtime.rag.manager import WRITE_BATCH_CHUNKS
-from llmspell.runtime.retrieval.keyword import highlight_html
+
+_WORDS = re.compile(r"\w+")
+
+
+def highlight_html(text: str, query: str, mark: str = "mark") -> str:
+    """`text` as HTML (escaped) with every word that matches a keyword of `query` (same word or
+    same Snowball stem) wrapped in `<mark>`."""
+    from llmspell.runtime.retrieval.keyword import query_terms, stem
+
+    terms = query_terms(query)
+    wanted = set(terms) | {stem(term) for term in terms}
+    if not wanted:
+        return html.escape(text)
+    out: list[str] = []
+    position = 0
+    for match in _WORDS.finditer(text):
+        word = match.group().lower()
+        if word in wanted or stem(word) in wanted:
+            out.append(html.escape(text[position : match.start()]))
+            out.append(f"<{mark}>{html.escape(match.group())}</{mark}>")
+            position = match.end()
+    out.append(html.escape(text[position:]))
+    return "".join(out)
+
 
 STATS_KEYS = {"documents", "chunks", "vectors", "dimensions", "storage_bytes", "embedding_model"}
 MAX_CONTENT_CHARS = 600
@@ -63,11 +87,8 @@ def render_rag_value(value: Any) -> dict[str, Any] | None:
     return None
 
 
-def ingest_progress(done: int, total: int) -> dict[str, Any] | None:
-    """The display of an ingest that has stored `done` of `total` chunks; None for an ingest
-    too small to need one (a single write)."""
-    if total <= WRITE_BATCH_CHUNKS:
-        return None
+def ingest_progress(done: int, total: int) -> dict[str, Any]:
+    """The display of an ingest that has stored `done` of `total` chunks."""
     percent = 100 * done // total if total else 100
     text = f"RAG.ingest: {done}/{total} chunks stored ({percent}%)"
     return {
@@ -80,4 +101,10 @@ def ingest_progress(done: int, total: int) -> dict[str, Any] | None:
     }
 
 
-__all__ = ["ingest_progress", "is_search_result", "render_rag_value", "search_result_html"]
+__all__ = [
+    "highlight_html",
+    "ingest_progress",
+    "is_search_result",
+    "render_rag_value",
+    "search_result_html",
+]
