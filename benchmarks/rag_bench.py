@@ -87,7 +87,7 @@ def storage_settings(backend: str, stack: ExitStack) -> Iterator[StorageSettings
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         yield StorageSettings(backend="sqlite", sqlite_path=str(directory / "bench.db"))
     else:
-        logins = stack.enter_context(contextmanager(postgres_logins)())
+        logins = stack.enter_context(postgres_logins())
         yield StorageSettings(
             backend="postgres",
             pg_url=logins.app_url,
