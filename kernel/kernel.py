@@ -52,10 +52,16 @@ class FrontendSink:
     def stderr(self, text: str) -> None:
         self._kernel.publish("stream", {"name": "stderr", "text": text})
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
-        self._kernel.publish(
-            "display_data", {"data": bundle, "metadata": metadata, "transient": {}}
-        )
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        transient = {} if display_id is None else {"display_id": display_id}
+        kind = "update_display_data" if update and display_id is not None else "display_data"
+        self._kernel.publish(kind, {"data": bundle, "metadata": metadata, "transient": transient})
 
     def clear(self, wait: bool) -> None:
         self._kernel.publish("clear_output", {"wait": wait})

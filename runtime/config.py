@@ -78,7 +78,7 @@ PLANNED_COMPONENTS = (
 )
 # Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
 # The issue that builds a section's component removes it from here.
-UNBUILT_SECTIONS = ("rag", "providers")
+UNBUILT_SECTIONS = ("providers",)
 Backend = Literal["sqlite", "memory", "postgres"]
 
 

@@ -75,7 +75,17 @@ class OutputSink(Protocol):
 
     def stdout(self, text: str) -> None: ...
     def stderr(self, text: str) -> None: ...
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None: ...
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        """Show `bundle`. A `display_id` names a display that later calls with `update=True`
+        replace in place (progress); a sink that cannot update may show only the first."""
+        ...
+
     def clear(self, wait: bool) -> None: ...
     def page(self, text: str) -> None: ...
     def input(self, prompt: str, password: bool) -> str:
@@ -88,6 +98,7 @@ class CapturingSink:
 
     def __init__(self, result: ExecutionResult) -> None:
         self.result = result
+        self._positions: dict[str, int] = {}  # display id -> index in result.displays
 
     def stdout(self, text: str) -> None:
         self.result.stdout += text
@@ -95,11 +106,23 @@ class CapturingSink:
     def stderr(self, text: str) -> None:
         self.result.stderr += text
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        if update and display_id in self._positions:
+            self.result.displays[self._positions[display_id]] = bundle
+            return
+        if display_id is not None:
+            self._positions[display_id] = len(self.result.displays)
         self.result.displays.append(bundle)
 
     def clear(self, wait: bool) -> None:
         self.result.displays.clear()
+        self._positions.clear()
 
     def page(self, text: str) -> None:
         self.result.pages.append(text)
@@ -125,7 +148,15 @@ class ConsoleSink:
         self._err.write(text)
         self._err.flush()
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        if display_id is not None:
+            return  # a display that updates in place (progress) has no place in a log
         text = bundle.get("text/markdown") or bundle.get("text/plain") or ""
         self.stdout(str(text).rstrip("\n") + "\n")
 

@@ -86,8 +86,17 @@ class _SinkRouter:
     def stderr(self, text: str) -> None:
         self.target.stderr(text)
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
-        self.target.display(bundle, metadata)
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        if display_id is None:
+            self.target.display(bundle, metadata)
+        else:
+            self.target.display(bundle, metadata, display_id=display_id, update=update)
 
     def clear(self, wait: bool) -> None:
         self.target.clear(wait)

@@ -324,6 +324,15 @@ def require_int(
     return value
 
 
+def optional_number(fn: str, arg: str, value: Any) -> float | None:
+    """A number (integer or float, not a boolean) as a float, or None for nil."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{fn}: {arg} must be a number, got {type_name(value)}")
+    return float(value)
+
+
 def require_table(fn: str, arg: str, value: Any) -> dict[str, Any]:
     """An options table: `{}` arrives as an empty dict (or list from an empty Lua table)."""
     if value is None or value == []:

@@ -11,6 +11,7 @@ from llmspell.runtime.api.base import (
     ValidationError,
     check_options,
     ensure_data,
+    optional_number,
     require_int,
     require_str,
     require_table,
@@ -30,14 +31,6 @@ if TYPE_CHECKING:
 
 def _time(fn: str, arg: str, value: Any) -> datetime | None:
     return None if value is None else parse_time(fn, arg, value)
-
-
-def _number(fn: str, arg: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"{fn}: {arg} must be a number, got {type_name(value)}")
-    return float(value)
 
 
 def _bool(fn: str, arg: str, value: Any) -> bool:
@@ -165,7 +158,7 @@ class EpisodicApi(_MemoryPart):
             require_str(fn, "session_id", session_id, allow_empty=True),
             require_str(fn, "query", query),
             10 if limit is None else require_int(fn, "limit", limit, minimum=1, maximum=1000),
-            min_score=_number(fn, "min_score", opts.get("min_score")),
+            min_score=optional_number(fn, "min_score", opts.get("min_score")),
             role=None if role is None else require_str(fn, "role", role),
             since=_time(fn, "since", opts.get("since")),
             until=_time(fn, "until", opts.get("until")),
@@ -362,7 +355,7 @@ class ProceduralApi(_MemoryPart):
         fn = "Memory.procedural.suggest"
         opts = require_table(fn, "options", options)
         check_options(fn, opts, {"min_success_rate", "limit"})
-        minimum = _number(fn, "min_success_rate", opts.get("min_success_rate"))
+        minimum = optional_number(fn, "min_success_rate", opts.get("min_success_rate"))
         patterns = self._memory.procedural.suggest(
             require_str(fn, "trigger", trigger),
             0.0 if minimum is None else minimum,

@@ -3,7 +3,8 @@
 `fuse_convex` (the default of hybrid search) mixes min-max-normalised cosine similarity with
 max-normalised BM25: `w * cos' + (1 - w) * bm25'`, in [0, 1]. On a conversational-memory
 benchmark it beat both signals alone and reciprocal-rank fusion; a static embedder alone loses
-to keywords. `fuse_reciprocal_rank` is RRF (`sum 1 / (60 + rank)`), scaled to [0, 1].
+to keywords. `fuse_reciprocal_rank` is RRF (`sum 1 / (60 + rank)`), scaled to [0, 1]: RAG
+orders by it, as the spec asks.
 """
 
 from __future__ import annotations
@@ -51,11 +52,25 @@ def fuse_convex(
 
 
 def fuse_reciprocal_rank(vector: np.ndarray, keyword: np.ndarray) -> np.ndarray:
-    """Reciprocal-rank fusion of the two rankings, divided by its best possible value."""
-    fused = np.zeros(len(vector))
-    for scores in (np.asarray(vector), np.asarray(keyword)):
-        order = np.argsort(-scores, kind="stable")
-        ranks = np.empty(len(scores))
-        ranks[order] = np.arange(1, len(scores) + 1)
-        fused += 1.0 / (RRF_K + ranks)
+    """Reciprocal-rank fusion (`sum 1 / (60 + rank)`) of the two rankings, divided by its best
+    possible value (first in both), so it lies in [0, 1]. Every candidate has a vector rank; a
+    candidate with no keyword score (<= 0: not in the keyword ranking) gets nothing from it.
+    Ties share the best rank of their group."""
+    vector = np.asarray(vector, dtype=np.float64)
+    keyword = np.asarray(keyword, dtype=np.float64)
+    fused = 1.0 / (RRF_K + _ranks(vector))
+    ranked = keyword > 0
+    fused[ranked] += 1.0 / (RRF_K + _ranks(keyword[ranked]))
     return fused / (2.0 / (RRF_K + 1))
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based competition ranks, best (highest) first: equal scores share a rank."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores))
+    position = 0
+    for i, index in enumerate(order):
+        if i == 0 or scores[index] != scores[order[i - 1]]:
+            position = i + 1
+        ranks[index] = position
+    return ranks

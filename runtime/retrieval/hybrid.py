@@ -1,25 +1,30 @@
 """`HybridSearch`: the query's embedding and its keywords against one namespace, fused.
 
 Vector side: the vectors store's search (exact on SQLite, HNSW on PostgreSQL) for the best
-`candidates`. Keyword side: BM25 over the namespace's content, from a `KeywordIndex` kept per
-namespace and rebuilt only when the namespace's generation changes. Each candidate of either
-side gets both scores (its cosine from the store, its BM25 from the index); `fuse_convex` turns
-them into one score in [0, 1]. Filters (`VectorFilter`) apply to both sides.
+`candidates`. Keyword side: the store's keyword index (`keyword_search`: FTS5's BM25 on SQLite,
+`ts_rank` over a GIN-indexed tsvector on PostgreSQL), kept by the database, so no write makes
+the process rebuild anything. Each candidate of either side gets its cosine from the store;
+the fusion turns both signals into one score in [0, 1]:
+
+- `convex` (episodic memory's default): `w * min_max(cos) + (1 - w) * max_scaled(kw) * coverage`
+  (keyword scores of vector candidates are looked up too);
+- `rrf` (RAG): reciprocal-rank fusion of the vector ranking and the keyword ranking of the
+  candidates that hold at least half of the query's terms, divided by its best possible value.
+
+Filters (`VectorFilter`) apply to both sides.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from llmspell.runtime.embeddings import Embedder
 from llmspell.runtime.retrieval.fusion import fuse_convex, fuse_reciprocal_rank
-from llmspell.runtime.retrieval.keyword import KeywordIndex, query_coverage
+from llmspell.runtime.retrieval.keyword import query_coverage, query_terms
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -28,26 +33,21 @@ if TYPE_CHECKING:
 SearchMode = Literal["hybrid", "vector", "keyword"]
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 Fusion = Literal["convex", "rrf"]
+FUSIONS = ("convex", "rrf")
 DEFAULT_VECTOR_WEIGHT = 0.5
 MIN_CANDIDATES = 50
+MIN_KEYWORD_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
 class RetrievalHit:
-    """A search result: the stored vector, its score in [0, 1], and the two raw signals."""
+    """A search result: the stored vector, its score in [0, 1], and the two raw signals
+    (`keyword_score` is 0 for a candidate outside the keyword side's ranking)."""
 
     record: VectorRecord
     score: float
     vector_score: float  # cosine similarity (-1..1)
-    keyword_score: float  # BM25 (>= 0)
-
-
-@dataclass
-class _Corpus:
-    generation: str
-    records: list[VectorRecord]
-    position: dict[str, int]
-    index: KeywordIndex
+    keyword_score: float  # the keyword index's relevance (>= 0)
 
 
 class HybridSearch:
@@ -63,12 +63,12 @@ class HybridSearch:
     ) -> None:
         if not 0.0 <= vector_weight <= 1.0:
             raise ValueError(f"vector_weight must be between 0 and 1, got {vector_weight}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
         self._vectors = vectors
         self.embedder = embedder
         self.vector_weight = vector_weight
         self.fusion = fusion
-        self._corpora: dict[str, _Corpus] = {}
-        self._lock = threading.Lock()
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> HybridSearch:
@@ -77,29 +77,6 @@ class HybridSearch:
             infra.get(Embedder),
             vector_weight=infra.config.memory.vector_weight,
         )
-
-    def keyword_corpus(self, namespace: str) -> _Corpus | None:
-        """The namespace's records and BM25 index at its current generation (None: empty)."""
-        store = self._vectors()
-        info = store.namespace(namespace)
-        if info is None:
-            with self._lock:
-                self._corpora.pop(namespace, None)
-            return None
-        with self._lock:
-            corpus = self._corpora.get(namespace)
-            if corpus is not None and corpus.generation == info.generation:
-                return corpus
-        records = store.scan(namespace)
-        corpus = _Corpus(
-            generation=info.generation,
-            records=records,
-            position={r.id: i for i, r in enumerate(records)},
-            index=KeywordIndex([r.content for r in records]),
-        )
-        with self._lock:
-            self._corpora[namespace] = corpus
-        return corpus
 
     def search(
         self,
@@ -111,18 +88,23 @@ class HybridSearch:
         mode: SearchMode = "hybrid",
         min_score: float | None = None,
         vector_weight: float | None = None,
+        fusion: Fusion | None = None,
     ) -> list[RetrievalHit]:
         """The `k` best unexpired vectors of `namespace` for `query`, best first.
 
         `mode`: `hybrid` (fused, the default), `vector` (score = cosine clipped to [0, 1]) or
-        `keyword` (score = BM25 divided by the best candidate's). `min_score` drops results
-        scoring below it. Raises `VectorModelMismatch` when the namespace was written by another
-        embedding model than this runtime's.
+        `keyword` (score = keyword relevance divided by the best candidate's). `fusion`
+        (default: this search's) picks how hybrid scores are fused. `min_score` drops results
+        scoring below it. Raises `VectorModelMismatch` when the namespace was written by
+        another embedding model than this runtime's.
         """
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        fusion = self.fusion if fusion is None else fusion
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
         weight = self.vector_weight if vector_weight is None else vector_weight
         if k == 0:
             return []
@@ -137,16 +119,11 @@ class HybridSearch:
                 vector_scores[hit.record.id] = hit.score
                 records[hit.record.id] = hit.record
         keyword_scores: dict[str, float] = {}
-        if mode != "vector":
-            corpus = self.keyword_corpus(namespace)
-            if corpus is not None:
-                bm25_all = corpus.index.scores(query)
-                keyword_scores = self._keyword_candidates(corpus, bm25_all, pool, where)
-                for vid in keyword_scores:
-                    records.setdefault(vid, corpus.records[corpus.position[vid]])
-                for vid in vector_scores:
-                    if vid not in keyword_scores and vid in corpus.position:
-                        keyword_scores[vid] = float(bm25_all[corpus.position[vid]])
+        terms = query_terms(query)
+        if mode != "vector" and terms:
+            for hit in store.keyword_search(namespace, terms, pool, where):
+                keyword_scores[hit.record.id] = hit.score
+                records.setdefault(hit.record.id, hit.record)
         if mode == "hybrid":
             assert query_vector is not None
             missing = [vid for vid in keyword_scores if vid not in vector_scores]
@@ -154,47 +131,34 @@ class HybridSearch:
                 vector_scores.update(
                     store.similarity(namespace, self.embedder.model, query_vector, missing)
                 )
+            unranked = [vid for vid in vector_scores if vid not in keyword_scores]
+            if fusion == "convex" and unranked and terms:
+                for hit in store.keyword_search(namespace, terms, len(unranked), ids=unranked):
+                    keyword_scores[hit.record.id] = hit.score
         ids = [vid for vid in records if mode != "hybrid" or vid in vector_scores]
         if mode == "keyword":
             ids = [vid for vid in ids if keyword_scores.get(vid, 0.0) > 0]
         if not ids:
             return []
         cos = np.array([vector_scores.get(vid, 0.0) for vid in ids])
-        bm25 = np.array([keyword_scores.get(vid, 0.0) for vid in ids])
+        kw = np.array([keyword_scores.get(vid, 0.0) for vid in ids])
         if mode == "vector":
             fused = np.clip(cos, 0.0, 1.0)
         elif mode == "keyword":
-            fused = bm25 / bm25.max()
-        elif self.fusion == "rrf":
-            fused = fuse_reciprocal_rank(cos, bm25)
+            fused = kw / kw.max()
+        elif fusion == "rrf":
+            # Only keyword matches covering at least half of the query's terms join the
+            # keyword ranking (BM25's usual "minimum should match"): a chunk sharing one
+            # incidental word with a long question ranks no higher for it.
+            coverage = query_coverage(query, [records[vid].content for vid in ids])
+            fused = fuse_reciprocal_rank(cos, np.where(coverage >= MIN_KEYWORD_COVERAGE, kw, 0.0))
         else:
             coverage = query_coverage(query, [records[vid].content for vid in ids])
-            fused = fuse_convex(cos, bm25, weight, coverage)
-        order = sorted(range(len(ids)), key=lambda i: (-fused[i], -cos[i], -bm25[i], ids[i]))
+            fused = fuse_convex(cos, kw, weight, coverage)
+        order = sorted(range(len(ids)), key=lambda i: (-fused[i], -cos[i], -kw[i], ids[i]))
         hits = [
-            RetrievalHit(records[ids[i]], float(fused[i]), float(cos[i]), float(bm25[i]))
+            RetrievalHit(records[ids[i]], float(fused[i]), float(cos[i]), float(kw[i]))
             for i in order
             if min_score is None or fused[i] >= min_score
         ]
         return hits[:k]
-
-    @staticmethod
-    def _keyword_candidates(
-        corpus: _Corpus, scores: np.ndarray, pool: int, where: VectorFilter | None
-    ) -> dict[str, float]:
-        """The best `pool` unexpired records passing `where` with a BM25 score above zero."""
-        now = datetime.now(UTC)
-        found: dict[str, float] = {}
-        for position in np.argsort(-scores, kind="stable"):
-            score = float(scores[position])
-            if score <= 0 or len(found) >= pool:
-                break
-            record = corpus.records[int(position)]
-            if record.expires_at is not None and record.expires_at <= now:
-                continue
-            if where is not None and not where.matches(
-                record.document_id, record.metadata, record.event_time
-            ):
-                continue
-            found[record.id] = score
-        return found

@@ -1,13 +1,47 @@
-"""`KeywordIndex`: BM25 over a fixed list of texts (bm25s, English stop words, Snowball stems)."""
+"""Keywords: the words of a query a keyword index looks up (`query_terms`), and `KeywordIndex`,
+BM25 over a fixed list of texts (bm25s, English stop words, Snowball stems) for callers that
+rank their own candidates. Namespaces of the vectors store have their keyword index in the
+database (`VectorStore.keyword_search`)."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 import numpy as np
+
+_WORDS = re.compile(r"\w+")
+MAX_QUERY_TERMS = 64
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    # NLTK's English list (179 words, with question words: what, when, how, you...): a
+    # keyword match on "when" or "you" says nothing about a document, and on questions
+    # written in full sentences such matches pushed unrelated chunks up the fused ranking.
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct lower-cased words of `query` (letters, digits, _) without English stop
+    words (NLTK's list), in order, at most MAX_QUERY_TERMS: what a keyword index is asked
+    for."""
+    terms: list[str] = []
+    stop = _stop_words()
+    for word in _WORDS.findall(query.lower()):
+        if word not in stop and word not in terms:
+            terms.append(word)
+    return terms[:MAX_QUERY_TERMS]
+
+
+def stem(word: str) -> str:
+    """The Snowball (English) stem of a lower-cased word."""
+    return str(_stemmer().stemWord(word))
 
 
 @cache

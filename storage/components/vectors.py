@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
+from llmspell.storage import fulltext
 from llmspell.storage.database import Database
 from llmspell.storage.postgres.hnsw import (
     nearest_statement,
@@ -61,6 +62,7 @@ from llmspell.storage.vector_matrix import NamespaceMatrix, VectorFilter
 
 __all__ = [
     "SUPPORTED_DIMENSIONS",
+    "DocumentSummary",
     "NamespaceInfo",
     "NewVector",
     "SqlVectorStore",
@@ -129,6 +131,20 @@ class VectorHit:
 
 
 @dataclass(frozen=True)
+class DocumentSummary:
+    """The unexpired vectors of one document of a namespace: how many, how much text, when
+    they were added, and the metadata of its first vector (by event time, then insertion)."""
+
+    document_id: str
+    vectors: int
+    content_chars: int
+    first_created_at: datetime
+    last_created_at: datetime
+    metadata: dict[str, Any]
+    expires_at: datetime | None  # the earliest expiry among its vectors (None: never)
+
+
+@dataclass(frozen=True)
 class NamespaceInfo:
     """What a namespace holds: the model and size that wrote it, and its generation stamp."""
 
@@ -144,8 +160,16 @@ class NamespaceInfo:
 class VectorStore(Protocol):
     """Embeddings with content and metadata, searched by cosine similarity per namespace."""
 
-    def add(self, namespace: str, model: str, vectors: Sequence[NewVector]) -> list[str]:
-        """Store `vectors` (all of one size) in `namespace`; returns their ids."""
+    def add(
+        self,
+        namespace: str,
+        model: str,
+        vectors: Sequence[NewVector],
+        *,
+        replace_documents: Collection[str] | None = None,
+    ) -> list[str]:
+        """Store `vectors` (all of one size) in `namespace`; returns their ids. The namespace's
+        vectors of `replace_documents` are deleted in the same transaction."""
         ...
 
     def get(self, ids: Sequence[str], with_embeddings: bool = False) -> list[VectorRecord]:
@@ -169,10 +193,33 @@ class VectorStore(Protocol):
         """Cosine similarity of `query` with each of `ids` found in `namespace`."""
         ...
 
+    def keyword_search(
+        self,
+        namespace: str,
+        terms: Sequence[str],
+        k: int,
+        where: VectorFilter | None = None,
+        ids: Collection[str] | None = None,
+    ) -> list[VectorHit]:
+        """The `k` unexpired vectors of `namespace` (among `ids` when given) passing `where`
+        whose content holds any of `terms` (words), best keyword relevance first (score > 0)."""
+        ...
+
     def scan(
         self, namespace: str, where: VectorFilter | None = None, limit: int | None = None
     ) -> list[VectorRecord]:
         """Unexpired vectors of `namespace` passing `where`, oldest event (then insert) first."""
+        ...
+
+    def documents(
+        self, namespace: str, document_ids: Collection[str] | None = None
+    ) -> list[DocumentSummary]:
+        """One summary per document of `namespace` (only `document_ids` when given), most
+        recently added first."""
+        ...
+
+    def set_expiry(self, namespace: str, expires_at: datetime | None) -> int:
+        """Give every vector of `namespace` this expiry (None: never); returns how many."""
         ...
 
     def count(self, namespace: str | None = None, where: VectorFilter | None = None) -> int:
@@ -271,6 +318,8 @@ def hnsw_index_name(dimension: int) -> str:
 
 
 VECTOR_TABLES = {dimension: _vector_table(dimension) for dimension in SUPPORTED_DIMENSIONS}
+for _table in VECTOR_TABLES.values():
+    fulltext.index_with_table(_table)
 
 
 def vector_table(dimension: int) -> Table:
@@ -470,10 +519,24 @@ class SqlVectorStore:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def add(self, namespace: str, model: str, vectors: Sequence[NewVector]) -> list[str]:
+    def add(
+        self,
+        namespace: str,
+        model: str,
+        vectors: Sequence[NewVector],
+        *,
+        replace_documents: Collection[str] | None = None,
+    ) -> list[str]:
         namespace = require_text("namespace", namespace)
         model = require_text("model", model)
+        documents = (
+            None
+            if replace_documents is None
+            else sorted({require_text("document id", d) for d in replace_documents})
+        )
         if not vectors:
+            if documents:
+                self._delete_documents(namespace, documents)
             return []
         rows, dimension = self._rows(vectors)
         t = vector_table(dimension)
@@ -502,6 +565,11 @@ class SqlVectorStore:
             # (ids made here are new: no need to look).
             given = [v.id for v in vectors if v.id is not None]
             replaced = self._owners_of(conn, given) if given else {}
+            dropped = (
+                self._drop_documents(conn, dimension, namespace, documents)
+                if documents and existing is not None
+                else []
+            )
             if replaced:
                 self._delete_ids(conn, ids)
                 for other in replaced:
@@ -522,6 +590,7 @@ class SqlVectorStore:
         matrix = self._matrices.get(namespace)
         if matrix is not None:
             if existing is not None and matrix.generation == old:
+                matrix.remove(dropped)
                 for row in rows:
                     matrix.add(
                         row["id"],
@@ -535,6 +604,66 @@ class SqlVectorStore:
             else:
                 self._matrices.pop(namespace, None)
         return ids
+
+    def _drop_documents(
+        self, conn: Connection, dimension: int, namespace: str, documents: Sequence[str]
+    ) -> list[str]:
+        """Delete the namespace's vectors of `documents` (expired ones too); their ids."""
+        t = vector_table(dimension)
+
+        def where() -> ColumnElement[bool]:
+            return and_(
+                self._tenant.where(t, "namespace"),
+                t.c.document_id.in_(bindparam("document_ids", expanding=True)),
+            )
+
+        find = self._statement(("document_ids", dimension), lambda: select(t.c.id).where(where()))
+        drop = self._statement(("drop_documents", dimension), lambda: delete(t).where(where()))
+        params = {"namespace": namespace, "document_ids": list(documents)}
+        ids = list(conn.execute(find, params).scalars())
+        if ids:
+            conn.execute(drop, params)
+        return ids
+
+    def _delete_documents(self, namespace: str, documents: Sequence[str]) -> None:
+        now = datetime.now(UTC)
+        with self._lock, self._db.transaction(write=True) as conn:
+            row = self._namespace_row(conn, namespace, lock=True)
+            if row is None:
+                return
+            dropped = self._drop_documents(conn, int(row.dimension), namespace, documents)
+            if dropped:
+                self._after_delete(conn, namespace, now)
+        if dropped:
+            self._matrices.pop(namespace, None)
+
+    def set_expiry(self, namespace: str, expires_at: datetime | None) -> int:
+        namespace = require_text("namespace", namespace)
+        if expires_at is not None and (
+            not isinstance(expires_at, datetime) or expires_at.tzinfo is None
+        ):
+            raise ValueError("expires_at must be a timezone-aware datetime or None")
+        now = datetime.now(UTC)
+        with self._lock, self._db.transaction(write=True) as conn:
+            row = self._namespace_row(conn, namespace, lock=True)
+            if row is None:
+                return 0
+            t = vector_table(int(row.dimension))
+            stmt = self._statement(
+                ("set_expiry", int(row.dimension)),
+                lambda: (
+                    update(t)
+                    .where(self._tenant.where(t), t.c.namespace == bindparam("ns"), self._live(t))
+                    .values(expires_at=bindparam("expiry", type_=UtcDateTime()))
+                ),
+            )
+            changed = int(
+                conn.execute(stmt, {"ns": namespace, "now": now, "expiry": expires_at}).rowcount
+            )
+            self._touch(conn, namespace, now, row)
+        # The matrix keeps expiry times per row: it reloads on the next search.
+        self._matrices.pop(namespace, None)
+        return changed
 
     def _owners_of(self, conn: Connection, ids: Sequence[str]) -> dict[str, list[str]]:
         """namespace -> ids, for ids that already exist (an add with their id replaces them)."""
@@ -826,6 +955,151 @@ class SqlVectorStore:
             info = self.namespace(namespace)
             return 0 if info is None else info.count
         return sum(info.count for info in self.namespaces())
+
+    def documents(
+        self, namespace: str, document_ids: Collection[str] | None = None
+    ) -> list[DocumentSummary]:
+        namespace = require_text("namespace", namespace)
+        chosen = None if document_ids is None else sorted(set(document_ids))
+        now = datetime.now(UTC)
+        with self._db.transaction() as conn:
+            row = self._namespace_row(conn, namespace)
+            if row is None or chosen == []:
+                return []
+            dimension = int(row.dimension)
+            stmt = self._statement(
+                ("documents", dimension, chosen is not None),
+                lambda: self._documents_statement(vector_table(dimension), chosen is not None),
+            )
+            params: dict[str, Any] = {"namespace": namespace, "now": now}
+            if chosen is not None:
+                params["document_ids"] = chosen
+            rows = conn.execute(stmt, params).all()
+        return [
+            DocumentSummary(
+                document_id=r.document_id,
+                vectors=int(r.vectors),
+                content_chars=int(r.content_chars or 0),
+                first_created_at=r.first_created_at,
+                last_created_at=r.last_created_at,
+                metadata=dict(r.metadata or {}),
+                expires_at=r.expires_at,
+            )
+            for r in rows
+        ]
+
+    def _documents_statement(self, t: Table, only_some: bool) -> Select[Any]:
+        clauses = [self._tenant.where(t, "namespace"), self._live(t), t.c.document_id.is_not(None)]
+        if only_some:
+            clauses.append(t.c.document_id.in_(bindparam("document_ids", expanding=True)))
+        per_document = t.c.document_id
+        first = (
+            func.row_number()
+            .over(
+                partition_by=t.c.document_id,
+                order_by=(t.c.event_time.is_(None), t.c.event_time, t.c.created_at, t.c.id),
+            )
+            .label("position")
+        )
+        ranked = select(
+            t.c.document_id,
+            t.c["metadata"],
+            first,
+            func.count().over(partition_by=per_document).label("vectors"),
+            func.sum(func.length(t.c.content))
+            .over(partition_by=per_document)
+            .label("content_chars"),
+            func.min(t.c.created_at).over(partition_by=per_document).label("first_created_at"),
+            func.max(t.c.created_at).over(partition_by=per_document).label("last_created_at"),
+            func.min(t.c.expires_at).over(partition_by=per_document).label("expires_at"),
+        ).where(*clauses)
+        inner = ranked.subquery("ranked")
+        return (
+            select(
+                inner.c.document_id,
+                inner.c["metadata"],
+                inner.c.vectors,
+                inner.c.content_chars,
+                inner.c.first_created_at,
+                inner.c.last_created_at,
+                inner.c.expires_at,
+            )
+            .where(inner.c.position == 1)
+            .order_by(inner.c.last_created_at.desc(), inner.c.document_id)
+        )
+
+    def keyword_search(
+        self,
+        namespace: str,
+        terms: Sequence[str],
+        k: int,
+        where: VectorFilter | None = None,
+        ids: Collection[str] | None = None,
+    ) -> list[VectorHit]:
+        namespace = require_text("namespace", namespace)
+        words = fulltext.check_terms(terms)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        chosen = None if ids is None else sorted(set(ids))
+        if not words or k == 0 or chosen == []:
+            return []
+        now = datetime.now(UTC)
+        dialect = self._db.dialect_name
+        shape = self._shape(where, sql_metadata=self._postgres)
+        # SQLite compares metadata in Python (JSON equality), so it reads past `k` rows.
+        post_filter = not self._postgres and where is not None and bool(where.metadata)
+        with self._db.transaction() as conn:
+            row = self._namespace_row(conn, namespace)
+            if row is None:
+                return []
+            dimension = int(row.dimension)
+            stmt = self._statement(
+                ("keyword", dimension, shape, chosen is not None, post_filter),
+                lambda: self._keyword_statement(
+                    vector_table(dimension), shape, chosen is not None, not post_filter
+                ),
+            )
+            params = {
+                **self._params(where, now),
+                "namespace": namespace,
+                "terms": fulltext.match_text(words, dialect),
+            }
+            if chosen is not None:
+                params["ids"] = chosen
+            if not post_filter:
+                params["k"] = k
+            hits: list[VectorHit] = []
+            for found in conn.execute(stmt, params):
+                record = self._record(found, False)
+                if (
+                    post_filter
+                    and where is not None
+                    and not where.matches_metadata(record.metadata)
+                ):
+                    continue
+                hits.append(VectorHit(record, float(found[-1])))
+                if len(hits) >= k:
+                    break
+        return hits
+
+    def _keyword_statement(
+        self, t: Table, shape: tuple[bool, bool, bool, bool], some_ids: bool, limited: bool
+    ) -> Select[Any]:
+        dialect = self._db.dialect_name
+        rank = fulltext.rank_expression(t, dialect).label("keyword_score")
+        clauses = [
+            self._filter_clauses(t, shape, with_namespace=True),
+            fulltext.match_clause(t, dialect),
+        ]
+        if some_ids:
+            clauses.append(t.c.id.in_(bindparam("ids", expanding=True)))
+        stmt = select(*self._record_columns(t, False), rank)
+        if dialect != "postgresql":
+            stmt = stmt.select_from(
+                fulltext.sqlite_fts_table(t).join(t, fulltext.sqlite_join_condition(t))
+            )
+        stmt = stmt.where(*clauses).order_by(rank.desc(), t.c.id)
+        return stmt.limit(bindparam("k")) if limited else stmt
 
     # -- search --------------------------------------------------------------------------------
 

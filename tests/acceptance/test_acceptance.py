@@ -21,6 +21,8 @@ SCRIPTS = [
     "events_hooks.lua",
     "memory_episodic.lua",
     "semantic_bitemporal.lua",
+    "rag_search.lua",
+    "context_assemble.lua",
 ]
 PROFILES = [
     pytest.param("memory", id="memory"),

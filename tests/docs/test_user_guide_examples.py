@@ -20,6 +20,11 @@ CHAPTERS: dict[str, dict[str, str]] = {
     "05-events-and-hooks.md": {},
     "06-tools-and-workflows.md": {},
     "07-memory.md": {},
+    "08-rag-and-context.md": {
+        "handbook.md": "# Staff handbook\n\n" + "Staff may work from home two days a week. " * 60,
+        "timetable.html": "<html><head><title>Timetable</title></head><body><p>The first "
+        "ferry leaves at 06:00.</p><script>x()</script></body></html>",
+    },
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 

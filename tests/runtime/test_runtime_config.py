@@ -246,7 +246,6 @@ def test_unknown_storage_component_names_the_file_and_the_components(isolated_en
 
 
 UNREAD_SECTIONS = {
-    "rag": "[rag]\nchunk_size = 256\n",
     "providers": '[providers.openai]\ntype = "openai"\n',
 }
 

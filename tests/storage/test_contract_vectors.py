@@ -38,7 +38,11 @@ def _setup(store: SqlVectorStore) -> None:
 
 TENANT_FILTER_SETUP: Callable[[SqlVectorStore], None] = _setup
 TENANT_FILTER_CALLS: dict[str, Callable[[SqlVectorStore], Any]] = {
-    "add": lambda s: s.add("ns", "m", [NewVector(unit(3), "b", id="v2", document_id="d2")]),
+    "add": lambda s: (
+        s.add("ns", "m", [NewVector(unit(3), "b", id="v2", document_id="d2")]),
+        s.add("ns", "m", [NewVector(unit(4), "c", document_id="d2")], replace_documents={"d2"}),
+        s.add("ns", "m", [], replace_documents={"d2"}),
+    ),
     "get": lambda s: s.get(["v1"], with_embeddings=True),
     "search": lambda s: s.search("ns", "m", unit(1), 2, VectorFilter(document_ids={"d1"})),
     "similarity": lambda s: s.similarity("ns", "m", unit(1), ["v1"]),
@@ -51,6 +55,12 @@ TENANT_FILTER_CALLS: dict[str, Callable[[SqlVectorStore], Any]] = {
     "namespace": lambda s: s.namespace("ns"),
     "namespaces": lambda s: s.namespaces("n"),
     "sweep_expired": lambda s: s.sweep_expired(),
+    "keyword_search": lambda s: (
+        s.keyword_search("ns", ["a"], 5, VectorFilter(metadata={"k": 1}), ids=["v1"]),
+        s.keyword_search("ns", ["a"], 5),
+    ),
+    "documents": lambda s: (s.documents("ns"), s.documents("ns", ["d1"])),
+    "set_expiry": lambda s: s.set_expiry("ns", datetime.now(UTC) + timedelta(hours=1)),
 }
 
 
@@ -241,3 +251,123 @@ def test_adding_an_existing_id_to_another_namespace_moves_it(storage: SqlStorage
     store.add("c", "m", [NewVector(unit(1, 256), "y", id="v")])
     assert [(r.namespace, r.content) for r in store.get(["v"])] == [("c", "y")]
     assert [n.namespace for n in store.namespaces()] == ["c"]
+
+
+def _texts(store: SqlVectorStore, namespace: str, texts: dict[str, str], **extra: Any) -> None:
+    store.add(
+        namespace,
+        "m",
+        [NewVector(unit(i), text, id=vid, **extra) for i, (vid, text) in enumerate(texts.items())],
+    )
+
+
+def test_keyword_search_finds_stemmed_words_and_ranks_the_better_match_first(
+    storage: SqlStorage,
+) -> None:
+    store = storage.vectors
+    _texts(
+        store,
+        "ns",
+        {
+            "cats": "Cats sleep sixteen hours a day; a sleeping cat is a happy cat.",
+            "dogs": "Dogs bark at the mail carrier every single morning.",
+            "mixed": "One cat, many dogs, and a long list of other animals of the farm.",
+        },
+    )
+    hits = store.keyword_search("ns", ["cat", "sleeps"], 5)
+    assert [h.record.id for h in hits] == ["cats", "mixed"]
+    assert hits[0].score > hits[1].score > 0
+    assert store.keyword_search("ns", ["zebra"], 5) == []
+    assert store.keyword_search("ns", [], 5) == []
+    assert [h.record.id for h in store.keyword_search("ns", ["cat", "dogs"], 1)] == ["mixed"]
+
+
+def test_keyword_search_honours_namespace_filters_ids_and_expiry(storage: SqlStorage) -> None:
+    store = storage.vectors
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    store.add(
+        "ns",
+        "m",
+        [
+            NewVector(unit(1), "alpha code", id="a", document_id="d1", metadata={"k": 1}),
+            NewVector(unit(2), "alpha code again", id="b", document_id="d2", metadata={"k": 2}),
+            NewVector(unit(3), "alpha expired", id="c", expires_at=past),
+        ],
+    )
+    _texts(store, "other", {"o": "alpha elsewhere"})
+    assert {h.record.id for h in store.keyword_search("ns", ["alpha"], 10)} == {"a", "b"}
+    only_k2 = store.keyword_search("ns", ["alpha"], 10, VectorFilter(metadata={"k": 2}))
+    assert [h.record.id for h in only_k2] == ["b"]
+    by_doc = store.keyword_search("ns", ["alpha"], 10, VectorFilter(document_ids={"d1"}))
+    assert [h.record.id for h in by_doc] == ["a"]
+    assert [h.record.id for h in store.keyword_search("ns", ["alpha"], 10, ids=["b", "o"])] == ["b"]
+
+
+def test_keyword_search_refuses_terms_that_are_not_words(storage: SqlStorage) -> None:
+    with pytest.raises(ValueError, match="must be words"):
+        storage.vectors.keyword_search("ns", ['a" OR "b'], 5)
+    with pytest.raises(ValueError, match="list of words"):
+        storage.vectors.keyword_search("ns", "alpha", 5)
+
+
+def test_the_keyword_index_follows_deletes_and_replacements(storage: SqlStorage) -> None:
+    store = storage.vectors
+    _texts(store, "ns", {"v": "original wording"})
+    store.add("ns", "m", [NewVector(unit(9), "replacement text", id="v")])
+    assert store.keyword_search("ns", ["original"], 5) == []
+    assert [h.record.id for h in store.keyword_search("ns", ["replacement"], 5)] == ["v"]
+    store.delete(["v"])
+    assert store.keyword_search("ns", ["replacement"], 5) == []
+
+
+def test_replace_documents_swaps_a_documents_vectors_in_one_add(storage: SqlStorage) -> None:
+    store = storage.vectors
+    store.add(
+        "ns",
+        "m",
+        [NewVector(unit(i), f"old {i}", document_id="doc") for i in range(3)]
+        + [NewVector(unit(5), "keep", id="keep", document_id="other")],
+    )
+    _texts(store, "elsewhere", {"e": "same document id elsewhere"}, document_id="doc")
+    store.search("ns", "m", unit(1), 5)  # a cached matrix must follow the replacement
+    store.add("ns", "m", [NewVector(unit(7), "new", document_id="doc")], replace_documents={"doc"})
+    assert sorted(r.content for r in store.scan("ns")) == ["keep", "new"]
+    assert {h.record.content for h in store.search("ns", "m", unit(1), 10)} == {"keep", "new"}
+    assert store.count("elsewhere") == 1, "only the namespace's vectors are replaced"
+    store.add("ns", "m", [], replace_documents={"doc"})
+    assert [r.content for r in store.scan("ns")] == ["keep"]
+
+
+def test_documents_summarise_each_document_newest_first(storage: SqlStorage) -> None:
+    store = storage.vectors
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    store.add(
+        "ns",
+        "m",
+        [
+            NewVector(unit(i), "x" * (i + 1), document_id="a", metadata={"part": i},
+                      event_time=t0 + timedelta(days=i))
+            for i in range(3)
+        ],
+    )  # fmt: skip
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    store.add("ns", "m", [NewVector(unit(9), "yy", document_id="b", expires_at=soon)])
+    store.add("ns", "m", [NewVector(unit(10), "no document")])
+    summaries = store.documents("ns")
+    assert [d.document_id for d in summaries] == ["b", "a"]
+    b, a = summaries
+    assert (a.vectors, a.content_chars, a.metadata, a.expires_at) == (3, 6, {"part": 0}, None)
+    assert b.expires_at is not None and abs((b.expires_at - soon).total_seconds()) < 1
+    assert [d.document_id for d in store.documents("ns", ["a", "zzz"])] == ["a"]
+    assert store.documents("nothing-here") == []
+
+
+def test_set_expiry_gives_every_vector_of_a_namespace_its_expiry(storage: SqlStorage) -> None:
+    store = storage.vectors
+    _texts(store, "ns", {"a": "one", "b": "two"})
+    _texts(store, "other", {"c": "three"})
+    assert store.set_expiry("ns", datetime.now(UTC) - timedelta(seconds=1)) == 2
+    assert store.search("ns", "m", unit(0), 5) == []
+    assert store.count("ns") == 0
+    assert store.count("other") == 1
+    assert store.set_expiry("missing", None) == 0

@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
+from llmspell.storage.fulltext import is_fulltext_object
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import connect, role_of, with_login
 from llmspell.storage.registry import metadata
@@ -88,8 +89,11 @@ def _tables(settings: StorageSettings) -> set[str]:
 def _declared_or_not_ann(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Approximate-nearest-neighbour indexes (pgvector HNSW) exist only on PostgreSQL, made by
-    the migrations; the schema module does not declare them."""
+    """Approximate-nearest-neighbour indexes (pgvector HNSW) exist only on PostgreSQL, and
+    keyword indexes (FTS5 tables, tsvector columns) are dialect-specific: the migrations make
+    them (see storage/fulltext.py); the schema module does not declare them."""
+    if reflected and is_fulltext_object(name):
+        return False
     if type_ == "index" and reflected:
         options = getattr(obj, "dialect_options", {}).get("postgresql", {})
         return options.get("using") != "hnsw"
@@ -108,7 +112,7 @@ def _schema_differences(engine: Engine) -> list[object]:
 
         def declared(name: str | None, kind: str, parent: dict[str, str | None]) -> bool:
             table = name if kind == "table" else parent.get("table_name")
-            return table not in partitions
+            return table not in partitions and not is_fulltext_object(table)
 
         context = MigrationContext.configure(
             conn,
