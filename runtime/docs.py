@@ -53,7 +53,7 @@ class DocIndex:
             functions = dict(public_functions(value))
             summary = doc_of(type(value)).split("\n\n")[0] or f"The {qualified} API."
             listing = "\n".join(
-                f"  {signature_of(f'{qualified}.{n}', f)}  {_first_line(doc_of(f))}"
+                f"  {_function_entry(f'{qualified}.{n}', f).signature}  {_first_line(doc_of(f))}"
                 for n, f in functions.items()
             )
             self.entries[qualified] = DocEntry(
@@ -81,9 +81,7 @@ class DocIndex:
                 self._add_function(qualified, MethodType(attr, cls))
 
     def _add_function(self, qualified: str, fn: Callable[..., Any]) -> None:
-        self.entries[qualified] = DocEntry(
-            qualified, "function", signature_of(qualified, fn), doc_of(fn)
-        )
+        self.entries[qualified] = _function_entry(qualified, fn)
 
     def get(self, qualified: str) -> DocEntry | None:
         return self.entries.get(qualified)
@@ -95,6 +93,22 @@ class DocIndex:
             lines.append(f"  {name:<12} {_first_line(self.entries[name].doc)}")
         lines += [f"  {name:<12} {what}" for name, what in SCRIPT_ARGUMENTS.items()]
         return "\n".join(lines) + "\n"
+
+
+# Every runtime documents the same API methods: their entries (inspect.signature is the cost)
+# are made once per process. Keyed by the function itself, so a method bound to another object
+# of the same class shares the entry.
+_FUNCTION_ENTRIES: dict[tuple[str, Any], DocEntry] = {}
+
+
+def _function_entry(qualified: str, fn: Callable[..., Any]) -> DocEntry:
+    key = (qualified, getattr(fn, "__func__", fn))
+    entry = _FUNCTION_ENTRIES.get(key)
+    if entry is None:
+        entry = DocEntry(qualified, "function", signature_of(qualified, fn), doc_of(fn))
+        if hasattr(fn, "__func__"):  # plain functions (lambdas, callbacks) are not kept
+            _FUNCTION_ENTRIES[key] = entry
+    return entry
 
 
 def _api_object_classes(base: type[ApiObject]) -> Iterator[type[ApiObject]]:
