@@ -81,7 +81,12 @@ def test_json_keeps_unicode_text(rt: ScriptRuntime) -> None:
 def test_config_get_reads_dotted_paths_and_sections(rt: ScriptRuntime) -> None:
     assert call(rt, "Config.get", "storage.backend") == "memory"
     lua_section = call(rt, "Config.get", "engines.lua")
-    assert lua_section == {"security": "safe", "max_memory_mb": 512, "timeout_s": 0}
+    assert lua_section == {
+        "security": "safe",
+        "max_memory_mb": 512,
+        "timeout_s": 0,
+        "env_allowlist": ["HOME", "USER", "LANG", "TZ"],
+    }
     whole = call(rt, "Config.get")
     assert whole["storage"]["backend"] == "memory"
     assert whole["default_engine"] == "lua"
