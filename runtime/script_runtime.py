@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from llmspell.runtime.api.base import ProducerStep
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
+from llmspell.runtime.errors import ScriptStopping
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.results import (
     CapturingSink,
@@ -101,6 +103,11 @@ class ScriptRuntime:
             raise ValueError(
                 f"ScriptRuntime: engine must be one of {', '.join(ENGINES)}, got {engine!r}"
             )
+        if engine == "python" and not config.engines.python.enabled:
+            raise ValueError(
+                "ScriptRuntime: the Python engine is disabled (engines.python.enabled = false): "
+                "it runs scripts without a sandbox; use the Lua engine"
+            )
         self.config = config
         self.engine_name = engine
         self._owns_infrastructure = infrastructure is None
@@ -184,10 +191,10 @@ class ScriptRuntime:
             if args is not None or kwargs is not None:
                 self._engine.set_args(name, list(args or []), dict(kwargs or {}))
             target = help_target(code)
-            if target is not None:
-                sink.page(self._engine.introspection.describe_name(target))
-                return result
-            with _sigint_sets_interrupt(self):
+            with _sigint_sets_interrupt(self), _stopping_as_script_error():
+                if target is not None:
+                    sink.page(self._engine.introspection.describe_name(target))
+                    return result
                 has_value, value, bundle = self._engine.execute(code, name)
         result.has_value, result.value, result.bundle = has_value, value, bundle
         return result
@@ -195,7 +202,8 @@ class ScriptRuntime:
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
         pos = len(code) if cursor_pos is None else cursor_pos
-        return self._engine.introspection.complete(code, pos)
+        with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
+            return self._engine.introspection.complete(code, pos)
 
     def inspect(
         self, code: str, cursor_pos: int | None = None, detail_level: int = 0
@@ -203,13 +211,15 @@ class ScriptRuntime:
         """Signature and docs of the API function at the cursor, or a summary of the value.
         Jupyter's `detail_level` is accepted; both levels show the same page."""
         pos = len(code) if cursor_pos is None else cursor_pos
-        return self._engine.introspection.inspect(code, pos)
+        with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
+            return self._engine.introspection.inspect(code, pos)
 
     def is_complete(self, code: str) -> CompletenessCheck:
         """Whether `code` is a complete chunk, needs more lines, or is invalid."""
         if not code.strip() or help_target(code) is not None:
             return CompletenessCheck("complete")
-        return self._engine.is_complete(code)
+        with self._lock, _sigint_sets_interrupt(self):
+            return self._engine.is_complete(code)
 
     def interrupt(self) -> None:
         """Stop the running script (thread-safe); it fails with KeyboardInterrupt."""
@@ -229,6 +239,16 @@ class ScriptRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def _stopping_as_script_error() -> Iterator[None]:
+    """A script callback stopped by the interrupt or the timeout outside a running script
+    (help, inspection) ends the call like a stopped script does."""
+    try:
+        yield
+    except ScriptStopping as exc:
+        raise ScriptError(getattr(exc, "ename", "KeyboardInterrupt"), str(exc)) from None
 
 
 class _sigint_sets_interrupt:

@@ -8,12 +8,17 @@ from typing import Any
 from llmspell.runtime.api.base import (
     ApiError,
     ApiNamespace,
+    ValidationError,
     check_options,
     ensure_data,
     require_int,
     require_str,
     require_table,
 )
+
+# Deeper data cannot cross into a script anyway (the engines convert tables up to this depth),
+# and Python's own parser would hit its recursion limit not far beyond.
+MAX_NESTING = 200
 
 
 class JsonApi(ApiNamespace):
@@ -24,14 +29,24 @@ class JsonApi(ApiNamespace):
     def parse(self, text: str) -> Any:
         """Parse JSON text into a value (`null` → nil, arrays → lists, objects → tables).
 
-        Raises `JSON.parse: <reason> at line L column C` on invalid input."""
+        Raises `JSON.parse: <reason> at line L column C` on invalid input, and for arrays and
+        objects nested deeper than 200 levels."""
         text = require_str("JSON.parse", "text", text, allow_empty=True)
+        too_deep = ValidationError(
+            f"JSON.parse: arrays and objects nested deeper than {MAX_NESTING} levels are not "
+            "supported"
+        )
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ApiError(
                 f"JSON.parse: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
             ) from None
+        except RecursionError:
+            raise too_deep from None
+        if _nesting(value) > MAX_NESTING:
+            raise too_deep
+        return value
 
     def stringify(self, value: Any, options: dict[str, Any] | None = None) -> str:
         """Serialise a value as JSON text. Options: `indent` (spaces, default compact),
@@ -53,3 +68,20 @@ class JsonApi(ApiNamespace):
         return json.dumps(
             value, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=False
         )
+
+
+def _nesting(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed value (without recursion)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest

@@ -11,6 +11,7 @@ import io
 import keyword
 import pprint
 import re
+import signal
 import sys
 import threading
 import traceback
@@ -42,6 +43,72 @@ class _Interrupted(BaseException):
     """Raised asynchronously into the running script by `interrupt()` or the timeout."""
 
 
+RERAISE_S = 0.2  # a script that catches the stop gets it again after this long
+
+
+class _Stopper:
+    """Stops one running script: once the deadline passes or `trigger` is called it raises
+    _Interrupted in the script's thread, and again every RERAISE_S until `finish` — so
+    `except BaseException:` in a loop cannot keep the script alive. On the main thread a SIGINT
+    also breaks a blocking call such as time.sleep (the runtime's handler turns it into
+    `interrupt`, which raises there)."""
+
+    def __init__(self, thread_id: int, timeout_s: float) -> None:
+        self.thread_id = thread_id
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+        self._triggered = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, args=(timeout_s,), name="llmspell-python-stopper", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def active(self) -> bool:
+        return not self._done.is_set()
+
+    def trigger(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+        self._triggered.set()
+
+    def finish(self) -> None:
+        """The script has ended: nothing more is raised, and a raise still pending is dropped.
+        Idempotent (a raise landing in here makes the caller call it again)."""
+        with self._lock:
+            self._done.set()
+        self._triggered.set()
+        if self._thread.ident is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), None)
+
+    def _watch(self, timeout_s: float) -> None:
+        self._triggered.wait(timeout_s if timeout_s > 0 else None)
+        self.trigger("timeout")
+        while True:
+            with self._lock:
+                if self._done.is_set():
+                    return
+                self._raise()
+            if self._done.wait(RERAISE_S):
+                return
+
+    def _raise(self) -> None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(self.thread_id), ctypes.py_object(_Interrupted)
+        )
+        if self.thread_id == threading.main_thread().ident and callable(
+            signal.getsignal(signal.SIGINT)
+        ):
+            # A Python handler is installed (the runtime's, while a script runs), so the
+            # signal breaks a blocking system call instead of killing the process.
+            signal.pthread_kill(self.thread_id, signal.SIGINT)
+
+
 class _SinkWriter(io.TextIOBase):
     def __init__(self, write: Callable[[str], None]) -> None:
         self._write = write
@@ -65,8 +132,7 @@ class PythonEngine:
         self._config = config
         self._sink = sink
         self._namespace: dict[str, Any] = {"__name__": "__llmspell__", "__builtins__": builtins}
-        self._thread_id: int | None = None
-        self._abort: str | None = None
+        self._stopper: _Stopper | None = None
         self.introspection = Introspection(_PythonValues(self._namespace, self.format_value))
         self.language_info = {
             "name": "python",
@@ -131,21 +197,20 @@ class PythonEngine:
             last_expr = ast.Expression(last.value)
         body = compile(tree, name, "exec")
         expr = compile(last_expr, name, "eval") if last_expr is not None else None
-        self._abort = None
         timeout_s = self.timeout_s
-        self._thread_id = threading.get_ident()
-        timer = threading.Timer(timeout_s, self._on_timeout) if timeout_s > 0 else None
         out = _SinkWriter(lambda s: self._sink().stdout(s))
         err = _SinkWriter(lambda s: self._sink().stderr(s))
+        stopper = self._stopper = _Stopper(threading.get_ident(), timeout_s)
         try:
-            if timer is not None:
-                timer.start()
-            with redirect_stdout(out), redirect_stderr(err):
-                exec(body, self._namespace)
-                value = eval(expr, self._namespace) if expr is not None else None
+            try:
+                stopper.start()
+                with redirect_stdout(out), redirect_stderr(err):
+                    exec(body, self._namespace)
+                    value = eval(expr, self._namespace) if expr is not None else None
+            finally:
+                self._stop(stopper)
         except (_Interrupted, KeyboardInterrupt):
-            reason = self._abort
-            if reason == "timeout":
+            if stopper.reason == "timeout":
                 raise ScriptError(
                     "TimeoutError", f"execution exceeded the time limit of {timeout_s:g} s"
                 ) from None
@@ -154,31 +219,28 @@ class PythonEngine:
             raise ScriptError("MemoryError", "not enough memory") from None
         except Exception as exc:
             raise _script_error(exc, name) from None
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._thread_id = None
         if expr is None or value is None:
             return False, None, {}
         return True, value, self.bundle_for(value)
 
-    def _on_timeout(self) -> None:
-        self._abort = "timeout"
-        self._raise_in_script()
+    def _stop(self, stopper: _Stopper) -> None:
+        """End the run: after this no interrupt or timeout reaches the thread."""
+        while True:
+            try:
+                self._stopper = None
+                stopper.finish()
+                return
+            except (_Interrupted, KeyboardInterrupt):
+                continue  # raised before finish() took effect: finish again
 
     def interrupt(self) -> None:
-        self._abort = "interrupt"
-        self._raise_in_script()
-
-    def _raise_in_script(self) -> None:
-        thread_id = self._thread_id
-        if thread_id is None:
+        stopper = self._stopper
+        if stopper is None or not stopper.active:
             return
-        if thread_id == threading.get_ident():
+        stopper.trigger("interrupt")
+        if threading.get_ident() == stopper.thread_id:
+            # the runtime's SIGINT handler, running in the script's own thread
             raise _Interrupted()
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(thread_id), ctypes.py_object(_Interrupted)
-        )
 
     # --- presentation -------------------------------------------------------------------------
 

@@ -141,4 +141,3 @@ def test_a_point_without_hooks_never_opens_storage(infra: Infrastructure) -> Non
     hooks = infra.get(HookRegistry)
     assert hooks.run("BeforeCodeExecution", "cell", "code") == "code"
     assert infra._storage is None
-

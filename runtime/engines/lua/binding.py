@@ -205,6 +205,8 @@ class LuaBinding:
                 return False, message.encode()
             except (ValueError, TypeError, KeyError, LookupError) as exc:
                 message = str(exc) if str(exc).startswith(qualified) else f"{qualified}: {exc}"
+                if isinstance(exc, ValueError):  # an argument that does not convert
+                    self.last_api_error = (ValidationError.ename, message)
                 return False, message.encode()
             except lupa.LuaMemoryError:
                 return False, MEMORY_ERROR

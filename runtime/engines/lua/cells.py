@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from llmspell.runtime.engines.lua.conversion import lua_text
+from llmspell.runtime.engines.lua.introspection import KEYWORDS
 from llmspell.runtime.results import CompletenessCheck, ScriptError
 
 # Strings and comments, the only places where a Lua line start is not the lexer's own.
@@ -25,21 +26,22 @@ _SPAN = re.compile(
 _TOKEN = re.compile(
     r"""(?P<space>[ \t\n\r\f\v]+)
       | (?P<comment>--\[(?P<cq>=*)\[.*?\](?P=cq)\]|--[^\n]*)
-      | (?P<string>\[(?P<sq>=*)\[.*?\](?P=sq)\]|"(?:[^"\\\n]|\\z\s*|\\.)*"?|'(?:[^'\\\n]|\\z\s*|\\.)*'?)
+      | (?P<string>\[(?P<sq>=*)\[.*?\](?P=sq)\]
+                  |"(?:[^"\\\n]|\\z\s*|\\.)*"?|'(?:[^'\\\n]|\\z\s*|\\.)*'?)
       | (?P<number>\.?[0-9](?:[eEpP][+-]|[0-9A-Za-z_.])*)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<op>\.\.\.|\.\.|==|~=|<=|>=|//|::|<<|>>|.)""",
     re.S | re.X,
 )
-KEYWORDS = frozenset(
-    "and break do else elseif end false for function goto if in local nil not or repeat "
-    "return then true until while".split()
-)
+_KEYWORDS = frozenset(KEYWORDS)
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _BLOCK_OPENERS = frozenset({"function", "do", "if"})
 # Binary operators: after a complete expression Lua reads them as its continuation.
 _BINARY = frozenset(
-    "+ - * / // % ^ .. == ~= < <= > >= & | ~ << >> and or".split()
+    {
+        *("+", "-", "*", "/", "//", "%", "^", "..", "==", "~=", "<", "<=", ">", ">="),
+        *("&", "|", "~", "<<", ">>", "and", "or"),
+    }
 )
 # Tokens that continue a prefix expression: a call, an index or a method call.
 _SUFFIX = frozenset({"(", "[", "{", ".", ":"})
@@ -47,8 +49,23 @@ _SUFFIX = frozenset({"(", "[", "{", ".", ":"})
 _BOUNDARY = frozenset({";", "::", "break"})
 # ...and an expression ending the cell after these is part of a bigger statement.
 _INSIDE_STATEMENT = frozenset(
-    {"=", "local", "return", "goto", "in", "until", "do", "then", "else", "elseif", "while",
-     "repeat", "for", "if", "function"}
+    {
+        "=",
+        "local",
+        "return",
+        "goto",
+        "in",
+        "until",
+        "do",
+        "then",
+        "else",
+        "elseif",
+        "while",
+        "repeat",
+        "for",
+        "if",
+        "function",
+    }
 )
 TAIL = 64 * 1024  # bytes tokenized first; more only when the last statement is longer
 POLL_EVERY = 4096  # regex matches between two checks of the interrupt and the deadline
@@ -178,7 +195,7 @@ class CellCompiler:
             if kind in ("space", "comment") or kind is None:
                 continue
             text = m.group()
-            if kind == "name" and text in KEYWORDS:
+            if kind == "name" and text in _KEYWORDS:
                 kind = "keyword"
             tokens.append(_Token(kind, text, m.start()))
         return tokens
@@ -213,9 +230,9 @@ def _trailing_expression(tokens: list[_Token], at_start: bool) -> int | None:
             return None
         if previous.text in ("(", "[", "{") and previous.kind == "op":
             return None  # inside an unclosed bracket
-        if _ends_expression(previous) or previous.text == "end":
-            if not _continues(tokens, i - 1, tokens[i], at_start):
-                return i
+        ends = _ends_expression(previous) or previous.text == "end"
+        if ends and not _continues(tokens, i - 1, tokens[i], at_start):
+            return i
         i -= 1
 
 

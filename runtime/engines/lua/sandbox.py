@@ -53,17 +53,19 @@ class ModuleFinder:
         tried = []
         for root in self.roots():
             for candidate in (root / relative.with_suffix(".lua"), root / relative / "init.lua"):
-                tried.append(candidate)
                 resolved = candidate.resolve()
-                # A symlink may not lead out of the allowed directory.
-                if resolved.is_file() and resolved.is_relative_to(root):
+                if not resolved.is_file():
+                    tried.append(f"no file '{candidate}'")
+                elif not resolved.is_relative_to(root):
+                    tried.append(f"'{candidate}' leads outside {root} (not followed)")
+                else:
                     try:
                         return candidate, resolved.read_bytes()
                     except OSError as exc:
                         raise SandboxRefusal(
                             f"require: cannot read {str(candidate)!r}: {exc.strerror}"
                         ) from None
-        lines = "".join(f"\n\tno file '{path}'" for path in tried)
+        lines = "".join(f"\n\t{line}" for line in tried)
         raise SandboxRefusal(
             f"module '{name}' not found (safe mode searches the script's directory and "
             f"tools.allowed_paths):{lines}"
