@@ -380,3 +380,13 @@ def test_the_doc_index_covers_every_public_function(rt: ScriptRuntime) -> None:
     for name, value in globals_.items():
         walk(name, value)
     assert expected <= set(rt.docs.entries)
+
+
+def test_json_parse_refuses_nesting_deeper_than_the_engines_carry(rt: ScriptRuntime) -> None:
+    assert call(rt, "JSON.parse", "[" * 200 + "]" * 200) is not None
+    for depth in (201, 900, 100_000):
+        err = call_error(rt, "JSON.parse", "[" * depth + "]" * depth)
+        assert err.ename == "ValidationError"
+        assert err.evalue == (
+            "JSON.parse: arrays and objects nested deeper than 200 levels are not supported"
+        )

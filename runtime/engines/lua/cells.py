@@ -231,7 +231,11 @@ def _trailing_expression(tokens: list[_Token], at_start: bool) -> int | None:
         if previous.text in ("(", "[", "{") and previous.kind == "op":
             return None  # inside an unclosed bracket
         ends = _ends_expression(previous) or previous.text == "end"
-        if ends and not _continues(tokens, i - 1, tokens[i], at_start):
+        if (
+            ends
+            and _starts_expression(tokens[i])
+            and not _continues(tokens, i - 1, tokens[i], at_start)
+        ):
             return i
         i -= 1
 
@@ -242,6 +246,14 @@ def _ends_expression(token: _Token) -> bool:
     if token.kind == "keyword":
         return token.text in ("nil", "true", "false")
     return token.text in (")", "]", "}", "...")
+
+
+def _starts_expression(token: _Token) -> bool:
+    if token.kind in ("name", "number", "string"):
+        return True
+    if token.kind == "keyword":
+        return token.text in ("nil", "true", "false", "function", "not")
+    return token.text in ("(", "{", "-", "~", "#", "...")
 
 
 def _continues(tokens: list[_Token], left: int, token: _Token, at_start: bool) -> bool:

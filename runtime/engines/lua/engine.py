@@ -4,6 +4,7 @@ introspection, the limits and the sandbox's host side are its parts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,7 @@ from llmspell.runtime.results import (
 )
 
 HOOK_COUNT = 1000  # VM instructions between interrupt/timeout checks
+_MACHINERY_POSITION = re.compile(r"llmspell:\d+: ")
 LANGUAGE_INFO = {
     "name": "lua",
     "version": "5.4",
@@ -189,6 +191,12 @@ class LuaEngine:
             for line in lua_text(rec[b"traceback"] or b"").split("\n")
             if line.strip() and _user_frame(line.strip())
         ]
+        machinery = _MACHINERY_POSITION.match(message)
+        if machinery and frames:
+            # a C library function raised it from inside the prelude's wrapper around it: the
+            # position that helps is the script's line that called it
+            where = frames[0].strip().split(": ", 1)[0]
+            message = f"{where}: {message[machinery.end() :]}"
         traceback = [f"{ename}: {message}"]
         if frames:
             traceback += ["stack traceback:", *frames]
