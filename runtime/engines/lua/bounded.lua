@@ -18,8 +18,9 @@ local type, tostring, tonumber, select, rawget, rawequal =
   type, tostring, tonumber, select, rawget, rawequal
 local tointeger, mtype, huge, maxinteger = math.tointeger, math.type, math.huge, math.maxinteger
 
--- Steps the C matcher may take in one call (a few milliseconds of C at most).
-local BUDGET = 1e7
+-- Steps of the cost model below one C call may take: about 60 ms of C at worst (measured:
+-- a model of 1e7 is 8 ms, 1e9 is 500 ms), far inside the second an interrupt may take.
+local BUDGET = 1e8
 -- Elements one C table.move/insert/remove call may touch.
 local PIECE = 10000
 
@@ -107,15 +108,16 @@ local function bytes_of(p)
 end
 
 -- The cost model of one pattern. Per start position the matcher tries at most
---   (#pattern + 1) * 2^n2 * (r + 1)^nr
--- steps, r being the subject's length: each `?` before the last item that can fail doubles the
--- tries, each `*`/`+`/`-` before it multiplies them by the run it expands over, and `%b` and
--- back references scan up to r bytes wherever they are. A quantifier after the last item that
--- can fail never backtracks (the match succeeds once it is reached), so it only adds r.
+--   (#pattern + 1) * 2^optional * product over expanding items of (run + 1)
+-- steps: each `?` before the last item that can fail doubles the tries, each `*`/`+`/`-` before
+-- it multiplies them by the run it expands over (at most the subject's length r; at most the
+-- longest run of its class in this subject), and `%b` and back references scan up to r bytes
+-- wherever they are. A quantifier after the last item that can fail never backtracks (the match
+-- succeeds once it is reached), so it only adds r. Unanchored, there are r + 1 start positions.
 local function analyse(p, from)
   local b, n = bytes_of(p), #p
-  local info = { anchored = from == 2, m = n + 1, n2 = 0, nr = 0, special = C_find(p, SPECIALS) ~= nil }
-  local kinds, i = {}, from
+  local info = { anchored = from == 2, m = n + 1, optional = 0, scans = 0, classes = {} }
+  local kinds, texts, i = {}, {}, from
   while i <= n do
     local c = b[i]
     if c == LPAREN or c == RPAREN then
@@ -139,6 +141,7 @@ local function analyse(p, from)
       local ep = class_end_of(b, n, i)
       if not ep then info.malformed = true return info end
       local q = b[ep]
+      texts[#kinds + 1] = ssub(p, i, ep - 1)
       if q == STAR or q == MINUS then kinds[#kinds + 1] = "expand"; i = ep + 1
       elseif q == QUESTION then kinds[#kinds + 1] = "optional"; i = ep + 1
       elseif q == PLUS then kinds[#kinds + 1] = "expand+fail"; i = ep + 1
@@ -152,9 +155,10 @@ local function analyse(p, from)
   end
   for k = 1, #kinds do
     local kind = kinds[k]
-    if kind == "scan" then info.nr = info.nr + 1
-    elseif k < last and (kind == "expand" or kind == "expand+fail") then info.nr = info.nr + 1
-    elseif k < last and kind == "optional" then info.n2 = info.n2 + 1 end
+    if kind == "scan" then info.scans = info.scans + 1
+    elseif k < last and (kind == "expand" or kind == "expand+fail") then
+      info.classes[#info.classes + 1] = texts[k]
+    elseif k < last and kind == "optional" then info.optional = info.optional + 1 end
   end
   return info
 end
@@ -165,18 +169,39 @@ local function info_of(p, anchorable)
   local cache = anchorable and ANCHORED or UNANCHORED
   local info = cache[p]
   if info then return info end
-  if cached > 512 then ANCHORED, UNANCHORED, cached = {}, {}, 0; cache = anchorable and ANCHORED or UNANCHORED end
+  if cached > 512 then
+    ANCHORED, UNANCHORED, cached = {}, {}, 0
+    cache = anchorable and ANCHORED or UNANCHORED
+  end
   info = analyse(p, (anchorable and sbyte(p, 1) == CARET) and 2 or 1)
   cache[p] = info
   cached = cached + 1
   return info
 end
 
-local function within_budget(info, remaining)
+-- The longest run of bytes of `class` in s from `start` (the C matcher counts: "X+" is linear).
+local function longest_run(s, start, class)
+  local longest = 0
+  for first, after in C_gmatch(s, "()" .. class .. "+()", start) do
+    if after - first > longest then longest = after - first end
+  end
+  return longest
+end
+
+-- Whether the C matcher's work on s from `start` is within BUDGET: first with every run as
+-- long as the subject, then (when that is too much) with the runs this subject really has.
+local function within_budget(info, s, start)
   if info.malformed then return false end
-  local r = remaining + 1
-  local starts = info.anchored and 1 or r
-  return starts * info.m * (2 ^ info.n2) * (r ^ info.nr) + r <= BUDGET
+  local r = #s - start + 2
+  local per_start = (info.anchored and 1 or r) * info.m * 2 ^ info.optional * r ^ info.scans
+  local classes = info.classes
+  if per_start * r ^ #classes + r <= BUDGET then return true end
+  if per_start + r > BUDGET then return false end
+  for k = 1, #classes do
+    per_start = per_start * (longest_run(s, start, classes[k]) + 1)
+    if per_start + r > BUDGET then return false end
+  end
+  return true
 end
 
 -- --- the matcher, ported from lstrlib.c (Lua 5.4) ---------------------------------------------
@@ -617,7 +642,7 @@ local function finder(find, fname)
       if (ls - start + 2) * (#p + 1) <= BUDGET then return C_find(...) end
       return plain_find(s, p, start)
     end
-    if within_budget(info_of(p, true), ls - start + 1) then
+    if within_budget(info_of(p, true), s, start) then
       if find then return C_find(...) end
       return C_match(...)
     end
@@ -639,7 +664,7 @@ string_fns.gmatch = function(...)
   local ls = #s
   local start = posrelat(init or 1, ls)
   if start > ls + 1 then start = ls + 2 end
-  if within_budget(info_of(p, false), ls - start + 1) then return C_gmatch(...) end
+  if within_budget(info_of(p, false), s, start) then return C_gmatch(...) end
   return gmatch_ported(s, p, start)
 end
 
@@ -656,7 +681,7 @@ string_fns.gsub = function(...)
     type_error(3, "gsub", "string/function/table", repl, count >= 3)
   end
   max_n = to_integer(max_n, 4, "gsub", count >= 4, #src + 1)
-  if within_budget(info_of(p, true), #src) then return C_gsub(...) end
+  if within_budget(info_of(p, true), src, 1) then return C_gsub(...) end
   local result, n = gsub_ported(src, p, repl, max_n)
   if rawequal(result, src) then return original, n end
   return result, n
