@@ -144,13 +144,14 @@ def test_a_long_script_is_compiled_a_fixed_number_of_times(lua: ScriptRuntime, e
 
 
 # Valid cells built from a small grammar: statements, then an expression that never starts with
-# `(` or an operator (which Lua would read as continuing the statement before it).
+# what Lua would read as continuing the statement before it (`(`, `{`, a string, an operator).
+_first_atoms = st.sampled_from(["a", "b", "1", "2.5", "t.k", "f(1)", "t:m()", "#t"])
 _atoms = st.sampled_from(["a", "b", "1", "2.5", "'s'", "t.k", "f(1)", "t:m()", "{1, 2}", "#t"])
 
 
 @st.composite
 def _expressions(draw: st.DrawFn) -> str:
-    left = draw(_atoms)
+    left = draw(_first_atoms)
     for _ in range(draw(st.integers(0, 2))):
         op = draw(st.sampled_from([" + ", " == ", " ~= ", " and ", " or "]))
         right = draw(_atoms)

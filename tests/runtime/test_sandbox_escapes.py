@@ -239,7 +239,8 @@ RUNAWAYS = [
     ),
     Attempt(
         "Python: timeout caught in a loop",
-        "while True:\n    try:\n        len('x')\n    except BaseException:\n        pass",
+        "while True:\n    try:\n        for i in range(1000):\n            pass\n"
+        "    except BaseException:\n        pass",
         "runaway",
         engine="python",
     ),
