@@ -201,7 +201,7 @@ class ScriptRuntime:
 
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
-        pos = len(code) if cursor_pos is None else cursor_pos
+        pos = _cursor("ScriptRuntime.complete", code, cursor_pos)
         with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
             return self._engine.introspection.complete(code, pos)
 
@@ -210,7 +210,7 @@ class ScriptRuntime:
     ) -> dict[str, str] | None:
         """Signature and docs of the API function at the cursor, or a summary of the value.
         Jupyter's `detail_level` is accepted; both levels show the same page."""
-        pos = len(code) if cursor_pos is None else cursor_pos
+        pos = _cursor("ScriptRuntime.inspect", code, cursor_pos)
         with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
             return self._engine.introspection.inspect(code, pos)
 
@@ -239,6 +239,17 @@ class ScriptRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cursor(function: str, code: str, cursor_pos: int | None) -> int:
+    if cursor_pos is None:
+        return len(code)
+    if not 0 <= cursor_pos <= len(code):
+        raise ValueError(
+            f"{function}: cursor_pos must be between 0 and len(code) = {len(code)}, "
+            f"got {cursor_pos}"
+        )
+    return cursor_pos
 
 
 @contextmanager

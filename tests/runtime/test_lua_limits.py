@@ -234,6 +234,16 @@ def test_string_rep_of_nothing_returns_at_once(lua: ScriptRuntime) -> None:
     assert lua.execute("return string.rep('ab', 3, ',')").value == "ab,ab,ab"
 
 
+def test_a_large_string_rep_is_built_in_blocks_with_the_same_result(lua: ScriptRuntime) -> None:
+    code = (
+        "local big = string.rep('ab', 1e7, ',')\n"
+        "return #big, big:sub(1, 8), big:sub(-5), big == string.rep('ab,', 1e7 - 1) .. 'ab'"
+    )
+    assert lua.execute(code).value == [3 * 10**7 - 1, "ab,ab,ab", "ab,ab", True]
+    err = error_of(lua, "string.rep('x', math.maxinteger)")
+    assert "resulting string too large" in err.evalue
+
+
 def test_long_table_operations_still_give_the_c_results(lua: ScriptRuntime) -> None:
     code = (
         "local t = {} for i = 1, 100000 do t[i] = i end\n"

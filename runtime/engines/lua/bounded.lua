@@ -687,7 +687,9 @@ string_fns.gsub = function(...)
   return result, n
 end
 
--- C loops n times even when there is nothing to copy.
+-- C loops n times, copying nothing for empty strings and a byte at a time for "x": a result
+-- past REP_BLOCK is built from blocks of C repetitions, joined once.
+local REP_BLOCK = 1 << 24
 string_fns.rep = function(...)
   local s, n, sep = ...
   local count = select("#", ...)
@@ -695,7 +697,19 @@ string_fns.rep = function(...)
   n = to_integer(n, 2, "rep", count >= 2)
   if sep ~= nil then sep = to_string(sep, 3, "rep", true) end
   if n <= 0 or (s == "" and (sep == nil or sep == "")) then return "" end
-  return C_rep(...)
+  local unit = sep and sep ~= "" and s .. sep or s
+  local size = #unit * n
+  if size <= REP_BLOCK or size >= 2 ^ 40 then return C_rep(...) end -- C refuses the huge at once
+  local per_block = REP_BLOCK // #unit
+  if per_block < 1 then per_block = 1 end
+  local block, parts, remaining = C_rep(unit, per_block), {}, n - 1
+  while remaining >= per_block do
+    parts[#parts + 1] = block
+    remaining = remaining - per_block
+  end
+  if remaining > 0 then parts[#parts + 1] = C_rep(unit, remaining) end
+  parts[#parts + 1] = s
+  return concat(parts)
 end
 
 -- --- tables ----------------------------------------------------------------------------------
