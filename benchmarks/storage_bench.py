@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from llmspell.storage import StorageSettings, open_storage
-from llmspell.storage.components.kv import SqlKVStore
+from llmspell.storage.components.kv import KVSettings, SqlKVStore
 from llmspell.storage.database import Database, EngineSource
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.tenancy import Tenant
@@ -101,8 +101,8 @@ def bench_raw_sqlite(path: str, n: int, keys: int = 200) -> dict[str, dict[str, 
 def postgres_logins() -> Iterator[PgLogins]:
     from psycopg import sql
 
-    from llmspell.storage.admin import upgrade_postgres
     from llmspell.storage.postgres import embedded
+    from llmspell.storage.postgres.backend import upgrade_postgres
     from llmspell.storage.postgres.urls import connect, role_of
 
     external = os.environ.get("LLMSPELL_BENCH_PG_URL")
@@ -140,11 +140,12 @@ def bypass_kv(url: str, tenant: str, settings: StorageSettings) -> tuple[SqlKVSt
     source = EngineSource(
         lambda: pool_engine(open_pool(url, min_size=1, max_size=2, name="bypass"))
     )
+    from llmspell.storage.backend import backend_for
+
     kv = SqlKVStore(
-        Database("postgres", source, tenant),
+        Database(backend_for("postgres"), source, tenant),
         Tenant(tenant),
-        max_value_bytes=settings.max_value_bytes,
-        history_limit=settings.history_limit,
+        settings.settings_of("kv", KVSettings()),
     )
     return kv, source
 

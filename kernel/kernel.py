@@ -6,6 +6,7 @@ only forwards what the runtime produces, as ipykernel's wrapper-kernel pattern i
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import threading
@@ -52,16 +53,27 @@ class FrontendSink:
     def stderr(self, text: str) -> None:
         self._kernel.publish("stream", {"name": "stderr", "text": text})
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
-        self._kernel.publish(
-            "display_data", {"data": bundle, "metadata": metadata, "transient": {}}
-        )
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        transient = {} if display_id is None else {"display_id": display_id}
+        kind = "update_display_data" if update and display_id is not None else "display_data"
+        self._kernel.publish(kind, {"data": bundle, "metadata": metadata, "transient": transient})
 
     def clear(self, wait: bool) -> None:
         self._kernel.publish("clear_output", {"wait": wait})
 
     def page(self, text: str) -> None:
+        """A help page goes back as the reply's pager payload. A client that cannot answer
+        input (nbclient, nbconvert, papermill: `allow_stdin` false) shows no pager either and
+        drops the payload, so it also gets the text as output, where help was called."""
         self._kernel.pages.append(text)
+        if not self._kernel.interactive_client:
+            self.display({"text/plain": text}, {})
 
     def input(self, prompt: str, password: bool) -> str:
         """Ask the frontend for a line (`input_request`); Ctrl-C while waiting interrupts."""
@@ -75,13 +87,13 @@ class FrontendSink:
             return self._kernel.getpass(prompt) if password else self._kernel.raw_input(prompt)
         except StdinNotImplementedError:
             raise StdinNotAvailable(
-                "io.read: this frontend does not accept input (the request has allow_stdin=false)"
+                "this frontend does not accept input (the request has allow_stdin=false)"
             ) from None
         except EOFError:
-            raise StdinNotAvailable("io.read: end of input") from None
+            raise StdinNotAvailable("end of input") from None
         except KeyboardInterrupt:
             self._kernel.runtime_interrupt()
-            raise StdinNotAvailable("io.read: interrupted") from None
+            raise StdinNotAvailable("interrupted") from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -104,9 +116,9 @@ class LLMSpellKernel(Kernel):
         self._startup_error: ScriptError | None = None
         history_file = LLMSpellConfig().resolved_history_file()
         try:
-            config = load_config().config
-            history_file = config.resolved_history_file()
-            self.runtime = ScriptRuntime.with_engine(config, self.engine)
+            loaded = load_config()
+            history_file = loaded.config.resolved_history_file()
+            self.runtime = ScriptRuntime(loaded.config, engine=self.engine, loaded_config=loaded)
             self.runtime.set_output(FrontendSink(self))
         except Exception as exc:
             self._startup_error = ScriptError(
@@ -140,6 +152,11 @@ class LLMSpellKernel(Kernel):
             parent=self.get_parent("shell"),
             ident=self._topic(msg_type),
         )
+
+    @property
+    def interactive_client(self) -> bool:
+        """Whether the running request came from a client a user works in (it allows stdin)."""
+        return bool(self._allow_stdin)
 
     def runtime_interrupt(self) -> None:
         """Ask the running script to stop (KeyboardInterrupt)."""
@@ -208,10 +225,8 @@ class LLMSpellKernel(Kernel):
         try:
             result = self._run(code, f"[cell {count}]")
         except ScriptError as err:
-            self.publish(
-                "error", {"ename": err.ename, "evalue": err.evalue, "traceback": err.traceback}
-            )
             reply = _error_content(err)
+            self.publish("error", {k: reply[k] for k in ("ename", "evalue", "traceback")})
         else:
             reply = {"status": "ok", "payload": [], "user_expressions": {}}
             if result.has_value:
@@ -379,7 +394,29 @@ class LLMSpellKernel(Kernel):
 
 
 def _error_content(err: ScriptError) -> dict[str, Any]:
-    return {"status": "error", "ename": err.ename, "evalue": err.evalue, "traceback": err.traceback}
+    return {
+        "status": "error",
+        "ename": err.ename,
+        "evalue": err.evalue,
+        "traceback": coloured_traceback(err),
+    }
+
+
+# ANSI colours as ipykernel uses them: the error class red, positions in the script green
+_RED, _GREEN, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0m"
+# `[cell 3]:12:` (Lua) and `File "[cell 3]", line 12` (Python)
+_POSITION = re.compile(r'(?<![^\s(])(?:\[cell \d+\]|[^\s:"]+):\d+:|File "[^"]+", line \d+')
+
+
+def coloured_traceback(err: ScriptError) -> list[str]:
+    """The traceback lines with ANSI colours for the frontend (the CLI prints them plain, and
+    `evalue` stays plain everywhere)."""
+    out = []
+    for line in err.traceback:
+        if line.startswith(f"{err.ename}:") or line == err.ename:
+            line = f"{_RED}{err.ename}{_RESET}{line[len(err.ename) :]}"
+        out.append(_POSITION.sub(lambda m: f"{_GREEN}{m.group(0)}{_RESET}", line))
+    return out
 
 
 def _internal_error(exc: BaseException) -> ScriptError:

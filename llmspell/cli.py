@@ -134,9 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     validate.set_defaults(handler=cmd_config_validate)
 
-    from llmspell import cli_storage
+    from llmspell import cli_rag, cli_storage
 
     cli_storage.register(sub)
+    cli_rag.register(sub)
     return parser
 
 
@@ -175,13 +176,16 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
 
 
 def _load(args: argparse.Namespace) -> Any:
+    """The LoadedConfig of a run, with the CLI's defaults where no layer set a value."""
     from llmspell.runtime.config import load_config, with_overrides
 
     loaded = load_config(config_file=args.config, profile=args.profile)
     defaults = {
         key: value for key, (value, _) in CLI_DEFAULTS.items() if loaded.source_of(key) == "default"
     }
-    return with_overrides(loaded.config, defaults) if defaults else loaded.config
+    if defaults:
+        loaded.config = with_overrides(loaded.config, defaults)
+    return loaded
 
 
 def _run_code(
@@ -194,14 +198,16 @@ def _run_code(
     print_value: bool,
 ) -> int:
     from llmspell.runtime import ConfigError, ScriptError, ScriptRuntime
-    from llmspell.runtime.results import ConsoleSink
+    from llmspell.runtime.results import ConsoleSink, ScriptExit
 
     try:
-        config = _load(args)
+        loaded = _load(args)
     except ConfigError as exc:
         return _fail(str(exc))
     try:
-        runtime = ScriptRuntime(config, engine=engine)
+        runtime = ScriptRuntime(
+            loaded.config, engine=engine, loaded_config=loaded, host_defaults=CLI_DEFAULTS
+        )
         # A script run opens storage up front, so a broken storage setup fails before the script
         # starts rather than at its first State call (the kernel opens it lazily instead).
         runtime.infrastructure.open()
@@ -214,6 +220,11 @@ def _run_code(
         if print_value and result.has_value:
             print(result.bundle.get("text/plain", ""))
         return 0
+    except ScriptExit as exc:
+        sys.stdout.flush()
+        if exc.message is not None:
+            print(exc.message, file=sys.stderr)
+        return exc.status
     except ScriptError as exc:
         sys.stdout.flush()
         print("\n".join(exc.traceback), file=sys.stderr)
@@ -241,6 +252,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    try:
+        args.code.encode("utf-8")
+    except UnicodeEncodeError:
+        # bytes that are not UTF-8 arrive as surrogate escapes; scripts are text, as in `run`
+        return _fail("exec: the code is not UTF-8 text")
     return _run_code(args, args.code, "exec", args.engine, [], {}, print_value=True)
 
 
@@ -293,7 +309,12 @@ def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    from llmspell.runtime.config import ConfigError, describe_sources, load_config
+    from llmspell.runtime.config import (
+        ConfigError,
+        describe_sources,
+        format_sources,
+        load_config,
+    )
 
     try:
         loaded = load_config(config_file=args.config, profile=args.profile)
@@ -305,9 +326,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
         return 0
     files = ", ".join(str(p) for p in loaded.files) or "none"
     print(f"# config files: {files}; profile: {loaded.profile or 'none'}")
-    width = max(len(k) for k, _, _ in rows)
-    for key, value, source in rows:
-        print(f"{key:<{width}} = {json.dumps(value, default=str)}  # {source}")
+    print(format_sources(rows), end="")
     return 0
 
 

@@ -160,6 +160,10 @@ def cmd_schema(args: argparse.Namespace, settings: Any) -> int:
                 f"to {','.join(policy['roles'])}: using ({policy['using']}) "
                 f"with check ({policy['with_check']})"
             )
+        if report["partitions"]:
+            print("partitions:")
+            for part in report["partitions"]:
+                print(f"  {part['name']} of {part['table']}: {part['bound']}")
     return 0
 
 

@@ -106,7 +106,7 @@ PLANNED_COMPONENTS = (
 )
 # Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
 # The issue that builds a section's component removes it from here.
-UNBUILT_SECTIONS = ("memory", "embeddings", "rag", "providers", "hooks", "events")
+UNBUILT_SECTIONS = ("providers",)
 Backend = Literal["sqlite", "memory", "postgres"]
 
 
@@ -124,6 +124,7 @@ class StorageConfig(_Section):
     max_value_mb: float = Field(10, gt=0, le=1024)
     state_history_limit: int = Field(10, ge=1, le=10_000)
     busy_timeout_s: float = Field(10, gt=0, le=3600)  # SQLite: how long a writer waits for a lock
+    max_artifact_mb: float = Field(100, gt=0, le=16_384)
     postgres: PostgresConfig = PostgresConfig()
     components: dict[str, Backend] = Field(default_factory=dict)
 
@@ -151,11 +152,21 @@ class TenancyConfig(_Section):
 
 class MemoryConfig(_Section):
     enabled: bool = True
+    # Hybrid episodic search: weight of the vector score against BM25 (0 = keywords only).
+    vector_weight: float = Field(0.5, ge=0, le=1)
+    # Procedural suggestions rank by the lower bound of this confidence interval of the rate.
+    procedural_confidence: float = Field(0.9, gt=0, lt=1)
 
 
 class EmbeddingsConfig(_Section):
     provider: Literal["local", "openai", "ollama", "hash"] = "local"
-    model: str = ""
+    model: str = ""  # "" = the provider's default model
+    base_url: str = ""  # openai/ollama: the API root, e.g. http://localhost:11434/v1
+    api_key_env: str = ""  # openai: environment variable holding the key
+    dimensions: int = Field(0, ge=0, le=8192)  # openai: ask for this size; hash: its size
+    batch_size: int = Field(64, ge=1, le=4096)
+    cache_size: int = Field(4096, ge=0, le=10_000_000)  # embeddings kept by content hash
+    timeout_s: float = Field(60, gt=0)
 
 
 class RagConfig(_Section):
@@ -178,11 +189,13 @@ class ToolsConfig(_Section):
 
 
 class HooksConfig(_Section):
-    enabled: bool = True
+    enabled: bool = True  # false: the Hook global raises "disabled in config"; nothing runs
 
 
 class EventsConfig(_Section):
-    enabled: bool = True
+    enabled: bool = True  # false: the Event global raises "disabled in config"
+    queue_size: int = Field(1000, ge=1, le=1_000_000)  # per subscription; the oldest drop first
+    default_ttl_s: float = Field(0, ge=0)  # expiry of an event published without ttl_s; 0 = never
 
 
 class KernelConfig(_Section):
@@ -577,6 +590,15 @@ def describe_sources(
             value, source = host_defaults[dotted]
         rows.append((dotted, value, source))
     return rows
+
+
+def format_sources(rows: Sequence[tuple[str, Any, str]]) -> str:
+    """`key = value  # source` lines of describe_sources rows (`llmspell config show`)."""
+    width = max((len(key) for key, _, _ in rows), default=0)
+    return "".join(
+        f"{key:<{width}} = {json.dumps(value, default=str)}  # {source}\n"
+        for key, value, source in rows
+    )
 
 
 def with_overrides(config: LLMSpellConfig, overrides: Mapping[str, Any]) -> LLMSpellConfig:

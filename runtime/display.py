@@ -1,12 +1,37 @@
-"""Mime bundles for values: JSON for tables, an HTML table for arrays of records."""
+"""Mime bundles for values: JSON for tables, an HTML table for arrays of records and for the
+record lists APIs return (`Records`), and what the API modules register for values with a
+picture of their own (workflow results, session and artifact lists, image artifacts)."""
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
+from llmspell.runtime.api.base import JSON_NULL
+
 MAX_HTML_ROWS = 200
+# fn(value) -> the MIME entries of a value it recognises (merged over the generic bundle:
+# text/html, an image type, a shorter text/plain...), or None for any other value.
+Renderer = Callable[[Any], dict[str, Any] | None]
+_RENDERERS: list[Renderer] = []
+
+
+def register_renderer(render: Renderer) -> None:
+    """Let `render(value)` give the MIME entries of the values it recognises (the first
+    renderer that answers wins)."""
+    if render not in _RENDERERS:
+        _RENDERERS.append(render)
+
+
+class Records(list[dict[str, Any]]):
+    """A list of API records (events, hook executions, sessions...): displayed as a table with
+    these columns, in this order, even when a record lacks a field (a nil value in Lua)."""
+
+    def __init__(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        super().__init__(rows)
+        self.columns = list(columns)
 
 
 def records_columns(value: Any) -> list[str] | None:
@@ -45,22 +70,43 @@ def text_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> 
 
 
 def json_safe(value: Any) -> Any:
-    """`value` if it serialises as JSON, else None (so no bundle claims JSON it cannot hold)."""
+    """`value` as plain JSON data (`JSON.null` as None) if it serialises as JSON, else None
+    (so no bundle claims JSON it cannot hold)."""
+    nulls = 0
+
+    def json_null_only(obj: Any) -> None:
+        nonlocal nulls
+        if obj is not JSON_NULL:
+            raise TypeError(f"{type(obj).__name__} is not JSON data")
+        nulls += 1
+
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False, default=json_null_only)
     except (TypeError, ValueError):
         return None
-    return value
+    return json.loads(text) if nulls else value
 
 
 def data_bundle(value: Any, text: str) -> dict[str, Any]:
     """The bundle for a script value whose `text/plain` form the engine already produced."""
     bundle: dict[str, Any] = {"text/plain": text}
-    if isinstance(value, (dict, list)) and json_safe(value) is not None:
-        bundle["application/json"] = value
+    plain = json_safe(value) if isinstance(value, (dict, list)) else None
+    if plain is not None:
+        bundle["application/json"] = plain
+        from llmspell.runtime.graph_display import is_neighbourhood, neighbourhood_html
+
+        if is_neighbourhood(value):
+            bundle["text/html"] = neighbourhood_html(value)
         columns = records_columns(value)
+        if isinstance(value, Records) and value:
+            columns = value.columns
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)
+    for render in _RENDERERS:
+        extra = render(value)
+        if extra is not None:
+            bundle.update(extra)
+            break
     return bundle
 
 

@@ -30,6 +30,14 @@ class DocEntry:
         return f"{self.signature}\n\n{self.doc}".rstrip() + "\n"
 
 
+# Globals that are not API functions: the host sets them (`llmspell run f.lua a --k v`).
+SCRIPT_ARGUMENTS = {
+    "ARGS": "Script arguments: ARGS[0] the script, ARGS[1..n] positional, ARGS.k of --k v "
+    "(empty in a kernel).",
+    "arg": "The positional script arguments only (arg[1..n]; empty in a kernel).",
+}
+
+
 class DocIndex:
     """Qualified name → DocEntry for the globals a runtime installs."""
 
@@ -85,6 +93,7 @@ class DocIndex:
         lines = ["llmspell script globals (help(x) or ?x for details):", ""]
         for name in sorted(q for q in self.entries if "." not in q):
             lines.append(f"  {name:<12} {_first_line(self.entries[name].doc)}")
+        lines += [f"  {name:<12} {what}" for name, what in SCRIPT_ARGUMENTS.items()]
         return "\n".join(lines) + "\n"
 
 

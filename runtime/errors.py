@@ -36,9 +36,42 @@ class InvalidArgument(DomainError, ValueError):
     ename = "ValidationError"
 
 
+class Disabled(DomainError):
+    """A feature is switched off in the config; the message names the setting."""
+
+    def __init__(self, setting: str) -> None:
+        super().__init__(f"disabled in config ({setting} = false)")
+        self.setting = setting
+
+
+class Interrupted(DomainError):
+    """A call that waits (a receive with a timeout) was stopped by an interrupt or the
+    script's time limit; the engine then ends the script."""
+
+    ename = "KeyboardInterrupt"
+
+
+class ServiceError(DomainError):
+    """An outside service (an embedding server, an LLM provider) failed or is not configured."""
+
+    ename = "ServiceError"
+
+
 def kind_of(value: Any) -> str:
     """`integer`, `table`, `nil`, `binary data`... for a plain value; `function` for callables."""
     kind = _KINDS.get(type(value))
     if kind is not None:
         return kind
     return "function" if callable(value) else type(value).__name__
+
+
+class NotFound(DomainError, LookupError):
+    """The named thing (tool, workflow execution, ...) does not exist."""
+
+    ename = "NotFound"
+
+
+class InvalidState(DomainError):
+    """The operation is not allowed in the thing's current state (resuming a finished run)."""
+
+    ename = "InvalidState"

@@ -19,8 +19,29 @@ class ScriptError(Exception):
         self.traceback = traceback if traceback is not None else [f"{ename}: {evalue}"]
 
 
+class ScriptExit(ScriptError):
+    """The script asked to end the program (Python's `sys.exit(code)`): the kernel reports it
+    and keeps running; `llmspell run` ends with `status`, as `python script.py` would."""
+
+    def __init__(self, code: object) -> None:
+        # Python's rule: None is success, an integer is the status, anything else is printed
+        # and means failure.
+        self.status = 0 if code is None else code if isinstance(code, int) else 1
+        self.message = None if code is None or isinstance(code, int) else str(code)
+        evalue = "" if code is None else str(code)
+        super().__init__(
+            "SystemExit",
+            evalue,
+            [
+                f"SystemExit: {evalue}".rstrip(),
+                "(the script asked to exit; in a kernel only the cell stops)",
+            ],
+        )
+
+
 class StdinNotAvailable(RuntimeError):
-    """The host cannot answer `io.read()` (no frontend stdin, or not a terminal)."""
+    """The host cannot answer a read (no frontend stdin, or not a terminal). The message says
+    why without naming a function: each engine puts its own in front (`io.read`, `input`)."""
 
 
 @dataclass
@@ -54,7 +75,17 @@ class OutputSink(Protocol):
 
     def stdout(self, text: str) -> None: ...
     def stderr(self, text: str) -> None: ...
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None: ...
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        """Show `bundle`. A `display_id` names a display that later calls with `update=True`
+        replace in place (progress); a sink that cannot update may show only the first."""
+        ...
+
     def clear(self, wait: bool) -> None: ...
     def page(self, text: str) -> None: ...
     def input(self, prompt: str, password: bool) -> str:
@@ -67,6 +98,7 @@ class CapturingSink:
 
     def __init__(self, result: ExecutionResult) -> None:
         self.result = result
+        self._positions: dict[str, int] = {}  # display id -> index in result.displays
 
     def stdout(self, text: str) -> None:
         self.result.stdout += text
@@ -74,17 +106,29 @@ class CapturingSink:
     def stderr(self, text: str) -> None:
         self.result.stderr += text
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        if update and display_id in self._positions:
+            self.result.displays[self._positions[display_id]] = bundle
+            return
+        if display_id is not None:
+            self._positions[display_id] = len(self.result.displays)
         self.result.displays.append(bundle)
 
     def clear(self, wait: bool) -> None:
         self.result.displays.clear()
+        self._positions.clear()
 
     def page(self, text: str) -> None:
         self.result.pages.append(text)
 
     def input(self, prompt: str, password: bool) -> str:
-        raise StdinNotAvailable("io.read: no input is available (the script runs without stdin)")
+        raise StdinNotAvailable("no input is available (the script runs without stdin)")
 
 
 class ConsoleSink:
@@ -104,7 +148,15 @@ class ConsoleSink:
         self._err.write(text)
         self._err.flush()
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        if display_id is not None:
+            return  # a display that updates in place (progress) has no place in a log
         text = bundle.get("text/markdown") or bundle.get("text/plain") or ""
         self.stdout(str(text).rstrip("\n") + "\n")
 
@@ -119,5 +171,5 @@ class ConsoleSink:
             self.stdout(prompt)
         line = sys.stdin.readline()
         if line == "":
-            raise StdinNotAvailable("io.read: end of input")
+            raise StdinNotAvailable("end of input")
         return line.rstrip("\n")

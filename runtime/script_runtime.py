@@ -12,11 +12,14 @@ from typing import Any, Protocol
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ProducerStep
-from llmspell.runtime.config import LLMSpellConfig
+from llmspell.runtime.code_hooks import execute_with_hooks
+from llmspell.runtime.config import LLMSpellConfig, LoadedConfig, describe_sources
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.errors import ScriptStopping
+from llmspell.runtime.hooks import HookRegistry
 from llmspell.runtime.infrastructure import Infrastructure
+from llmspell.runtime.magics import CellMagic, Code, Magics, cell_parts
 from llmspell.runtime.results import (
     CapturingSink,
     CompletenessCheck,
@@ -27,6 +30,7 @@ from llmspell.runtime.results import (
 )
 
 ENGINES = ("lua", "python")
+INCOMPLETE = CompletenessCheck("incomplete", "")
 
 
 class Engine(Protocol):
@@ -49,6 +53,18 @@ class Engine(Protocol):
         ...
 
     def install_globals(self, globals_: Mapping[str, Any]) -> None: ...
+    def user_globals(self) -> dict[str, str]:
+        """Globals scripts defined or replaced, name → type name (%who)."""
+        ...
+
+    def forget_user_globals(self) -> list[str]:
+        """Remove what scripts defined, restore what they replaced; the names (%reset)."""
+        ...
+
+    def timing_source(self, code: str, loops: int) -> str:
+        """Source that runs `code` `loops` times in the engine's own loop (%timeit)."""
+        ...
+
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None: ...
     def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]: ...
     def is_complete(self, code: str) -> CompletenessCheck: ...
@@ -56,6 +72,7 @@ class Engine(Protocol):
     def bundle_for(self, raw: Any) -> dict[str, Any]: ...
     def producer(self, raw: Any) -> ProducerStep: ...
     def interrupt(self) -> None: ...
+    def stop_requested(self) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -71,8 +88,17 @@ class _SinkRouter:
     def stderr(self, text: str) -> None:
         self.target.stderr(text)
 
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any]) -> None:
-        self.target.display(bundle, metadata)
+    def display(
+        self,
+        bundle: dict[str, Any],
+        metadata: dict[str, Any],
+        display_id: str | None = None,
+        update: bool = False,
+    ) -> None:
+        if display_id is None:
+            self.target.display(bundle, metadata)
+        else:
+            self.target.display(bundle, metadata, display_id=display_id, update=update)
 
     def clear(self, wait: bool) -> None:
         self.target.clear(wait)
@@ -97,7 +123,13 @@ class ScriptRuntime:
         config: LLMSpellConfig,
         engine: str | None = None,
         infrastructure: Infrastructure | None = None,
+        *,
+        loaded_config: LoadedConfig | None = None,
+        host_defaults: Mapping[str, tuple[Any, str]] | None = None,
     ) -> None:
+        """`loaded_config` (what load_config returned) says where each value of `config` came
+        from and `host_defaults` what the host uses where no layer set a value; `%config`
+        shows both."""
         engine = engine or config.default_engine
         if engine not in ENGINES:
             raise ValueError(
@@ -126,10 +158,14 @@ class ScriptRuntime:
             format_value=self._engine.format_value,
             describe=self._engine.introspection.describe,
             producer=self._engine.producer,
+            stop_requested=self._engine.stop_requested,
         )
         globals_ = build_globals(ctx)
         self._engine.introspection.docs = DocIndex(globals_)
         self._engine.install_globals(globals_)
+        self._loaded_config = loaded_config
+        self._host_defaults = dict(host_defaults or {})
+        self._magics = Magics(self._engine, self._config_rows)
 
     @classmethod
     def with_engine(cls, config: LLMSpellConfig, engine: str) -> ScriptRuntime:
@@ -195,13 +231,34 @@ class ScriptRuntime:
                 if target is not None:
                     sink.page(self._engine.introspection.describe_name(target))
                     return result
-                has_value, value, bundle = self._engine.execute(code, name)
+                has_value, value, bundle = execute_with_hooks(
+                    self.infrastructure.get(HookRegistry),
+                    self.engine_name,
+                    code,
+                    name,
+                    lambda source: self._run_cell(source, name, sink),
+                )
         result.has_value, result.value, result.bundle = has_value, value, bundle
         return result
+
+    def _run_cell(self, code: str, name: str, sink: OutputSink) -> tuple[bool, Any, dict[str, Any]]:
+        """Run a cell: plain code on the engine, a cell with magic lines (runtime/magics.py)
+        part by part."""
+        parts = cell_parts(code, self._magics.compiles)
+        if parts is None:
+            return self._engine.execute(code, name)
+        return self._magics.run(parts, name, sink)
+
+    def _config_rows(self) -> list[tuple[str, Any, str]]:
+        loaded = self._loaded_config or LoadedConfig(self.config)
+        return describe_sources(loaded, self._host_defaults)
 
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
         pos = _cursor("ScriptRuntime.complete", code, cursor_pos)
+        magic = self._magics.complete(code, pos)
+        if magic is not None:
+            return magic
         with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
             return self._engine.introspection.complete(code, pos)
 
@@ -219,11 +276,33 @@ class ScriptRuntime:
         if not code.strip() or help_target(code) is not None:
             return CompletenessCheck("complete")
         with self._lock, _sigint_sets_interrupt(self):
+            return self._is_complete(code)
+
+    def _is_complete(self, code: str) -> CompletenessCheck:
+        try:
+            parts = cell_parts(code, self._magics.compiles)
+        except ScriptError:
+            return CompletenessCheck("invalid")
+        if parts is None:
             return self._engine.is_complete(code)
+        for part in parts:
+            if isinstance(part, CellMagic):
+                # `%%time` alone: the body comes on the next lines
+                if not part.body.strip():
+                    return INCOMPLETE
+                if help_target(part.body) is not None:
+                    return CompletenessCheck("complete")
+                return self._is_complete(part.body)
+            if isinstance(part, Code):
+                check = self._engine.is_complete(part.text)
+                if check.status != "complete":
+                    return check
+        return CompletenessCheck("complete")
 
     def interrupt(self) -> None:
         """Stop the running script (thread-safe); it fails with KeyboardInterrupt."""
         self._engine.interrupt()
+        self._magics.interrupt()
 
     def close(self) -> None:
         """Release the engine and (if this runtime built it) the infrastructure. Idempotent."""

@@ -21,6 +21,7 @@ from llmspell.storage.revision import read_revision
 from llmspell.storage.settings import StorageSettings
 
 if TYPE_CHECKING:
+    from llmspell.storage.components.artifacts import IntegrityProblem
     from llmspell.storage.postgres.embedded import EmbeddedStatus
     from llmspell.storage.schema_migrations import MigrationResult
 
@@ -78,8 +79,8 @@ def _component_tables(component: str | None) -> list[str]:
 
 
 def schema_report(settings: StorageSettings, component: str | None = None) -> dict[str, Any]:
-    """Revision, tables (columns, primary key, RLS), indexes and RLS policies of the database
-    of `component` (default: the main backend's, all tables)."""
+    """Revision, tables (columns, primary key, RLS), indexes, RLS policies and (PostgreSQL)
+    partitions of the database of `component` (default: the main backend's, all tables)."""
     wanted = _component_tables(component)
     backend_name = settings.backend_of(component) if component else settings.backend
     backend = backend_for(backend_name)
@@ -98,7 +99,19 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
     names = [t for t in wanted if t in existing]
     rls: dict[str, tuple[bool, bool]] = {}
     policies: list[dict[str, Any]] = []
+    partitions: list[dict[str, Any]] = []
     if conn.dialect.name == "postgresql" and names:
+        rows = conn.execute(
+            text(
+                "SELECT p.relname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
+                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent "
+                "WHERE p.relnamespace = current_schema()::regnamespace AND p.relname = ANY(:names) "
+                "ORDER BY p.relname, c.relname"
+            ),
+            {"names": names},
+        )
+        partitions = [{"table": row[0], "name": row[1], "bound": row[2]} for row in rows]
         rows = conn.execute(
             text(
                 "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
@@ -176,6 +189,7 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
         "tables": tables,
         "indexes": indexes,
         "policies": policies,
+        "partitions": partitions,
     }
 
 
@@ -255,3 +269,36 @@ def pg_status(settings: StorageSettings) -> EmbeddedStatus:
     from llmspell.storage.postgres import embedded
 
     return embedded.status(_embedded_dir(settings))
+
+
+def check_artifacts(settings: StorageSettings, tenant_id: str) -> list[IntegrityProblem]:
+    """Artifact integrity (for `storage validate`): the tenant's hash mismatches, wrong
+    reference counts, missing bodies and orphaned chunk rows; on PostgreSQL also the app
+    role's Large Objects that no tenant's content row references (checked as the owner, the
+    one role that sees every tenant's rows)."""
+    from llmspell.storage.components.artifacts import IntegrityProblem as Problem
+    from llmspell.storage.sql_storage import open_storage
+
+    with open_storage(settings, tenant_id) as storage:
+        problems = storage.artifacts.check_integrity()
+    backend = backend_for(settings.backend_of("artifacts"))
+    if backend.dialect != "postgresql":
+        return problems
+    from llmspell.storage.postgres import large_objects
+
+    with (
+        backend.owner(settings, create=False) as target,
+        target.engine.connect() as conn,
+        conn.begin(),
+    ):
+        orphans = large_objects.orphaned(conn, target.app_role or "")
+    problems.extend(
+        Problem(
+            "orphaned_large_object",
+            None,
+            f"large object {oid} belongs to no artifact of any tenant (remove it with "
+            f"`SELECT lo_unlink({oid})` as the app role)",
+        )
+        for oid in orphans
+    )
+    return problems

@@ -16,10 +16,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    LargeBinary,
     MetaData,
     Text,
     TypeDecorator,
 )
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -30,6 +32,8 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# pgvector's HNSW indexes `vector` up to 2000 dimensions; larger ones are stored as halfvec.
+HALFVEC_FROM = 2001
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -51,6 +55,45 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Embedding(TypeDecorator[Any]):
+    """A float32 vector: pgvector `vector(N)` (`halfvec(N)` above 2000) on PostgreSQL, a
+    float32 BLOB on SQLite."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dimension: int) -> None:
+        super().__init__()
+        self.dimension = dimension
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from pgvector.sqlalchemy import HALFVEC, VECTOR
+
+            kind = HALFVEC if self.dimension >= HALFVEC_FROM else VECTOR
+            return dialect.type_descriptor(kind(self.dimension))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        # numpy loads with the first vector, not with every storage that opens
+        import numpy as np
+
+        if value is None:
+            return None
+        array = np.asarray(value, dtype=np.float32)
+        return array if dialect.name == "postgresql" else array.tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        import numpy as np
+
+        if value is None:
+            return None
+        if isinstance(value, bytes | memoryview):
+            return np.frombuffer(bytes(value), dtype=np.float32)
+        to_numpy = getattr(value, "to_numpy", None)
+        return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
 
 
 def tenant_column() -> Column[str]:

@@ -107,6 +107,28 @@ class OpaqueValue:
         return f"<{self.kind}>"
 
 
+class JsonNull:
+    """`JSON.null`: JSON's null where a script needs a value that is not nil, so a Lua array
+    keeps its length (`JSON.parse(text, {keep_null = true})`). There is one; it is falsy, data
+    checks store it as null and JSON text writes it as `null`."""
+
+    _instance: JsonNull | None = None
+
+    def __new__(cls) -> JsonNull:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "JSON.null"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+JSON_NULL = JsonNull()
+
+
 class RawValue:
     """A script value passed through unconverted (for display and dumping in the engine's own
     syntax); `python` is its converted form for when a plain value is needed."""
@@ -169,6 +191,10 @@ class ApiContext:
     # a script value that produces values (Lua function, Python generator) → its steps;
     # NotAProducer for any other value
     producer: Callable[[Any], ProducerStep] = field(default=_needs_an_engine)
+    # true once the running script must stop (interrupt, timeout): long host-side work such
+    # as a workflow checks it between steps, and a call that waits (Event.receive) between
+    # short waits, since the engine's own check cannot run while the host blocks
+    stop_requested: Callable[[], bool] = field(default=lambda: False)
 
     @property
     def tenant_id(self) -> str:
@@ -187,6 +213,15 @@ class ApiNamespace:
 
     def __init__(self, ctx: ApiContext) -> None:
         self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when `name` is not there: say so in the script's terms (`State.nope`)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        offered = [n for n, _ in public_functions(self)] + [n for n, _ in public_members(self)]
+        raise AttributeError(
+            f"{self.api_name}.{name} does not exist; {self.api_name} has: {', '.join(offered)}"
+        )
 
     def __repr__(self) -> str:
         return f"<{self.api_name} API>"
@@ -289,6 +324,15 @@ def require_int(
     return value
 
 
+def optional_number(fn: str, arg: str, value: Any) -> float | None:
+    """A number (integer or float, not a boolean) as a float, or None for nil."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{fn}: {arg} must be a number, got {type_name(value)}")
+    return float(value)
+
+
 def require_table(fn: str, arg: str, value: Any) -> dict[str, Any]:
     """An options table: `{}` arrives as an empty dict (or list from an empty Lua table)."""
     if value is None or value == []:
@@ -307,26 +351,68 @@ def check_options(fn: str, options: Mapping[str, Any], allowed: set[str] | froze
         )
 
 
-def ensure_data(fn: str, arg: str, value: Any, _path: str = "") -> Any:
-    """Check `value` is plain data (JSON-able): no functions, binary strings or NaN."""
-    where = f"{arg}{_path}"
+def ensure_data(fn: str, arg: str, value: Any) -> Any:
+    """Check `value` is plain data (JSON-able): no functions, binary strings, NaN or cycles.
+    Returns it with every `JSON.null` as None (a copy only when it holds one)."""
+    if _has_json_null(fn, arg, value, None, set()):
+        return swap_null(value, JSON_NULL, None)
+    return value
+
+
+# Where a value sits inside an argument, spelt out only for an error: (parent, key, is_index).
+_Path = tuple[Any, Any, bool] | None
+
+
+def _has_json_null(fn: str, arg: str, value: Any, path: _Path, containers: set[int]) -> bool:
+    """Raise ValidationError unless `value` is data; whether it holds a JSON.null."""
     if value is None or isinstance(value, (bool, int, str)):
-        return value
+        return False
+    if value is JSON_NULL:
+        return True
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise ValidationError(f"{fn}: {where} must be a finite number, got {value}")
-        return value
-    if isinstance(value, list):
-        for i, item in enumerate(value, start=1):
-            ensure_data(fn, arg, item, f"{_path}[{i}]")
-        return value
-    if isinstance(value, dict):
-        for k, item in value.items():
-            ensure_data(fn, arg, item, f"{_path}.{k}")
-        return value
+            raise ValidationError(f"{fn}: {_where(arg, path)} must be a finite number, got {value}")
+        return False
+    if isinstance(value, (list, dict)):
+        if id(value) in containers:
+            raise ValidationError(
+                f"{fn}: {_where(arg, path)} refers back to a table that contains it (a cycle); "
+                "only tree-shaped values are data"
+            )
+        containers.add(id(value))
+        found = False
+        if isinstance(value, list):
+            for i, item in enumerate(value, start=1):
+                found = _has_json_null(fn, arg, item, (path, i, True), containers) or found
+        else:
+            for k, item in value.items():
+                found = _has_json_null(fn, arg, item, (path, k, False), containers) or found
+        containers.discard(id(value))
+        return found
     if isinstance(value, bytes):
-        raise ValidationError(f"{fn}: {where} is binary data, which cannot be stored as a value")
+        raise ValidationError(
+            f"{fn}: {_where(arg, path)} is binary data, which cannot be stored as a value"
+        )
     raise ValidationError(
-        f"{fn}: {where} must be data (nil, boolean, number, string or table), "
+        f"{fn}: {_where(arg, path)} must be data (nil, boolean, number, string or table), "
         f"got {type_name(value)}"
     )
+
+
+def _where(arg: str, path: _Path) -> str:
+    parts = []
+    while path is not None:
+        path, key, is_index = path
+        parts.append(f"[{key}]" if is_index else f".{key}")
+    return arg + "".join(reversed(parts))
+
+
+def swap_null(value: Any, old: Any, new: Any) -> Any:
+    """`value` with every `old` null (None or JSON_NULL) inside it replaced by `new`."""
+    if value is old:
+        return new
+    if isinstance(value, list):
+        return [swap_null(item, old, new) for item in value]
+    if isinstance(value, dict):
+        return {k: swap_null(item, old, new) for k, item in value.items()}
+    return value

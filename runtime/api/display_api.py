@@ -18,6 +18,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, json_safe, text_table
+from llmspell.runtime.tools.paths import PathNotAllowed, resolve_allowed_path
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp")
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
@@ -40,10 +41,12 @@ class DisplayApi(ApiNamespace):
 
     def json(self, value: Any) -> None:
         """Show a table or value as JSON (application/json, with an indented text form)."""
-        if json_safe(value) is None:
+        plain = json_safe(value)
+        if plain is None:
             raise ValidationError(
                 f"Display.json: value must be JSON-able data, got {type_name(value)}"
             )
+        value = plain
         text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
         self._emit({"application/json": value, "text/plain": text})
 
@@ -85,25 +88,20 @@ class DisplayApi(ApiNamespace):
         text = require_str("Display.image", "data_or_path", data_or_path)
         if text.lstrip().startswith("<svg") or text.lstrip().startswith("<?xml"):
             return text.encode()
-        path = Path(text).expanduser()
-        self._check_path(path)
+        path = Path(text)
+        if not self._ctx.engine_trusted:
+            roots = [str(Path.cwd()), *self._ctx.config.tools.allowed_paths]
+            try:
+                path = resolve_allowed_path(text, roots)
+            except PathNotAllowed:
+                raise ValidationError(
+                    f"Display.image: {text!r} is outside the working directory and "
+                    "tools.allowed_paths (safe mode)"
+                ) from None
         try:
-            return path.read_bytes()
+            return path.expanduser().read_bytes()
         except OSError as exc:
             raise ApiError(f"Display.image: cannot read {text!r}: {exc.strerror}") from None
-
-    def _check_path(self, path: Path) -> None:
-        if self._ctx.engine_trusted:
-            return
-        resolved = path.resolve()
-        roots = [Path.cwd().resolve()] + [
-            Path(p).expanduser().resolve() for p in self._ctx.config.tools.allowed_paths
-        ]
-        if not any(resolved.is_relative_to(root) for root in roots):
-            raise ValidationError(
-                f"Display.image: {str(path)!r} is outside the working directory and "
-                "tools.allowed_paths (safe mode)"
-            )
 
 
 class DisplayFunction(ApiNamespace):

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from llmspell.runtime.api.base import (
+    JSON_NULL,
+    ApiContext,
     ApiError,
     ApiNamespace,
     ValidationError,
@@ -14,6 +16,7 @@ from llmspell.runtime.api.base import (
     require_int,
     require_str,
     require_table,
+    swap_null,
 )
 
 # Deeper data cannot cross into a script anyway (the engines convert tables up to this depth),
@@ -22,16 +25,33 @@ MAX_NESTING = 200
 
 
 class JsonApi(ApiNamespace):
-    """Parse and serialise JSON text."""
+    """Parse and serialise JSON text; `JSON.null` stands for null where nil cannot.
+
+    In a Lua table a nil is a missing key, so `JSON.parse("[1,null,3]")` has a hole at 2 (its
+    length is unreliable), while `JSON.parse("[1,null,3]", {keep_null = true})` is
+    `{1, JSON.null, 3}`. `JSON.stringify` and `State.save` write `JSON.null` as null."""
 
     api_name = "JSON"
 
-    def parse(self, text: str) -> Any:
-        """Parse JSON text into a value (`null` → nil, arrays → lists, objects → tables).
+    def __init__(self, ctx: ApiContext) -> None:
+        super().__init__(ctx)
+        self.null = JSON_NULL
+
+    def parse(self, text: str, options: dict[str, Any] | None = None) -> Any:
+        """Parse JSON text into a value: arrays → lists, objects → tables, `null` → nil (a hole
+        in a Lua array), or with `{keep_null = true}` → `JSON.null`, so arrays keep their length
+        and objects their keys.
 
         Raises `JSON.parse: <reason> at line L column C` on invalid input, and for arrays and
         objects nested deeper than 200 levels."""
         text = require_str("JSON.parse", "text", text, allow_empty=True)
+        opts = require_table("JSON.parse", "options", options)
+        check_options("JSON.parse", opts, {"keep_null"})
+        keep_null = opts.get("keep_null", False)
+        if not isinstance(keep_null, bool):
+            raise ValidationError(
+                f"JSON.parse: options.keep_null must be a boolean, got {keep_null!r}"
+            )
         too_deep = ValidationError(
             f"JSON.parse: arrays and objects nested deeper than {MAX_NESTING} levels are not "
             "supported"
@@ -46,13 +66,14 @@ class JsonApi(ApiNamespace):
             raise too_deep from None
         if _nesting(value) > MAX_NESTING:
             raise too_deep
-        return value
+        return swap_null(value, None, JSON_NULL) if keep_null else value
 
     def stringify(self, value: Any, options: dict[str, Any] | None = None) -> str:
         """Serialise a value as JSON text. Options: `indent` (spaces, default compact),
         `sort_keys` (default true; with false, keys keep their insertion order where the engine
         has one: Python dicts do, Lua tables do not, so from Lua keys always come out sorted).
-        `{}` → `{}`, `{1,2}` → `[1,2]`, mixed tables keep all keys."""
+        `{}` → `{}`, `{1,2}` → `[1,2]`, mixed tables keep all keys, `JSON.null` → `null`;
+        a table that contains itself raises."""
         opts = require_table("JSON.stringify", "options", options)
         check_options("JSON.stringify", opts, {"indent", "sort_keys"})
         indent = opts.get("indent")
@@ -63,7 +84,7 @@ class JsonApi(ApiNamespace):
             raise ApiError(
                 f"JSON.stringify: options.sort_keys must be a boolean, got {sort_keys!r}"
             )
-        ensure_data("JSON.stringify", "value", value)
+        value = ensure_data("JSON.stringify", "value", value)
         separators = (",", ":") if indent is None else (",", ": ")
         return json.dumps(
             value, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=False

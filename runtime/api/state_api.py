@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import ApiNamespace, ensure_data, optional_str, require_int
+from llmspell.runtime.api.base import (
+    ApiNamespace,
+    ensure_data,
+    optional_str,
+    require_int,
+    require_str,
+)
 from llmspell.runtime.errors import InvalidArgument, kind_of
 from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time
+
+if TYPE_CHECKING:
+    from llmspell.runtime.workflows.manager import WorkflowManager
 
 
 class StateApi(ApiNamespace):
@@ -67,13 +76,19 @@ class StateApi(ApiNamespace):
         )
         return True
 
-    def workflow_get(self, workflow_id: str, step: str) -> Any:
-        """The stored output of `step` of a workflow execution (scope `workflow:<id>`)."""
-        return self._state.load(_scope("workflow", workflow_id), step)
+    def workflow_get(self, execution_id: str, step: str) -> Any:
+        """The stored output of `step` in a workflow execution (from workflow state, as the
+        run recorded it): its result table, a list of per-iteration results for a loop body
+        step, or nil when the step has no stored output."""
+        execution_id = require_str("State.workflow_get", "execution_id", execution_id)
+        step = require_str("State.workflow_get", "step", step)
+        return _workflows(self).step_output(execution_id, step)
 
-    def workflow_list(self, workflow_id: str) -> list[str]:
-        """Sorted step names stored for a workflow execution (scope `workflow:<id>`)."""
-        return list(self._state.list_keys(_scope("workflow", workflow_id)))
+    def workflow_list(self, execution_id: str) -> list[str]:
+        """Sorted names of the steps recorded for a workflow execution (empty when there is
+        no such execution)."""
+        execution_id = require_str("State.workflow_list", "execution_id", execution_id)
+        return _workflows(self).step_names(execution_id)
 
     def tool_get(self, tool_id: str, key: str) -> Any:
         """`State.load("tool:" .. tool_id, key)`."""
@@ -85,6 +100,12 @@ class StateApi(ApiNamespace):
             _scope("tool", tool_id), key, ensure_data("State.tool_set", "value", value)
         )
         return True
+
+
+def _workflows(api: StateApi) -> WorkflowManager:
+    from llmspell.runtime.workflows.manager import WorkflowManager
+
+    return api._ctx.infrastructure.get(WorkflowManager)
 
 
 def _scope(kind: str, ident: Any) -> str:

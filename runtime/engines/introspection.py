@@ -4,6 +4,7 @@ only how to find, name and list its own values (`ScriptValues`)."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ class ScriptValues(Protocol):
     separators: str  # between the parts of a dotted name
     private_prefix: str  # member names offered only once the user types this prefix
     inspect_names_value: bool  # an inspect page of a plain value starts with its name
+    overview_note: str  # a line under help()'s list of globals about the language's own docs
 
     def lookup(self, dotted: str) -> Any:
         """The value a dotted name refers to; LookupError when it names nothing."""
@@ -34,8 +36,13 @@ class ScriptValues(Protocol):
         """The text of a string value (so `help("State.save")` works), None for others."""
         ...
 
+    def language_doc(self, value: Any) -> str | None:
+        """The language's own documentation of a value (Lua's standard library, a Python
+        docstring), None when it has none."""
+        ...
+
     def summary(self, value: Any) -> str:
-        """A short page on a value that has no API documentation."""
+        """A short page on a value without documentation."""
         ...
 
     def global_names(self) -> Iterable[str]:
@@ -58,11 +65,19 @@ class Introspection:
         """Help text for a value: the globals overview for nothing, the API docs of an API
         value (or of the API a string names), a summary otherwise."""
         if value is None:
-            return self.docs.overview()
+            return f"{self.docs.overview()}\n{self._values.overview_note}\n"
         text = self._values.text_of(value)
         entry = self.docs.get(text) if text is not None else None
         entry = entry or self._entry_of_value(value)
-        return entry.page() if entry is not None else self._values.summary(value)
+        if entry is not None:
+            return entry.page()
+        if text is not None and self._values.name_at_end.fullmatch(text):
+            # help("string.format"): the string names a value
+            try:
+                return self.describe(self._values.lookup(text))
+            except LookupError:
+                pass
+        return self._values.language_doc(value) or self._values.summary(value)
 
     def describe_name(self, name: str) -> str:
         """Help text for a dotted name typed as `?name`."""
@@ -72,8 +87,36 @@ class Introspection:
         try:
             value = self._values.lookup(name)
         except LookupError:
-            return f"no documentation for {name!r}: it is not an API function or a defined value\n"
+            return self.describe_missing(name)
         return self.describe(value)
+
+    def describe_missing(self, expression: str | None) -> str:
+        """The page for help(x) when `x` names nothing: which part of what the script wrote
+        does not exist, what comes close, and where to look."""
+        seps = re.escape(self._values.separators)
+        if not expression or not re.fullmatch(
+            rf"[A-Za-z_]\w*(?:[{seps}][A-Za-z_]\w*)*", expression
+        ):
+            shown = f"{expression} is" if expression else "the argument is"
+            return f"help: {shown} nil, so there is nothing to describe; help() lists the globals\n"
+        parts = re.split(f"[{seps}]", expression)
+        for i in range(len(parts) - 1, 0, -1):
+            base = expression[: len(".".join(parts[:i]))]
+            try:
+                owner = self._values.lookup(base)
+            except LookupError:
+                continue
+            names = self._values.member_names(owner, methods_only=False)
+            hint = _did_you_mean(parts[i], names, expression[: len(base) + 1])
+            return (
+                f"{expression} does not exist: {base} has no field {parts[i]!r}.{hint}\n"
+                f"help({base}) shows what it has.\n"
+            )
+        hint = _did_you_mean(parts[0], self._values.global_names(), "")
+        return (
+            f"{expression} does not exist: {parts[0]} is not defined.{hint}\n"
+            "help() lists the globals.\n"
+        )
 
     def inspect(self, code: str, cursor_pos: int) -> dict[str, str] | None:
         """The API docs of the name at the cursor, or a summary of the value it names."""
@@ -90,6 +133,9 @@ class Introspection:
         entry = self._entry_of_value(value)
         if entry is not None:
             return {"text/plain": entry.page()}
+        doc = self._values.language_doc(value)
+        if doc is not None:
+            return {"text/plain": doc}
         page = self._values.summary(value)
         return {"text/plain": f"{name}\n{page}" if self._values.inspect_names_value else page}
 
@@ -134,6 +180,11 @@ class Introspection:
     def _entry_of_value(self, value: Any) -> DocEntry | None:
         name = self._values.api_name_of(value)
         return self.docs.get(name) if name else None
+
+
+def _did_you_mean(typed: str, names: Iterable[str], prefix: str) -> str:
+    close = difflib.get_close_matches(typed, sorted(set(names)), n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
 
 
 def api_name_of(value: Any) -> str | None:

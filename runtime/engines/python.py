@@ -13,6 +13,7 @@ import pprint
 import re
 import signal
 import sys
+import textwrap
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -33,12 +34,18 @@ from llmspell.runtime.api.base import (
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
+from llmspell.runtime.engines.python_display import rich_bundle
+from llmspell.runtime.engines.python_modules import MODULE_NAMES
 from llmspell.runtime.results import (
     CompletenessCheck,
+    Completion,
     OutputSink,
     ScriptError,
+    ScriptExit,
     StdinNotAvailable,
 )
+
+_MISSING = object()
 
 
 class _Interrupted(BaseException):
@@ -196,7 +203,8 @@ class PythonEngine:
         self._sink = sink
         self._namespace: dict[str, Any] = {"__name__": "__llmspell__", "__builtins__": builtins}
         self._stopper: _Stopper | None = None
-        self.introspection = Introspection(_PythonValues(self._namespace, self.format_value))
+        self._baseline: dict[str, Any] = {}
+        self.introspection = _PythonIntrospection(_PythonValues(self._namespace, self.format_value))
         self.language_info = {
             "name": "python",
             "version": ".".join(map(str, sys.version_info[:3])),
@@ -215,11 +223,44 @@ class PythonEngine:
     def install_globals(self, globals_: Mapping[str, Any]) -> None:
         self._namespace.update(globals_)
         self._namespace["input"] = self._input
+        # a kernel has no script arguments: empty, so scripts can index them anyway
+        self._namespace["ARGS"] = {}
+        self._namespace["arg"] = []
+        self._baseline = dict(self._namespace)
 
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None:
         all_args: dict[Any, Any] = {0: script_name, **dict(enumerate(args, start=1)), **kwargs}
-        self._namespace["ARGS"] = all_args
-        self._namespace["arg"] = [script_name, *args]
+        self._namespace["ARGS"] = self._baseline["ARGS"] = all_args
+        self._namespace["arg"] = self._baseline["arg"] = [script_name, *args]
+
+    def user_globals(self) -> dict[str, str]:
+        """Names the scripts defined or replaced (name → type), for %who; `_names` are private,
+        as in IPython."""
+        return {
+            name: type(value).__name__
+            for name, value in self._namespace.items()
+            if not name.startswith("_") and self._baseline.get(name, _MISSING) is not value
+        }
+
+    def forget_user_globals(self) -> list[str]:
+        """%reset: remove what scripts defined, restore the names they replaced or deleted;
+        the names it changed."""
+        removed = [name for name in self._baseline if name not in self._namespace]
+        names = sorted({*self.user_globals(), *removed})
+        for name in names:
+            if name in self._baseline:
+                self._namespace[name] = self._baseline[name]
+            else:
+                del self._namespace[name]
+        return names
+
+    def timing_source(self, code: str, loops: int) -> str:
+        """`code` run `loops` times by Python itself (%timeit), in the blank lines before it
+        if there are any, so error positions stay the cell's."""
+        body = code.lstrip("\n")
+        blank = len(code) - len(body)
+        loop = f"for _ in range({loops}):\n"
+        return "\n" * max(blank - 1, 0) + loop + textwrap.indent(body, "    ")
 
     def producer(self, fn: Any) -> ProducerStep:
         """Streaming.create's producer: a generator function (or any function returning an
@@ -244,7 +285,7 @@ class PythonEngine:
         try:
             return self._sink().input(str(prompt), False)
         except StdinNotAvailable as exc:
-            raise EOFError(str(exc)) from None
+            raise EOFError(f"input: {exc}") from None
 
     # --- execution ----------------------------------------------------------------------------
 
@@ -287,6 +328,9 @@ class PythonEngine:
                 raise ScriptError("KeyboardInterrupt", "execution interrupted") from None
             except MemoryError:
                 raise ScriptError("MemoryError", "not enough memory") from None
+            except SystemExit as exc:
+                # as ipykernel does for user code: report it, never end the host process
+                raise ScriptExit(exc.code) from None
             except Exception as exc:
                 raise _script_error(exc, name) from None
         if expr is None or value is None:
@@ -303,6 +347,11 @@ class PythonEngine:
             stopper.raise_on_every_line()
             raise _Interrupted()
 
+    def stop_requested(self) -> bool:
+        """Whether the running cell must stop (interrupted, or past its time limit)."""
+        stopper = self._stopper
+        return stopper is not None and stopper.reason is not None
+
     # --- presentation -------------------------------------------------------------------------
 
     def format_value(self, raw: Any) -> str:
@@ -310,6 +359,11 @@ class PythonEngine:
         return pprint.pformat(raw, depth=k.display_max_depth, width=88, sort_dicts=True)
 
     def bundle_for(self, raw: Any) -> dict[str, Any]:
+        """text/plain as pprint writes it, plus what the object offers through IPython's
+        display methods (`_repr_html_`...) or, for plain data, JSON and a records table."""
+        rich = rich_bundle(raw, lambda problem: self._sink().stderr(f"{problem}\n"))
+        if rich:
+            return {"text/plain": self.format_value(raw), **rich}
         return data_bundle(raw, self.format_value(raw))
 
     # --- completeness -------------------------------------------------------------------------
@@ -327,6 +381,13 @@ class PythonEngine:
         self._namespace.clear()
 
 
+class _PythonIntrospection(Introspection):
+    """The shared introspection, plus module names in `import` lines."""
+
+    def complete(self, code: str, cursor_pos: int) -> Completion:
+        return MODULE_NAMES.complete(code, cursor_pos) or super().complete(code, cursor_pos)
+
+
 class _PythonValues:
     """The `ScriptValues` of the Python namespace (see runtime/engines/introspection.py)."""
 
@@ -335,6 +396,7 @@ class _PythonValues:
     separators = "."
     private_prefix = "_"
     inspect_names_value = False
+    overview_note = "Python objects are documented too: help(len), help(str.split)."
 
     def __init__(self, namespace: dict[str, Any], format_value: Callable[[Any], str]) -> None:
         self._namespace = namespace
@@ -362,14 +424,17 @@ class _PythonValues:
     def text_of(self, value: Any) -> str | None:
         return value if isinstance(value, str) else None
 
-    def summary(self, value: Any) -> str:
+    def language_doc(self, value: Any) -> str | None:
         doc = inspect.getdoc(value) if callable(value) else None
         if not doc:
-            return summary_page(type(value).__name__, self._format_value(value))
+            return None
         try:
             return f"{getattr(value, '__name__', '')}{inspect.signature(value)}\n\n{doc}\n"
         except (TypeError, ValueError):
             return f"{doc}\n"
+
+    def summary(self, value: Any) -> str:
+        return summary_page(type(value).__name__, self._format_value(value))
 
     def global_names(self) -> Iterable[str]:
         names = set(self._namespace) | set(dir(builtins)) | set(keyword.kwlist)

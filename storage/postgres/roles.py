@@ -47,9 +47,9 @@ def ensure_login_role(
 def grant_app_privileges(raw: psycopg.Connection[Any], app_role: str) -> list[str]:
     """Grant `app_role` exactly what the app needs on the llmspell schema, as the owner.
 
-    DML on the llmspell tables that exist, sequences of the schema, SELECT on alembic_version
-    (the revision check on open). Runs in the caller's transaction (the migration's, when
-    alembic runs); returns notes for the operator.
+    DML on the llmspell tables that exist, sequences and functions of the schema, SELECT on
+    alembic_version (the revision check on open). Runs in the caller's transaction (the
+    migration's, when alembic runs); returns notes for the operator.
     """
     row = raw.execute("SELECT current_user, current_schema()").fetchone()
     current_user, schema = (str(row[0]), str(row[1])) if row else ("", "public")
@@ -83,6 +83,13 @@ def grant_app_privileges(raw: psycopg.Connection[Any], app_role: str) -> list[st
         raw.execute(sql.SQL("GRANT SELECT ON TABLE alembic_version TO {}").format(role))
     raw.execute(
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
+            sql.Identifier(schema), role
+        )
+    )
+    # The schema's SECURITY DEFINER functions (partition upkeep) are revoked from PUBLIC by
+    # their migrations; the app role is the one that calls them.
+    raw.execute(
+        sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {} TO {}").format(
             sql.Identifier(schema), role
         )
     )

@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 from shared_acceptance import ACCEPTANCE
 
-SCRIPTS = ["state_roundtrip.lua", "json_sandbox_args.lua"]
+SCRIPTS = [
+    "state_roundtrip.lua",
+    "json_sandbox_args.lua",
+    "sessions_lifecycle.lua",
+    "artifacts.lua",
+    "tools_workflows.lua",
+    "events_hooks.lua",
+    "memory_episodic.lua",
+    "semantic_bitemporal.lua",
+    "rag_search.lua",
+    "context_assemble.lua",
+]
 PROFILES = [
     pytest.param("memory", id="memory"),
     pytest.param("default", id="default"),

@@ -57,6 +57,31 @@ def test_script_arguments_split_into_positional_and_named(
     assert split_script_args(tokens) == (positional, named)
 
 
+def test_arguments_that_are_not_utf8_reach_lua_as_their_original_bytes(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    # sys.argv holds bytes that are not UTF-8 as surrogate escapes ('\udcff' for 0xff)
+    path = script(
+        isolated_env, "bytes.lua", "print(ARGS[1]:byte(1, -1))\nprint(ARGS.k:byte(1, -1))\n"
+    )
+    outcome = cli("--profile", "memory", "run", str(path), "\udcff\udcfe", "--k", "a\udcfa")
+    assert (outcome.code, outcome.out, outcome.err) == (0, "255\t254\n97\t250\n", "")
+
+
+def test_arguments_that_are_not_utf8_reach_python_with_surrogate_escapes(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    path = script(isolated_env, "bytes.py", "import os\nprint(list(os.fsencode(ARGS[1])))\n")
+    outcome = cli("--profile", "memory", "run", str(path), "\udcff\udcfe")
+    assert (outcome.code, outcome.out) == (0, "[255, 254]\n")
+
+
+@pytest.mark.parametrize("engine", ["lua", "python"])
+def test_exec_of_code_that_is_not_utf8_is_a_one_line_error(cli: RunCli, engine: str) -> None:
+    outcome = cli("--profile", "memory", "exec", "--engine", engine, 'print("\udcff")')
+    assert (outcome.code, outcome.err) == (1, "llmspell: exec: the code is not UTF-8 text\n")
+
+
 def test_run_prints_output_and_returns_zero(cli: RunCli, isolated_env: Path) -> None:
     path = script(isolated_env, "ok.lua", "print('hello', 1 + 1)\n42\n")
     outcome = cli("--profile", "memory", "run", str(path))
@@ -94,6 +119,18 @@ def test_run_python_files_use_the_python_engine(cli: RunCli, isolated_env: Path)
     assert (outcome.code, outcome.out) == (0, "a v default\n")
 
 
+@pytest.mark.parametrize(
+    ("code", "status", "err"),
+    [("sys.exit(3)", 3, ""), ("sys.exit()", 0, ""), ("sys.exit('no input')", 1, "no input\n")],
+)
+def test_sys_exit_in_a_python_script_sets_the_exit_status_like_python(
+    cli: RunCli, isolated_env: Path, code: str, status: int, err: str
+) -> None:
+    path = script(isolated_env, "job.py", f"import sys\nprint('before')\n{code}\nprint('after')\n")
+    outcome = cli("--profile", "memory", "run", str(path))
+    assert (outcome.code, outcome.out, outcome.err) == (status, "before\n", err)
+
+
 def test_run_engine_flag_overrides_the_extension(cli: RunCli, isolated_env: Path) -> None:
     path = script(isolated_env, "job.txt", "print(1 // 2)\n")
     assert cli("--profile", "memory", "run", "--engine", "python", str(path)).out == "0\n"
@@ -128,6 +165,14 @@ def test_run_with_an_invalid_config_exits_1_without_a_traceback(
 def test_exec_prints_the_value_of_the_last_expression(cli: RunCli, code: str, out: str) -> None:
     outcome = cli("--profile", "memory", "exec", code)
     assert (outcome.code, outcome.out) == (0, out)
+
+
+def test_exec_runs_magics_like_the_kernel(cli: RunCli) -> None:
+    outcome = cli("--profile", "memory", "exec", "x = 1\n%who\n%config engines.lua.timeout_s")
+    assert (outcome.code, outcome.err) == (0, "")
+    assert outcome.out == (
+        "x\nengines.lua.timeout_s = 300  # llmspell run/exec default (the kernel has none)\n"
+    )
 
 
 def test_exec_error_exits_1(cli: RunCli) -> None:
@@ -176,7 +221,9 @@ def test_cli_timeout_stops_a_runaway_script(
     path = script(isolated_env, "loop.lua", "while true do end\n")
     outcome = cli("--profile", "memory", "run", str(path))
     assert outcome.code == 1
-    assert outcome.err == "TimeoutError: execution exceeded the time limit of 0.3 s\n"
+    # Lua shortens a long path from the front ("...loop.lua"), keeping the file and line
+    assert outcome.err.startswith("TimeoutError: execution exceeded the time limit of 0.3 s (")
+    assert outcome.err.endswith("loop.lua:1)\n")
 
 
 # --- config show / validate, --profile, -c -------------------------------------------------------

@@ -49,6 +49,19 @@ def test_script_error_in_a_process_exits_1_without_a_python_traceback(
     assert "Traceback" not in outcome.err
 
 
+def test_a_non_utf8_argument_is_a_byte_string_in_lua_not_a_traceback(
+    isolated_env: Path,
+) -> None:
+    (isolated_env / "bytes.lua").write_text("print(#ARGS[1], ARGS[1]:byte(1, -1))\n")
+    proc = subprocess.run(
+        [os.fsencode(LLMSPELL), b"--profile", b"memory", b"run", b"bytes.lua", b"\xff\xfe"],
+        capture_output=True,
+        cwd=isolated_env,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"2\t255\t254\n", b"")
+
+
 def test_debug_output_appears_once(llmspell: RunCli) -> None:
     outcome = llmspell("--profile", "memory", "exec", "Debug.warn('careful')")
     assert outcome.err == "[WARN] careful\n"

@@ -7,6 +7,10 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
+from llmspell.runtime import ScriptRuntime, load_config
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,3 +48,25 @@ def test_relative_links_in_docs_point_at_existing_files() -> None:
             assert (doc.parent / target).exists(), (
                 f"{doc.relative_to(ROOT)} links to missing {target}"
             )
+
+
+def _lua_blocks() -> list[tuple[str, str]]:
+    """Every lua block of the README and the user guide, except the chapters whose examples
+    build on each other: those run in order in one runtime (test_user_guide_examples.py)."""
+    from test_user_guide_examples import CHAPTERS
+
+    guide = sorted(ROOT.glob("docs/user-guide/*.md"))
+    docs = [ROOT / "README.md", *(doc for doc in guide if doc.name not in CHAPTERS)]
+    return [
+        (f"{doc.relative_to(ROOT)}#{i}", block)
+        for doc in docs
+        for i, block in enumerate(re.findall(r"```lua\n(.*?)```", doc.read_text("utf-8"), re.S))
+    ]
+
+
+@pytest.mark.parametrize(("where", "block"), _lua_blocks(), ids=[w for w, _ in _lua_blocks()])
+def test_every_lua_example_runs_when_pasted_as_one_cell(
+    where: str, block: str, isolated_env: Path
+) -> None:
+    with ScriptRuntime(load_config(profile="memory", env={}).config) as rt:
+        rt.execute(block, name="[cell 1]")

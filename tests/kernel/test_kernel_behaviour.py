@@ -297,3 +297,116 @@ def test_python_engine_prints_as_it_runs_and_reads_stdin(py: KernelPair) -> None
     assert reply_to(kc, msg_id)["content"]["status"] == "ok"
     texts = [m["content"]["text"] for m in collect(kc, msg_id) if m["msg_type"] == "stream"]
     assert "".join(texts) == "hi Ada\n"
+
+
+@pytest.mark.parametrize("code", ["import sys\nsys.exit(1)", "raise SystemExit('stop')"])
+def test_python_engine_sys_exit_fails_the_cell_and_the_kernel_lives_on(
+    py: KernelPair, code: str
+) -> None:
+    km, kc = py
+    reply, outputs = run(kc, code)
+    assert (reply["status"], reply["ename"]) == ("error", "SystemExit")
+    assert [m["msg_type"] for m in outputs] == ["error"]
+    assert km.is_alive()
+    assert result_text(run(kc, "keep")[1]) == ["42"]
+
+
+def test_python_engine_input_without_stdin_names_input_not_a_lua_function(py: KernelPair) -> None:
+    _, kc = py
+    reply, _ = run(kc, "input()", allow_stdin=False)
+    assert (reply["status"], reply["ename"]) == ("error", "EOFError")
+    assert reply["evalue"].startswith("input: this frontend does not accept input")
+    assert "io.read" not in str(reply)
+
+
+# --- help, tracebacks, magics and rich output as a newcomer meets them ------------------------
+
+
+@pytest.mark.parametrize("code", ["help(State.load)", "?State.load"])
+def test_help_is_also_output_for_a_client_without_a_pager(lua: KernelPair, code: str) -> None:
+    _, kc = lua
+    reply, outputs = run(kc, code, allow_stdin=False)  # as nbclient / nbconvert send it
+    (page,) = reply["payload"]
+    assert page["source"] == "page"
+    shown = [m["content"]["data"] for m in outputs if m["msg_type"] == "display_data"]
+    assert shown == [page["data"]]
+    assert shown[0]["text/plain"].startswith("State.load(scope, key)\n")
+
+
+def test_help_is_only_a_pager_payload_for_an_interactive_client(lua: KernelPair) -> None:
+    _, kc = lua
+    reply, outputs = run(kc, "help(State.load)", allow_stdin=True)
+    assert reply["payload"][0]["data"]["text/plain"].startswith("State.load(scope, key)")
+    assert outputs == []
+
+
+def test_tracebacks_are_coloured_and_evalue_is_plain(lua: KernelPair) -> None:
+    _, kc = lua
+    msg_id = kc.execute("local t = nil\nprint(t.x)")
+    reply = reply_to(kc, msg_id)["content"]
+    count = reply["execution_count"]
+    assert reply["evalue"] == f"[cell {count}]:2: attempt to index a nil value (local 't')"
+    assert reply["traceback"][0] == (
+        f"\x1b[0;31mLuaError\x1b[0m: \x1b[0;32m[cell {count}]:2:\x1b[0m attempt to index a nil "
+        "value (local 't')"
+    )
+    (error,) = collect(kc, msg_id)
+    assert error["content"]["traceback"] == reply["traceback"]
+
+
+def test_an_interrupted_cell_says_where_it_stopped(lua: KernelPair) -> None:
+    km, kc = lua
+    msg_id = kc.execute("local n = 0\nwhile true do\n  n = n + 1\nend")
+    time.sleep(0.3)
+    km.interrupt_kernel()
+    reply = reply_to(kc, msg_id, timeout=5)["content"]
+    count = reply["execution_count"]
+    assert reply["evalue"] == f"execution interrupted at [cell {count}]:3"
+    collect(kc, msg_id)
+
+
+def test_magics_run_in_the_kernel(lua: KernelPair) -> None:
+    _, kc = lua
+    reply, outputs = run(kc, "newcomer_value = 7\n%who number")
+    assert reply["status"] == "ok"
+    texts = "".join(m["content"]["text"] for m in outputs if m["msg_type"] == "stream")
+    assert "newcomer_value" in texts.split()
+
+
+def test_shell_escape_is_refused_by_the_sandboxed_kernel(lua: KernelPair) -> None:
+    reply, _ = run(lua[1], "!echo hi")
+    assert (reply["status"], reply["ename"]) == ("error", "PermissionError")
+
+
+def test_python_engine_shows_repr_html_as_html(py: KernelPair) -> None:
+    _, kc = py
+    code = "class Card:\n    def _repr_html_(self):\n        return '<b>card</b>'\nCard()"
+    reply, outputs = run(kc, code)
+    assert reply["status"] == "ok"
+    (result,) = [m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result"]
+    assert result["text/html"] == "<b>card</b>"
+    assert result["text/plain"].startswith("<__llmspell__.Card object")
+
+
+def test_python_engine_completes_module_names_after_import(py: KernelPair) -> None:
+    _, kc = py
+    msg_id = kc.complete("import jso", 10)
+    reply = reply_to(kc, msg_id)["content"]
+    assert "json" in reply["matches"]
+    assert (reply["cursor_start"], reply["cursor_end"]) == (7, 10)
+
+
+def test_python_tracebacks_are_coloured_the_same_way() -> None:
+    from llmspell.kernel.kernel import coloured_traceback
+    from llmspell.runtime import ScriptError
+
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "[cell 2]", line 3, in <module>',
+        "ZeroDivisionError: division by zero",
+    ]
+    assert coloured_traceback(ScriptError("ZeroDivisionError", "division by zero", lines)) == [
+        "Traceback (most recent call last):",
+        '  \x1b[0;32mFile "[cell 2]", line 3\x1b[0m, in <module>',
+        "\x1b[0;31mZeroDivisionError\x1b[0m: division by zero",
+    ]

@@ -66,6 +66,7 @@ def test_wheel_includes_data_files(wheel: Path) -> None:
         for data in ("kernel.json", "logo-32x32.png", "logo-64x64.png"):
             assert f"llmspell/kernelspec/{spec}/{data}" in names
     assert "llmspell/runtime/engines/lua/prelude.lua" in names
+    assert "llmspell/runtime/engines/lua/stdlib.txt" in names  # help(print)
     assert "llmspell/migrations/env.py" in names
     assert "llmspell/migrations/script.py.mako" in names
     revisions = [n for n in names if n.startswith("llmspell/migrations/versions/0")]

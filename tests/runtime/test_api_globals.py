@@ -15,6 +15,7 @@ from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ApiNamespace, public_functions, public_members, raw_of
 from llmspell.runtime.api.streaming_api import Stream
 from llmspell.runtime.results import CapturingSink, ExecutionResult
+from llmspell.runtime.state import StateManager
 
 ALWAYS_PRESENT = ["JSON", "State", "Config", "Debug", "Streaming", "Tenant", "Display"]
 LEVELS = ["trace", "debug", "info", "warn", "error"]
@@ -36,6 +37,71 @@ def test_json_parse_maps_null_to_nil(lua: ScriptRuntime, py: ScriptRuntime) -> N
     assert call(lua, "JSON.parse", source) == {"b": [1, 2]}
     assert call(py, "JSON.parse", source) == {"a": None, "b": [1, 2]}
     assert call(lua, "JSON.parse", "null") is None
+
+
+def test_json_parse_of_an_array_with_null_leaves_a_hole_by_default(lua: ScriptRuntime) -> None:
+    result = lua.execute('local t = JSON.parse("[1,null,3]") return t[1], t[2], t[3]')
+    assert result.value == [1, None, 3]
+
+
+def test_json_null_keeps_lua_arrays_their_length_and_round_trips(lua: ScriptRuntime) -> None:
+    code = (
+        'local t = JSON.parse("[1,null,3]", {keep_null = true})\n'
+        "return #t, t[2] == JSON.null, JSON.stringify(t)"
+    )
+    assert lua.execute(code).value == [3, True, "[1,null,3]"]
+    obj = lua.execute("return JSON.stringify(JSON.parse('{\"a\":null}', {keep_null = true}))")
+    assert obj.value == '{"a":null}'
+
+
+def test_json_null_shows_as_json_null(lua: ScriptRuntime, py: ScriptRuntime) -> None:
+    assert lua.execute("return tostring(JSON.null)").value == "JSON.null"
+    shown = lua.execute('JSON.parse("[1,null]", {keep_null = true})').bundle
+    assert shown == {"text/plain": "{1, JSON.null}", "application/json": [1, None]}
+    assert py.execute("JSON.parse('[1,null]', {'keep_null': True})").bundle["text/plain"] == (
+        "[1, JSON.null]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("engine", "code"),
+    [
+        ("lua", "return JSON.stringify(JSON.parse(text, {keep_null = true}))"),
+        ("python", "JSON.stringify(JSON.parse(text, {'keep_null': True}))"),
+    ],
+)
+def test_json_null_round_trips_in_both_engines(
+    make_runtime: MakeRuntime, engine: str, code: str
+) -> None:
+    rt = make_runtime(engine)
+    rt.execute('text = \'{"a":[null,{"b":null}]}\'')
+    assert rt.execute(code).value == '{"a":[null,{"b":null}]}'
+    kept = call(rt, "JSON.parse", '{"a":[null]}', {"keep_null": True})
+    assert repr(kept) == "{'a': [JSON.null]}"
+
+
+@pytest.mark.parametrize(
+    ("engine", "code"),
+    [
+        ("lua", "State.save('global', 'k', {1, JSON.null, 3})"),
+        ("python", "State.save('global', 'k', [1, JSON.null, 3])"),
+    ],
+)
+def test_state_stores_json_null_as_null(make_runtime: MakeRuntime, engine: str, code: str) -> None:
+    rt = make_runtime(engine)
+    rt.execute(code)
+    state = rt.infrastructure.get(StateManager)
+    assert state.load("global", "k") == [1, None, 3]
+
+
+def test_json_parse_rejects_bad_options(rt: ScriptRuntime) -> None:
+    err = call_error(rt, "JSON.parse", "[]", {"keep_nul": True})
+    assert err.evalue == "JSON.parse: unknown option 'keep_nul'; allowed: keep_null"
+    err = call_error(rt, "JSON.parse", "[]", {"keep_null": "yes"})
+    assert (err.ename, err.evalue) == (
+        "ValidationError",
+        "JSON.parse: options.keep_null must be a boolean, got 'yes'",
+    )
 
 
 def test_json_parse_errors_give_the_position(rt: ScriptRuntime) -> None:
@@ -353,7 +419,7 @@ def test_help_of_a_user_value_summarises_it(lua: ScriptRuntime) -> None:
 
 def test_help_of_an_unknown_name_says_so(rt: ScriptRuntime) -> None:
     page = rt.execute("?nothing_here").pages[0]
-    assert "no documentation for 'nothing_here'" in page
+    assert page.startswith("nothing_here does not exist: nothing_here is not defined.")
 
 
 def test_every_api_function_has_a_docstring(rt: ScriptRuntime) -> None:

@@ -96,11 +96,27 @@ def test_tool_helpers_use_the_tool_scope(rt: ScriptRuntime) -> None:
     assert call(rt, "State.load", "tool:calc", "last") == 42
 
 
-def test_workflow_helpers_read_the_workflow_scope(rt: ScriptRuntime) -> None:
-    call(rt, "State.save", "workflow:run-1", "fetch", {"ok": True})
-    call(rt, "State.save", "workflow:run-1", "analyse", 3)
-    assert call(rt, "State.workflow_get", "run-1", "fetch") == {"ok": True}
-    assert call(rt, "State.workflow_list", "run-1") == ["analyse", "fetch"]
+def test_workflow_helpers_read_workflow_state_not_the_kv_scope(rt: ScriptRuntime) -> None:
+    code = {
+        "lua": 'run = Workflow.sequential{name = "w", steps = {{name = "fetch", fn = function() '
+        'return {ok = true} end}, {name = "analyse", fn = function() return 3 end}}}:execute()',
+        "python": 'run = Workflow.sequential({"name": "w", "steps": [{"name": "fetch", '
+        '"fn": lambda i: {"ok": True}}, {"name": "analyse", "fn": lambda i: 3}]}).execute()',
+    }[rt.engine_name]
+    rt.execute(code)
+    run_id = rt.execute(
+        "return run.execution_id" if rt.engine_name == "lua" else "run['execution_id']"
+    ).value
+    assert call(rt, "State.workflow_get", run_id, "fetch") == {
+        "success": True,
+        "result": {"ok": True},
+    }
+    assert call(rt, "State.workflow_list", run_id) == ["analyse", "fetch"]
+    call(rt, "State.save", f"workflow:{run_id}", "other", 1)
+    assert call(rt, "State.workflow_list", run_id) == ["analyse", "fetch"], (
+        "the kv scope is not read"
+    )
+    assert call(rt, "State.workflow_get", run_id, "other") is None
     assert as_list(call(rt, "State.workflow_list", "run-2")) == []
 
 

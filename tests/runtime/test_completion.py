@@ -14,7 +14,7 @@ from llmspell.runtime import ScriptRuntime
     [
         ("State.sa", ["State.save"]),
         ("string.up", ["string.upper"]),
-        ("JSON.", ["JSON.parse", "JSON.stringify"]),
+        ("JSON.", ["JSON.null", "JSON.parse", "JSON.stringify"]),
         ("Sta", ["State"]),
         ("Strea", ["Streaming"]),
         ("Tenant.", ["Tenant.id"]),
@@ -93,7 +93,7 @@ def test_lua_completion_of_a_non_table_is_empty(lua: ScriptRuntime) -> None:
     ("code", "matches"),
     [
         ("State.sa", ["State.save"]),
-        ("JSON.", ["JSON.parse", "JSON.stringify"]),
+        ("JSON.", ["JSON.null", "JSON.parse", "JSON.stringify"]),
         ("Tenant.", ["Tenant.id"]),
         ("str.up", ["str.upper"]),
         ("Sta", ["State"]),
@@ -129,7 +129,7 @@ def test_inspect_shows_signature_and_doc_of_api_functions(rt: ScriptRuntime, cur
 def test_inspect_of_a_namespace_lists_its_functions(rt: ScriptRuntime) -> None:
     found = rt.inspect("JSON")
     assert found is not None
-    assert "JSON.parse(text)" in found["text/plain"]
+    assert "JSON.parse(text, options?)" in found["text/plain"]
     assert "JSON.stringify(value, options?)" in found["text/plain"]
 
 

@@ -156,6 +156,32 @@ def test_python_engine_rejects_functions_naming_the_argument(py: ScriptRuntime) 
     assert err.evalue.startswith("JSON.stringify: value.a[2] must be data")
 
 
+@pytest.mark.parametrize("function", ["JSON.stringify(t)", "State.save('global', 'k', t)"])
+def test_a_cyclic_lua_table_is_a_validation_error(lua: ScriptRuntime, function: str) -> None:
+    err = error_of(lua, f"local t = {{1, {{}}}}\nt[2].back = t\n{function}")
+    assert err.ename == "ValidationError"
+    assert err.evalue.endswith(
+        ": a table contains itself (a cycle); only tree-shaped tables are data"
+    )
+
+
+def test_a_deep_but_acyclic_lua_table_says_it_is_too_deep(lua: ScriptRuntime) -> None:
+    err = error_of(lua, "local t = {}\nfor i = 1, 300 do t = {t} end\nJSON.stringify(t)")
+    assert (err.ename, err.evalue) == (
+        "ValidationError",
+        "JSON.stringify: tables are nested deeper than 200 levels",
+    )
+
+
+def test_a_cyclic_python_value_is_a_validation_error(py: ScriptRuntime) -> None:
+    err = error_of(py, "a = [1, {}]\na[1]['back'] = a\nState.save('global', 'k', a)")
+    assert (err.ename, err.evalue) == (
+        "ValidationError",
+        "State.save: value[2].back refers back to a table that contains it (a cycle); "
+        "only tree-shaped values are data",
+    )
+
+
 def test_nan_is_not_data(lua: ScriptRuntime) -> None:
     err = error_of(lua, "JSON.stringify({x = 0/0})")
     assert err.evalue == "JSON.stringify: value.x must be a finite number, got nan"

@@ -39,7 +39,7 @@ class RecordingSink:
     def input(self, prompt: str, password: bool) -> str:
         self.events.append(("input", prompt))
         if not self.lines:
-            raise StdinNotAvailable("io.read: end of input")
+            raise StdinNotAvailable("end of input")
         return self.lines.pop(0)
 
 
@@ -408,8 +408,12 @@ def test_args_and_arg_follow_the_cli_convention(lua: ScriptRuntime) -> None:
     ]
 
 
-def test_args_are_absent_when_the_host_passes_none(lua: ScriptRuntime) -> None:
-    assert lua.execute("return ARGS == nil and arg == nil").value is True
+def test_args_are_empty_tables_when_the_host_passes_none(
+    lua: ScriptRuntime, py: ScriptRuntime
+) -> None:
+    code = "return type(ARGS), next(ARGS), type(arg), next(arg)"
+    assert lua.execute(code).value == ["table", None, "table", None]
+    assert py.execute("ARGS, arg").value == ({}, [])
 
 
 def test_python_engine_gets_the_same_arguments(py: ScriptRuntime) -> None:

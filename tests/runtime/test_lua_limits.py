@@ -61,6 +61,30 @@ def test_interrupt_from_another_thread_stops_a_runaway_cell(lua: ScriptRuntime, 
     assert lua.execute("return kept + 1").value == 42
 
 
+@pytest.mark.parametrize(
+    ("code", "where"),
+    [
+        ("local n = 0\nwhile true do\n  n = n + 1\nend", "[cell 7]:3"),
+        ("pcall(function()\n  while true do end\nend)", "[cell 7]:2"),
+        ("spin()", "[cell 6]:2"),
+    ],
+    ids=["loop", "inside pcall", "in a function of an earlier cell"],
+)
+def test_an_interrupt_says_where_the_script_stopped(
+    lua: ScriptRuntime, code: str, where: str
+) -> None:
+    lua.execute("function spin()\n  while true do end\nend", name="[cell 6]")
+    with after(0.3, lua.interrupt):
+        err = error_of(lua, code, name="[cell 7]")
+    assert (err.ename, err.evalue) == ("KeyboardInterrupt", f"execution interrupted at {where}")
+
+
+def test_a_timeout_says_where_the_script_stopped(make_runtime: MakeRuntime) -> None:
+    rt = make_runtime(engines__lua__timeout_s=0.3)
+    err = error_of(rt, "local x = 1\nwhile true do x = -x end", name="[cell 2]")
+    assert err.evalue == "execution exceeded the time limit of 0.3 s (stopped at [cell 2]:2)"
+
+
 def test_interrupt_before_a_cell_does_not_fail_the_next_cell(lua: ScriptRuntime) -> None:
     lua.interrupt()
     assert lua.execute("return 1").value == 1

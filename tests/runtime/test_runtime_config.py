@@ -246,12 +246,7 @@ def test_unknown_storage_component_names_the_file_and_the_components(isolated_en
 
 
 UNREAD_SECTIONS = {
-    "memory": "[memory]\nenabled = true\n",
-    "embeddings": '[embeddings]\nprovider = "hash"\n',
-    "rag": "[rag]\nchunk_size = 256\n",
     "providers": '[providers.openai]\ntype = "openai"\n',
-    "hooks": "[hooks]\nenabled = false\n",
-    "events": "[events]\nenabled = false\n",
 }
 
 
@@ -267,6 +262,16 @@ def test_a_section_no_component_reads_yet_is_refused_naming_the_file(
         validate_file(bad)
 
 
+def test_the_hooks_and_events_sections_are_read(isolated_env: Path) -> None:
+    good = write(
+        isolated_env / "on.toml",
+        "[hooks]\nenabled = false\n[events]\nenabled = false\nqueue_size = 5\ndefault_ttl_s = 60\n",
+    )
+    config = load_config(config_file=good, env={}).config
+    assert (config.hooks.enabled, config.events.enabled) == (False, False)
+    assert (config.events.queue_size, config.events.default_ttl_s) == (5, 60)
+
+
 def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() -> None:
     from llmspell.storage import registry
 
@@ -276,6 +281,20 @@ def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() ->
         ConfigError, match=rf"'api_keys' is not part of this release yet.*overridden: {built}$"
     ):
         load_config(env={}, overrides={"storage.components": {"api_keys": "postgres"}})
+
+
+def test_memory_and_embeddings_sections_are_read_and_validated(isolated_env: Path) -> None:
+    good = write(
+        isolated_env / "memory.toml",
+        '[memory]\nenabled = false\nvector_weight = 0.3\n[embeddings]\nprovider = "hash"\n'
+        "dimensions = 128\n",
+    )
+    config = load_config(config_file=good, env={}).config
+    assert (config.memory.enabled, config.memory.vector_weight) == (False, 0.3)
+    assert (config.embeddings.provider, config.embeddings.dimensions) == ("hash", 128)
+    bad = write(isolated_env / "bad.toml", '[embeddings]\nprovider = "bert"\n')
+    with pytest.raises(ConfigError, match=r"embeddings\.provider = 'bert'"):
+        load_config(config_file=bad, env={})
 
 
 def test_kv_component_override_decides_where_state_lives(isolated_env: Path) -> None:

@@ -106,9 +106,14 @@ def test_every_statement_of_every_store_method_filters_by_the_tenant(
             ]
             assert data_statements, f"{method} ran no SQL"
             for statement, params in data_statements:
-                values = params if isinstance(params, (tuple, list)) else params.values()
                 assert "tenant_id" in statement, (method, statement)
-                assert TENANT in values, (method, statement, params)
+                # executemany: a list of parameter sets, each of which must carry the tenant
+                many = isinstance(params, list) and all(
+                    isinstance(one, (tuple, list, dict)) for one in params
+                )
+                for one in params if many else [params]:
+                    values = one if isinstance(one, (tuple, list)) else one.values()
+                    assert TENANT in values, (method, statement, params)
 
 
 @pytest.mark.parametrize("tenant_id", ["", "a b", "x" * 129, "t;drop", "ü"])

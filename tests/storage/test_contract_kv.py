@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from storage_helpers import json_values
 
 from llmspell.storage import KVSettings, SqlStorage, StateVersion
 from llmspell.storage.components.kv import SqlKVStore
@@ -35,21 +35,6 @@ TENANT_FILTER_CALLS: dict[str, Callable[[SqlKVStore], Any]] = {
     "delete": lambda kv: kv.delete("g", "k"),
     "clear": lambda kv: kv.clear("g"),
 }
-
-json_scalars: st.SearchStrategy[Any] = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**53), 2**53),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=20),
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 @settings(

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from llmspell import cli_storage
 from llmspell.migrations import HEAD, REVISIONS
+from llmspell.storage import registry
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import as_url, connect, parse_url, role_of, with_login
 
@@ -68,6 +69,9 @@ def fresh_pg_database(pg_urls: PgLogins) -> Iterator[str]:
                 sql.Identifier(name), sql.Identifier(role_of(pg_urls.owner_url))
             )
         )
+    # What the operator does once as a superuser (pgvector is not a trusted extension).
+    with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
     yield name
     with connect(pg_urls.superuser_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -137,7 +141,10 @@ def test_schema_sql_prints_ddl_for_the_backend_dialect(
             f"unknown revision '0042'; allowed: head, {', '.join(REVISIONS)}",
         ),
         (["downgrade", "latest"], "unknown revision 'latest'"),
-        (["schema", "--component", "nope"], "unknown component 'nope'; allowed: hooks, kv"),
+        (
+            ["schema", "--component", "nope"],
+            f"unknown component 'nope'; allowed: {', '.join(registry.component_names())}",
+        ),
         (["init-roles"], "init-roles is for the postgres backend"),
         (["pg", "status"], "manage the embedded PostgreSQL"),
     ],
@@ -191,6 +198,8 @@ def test_postgres_upgrade_schema_downgrade(
     assert code == 0
     assert "kv_entries  [kv]  rls: enabled, forced" in out
     assert "tenant_isolation on kv_history ALL" in out
+    assert "event_log  [events]  rls: enabled, forced" in out
+    assert "partitions:\n  event_log_default of event_log: DEFAULT" in out
     code, out, _ = run_cli(capsys, "storage", "downgrade", "base", config=pg_config)
     assert code == 0 and f"downgraded from {HEAD} to base" in out
 

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
-from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage import SqlStorage
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_tenants(
-    request: pytest.FixtureRequest, tmp_path: Path, unique_tenant: str
-) -> tuple[SqlStorage, SqlStorage]:
-    """Tenants A and B opened separately on one database, A holding some state."""
-    if request.param == "postgres":
-        settings: StorageSettings = request.getfixturevalue("pg_settings")
-    else:
-        settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "shared.db"))
-    a = open_storage(settings, f"{unique_tenant}-a")
-    b = open_storage(settings, f"{unique_tenant}-b")
-    request.addfinalizer(a.close)
-    request.addfinalizer(b.close)
+@pytest.fixture
+def two_tenants(tenant_pair: tuple[SqlStorage, SqlStorage]) -> tuple[SqlStorage, SqlStorage]:
+    """Tenants A and B on one database (SQLite, PostgreSQL), A holding some state."""
+    a, b = tenant_pair
     a.kv.put("shared", "secret", {"owner": "a"})
     a.kv.put("shared", "secret", {"owner": "a", "v": 2})
     a.kv.put("shared", "other", 1)

@@ -205,7 +205,9 @@ class LuaBinding:
                 return False, message.encode()
             except (ValueError, TypeError, KeyError, LookupError) as exc:
                 message = str(exc) if str(exc).startswith(qualified) else f"{qualified}: {exc}"
-                if isinstance(exc, ValueError):  # an argument that does not convert
+                if isinstance(exc, ValueError):
+                    # an argument that is not data (a cycle, keys that collide), as the API's
+                    # own checks report bad values
                     self.last_api_error = (ValidationError.ename, message)
                 return False, message.encode()
             except lupa.LuaMemoryError:

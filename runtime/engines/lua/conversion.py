@@ -9,10 +9,11 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from llmspell.runtime.api.base import OpaqueValue, RawValue, ScriptFunction
+from llmspell.runtime.api.base import JSON_NULL, OpaqueValue, RawValue, ScriptFunction
+from llmspell.runtime.display import Records
 from llmspell.runtime.times import format_time
 
-MAX_DEPTH = 200  # nesting beyond this is treated as a cycle when converting tables
+MAX_DEPTH = 200  # tables nested deeper than this are not data (a cycle always is)
 LUA_INT_MIN, LUA_INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -31,6 +32,8 @@ class LuaConversion:
         self._p = prelude
         self._host_value = host_value
         self._lua_function = lua_function
+        # JSON.null in Lua: one table the conversion maps to JSON_NULL and back
+        self.json_null = prelude.api_proxy(b"JSON.null", b"JSON.null", JSON_NULL, lua.table(), None)
 
     def to_python(self, value: Any, _depth: int = 0) -> Any:
         if value is None or isinstance(value, (bool, int, float)):
@@ -45,30 +48,52 @@ class LuaConversion:
             api_object = self._p.proxy_object(value)
             if api_object is not None:
                 return api_object
-            if _depth >= MAX_DEPTH:
-                raise ValueError(
-                    f"table nested deeper than {MAX_DEPTH} levels (or it contains a cycle)"
-                )
-            items = list(value.items())
-            n = len(items)
-            if n and all(type(k) is int for k, _ in items):
-                keys = sorted(k for k, _ in items)
-                if keys[0] == 1 and keys[-1] == n:
-                    by_key = dict(items)
-                    return [self.to_python(by_key[i], _depth + 1) for i in range(1, n + 1)]
-            converted: dict[str, Any] = {}
-            for k, v in items:
-                key = _key(k)
-                if key in converted:
-                    raise ValueError(
-                        f"table has two keys that both become {key!r} as text; keep one of them"
-                    )
-                converted[key] = self.to_python(v, _depth + 1)
-            # Lua tables have no key order; sorted keys make output reproducible.
-            return dict(sorted(converted.items()))
+            try:
+                return self._table_to_python(value, _depth)
+            except _TooDeep as exc:
+                exc.tables.append(value)
+                if _depth == 0:
+                    raise ValueError(self._too_deep_message(exc.tables)) from None
+                raise
         if kind == "function":
             return self._lua_function(value)
         return OpaqueValue(kind or type(value).__name__)
+
+    def _table_to_python(self, value: Any, depth: int) -> Any:
+        if depth >= MAX_DEPTH:
+            raise _TooDeep()
+        items = list(value.items())
+        n = len(items)
+        if n and all(type(k) is int for k, _ in items):
+            keys = sorted(k for k, _ in items)
+            if keys[0] == 1 and keys[-1] == n:
+                by_key = dict(items)
+                rows = [self.to_python(by_key[i], depth + 1) for i in range(1, n + 1)]
+                # API record lists carry their columns (shown as a table, nil fields included)
+                columns = self._p.record_columns(value) if depth == 0 else None
+                if columns is None:
+                    return rows
+                return Records(rows, [lua_text(columns[i]) for i in range(1, len(columns) + 1)])
+        converted: dict[str, Any] = {}
+        for k, v in items:
+            key = _key(k)
+            if key in converted:
+                raise ValueError(
+                    f"table has two keys that both become {key!r} as text; keep one of them"
+                )
+            converted[key] = self.to_python(v, depth + 1)
+        # Lua tables have no key order; sorted keys make output reproducible.
+        return dict(sorted(converted.items()))
+
+    def _too_deep_message(self, tables: list[Any]) -> str:
+        # lupa gives each access its own Python object, so identity is asked of Lua: a Lua
+        # table keyed by the tables on the failing path
+        seen = self._lua.table()
+        for table in tables:
+            if seen[table]:
+                return "a table contains itself (a cycle); only tree-shaped tables are data"
+            seen[table] = True
+        return f"tables are nested deeper than {MAX_DEPTH} levels"
 
     def to_lua(self, value: Any) -> Any:
         if (
@@ -88,13 +113,27 @@ class LuaConversion:
                     for k, v in value.items()
                 }
             )
+        if isinstance(value, Records):
+            columns = self._lua.table_from([c.encode() for c in value.columns])
+            rows = self._lua.table_from([self.to_lua(v) for v in value])
+            return self._p.mark_records(rows, columns)
         if isinstance(value, (list, tuple)):
             return self._lua.table_from([self.to_lua(v) for v in value])
         if isinstance(value, RawValue):
             return value.raw
+        if value is JSON_NULL:
+            return self.json_null
         if isinstance(value, datetime):
             return format_time(value).encode()
         return self._host_value(value)
+
+
+class _TooDeep(ValueError):
+    """Raised at MAX_DEPTH; collects the tables of the path on its way out."""
+
+    def __init__(self) -> None:
+        super().__init__(f"tables are nested deeper than {MAX_DEPTH} levels")
+        self.tables: list[Any] = []
 
 
 def _key(key: Any) -> str:

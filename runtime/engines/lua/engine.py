@@ -4,6 +4,7 @@ introspection, the limits and the sandbox's host side are its parts."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -19,9 +20,10 @@ from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.engines.lua.binding import LuaBinding, LuaCallbackError, LuaCallbackStopped
 from llmspell.runtime.engines.lua.cells import CellCompiler
 from llmspell.runtime.engines.lua.conversion import lua_text
-from llmspell.runtime.engines.lua.introspection import KEYWORDS, LuaValues
+from llmspell.runtime.engines.lua.introspection import KEYWORDS, LuaValues, help_argument
 from llmspell.runtime.engines.lua.limits import LuaLimits
 from llmspell.runtime.engines.lua.sandbox import EnvironmentPolicy, ModuleFinder, SandboxRefusal
+from llmspell.runtime.engines.lua.stdlib_docs import StdlibDocs
 from llmspell.runtime.results import (
     CompletenessCheck,
     OutputSink,
@@ -31,6 +33,7 @@ from llmspell.runtime.results import (
 
 HOOK_COUNT = 10_000  # VM instructions between interrupt/timeout checks (~0.1 ms)
 _MACHINERY_POSITION = re.compile(r"llmspell:\d+: ")
+KEPT_SOURCES = 100  # chunk texts kept for messages that quote the script
 LANGUAGE_INFO = {
     "name": "lua",
     "version": "5.4",
@@ -57,6 +60,7 @@ class LuaEngine:
         self._script_dir = Path.cwd()
         self._modules = ModuleFinder(config, lambda: self._script_dir)
         self._environment = EnvironmentPolicy(config)
+        self._sources: dict[str, str] = {}
         self.limits = LuaLimits(lambda: self.timeout_s)
         self._lua = lupa.LuaRuntime(
             encoding=None,
@@ -85,11 +89,19 @@ class LuaEngine:
         self._p = self._lua.execute(prelude, host, not self.trusted, name=b"=llmspell")
         self.limits.attach(self._p)
         self._globals = self._lua.globals()
+        # captured before any script runs: %who and %reset read, compare and restore globals raw
+        self._rawget, self._rawequal, self._rawset = (
+            self._globals[b"rawget"],
+            self._globals[b"rawequal"],
+            self._globals[b"rawset"],
+        )
+        self._baseline: dict[bytes, Any] = {}
         self._binding = LuaBinding(self._lua, self._p, self.limits)
         self.conversion = self._binding.conversion
         self._cells = CellCompiler(self._compile_chunk, self._stop_if_asked)
+        stdlib = StdlibDocs(self._lua, self._globals)
         self.introspection = Introspection(
-            LuaValues(self._globals, self._p, self._binding.call_lua, self._summary_text)
+            LuaValues(self._globals, self._p, self._binding.call_lua, self._summary_text, stdlib)
         )
 
     @property
@@ -100,20 +112,57 @@ class LuaEngine:
     # --- globals ------------------------------------------------------------------------------
 
     def install_globals(self, globals_: Mapping[str, Any]) -> None:
-        """Expose API namespaces as tables of wrapped functions and plain values as Lua values."""
+        """Expose API namespaces as tables of wrapped functions and plain values as Lua values;
+        `ARGS`/`arg` start empty (a kernel has no script arguments)."""
         self._binding.install(self._globals, globals_)
+        if self._globals[b"help"] is not None:
+            self._globals[b"help"] = self._p.help_guard(self._globals[b"help"], self._help_of_nil)
+        self._globals[b"ARGS"] = self._lua.table()
+        self._globals[b"arg"] = self._lua.table()
+        self._baseline = {k: v for k, v in self._globals.items() if isinstance(k, bytes)}
 
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None:
-        """`ARGS` (positional at 1..n, script at 0, options by name) and `arg` (positional)."""
-        all_args: dict[Any, Any] = {0: script_name.encode()}
-        positional: dict[Any, Any] = {0: script_name.encode()}
+        """`ARGS` (positional at 1..n, script at 0, options by name) and `arg` (positional).
+
+        Each is the byte string the command line held: arguments that are not UTF-8 arrive in
+        Python with surrogate escapes, and `os.fsencode` gives their original bytes back."""
+        all_args: dict[Any, Any] = {0: os.fsencode(script_name)}
+        positional: dict[Any, Any] = {0: os.fsencode(script_name)}
         for i, a in enumerate(args, start=1):
-            all_args[i] = a.encode()
-            positional[i] = a.encode()
+            all_args[i] = positional[i] = os.fsencode(a)
         for k, v in kwargs.items():
-            all_args[k.encode()] = v.encode()
-        self._globals[b"ARGS"] = self._lua.table_from(all_args)
-        self._globals[b"arg"] = self._lua.table_from(positional)
+            all_args[os.fsencode(k)] = os.fsencode(v)
+        for key, value in ((b"ARGS", all_args), (b"arg", positional)):
+            self._globals[key] = self._baseline[key] = self._lua.table_from(value)
+
+    def user_globals(self) -> dict[str, str]:
+        """Globals the scripts defined or replaced (name → Lua type), for %who."""
+        return {
+            lua_text(key): lua_text(self._p.type(value))
+            for key, value in self._globals.items()
+            if isinstance(key, bytes) and not self._is_baseline(key, value)
+        }
+
+    def forget_user_globals(self) -> list[str]:
+        """%reset: remove what scripts defined, restore the globals they replaced or removed;
+        the names it changed."""
+        removed = [key for key in self._baseline if self._rawget(self._globals, key) is None]
+        names = sorted({*self.user_globals(), *(lua_text(key) for key in removed)})
+        for name in names:
+            key = name.encode()
+            self._rawset(self._globals, key, self._baseline.get(key))
+        return names
+
+    def _is_baseline(self, key: bytes, value: Any) -> bool:
+        return key in self._baseline and bool(self._rawequal(self._baseline[key], value))
+
+    def timing_source(self, code: str, loops: int) -> str:
+        """`code` run `loops` times by Lua itself (%timeit); an expression becomes a statement.
+        The loop starts on the code's first line, so error positions stay the cell's."""
+        statement = f"for _ = 1, {loops} do {code}\nend"
+        if self.is_complete(statement).status == "complete":
+            return statement
+        return f"for _ = 1, {loops} do local _ = {code}\nend"
 
     def producer(self, raw: Any) -> ProducerStep:
         """Streaming.create's producer: a Lua function, run as a coroutine."""
@@ -131,6 +180,7 @@ class LuaEngine:
         Compiling, running and displaying the result are one guarded call: the time limit
         covers all three, and an interrupt stops any of them."""
         self._script_dir = _directory_of(name)
+        self._remember_source(name, code)
         with self.limits.guard():
             fn, shows_value = self._cells.compile_cell(code, name)
             self._binding.last_api_error = None
@@ -154,8 +204,28 @@ class LuaEngine:
         value = values[0] if n == 1 else values
         return True, value, data_bundle(value, text)
 
+    def _remember_source(self, name: str, code: str) -> None:
+        """Keep the text of recent chunks: functions defined in a cell outlive it, and help()
+        quotes what the script wrote."""
+        self._sources.pop(name, None)
+        self._sources[name] = code
+        while len(self._sources) > KEPT_SOURCES:
+            del self._sources[next(iter(self._sources))]
+
+    def _help_of_nil(self, source: bytes | None, line: int) -> None:
+        """help(x) where x is nil: say which part of what the script wrote does not exist."""
+        code = self._sources.get(lua_text(source).removeprefix("@")) if source else None
+        expression = help_argument(code, line) if code is not None else None
+        if expression in KEYWORDS:  # help(nil): nothing was named
+            expression = None
+        self._sink().page(self.introspection.describe_missing(expression))
+
     def interrupt(self) -> None:
         self.limits.interrupt()
+
+    def stop_requested(self) -> bool:
+        """Whether the running call must stop (interrupted, or past its time limit)."""
+        return self.limits.check()
 
     def _compile_chunk(self, source: bytes, chunk: bytes) -> Any:
         """The prelude's `compile` (text mode, read in pieces that check the limits): a
@@ -173,12 +243,13 @@ class LuaEngine:
         if self.limits.check():
             raise self.limits.stop_error()
 
-    def _stopped_error(self) -> ScriptError:
-        return self.limits.stop_error() if self.limits.stopping else self._memory_error()
+    def _stopped_error(self, where: str | None = None) -> ScriptError:
+        """`where` is the script position the hook stopped at (`[cell 3]:12`)."""
+        return self.limits.stop_error(where) if self.limits.stopping else self._memory_error()
 
     def _script_error(self, rec: Any) -> ScriptError:
         if self.limits.stopping or rec[b"kind"] == b"abort":
-            return self._stopped_error()
+            return self._stopped_error(lua_text(rec[b"where"]) or None)
         if rec[b"kind"] == b"memory":
             return self._memory_error()
         message = lua_text(rec[b"msg"])
@@ -221,7 +292,7 @@ class LuaEngine:
         try:
             line = self._sink().input(lua_text(prompt), False)
         except StdinNotAvailable as exc:
-            return False, str(exc).encode()
+            return False, f"io.read: {exc}".encode()
         except EOFError:
             return True, None
         return True, line.encode()

@@ -13,6 +13,7 @@ import lupa.lua54 as lupa
 
 from llmspell.runtime.engines.introspection import summary_page
 from llmspell.runtime.engines.lua.conversion import lua_text
+from llmspell.runtime.engines.lua.stdlib_docs import StdlibDocs
 
 KEYWORDS = [
     "and",
@@ -51,17 +52,23 @@ class LuaValues:
     private_prefix = "__"
     inspect_names_value = True
 
+    overview_note = (
+        "Lua's standard library is documented too: help(print), help(string), ?string.format."
+    )
+
     def __init__(
         self,
         lua_globals: Any,
         prelude: Any,
         call_lua: Callable[..., tuple[Any, ...]],
         summary_text: Callable[[Any], str],
+        stdlib: StdlibDocs,
     ) -> None:
         self._globals = lua_globals
         self._p = prelude
         self._call = call_lua
         self._summary_text = summary_text
+        self._stdlib = stdlib
 
     def lookup(self, dotted: str) -> Any:
         value: Any = self._globals
@@ -81,6 +88,9 @@ class LuaValues:
 
     def text_of(self, value: Any) -> str | None:
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else None
+
+    def language_doc(self, value: Any) -> str | None:
+        return self._stdlib.page(value)
 
     def summary(self, value: Any) -> str:
         kind = lua_text(self._p.type(value))
@@ -104,3 +114,33 @@ class LuaValues:
                 out.append(key)
             i += 2
         return out
+
+
+_HELP_CALL = re.compile(r"(?<![\w.:])help\s*\(")
+
+
+def help_argument(code: str, line: int) -> str | None:
+    """The text between the parentheses of the first `help(...)` call on line `line` of
+    `code` (it may continue on later lines), or None when there is none."""
+    lines = code.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    text = "\n".join(lines[line - 1 :])
+    m = _HELP_CALL.search(lines[line - 1])
+    if m is None:
+        return None
+    depth, quote = 1, ""
+    for i in range(m.end(), len(text)):
+        char = text[i]
+        if quote:
+            if char == quote and text[i - 1] != "\\":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                return " ".join(text[m.end() : i].split()) or None
+    return None

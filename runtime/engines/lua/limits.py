@@ -59,12 +59,13 @@ class LuaLimits:
         """Whether the current guard was interrupted or timed out."""
         return self._abort is not None
 
-    def stop_error(self) -> ScriptError:
-        """The error a stopped call ends with."""
+    def stop_error(self, where: str | None = None) -> ScriptError:
+        """The error a stopped call ends with; `where` is the script position it stopped at."""
         if self._abort == "timeout":
             msg = f"execution exceeded the time limit of {self.running_timeout_s:g} s"
-            return ScriptError("TimeoutError", msg)
-        return ScriptError("KeyboardInterrupt", "execution interrupted")
+            return ScriptError("TimeoutError", f"{msg} (stopped at {where})" if where else msg)
+        msg = "execution interrupted"
+        return ScriptError("KeyboardInterrupt", f"{msg} at {where}" if where else msg)
 
     # --- the guard ----------------------------------------------------------------------------
 

@@ -22,10 +22,30 @@ local check = host.check -- Python: true when the running call must stop (interr
 local HOOK_COUNT = host.hook_count
 local MEMORY_ERROR = "not enough memory"
 
+-- The innermost frame of script code from stack level `level` of the caller up (skipping C
+-- and prelude frames): its getinfo table, or nil.
+local function script_frame(level)
+  level = level + 1
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.what ~= "C" and info.source ~= "=llmspell" and info.currentline > 0 then return info end
+    level = level + 1
+  end
+end
+
+local function location(info)
+  return info and (info.short_src .. ":" .. info.currentline) or nil
+end
+
 -- A unique error value: a hook raised it, nothing in user code may keep it.
 local ABORT = setmetatable({}, { __tostring = function() return "execution aborted" end })
+local stopped_at -- "[cell 3]:12": where the hook stopped the script, for the error message
 local function hook()
-  if check() then raw_error(ABORT, 0) end
+  if check() then
+    stopped_at = location(script_frame(2)) -- only when stopping: the hook stays cheap
+    raw_error(ABORT, 0)
+  end
 end
 
 local function must_propagate(err)
@@ -99,6 +119,9 @@ local API_NAMES = setmetatable({}, { __mode = "k" })
 -- entry and with it Lua's reference to the Python object go too.
 local PROXY_OBJECTS = setmetatable({}, { __mode = "k" })
 local NO_DISPLAY = setmetatable({}, { __mode = "k" }) -- values a cell result does not show
+-- Lists of records an API returned → their columns, so a cell showing one gets a table even
+-- when a record lacks a field (a nil value).
+local RECORD_COLUMNS = setmetatable({}, { __mode = "k" })
 
 local function quote(s)
   return '"' .. sgsub(s, '[%c"\\]', function(c)
@@ -394,6 +417,21 @@ local function api_proxy(label, qualified, object, functions, members)
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
 end
 
+-- help(x) where x is nil: `on_nil(source, line)` is told where help was called, so the host
+-- can name what the script wrote (`State.nope`); help() without an argument is the overview.
+local function help_guard(help, on_nil)
+  local guarded = function(...)
+    if select("#", ...) > 0 and (...) == nil then
+      local info = script_frame(2)
+      if info then return on_nil(info.source, info.currentline) end
+      return on_nil(nil, 0)
+    end
+    return help(...)
+  end
+  API_NAMES[guarded] = API_NAMES[help]
+  return guarded
+end
+
 -- A field as completion and inspection see it: the table's own, else along the __index chain
 -- of tables (an __index function is script code, so it is not called).
 local function raw_field(t, key)
@@ -444,13 +482,16 @@ end
 -- Run a compiled chunk (the host has armed the hook); results come back packed, errors as a
 -- record.
 local function error_record(e)
-  if rawequal(e, ABORT) then return { kind = "abort" } end
+  if rawequal(e, ABORT) then
+    return { kind = "abort", where = stopped_at or location(script_frame(2)) }
+  end
   local msg = error_message(e)
   if msg == MEMORY_ERROR then return { kind = "memory", msg = msg } end
   return { kind = "error", msg = msg, traceback = traceback("", 2) }
 end
 
 local function run(fn)
+  stopped_at = nil
   local r = pack(raw_xpcall(fn, error_record))
   if r[1] then return true, pack(unpack(r, 2, r.n)) end
   local rec = r[2]
@@ -512,6 +553,7 @@ return {
   end,
   displayable = displayable,
   error_message = error_message,
+  help_guard = help_guard,
   keys_of = keys_of,
   pretty = pretty,
   producer = producer,
@@ -520,6 +562,8 @@ return {
   protected_call = raw_pcall,
   proxy_object = function(t) return PROXY_OBJECTS[t] end,
   raw_field = raw_field,
+  mark_records = function(t, columns) RECORD_COLUMNS[t] = columns; return t end,
+  record_columns = function(t) return RECORD_COLUMNS[t] end,
   run = run,
   type = type,
 }

@@ -1,0 +1,94 @@
+"""`Context`: the most relevant memories and documents for a query, within a token budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.api.base import ApiNamespace, optional_str, require_int, require_str
+from llmspell.runtime.context_display import render_context_value
+from llmspell.runtime.display import Records, register_renderer
+from llmspell.runtime.times import format_time
+
+if TYPE_CHECKING:
+    from llmspell.runtime.context import AssembledContext, ContextAssembler
+
+STATS_COLUMNS = ["strategy", "sources", "calls", "avg_chunks", "avg_tokens", "avg_candidates",
+                 "avg_confidence", "avg_ms"]  # fmt: skip
+
+
+def context_record(context: AssembledContext) -> dict[str, Any]:
+    return {
+        "query": context.query,
+        "strategy": context.strategy,
+        "max_tokens": context.max_tokens,
+        "chunks": [
+            {
+                "content": c.content,
+                "source": c.source,
+                "score": c.score,
+                "timestamp": None if c.timestamp is None else format_time(c.timestamp),
+                "metadata": c.metadata,
+            }
+            for c in context.chunks
+        ],
+        "token_count": context.token_count,
+        "total_confidence": context.total_confidence,
+        "temporal_span": {
+            "oldest": None if context.oldest is None else format_time(context.oldest),
+            "newest": None if context.newest is None else format_time(context.newest),
+        },
+        "formatted": context.formatted,
+    }
+
+
+class ContextApi(ApiNamespace):
+    """Prompt context: the best of episodic memory, semantic memory and RAG documents for a
+    query, reranked together and filled into a real token budget."""
+
+    api_name = "Context"
+
+    @property
+    def _assembler(self) -> ContextAssembler:
+        from llmspell.runtime.context import ContextAssembler
+
+        return self._ctx.infrastructure.get(ContextAssembler)
+
+    def assemble(
+        self,
+        query: str,
+        strategy: str | None = None,
+        max_tokens: int | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Context for `query` from the stores of `strategy` ("episodic", "semantic", "rag" or
+        "hybrid" = all, the default), session-scoped when `session_id` is given, within
+        `max_tokens` (default 2000, counted by the embedding model's tokenizer). Returns
+        `{chunks = [{content, source, score, timestamp, metadata}], token_count,
+        total_confidence, temporal_span = {oldest, newest}, formatted, query, strategy,
+        max_tokens}`; `formatted` is the text for a prompt, `token_count` its size."""
+        fn = "Context.assemble"
+        context = self._assembler.assemble(
+            require_str(fn, "query", query),
+            "hybrid" if strategy is None else require_str(fn, "strategy", strategy),
+            2000 if max_tokens is None else require_int(fn, "max_tokens", max_tokens, minimum=1),
+            optional_str(fn, "session_id", session_id),
+        )
+        return context_record(context)
+
+    def test(self, query: str, session_id: str | None = None) -> dict[str, Any]:
+        """`assemble(query, "hybrid", 2000, session_id)`: a quick look at what a prompt
+        would get."""
+        fn = "Context.test"
+        context = self._assembler.assemble(
+            require_str(fn, "query", query), "hybrid", 2000,
+            optional_str(fn, "session_id", session_id),
+        )  # fmt: skip
+        return context_record(context)
+
+    def strategy_stats(self) -> list[dict[str, Any]]:
+        """Per strategy: the stores it reads here, and what `assemble` did with it in this
+        runtime (calls; average chunks, tokens, candidates, confidence and milliseconds)."""
+        return Records(self._assembler.strategy_stats(), STATS_COLUMNS)
+
+
+register_renderer(render_context_value)

@@ -1,0 +1,279 @@
+"""`RAG`: documents in (chunked, embedded, stored per scope), relevant chunks out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.api.base import (
+    ApiContext,
+    ApiNamespace,
+    ValidationError,
+    check_options,
+    ensure_data,
+    optional_number,
+    optional_str,
+    require_int,
+    require_str,
+    require_table,
+    type_name,
+)
+from llmspell.runtime.display import Records, register_renderer
+from llmspell.runtime.rag_display import ingest_progress, render_rag_value
+from llmspell.runtime.times import format_time
+
+if TYPE_CHECKING:
+    from llmspell.runtime.rag import DocumentInfo, IngestReport, RagHit, RagManager
+    from llmspell.runtime.rag.manager import Progress
+
+INGEST_OPTIONS = frozenset(
+    {"scope", "scope_id", "tenant_id", "chunk_size", "chunk_overlap", "ttl_s"}
+)
+FILE_OPTIONS = INGEST_OPTIONS | {"id", "metadata", "format"}
+SEARCH_OPTIONS = frozenset(
+    {"k", "top_k", "limit", "threshold", "filters", "scope", "scope_id", "hybrid"}
+)
+DOCUMENT_COLUMNS = ["document_id", "chunks", "ingested_at", "expires_at", "scope", "scope_id",
+                    "metadata"]  # fmt: skip
+PROVIDER_COLUMNS = ["name", "active", "model", "default_model", "offline", "models",
+                    "description"]  # fmt: skip
+
+
+def _manager(ctx: ApiContext) -> RagManager:
+    from llmspell.runtime.rag import RagManager
+
+    return ctx.infrastructure.get(RagManager)
+
+
+def report_record(report: IngestReport) -> dict[str, Any]:
+    return {
+        "documents_processed": report.documents_processed,
+        "chunks_created": report.chunks_created,
+        "vectors_created": report.vectors_created,
+        "total_tokens": report.total_tokens,
+    }
+
+
+def hit_record(hit: RagHit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "document_id": hit.document_id,
+        "content": hit.content,
+        "score": hit.score,
+        "metadata": hit.metadata,
+    }
+
+
+def document_record(doc: DocumentInfo) -> dict[str, Any]:
+    return {
+        "document_id": doc.document_id,
+        "chunks": doc.chunks,
+        "ingested_at": format_time(doc.ingested_at),
+        "expires_at": None if doc.expires_at is None else format_time(doc.expires_at),
+        "scope": doc.scope,
+        "scope_id": doc.scope_id,
+        "metadata": doc.metadata,
+    }
+
+
+class RagApi(ApiNamespace):
+    """Retrieval-augmented generation: ingest documents, search their chunks by meaning and
+    keywords, per scope (global, a session, any named scope)."""
+
+    api_name = "RAG"
+
+    @property
+    def _rag(self) -> RagManager:
+        return _manager(self._ctx)
+
+    def ingest(self, documents: Any, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Chunk, embed and store one document or a list of them; a document is a table
+        `{content (or text), id?, metadata?}` (or a string). Options: `scope`/`scope_id` (no
+        scope: the global collection), `tenant_id` (must be this runtime's), `chunk_size`,
+        `chunk_overlap` (tokens; defaults from `[rag]`), `ttl_s` (the chunks expire then).
+        Re-ingesting a document id replaces its chunks. Returns `{documents_processed,
+        chunks_created, vectors_created, total_tokens}`."""
+        fn = "RAG.ingest"
+        opts = require_table(fn, "options", options)
+        check_options(fn, opts, INGEST_OPTIONS)
+        docs = _documents(fn, documents)
+        report = self._rag.ingest(docs, progress=self._progress(), **_ingest_options(fn, opts))
+        return report_record(report)
+
+    def ingest_file(self, path: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Ingest one file inside `tools.allowed_paths`: text, markdown, HTML (its visible
+        text) or PDF (needs pypdf: `pip install 'llmspell[pdf]'`). Options: those of `ingest`
+        plus `id` (default: the file's path), `metadata` and `format` (text, markdown, html,
+        pdf; default from the extension). The metadata gets `source`, `format` and `title`."""
+        fn = "RAG.ingest_file"
+        opts = require_table(fn, "options", options)
+        check_options(fn, opts, FILE_OPTIONS)
+        metadata = require_table(fn, "metadata", opts.get("metadata"))
+        report = self._rag.ingest_file(
+            require_str(fn, "path", path),
+            document_id=optional_str(fn, "id", opts.get("id")) or None,
+            metadata=ensure_data(fn, "metadata", metadata),
+            format=optional_str(fn, "format", opts.get("format")),
+            progress=self._progress(),
+            **_ingest_options(fn, {k: v for k, v in opts.items() if k in INGEST_OPTIONS}),
+        )
+        return report_record(report)
+
+    def search(self, query: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The chunks most relevant to `query`: `{query, total, results = [{id, document_id,
+        content, score, metadata}]}`, best first, `score` in [0, 1]. Options: `k` (default
+        10; aliases `top_k`, `limit`), `threshold` (drop scores below it), `filters` (exact
+        metadata matches), `scope`/`scope_id` (no scope: only the global collection),
+        `hybrid` (default true: meaning and keywords fused by rank; false: meaning only)."""
+        fn = "RAG.search"
+        opts = require_table(fn, "options", options)
+        check_options(fn, opts, SEARCH_OPTIONS)
+        given = {name: opts[name] for name in ("k", "top_k", "limit") if opts.get(name) is not None}
+        if len(set(map(str, given.values()))) > 1:
+            raise ValidationError(
+                f"{fn}: k, top_k and limit are the same option; got different values "
+                f"{', '.join(f'{n}={v}' for n, v in given.items())}"
+            )
+        k = require_int(fn, "k", next(iter(given.values()), 10), minimum=1, maximum=1000)
+        hybrid = opts.get("hybrid", True)
+        if not isinstance(hybrid, bool):
+            raise ValidationError(f"{fn}: hybrid must be true or false, got {type_name(hybrid)}")
+        filters = require_table(fn, "filters", opts.get("filters"))
+        hits = self._rag.search(
+            require_str(fn, "query", query),
+            k=k,
+            threshold=optional_number(fn, "threshold", opts.get("threshold")),
+            filters=ensure_data(fn, "filters", filters) or None,
+            scope=optional_str(fn, "scope", opts.get("scope")),
+            scope_id=optional_str(fn, "scope_id", opts.get("scope_id")),
+            hybrid=hybrid,
+        )
+        return {"query": query, "total": len(hits), "results": [hit_record(h) for h in hits]}
+
+    def delete(self, document_id: str, options: dict[str, Any] | None = None) -> int:
+        """Delete a document's chunks from the global collection (or from `scope`/`scope_id`
+        given as options); returns how many chunks went."""
+        fn = "RAG.delete"
+        opts = require_table(fn, "options", options)
+        check_options(fn, opts, {"scope", "scope_id"})
+        return self._rag.delete(
+            require_str(fn, "document_id", document_id),
+            optional_str(fn, "scope", opts.get("scope")),
+            optional_str(fn, "scope_id", opts.get("scope_id")),
+        )
+
+    def cleanup_scope(self, scope: str, scope_id: str) -> int:
+        """Delete a scope's whole collection (`cleanup_scope("session", id)`); returns how
+        many chunks went."""
+        fn = "RAG.cleanup_scope"
+        return self._rag.cleanup_scope(
+            require_str(fn, "scope", scope), require_str(fn, "scope_id", scope_id)
+        )
+
+    def list_documents(self, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """`list_documents{scope?, scope_id?, limit?}`: the documents of a collection (every
+        collection of `scope` when no scope_id is given; the global one when neither), most
+        recently ingested first: `[{document_id, chunks, metadata, ingested_at, expires_at,
+        scope, scope_id}]`."""
+        fn = "RAG.list_documents"
+        opts = require_table(fn, "options", options)
+        check_options(fn, opts, {"scope", "scope_id", "limit"})
+        limit = opts.get("limit")
+        docs = self._rag.list_documents(
+            optional_str(fn, "scope", opts.get("scope")),
+            optional_str(fn, "scope_id", opts.get("scope_id")),
+            None if limit is None else require_int(fn, "limit", limit, minimum=0),
+        )
+        return Records([document_record(d) for d in docs], DOCUMENT_COLUMNS)
+
+    def get_stats(self, scope: str | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        """`{documents, chunks, vectors, dimensions, storage_bytes, embedding_model,
+        collections}` of the global collection, of one scope's collection, or of every
+        collection of `scope` (no scope_id)."""
+        fn = "RAG.get_stats"
+        return self._rag.stats(
+            optional_str(fn, "scope", scope), optional_str(fn, "scope_id", scope_id)
+        )
+
+    def create_session_collection(
+        self, session_id: str, ttl_s: float | None = None
+    ) -> dict[str, Any]:
+        """Give a session's collection (scope "session") a lifetime: its chunks, those there
+        and those ingested later, expire `ttl_s` seconds from now (nil: never). Deleting the
+        Session deletes the collection. Returns `{session_id, scope, ttl_s, expires_at}`."""
+        fn = "RAG.create_session_collection"
+        made = self._rag.create_session_collection(
+            require_str(fn, "session_id", session_id), optional_number(fn, "ttl_s", ttl_s)
+        )
+        return {
+            "session_id": made.session_id,
+            "scope": "session",
+            "ttl_s": made.ttl_s,
+            "expires_at": None if made.expires_at is None else format_time(made.expires_at),
+        }
+
+    def list_providers(self) -> list[dict[str, Any]]:
+        """The embedding providers (`[embeddings] provider`): which one is active, its model,
+        and whether it works offline."""
+        return Records(self._rag.list_providers(), PROVIDER_COLUMNS)
+
+    def _progress(self) -> Progress:
+        """Progress of a large ingest as one display that updates in place (frontends that
+        cannot update ignore it)."""
+        display_id = f"rag-ingest-{uuid.uuid4().hex}"
+        shown = False
+
+        def report(done: int, total: int) -> None:
+            nonlocal shown
+            bundle = ingest_progress(done, total)
+            self._ctx.sink.display(bundle, {}, display_id=display_id, update=shown)
+            shown = True
+
+        return report
+
+
+def _documents(fn: str, value: Any) -> list[Any]:
+    from llmspell.runtime.rag import Document
+
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValidationError(f"{fn}: documents must not be empty")
+    docs = []
+    for i, item in enumerate(items, start=1):
+        if isinstance(item, str):
+            item = {"content": item}
+        if not isinstance(item, dict):
+            raise ValidationError(
+                f"{fn}: document {i} must be a table {{content, id?, metadata?}} or a string, "
+                f"got {type_name(item)}"
+            )
+        check_options(fn, item, {"content", "text", "id", "metadata"})
+        if "content" in item and "text" in item:
+            raise ValidationError(f"{fn}: document {i} has both content and text; give one")
+        content = item.get("content", item.get("text"))
+        if content is None:
+            raise ValidationError(f"{fn}: document {i} needs content (or text)")
+        metadata = require_table(fn, f"document {i} metadata", item.get("metadata"))
+        docs.append(
+            Document(
+                require_str(fn, f"document {i} content", content),
+                optional_str(fn, f"document {i} id", item.get("id")) or None,
+                ensure_data(fn, f"document {i} metadata", metadata),
+            )
+        )
+    return docs
+
+
+def _ingest_options(fn: str, opts: dict[str, Any]) -> dict[str, Any]:
+    size, overlap = opts.get("chunk_size"), opts.get("chunk_overlap")
+    return {
+        "scope": optional_str(fn, "scope", opts.get("scope")),
+        "scope_id": optional_str(fn, "scope_id", opts.get("scope_id")),
+        "tenant_id": optional_str(fn, "tenant_id", opts.get("tenant_id")),
+        "chunk_size": None if size is None else require_int(fn, "chunk_size", size),
+        "chunk_overlap": None if overlap is None else require_int(fn, "chunk_overlap", overlap),
+        "ttl_s": optional_number(fn, "ttl_s", opts.get("ttl_s")),
+    }
+
+
+register_renderer(render_rag_value)

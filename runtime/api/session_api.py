@@ -1,0 +1,269 @@
+"""`Session`: the lifecycle of a unit of work, persistent in storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmspell.runtime.api.base import (
+    ApiNamespace,
+    ApiObject,
+    ValidationError,
+    check_options,
+    optional_str,
+    require_int,
+    require_str,
+    require_table,
+    type_name,
+)
+from llmspell.runtime.display import html_table, register_renderer
+from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
+from llmspell.runtime.times import format_time
+
+CREATE_OPTIONS = frozenset({"name", "description", "tags", "metadata", "parent_id"})
+UPDATE_FIELDS = frozenset({"name", "description", "tags", "metadata"})
+LIST_OPTIONS = frozenset({"status", "tags", "name", "limit", "offset", "order"})
+REPLAY_OPTIONS = frozenset({"mode", "stop_on_error"})
+RECORD_KEYS = (
+    "id",
+    "name",
+    "description",
+    "tags",
+    "status",
+    "created_at",
+    "updated_at",
+    "parent_id",
+    "metadata",
+    "artifact_count",
+)
+
+
+def session_record(info: SessionInfo) -> dict[str, Any]:
+    """The record scripts see: `{id, name, description, tags, status, created_at, updated_at,
+    parent_id, metadata, artifact_count}` (times in RFC 3339 UTC)."""
+    r = info.record
+    return {
+        "id": r.id,
+        "name": r.name,
+        "description": r.description,
+        "tags": list(r.tags),
+        "status": r.status,
+        "created_at": format_time(r.created_at),
+        "updated_at": format_time(r.updated_at),
+        "parent_id": r.parent_id,
+        "metadata": r.metadata,
+        "artifact_count": info.artifact_count,
+    }
+
+
+class SessionApi(ApiNamespace):
+    """Sessions: named, tagged units of work with a status, persistent in storage."""
+
+    api_name = "Session"
+
+    @property
+    def _sessions(self) -> SessionManager:
+        return self._ctx.infrastructure.get(SessionManager)
+
+    def create(self, options: dict[str, Any] | None = None) -> str:
+        """Create an active session from `{name?, description?, tags?, metadata?, parent_id?}`;
+        returns its id (a UUID string). `parent_id` must name an existing session."""
+        options = require_table("Session.create", "options", options)
+        check_options("Session.create", options, CREATE_OPTIONS)
+        return self._sessions.create(**options).record.id
+
+    def builder(self) -> SessionBuilder:
+        """A builder: `Session.builder():name(s):description(s):tag(s):tags(t):metadata(t)
+        :build()` returns the new session's id."""
+        return SessionBuilder(self._sessions)
+
+    def get(self, id: str) -> dict[str, Any]:
+        """The session's record `{id, name, description, tags, status, created_at, updated_at,
+        parent_id, metadata, artifact_count}`; raises if there is none."""
+        return session_record(self._sessions.get(id))
+
+    def list(self, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Stored sessions (made by any process) matching `{status?, tags?, name?, limit?,
+        offset?, order?}`: `tags` = all of these tags, `name` = a glob (`research*`), `order`
+        = `"<updated_at|created_at|name> [asc|desc]"` (default `"updated_at desc"`)."""
+        # Imported here: storage modules load SQLAlchemy, which building a runtime must not.
+        from llmspell.storage.components.sessions import SESSION_STATUSES, SessionQuery
+
+        options = require_table("Session.list", "options", options)
+        check_options("Session.list", options, LIST_OPTIONS)
+        status = optional_str("Session.list", "status", options.get("status"))
+        if status is not None and status not in SESSION_STATUSES:
+            raise ValidationError(
+                f"Session.list: status must be one of {', '.join(SESSION_STATUSES)}, got {status!r}"
+            )
+        tags = options.get("tags")
+        order_by, descending = _order("Session.list", options.get("order", "updated_at desc"))
+        limit = options.get("limit")
+        query = SessionQuery(
+            status=status,
+            tags=check_tags([tags] if isinstance(tags, str) else tags),
+            name=optional_str("Session.list", "name", options.get("name")),
+            limit=None if limit is None else require_int("Session.list", "limit", limit, minimum=0),
+            offset=require_int("Session.list", "offset", options.get("offset", 0), minimum=0),
+            order_by=order_by,
+            descending=descending,
+        )
+        return [session_record(info) for info in self._sessions.list(query)]
+
+    def suspend(self, id: str) -> str:
+        """active → suspended; returns the new status."""
+        return self._sessions.transition(id, "suspend")
+
+    def resume(self, id: str) -> str:
+        """suspended → active; returns the new status."""
+        return self._sessions.transition(id, "resume")
+
+    def complete(self, id: str, summary: str | None = None) -> str:
+        """active or suspended → completed; `summary` is kept as `metadata.summary`."""
+        return self._sessions.transition(
+            id, "complete", optional_str("Session.complete", "summary", summary)
+        )
+
+    def fail(self, id: str, reason: str | None = None) -> str:
+        """active or suspended → failed; `reason` is kept as `metadata.failure_reason`."""
+        return self._sessions.transition(id, "fail", optional_str("Session.fail", "reason", reason))
+
+    def archive(self, id: str) -> str:
+        """completed or failed → archived (read-only from then on); returns the new status."""
+        return self._sessions.transition(id, "archive")
+
+    def update(self, id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change `{name?, description?, tags?, metadata?}` of a session that is not archived
+        (`metadata` replaces the whole table); returns the record."""
+        changes = require_table("Session.update", "changes", changes)
+        check_options("Session.update", changes, UPDATE_FIELDS)
+        fields = {name: changes.get(name, UNSET) for name in UPDATE_FIELDS}
+        return session_record(self._sessions.update(id, **fields))
+
+    def delete(self, id: str) -> bool:
+        """Delete the session and everything kept for it: its artifacts, its `session:<id>`
+        State scope, and the session data of every other component. Returns true."""
+        self._sessions.delete(id)
+        return True
+
+    def replay(self, id: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Replay the session's recorded hook executions (oldest first) against the hooks
+        registered now; `{mode?="exact"|"simulate", stop_on_error?=false}`. `exact` calls each
+        recording's hook (the same registration, else the hooks of its name, else every hook
+        now at its point) with the recorded context; `simulate` only checks that each could be
+        replayed. Nothing is recorded and no guarded operation is repeated. Returns
+        `{hooks_replayed, successful, failed, duration_ms, errors=[{execution_id, point,
+        error}]}`."""
+        options = require_table("Session.replay", "options", options)
+        check_options("Session.replay", options, REPLAY_OPTIONS)
+        mode = require_str("Session.replay", "mode", options.get("mode", "exact"))
+        stop = options.get("stop_on_error", False)
+        if not isinstance(stop, bool):
+            raise ValidationError(
+                f"Session.replay: stop_on_error must be a boolean, got {type_name(stop)}"
+            )
+        summary = self._sessions.replay(id, mode, stop)
+        return {
+            "hooks_replayed": summary.hooks_replayed,
+            "successful": summary.successful,
+            "failed": summary.failed,
+            "duration_ms": summary.duration_ms,
+            "errors": summary.errors,
+        }
+
+    def can_replay(self, id: str) -> bool:
+        """Whether the session has recorded hook executions and each has a hook registered now
+        to be replayed against."""
+        return self._sessions.can_replay(id)
+
+    def get_current(self) -> str | None:
+        """This runtime's current session id, or nil."""
+        return self._sessions.current
+
+    def set_current(self, id: str | None = None) -> str | None:
+        """Make a session current for this runtime (nil clears it); returns the id."""
+        return self._sessions.set_current(id)
+
+    def save(self, id: str) -> bool:
+        """Kept for compatibility: sessions are saved as they change. Checks the session
+        exists; returns true."""
+        self._sessions.record(id)
+        return True
+
+    def load(self, id: str) -> str:
+        """Kept for compatibility: every stored session is available. Checks it exists;
+        returns its id."""
+        return self._sessions.record(id).id
+
+
+class SessionBuilder(ApiObject):
+    """Builds a session step by step; `build()` creates it and returns its id."""
+
+    api_name = "SessionBuilder"
+
+    def __init__(self, sessions: SessionManager) -> None:
+        self._sessions = sessions
+        self._fields: dict[str, Any] = {}
+        self._tags: list[str] = []
+
+    def name(self, name: str) -> SessionBuilder:
+        """Set the name."""
+        self._fields["name"] = require_str("SessionBuilder.name", "name", name)
+        return self
+
+    def description(self, description: str) -> SessionBuilder:
+        """Set the description."""
+        self._fields["description"] = require_str(
+            "SessionBuilder.description", "description", description, allow_empty=True
+        )
+        return self
+
+    def tag(self, tag: str) -> SessionBuilder:
+        """Add one tag."""
+        self._tags.append(require_str("SessionBuilder.tag", "tag", tag))
+        return self
+
+    def tags(self, tags: list[str]) -> SessionBuilder:
+        """Add several tags."""
+        self._tags.extend(check_tags(tags))
+        return self
+
+    def metadata(self, metadata: dict[str, Any]) -> SessionBuilder:
+        """Set the metadata table."""
+        self._fields["metadata"] = require_table("SessionBuilder.metadata", "metadata", metadata)
+        return self
+
+    def build(self) -> str:
+        """Create the session; returns its id."""
+        return self._sessions.create(**self._fields, tags=self._tags).record.id
+
+
+def _order(fn: str, value: Any) -> tuple[str, bool]:
+    from llmspell.storage.components.sessions import SESSION_ORDER_FIELDS
+
+    text = require_str(fn, "order", value)
+    parts = text.split()
+    field = parts[0] if parts else ""
+    direction = parts[1].lower() if len(parts) == 2 else "asc"
+    if field not in SESSION_ORDER_FIELDS or len(parts) > 2 or direction not in ("asc", "desc"):
+        raise ValidationError(
+            f"{fn}: order must be '<field> [asc|desc]' with field one of "
+            f"{', '.join(SESSION_ORDER_FIELDS)}, got {text!r}"
+        )
+    return field, direction == "desc"
+
+
+def _is_session_record(value: Any) -> bool:
+    return isinstance(value, dict) and {"id", "status", "artifact_count", "created_at"} <= set(
+        value
+    )
+
+
+def _render_sessions(value: Any) -> dict[str, Any] | None:
+    """Session records (a list from `Session.list`, or one from `Session.get`) as a table."""
+    rows = [value] if _is_session_record(value) else value
+    if not isinstance(rows, list) or not rows or not all(_is_session_record(r) for r in rows):
+        return None
+    return {"text/html": html_table(rows, list(RECORD_KEYS))}
+
+
+register_renderer(_render_sessions)

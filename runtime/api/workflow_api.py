@@ -1,0 +1,271 @@
+"""`Workflow`: compose tool, lua, workflow and agent steps into sequential, parallel,
+conditional and loop workflows whose runs are persisted in workflow state and can resume."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.api.base import (
+    ApiContext,
+    ApiNamespace,
+    ApiObject,
+    ValidationError,
+    check_options,
+    ensure_data,
+    optional_str,
+    require_int,
+    require_str,
+    require_table,
+    type_name,
+)
+from llmspell.runtime.times import format_time
+from llmspell.runtime.workflows import rendering  # noqa: F401 - registers the notebook view
+from llmspell.runtime.workflows.definition import KINDS, WorkflowDefinition, parse_workflow
+
+if TYPE_CHECKING:
+    from llmspell.runtime.workflows.manager import WorkflowManager
+    from llmspell.storage.components.workflow_state import WorkflowExecution
+
+
+def _manager(ctx: ApiContext) -> WorkflowManager:
+    from llmspell.runtime.workflows.manager import WorkflowManager
+
+    return ctx.infrastructure.get(WorkflowManager)
+
+
+def _definition_of(value: Any) -> WorkflowDefinition | None:
+    return value.definition if isinstance(value, WorkflowObject) else None
+
+
+class WorkflowObject(ApiObject):
+    """A workflow made by `Workflow.sequential/parallel/conditional/loop` or a builder."""
+
+    api_name = "Workflow"
+
+    def __init__(self, ctx: ApiContext, definition: WorkflowDefinition) -> None:
+        self._ctx = ctx
+        self.definition = definition
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.definition.name} ({self.definition.kind})>"
+
+    def execute(self, input: Any = None) -> dict[str, Any]:
+        """Run the workflow on `input` (a table; placeholders read it as `{{input.x}}`).
+        Returns `{success, outputs={[step]=result}, execution_id, duration_ms, error?,
+        workflow, type, steps}`: a tool step's result is its result table, a lua step's is
+        `{success=true, result=<fn(input) return>}`, a workflow step's is the nested result
+        (with `result` = its outputs), a loop body step's is a list with one result per
+        iteration. Every step is persisted as it runs (`State.workflow_get`). A failed step
+        fails the run per the error strategy (`success=false`, `error`), it does not raise;
+        an interrupt stops the run (recorded as failed) and raises."""
+        data = _input("Workflow.execute", input)
+        return _manager(self._ctx).execute(self.definition, data, self._ctx.stop_requested)
+
+    def resume(self, execution_id: str) -> dict[str, Any]:
+        """Run a failed or unfinished execution of this workflow again from its first failed
+        or unfinished step, using the stored outputs of the steps before it (a parallel run
+        re-runs only its failed steps, a loop continues from the failed iteration). Resuming
+        a run that completed raises."""
+        execution_id = require_str("Workflow.resume", "execution_id", execution_id)
+        return _manager(self._ctx).resume(self.definition, execution_id, self._ctx.stop_requested)
+
+
+class WorkflowBuilder(ApiObject):
+    """`Workflow.builder():name(s):sequential():add_step(s):build()` and the like."""
+
+    api_name = "WorkflowBuilder"
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self._ctx = ctx
+        self._kind = "sequential"
+        self._spec: dict[str, Any] = {}
+
+    def name(self, name: str) -> WorkflowBuilder:
+        """The workflow's name."""
+        self._spec["name"] = require_str("WorkflowBuilder.name", "name", name)
+        return self
+
+    def description(self, text: str) -> WorkflowBuilder:
+        """A description of the workflow."""
+        self._spec["description"] = require_str(
+            "WorkflowBuilder.description", "text", text, allow_empty=True
+        )
+        return self
+
+    def sequential(self) -> WorkflowBuilder:
+        """Steps run one after another (the default)."""
+        self._kind = "sequential"
+        return self
+
+    def parallel(self) -> WorkflowBuilder:
+        """Steps run concurrently (Python-side work in a thread pool)."""
+        self._kind = "parallel"
+        return self
+
+    def conditional(self) -> WorkflowBuilder:
+        """Then-steps or else-steps run, by `condition`."""
+        self._kind = "conditional"
+        return self
+
+    def loop(self) -> WorkflowBuilder:
+        """The steps (the body) run once per iteration of `range`, `collection` or
+        `while_fn`."""
+        self._kind = "loop"
+        return self
+
+    def add_step(self, step: Any) -> WorkflowBuilder:
+        """Add a step (for a loop: a body step; for a conditional: a then-step)."""
+        key = {"loop": "body", "conditional": "then_steps"}.get(self._kind, "steps")
+        return self._append(key, step)
+
+    def add_then_step(self, step: Any) -> WorkflowBuilder:
+        """Add a step of a conditional's then-branch."""
+        return self._append("then_steps", step)
+
+    def add_else_step(self, step: Any) -> WorkflowBuilder:
+        """Add a step of a conditional's else-branch."""
+        return self._append("else_steps", step)
+
+    def condition(self, condition: Any) -> WorkflowBuilder:
+        """A conditional's condition: a function of the input or a condition table."""
+        self._spec["condition"] = condition
+        return self
+
+    def max_concurrency(self, n: int) -> WorkflowBuilder:
+        """At most `n` parallel steps at a time."""
+        self._spec["max_concurrency"] = require_int(
+            "WorkflowBuilder.max_concurrency", "n", n, minimum=1
+        )
+        return self
+
+    def error_strategy(self, strategy: Any) -> WorkflowBuilder:
+        """`"fail_fast"`, `"continue"`, `"retry"` or `{type="retry", max_attempts, backoff_ms}`."""
+        self._spec["error_strategy"] = strategy
+        return self
+
+    def range(self, start: int, stop: int, step: int = 1) -> WorkflowBuilder:
+        """A loop over `start..stop` (inclusive) by `step`."""
+        self._spec["range"] = [start, stop, step]
+        return self
+
+    def collection(self, items: Any) -> WorkflowBuilder:
+        """A loop over the items of a list."""
+        self._spec["collection"] = items
+        return self
+
+    def while_fn(self, fn: Any) -> WorkflowBuilder:
+        """A loop that runs while `fn(input, index, previous_outputs)` is true."""
+        self._spec["while_fn"] = fn
+        return self
+
+    def max_iterations(self, n: int) -> WorkflowBuilder:
+        """The most iterations a loop may run (default 1000)."""
+        self._spec["max_iterations"] = require_int(
+            "WorkflowBuilder.max_iterations", "n", n, minimum=1
+        )
+        return self
+
+    def build(self) -> WorkflowObject:
+        """The workflow; raises if the definition is incomplete or invalid."""
+        return WorkflowObject(self._ctx, parse_workflow(self._kind, self._spec, _definition_of))
+
+    def _append(self, key: str, step: Any) -> WorkflowBuilder:
+        if not isinstance(step, dict):
+            raise ValidationError(
+                f"WorkflowBuilder.add_step: step must be a table, got {type_name(step)}"
+            )
+        self._spec.setdefault(key, []).append(step)
+        return self
+
+
+class WorkflowApi(ApiNamespace):
+    """Compose steps — `{name, type="tool"|"lua"|"workflow"|"agent", tool?, fn?, workflow?,
+    agent?, input?}` — into workflows. `{{input.x}}`, `{{step.<name>.result}}` and
+    `{{step.<name>.result.<field>}}` in any string of a step's input are filled in. Runs are
+    persisted step by step in workflow state and can resume after a failure.
+
+    Threads: Lua is single-threaded, so lua steps, user tools (Tool.register), nested
+    workflows and hooks run on the script's thread; in a parallel workflow only steps whose
+    work is Python-side (built-in tools) run concurrently, in a thread pool bounded by
+    `max_concurrency`."""
+
+    api_name = "Workflow"
+
+    def sequential(self, spec: Any) -> WorkflowObject:
+        """`Workflow.sequential{name, steps, error_strategy?="fail_fast"|"continue"|"retry"|
+        {type="retry", max_attempts?=3, backoff_ms?=100}, description?}`: steps run in order;
+        each may use the results of the steps before it."""
+        return self._make("sequential", spec)
+
+    def parallel(self, spec: Any) -> WorkflowObject:
+        """`Workflow.parallel{name, steps, max_concurrency?, error_strategy?, description?}`:
+        steps run concurrently, at most `max_concurrency` at a time (default: all). With
+        fail_fast no new step starts after one fails."""
+        return self._make("parallel", spec)
+
+    def conditional(self, spec: Any) -> WorkflowObject:
+        """`Workflow.conditional{name, condition, then_steps, else_steps?, error_strategy?}`:
+        `condition` is a function of the input (Lua truth) or a table
+        `{type="always"|"never"}`, `{type="input_equals", key="a.b", value=v}`,
+        `{type="input_exists", key="a.b"}`. Only the chosen branch runs (and a resume keeps
+        the branch)."""
+        return self._make("conditional", spec)
+
+    def loop(self, spec: Any) -> WorkflowObject:
+        """`Workflow.loop{name, body, range?={start, stop, step?}|collection?={...}|
+        while_fn?=fn(input, index, previous), max_iterations?=1000, error_strategy?}`: the
+        body's steps run once per iteration with the input plus `item` and `index` (from 1);
+        ranges include `stop`, as in Lua's numeric for. Outputs are lists, one entry per
+        iteration. A range or collection longer than max_iterations is refused; a while loop
+        still going after max_iterations fails."""
+        return self._make("loop", spec)
+
+    def builder(self) -> WorkflowBuilder:
+        """A builder: `Workflow.builder():name("x"):parallel():add_step{...}:build()`."""
+        return WorkflowBuilder(self._ctx)
+
+    def executions(self, filter: Any = None) -> list[dict[str, Any]]:
+        """Past runs, newest first: `Workflow.executions{name?, status?, limit?}` with status
+        one of pending, running, completed, failed, cancelled. Records:
+        `{execution_id, workflow, type, status, current_step, error, started_at,
+        finished_at, duration_ms, parent_id}`."""
+        options = require_table("Workflow.executions", "filter", filter)
+        check_options("Workflow.executions", options, {"name", "status", "limit"})
+        name = optional_str("Workflow.executions", "name", options.get("name"))
+        status = optional_str("Workflow.executions", "status", options.get("status"))
+        limit = options.get("limit")
+        if limit is not None:
+            limit = require_int("Workflow.executions", "limit", limit, minimum=0)
+        return [_record(e) for e in _manager(self._ctx).executions(name, status, limit)]
+
+    def _make(self, kind: str, spec: Any) -> WorkflowObject:
+        assert kind in KINDS
+        options = require_table(f"Workflow.{kind}", "spec", spec)
+        return WorkflowObject(self._ctx, parse_workflow(kind, options, _definition_of))
+
+
+def _input(fn: str, value: Any) -> dict[str, Any]:
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f"{fn}: input must be a table of named fields, got {type_name(value)}"
+        )
+    return ensure_data(fn, "input", value)
+
+
+def _record(execution: WorkflowExecution) -> dict[str, Any]:
+    finished = execution.finished_at
+    duration = (finished - execution.started_at).total_seconds() * 1000 if finished else None
+    return {
+        "execution_id": execution.execution_id,
+        "workflow": execution.workflow_name,
+        "type": execution.workflow_type,
+        "status": execution.status,
+        "current_step": execution.current_step,
+        "error": execution.error,
+        "started_at": format_time(execution.started_at),
+        "finished_at": format_time(finished) if finished else None,
+        "duration_ms": round(duration, 3) if duration is not None else None,
+        "parent_id": execution.parent_id,
+    }

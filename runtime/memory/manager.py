@@ -1,0 +1,92 @@
+"""`MemoryManager`: episodic, semantic and procedural memory of one tenant, plus consolidation.
+
+Built by the infrastructure on first use (`infra.get(MemoryManager)`); refuses to exist when
+`memory.enabled = false`. The embedding model loads on the first episodic add or search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.errors import Disabled
+from llmspell.runtime.memory.consolidation import Consolidation, ConsolidationReport, LlmProvider
+from llmspell.runtime.memory.episodic import EpisodicMemory, check_session_id
+from llmspell.runtime.memory.procedural import ProceduralMemory
+from llmspell.runtime.memory.semantic import SemanticMemory
+from llmspell.runtime.session_vectors import SessionVectors
+
+if TYPE_CHECKING:
+    from llmspell.runtime.embeddings import Embedder
+    from llmspell.runtime.infrastructure import Infrastructure
+    from llmspell.runtime.retrieval import HybridSearch
+
+
+class MemoryManager:
+    """The three memories and consolidation; `llm_provider` is set by whoever configures LLM
+    providers (None: `mode="llm"` consolidation is refused with a clear error)."""
+
+    def __init__(
+        self,
+        episodic: EpisodicMemory,
+        semantic: SemanticMemory,
+        procedural: ProceduralMemory,
+        embedder: Embedder,
+        backend: str,
+        delete_session: Callable[[str], int],
+    ) -> None:
+        self.episodic = episodic
+        self.semantic = semantic
+        self.procedural = procedural
+        self.embedder = embedder
+        self.backend = backend
+        self.llm_provider: LlmProvider | None = None
+        self._delete_session = delete_session
+        self._consolidation = Consolidation(episodic, semantic, lambda: self.llm_provider)
+
+    @classmethod
+    def from_infrastructure(cls, infra: Infrastructure) -> MemoryManager:
+        if not infra.config.memory.enabled:
+            raise Disabled("memory.enabled")
+        from llmspell.runtime.embeddings import Embedder
+        from llmspell.runtime.retrieval import HybridSearch
+
+        embedder = infra.get(Embedder)
+        search: HybridSearch = infra.get(HybridSearch)
+        storage = infra.config.storage
+        backend = storage.components.get("vectors", storage.backend)
+        return cls(
+            EpisodicMemory(lambda: infra.storage.vectors, embedder, search),
+            SemanticMemory(lambda: infra.storage.graph),
+            ProceduralMemory(
+                lambda: infra.storage.procedural, infra.config.memory.procedural_confidence
+            ),
+            embedder,
+            backend,
+            lambda session_id: infra.get(SessionVectors).delete_session_data(session_id),
+        )
+
+    def consolidate(
+        self, session_id: str | None = None, mode: str = "rules", dry_run: bool = False
+    ) -> ConsolidationReport:
+        """Turn unprocessed episodic entries (of one session, or all) into graph facts."""
+        if session_id:
+            check_session_id(session_id)
+        return self._consolidation.run(session_id, mode, dry_run)
+
+    def stats(self) -> dict[str, Any]:
+        entities, relationships = self.semantic.counts()
+        return {
+            "episodic_count": self.episodic.count(),
+            "semantic_entities": entities,
+            "semantic_relationships": relationships,
+            "procedural_patterns": self.procedural.count(),
+            "sessions_with_unprocessed": self.episodic.sessions_with_unprocessed(),
+            "embedding_model": self.embedder.model,
+            "backend": self.backend,
+        }
+
+    def delete_session_data(self, session_id: str) -> int:
+        """Delete what memory holds for a session: its episodic entries and the vectors of the
+        `session:<id>` namespace. Returns how many rows went. (The session-delete cascade.)"""
+        return self._delete_session(session_id)

@@ -1,0 +1,97 @@
+"""Keywords: the words of a query a keyword index looks up (`query_terms`), and `KeywordIndex`,
+BM25 over a fixed list of texts (bm25s, English stop words, Snowball stems) for callers that
+rank their own candidates. Namespaces of the vectors store have their keyword index in the
+database (`VectorStore.keyword_search`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+_WORDS = re.compile(r"\w+")
+MAX_QUERY_TERMS = 64
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    # NLTK's English list (179 words, with question words: what, when, how, you...): a
+    # keyword match on "when" or "you" says nothing about a document, and on questions
+    # written in full sentences such matches pushed unrelated chunks up the fused ranking.
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct lower-cased words of `query` (letters, digits, _) without English stop
+    words (NLTK's list), in order, at most MAX_QUERY_TERMS: what a keyword index is asked
+    for."""
+    terms: list[str] = []
+    stop = _stop_words()
+    for word in _WORDS.findall(query.lower()):
+        if word not in stop and word not in terms:
+            terms.append(word)
+    return terms[:MAX_QUERY_TERMS]
+
+
+def stem(word: str) -> str:
+    """The Snowball (English) stem of a lower-cased word."""
+    return str(_stemmer().stemWord(word))
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def keyword_tokens(texts: Sequence[str]) -> list[list[str]]:
+    """The terms BM25 sees for each text: lower-cased words of 2+ characters, English stop
+    words removed, Snowball-stemmed."""
+    import bm25s
+
+    tokens = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
+    )
+    return [list(t) for t in tokens]
+
+
+class KeywordIndex:
+    """BM25 scores of a query against every text of the corpus it was built on."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+
+        # bm25s sets its own logger to DEBUG on import, which would print "Building index"
+        # through the CLI's handler on every rebuild.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+        self.size = len(texts)
+        self._retriever: Any = None
+        if self.size:
+            self._retriever = bm25s.BM25()
+            self._retriever.index(keyword_tokens(texts), show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """One BM25 score (>= 0) per corpus text, in corpus order."""
+        if self._retriever is None:
+            return np.zeros(self.size, dtype=np.float32)
+        vocabulary = self._retriever.vocab_dict
+        terms = [t for t in keyword_tokens([query])[0] if t in vocabulary]
+        if not terms:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
+
+
+def query_coverage(query: str, texts: Sequence[str]) -> np.ndarray:
+    """For each text, the share of the query's distinct terms it contains (0..1)."""
+    terms = set(keyword_tokens([query])[0])
+    if not terms or not texts:
+        return np.zeros(len(texts))
+    return np.array([len(terms & set(tokens)) / len(terms) for tokens in keyword_tokens(texts)])

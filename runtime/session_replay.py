@@ -1,0 +1,114 @@
+"""Replaying a session's recorded hook executions (`Session.replay` / `Session.can_replay`).
+
+The unit is one recorded execution (one callback run while the session was current), replayed
+oldest first. The hook a recording is replayed against is, in this order: the same registration
+(same hook id, this runtime), the hooks registered under the recorded hook's name, or else every
+hook now registered at the recorded point (a later process re-registers its hooks anonymously).
+
+- `exact` calls those hooks with the recorded context (`{point, component, data,
+  correlation_id}`); a recording is successful when every call returns a valid outcome
+  (continue, skip, modified, cancel) without raising.
+- `simulate` calls nothing: a recording is successful when its point and context are well
+  formed and some hook would be called for it.
+
+Either way a recording with no hook to replay against has failed. Replays are not recorded in
+hook history (they re-run what happened; they are not new executions of the session) and the
+operations the hooks once guarded are not repeated.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmspell.runtime.errors import InvalidArgument, ScriptStopping
+from llmspell.runtime.hooks import HOOK_POINTS, HookRegistry, RegisteredHook, interpret
+
+if TYPE_CHECKING:
+    from llmspell.storage.components.hooks import HookExecution
+
+REPLAY_MODES = ("exact", "simulate")
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay did: `hooks_replayed` recordings, of which `successful` and `failed`."""
+
+    hooks_replayed: int = 0
+    successful: int = 0
+    failed: int = 0
+    duration_ms: float = 0.0
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {execution_id, point, error}
+
+
+def recorded_executions(hooks: HookRegistry, session_id: str) -> list[HookExecution]:
+    """The session's recorded executions, oldest first."""
+    return list(reversed(hooks.history(session_id=session_id)))
+
+
+def replay(
+    hooks: HookRegistry, session_id: str, mode: str = "exact", stop_on_error: bool = False
+) -> ReplaySummary:
+    """Replay the session's recordings (see the module doc); `stop_on_error` stops at the first
+    failed one."""
+    if mode not in REPLAY_MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(REPLAY_MODES)}, got {mode!r}")
+    started = time.perf_counter()
+    summary = ReplaySummary()
+    for execution in recorded_executions(hooks, session_id):
+        summary.hooks_replayed += 1
+        error = _check(execution, hooks)
+        if error is None and mode == "exact":
+            error = _rerun(execution, hooks)
+        if error is None:
+            summary.successful += 1
+            continue
+        summary.failed += 1
+        summary.errors.append(
+            {"execution_id": execution.execution_id, "point": execution.point, "error": error}
+        )
+        if stop_on_error:
+            break
+    summary.duration_ms = (time.perf_counter() - started) * 1000
+    return summary
+
+
+def can_replay(hooks: HookRegistry, session_id: str) -> bool:
+    """Whether the session has recordings and every one has a hook to be replayed against."""
+    executions = recorded_executions(hooks, session_id)
+    return bool(executions) and all(_check(e, hooks) is None for e in executions)
+
+
+def _targets(execution: HookExecution, hooks: HookRegistry) -> list[RegisteredHook]:
+    registered = hooks.hooks(execution.point)
+    same = [h for h in registered if h.id == execution.hook_id]
+    if not same and execution.hook_name is not None:
+        same = [h for h in registered if h.name == execution.hook_name]
+    return same or registered
+
+
+def _check(execution: HookExecution, hooks: HookRegistry) -> str | None:
+    """Why the recording cannot be replayed, or None."""
+    if execution.point not in HOOK_POINTS:
+        return f"recorded point {execution.point!r} is not a hook point"
+    context = execution.context
+    if not isinstance(context, dict) or not {"point", "component", "data"} <= set(context):
+        return "the recorded context lacks point, component or data"
+    if context["point"] != execution.point:
+        return f"the recorded context is for {context['point']!r}, not {execution.point!r}"
+    if not _targets(execution, hooks):
+        return f"no hook is registered at {execution.point} now"
+    return None
+
+
+def _rerun(execution: HookExecution, hooks: HookRegistry) -> str | None:
+    for hook in _targets(execution, hooks):
+        context = {**execution.context, "correlation_id": execution.correlation_id}
+        try:
+            interpret(hook.callback(context), context["data"])
+        except ScriptStopping:
+            raise  # an interrupt or timeout stops the replay, not just this recording
+        except Exception as exc:
+            return f"hook {hook.id}: {type(exc).__name__}: {exc}"
+    return None

@@ -1,0 +1,50 @@
+"""Component 7, artifacts: content-addressed bodies per tenant with reference counts, and the
+versioned artifacts of each session that point at them.
+
+- `model`: settings, records, queries, integrity findings, the `ArtifactStore` Protocol;
+- `content`: what can be stored (bytes, text, a file), read in chunks;
+- `tables`: the SQLAlchemy tables;
+- `bodies`: where bytes live (chunk rows; PostgreSQL Large Objects for big bodies);
+- `store`: `SqlArtifactStore`, the rules of storing, referencing, reading and deleting.
+"""
+
+from llmspell.storage.components.artifacts.content import (
+    BytesContent,
+    Content,
+    FileContent,
+    TextContent,
+)
+from llmspell.storage.components.artifacts.model import (
+    ArtifactQuery,
+    ArtifactRecord,
+    ArtifactSettings,
+    ArtifactStore,
+    IntegrityProblem,
+    NewArtifact,
+)
+from llmspell.storage.components.artifacts.store import SqlArtifactStore
+from llmspell.storage.components.artifacts.tables import TABLES
+from llmspell.storage.registry import Component
+
+__all__ = [
+    "ArtifactQuery",
+    "ArtifactRecord",
+    "ArtifactSettings",
+    "ArtifactStore",
+    "BytesContent",
+    "Content",
+    "FileContent",
+    "IntegrityProblem",
+    "NewArtifact",
+    "SqlArtifactStore",
+    "TextContent",
+]
+
+COMPONENT = Component(
+    name="artifacts",
+    title="content-addressed artifact bodies and versioned session artifacts (Artifact)",
+    protocol=ArtifactStore,
+    tables=TABLES,
+    store=SqlArtifactStore,
+    settings=ArtifactSettings,
+)

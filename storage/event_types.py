@@ -1,0 +1,124 @@
+"""Event types and the patterns that select them (`*`, `prefix.*`, an exact type, or a glob).
+
+One matcher serves both sides: the in-process event bus tests a pattern with Python's `re`, the
+event log hands the same regular expression to SQL (PostgreSQL `~`, SQLite `REGEXP`), so a
+subscription and a query with one pattern always select the same types.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_TYPE_LEN = 256
+GLOB_CHARS = frozenset("*?[")
+
+
+def check_event_type(event_type: object) -> str:
+    """`event_type` if it is a valid event type: 1-256 characters, no control characters and
+    none of the glob characters `*`, `?`, `[` (a type is what patterns match, not a pattern)."""
+    text = _check_text("event type", event_type)
+    glob = next((c for c in text if c in GLOB_CHARS), None)
+    if glob is not None:
+        raise ValueError(
+            f"event type must not contain {glob!r} (`*`, `?` and `[` are pattern characters), "
+            f"got {text!r}"
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class TypePattern:
+    """A compiled pattern. `*` matches any run of characters (dots included), `?` one
+    character, `[abc]` / `[a-z]` / `[!abc]` a character class; everything else is literal.
+
+    `exact` is the type itself when the pattern has no glob characters, `everything` is true
+    for `*`; `regex` is the anchored expression both Python and the databases understand.
+    """
+
+    text: str
+    regex: str
+    exact: str | None
+    everything: bool
+
+    def matches(self, event_type: str) -> bool:
+        if self.everything:
+            return True
+        if self.exact is not None:
+            return event_type == self.exact
+        return _compiled(self.regex).match(event_type) is not None
+
+
+def compile_pattern(pattern: object) -> TypePattern:
+    """The `TypePattern` for `pattern`, or ValueError saying what a pattern may be."""
+    text = _check_text("pattern", pattern)
+    regex = "^" + "".join(_translate(text)) + "$"
+    exact = None if GLOB_CHARS & set(text) else text
+    pattern_obj = TypePattern(text=text, regex=regex, exact=exact, everything=text == "*")
+    if exact is None and not pattern_obj.everything:
+        _compiled(regex)  # a malformed class fails here, not at the first publish
+    return pattern_obj
+
+
+def _check_text(what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{what} must be a non-empty string")
+    if len(value) > MAX_TYPE_LEN:
+        raise ValueError(f"{what} must be 1-{MAX_TYPE_LEN} characters, got {len(value)}")
+    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"{what} must not contain control characters (got {value!r})")
+    return value
+
+
+def _translate(text: str) -> list[str]:
+    """Glob → regular expression pieces valid in Python `re` and PostgreSQL AREs alike."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        i += 1
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            j = i + 1 if i < n and text[i] == "!" else i
+            j = j + 1 if j < n and text[j] == "]" else j  # a leading `]` is a member
+            end = text.find("]", j)
+            if end < 0:
+                out.append(_literal(c))
+                continue
+            body = text[i:end]
+            i = end + 1
+            negate = body.startswith("!")
+            if negate:
+                body = body[1:]
+            members = "".join(ch if ch == "-" else _literal(ch) for ch in body)
+            out.append(f"[{'^' if negate else ''}{members}]")
+        else:
+            out.append(_literal(c))
+    return out
+
+
+def _literal(c: str) -> str:
+    # Only ASCII punctuation is escaped: `\` before a letter or digit means something else in
+    # both dialects, and PostgreSQL may treat a non-ASCII letter as alphanumeric.
+    return "\\" + c if c.isascii() and not c.isalnum() and c != "_" else c
+
+
+_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(regex: str) -> re.Pattern[str]:
+    compiled = _cache.get(regex)
+    if compiled is None:
+        try:
+            compiled = re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"pattern is not a valid glob: {exc}") from None
+        if len(_cache) < 1024:
+            _cache[regex] = compiled
+    return compiled

@@ -1,0 +1,49 @@
+"""pgvector nearest-neighbour search: the HNSW scan settings and the two statements.
+
+The vectors component builds its statements with these on PostgreSQL (SQLite searches an
+in-process matrix instead). Distances are cosine (`<=>`); similarity is `1 - distance`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Connection, Float, Select, Table, bindparam, func, select
+
+from llmspell.storage.schema import Embedding
+
+
+def prepare_hnsw_scan(conn: Connection, ef_search: int) -> None:
+    """Settings for the transaction's HNSW scans: `relaxed_order` iterative scans keep reading
+    the index until enough rows pass the filters (the tenant and the namespace always filter);
+    `ef_search` widens the candidate list (recall against speed)."""
+    conn.execute(
+        select(
+            func.set_config("hnsw.iterative_scan", "relaxed_order", True),
+            func.set_config("hnsw.ef_search", str(ef_search), True),
+        )
+    )
+
+
+def _distance(table: Table) -> Any:
+    dimension = cast(Embedding, table.c.embedding.type).dimension
+    return table.c.embedding.op("<=>", return_type=Float())(
+        bindparam("query", type_=Embedding(dimension))
+    )
+
+
+def nearest_statement(table: Table, columns: list[Any], where: ColumnElement[bool]) -> Select[Any]:
+    """`columns` and the cosine distance of the `:k` rows nearest to `:query` passing `where`,
+    ordered by distance so the HNSW index serves it."""
+    distance = _distance(table)
+    return (
+        select(*columns, distance.label("distance"))
+        .where(where)
+        .order_by(distance)
+        .limit(bindparam("k"))
+    )
+
+
+def similarity_statement(table: Table, where: ColumnElement[bool]) -> Select[Any]:
+    """(id, cosine distance to `:query`) of the rows passing `where`."""
+    return select(table.c.id, _distance(table)).where(where)

@@ -1,0 +1,110 @@
+"""The session-delete cascade as a hook point: managers declare that they keep data per session
+and `Session.delete` asks each of them, whatever module declared it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from runtime_helpers import call, call_error
+
+from llmspell.runtime import ScriptRuntime, session_data
+from llmspell.runtime.artifacts import ArtifactManager
+from llmspell.runtime.session_data import owns_session_data, session_data_owners
+from llmspell.runtime.session_vectors import SessionVectors
+from llmspell.runtime.state import StateManager
+
+
+class Recorder:
+    """A manager keeping data per session (what a Memory or RAG manager does)."""
+
+    deleted: list[str] = []
+    fail = False
+
+    @classmethod
+    def from_infrastructure(cls, infra: Any) -> Recorder:
+        return cls()
+
+    def delete_session_data(self, session_id: str) -> int:
+        if Recorder.fail:
+            raise RuntimeError("storage went away")
+        Recorder.deleted.append(session_id)
+        return 7
+
+
+@pytest.fixture
+def declared(monkeypatch: pytest.MonkeyPatch) -> type[Recorder]:
+    monkeypatch.setattr(session_data, "_owners", dict(session_data._owners))
+    monkeypatch.setattr(Recorder, "deleted", [])
+    monkeypatch.setattr(Recorder, "fail", False)
+    return owns_session_data(Recorder)
+
+
+def test_state_artifacts_and_vectors_are_declared_owners() -> None:
+    owners = session_data_owners()
+    assert StateManager in owners and ArtifactManager in owners and SessionVectors in owners
+
+
+def test_deleting_a_session_deletes_its_episodic_memory_and_session_vectors(
+    lua: ScriptRuntime,
+) -> None:
+    result = lua.execute(
+        """
+        local doomed = Session.create{name = "doomed"}
+        local kept = Session.create{name = "kept"}
+        Memory.episodic.add(doomed, "user", "the launch code is aurora-7")
+        Memory.episodic.add(kept, "user", "tomatoes need sun")
+        Session.delete(doomed)
+        return {#Memory.episodic.session(doomed), #Memory.episodic.session(kept),
+                Memory.stats().episodic_count}
+        """
+    )
+    assert result.value == [0, 1, 1]
+
+
+def test_a_declared_owner_joins_the_session_delete_cascade(
+    rt: ScriptRuntime, declared: type[Recorder]
+) -> None:
+    session_id = call(rt, "Session.create")
+    assert call(rt, "Session.delete", session_id) is True
+    assert declared.deleted == [session_id]
+
+
+def test_an_owner_that_fails_leaves_the_session_to_delete_again(
+    rt: ScriptRuntime, declared: type[Recorder]
+) -> None:
+    session_id = call(rt, "Session.create")
+    declared.fail = True
+    error = call_error(rt, "Session.delete", session_id)
+    assert "storage went away" in error.evalue
+    assert call(rt, "Session.get", session_id)["id"] == session_id
+    declared.fail = False
+    assert call(rt, "Session.delete", session_id) is True
+    assert declared.deleted == [session_id]
+
+
+def test_a_class_without_the_cascade_method_cannot_declare_itself() -> None:
+    class Incomplete:
+        @classmethod
+        def from_infrastructure(cls, infra: Any) -> Incomplete:
+            return cls()
+
+    with pytest.raises(TypeError, match="has no delete_session_data"):
+        owns_session_data(Incomplete)
+
+
+def test_the_cascade_reaches_artifacts_kept_on_another_backend(
+    make_runtime: Any, tmp_path: Any, engine: str
+) -> None:
+    rt = make_runtime(
+        engine,
+        storage__backend="sqlite",
+        storage__path=str(tmp_path / "sessions.db"),
+        storage__components={"artifacts": "memory"},
+    )
+    assert rt.infrastructure.storage.database("artifacts").backend.name == "memory"
+    session_id = call(rt, "Session.create")
+    call(rt, "Artifact.store", session_id, "tool_result", "a.txt", "x")
+    assert call(rt, "Session.get", session_id)["artifact_count"] == 1
+    call(rt, "Session.delete", session_id)
+    assert rt.infrastructure.storage.artifacts.count_by_session([session_id]) == {session_id: 0}
