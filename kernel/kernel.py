@@ -21,6 +21,7 @@ from traitlets import Unicode
 
 from llmspell import __version__
 from llmspell.kernel.history import HistoryEntry, KernelHistory
+from llmspell.kernel.requests import request_problem
 from llmspell.runtime import LLMSpellConfig, ScriptRuntime, load_config
 from llmspell.runtime.results import ScriptError, StdinNotAvailable
 
@@ -162,6 +163,49 @@ class LLMSpellKernel(Kernel):
         if self.runtime is not None:
             self.runtime.interrupt()
 
+    # --- requests: checked before ipykernel's handlers read them ---------------------------------
+
+    async def execute_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        if self._refused(stream, ident, parent):
+            return
+        content = parent["content"]
+        silent = bool(content.get("silent", False))
+        if not silent and not content.get("store_history", True):
+            # ipykernel advances the counter for every request that is not silent; the protocol
+            # advances it only for those that store history. Step back so its step lands here.
+            self.execution_count -= 1
+        await super().execute_request(stream, ident, parent)
+
+    async def complete_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        if not self._refused(stream, ident, parent):
+            await super().complete_request(stream, ident, parent)
+
+    async def inspect_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        if not self._refused(stream, ident, parent):
+            await super().inspect_request(stream, ident, parent)
+
+    async def is_complete_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        if not self._refused(stream, ident, parent):
+            await super().is_complete_request(stream, ident, parent)
+
+    async def history_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        if not self._refused(stream, ident, parent):
+            await super().history_request(stream, ident, parent)
+
+    def _refused(self, stream: Any, ident: Any, parent: dict[str, Any]) -> bool:
+        """Reply `status: error` naming the field to a malformed request (True), or let it
+        through (False)."""
+        msg_type = parent.get("header", {}).get("msg_type", "")
+        problem = request_problem(msg_type, parent.get("content"))
+        if problem is None or not self.session:
+            return False
+        reply = _error_content(ScriptError("ValueError", problem))
+        if msg_type == "execute_request":
+            reply["execution_count"] = self.execution_count
+        reply_type = msg_type.replace("_request", "_reply")
+        self.session.send(stream, reply_type, reply, parent, ident)
+        return True
+
     async def do_execute(
         self,
         code: str,
@@ -216,6 +260,8 @@ class LLMSpellKernel(Kernel):
             }
         try:
             completion = self.runtime.complete(code, pos)
+        except ScriptError as err:
+            return _error_content(err)
         except Exception as exc:
             return _error_content(_internal_error(exc))
         return {
@@ -238,6 +284,8 @@ class LLMSpellKernel(Kernel):
         if self.runtime is not None:
             try:
                 bundle = self.runtime.inspect(code, pos, detail_level)
+            except ScriptError as err:
+                return _error_content(err)
             except Exception as exc:
                 return _error_content(_internal_error(exc))
         return {"status": "ok", "found": bundle is not None, "data": bundle or {}, "metadata": {}}
@@ -247,6 +295,8 @@ class LLMSpellKernel(Kernel):
             return {"status": "unknown"}
         try:
             check = self.runtime.is_complete(code)
+        except ScriptError as err:
+            return _error_content(err)
         except Exception as exc:
             return _error_content(_internal_error(exc))
         reply: dict[str, Any] = {"status": check.status}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 APP_NAME = "llmspell"
 ENV_PREFIX = "LLMSPELL_"
@@ -37,13 +45,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class LuaEngineConfig(_Section):
     security: Literal["safe", "trusted"] = "safe"
     max_memory_mb: int = Field(512, ge=16, le=1_048_576)
     timeout_s: float = Field(0, ge=0)
+    # What os.getenv may read in safe mode (never LLMSPELL_* nor a provider's api_key_env).
+    env_allowlist: list[str] = Field(default_factory=lambda: ["HOME", "USER", "LANG", "TZ"])
+
+    @field_validator("env_allowlist")
+    @classmethod
+    def _harmless_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if name.startswith(ENV_PREFIX):
+                raise ValueError(
+                    f"{name!r}: {ENV_PREFIX}* variables hold llmspell's own settings and "
+                    "cannot be readable by scripts"
+                )
+        return value
 
 
 class PythonEngineConfig(_Section):
+    # The Python engine has no sandbox: a deployment running untrusted scripts turns it off.
+    enabled: bool = True
     timeout_s: float = Field(0, ge=0)
 
 
@@ -193,6 +221,21 @@ class LLMSpellConfig(_Section):
     events: EventsConfig = EventsConfig()
     kernel: KernelConfig = KernelConfig()
 
+    @model_validator(mode="after")
+    def _consistent_engines(self) -> LLMSpellConfig:
+        if self.default_engine == "python" and not self.engines.python.enabled:
+            raise ValueError(
+                "default_engine is 'python' but engines.python.enabled is false; "
+                "use default_engine = 'lua' or enable the Python engine"
+            )
+        exposed = sorted(set(self.engines.lua.env_allowlist) & secret_env_names(self))
+        if exposed:
+            raise ValueError(
+                f"engines.lua.env_allowlist names {exposed[0]!r}, a provider's api_key_env: "
+                "API keys cannot be readable by scripts"
+            )
+        return self
+
     def resolved_storage_path(self) -> Path:
         """The SQLite file this config uses (the user data dir when `storage.path` is empty)."""
         if self.storage.path:
@@ -226,6 +269,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     "postgres": {"storage": {"backend": "postgres", "auto_upgrade": False}},
     "embedded-postgres": {"storage": {"backend": "postgres", "postgres": {"embedded": True}}},
 }
+
+
+def secret_env_names(config: LLMSpellConfig) -> set[str]:
+    """Environment variables that hold secrets named by the config (providers' api_key_env)."""
+    return {p.api_key_env for p in config.providers.values() if p.api_key_env}
 
 
 def data_dir() -> Path:
@@ -413,6 +461,9 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
     lines = []
     for err in exc.errors():
         dotted = ".".join(str(p) for p in err["loc"])
+        if not dotted:  # a rule across sections: its message names the keys
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
+            continue
         source = _error_source(dotted, sources)
         where = _describe_source(source, dotted)
         if err["type"] == "extra_forbidden":

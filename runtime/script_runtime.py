@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from llmspell.runtime.code_hooks import execute_with_hooks
 from llmspell.runtime.config import LLMSpellConfig, LoadedConfig, describe_sources
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
+from llmspell.runtime.errors import ScriptStopping
 from llmspell.runtime.hooks import HookRegistry
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.magics import CellMagic, Code, Magics, cell_parts
@@ -133,6 +135,11 @@ class ScriptRuntime:
             raise ValueError(
                 f"ScriptRuntime: engine must be one of {', '.join(ENGINES)}, got {engine!r}"
             )
+        if engine == "python" and not config.engines.python.enabled:
+            raise ValueError(
+                "ScriptRuntime: the Python engine is disabled (engines.python.enabled = false): "
+                "it runs scripts without a sandbox; use the Lua engine"
+            )
         self.config = config
         self.engine_name = engine
         self._owns_infrastructure = infrastructure is None
@@ -220,10 +227,10 @@ class ScriptRuntime:
             if args is not None or kwargs is not None:
                 self._engine.set_args(name, list(args or []), dict(kwargs or {}))
             target = help_target(code)
-            if target is not None:
-                sink.page(self._engine.introspection.describe_name(target))
-                return result
-            with _sigint_sets_interrupt(self):
+            with _sigint_sets_interrupt(self), _stopping_as_script_error():
+                if target is not None:
+                    sink.page(self._engine.introspection.describe_name(target))
+                    return result
                 has_value, value, bundle = execute_with_hooks(
                     self.infrastructure.get(HookRegistry),
                     self.engine_name,
@@ -248,22 +255,30 @@ class ScriptRuntime:
 
     def complete(self, code: str, cursor_pos: int | None = None) -> Completion:
         """Completions for the name before `cursor_pos` (default: end of code)."""
-        pos = len(code) if cursor_pos is None else cursor_pos
+        pos = _cursor("ScriptRuntime.complete", code, cursor_pos)
         magic = self._magics.complete(code, pos)
-        return magic if magic is not None else self._engine.introspection.complete(code, pos)
+        if magic is not None:
+            return magic
+        with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
+            return self._engine.introspection.complete(code, pos)
 
     def inspect(
         self, code: str, cursor_pos: int | None = None, detail_level: int = 0
     ) -> dict[str, str] | None:
         """Signature and docs of the API function at the cursor, or a summary of the value.
         Jupyter's `detail_level` is accepted; both levels show the same page."""
-        pos = len(code) if cursor_pos is None else cursor_pos
-        return self._engine.introspection.inspect(code, pos)
+        pos = _cursor("ScriptRuntime.inspect", code, cursor_pos)
+        with self._lock, _sigint_sets_interrupt(self), _stopping_as_script_error():
+            return self._engine.introspection.inspect(code, pos)
 
     def is_complete(self, code: str) -> CompletenessCheck:
         """Whether `code` is a complete chunk, needs more lines, or is invalid."""
         if not code.strip() or help_target(code) is not None:
             return CompletenessCheck("complete")
+        with self._lock, _sigint_sets_interrupt(self):
+            return self._is_complete(code)
+
+    def _is_complete(self, code: str) -> CompletenessCheck:
         try:
             parts = cell_parts(code, self._magics.compiles)
         except ScriptError:
@@ -273,7 +288,11 @@ class ScriptRuntime:
         for part in parts:
             if isinstance(part, CellMagic):
                 # `%%time` alone: the body comes on the next lines
-                return self.is_complete(part.body) if part.body.strip() else INCOMPLETE
+                if not part.body.strip():
+                    return INCOMPLETE
+                if help_target(part.body) is not None:
+                    return CompletenessCheck("complete")
+                return self._is_complete(part.body)
             if isinstance(part, Code):
                 check = self._engine.is_complete(part.text)
                 if check.status != "complete":
@@ -299,6 +318,27 @@ class ScriptRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cursor(function: str, code: str, cursor_pos: int | None) -> int:
+    if cursor_pos is None:
+        return len(code)
+    if not 0 <= cursor_pos <= len(code):
+        raise ValueError(
+            f"{function}: cursor_pos must be between 0 and len(code) = {len(code)}, "
+            f"got {cursor_pos}"
+        )
+    return cursor_pos
+
+
+@contextmanager
+def _stopping_as_script_error() -> Iterator[None]:
+    """A script callback stopped by the interrupt or the timeout outside a running script
+    (help, inspection) ends the call like a stopped script does."""
+    try:
+        yield
+    except ScriptStopping as exc:
+        raise ScriptError(getattr(exc, "ename", "KeyboardInterrupt"), str(exc)) from None
 
 
 class _sigint_sets_interrupt:

@@ -19,6 +19,10 @@ from llmspell.runtime.api.base import (
     swap_null,
 )
 
+# Deeper data cannot cross into a script anyway (the engines convert tables up to this depth),
+# and Python's own parser would hit its recursion limit not far beyond.
+MAX_NESTING = 200
+
 
 class JsonApi(ApiNamespace):
     """Parse and serialise JSON text; `JSON.null` stands for null where nil cannot.
@@ -38,7 +42,8 @@ class JsonApi(ApiNamespace):
         in a Lua array), or with `{keep_null = true}` → `JSON.null`, so arrays keep their length
         and objects their keys.
 
-        Raises `JSON.parse: <reason> at line L column C` on invalid input."""
+        Raises `JSON.parse: <reason> at line L column C` on invalid input, and for arrays and
+        objects nested deeper than 200 levels."""
         text = require_str("JSON.parse", "text", text, allow_empty=True)
         opts = require_table("JSON.parse", "options", options)
         check_options("JSON.parse", opts, {"keep_null"})
@@ -47,12 +52,20 @@ class JsonApi(ApiNamespace):
             raise ValidationError(
                 f"JSON.parse: options.keep_null must be a boolean, got {keep_null!r}"
             )
+        too_deep = ValidationError(
+            f"JSON.parse: arrays and objects nested deeper than {MAX_NESTING} levels are not "
+            "supported"
+        )
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ApiError(
                 f"JSON.parse: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
             ) from None
+        except RecursionError:
+            raise too_deep from None
+        if _nesting(value) > MAX_NESTING:
+            raise too_deep
         return swap_null(value, None, JSON_NULL) if keep_null else value
 
     def stringify(self, value: Any, options: dict[str, Any] | None = None) -> str:
@@ -76,3 +89,20 @@ class JsonApi(ApiNamespace):
         return json.dumps(
             value, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=False
         )
+
+
+def _nesting(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed value (without recursion)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest

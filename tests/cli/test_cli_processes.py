@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,22 @@ def test_ctrl_c_ends_a_run_with_exit_status_130(isolated_env: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert "KeyboardInterrupt" in err
+
+
+def test_the_python_engine_refuses_to_start_when_it_is_turned_off(llmspell: RunCli) -> None:
+    env = {"LLMSPELL_ENGINES__PYTHON__ENABLED": "false"}
+    out = llmspell("--profile", "memory", "exec", "--engine", "python", "1 + 1", env=env)
+    assert out.code == 1
+    assert "the Python engine is disabled (engines.python.enabled = false)" in out.err
+    assert llmspell("--profile", "memory", "exec", "1 + 1", env=env).out == "2\n"
+
+
+def test_a_result_whose_display_never_ends_is_stopped_by_the_timeout(llmspell: RunCli) -> None:
+    code = "return setmetatable({}, {__tostring = function() while true do end end})"
+    started = time.monotonic()
+    out = llmspell(
+        "--profile", "memory", "exec", code, env={"LLMSPELL_ENGINES__LUA__TIMEOUT_S": "1"}
+    )
+    assert out.code == 1
+    assert "TimeoutError: execution exceeded the time limit of 1 s" in out.err
+    assert time.monotonic() - started < 15

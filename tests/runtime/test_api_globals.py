@@ -147,7 +147,12 @@ def test_json_keeps_unicode_text(rt: ScriptRuntime) -> None:
 def test_config_get_reads_dotted_paths_and_sections(rt: ScriptRuntime) -> None:
     assert call(rt, "Config.get", "storage.backend") == "memory"
     lua_section = call(rt, "Config.get", "engines.lua")
-    assert lua_section == {"security": "safe", "max_memory_mb": 512, "timeout_s": 0}
+    assert lua_section == {
+        "security": "safe",
+        "max_memory_mb": 512,
+        "timeout_s": 0,
+        "env_allowlist": ["HOME", "USER", "LANG", "TZ"],
+    }
     whole = call(rt, "Config.get")
     assert whole["storage"]["backend"] == "memory"
     assert whole["default_engine"] == "lua"
@@ -441,3 +446,13 @@ def test_the_doc_index_covers_every_public_function(rt: ScriptRuntime) -> None:
     for name, value in globals_.items():
         walk(name, value)
     assert expected <= set(rt.docs.entries)
+
+
+def test_json_parse_refuses_nesting_deeper_than_the_engines_carry(rt: ScriptRuntime) -> None:
+    assert call(rt, "JSON.parse", "[" * 200 + "]" * 200) is not None
+    for depth in (201, 900, 100_000):
+        err = call_error(rt, "JSON.parse", "[" * depth + "]" * depth)
+        assert err.ename == "ValidationError"
+        assert err.evalue == (
+            "JSON.parse: arrays and objects nested deeper than 200 levels are not supported"
+        )

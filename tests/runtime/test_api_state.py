@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,25 @@ def test_tenants_do_not_see_each_others_state(make_runtime: MakeRuntime, tmp_pat
     assert call(other, "State.load", "global", "k") is None
     assert call(other, "State.clear", "global") == 0
     assert call(acme, "State.load", "global", "k") == "acme's"
+
+
+def test_a_busy_sqlite_database_is_a_clear_storage_error_in_the_script(
+    make_runtime: MakeRuntime, tmp_path: Path, engine: str
+) -> None:
+    path = tmp_path / "busy.db"
+    rt = make_runtime(
+        engine, storage__backend="sqlite", storage__path=str(path), storage__busy_timeout_s=0.2
+    )
+    call(rt, "State.save", "g", "k", "before")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        err = call_error(rt, "State.save", "g", "k", "during")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert err.evalue.startswith(f"State.save: storage error: the SQLite database {path} is busy")
+    assert "busy timeout (0.2 s, storage.busy_timeout_s)" in err.evalue
+    assert "internal error" not in err.evalue
+    assert not any('.py"' in line for line in err.traceback)  # only the script's own frames
+    assert call(rt, "State.load", "g", "k") == "before"

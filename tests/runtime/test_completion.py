@@ -220,3 +220,11 @@ def test_python_is_complete_tells_apart_incomplete_invalid_and_complete(
 def test_is_complete_does_not_run_the_code(lua: ScriptRuntime) -> None:
     assert lua.is_complete("side_effect = 1").status == "complete"
     assert lua.execute("return side_effect").value is None
+
+
+@pytest.mark.parametrize("cursor_pos", [-1, 4])
+def test_a_cursor_outside_the_code_is_an_error(lua: ScriptRuntime, cursor_pos: int) -> None:
+    with pytest.raises(ValueError, match="cursor_pos must be between 0 and len"):
+        lua.complete("abc", cursor_pos)
+    with pytest.raises(ValueError, match="cursor_pos must be between 0 and len"):
+        lua.inspect("abc", cursor_pos)

@@ -185,3 +185,13 @@ def test_a_cyclic_python_value_is_a_validation_error(py: ScriptRuntime) -> None:
 def test_nan_is_not_data(lua: ScriptRuntime) -> None:
     err = error_of(lua, "JSON.stringify({x = 0/0})")
     assert err.evalue == "JSON.stringify: value.x must be a finite number, got nan"
+
+
+def test_binary_table_keys_are_an_error_naming_the_key_not_replacement_characters(
+    lua: ScriptRuntime,
+) -> None:
+    err = error_of(lua, "State.save('g', 'k', {['ok'] = 1, ['\\255\\254'] = 2})")
+    assert err.ename == "ValidationError"
+    assert err.evalue.startswith("State.save: table key")
+    assert "b'\\xff\\xfe'" in err.evalue
+    assert lua.execute("return State.exists('g', 'k')").value is False

@@ -3,8 +3,12 @@ engine and its own config section, never from the other engine's."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from runtime_helpers import MakeRuntime
+from runtime_helpers import MakeRuntime, memory_config
+
+from llmspell.runtime.config import ConfigError
 
 BUSY_HALF_SECOND = {
     "lua": "local t = os.clock() while os.clock() - t < 0.5 do end",
@@ -35,3 +39,31 @@ def test_only_lua_reads_the_lua_security_setting(
 ) -> None:
     assert make_runtime(engine, engines__lua__security="safe")._engine.trusted is trusted
     assert make_runtime(engine, engines__lua__security="trusted")._engine.trusted is True
+
+
+def test_a_deployment_can_turn_the_python_engine_off(make_runtime: MakeRuntime) -> None:
+    with pytest.raises(ValueError, match=r"the Python engine is disabled \(engines.python.enabled"):
+        make_runtime("python", engines__python__enabled=False)
+    lua = make_runtime("lua", engines__python__enabled=False)
+    assert lua.execute("return 1").value == 1
+
+
+def test_python_cannot_be_the_default_engine_when_it_is_off() -> None:
+    expected = r"default_engine is 'python' but engines\.python\.enabled"
+    with pytest.raises(ConfigError, match=expected):
+        memory_config({"default_engine": "python", "engines.python.enabled": False})
+
+
+def test_the_python_engine_can_open_another_tenants_data(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    # Why a deployment with untrusted scripts turns it off: no sandbox keeps a Python script in
+    # its own tenant (docs/user-guide/09-security-model.md); the Lua engine cannot do this.
+    shared = {"storage__backend": "sqlite", "storage__path": str(tmp_path / "shared.db")}
+    a = make_runtime("lua", tenancy__tenant_id="a", **shared)
+    a.execute("State.save('g', 'k', 'of tenant a')")
+    b = make_runtime("python", tenancy__tenant_id="b", **shared)
+    assert b.execute("State.load('g', 'k')").value is None
+    code = "State._ctx.infrastructure.storage.for_tenant('a').kv.get('g', 'k')"
+    assert b.execute(code).value == "of tenant a"
+    assert a.execute("return State._ctx").value is None  # Lua scripts have no such route

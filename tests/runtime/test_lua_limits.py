@@ -1,5 +1,6 @@
 """Interrupt, timeout and memory limit of the Lua engine: nothing in user code can swallow them,
-and the runtime keeps working (with its globals) afterwards."""
+they reach work the count hook cannot see (C loops, display, callbacks after a cell), and the
+runtime keeps working (with its globals) afterwards. Also the Python engine's timeout."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from runtime_helpers import MakeRuntime, error_of
 
 from llmspell.runtime import ScriptRuntime
+from llmspell.runtime.errors import ScriptStopping
 
 # A limit that user code could swallow would hang the cell: fail instead of waiting forever.
 pytestmark = pytest.mark.timeout(30)
@@ -182,3 +184,188 @@ def test_python_engine_interrupt_and_timeout(make_runtime: MakeRuntime) -> None:
     err = error_of(slow, "while True: pass")
     assert err.ename == "TimeoutError"
     assert slow.execute("1 + 1").value == 2
+
+
+# --- work the count hook cannot see (issue 7 items 5-7) ----------------------------------------
+
+CATASTROPHIC_PATTERN = (
+    'string.find(string.rep("a", 32), string.rep("a?", 32) .. string.rep("a", 32) .. "b")'
+)
+
+C_RUNAWAYS = {
+    "catastrophic pattern": CATASTROPHIC_PATTERN,
+    "pattern in gsub": 'string.gsub(string.rep("a", 28), string.rep("a?", 28) .. "b", "")',
+    "pattern in gmatch": (
+        'for _ in string.gmatch(string.rep("a", 28), string.rep("a?", 28) .. "b") do end'
+    ),
+    "quadratic plain find": (
+        'string.find(string.rep("a", 4e6), string.rep("a", 2e6) .. "b", 1, true)'
+    ),
+    "table.move over a huge range": "table.move({}, 1, math.maxinteger - 1, 2)",
+    "table.insert with a lying __len": (
+        "local t = setmetatable({}, {__len = function() return 1e15 end,"
+        " __index = rawlen, __newindex = rawequal})\n"
+        "table.insert(t, 1, 5)"
+    ),
+    "table.sort with a lying __len": (
+        "local t = setmetatable({}, {__len = function() return 2^31 - 2 end,"
+        " __index = rawlen, __newindex = rawequal})\n"
+        "table.sort(t)"
+    ),
+    "error swallowed by load's reader": "while true do load(function() while true do end end) end",
+    "error swallowed by coroutine.close": (
+        "while true do\n"
+        "  local co = coroutine.create(function()\n"
+        "    local x <close> = setmetatable({}, {__close = function() while true do end end})\n"
+        "    coroutine.yield()\n"
+        "  end)\n"
+        "  coroutine.resume(co)\n"
+        "  coroutine.close(co)\n"
+        "end"
+    ),
+    "result with a looping __tostring": (
+        "return setmetatable({}, {__tostring = function() while true do end end})"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", C_RUNAWAYS.values(), ids=C_RUNAWAYS.keys())
+def test_timeout_stops_work_the_count_hook_cannot_see(make_runtime: MakeRuntime, code: str) -> None:
+    rt = make_runtime(engines__lua__timeout_s=0.3)
+    started = time.monotonic()
+    err = error_of(rt, code)
+    assert err.ename == "TimeoutError"
+    assert time.monotonic() - started < 1.3
+    assert rt.execute("return 1").value == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    [C_RUNAWAYS["catastrophic pattern"], C_RUNAWAYS["result with a looping __tostring"]],
+    ids=["pattern", "__tostring"],
+)
+def test_interrupt_stops_work_the_count_hook_cannot_see(lua: ScriptRuntime, code: str) -> None:
+    started = time.monotonic()
+    with after(0.3, lua.interrupt):
+        err = error_of(lua, code)
+    assert err.ename == "KeyboardInterrupt"
+    assert time.monotonic() - started < 1.3
+
+
+def test_string_rep_of_nothing_returns_at_once(lua: ScriptRuntime) -> None:
+    assert lua.execute("return #string.rep('', math.maxinteger)").value == 0
+    assert lua.execute("return #string.rep('', math.maxinteger, '')").value == 0
+    assert lua.execute("return string.rep('ab', 3, ',')").value == "ab,ab,ab"
+
+
+def test_a_large_string_rep_is_built_in_blocks_with_the_same_result(lua: ScriptRuntime) -> None:
+    code = (
+        "local big = string.rep('ab', 1e7, ',')\n"
+        "return #big, big:sub(1, 8), big:sub(-5), big == string.rep('ab,', 1e7 - 1) .. 'ab'"
+    )
+    assert lua.execute(code).value == [3 * 10**7 - 1, "ab,ab,ab", "ab,ab", True]
+    err = error_of(lua, "string.rep('x', math.maxinteger)")
+    assert "resulting string too large" in err.evalue
+
+
+def test_long_table_operations_still_give_the_c_results(lua: ScriptRuntime) -> None:
+    code = (
+        "local t = {} for i = 1, 100000 do t[i] = i end\n"
+        "table.move(t, 1, 60000, 30001)\n"  # overlapping, moved backwards in pieces
+        "local ok = t[30001] == 1 and t[90000] == 60000 and t[30000] == 30000\n"
+        "table.insert(t, 1, 0)\n"
+        "ok = ok and t[1] == 0 and t[2] == 1 and #t == 100001\n"
+        "local removed = table.remove(t, 1)\n"
+        "ok = ok and removed == 0 and t[1] == 1 and #t == 100000\n"
+        "local r = {} for i = 1, 60000 do r[i] = (i * 7919) % 60000 end\n"
+        "table.sort(r)\n"
+        "for i = 2, #r do ok = ok and r[i - 1] <= r[i] end\n"
+        "table.sort(r, function(a, b) return a > b end)\n"
+        "return ok and r[1] == 59999"
+    )
+    assert lua.execute(code).value is True
+
+
+def test_a_result_is_shown_from_its_own_fields_not_its_index_metamethod(
+    make_runtime: MakeRuntime,
+) -> None:
+    rt = make_runtime(engines__lua__timeout_s=1)
+    code = "return setmetatable({a = 1}, {__index = function() while true do end end})"
+    assert rt.execute(code).bundle["text/plain"] == "{a = 1}"
+    code = "return setmetatable({}, {__pairs = function() while true do end end, __len = error})"
+    assert rt.execute(code).bundle["text/plain"] == "{}"
+
+
+def test_completion_and_inspection_run_no_script_code(lua: ScriptRuntime) -> None:
+    lua.execute(
+        "spin = function() while true do end end\n"
+        "t = setmetatable({alpha = 1}, {__pairs = spin, __index = spin, __tostring = spin})\n"
+        "u = setmetatable({}, {__index = setmetatable({beta = 2}, {__index = spin})})"
+    )
+    assert lua.complete("t.").matches == ["t.alpha"]
+    assert lua.complete("u.").matches == ["u.beta"]
+    page = lua.inspect("t")
+    assert page is not None and "alpha = 1" in page["text/plain"]
+    assert lua.inspect("u.x") is None
+    assert lua.inspect("u.beta") is not None
+    assert lua.execute("?t").pages[0].startswith("type: table")
+
+
+def test_a_stream_pulled_after_its_cell_ended_is_still_limited(make_runtime: MakeRuntime) -> None:
+    rt = make_runtime(engines__lua__timeout_s=0.3)
+    stream = rt.execute("return Streaming.create(function() while true do end end)").value
+    started = time.monotonic()
+    with pytest.raises(ScriptStopping, match=r"time limit of 0\.3 s"):
+        stream.next()
+    assert time.monotonic() - started < 1.3
+    assert rt.execute("return 2").value == 2
+
+
+def test_interrupt_stops_a_stream_pulled_outside_a_cell(lua: ScriptRuntime) -> None:
+    stream = lua.execute("return Streaming.create(function() while true do end end)").value
+    with after(0.3, lua.interrupt), pytest.raises(ScriptStopping, match="interrupted"):
+        stream.next()
+
+
+def test_an_error_object_with_a_looping_tostring_is_stopped(make_runtime: MakeRuntime) -> None:
+    rt = make_runtime(engines__lua__timeout_s=0.3)
+    code = "error(setmetatable({}, {__tostring = function() while true do end end}))"
+    assert error_of(rt, code).ename == "TimeoutError"
+
+
+def test_a_huge_cell_can_be_interrupted_while_it_compiles(lua: ScriptRuntime) -> None:
+    code = "x = 1\n" * 6_000_000
+    with after(0.2, lua.interrupt):
+        err = error_of(lua, code)
+    assert err.ename == "KeyboardInterrupt"
+
+
+# --- the Python engine (item 9) ----------------------------------------------------------------
+
+
+def test_python_timeout_is_raised_again_when_the_script_catches_it(
+    make_runtime: MakeRuntime,
+) -> None:
+    py = make_runtime("python", engines__python__timeout_s=0.3)
+    for body in ("for i in range(1000):\n            pass", "sum(range(10**6))", "time.sleep(5)"):
+        loop = f"while True:\n    try:\n        {body}\n    except BaseException:\n        pass"
+        code = f"import time\n{loop}"
+        started = time.monotonic()
+        assert error_of(py, code).ename == "TimeoutError"
+        assert time.monotonic() - started < 1.3
+    assert py.execute("1 + 1").value == 2
+
+
+def test_python_timeout_interrupts_a_blocking_sleep(make_runtime: MakeRuntime) -> None:
+    py = make_runtime("python", engines__python__timeout_s=0.3)
+    started = time.monotonic()
+    assert error_of(py, "import time\ntime.sleep(10)").ename == "TimeoutError"
+    assert time.monotonic() - started < 1.3
+
+
+def test_python_interrupt_breaks_a_blocking_sleep(py: ScriptRuntime) -> None:
+    started = time.monotonic()
+    with after(0.3, py.interrupt):
+        assert error_of(py, "import time\ntime.sleep(10)").ename == "KeyboardInterrupt"
+    assert time.monotonic() - started < 1.3
+    assert py.execute("'still here'").value == "still here"

@@ -26,6 +26,7 @@ from llmspell.runtime.api.base import (
     raw_params,
 )
 from llmspell.runtime.engines.lua.conversion import LuaConversion, lua_text
+from llmspell.runtime.engines.lua.limits import MEMORY_ERROR, LuaLimits
 from llmspell.runtime.errors import ScriptStopping
 
 logger = logging.getLogger("llmspell.engine.lua")
@@ -80,9 +81,10 @@ class LuaBinding:
     """Wraps Python API values for one LuaRuntime and remembers the last API error raised in it
     (so the script error keeps the API's error class)."""
 
-    def __init__(self, lua: lupa.LuaRuntime, prelude: Any) -> None:
+    def __init__(self, lua: lupa.LuaRuntime, prelude: Any, limits: LuaLimits) -> None:
         self._lua = lua
         self._p = prelude
+        self._limits = limits
         self.conversion = LuaConversion(lua, prelude, self._host_value, self._script_function)
         self.last_api_error: tuple[str, str] | None = None
         # per API method, not per call: an API object is wrapped every time a script gets one
@@ -106,7 +108,7 @@ class LuaBinding:
         lua_step = self._p.producer(raw)
 
         def step() -> tuple[bool, Any, bool]:
-            has_value, value, finished = self._call_lua(lua_step)
+            has_value, value, finished = self.call_lua(lua_step)
             if not has_value:
                 return False, None, finished
             return True, RawValue(value, lambda: self.conversion.to_python(value)), finished
@@ -209,8 +211,11 @@ class LuaBinding:
                     self.last_api_error = (ValidationError.ename, message)
                 return False, message.encode()
             except lupa.LuaMemoryError:
-                return False, b"not enough memory"
+                return False, MEMORY_ERROR
             except Exception as exc:
+                if self._limits.stopping:
+                    # the script is being stopped: the error propagates whatever it says
+                    return False, b"execution stopped"
                 logger.exception("%s failed", qualified)
                 return False, f"{qualified}: internal error: {type(exc).__name__}: {exc}".encode()
 
@@ -231,7 +236,7 @@ class LuaBinding:
 
     def _script_function(self, fn: Any) -> ScriptFunction:
         def call(*args: Any) -> Any:
-            results = self._call_lua(fn, *[self.conversion.to_lua(a) for a in args])
+            results = self.call_lua(fn, *[self.conversion.to_lua(a) for a in args])
             values = [self.conversion.to_python(v) for v in results]
             if not values:
                 return None
@@ -239,22 +244,27 @@ class LuaBinding:
 
         return ScriptFunction(call, "Lua function")
 
-    def _call_lua(self, fn: Any, *args: Any) -> tuple[Any, ...]:
-        """Call a Lua function from the host: its results as Lua values; its error raised as
-        LuaCallbackError."""
-        # Outside a running cell (hooks around one) nothing watches the call: set the count
-        # hook for it, so an interrupt stops a callback that loops.
-        unwatched = self._p.gethook() is None
-        if unwatched:
-            self._p.sethook(self._p.hook, b"", self._p.hook_count)
-        try:
-            outcome = self._p.protected_call(fn, *args)
-        finally:
-            if unwatched:
-                self._p.sethook()
-        ok, *results = outcome if isinstance(outcome, tuple) else (outcome,)
-        if not ok:
-            error = results[0] if results else None
-            failure = LuaCallbackStopped if self._p.aborting(error) else LuaCallbackError
-            raise failure(lua_text(self._p.error_message(error)), error)
-        return tuple(results)
+    def call_lua(self, fn: Any, *args: Any) -> tuple[Any, ...]:
+        """Call a Lua function from the host, under the limits (also when no cell runs: a
+        stream pulled or a hook fired later): its results as Lua values; its error raised as
+        LuaCallbackError, or LuaCallbackStopped when the interrupt, the timeout or the memory
+        limit stopped it."""
+        ok, results = self._limits.call(fn, *args)
+        if ok:
+            return results
+        error = results[0] if results else None
+        if self._limits.stopping or error == MEMORY_ERROR:
+            stop = self._limits.stop_error() if self._limits.stopping else None
+            stopped = LuaCallbackStopped(stop.evalue if stop else MEMORY_ERROR.decode(), error)
+            stopped.ename = stop.ename if stop else "MemoryError"
+            raise stopped
+        raise LuaCallbackError(self._error_text(error), error)
+
+    def _error_text(self, error: Any) -> str:
+        if isinstance(error, bytes):
+            return lua_text(error)
+        # a table's __tostring is script code: it runs under the limits too
+        ok, results = self._limits.call(self._p.error_message, error)
+        if ok and results and isinstance(results[0], bytes):
+            return lua_text(results[0])
+        return f"(error object is a {lupa.lua_type(error) or type(error).__name__} value)"

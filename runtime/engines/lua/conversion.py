@@ -138,7 +138,14 @@ class _TooDeep(ValueError):
 
 def _key(key: Any) -> str:
     if isinstance(key, bytes):
-        return key.decode("utf-8", errors="replace")
+        try:
+            return key.decode("utf-8")
+        except UnicodeDecodeError:
+            # Replacing the bytes would store a different key than the script used.
+            raise ValueError(
+                f"table key {lua_text(key)!r} (bytes {key!r}) is not UTF-8 text; "
+                "keys must be text or numbers"
+            ) from None
     if isinstance(key, bool):
         return "true" if key else "false"
     if isinstance(key, float) and key.is_integer():

@@ -1,13 +1,14 @@
 """`LuaEngine`: one `lupa.lua54` runtime with the prelude (sandbox, hooks, printing), running
-cells under the interrupt/timeout/memory limits; conversion, binding, cell compilation and
-introspection are its parts."""
+cells under the interrupt/timeout/memory limits; conversion, binding, cell compilation,
+introspection, the limits and the sandbox's host side are its parts."""
 
 from __future__ import annotations
 
 import os
-import time
+import re
 from collections.abc import Callable, Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import lupa.lua54 as lupa
@@ -16,10 +17,12 @@ from llmspell.runtime.api.base import ProducerStep
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.engines.introspection import Introspection
-from llmspell.runtime.engines.lua.binding import LuaBinding
+from llmspell.runtime.engines.lua.binding import LuaBinding, LuaCallbackError, LuaCallbackStopped
 from llmspell.runtime.engines.lua.cells import CellCompiler
 from llmspell.runtime.engines.lua.conversion import lua_text
 from llmspell.runtime.engines.lua.introspection import KEYWORDS, LuaValues, help_argument
+from llmspell.runtime.engines.lua.limits import LuaLimits
+from llmspell.runtime.engines.lua.sandbox import EnvironmentPolicy, ModuleFinder, SandboxRefusal
 from llmspell.runtime.engines.lua.stdlib_docs import StdlibDocs
 from llmspell.runtime.results import (
     CompletenessCheck,
@@ -28,7 +31,8 @@ from llmspell.runtime.results import (
     StdinNotAvailable,
 )
 
-HOOK_COUNT = 1000  # VM instructions between interrupt/timeout checks
+HOOK_COUNT = 10_000  # VM instructions between interrupt/timeout checks (~0.1 ms)
+_MACHINERY_POSITION = re.compile(r"llmspell:\d+: ")
 KEPT_SOURCES = 100  # chunk texts kept for messages that quote the script
 LANGUAGE_INFO = {
     "name": "lua",
@@ -53,10 +57,11 @@ class LuaEngine:
         # fixed for the life of the runtime: the sandbox is installed once, below
         self.trusted = lua_cfg.security == "trusted"
         self._sink = sink
-        self._abort: str | None = None
-        self._deadline: float | None = None
-        self._running_timeout_s = 0.0
+        self._script_dir = Path.cwd()
+        self._modules = ModuleFinder(config, lambda: self._script_dir)
+        self._environment = EnvironmentPolicy(config)
         self._sources: dict[str, str] = {}
+        self.limits = LuaLimits(lambda: self.timeout_s)
         self._lua = lupa.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -65,30 +70,38 @@ class LuaEngine:
             max_memory=lua_cfg.max_memory_mb * 1024 * 1024,
             attribute_filter=_deny_attribute_access,
         )
+        package = resources.files("llmspell.runtime.engines.lua")
         host = self._lua.table_from(
             {
-                b"check": self._check,
+                b"check": self.limits.check,
                 b"hook_count": HOOK_COUNT,
                 b"keywords": self._lua.table_from([k.encode() for k in KEYWORDS]),
                 b"write_out": self._write_out,
                 b"write_err": self._write_err,
                 b"read_line": self._read_line,
+                b"bounded_source": package.joinpath("bounded.lua").read_bytes(),
+                b"getenv": self._getenv,
+                b"find_module": self._find_module,
+                b"module_path": lambda: self._modules.search_path().encode(),
             }
         )
-        prelude = (
-            resources.files("llmspell.runtime.engines.lua").joinpath("prelude.lua").read_bytes()
-        )
+        prelude = package.joinpath("prelude.lua").read_bytes()
         self._p = self._lua.execute(prelude, host, not self.trusted, name=b"=llmspell")
+        self.limits.attach(self._p)
         self._globals = self._lua.globals()
-        # captured before any script runs: %who and %reset compare and restore globals raw
-        self._rawequal, self._rawset = self._globals[b"rawequal"], self._globals[b"rawset"]
+        # captured before any script runs: %who and %reset read, compare and restore globals raw
+        self._rawget, self._rawequal, self._rawset = (
+            self._globals[b"rawget"],
+            self._globals[b"rawequal"],
+            self._globals[b"rawset"],
+        )
         self._baseline: dict[bytes, Any] = {}
-        self._binding = LuaBinding(self._lua, self._p)
+        self._binding = LuaBinding(self._lua, self._p, self.limits)
         self.conversion = self._binding.conversion
-        self._cells = CellCompiler(self._p.compile)
+        self._cells = CellCompiler(self._compile_chunk, self._stop_if_asked)
         stdlib = StdlibDocs(self._lua, self._globals)
         self.introspection = Introspection(
-            LuaValues(self._globals, self._p, self.format_value, stdlib)
+            LuaValues(self._globals, self._p, self._binding.call_lua, self._summary_text, stdlib)
         )
 
     @property
@@ -133,7 +146,7 @@ class LuaEngine:
     def forget_user_globals(self) -> list[str]:
         """%reset: remove what scripts defined, restore the globals they replaced or removed;
         the names it changed."""
-        removed = [key for key in self._baseline if self._globals[key] is None]
+        removed = [key for key in self._baseline if self._rawget(self._globals, key) is None]
         names = sorted({*self.user_globals(), *(lua_text(key) for key in removed)})
         for name in names:
             key = name.encode()
@@ -158,33 +171,32 @@ class LuaEngine:
     # --- execution ----------------------------------------------------------------------------
 
     def is_complete(self, code: str) -> CompletenessCheck:
-        return self._cells.is_complete(code)
+        with self.limits.guard():
+            return self._cells.is_complete(code)
 
     def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]:
-        """Run a cell. Returns (has_value, value, bundle); raises ScriptError."""
-        # Clear a stale interrupt first, so one that arrives while the cell compiles still counts.
-        self._abort = None
+        """Run a cell. Returns (has_value, value, bundle); raises ScriptError.
+
+        Compiling, running and displaying the result are one guarded call: the time limit
+        covers all three, and an interrupt stops any of them."""
+        self._script_dir = _directory_of(name)
         self._remember_source(name, code)
-        fn, shows_value = self._cells.compile_cell(code, name)
-        self._binding.last_api_error = None
-        self._running_timeout_s = timeout_s = self.timeout_s
-        self._deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
-        try:
-            ok, payload = self._p.run(fn)
-        except lupa.LuaMemoryError:
-            raise self._memory_error() from None
-        except lupa.LuaError as exc:
-            raise ScriptError("LuaError", str(exc)) from None
-        finally:
-            self._deadline = None
-        if not ok:
-            raise self._script_error(payload)
-        self._abort = None
-        if not shows_value or not self._p.displayable(payload):
-            return False, None, {}
-        n = payload[b"n"]
-        raw_values = [payload[i] for i in range(1, n + 1)]
-        text = ", ".join(self.format_value(v) for v in raw_values)
+        with self.limits.guard():
+            fn, shows_value = self._cells.compile_cell(code, name)
+            self._binding.last_api_error = None
+            try:
+                ran, payload = self._binding.call_lua(self._p.run, fn)
+                if not ran:
+                    raise self._script_error(payload)
+                if not shows_value or not self._binding.call_lua(self._p.displayable, payload)[0]:
+                    return False, None, {}
+                n = payload[b"n"]
+                raw_values = [payload[i] for i in range(1, n + 1)]
+                text = ", ".join(self.format_value(v) for v in raw_values)
+            except LuaCallbackStopped:
+                raise self._stopped_error() from None
+            except LuaCallbackError as exc:
+                raise ScriptError("LuaError", f"cannot show the result: {exc}") from None
         try:
             values = [self.conversion.to_python(v) for v in raw_values]
         except ValueError:
@@ -209,23 +221,35 @@ class LuaEngine:
         self._sink().page(self.introspection.describe_missing(expression))
 
     def interrupt(self) -> None:
-        self._abort = "interrupt"
+        self.limits.interrupt()
 
     def stop_requested(self) -> bool:
-        """Whether the running cell must stop (interrupted, or past its time limit)."""
-        return self._check()
+        """Whether the running call must stop (interrupted, or past its time limit)."""
+        return self.limits.check()
 
-    def _check(self) -> bool:
-        if self._abort is not None:
-            return True
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            self._abort = "timeout"
-            return True
-        return False
+    def _compile_chunk(self, source: bytes, chunk: bytes) -> Any:
+        """The prelude's `compile` (text mode, read in pieces that check the limits): a
+        function, or (None, message); ScriptError when stopped."""
+        try:
+            results = self._binding.call_lua(self._p.compile, source, chunk)
+        except LuaCallbackStopped:
+            raise self._stopped_error() from None
+        except LuaCallbackError as exc:
+            raise ScriptError("LuaError", str(exc)) from None
+        self._stop_if_asked()
+        return results if len(results) > 1 else results[0]
+
+    def _stop_if_asked(self) -> None:
+        if self.limits.check():
+            raise self.limits.stop_error()
+
+    def _stopped_error(self, where: str | None = None) -> ScriptError:
+        """`where` is the script position the hook stopped at (`[cell 3]:12`)."""
+        return self.limits.stop_error(where) if self.limits.stopping else self._memory_error()
 
     def _script_error(self, rec: Any) -> ScriptError:
-        if self._abort is not None or rec[b"kind"] == b"abort":
-            return self._abort_error(lua_text(rec[b"where"]) or None)
+        if self.limits.stopping or rec[b"kind"] == b"abort":
+            return self._stopped_error(lua_text(rec[b"where"]) or None)
         if rec[b"kind"] == b"memory":
             return self._memory_error()
         message = lua_text(rec[b"msg"])
@@ -238,29 +262,25 @@ class LuaEngine:
             for line in lua_text(rec[b"traceback"] or b"").split("\n")
             if line.strip() and _user_frame(line.strip())
         ]
+        machinery = _MACHINERY_POSITION.match(message)
+        if machinery and frames:
+            # a C library function raised it from inside the prelude's wrapper around it: the
+            # position that helps is the script's line that called it
+            where = frames[0].strip().split(": ", 1)[0]
+            message = f"{where}: {message[machinery.end() :]}"
         traceback = [f"{ename}: {message}"]
         if frames:
             traceback += ["stack traceback:", *frames]
         return ScriptError(ename, message, traceback)
 
-    def _abort_error(self, where: str | None = None) -> ScriptError:
-        """`where` is the script position the hook stopped at (`[cell 3]:12`)."""
-        reason, self._abort = self._abort, None
-        if reason == "timeout":
-            msg = f"execution exceeded the time limit of {self._running_timeout_s:g} s"
-            return ScriptError("TimeoutError", f"{msg} (stopped at {where})" if where else msg)
-        msg = "execution interrupted"
-        return ScriptError("KeyboardInterrupt", f"{msg} at {where}" if where else msg)
-
     def _memory_error(self) -> ScriptError:
-        self._abort = None
-        self._lua.execute(b"collectgarbage()")
+        self.limits.call(self._p.collect_garbage)
         limit = self._config.engines.lua.max_memory_mb
         return ScriptError(
             "MemoryError", f"not enough memory (engines.lua.max_memory_mb = {limit})"
         )
 
-    # --- host I/O -----------------------------------------------------------------------------
+    # --- host I/O and the sandbox's host side -------------------------------------------------
 
     def _write_out(self, data: bytes) -> None:
         self._sink().stdout(lua_text(data))
@@ -277,14 +297,43 @@ class LuaEngine:
             return True, None
         return True, line.encode()
 
+    def _getenv(self, name: bytes) -> tuple[bool, Any]:
+        try:
+            value = self._environment.getenv(lua_text(name))
+        except SandboxRefusal as exc:
+            return False, str(exc).encode()
+        return True, value.encode() if value is not None else None
+
+    def _find_module(self, name: bytes) -> tuple[bool, Any, Any]:
+        try:
+            path, source = self._modules.find(lua_text(name))
+        except SandboxRefusal as exc:
+            return False, str(exc).encode(), None
+        return True, str(path).encode(), source
+
     # --- presentation ---------------------------------------------------------------------------
 
     def format_value(self, raw: Any) -> str:
-        """A value as Lua writes it (strings quoted, tables as constructors)."""
+        """A value as Lua writes it (strings quoted, tables as constructors; a table's
+        __tostring runs under the limits). Raises LuaCallbackError when __tostring fails."""
         k = self._config.kernel
-        return lua_text(
-            self._p.pretty(raw, k.display_max_depth, k.display_max_items, k.display_max_string)
+        (text,) = self._binding.call_lua(
+            self._p.pretty, raw, k.display_max_depth, k.display_max_items, k.display_max_string
         )
+        return lua_text(text)
+
+    def _summary_text(self, raw: Any) -> str:
+        """A value for inspection and help: raw fields only, no script code runs."""
+        k = self._config.kernel
+        (text,) = self._binding.call_lua(
+            self._p.pretty,
+            raw,
+            k.display_max_depth,
+            k.display_max_items,
+            k.display_max_string,
+            True,
+        )
+        return lua_text(text)
 
     def bundle_for(self, raw: Any) -> dict[str, Any]:
         text = self.format_value(raw)
@@ -296,6 +345,18 @@ class LuaEngine:
 
     def close(self) -> None:
         """Nothing to release: the Lua state (and every proxy in it) goes with this object."""
+
+
+def _directory_of(name: str) -> Path:
+    """The script's directory for `require`: the file's when the chunk is a file
+    (`llmspell run dir/job.lua`), else the working directory (kernel cells, `exec`)."""
+    path = Path(name)
+    try:
+        if path.is_file():
+            return path.resolve().parent
+    except (OSError, ValueError):
+        pass
+    return Path.cwd()
 
 
 def _deny_attribute_access(obj: Any, name: Any, is_setting: bool) -> Any:

@@ -1,5 +1,7 @@
 """Lua values as help, inspection and completion see them: dotted paths resolved from the
-globals, the keys of a table (and of its metatable's `__index` chain), API names, summaries."""
+globals, the keys of a table (and of its metatable's `__index` chain), API names, summaries.
+Everything is read raw — no `__index`, `__pairs` or `__tostring` of a script runs — and every
+call into Lua goes through the engine's limits."""
 
 from __future__ import annotations
 
@@ -58,12 +60,14 @@ class LuaValues:
         self,
         lua_globals: Any,
         prelude: Any,
-        format_value: Callable[[Any], str],
+        call_lua: Callable[..., tuple[Any, ...]],
+        summary_text: Callable[[Any], str],
         stdlib: StdlibDocs,
     ) -> None:
         self._globals = lua_globals
         self._p = prelude
-        self._format_value = format_value
+        self._call = call_lua
+        self._summary_text = summary_text
         self._stdlib = stdlib
 
     def lookup(self, dotted: str) -> Any:
@@ -71,10 +75,7 @@ class LuaValues:
         for part in re.split(r"[.:]", dotted):
             if value is None or lupa.lua_type(value) != "table":
                 raise LookupError(dotted)
-            try:
-                value = value[part.encode()]
-            except lupa.LuaError:
-                raise LookupError(dotted) from None
+            (value,) = self._call(self._p.raw_field, value, part.encode())
         if value is None:
             raise LookupError(dotted)
         return value
@@ -82,7 +83,7 @@ class LuaValues:
     def api_name_of(self, value: Any) -> str | None:
         if lupa.lua_type(value) not in ("function", "table"):
             return None
-        name = self._p.api_name(value)
+        (name,) = self._call(self._p.api_name, value)
         return lua_text(name) if name is not None else None
 
     def text_of(self, value: Any) -> str | None:
@@ -95,16 +96,16 @@ class LuaValues:
         kind = lua_text(self._p.type(value))
         size = ""
         if kind == "table":
-            size = f", {self._p.count_keys(value)} entries"
+            size = f", {self._call(self._p.count_keys, value)[0]} entries"
         elif kind == "string":
             size = f", {len(value)} bytes"
-        return summary_page(kind, self._format_value(value), size)
+        return summary_page(kind, self._summary_text(value), size)
 
     def global_names(self) -> list[str]:
         return self.member_names(self._globals, methods_only=False) + KEYWORDS
 
     def member_names(self, value: Any, methods_only: bool) -> list[str]:
-        flat = self._p.keys_of(value)  # {key1, type1, key2, type2, ...}
+        (flat,) = self._call(self._p.keys_of, value)  # {key1, type1, key2, type2, ...}
         out = []
         i = 1
         while flat[i] is not None:

@@ -1,19 +1,24 @@
--- The llmspell Lua prelude: sandbox, interrupt-safe pcall/coroutines, print/io routed to the host,
--- the pretty printer, API wrapping, stream producers and the cell runner. Loaded once per
--- LuaRuntime; the table it returns is what the Python side of the engine calls.
+-- The llmspell Lua prelude: the stop guarantees (interrupt-safe pcall/coroutines/load), the
+-- sandbox, print/io routed to the host, the pretty printer, API wrapping, stream producers and
+-- the cell runner. Loaded once per LuaRuntime, before any script; the table it returns is what
+-- the Python side of the engine calls. Everything it uses later is captured here, so a script
+-- that replaces a global (`ipairs = nil`) cannot make the host run its code.
 local host, safe = ...
 
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
-local sethook, gethook, traceback = debug.sethook, debug.gethook, debug.traceback
-local getinfo = debug.getinfo -- kept for messages that say where a script was (not for scripts)
+local sethook, traceback, getinfo, raw_getmetatable =
+  debug.sethook, debug.traceback, debug.getinfo, debug.getmetatable
 local co_create, co_resume, co_close, co_status =
   coroutine.create, coroutine.resume, coroutine.close, coroutine.status
 local pack, unpack, concat, sort = table.pack, table.unpack, table.concat, table.sort
-local select, type, tostring, rawequal, pairs = select, type, tostring, rawequal, pairs
-local getmetatable, setmetatable, rawget, tointeger = getmetatable, setmetatable, rawget, math.tointeger
-local sfmt, sgsub, sbyte, smatch = string.format, string.gsub, string.byte, string.match
+local select, type, tostring, rawequal, rawget, next, ipairs =
+  select, type, tostring, rawequal, rawget, next, ipairs
+local getmetatable, setmetatable, tointeger = getmetatable, setmetatable, math.tointeger
+local sfmt, sgsub, sbyte, smatch, ssub, sfind =
+  string.format, string.gsub, string.byte, string.match, string.sub, string.find
+local G = _G
 
-local check = host.check -- Python: true when the running cell must stop (interrupt, timeout)
+local check = host.check -- Python: true when the running call must stop (interrupt, timeout)
 local HOOK_COUNT = host.hook_count
 local MEMORY_ERROR = "not enough memory"
 
@@ -52,7 +57,9 @@ local function rethrow_if_aborting(ok, ...)
   return ok, ...
 end
 
--- pcall/xpcall/coroutines that an interrupt, timeout or memory error cannot be swallowed by.
+-- Every standard function that catches errors is wrapped so an interrupt, timeout or memory
+-- error cannot be swallowed: pcall, xpcall, coroutines, coroutine.close (errors of __close
+-- handlers) and load (errors of a reader function).
 pcall = function(f, ...) return rethrow_if_aborting(raw_pcall(f, ...)) end
 xpcall = function(f, handler, ...)
   local function guarded(e)
@@ -68,15 +75,37 @@ local function hooked_create(f)
 end
 coroutine.create = hooked_create
 coroutine.resume = function(co, ...) return rethrow_if_aborting(co_resume(co, ...)) end
+coroutine.close = function(co) return rethrow_if_aborting(co_close(co)) end
 coroutine.wrap = function(f)
   local co = hooked_create(f)
   return function(...)
     local r = pack(co_resume(co, ...))
     if r[1] then return unpack(r, 2, r.n) end
-    if co_close then co_close(co) end
+    co_close(co)
     raw_error(r[2], 0)
   end
 end
+local function checked_load(chunk, name, mode, ...)
+  local fn, err = raw_load(chunk, name, mode, ...)
+  if fn == nil and must_propagate(err) then raw_error(err, 0) end
+  return fn, err
+end
+load = function(chunk, name, mode, ...)
+  if safe then mode = "t" end
+  if select("#", ...) > 0 then return checked_load(chunk, name, mode, ...) end
+  return checked_load(chunk, name, mode)
+end
+
+-- String patterns and the table functions whose C loops the hook cannot reach (bounded.lua).
+local bounded = raw_load(host.bounded_source, "=llmspell", "t")({
+  find = string.find, match = string.match, gmatch = string.gmatch, gsub = string.gsub,
+  rep = string.rep, byte = sbyte, char = string.char, sub = ssub, format = sfmt,
+  move = table.move, insert = table.insert, remove = table.remove, sort = sort,
+  concat = concat, unpack = unpack, getinfo = getinfo, getmetatable = raw_getmetatable,
+  error = raw_error,
+})
+for name, fn in pairs(bounded.string) do string[name] = fn end
+for name, fn in pairs(bounded.table) do table[name] = fn end
 
 -- Output and input go through the host (stream messages in the kernel, stdout in the CLI).
 local write_out, write_err, read_line = host.write_out, host.write_err, host.read_line
@@ -103,7 +132,18 @@ local function quote(s)
   end) .. '"'
 end
 
-local function scalar(v)
+local function raw_tostring(v)
+  -- the built-in form ("table: 0x..."), without asking a __tostring or __name metamethod
+  local mt = raw_getmetatable(v)
+  if mt == nil then return tostring(v) end
+  local kind = type(v)
+  if kind == "table" then
+    return sfmt("table: %p", v)
+  end
+  return sfmt("%s: %p", kind, v)
+end
+
+local function scalar(v, raw)
   local t = type(v)
   if t == "string" then return quote(v) end
   if t == "number" then
@@ -113,6 +153,7 @@ local function scalar(v)
     return tostring(v)
   end
   if t == "function" and API_NAMES[v] then return "function: " .. API_NAMES[v] end
+  if raw then return raw_tostring(v) end
   return tostring(v)
 end
 
@@ -120,34 +161,38 @@ local function key_order(a, b)
   local ta, tb = type(a), type(b)
   if ta ~= tb then return ta < tb end
   if ta == "number" or ta == "string" then return a < b end
-  return tostring(a) < tostring(b)
+  return raw_tostring(a) < raw_tostring(b)
 end
 
 local LINE_WIDTH = 72
 
--- A readable Lua constructor for any value: depth/length limited, cycles marked.
-local function pretty(value, max_depth, max_items, max_string)
+-- A readable Lua constructor for any value: depth/length limited, cycles marked. Tables are
+-- read raw (their own fields; no __index, __pairs or __len); a table's __tostring is its text
+-- unless `raw` (inspection and completion run no script code at all).
+local function pretty(value, max_depth, max_items, max_string, raw)
   max_depth, max_items, max_string = max_depth or 4, max_items or 100, max_string or 10000
   local on_path = {}
   local function fmt(v, depth, indent)
     if type(v) == "string" and #v > max_string then
-      return quote(v:sub(1, max_string)) .. " --[[ " .. (#v - max_string) .. " more bytes ]]"
+      return quote(ssub(v, 1, max_string)) .. " --[[ " .. (#v - max_string) .. " more bytes ]]"
     end
-    if type(v) ~= "table" then return scalar(v) end
-    local mt = getmetatable(v)
-    if mt and rawget(mt, "__tostring") then return tostring(v) end
+    if type(v) ~= "table" then return scalar(v, raw) end
+    local mt = raw_getmetatable(v)
+    if mt and rawget(mt, "__tostring") then
+      if API_NAMES[v] or not raw then return tostring(v) end
+    end
     if on_path[v] then return "<cycle>" end
     if depth > max_depth then return "{...}" end
     on_path[v] = true
     local parts, n, count = {}, 0, 0
-    while v[n + 1] ~= nil do n = n + 1 end
+    while rawget(v, n + 1) ~= nil do n = n + 1 end
     for i = 1, n do
       count = count + 1
       if count > max_items then break end
-      parts[#parts + 1] = fmt(v[i], depth + 1, indent .. "  ")
+      parts[#parts + 1] = fmt(rawget(v, i), depth + 1, indent .. "  ")
     end
     local keys = {}
-    for k in pairs(v) do
+    for k in next, v do
       if not (type(k) == "number" and tointeger(k) and k >= 1 and k <= n) then keys[#keys + 1] = k end
     end
     sort(keys, key_order)
@@ -156,15 +201,15 @@ local function pretty(value, max_depth, max_items, max_string)
       if count > max_items then break end
       local label
       if type(k) == "string" and smatch(k, "^[%a_][%w_]*$") and not KEYWORDS[k] then label = k
-      else label = "[" .. scalar(k) .. "]" end
-      parts[#parts + 1] = label .. " = " .. fmt(v[k], depth + 1, indent .. "  ")
+      else label = "[" .. scalar(k, raw) .. "]" end
+      parts[#parts + 1] = label .. " = " .. fmt(rawget(v, k), depth + 1, indent .. "  ")
     end
     on_path[v] = nil
     local total = n + #keys
     if total > max_items then parts[#parts + 1] = "--[[ " .. (total - max_items) .. " more ]]" end
     if #parts == 0 then return "{}" end
     local flat = "{" .. concat(parts, ", ") .. "}"
-    if #flat + #indent <= LINE_WIDTH and not flat:find("\n", 1, true) then return flat end
+    if #flat + #indent <= LINE_WIDTH and not sfind(flat, "\n", 1, true) then return flat end
     return "{\n" .. indent .. "  " .. concat(parts, ",\n" .. indent .. "  ") .. ",\n" .. indent .. "}"
   end
   return fmt(value, 1, "")
@@ -197,33 +242,45 @@ local function file_writer(write, name)
   end
 end
 
-local function stream(write, label)
+local function read_one(fmt)
+  fmt = fmt or "l"
+  if type(fmt) == "string" then fmt = sgsub(fmt, "^%*", "") end
+  local ok, line = read_line("")
+  if not ok then raw_error(line, 0) end
+  if line == nil then return nil end
+  if fmt == "n" then return tonumber(line) end
+  if fmt == "L" then return line .. "\n" end
+  if type(fmt) == "number" then return ssub(line, 1, fmt) end
+  if fmt == "l" or fmt == "a" then return line end
+  raw_error("bad argument #1 to 'read' (invalid format)", 2)
+end
+
+local function stream(label, write)
   local methods = {
-    write = file_writer(write, "write"),
     flush = function(self) return self end,
     setvbuf = function() return true end,
     close = function() return nil, "cannot close standard file" end,
   }
+  if write then
+    methods.write = file_writer(write, "write")
+  else
+    methods.read = function(self, ...)
+      local n = select("#", ...)
+      if n <= 1 then return read_one((...)) end
+      local out = {}
+      for i = 1, n do out[i] = read_one((select(i, ...))) end
+      return unpack(out, 1, n)
+    end
+    methods.lines = function(self, fmt) return function() return read_one(fmt) end end
+  end
   local f = setmetatable({}, { __index = methods, __name = "FILE*",
     __tostring = function() return "file (" .. label .. ")" end })
   NO_DISPLAY[f] = true
   return f
 end
 
-local stdout, stderr = stream(write_out, "stdout"), stream(write_err, "stderr")
-
-local function read_one(fmt)
-  fmt = fmt or "l"
-  if type(fmt) == "string" then fmt = fmt:gsub("^%*", "") end
-  local ok, line = read_line("")
-  if not ok then raw_error(line, 0) end
-  if line == nil then return nil end
-  if fmt == "n" then return tonumber(line) end
-  if fmt == "L" then return line .. "\n" end
-  if type(fmt) == "number" then return line:sub(1, fmt) end
-  if fmt == "l" or fmt == "a" then return line end
-  raw_error("bad argument #1 to 'read' (invalid format)", 2)
-end
+-- The standard files are host streams: no C file handle (with its shared metatable) is left.
+local stdin, stdout, stderr = stream("stdin"), stream("stdout", write_out), stream("stderr", write_err)
 
 -- Lua 5.4 warnings go to the host's stderr (on by default here; "@off"/"@on" toggle them).
 local warnings_on = true
@@ -244,29 +301,96 @@ warn = function(first, ...)
 end
 
 io.write = function(...) return stdout:write(...) end
-io.read = function(...)
-  local n = select("#", ...)
-  if n <= 1 then return read_one((...)) end
-  local out = {}
-  for i = 1, n do out[i] = read_one((select(i, ...))) end
-  return unpack(out, 1, n)
+io.read = function(...) return stdin:read(...) end
+io.stdin, io.stdout, io.stderr = stdin, stdout, stderr
+local c_io_type = io.type
+io.type = function(obj)
+  if NO_DISPLAY[obj] and (obj == stdin or obj == stdout or obj == stderr) then return "file" end
+  return c_io_type(obj)
 end
-io.stdout, io.stderr = stdout, stderr
 
--- The safe sandbox (spec: architecture.md, Engines).
+-- lupa's `python` module is no part of Lua: gone in both modes.
 python = nil
+package.loaded.python = nil
+
+-- The safe sandbox (spec: architecture.md, Engines; docs/user-guide/09-security-model.md).
 if safe then
+  local raw_setmetatable, raw_getenv, raw_setlocale = setmetatable, os.getenv, os.setlocale
   os.execute, os.exit, os.remove, os.rename, os.tmpname = nil, nil, nil, nil, nil
   io.popen, io.open, io.lines, io.input, io.output, io.tmpfile, io.close = nil, nil, nil, nil, nil, nil, nil
-  package.loadlib = nil
-  package.cpath = ""
-  package.searchers = { package.searchers[1], package.searchers[2] }
+  io.flush = function() end
   dofile, loadfile = nil, nil
   string.dump = nil
   debug = { traceback = traceback }
-  load = function(chunk, name, mode, ...)
-    if select("#", ...) > 0 then return raw_load(chunk, name, "t", ...) end
-    return raw_load(chunk, name, "t")
+
+  -- Finalisers run with hooks off, so a looping __gc could never be stopped.
+  G.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      raw_error("setmetatable: __gc metamethods are not allowed in safe mode (finalisers run " ..
+        "outside the time limit and the interrupt)", 2)
+    end
+    return raw_setmetatable(t, mt)
+  end
+  -- The only userdata a script could meet are host objects; their metatable is the host's.
+  G.getmetatable = function(v)
+    if type(v) == "userdata" then return nil end
+    return getmetatable(v)
+  end
+
+  -- Only names in engines.lua.env_allowlist; never llmspell's own settings or API keys.
+  os.getenv = function(name)
+    if type(name) ~= "string" then
+      raw_error(sfmt("bad argument #1 to 'getenv' (string expected, got %s)", type(name)), 2)
+    end
+    local ok, value = host.getenv(name)
+    if not ok then raw_error(value, 2) end
+    return value
+  end
+  -- The locale is the host process's: a script may read it, not change it.
+  os.setlocale = function(locale, category)
+    if locale ~= nil then
+      raw_error("os.setlocale: safe mode can only query the locale (os.setlocale(nil)), not set it", 2)
+    end
+    return raw_setlocale(nil, category or "all")
+  end
+
+  -- require: text chunks from the script's directory and tools.allowed_paths only, run in the
+  -- sandboxed globals; package.loaded holds the safe libraries, nothing else is settable.
+  local LOADED = {
+    _G = G, string = string, table = table, math = math, utf8 = utf8, coroutine = coroutine,
+    os = os, io = io, debug = debug,
+  }
+  local config = package.config
+  local PACKAGE_FIELDS = { loaded = LOADED, config = config }
+  package = raw_setmetatable({}, {
+    __index = function(_, key)
+      if key == "path" then return host.module_path() end
+      if key == "cpath" then return "" end
+      return PACKAGE_FIELDS[key]
+    end,
+    __newindex = function(_, key)
+      raw_error(sfmt("package.%s cannot be set in safe mode: require loads modules only from " ..
+        "the script's directory and tools.allowed_paths", tostring(key)), 2)
+    end,
+    __metatable = false,
+  })
+  LOADED.package = package
+  require = function(name)
+    if type(name) ~= "string" then
+      raw_error(sfmt("bad argument #1 to 'require' (string expected, got %s)", type(name)), 2)
+    end
+    local loaded = rawget(LOADED, name)
+    if loaded ~= nil then return loaded end
+    local ok, path, source = host.find_module(name)
+    if not ok then raw_error(path, 2) end
+    local chunk, err = checked_load(source, "@" .. path, "t", G)
+    if chunk == nil then
+      raw_error(sfmt("error loading module '%s' from file '%s':\n\t%s", name, path, tostring(err)), 2)
+    end
+    local result = chunk(name, path)
+    if result ~= nil then LOADED[name] = result
+    elseif rawget(LOADED, name) == nil then LOADED[name] = true end
+    return rawget(LOADED, name), path
   end
 end
 
@@ -286,8 +410,8 @@ end
 -- `functions` maps a name to {call, qualified name}; `members` holds plain fields (or is nil).
 local function api_proxy(label, qualified, object, functions, members)
   local proxy = {}
-  for name, pair in pairs(functions) do proxy[name] = api_function(pair[1], pair[2], proxy) end
-  for name, value in pairs(members or {}) do proxy[name] = value end
+  for name, pair in next, functions do proxy[name] = api_function(pair[1], pair[2], proxy) end
+  for name, value in next, members or {} do proxy[name] = value end
   API_NAMES[proxy] = qualified
   PROXY_OBJECTS[proxy] = object
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
@@ -308,13 +432,27 @@ local function help_guard(help, on_nil)
   return guarded
 end
 
--- Keys of a value for completion: fields, plus the __index chain of its metatable.
+-- A field as completion and inspection see it: the table's own, else along the __index chain
+-- of tables (an __index function is script code, so it is not called).
+local function raw_field(t, key)
+  local depth = 0
+  while type(t) == "table" and depth < 8 do
+    local v = rawget(t, key)
+    if v ~= nil then return v end
+    local mt = raw_getmetatable(t)
+    t = type(mt) == "table" and rawget(mt, "__index") or nil
+    depth = depth + 1
+  end
+  return nil
+end
+
+-- Keys of a value for completion: fields, plus the __index chain of its metatable (raw).
 local function keys_of(v)
   local out, seen = {}, {}
   local depth = 0
   while v ~= nil and depth < 8 do
     if type(v) == "table" then
-      for k, item in pairs(v) do
+      for k, item in next, v do
         if type(k) == "string" and not seen[k] then
           seen[k] = true
           out[#out + 1] = k
@@ -322,7 +460,7 @@ local function keys_of(v)
         end
       end
     end
-    local mt = getmetatable(v)
+    local mt = raw_getmetatable(v)
     local index = type(mt) == "table" and rawget(mt, "__index") or nil
     if type(index) ~= "table" then break end
     v = index
@@ -334,13 +472,15 @@ end
 -- An error value as the script's error messages show it.
 local function error_message(e)
   if type(e) == "string" or type(e) == "number" then return tostring(e) end
-  if (type(e) == "table" or type(e) == "userdata") and type(getmetatable(e)) == "table"
-    and rawget(getmetatable(e), "__tostring") then return tostring(e) end -- incl. Python exceptions
+  local mt = raw_getmetatable(e)
+  if (type(e) == "table" or type(e) == "userdata") and type(mt) == "table"
+    and rawget(mt, "__tostring") then return tostring(e) end -- incl. Python exceptions
   if e == nil then return "nil" end
   return "(error object is a " .. type(e) .. " value)"
 end
 
--- Run a compiled chunk under the hook; results come back packed, errors as a record.
+-- Run a compiled chunk (the host has armed the hook); results come back packed, errors as a
+-- record.
 local function error_record(e)
   if rawequal(e, ABORT) then
     return { kind = "abort", where = stopped_at or location(script_frame(2)) }
@@ -352,9 +492,7 @@ end
 
 local function run(fn)
   stopped_at = nil
-  sethook(hook, "", HOOK_COUNT)
   local r = pack(raw_xpcall(fn, error_record))
-  sethook()
   if r[1] then return true, pack(unpack(r, 2, r.n)) end
   local rec = r[2]
   if type(rec) ~= "table" then rec = { kind = (rec == MEMORY_ERROR) and "memory" or "error", msg = tostring(rec) } end
@@ -362,9 +500,19 @@ local function run(fn)
 end
 
 -- "@name" like a file: Lua shortens a long name from the front ("...dir/job.lua:2:"), so the
--- file name and line stay in error messages.
+-- file name and line stay in error messages. The text reaches the parser in pieces, so an
+-- interrupt or the timeout stops even the compilation of a huge cell (between two pieces).
+local COMPILE_PIECE = 1 << 20
 local function compile(code, name)
-  return raw_load(code, "@" .. name, "t")
+  local pos, size = 1, #code
+  local function reader()
+    if check() then raw_error(ABORT, 0) end
+    if pos > size then return nil end
+    local piece = ssub(code, pos, pos + COMPILE_PIECE - 1)
+    pos = pos + COMPILE_PIECE
+    return piece
+  end
+  return raw_load(reader, "@" .. name, "t")
 end
 
 local function displayable(results)
@@ -393,20 +541,18 @@ return {
   api_function = api_function,
   api_name = function(v) return API_NAMES[v] end,
   api_proxy = api_proxy,
+  -- the host's guard: the count hook on the main thread while any call into Lua runs
+  arm = function() sethook(hook, "", HOOK_COUNT) end,
+  disarm = function() sethook() end,
+  collect_garbage = function() collectgarbage() end,
   compile = compile,
   count_keys = function(t)
     local n = 0
-    for _ in pairs(t) do n = n + 1 end
+    for _ in next, t do n = n + 1 end
     return n
   end,
   displayable = displayable,
   error_message = error_message,
-  -- C functions and the hook itself: the host watches a script function it calls outside a
-  -- running cell (hooks around one) without any prelude code running in between
-  gethook = gethook,
-  hook = hook,
-  hook_count = HOOK_COUNT,
-  sethook = sethook,
   help_guard = help_guard,
   keys_of = keys_of,
   pretty = pretty,
@@ -415,6 +561,7 @@ return {
   -- unprotected between the host and the script (an abort must come back as a value)
   protected_call = raw_pcall,
   proxy_object = function(t) return PROXY_OBJECTS[t] end,
+  raw_field = raw_field,
   mark_records = function(t, columns) RECORD_COLUMNS[t] = columns; return t end,
   record_columns = function(t) return RECORD_COLUMNS[t] end,
   run = run,

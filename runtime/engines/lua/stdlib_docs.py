@@ -54,11 +54,14 @@ class StdlibDocs:
         # a Lua table keyed by the values themselves: lupa wraps each access in a new Python
         # object, so only Lua can tell that two of them are the same function
         self._names = lua.table()
+        # Lua's own rawget, captured before any script runs: a library table a script gave a
+        # metatable must not run its __index while help reads it
+        self._rawget = lua_globals[b"rawget"]
+        self._globals = lua_globals
         for name in [*DOCS, *LIBRARIES]:
-            value = _lookup(lua_globals, name)
+            value = self._lookup(name)
             if lupa.lua_type(value) in ("function", "table"):
                 self._names[value] = name.encode()
-        self._globals = lua_globals
 
     def page(self, value: Any) -> str | None:
         """The documentation of a standard function or library table, None for other values."""
@@ -73,18 +76,17 @@ class StdlibDocs:
         signature, doc = DOCS[name]
         return f"{signature}\n\n{doc}\n(Lua 5.4 standard library)\n"
 
+    def _lookup(self, dotted: str) -> Any:
+        value = self._globals
+        for part in dotted.split("."):
+            if lupa.lua_type(value) != "table":
+                return None
+            value = self._rawget(value, part.encode())
+        return value
+
     def _library_page(self, library: str) -> str:
         lines = [f"{library}\n\n{LIBRARIES[library]}\n"]
         for name, (signature, doc) in DOCS.items():
-            if name.startswith(f"{library}.") and _lookup(self._globals, name) is not None:
+            if name.startswith(f"{library}.") and self._lookup(name) is not None:
                 lines.append(f"  {signature}  {doc}")
         return "\n".join(lines) + "\n"
-
-
-def _lookup(lua_globals: Any, dotted: str) -> Any:
-    value = lua_globals
-    for part in dotted.split("."):
-        if lupa.lua_type(value) != "table":
-            return None
-        value = value[part.encode()]
-    return value
