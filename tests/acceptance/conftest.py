@@ -4,6 +4,6 @@ fails and nothing is skipped)."""
 
 from __future__ import annotations
 
-from shared_acceptance import ACCEPTANCE
+from shared_acceptance import AVAILABLE
 
-collect_ignore = [] if (ACCEPTANCE / "run.sh").is_file() else ["test_acceptance.py"]
+collect_ignore = [] if AVAILABLE else ["test_acceptance.py"]

@@ -1,6 +1,6 @@
-"""The shared acceptance scripts (`../shared/acceptance/run.sh`) through the installed CLI, per
-storage profile. Adding a profile is one line in PROFILES; a script joins SCRIPTS when the
-features it checks are built. Collected only where `../shared` exists (see conftest.py)."""
+"""The shared acceptance scripts (their `run.sh`, see shared_acceptance.py) through the installed
+CLI, per storage profile. Adding a profile is one line in PROFILES; a script joins SCRIPTS when
+the features it checks are built. Collected only where the scripts exist (see conftest.py)."""
 
 from __future__ import annotations
 

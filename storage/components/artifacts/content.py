@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ class Writable(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-class Content:
+class Content(ABC):
     """Bytes to store, yielded in chunks; `chunks` can be called again for a second pass."""
 
     stable = False  # True: every pass yields the same bytes (nothing can change them)
@@ -34,8 +35,9 @@ class Content:
         """The size in bytes when known before reading (None: only reading tells)."""
         return None
 
+    @abstractmethod
     def chunks(self, chunk_bytes: int) -> Iterator[bytes | memoryview]:
-        raise NotImplementedError
+        """The bytes, `chunk_bytes` at a time (the last chunk may be shorter)."""
 
     def describe(self) -> str:
         return "content"
