@@ -12,6 +12,12 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def format_optional_time(moment: datetime | None) -> str | None:
+    """`format_time` for a time that may be absent (an open end, a time not known): None stays
+    None (nil in Lua)."""
+    return None if moment is None else format_time(moment)
+
+
 def parse_time(fn: str, arg: str, value: object) -> datetime:
     """Accept an RFC 3339 string or Unix seconds; raise ValueError naming `fn` and `arg`."""
     if isinstance(value, bool):

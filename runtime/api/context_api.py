@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from llmspell.runtime.api.base import ApiNamespace, optional_str, require_int, require_str
 from llmspell.runtime.context_display import render_context_value
 from llmspell.runtime.display import Records, register_renderer
-from llmspell.runtime.times import format_time
+from llmspell.runtime.times import format_optional_time
 
 if TYPE_CHECKING:
     from llmspell.runtime.context import AssembledContext, ContextAssembler
@@ -26,7 +26,7 @@ def context_record(context: AssembledContext) -> dict[str, Any]:
                 "content": c.content,
                 "source": c.source,
                 "score": c.score,
-                "timestamp": None if c.timestamp is None else format_time(c.timestamp),
+                "timestamp": format_optional_time(c.timestamp),
                 "metadata": c.metadata,
             }
             for c in context.chunks
@@ -34,8 +34,8 @@ def context_record(context: AssembledContext) -> dict[str, Any]:
         "token_count": context.token_count,
         "total_confidence": context.total_confidence,
         "temporal_span": {
-            "oldest": None if context.oldest is None else format_time(context.oldest),
-            "newest": None if context.newest is None else format_time(context.newest),
+            "oldest": format_optional_time(context.oldest),
+            "newest": format_optional_time(context.newest),
         },
         "formatted": context.formatted,
     }

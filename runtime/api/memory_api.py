@@ -18,7 +18,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.session_vectors import SessionVectors  # noqa: F401 - joins the cascade
-from llmspell.runtime.times import format_time, parse_time
+from llmspell.runtime.times import format_optional_time, format_time, parse_time
 
 if TYPE_CHECKING:
     # Memory loads SQLAlchemy and numpy: only when a script first uses it, not when the
@@ -46,10 +46,6 @@ def _properties(fn: str, arg: str, value: Any) -> dict[str, Any]:
     return dict(ensure_data(fn, arg, table))
 
 
-def _when(moment: datetime | None) -> str | None:
-    return None if moment is None else format_time(moment)
-
-
 def entry_record(entry: EpisodicEntry) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": entry.id,
@@ -74,9 +70,9 @@ def entity_record(entity: EntityVersion) -> dict[str, Any]:
         "properties": entity.properties,
         "version": entity.version,
         "valid_from": format_time(entity.valid_from),
-        "valid_to": _when(entity.valid_to),
+        "valid_to": format_optional_time(entity.valid_to),
         "recorded_at": format_time(entity.recorded_at),
-        "superseded_at": _when(entity.superseded_at),
+        "superseded_at": format_optional_time(entity.superseded_at),
     }
 
 
@@ -88,7 +84,7 @@ def edge_record(edge: RelationshipVersion) -> dict[str, Any]:
         "type": edge.type,
         "properties": edge.properties,
         "valid_from": format_time(edge.valid_from),
-        "valid_to": _when(edge.valid_to),
+        "valid_to": format_optional_time(edge.valid_to),
     }
 
 

@@ -20,7 +20,7 @@ from llmspell.runtime.api.base import (
 )
 from llmspell.runtime.display import Records, register_renderer
 from llmspell.runtime.rag_display import ingest_progress, render_rag_value
-from llmspell.runtime.times import format_time
+from llmspell.runtime.times import format_optional_time, format_time
 
 if TYPE_CHECKING:
     from llmspell.runtime.rag import DocumentInfo, IngestReport, RagHit, RagManager
@@ -69,7 +69,7 @@ def document_record(doc: DocumentInfo) -> dict[str, Any]:
         "document_id": doc.document_id,
         "chunks": doc.chunks,
         "ingested_at": format_time(doc.ingested_at),
-        "expires_at": None if doc.expires_at is None else format_time(doc.expires_at),
+        "expires_at": format_optional_time(doc.expires_at),
         "scope": doc.scope,
         "scope_id": doc.scope_id,
         "metadata": doc.metadata,
@@ -209,7 +209,7 @@ class RagApi(ApiNamespace):
             "session_id": made.session_id,
             "scope": "session",
             "ttl_s": made.ttl_s,
-            "expires_at": None if made.expires_at is None else format_time(made.expires_at),
+            "expires_at": format_optional_time(made.expires_at),
         }
 
     def list_providers(self) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
-from llmspell.runtime.times import format_time
+from llmspell.runtime.times import format_optional_time, format_time
 from llmspell.runtime.workflows import rendering  # noqa: F401 - registers the notebook view
 from llmspell.runtime.workflows.definition import KINDS, WorkflowDefinition, parse_workflow
 
@@ -265,7 +265,7 @@ def _record(execution: WorkflowExecution) -> dict[str, Any]:
         "current_step": execution.current_step,
         "error": execution.error,
         "started_at": format_time(execution.started_at),
-        "finished_at": format_time(finished) if finished else None,
+        "finished_at": format_optional_time(finished),
         "duration_ms": round(duration, 3) if duration is not None else None,
         "parent_id": execution.parent_id,
     }
