@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from llmspell.storage.glob import glob_to_regex
+
 MAX_TYPE_LEN = 256
 GLOB_CHARS = frozenset("*?[")
 
@@ -52,7 +54,7 @@ class TypePattern:
 def compile_pattern(pattern: object) -> TypePattern:
     """The `TypePattern` for `pattern`, or ValueError saying what a pattern may be."""
     text = _check_text("pattern", pattern)
-    regex = "^" + "".join(_translate(text)) + "$"
+    regex = glob_to_regex(text)
     exact = None if GLOB_CHARS & set(text) else text
     pattern_obj = TypePattern(text=text, regex=regex, exact=exact, everything=text == "*")
     if exact is None and not pattern_obj.everything:
@@ -71,42 +73,6 @@ def _check_text(what: str, value: object) -> str:
     if bad is not None:
         raise ValueError(f"{what} must not contain control characters (got {value!r})")
     return value
-
-
-def _translate(text: str) -> list[str]:
-    """Glob → regular expression pieces valid in Python `re` and PostgreSQL AREs alike."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        i += 1
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[":
-            j = i + 1 if i < n and text[i] == "!" else i
-            j = j + 1 if j < n and text[j] == "]" else j  # a leading `]` is a member
-            end = text.find("]", j)
-            if end < 0:
-                out.append(_literal(c))
-                continue
-            body = text[i:end]
-            i = end + 1
-            negate = body.startswith("!")
-            if negate:
-                body = body[1:]
-            members = "".join(ch if ch == "-" else _literal(ch) for ch in body)
-            out.append(f"[{'^' if negate else ''}{members}]")
-        else:
-            out.append(_literal(c))
-    return out
-
-
-def _literal(c: str) -> str:
-    # Only ASCII punctuation is escaped: `\` before a letter or digit means something else in
-    # both dialects, and PostgreSQL may treat a non-ASCII letter as alphanumeric.
-    return "\\" + c if c.isascii() and not c.isalnum() and c != "_" else c
 
 
 _cache: dict[str, re.Pattern[str]] = {}

@@ -8,14 +8,15 @@ on both, and `%` or `_` in a name are plain characters.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement
-
-_SPECIAL = set("\\^$.|?*+()[]{}")
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 
 def glob_to_regex(pattern: str) -> str:
-    """`*` any run, `?` one character, `[abc]` / `[!abc]` a set; everything else literal."""
+    """`*` any run, `?` one character, `[abc]` / `[!abc]` a set; everything else literal. The
+    anchored regular expression reads the same in Python `re` and PostgreSQL AREs."""
     out = ["^"]
     i, n = 0, len(pattern)
     while i < n:
@@ -31,19 +32,25 @@ def glob_to_regex(pattern: str) -> str:
                 start += 1  # a leading `]` is a member of the set
             end = pattern.find("]", start)
             if end < 0:
-                out.append(r"\[")
+                out.append(_literal(char))
                 continue
             body = pattern[i:end]
             i = end + 1
             negate = body.startswith("!")
             if negate:
                 body = body[1:]
-            body = "".join("\\" + c if c in "\\[]^" else c for c in body)
-            out.append(f"[{'^' if negate else ''}{body}]")
+            members = "".join(c if c == "-" else _literal(c) for c in body)
+            out.append(f"[{'^' if negate else ''}{members}]")
         else:
-            out.append("\\" + char if char in _SPECIAL else char)
+            out.append(_literal(char))
     out.append("$")
     return "".join(out)
+
+
+def _literal(char: str) -> str:
+    # Only ASCII punctuation is escaped: `\` before a letter or digit means something else in
+    # both dialects, and PostgreSQL may treat a non-ASCII letter as alphanumeric.
+    return "\\" + char if char.isascii() and not char.isalnum() and char != "_" else char
 
 
 def matches_glob(column: ColumnElement[str], pattern: str) -> ColumnElement[bool]:
