@@ -106,7 +106,7 @@ PLANNED_COMPONENTS = (
 )
 # Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
 # The issue that builds a section's component removes it from here.
-UNBUILT_SECTIONS = ("providers",)
+UNBUILT_SECTIONS: tuple[str, ...] = ()
 Backend = Literal["sqlite", "memory", "postgres"]
 
 
@@ -156,6 +156,8 @@ class MemoryConfig(_Section):
     vector_weight: float = Field(0.5, ge=0, le=1)
     # Procedural suggestions rank by the lower bound of this confidence interval of the rate.
     procedural_confidence: float = Field(0.9, gt=0, lt=1)
+    # "provider/model" that `Memory.consolidate{mode="llm"}` asks ("" = agents.default_model)
+    llm_model: str = ""
 
 
 class EmbeddingsConfig(_Section):
@@ -175,12 +177,67 @@ class RagConfig(_Section):
     chunk_overlap: int = Field(64, ge=0, le=65_535)
 
 
+class MockToolCallConfig(_Section):
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class MockReplyConfig(_Section):
+    """One rule of a mock provider: when the last user message contains `when` (case-blind;
+    empty = any message), reply with `text` and/or ask for `tool_calls`."""
+
+    when: str = ""
+    text: str = ""
+    tool_calls: list[MockToolCallConfig] = Field(default_factory=list)
+
+
+# The environment variable a provider type reads its key from when `api_key_env` is not set.
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+PROVIDER_TYPES = ("openai", "anthropic", "ollama", "mock")
+_MOCK_ONLY = ("replies", "delay_ms")
+
+
 class ProviderConfig(_Section):
     type: Literal["openai", "anthropic", "ollama", "mock"]
-    api_key_env: str = ""
-    base_url: str = ""
-    model: str = ""
-    timeout_s: float = Field(60, gt=0)
+    enabled: bool = True
+    api_key_env: str = ""  # "" = the type's default (OPENAI_API_KEY, ANTHROPIC_API_KEY)
+    base_url: str = ""  # "" = the vendor's API (ollama: http://localhost:11434/v1)
+    model: str = ""  # the model used when an agent names only the provider
+    models: list[str] = Field(default_factory=list)  # other models to list as available
+    timeout_s: float = Field(60, gt=0, le=3600)
+    max_retries: int = Field(2, ge=0, le=10)  # on 429, 5xx and dropped connections
+    # mock only: scripted rules and a simulated latency
+    replies: list[MockReplyConfig] = Field(default_factory=list)
+    delay_ms: float = Field(0, ge=0, le=600_000)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if value and not ENV_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _mock_keys_only_for_mock(self) -> ProviderConfig:
+        if self.type != "mock":
+            for key in _MOCK_ONLY:
+                if key in self.model_fields_set:
+                    raise ValueError(
+                        f"{key} is a setting of type 'mock' providers, not of type {self.type!r}"
+                    )
+        return self
+
+    @property
+    def key_env(self) -> str:
+        """The environment variable the key is read from ("" when the type needs none)."""
+        return self.api_key_env or DEFAULT_KEY_ENV.get(self.type, "")
+
+
+class AgentsConfig(_Section):
+    default_model: str = ""  # "provider/model" for agents and templates that name none
+    max_tool_rounds: int = Field(5, ge=1, le=100)  # model→tools→model rounds per execute
+    max_history_messages: int = Field(20, ge=0, le=10_000)  # conversation kept per agent
+    memory_context_tokens: int = Field(1000, ge=1, le=100_000)  # Context for memory(true)
 
 
 class ToolsConfig(_Section):
@@ -216,6 +273,7 @@ class LLMSpellConfig(_Section):
     embeddings: EmbeddingsConfig = EmbeddingsConfig()
     rag: RagConfig = RagConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    agents: AgentsConfig = AgentsConfig()
     tools: ToolsConfig = ToolsConfig()
     hooks: HooksConfig = HooksConfig()
     events: EventsConfig = EventsConfig()
@@ -272,8 +330,23 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def secret_env_names(config: LLMSpellConfig) -> set[str]:
-    """Environment variables that hold secrets named by the config (providers' api_key_env)."""
-    return {p.api_key_env for p in config.providers.values() if p.api_key_env}
+    """Environment variables that hold secrets: every `*api_key_env` the config names (any
+    section), the default key variables of the provider types, and llmspell's master key."""
+    names = {*DEFAULT_KEY_ENV.values(), "LLMSPELL_MASTER_KEY"}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if str(key).endswith("api_key_env") and isinstance(item, str) and item:
+                    names.add(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(config.model_dump())
+    return names
 
 
 def data_dir() -> Path:
