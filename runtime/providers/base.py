@@ -90,5 +90,5 @@ class ChatProvider(ABC):
         """Whether calls need an API key."""
         return True
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - providers without connections keep nothing
         """Release HTTP connections (on the event loop)."""

@@ -29,14 +29,7 @@ from llmspell.runtime.providers.messages import (
     Usage,
 )
 
-_WORD = re.compile(r"[a-z0-9]+")
 _PIECE = re.compile(r"\S+\s*|\s+")
-# Words too common to say that a line answers a question.
-_STOPWORDS = frozenset(
-    "a an and are as at be but by can did do does for from had has have how i in is it its me "
-    "my of on or our so that the their them there they this to was we were what when where "
-    "which who why will with you your".split()
-)
 _MAX_SCRIPTED = 10_000
 
 
@@ -186,7 +179,10 @@ def _trailing_tool_results(conversation: tuple[Message, ...]) -> list[Message]:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.casefold()) if w not in _STOPWORDS and len(w) > 1}
+    # the stems a keyword index would look for: no stop words ("what", "my", "is")
+    from llmspell.runtime.retrieval.keyword import query_terms, stem
+
+    return {stem(word) for word in query_terms(text)}
 
 
 def _best_line(question: str, request: ChatRequest) -> str:
