@@ -101,8 +101,19 @@ class PendingCall:
         stop_requested: Callable[[], bool] = lambda: False,
         on_text: Callable[[str], None] | None = None,
     ) -> Any:
-        """The call's result, passing each streamed piece to `on_text` on this thread as it
-        arrives. When `stop_requested` says so, the call is cancelled and Interrupted raised."""
+        """The call's result (or its error raised), after `wait_done`."""
+        self.wait_done(stop_requested, on_text)
+        assert self.future is not None
+        return self.future.result()
+
+    def wait_done(
+        self,
+        stop_requested: Callable[[], bool] = lambda: False,
+        on_text: Callable[[str], None] | None = None,
+    ) -> None:
+        """Wait until the call has finished (well or not), passing each streamed piece to
+        `on_text` on this thread as it arrives. When `stop_requested` says so, the call is
+        cancelled and Interrupted raised."""
         assert self.future is not None, "start the call first"
         while True:
             try:
@@ -110,9 +121,13 @@ class PendingCall:
             except queue.Empty:
                 piece = None
             if piece is _DONE:
-                return self.future.result()
+                return
             if isinstance(piece, str) and on_text is not None:
-                on_text(piece)
+                try:
+                    on_text(piece)
+                except BaseException:
+                    self.cancel()  # the receiver failed or was stopped: the rest is unwanted
+                    raise
             if stop_requested():
                 self.cancel()
                 raise Interrupted(f"interrupted while waiting for {self.description}")

@@ -18,7 +18,7 @@ CONDITION_TYPES = ("always", "never", "input_equals", "input_exists")
 DEFAULT_MAX_ITERATIONS = 1000
 MAX_STEPS = 10_000
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
-STEP_KEYS = {"name", "type", "tool", "agent", "workflow", "fn", "input"}
+STEP_KEYS = {"name", "type", "tool", "agent", "workflow", "fn", "input", "prompt"}
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,16 @@ def parse_step(spec: Any, position: int, resolve: Callable[[Any], Any]) -> Step:
         )
     key = _TYPE_KEYS[step_type]
     target = spec.get(key)
+    agent_name = getattr(target, "agent_name", None)
+    if step_type == "agent" and isinstance(agent_name, str):
+        target = agent_name  # an agent object stands for its name
+    step_input = spec.get("input")
+    if spec.get("prompt") is not None:
+        if step_type != "agent":
+            raise InvalidArgument(f"{where}: prompt is for agent steps; use input")
+        if step_input is not None:
+            raise InvalidArgument(f"{where}: give the agent either prompt or input, not both")
+        step_input = spec["prompt"]
     fields: dict[str, Any] = {}
     if step_type in ("tool", "agent"):
         if not isinstance(target, str) or not target:
@@ -205,7 +215,7 @@ def parse_step(spec: Any, position: int, resolve: Callable[[Any], Any]) -> Step:
                 f"got {kind_of(target)}"
             )
         fields["workflow"] = definition
-    return Step(name=name, type=step_type, position=position, input=spec.get("input"), **fields)
+    return Step(name=name, type=step_type, position=position, input=step_input, **fields)
 
 
 _TYPE_KEYS = {"tool": "tool", "agent": "agent", "workflow": "workflow", "lua": "fn"}

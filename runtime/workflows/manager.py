@@ -10,6 +10,7 @@ from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound
 from llmspell.runtime.workflows.runner import RunServices, WorkflowRun
 
 if TYPE_CHECKING:
+    from llmspell.runtime.agents import AgentRegistry
     from llmspell.runtime.hooks import HookRegistry
     from llmspell.runtime.infrastructure import Infrastructure
     from llmspell.runtime.tools.registry import ToolRegistry
@@ -29,13 +30,16 @@ class WorkflowManager:
         store: Callable[[], WorkflowStateStore],
         tools: Callable[[], ToolRegistry],
         hooks: Callable[[], HookRegistry],
+        agents: Callable[[], AgentRegistry],
     ) -> None:
         self._store = store  # opens storage on first use
         self._tools = tools
         self._hooks = hooks
+        self._agents = agents
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> WorkflowManager:
+        from llmspell.runtime.agents import AgentRegistry
         from llmspell.runtime.hooks import HookRegistry
         from llmspell.runtime.tools.registry import ToolRegistry
 
@@ -43,10 +47,13 @@ class WorkflowManager:
             lambda: infra.storage.workflow_state,
             lambda: infra.get(ToolRegistry),
             lambda: infra.get(HookRegistry),
+            lambda: infra.get(AgentRegistry),
         )
 
     def _services(self, stop_requested: Callable[[], bool]) -> RunServices:
-        return RunServices(self._store(), self._tools(), self._hooks(), stop_requested)
+        return RunServices(
+            self._store(), self._tools(), self._hooks(), stop_requested, self._agents
+        )
 
     def execute(
         self,

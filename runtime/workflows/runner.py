@@ -24,7 +24,9 @@ from llmspell.runtime.errors import DomainError, ScriptStopping
 from llmspell.runtime.workflows.placeholders import substitute
 
 if TYPE_CHECKING:
+    from llmspell.runtime.agents import AgentRegistry, AgentTurn
     from llmspell.runtime.hooks import HookRegistry
+    from llmspell.runtime.providers import PendingCall
     from llmspell.runtime.tools.registry import ToolCall, ToolRegistry
     from llmspell.runtime.workflows.definition import Step, WorkflowDefinition
     from llmspell.storage.components.workflow_state import WorkflowStateStore, WorkflowStep
@@ -50,6 +52,7 @@ class RunServices:
     tools: ToolRegistry
     hooks: HookRegistry
     stop_requested: Callable[[], bool]
+    agents: Callable[[], AgentRegistry]
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Attempt:
     clock: float  # time.monotonic() at the start
     input: Any = None
     call: ToolCall | None = None
+    turn: AgentTurn | None = None  # an agent step whose model requests run on the provider loop
     output: Any = None
     error: str | None = None
     ended: float = 0.0
@@ -314,6 +318,11 @@ class WorkflowRun:
                     ):
                         in_flight[pool.submit(attempt.call.run)] = attempt
                         continue
+                    if attempt.ok and step.type == "agent":
+                        started = self._start_turn(attempt)
+                        if started is not None:
+                            in_flight[started] = attempt
+                            continue
                     if attempt.ok:
                         self._work(attempt)
                     self._complete(attempt)
@@ -326,7 +335,13 @@ class WorkflowRun:
                     done, _ = wait(list(in_flight), timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for future in done:
                         attempt = in_flight.pop(future)
-                        self._collect_pooled(attempt, future)
+                        if attempt.turn is not None:
+                            following = self._advance_turn(attempt)
+                            if following is not None:
+                                in_flight[following] = attempt
+                                continue
+                        else:
+                            self._collect_pooled(attempt, future)
                         self._complete(attempt)
                         settle(attempt)
                 elif delayed and not pending:
@@ -334,6 +349,9 @@ class WorkflowRun:
                         min(POLL_S, max(0.0, min(d[0] for d in delayed) - time.monotonic()))
                     )
         finally:
+            for attempt in in_flight.values():
+                if attempt.turn is not None:
+                    attempt.turn.cancel()
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
 
@@ -468,13 +486,61 @@ class WorkflowRun:
             elif step.type == "workflow":
                 self._child(attempt)
             else:
-                # Agents come with the providers; until one is defined, none can be named.
-                raise StepFailed(f"no agent named {step.agent!r} (no agents are defined)")
+                self._agent(attempt)
         except ScriptStopping:
             raise
         except Exception as exc:
             attempt.error = str(exc) or type(exc).__name__
         attempt.ended = time.monotonic()
+
+    # --- agent steps ----------------------------------------------------------------------------
+
+    def _agent(self, attempt: Attempt) -> None:
+        """Run an agent step on this thread, to its end."""
+        from llmspell.runtime.agents import workflow_input
+
+        agents = self.services.agents()
+        agent = agents.require(attempt.step.agent or "")
+        result = agents.execute(agent, workflow_input(attempt.input), self.services.stop_requested)
+        attempt.output = agent_output(result)
+
+    def _start_turn(self, attempt: Attempt) -> Future[Any] | None:
+        """Start an agent step whose model requests may overlap with other steps' (a parallel
+        workflow). None when the step is not of that kind (a composite agent, which `_work`
+        runs here) or failed to start (`attempt.error`)."""
+        from llmspell.runtime.agents import workflow_input
+
+        try:
+            agents = self.services.agents()
+            agent = agents.require(attempt.step.agent or "")
+            if agent.spec.type == "composite":
+                return None
+            attempt.turn = agents.turn(agent, workflow_input(attempt.input))
+            return _future_of(attempt.turn.start())
+        except ScriptStopping:
+            raise
+        except Exception as exc:
+            attempt.turn = None
+            attempt.error = str(exc) or type(exc).__name__
+            attempt.ended = time.monotonic()
+            return None
+
+    def _advance_turn(self, attempt: Attempt) -> Future[Any] | None:
+        """After an agent step's model reply: its next request, or None when it has ended."""
+        assert attempt.turn is not None
+        try:
+            pending = attempt.turn.advance()
+        except ScriptStopping:
+            raise
+        except Exception as exc:
+            attempt.error = str(exc) or type(exc).__name__
+            pending = None
+        if pending is not None:
+            return _future_of(pending)
+        if attempt.turn.result is not None:
+            attempt.output = agent_output(attempt.turn.result)
+        attempt.ended = time.monotonic()
+        return None
 
     def _collect_pooled(self, attempt: Attempt, future: Future[Any]) -> None:
         error = future.exception()
@@ -623,6 +689,17 @@ class WorkflowRun:
             if left <= 0:
                 return
             time.sleep(min(POLL_S, left))
+
+
+def agent_output(result: dict[str, Any]) -> dict[str, Any]:
+    """An agent step's output: the agent's result table, with `result` = its reply text (so
+    `{{step.<name>.result}}` is the reply)."""
+    return {**result, "result": result.get("text")}
+
+
+def _future_of(pending: PendingCall) -> Future[Any]:
+    assert pending.future is not None
+    return pending.future
 
 
 def truthy(value: Any) -> bool:
