@@ -5,7 +5,16 @@ check `alembic_version` with one SELECT without importing alembic (a test keeps 
 what alembic computes from `versions/`).
 """
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS: tuple[str, ...] = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+)
 HEAD: str = REVISIONS[-1]
 
 __all__ = ["HEAD", "REVISIONS"]

@@ -35,6 +35,7 @@ def storage_settings(config: LLMSpellConfig) -> StorageSettings:
 def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
     """Component name → its settings object, for the components that have config keys."""
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
+    from llmspell.storage.components.agent_state import AgentStateSettings
     from llmspell.storage.components.artifacts import ArtifactSettings
     from llmspell.storage.components.events import EventLogSettings
     from llmspell.storage.components.kv import KVSettings
@@ -47,6 +48,7 @@ def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
             max_value_bytes=max_value_bytes,
             history_limit=int(storage.state_history_limit),
         ),
+        "agent_state": AgentStateSettings(max_state_bytes=max_value_bytes),
         "events": EventLogSettings(max_payload_bytes=max_value_bytes),
         "workflow_state": WorkflowStateSettings(
             max_output_bytes=max_value_bytes,

@@ -17,6 +17,36 @@ def require_text(what: str, value: Any) -> str:
     return value
 
 
+def require_name(what: str, value: Any, max_length: int = 256) -> str:
+    """`value` if it is a string of 1 to `max_length` characters without NUL, CR or LF (it is
+    a key, shown on one line), else ValueError naming `what`."""
+    require_text(what, value)
+    if len(value) > max_length:
+        raise ValueError(f"{what} must be at most {max_length} characters, got {len(value)}")
+    if any(c in value for c in "\x00\r\n"):
+        raise ValueError(f"{what} must not contain NUL, CR or LF characters, got {value!r}")
+    return str(value)
+
+
+def canonical_json(what: str, value: Any, max_bytes: int | None = None) -> str:
+    """`value` as canonical JSON text (sorted keys, no spaces, UTF-8: equal values give equal
+    text, so it can be hashed), or ValueError if it is not JSON-able or is larger than
+    `max_bytes` (named `what`)."""
+    try:
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        )
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) included
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(
+            f"{what} is {size} bytes as JSON; the limit is {max_bytes} bytes "
+            f"({max_bytes / 1048576:g} MiB, storage.max_value_mb)"
+        )
+    return text
+
+
 def check_limit(value: int | None) -> int | None:
     """`value` if it is None or a non-negative integer."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
