@@ -390,7 +390,10 @@ class MemoryApi(ApiNamespace):
 
     def consolidate(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Turn unprocessed episodic entries (of `session_id`, or all) into entities, properties
-        and relationships. `mode`: "rules" (offline, default) or "llm" (needs a provider);
+        and relationships. `mode`: "rules" (offline, default) or "llm" (asks the model
+        `memory.llm_model` names, e.g. "openai/gpt-4o-mini", for Mem0-style ADD / UPDATE /
+        DELETE / NOOP decisions as JSON; a reply that is not valid JSON is asked for again
+        once, then reported);
         `dry_run`: report the decisions without writing. Returns `{entries_processed,
         entities_added, entities_updated, entities_deleted, relationships_added, skipped,
         duration_ms, decisions}`."""
@@ -402,6 +405,7 @@ class MemoryApi(ApiNamespace):
             None if session_id is None else require_str(fn, "session_id", session_id),
             require_str(fn, "mode", opts.get("mode", "rules")),
             _bool(fn, "dry_run", opts.get("dry_run")),
+            self._ctx.stop_requested,
         )
         return {
             "entries_processed": report.entries_processed,

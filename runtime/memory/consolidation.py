@@ -87,6 +87,13 @@ NEW CONVERSATION ENTRIES:
 """
 
 
+RETRY_NOTE = """
+
+Your previous reply could not be used: {error}.
+Reply again with the JSON object only, exactly in the form described above.
+"""
+
+
 @dataclass
 class Decision:
     """One change to the graph (or NOOP), with the entry it came from."""
@@ -217,26 +224,26 @@ class _Graph:
 class Consolidation:
     """Turns unprocessed episodic entries into graph changes."""
 
-    def __init__(
-        self,
-        episodic: EpisodicMemory,
-        semantic: SemanticMemory,
-        llm: Callable[[], LlmProvider | None],
-    ) -> None:
+    def __init__(self, episodic: EpisodicMemory, semantic: SemanticMemory) -> None:
         self.episodic = episodic
         self.semantic = semantic
-        self._llm = llm
 
     def run(
-        self, session_id: str | None = None, mode: str = "rules", dry_run: bool = False
+        self,
+        session_id: str | None = None,
+        mode: str = "rules",
+        dry_run: bool = False,
+        llm: LlmProvider | None = None,
     ) -> ConsolidationReport:
+        """Consolidate; `llm` answers the prompts of mode "llm"."""
         if mode not in MODES:
             raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        provider = self._llm() if mode == "llm" else None
+        provider = llm if mode == "llm" else None
         if mode == "llm" and provider is None:
             raise ServiceError(
                 "mode 'llm' needs an LLM provider and none is configured in this runtime; "
-                "use mode 'rules' (offline) or configure a provider"
+                "use mode 'rules' (offline) or set memory.llm_model (or agents.default_model) "
+                "to a 'provider/model' of [providers]"
             )
         started = time.perf_counter()
         entries = self.episodic.unprocessed(session_id or None)
@@ -331,7 +338,18 @@ class Consolidation:
             for e in entries
         )
         prompt = LLM_PROMPT.format(facts=json.dumps(facts, ensure_ascii=False), entries=listed)
-        decisions = parse_decisions(provider(prompt))
+        try:
+            decisions = parse_decisions(provider(prompt))
+        except ServiceError as invalid:
+            # Models slip (a prose preamble, a missing field): say what was wrong, once.
+            first = str(invalid)
+            try:
+                decisions = parse_decisions(provider(prompt + RETRY_NOTE.format(error=first)))
+            except ServiceError as second:
+                raise ServiceError(
+                    f"the LLM's consolidation reply was invalid twice (asked again after: "
+                    f"{first}); the second reply: {second}"
+                ) from None
         first = entries[0].id
         for d in decisions:
             d.entry_id = first

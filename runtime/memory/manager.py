@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 class MemoryManager:
-    """The three memories and consolidation; `llm_provider` is set by whoever configures LLM
-    providers (None: `mode="llm"` consolidation is refused with a clear error)."""
+    """The three memories and consolidation. `mode="llm"` consolidation asks `llm_provider`
+    when one is set (a test's function), else the model `llm_model` names through the
+    runtime's providers; with neither it is refused with a clear error."""
 
     def __init__(
         self,
@@ -41,8 +42,10 @@ class MemoryManager:
         self.embedder = embedder
         self.backend = backend
         self.llm_provider: LlmProvider | None = None
+        # (model, stop_requested) -> a prompt function, when a model is configured
+        self.llm_model: Callable[[Callable[[], bool]], LlmProvider] | None = None
         self._delete_session = delete_session
-        self._consolidation = Consolidation(episodic, semantic, lambda: self.llm_provider)
+        self._consolidation = Consolidation(episodic, semantic)
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> MemoryManager:
@@ -55,7 +58,7 @@ class MemoryManager:
         search: HybridSearch = infra.get(HybridSearch)
         storage = infra.config.storage
         backend = storage.components.get("vectors", storage.backend)
-        return cls(
+        manager = cls(
             EpisodicMemory(lambda: infra.storage.vectors, embedder, search),
             SemanticMemory(lambda: infra.storage.graph),
             ProceduralMemory(
@@ -65,14 +68,32 @@ class MemoryManager:
             backend,
             lambda session_id: infra.get(SessionVectors).delete_session_data(session_id),
         )
+        model = infra.config.memory.llm_model or infra.config.agents.default_model
+        if model:
+
+            def ask(stop_requested: Callable[[], bool]) -> LlmProvider:
+                from llmspell.runtime.providers import ProviderManager
+
+                providers = infra.get(ProviderManager)
+                return lambda prompt: providers.complete(model, prompt, stop_requested)
+
+            manager.llm_model = ask
+        return manager
 
     def consolidate(
-        self, session_id: str | None = None, mode: str = "rules", dry_run: bool = False
+        self,
+        session_id: str | None = None,
+        mode: str = "rules",
+        dry_run: bool = False,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> ConsolidationReport:
         """Turn unprocessed episodic entries (of one session, or all) into graph facts."""
         if session_id:
             check_session_id(session_id)
-        return self._consolidation.run(session_id, mode, dry_run)
+        llm = self.llm_provider
+        if llm is None and self.llm_model is not None and mode == "llm":
+            llm = self.llm_model(stop_requested)
+        return self._consolidation.run(session_id, mode, dry_run, llm)
 
     def stats(self) -> dict[str, Any]:
         entities, relationships = self.semantic.counts()

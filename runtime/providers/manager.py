@@ -211,6 +211,22 @@ class ProviderManager:
         result: ChatResponse = pending.wait(stop_requested, on_text)
         return result
 
+    def complete(
+        self,
+        model: str,
+        prompt: str,
+        stop_requested: Callable[[], bool] = lambda: False,
+        temperature: float | None = 0.0,
+    ) -> str:
+        """Ask `model` ("provider/model") one prompt, with no tools and no history; its text."""
+        from llmspell.runtime.providers.messages import ChatRequest, Message
+
+        provider, name = self.resolve(model)
+        request = ChatRequest(
+            model=name, messages=(Message("user", prompt),), temperature=temperature
+        )
+        return self.call(provider, request, stop_requested).text
+
     def last_request(self, name: str) -> ChatRequest | None:
         """The last request sent to provider `name` in this runtime."""
         self.config_of(name)
