@@ -14,6 +14,7 @@ REVISIONS: tuple[str, ...] = (
     "0006",
     "0007",
     "0008",
+    "0009",
 )
 HEAD: str = REVISIONS[-1]
 
