@@ -89,21 +89,6 @@ class PostgresConfig(_Section):
     data_dir: str = ""
 
 
-# Every component the spec plans (storage.md); those this release stores are the modules of
-# llmspell.storage.components, listed by the registry.
-PLANNED_COMPONENTS = (
-    "kv",
-    "vectors",
-    "graph",
-    "procedural",
-    "agent_state",
-    "workflow_state",
-    "sessions",
-    "artifacts",
-    "events",
-    "hooks",
-    "api_keys",
-)
 # Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
 # The issue that builds a section's component removes it from here.
 UNBUILT_SECTIONS: tuple[str, ...] = ()
@@ -111,7 +96,7 @@ Backend = Literal["sqlite", "memory", "postgres"]
 
 
 def built_components() -> list[str]:
-    """The components `[storage.components]` may route: those this release stores."""
+    """The components `[storage.components]` may route: the storage registry's."""
     from llmspell.storage.registry import component_names  # lists modules, imports none
 
     return component_names()
@@ -132,17 +117,10 @@ class StorageConfig(_Section):
     @classmethod
     def _known_components(cls, value: dict[str, str]) -> dict[str, str]:
         built = built_components()
-        unknown = sorted(set(value) - set(PLANNED_COMPONENTS) - set(built))
+        unknown = sorted(set(value) - set(built))
         if unknown:
-            allowed = [*PLANNED_COMPONENTS, *sorted(set(built) - set(PLANNED_COMPONENTS))]
-            raise ValueError(f"unknown component {unknown[0]!r}; allowed: {', '.join(allowed)}")
-        # An override for a store this release does not have would be silently ignored.
-        unbuilt = sorted(set(value) - set(built))
-        if unbuilt:
-            raise ValueError(
-                f"component {unbuilt[0]!r} is not part of this release yet; "
-                f"components that can be overridden: {', '.join(built)}"
-            )
+            # A route for a store that does not exist would be silently ignored.
+            raise ValueError(f"unknown component {unknown[0]!r}; allowed: {', '.join(built)}")
         return value
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from llmspell.runtime.config import (
-    PLANNED_COMPONENTS,
     ConfigError,
     LoadedConfig,
     describe_sources,
@@ -242,7 +241,7 @@ def test_unknown_storage_component_names_the_file_and_the_components(isolated_en
     message = str(info.value)
     assert f"config file {bad}" in message
     assert "'vectorz'" in message
-    assert "allowed: kv, vectors," in message
+    assert "allowed: agent_state, api_keys, artifacts, events, graph, hooks, kv," in message
 
 
 UNREAD_SECTIONS = {
@@ -272,15 +271,34 @@ def test_the_hooks_and_events_sections_are_read(isolated_env: Path) -> None:
     assert (config.events.queue_size, config.events.default_ttl_s) == (5, 60)
 
 
-def test_override_of_a_component_this_release_lacks_is_rejected_not_ignored() -> None:
+# The spec's eleven components (storage.md), each of which the registry stores.
+SPEC_COMPONENTS = (
+    "kv",
+    "vectors",
+    "graph",
+    "procedural",
+    "agent_state",
+    "workflow_state",
+    "sessions",
+    "artifacts",
+    "events",
+    "hooks",
+    "api_keys",
+)
+
+
+@pytest.mark.parametrize("component", SPEC_COMPONENTS)
+def test_every_component_of_the_spec_can_be_routed_to_a_backend(component: str) -> None:
+    loaded = load_config(env={}, overrides={"storage.components": {component: "memory"}})
+    assert loaded.config.storage.components == {component: "memory"}
+
+
+def test_a_route_for_a_component_the_registry_lacks_is_rejected_not_ignored() -> None:
     from llmspell.storage import registry
 
-    assert "api_keys" in PLANNED_COMPONENTS and "api_keys" not in registry.component_names()
     built = ", ".join(registry.component_names())
-    with pytest.raises(
-        ConfigError, match=rf"'api_keys' is not part of this release yet.*overridden: {built}$"
-    ):
-        load_config(env={}, overrides={"storage.components": {"api_keys": "postgres"}})
+    with pytest.raises(ConfigError, match=rf"unknown component 'api_key'; allowed: {built}$"):
+        load_config(env={}, overrides={"storage.components": {"api_key": "postgres"}})
 
 
 def test_memory_and_embeddings_sections_are_read_and_validated(isolated_env: Path) -> None:
