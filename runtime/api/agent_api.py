@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from llmspell.runtime.agents import rendering  # noqa: F401 - registers the notebook view
 from llmspell.runtime.api.base import (
     ApiContext,
+    ApiError,
     ApiNamespace,
     ApiObject,
     ValidationError,
@@ -112,19 +113,16 @@ class AgentObject(ApiObject):
         """Run `execute(input)` and call `callback(result, nil)`, or `callback(nil, error)` when
         it fails (the call completes before this returns: a script runs on one thread).
         Returns the result (nil on failure)."""
-        from llmspell.runtime.api.base import as_api_error
-        from llmspell.runtime.errors import DomainError
-
         if callback is not None and not callable(callback):
             raise ValidationError(
                 f"Agent.execute_async: callback must be a function, got {type_name(callback)}"
             )
         try:
             result = AgentObject.execute(self, input)
-        except (DomainError, ValueError) as exc:
+        except ApiError as exc:  # what execute raises for a failed call, named already
             if callback is None:
                 raise
-            callback(None, str(as_api_error("Agent.execute", exc)))
+            callback(None, str(exc))
             return None
         if callback is not None:
             callback(result, None)

@@ -2,9 +2,10 @@
 
 It answers, in this order: the next reply a script or test queued (`script`); for a tool
 result, a sentence naming what each tool returned; the first `[[providers.<name>.replies]]`
-rule whose `when` occurs in the last user message; otherwise the line of its context (system
-prompt and earlier turns) that shares the most words with the question — so an agent with
-memory answers a follow-up from what it was told — or, with no such line, an echo.
+rule whose `when` occurs in the last user message; otherwise the line of its context (earlier
+turns, and the lines of the system prompt after a heading such as "Relevant context from
+memory:") that shares the most words with the question — so an agent with memory answers a
+follow-up from what it was told — or, with no such line, an echo.
 Streamed replies arrive word by word. Usage counts words, so it is deterministic too.
 """
 
@@ -30,6 +31,8 @@ from llmspell.runtime.providers.messages import (
 )
 
 _PIECE = re.compile(r"\S+\s*|\s+")
+# "[3] user: " before a line of assembled memory context
+_CONTEXT_LABEL = re.compile(r"^(?:\[\d+\]\s*)?(?:(?:user|assistant|system):\s*)?")
 _MAX_SCRIPTED = 10_000
 
 
@@ -111,17 +114,13 @@ class MockProvider(ChatProvider):
 
     async def chat(self, request: ChatRequest, on_text: TextSink | None = None) -> ChatResponse:
         reply = self._reply(request)
-        offered = {tool.name for tool in request.tools}
         calls: list[ToolCallRequest] = []
         if request.tool_choice != "none":
+            # as scripted, even a tool that was not offered: real models name those too
             for name, arguments in reply.tool_calls:
                 with self._lock:
                     self._calls += 1
                     number = self._calls
-                if offered and name not in offered:
-                    # a real model only names tools it was offered; say so in the text
-                    reply = ScriptedReply(text=f"{reply.text} (tool {name!r} was not offered)")
-                    continue
                 calls.append(ToolCallRequest(id=f"call_{number}", name=name, arguments=arguments))
         text = reply.text
         delay = self.config.delay_ms / 1000
@@ -192,14 +191,19 @@ def _best_line(question: str, request: ChatRequest) -> str:
         return ""
     lines: list[str] = []
     if request.system:
-        lines += request.system.splitlines()
+        # the system prompt's instructions are not facts: only what follows a heading
+        # ("Relevant context from memory:") is
+        system = request.system.splitlines()
+        heading = next((i for i, line in enumerate(system) if line.rstrip().endswith(":")), None)
+        if heading is not None:
+            lines += system[heading + 1 :]
     conversation = request.conversation
     for message in conversation[:-1]:
         if message.role in ("user", "assistant"):
             lines += message.content.splitlines()
     best, best_score = "", 0
     for line in lines:
-        cleaned = line.strip().lstrip("-*• ").strip()
+        cleaned = _CONTEXT_LABEL.sub("", line.strip().lstrip("-*• ").strip())
         if not cleaned or cleaned.casefold() == question.strip().casefold():
             continue
         score = len(wanted & _words(cleaned))
