@@ -25,6 +25,7 @@ CHAPTERS: dict[str, dict[str, str]] = {
         "timetable.html": "<html><head><title>Timetable</title></head><body><p>The first "
         "ferry leaves at 06:00.</p><script>x()</script></body></html>",
     },
+    "10-agents-and-providers.md": {},
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 
