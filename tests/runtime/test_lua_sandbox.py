@@ -4,6 +4,7 @@ may load and `os.getenv` may read, and that no finaliser can escape the limits."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from runtime_helpers import MakeRuntime, error_of, memory_config
@@ -245,6 +246,26 @@ def test_os_getenv_never_reads_a_providers_api_key() -> None:
     assert policy.getenv("HOME") == "/h"
     with pytest.raises(SandboxRefusal, match="never readable"):
         policy.getenv("OPENAI_API_KEY")
+
+
+@pytest.mark.parametrize(
+    ("settings", "name"),
+    [
+        ({"embeddings": {"provider": "openai", "api_key_env": "EMBED_KEY"}}, "EMBED_KEY"),
+        ({"providers": {"groq": {"type": "openai", "api_key_env": "GROQ_KEY"}}}, "GROQ_KEY"),
+        ({}, "OPENAI_API_KEY"),  # a provider type's default key variable, configured or not
+        ({}, "ANTHROPIC_API_KEY"),
+    ],
+)
+def test_every_api_key_variable_the_config_can_name_is_never_readable(
+    settings: dict[str, Any], name: str
+) -> None:
+    config = LLMSpellConfig.model_validate(settings)
+    policy = EnvironmentPolicy(config, environ={name: "secret-1"})
+    with pytest.raises(SandboxRefusal, match="never readable"):
+        policy.getenv(name)
+    with pytest.raises(ValueError, match="API keys cannot be readable by scripts"):
+        LLMSpellConfig.model_validate({**settings, "engines": {"lua": {"env_allowlist": [name]}}})
 
 
 def test_the_allowlist_cannot_expose_llmspell_settings_or_api_keys() -> None:
