@@ -134,7 +134,7 @@ class Agent:
     def _save(self, apply: Callable[[], None]) -> None:
         """Apply a change and store it; when another runtime saved in between, reload its
         state, apply the change again on top, and retry."""
-        from llmspell.storage import AgentStateConflict
+        from llmspell.storage.components.agent_state import AgentStateConflict
 
         store = self._store()
         with self._lock:
