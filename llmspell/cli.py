@@ -134,10 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     validate.set_defaults(handler=cmd_config_validate)
 
-    from llmspell import cli_rag, cli_storage
+    from llmspell import cli_keys, cli_rag, cli_storage
 
     cli_storage.register(sub)
     cli_rag.register(sub)
+    cli_keys.register(sub)
     return parser
 
 
