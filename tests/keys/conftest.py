@@ -3,24 +3,16 @@ an explicit LLMSPELL_MASTER_KEY."""
 
 from __future__ import annotations
 
-import base64
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from key_helpers import MakeKeys
 
 from llmspell.runtime.keys import KeyStore
 from llmspell.runtime.keys.master import master_key_source
 from llmspell.storage import SqlStorage
-
-MakeKeys = Callable[..., KeyStore]
-
-
-def b64key() -> str:
-    """A fresh master key as LLMSPELL_MASTER_KEY holds it."""
-    return base64.b64encode(os.urandom(32)).decode("ascii")
 
 
 @pytest.fixture(autouse=True)

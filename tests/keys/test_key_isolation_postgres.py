@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import b64key
+from key_helpers import b64key
 
 from llmspell.runtime.errors import NotFound
 from llmspell.runtime.keys import KeyStore, MasterKeyError

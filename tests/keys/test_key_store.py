@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MakeKeys
+from key_helpers import MakeKeys
 
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound
 from llmspell.runtime.infrastructure import Infrastructure

@@ -7,12 +7,11 @@ import base64
 import json
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeKeys, b64key
+from key_helpers import FailingReencrypt, MakeKeys, b64key
 
 from llmspell.runtime.keys import KeyStore, MasterKeyError
 from llmspell.runtime.keys.master import master_key_source
@@ -174,29 +173,6 @@ def test_the_env_master_key_wins_over_the_key_file(tmp_path: Path) -> None:
 
 
 # --- master-key rotation ----------------------------------------------------------------------
-
-
-class FailingReencrypt:
-    """The real store, except that re-encryption fails on the `fail_on`-th key."""
-
-    def __init__(self, store: Any, fail_on: int = 2) -> None:
-        self._store = store
-        self.fail_on = fail_on
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def reencrypt(self, transform: Callable[[ApiKeyRecord], tuple[bytes, bytes, int]]) -> int:
-        seen = 0
-
-        def failing(record: ApiKeyRecord) -> tuple[bytes, bytes, int]:
-            nonlocal seen
-            seen += 1
-            if seen == self.fail_on:
-                raise RuntimeError("injected failure")
-            return transform(record)
-
-        return int(self._store.reencrypt(failing))
 
 
 def _fill(keys: KeyStore) -> dict[str, str]:

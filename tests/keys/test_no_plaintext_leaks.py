@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeKeys, b64key
-from test_master_key import FailingReencrypt
+from key_helpers import FailingReencrypt, MakeKeys, b64key
 
 from llmspell.storage import SqlStorage
 
