@@ -89,9 +89,6 @@ class PostgresConfig(_Section):
     data_dir: str = ""
 
 
-# Config sections nothing reads yet: setting a key in one is an error, not silently ignored.
-# The issue that builds a section's component removes it from here.
-UNBUILT_SECTIONS: tuple[str, ...] = ()
 Backend = Literal["sqlite", "memory", "postgres"]
 
 
@@ -395,7 +392,6 @@ def load_config(
         config = LLMSpellConfig.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
-    _refuse_unbuilt_sections(sources)
     return LoadedConfig(config=config, sources=sources, files=files, profile=profile)
 
 
@@ -408,18 +404,7 @@ def validate_file(path: str | os.PathLike[str]) -> LLMSpellConfig:
         config = LLMSpellConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
-    _refuse_unbuilt_sections(sources)
     return config
-
-
-def _refuse_unbuilt_sections(sources: Mapping[str, str]) -> None:
-    for dotted, source in sources.items():
-        section = dotted.split(".", 1)[0]
-        if section in UNBUILT_SECTIONS:
-            raise ConfigError(
-                f"{_describe_source(source, dotted)}: [{section}] is not read by this release "
-                f"yet (its component is not built), so {dotted} would be ignored; remove it"
-            )
 
 
 def _discover_files(
@@ -661,7 +646,6 @@ def with_overrides(config: LLMSpellConfig, overrides: Mapping[str, Any]) -> LLMS
         updated = LLMSpellConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, sources)) from None
-    _refuse_unbuilt_sections(sources)
     return updated
 
 

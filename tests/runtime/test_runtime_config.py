@@ -175,7 +175,7 @@ def test_unknown_key_in_a_file_names_file_key_and_allowed_keys(isolated_env: Pat
 
 def test_unknown_top_level_key_lists_the_sections(isolated_env: Path) -> None:
     bad = write(isolated_env / "bad.toml", "[engine]\nx = 1\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'engine'; allowed: default_engine, "):
+    with pytest.raises(ConfigError, match=r"unknown key 'engine'; allowed: agents, default_engine"):
         load_config(config_file=bad, env={})
 
 
@@ -183,9 +183,10 @@ def test_unknown_key_inside_a_named_provider_lists_the_provider_keys(isolated_en
     bad = write(isolated_env / "bad.toml", '[providers.openai]\ntype = "openai"\napi_key = "sk"\n')
     with pytest.raises(ConfigError) as info:
         load_config(config_file=bad, env={})
-    assert "'providers.openai.api_key'; allowed: api_key_env, base_url, model, timeout_s, type" in (
-        str(info.value)
-    )
+    assert (
+        "'providers.openai.api_key'; allowed: api_key_env, base_url, delay_ms, enabled, "
+        "max_retries, model, models, replies, timeout_s, type"
+    ) in str(info.value)
 
 
 def test_unknown_key_from_the_environment_names_the_variable() -> None:
@@ -244,21 +245,17 @@ def test_unknown_storage_component_names_the_file_and_the_components(isolated_en
     assert "allowed: agent_state, api_keys, artifacts, events, graph, hooks, kv," in message
 
 
-UNREAD_SECTIONS = {
-    "providers": '[providers.openai]\ntype = "openai"\n',
-}
-
-
-@pytest.mark.parametrize("section", sorted(UNREAD_SECTIONS))
-def test_a_section_no_component_reads_yet_is_refused_naming_the_file(
-    isolated_env: Path, section: str
-) -> None:
-    body = UNREAD_SECTIONS[section]
-    bad = write(isolated_env / "early.toml", body)
-    with pytest.raises(ConfigError, match=rf"config file {bad}: \[{section}\] is not read"):
-        load_config(config_file=bad, env={})
-    with pytest.raises(ConfigError, match=rf"\[{section}\] is not read"):
-        validate_file(bad)
+def test_the_providers_and_agents_sections_are_read(isolated_env: Path) -> None:
+    good = write(
+        isolated_env / "llm.toml",
+        '[providers.openai]\ntype = "openai"\nmodel = "gpt-4o-mini"\n'
+        '[agents]\ndefault_model = "openai/gpt-4o-mini"\nmax_tool_rounds = 3\n',
+    )
+    config = load_config(config_file=good, env={}).config
+    assert config.providers["openai"].model == "gpt-4o-mini"
+    assert config.providers["openai"].key_env == "OPENAI_API_KEY"
+    assert (config.agents.default_model, config.agents.max_tool_rounds) == ("openai/gpt-4o-mini", 3)
+    assert validate_file(good).providers["openai"].type == "openai"
 
 
 def test_the_hooks_and_events_sections_are_read(isolated_env: Path) -> None:
