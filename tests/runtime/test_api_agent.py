@@ -681,3 +681,16 @@ def test_config_defaults_apply(make_runtime: MakeRuntime) -> None:
     )
     config = with_overrides(memory_config(), {"agents.max_history_messages": 2})
     assert config.agents.max_history_messages == 2
+
+
+def test_the_time_limit_stops_a_model_call_that_does_not_answer(
+    make_runtime: MakeRuntime,
+) -> None:
+    rt = make_runtime(
+        engines__lua__timeout_s=0.5, providers={"stuck": {"type": "mock", "delay_ms": 600000}}
+    )
+    rt.execute('a = Agent.builder():name("s"):model("stuck"):build()')
+    error = error_of(rt, 'a:execute("hello?")')
+    assert error.ename == "TimeoutError"
+    assert rt.execute("return 1 + 1").value == 2
+    assert value(rt, 'return Agent.get_details("s").usage.calls') == 0
