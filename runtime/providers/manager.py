@@ -140,11 +140,6 @@ class ProviderManager:
                 return self.get(name), rest
         if not sep and model in self._configs:
             provider = self.get(model)
-            if not provider.model:
-                raise InvalidArgument(
-                    f"provider {model!r} has no default model; name one as "
-                    f"'{model}/<model>' or set providers.{model}.model"
-                )
             return provider, provider.model
         if sep and rest and head not in self._configs:
             raise NotFound(

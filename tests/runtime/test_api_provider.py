@@ -81,8 +81,7 @@ def test_model_names_find_their_provider() -> None:
         providers.resolve("nope/x")
     with pytest.raises(NotFound, match=r"names no provider; write 'provider/model' with one of"):
         providers.resolve("gpt-4o")
-    with pytest.raises(ValueError, match="provider 'claude' has no default model"):
-        providers.resolve("claude")
+    assert providers.resolve("claude")[1] == "claude-sonnet-4-5"  # the type's default
     single = manager({"only": {"type": "openai"}})
     assert single.resolve("gpt-4o")[0].name == "only"  # a bare model of the only provider
 
