@@ -81,11 +81,6 @@ class OpenAIProvider(ChatProvider):
         """Whether the server is OpenAI's own (not a compatible one)."""
         return urlparse(self.base_url).hostname == urlparse(OPENAI_URL).hostname
 
-    @property
-    def model(self) -> str:
-        # OpenAI's default model means nothing to another OpenAI-compatible server
-        return super().model if self.config.model or self.is_openai else ""
-
     def capabilities(self) -> Capabilities:
         models = super().capabilities().available_models
         window = None
@@ -167,10 +162,6 @@ class OllamaProvider(OpenAIProvider):
     type = "ollama"
     default_model = "llama3.2"
     default_base_url = OLLAMA_URL
-
-    @property
-    def model(self) -> str:
-        return self.config.model or self.default_model
 
     def needs_key(self) -> bool:
         return bool(self.config.api_key_env)
