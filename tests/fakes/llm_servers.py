@@ -239,6 +239,9 @@ class _Stopping(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, chunked server-sent events
+    # Headers and body go out as separate writes: without TCP_NODELAY the second one waits for
+    # the client's delayed ACK (40 ms on Linux), which would swamp every latency measured here.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def setup(self) -> None:
