@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes.llm_servers import FakeLLMServer, Hang
 from test_kernel_behaviour import KernelPair, StartKernel, collect, reply_to, run
 
 pytestmark = pytest.mark.slow
@@ -25,12 +26,22 @@ delay_ms = 600000
 
 
 @pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
 def kernel(
-    start_kernel: StartKernel, tmp_path_factory: pytest.TempPathFactory
+    start_kernel: StartKernel, tmp_path_factory: pytest.TempPathFactory, server: FakeLLMServer
 ) -> Iterator[KernelPair]:
     home = tmp_path_factory.mktemp("agent-kernel")
-    (home / "llmspell.toml").write_text(CONFIG)
-    with start_kernel(home, "llmspell") as pair:
+    (home / "llmspell.toml").write_text(
+        CONFIG
+        + f'[providers.remote]\ntype = "openai"\nbase_url = "{server.openai_url}"\n'
+        + 'api_key_env = "KERNEL_TEST_KEY"\nmax_retries = 0\n'
+    )
+    with start_kernel(home, "llmspell", extra_env={"KERNEL_TEST_KEY": "sk-kernel"}) as pair:
         reply, _ = run(
             pair[1], 'keep = 42; slow = Agent.builder():name("slow"):model("slow"):build()'
         )
@@ -107,6 +118,27 @@ def test_interrupting_a_model_call_returns_control_at_once_and_the_kernel_goes_o
     assert [
         m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"
     ] == ["42"]
+
+
+def test_interrupting_a_streamed_http_call_closes_the_connection(
+    kernel: KernelPair, server: FakeLLMServer
+) -> None:
+    km, kc = kernel
+    server.script(Hang(after_text="Let me think"))
+    msg_id = kc.execute(
+        'Agent.builder():name("remote"):model("remote/fake-small"):build():invokeStream("hi")'
+    )
+    first = kc.get_iopub_msg(timeout=30)
+    while first["msg_type"] != "stream":  # the reply has started: the request is in flight
+        first = kc.get_iopub_msg(timeout=30)
+    assert first["content"]["text"].startswith("Let")
+    km.interrupt_kernel()
+    reply = reply_to(kc, msg_id, timeout=10)
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert server.wait_for_disconnect(timeout_s=10)  # the HTTP request was cancelled, not left
+    collect(kc, msg_id)
+    assert run(kc, "return keep + 1")[0]["status"] == "ok"
+    assert server.chat_requests[-1].headers["authorization"] == "Bearer sk-kernel"
 
 
 def test_a_result_is_displayed_with_its_token_usage(kernel: KernelPair) -> None:
