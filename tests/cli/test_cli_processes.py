@@ -135,3 +135,27 @@ def test_a_result_whose_display_never_ends_is_stopped_by_the_timeout(llmspell: R
     assert out.code == 1
     assert "TimeoutError: execution exceeded the time limit of 1 s" in out.err
     assert time.monotonic() - started < 15
+
+
+def test_run_prints_a_streamed_reply_as_it_arrives(isolated_env: Path) -> None:
+    (isolated_env / "llmspell.toml").write_text(
+        '[providers.slow]\ntype = "mock"\ndelay_ms = 2000\n'
+    )
+    (isolated_env / "stream.lua").write_text(
+        'Agent.builder():name("s"):model("slow"):build()'
+        ':invokeStream("one two three four five six")\n'
+    )
+    proc = subprocess.Popen(
+        [LLMSPELL, "--profile", "memory", "run", "stream.lua"],
+        cwd=isolated_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    arrivals: list[tuple[float, bytes]] = []
+    while chunk := os.read(proc.stdout.fileno(), 4096):
+        arrivals.append((time.monotonic(), chunk))
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    assert b"".join(c for _, c in arrivals) == b"You said: one two three four five six\n"
+    # written piece by piece over the reply's 2 s, not in one block at the end
+    assert len(arrivals) >= 4 and arrivals[-1][0] - arrivals[0][0] > 0.7
