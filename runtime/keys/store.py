@@ -155,6 +155,10 @@ class KeyStore:
         logger.debug("used key %s of service %r", record.key_id, service)
         return plaintext
 
+    def has(self, service: str) -> bool:
+        """Whether `service` has an active, unexpired key (nothing is decrypted or counted)."""
+        return self._store.active(check_service(service)) is not None
+
     def list(self, service: str | None = None, include_inactive: bool = False) -> list[KeyInfo]:
         """Stored keys (active ones unless `include_inactive`), by service then age."""
         if service is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmspell.runtime.config import DEFAULT_KEY_ENV, ProviderConfig
 from llmspell.runtime.errors import InvalidArgument, NotFound
@@ -22,7 +22,17 @@ if TYPE_CHECKING:
 # Present in every runtime unless the config defines its own provider of this name.
 BUILTIN_MOCK = "mock"
 
-StoredKey = Callable[[str], "str | None"]
+
+class StoredKeys(Protocol):
+    """Keys kept for services (the key store of `llmspell keys`)."""
+
+    def secret(self, service: str) -> str | None:
+        """The key of `service`, or None; counts as a use."""
+        ...
+
+    def has(self, service: str) -> bool:
+        """Whether `service` has a usable key, without using it."""
+        ...
 
 
 def provider_class(type_: str) -> type[ChatProvider]:
@@ -45,9 +55,11 @@ def provider_class(type_: str) -> type[ChatProvider]:
 class ProviderManager:
     """Providers of one runtime, built from `[providers.<name>]` (plus the built-in `mock`)."""
 
-    def __init__(self, config: LLMSpellConfig, stored_key: StoredKey | None = None) -> None:
+    def __init__(
+        self, config: LLMSpellConfig, stored_keys: Callable[[], StoredKeys] | None = None
+    ) -> None:
         self.config = config
-        self._stored_key = stored_key
+        self._stored_keys = stored_keys  # opens storage on first use
         self._configs: dict[str, ProviderConfig] = {BUILTIN_MOCK: ProviderConfig(type="mock")}
         self._configs.update(config.providers)
         self._providers: dict[str, ChatProvider] = {}
@@ -57,12 +69,12 @@ class ProviderManager:
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> ProviderManager:
-        def stored_key(service: str) -> str | None:
+        def stored_keys() -> StoredKeys:
             from llmspell.runtime.keys import KeyStore
 
-            return infra.get(KeyStore).secret(service)
+            return infra.get(KeyStore)
 
-        return cls(infra.config, stored_key)
+        return cls(infra.config, stored_keys)
 
     # --- the catalogue ----------------------------------------------------------------------
 
@@ -98,13 +110,9 @@ class ProviderManager:
         config = self._configs.get(name)
         if config is None or not config.enabled:
             return False
-        provider = self.get(name)
-        if not provider.needs_key():
+        if not self.get(name).needs_key():
             return True
-        try:
-            return bool(provider.api_key())
-        except ProviderError:
-            return False
+        return self._find_key(name, config, use=False) is not None
 
     def info(self, name: str) -> dict[str, Any]:
         """The record `Provider.list/get` show: no secrets, only where the key comes from."""
@@ -170,20 +178,36 @@ class ProviderManager:
         def key() -> str | None:
             if config.type in ("mock", "ollama") and not config.api_key_env:
                 return None
-            env_name = config.key_env
-            if env_name and os.environ.get(env_name):
-                return os.environ[env_name]
-            for service in dict.fromkeys((name, config.type)):
-                secret = self._stored_key(service) if self._stored_key else None
-                if secret:
-                    return secret
-            where = f"set {env_name} or " if env_name else ""
-            raise MissingApiKey(
-                f"provider {name!r} needs an API key: {where}run `llmspell keys add {name}`",
-                provider=name,
-            )
+            found = self._find_key(name, config, use=True)
+            if found is None:
+                env_name = config.key_env
+                where = f"set {env_name} or " if env_name else ""
+                raise MissingApiKey(
+                    f"provider {name!r} needs an API key: {where}run `llmspell keys add {name}`",
+                    provider=name,
+                )
+            return found
 
         return key
+
+    def _find_key(self, name: str, config: ProviderConfig, use: bool) -> str | None:
+        """The key from the environment variable, else the key store under the provider's
+        name, then its type; None when there is none. Without `use`, a stored key is only
+        looked for (a placeholder stands for it): an availability check is not a use."""
+        env_name = config.key_env
+        if env_name and os.environ.get(env_name):
+            return os.environ[env_name]
+        if self._stored_keys is None:
+            return None
+        keys = self._stored_keys()
+        for service in dict.fromkeys((name, config.type)):
+            if use:
+                secret = keys.secret(service)
+                if secret:
+                    return secret
+            elif keys.has(service):
+                return "<stored>"
+        return None
 
     # --- calls ----------------------------------------------------------------------------------
 

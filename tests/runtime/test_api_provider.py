@@ -96,6 +96,21 @@ def test_a_disabled_provider_refuses_and_an_unknown_one_lists_the_others() -> No
         providers.get("x")
 
 
+stored_uses: list[str] = []
+
+
+class FakeKeys:
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+
+    def secret(self, service: str) -> str | None:
+        stored_uses.append(service)
+        return self.keys.get(service)
+
+    def has(self, service: str) -> bool:
+        return service in self.keys
+
+
 def test_keys_come_from_the_env_var_then_the_key_store_by_name_then_type(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -108,14 +123,16 @@ def test_keys_come_from_the_env_var_then_the_key_store_by_name_then_type(
             }
         }
     )
-    providers = ProviderManager(config, stored.get)
+    providers = ProviderManager(config, lambda: FakeKeys(stored))
     monkeypatch.setenv("TEAM_KEY", "from-env")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert providers.get("team").api_key() == "from-env"
     monkeypatch.setenv("TEAM_KEY", "")  # set but empty counts as unset
     assert providers.get("team").api_key() == "from-store-name"
     assert providers.get("other").api_key() == "from-store-type"
-    bare = ProviderManager(config, lambda service: None)
+    stored_uses.clear()
+    assert providers.is_available("other") and stored_uses == []  # a check is not a use
+    bare = ProviderManager(config, lambda: FakeKeys({}))
     with pytest.raises(
         MissingApiKey,
         match=r"provider 'other' needs an API key: set OPENAI_API_KEY or run `llmspell keys add other`",
@@ -213,3 +230,31 @@ def test_bad_provider_and_agent_settings_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         memory_config(settings)
+
+
+def test_a_provider_uses_the_key_stored_with_llmspell_keys(
+    make_runtime: MakeRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    from fakes.llm_servers import FakeLLMServer, Reply
+
+    from llmspell.runtime.keys import KeyStore
+
+    monkeypatch.setenv("LLMSPELL_MASTER_KEY", base64.b64encode(b"k" * 32).decode())
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with FakeLLMServer(fallback=Reply("stored key works")) as server:
+        rt = make_runtime(providers={"remote": {"type": "openai", "base_url": server.openai_url}})
+        keys = rt.infrastructure.get(KeyStore)
+        assert value(rt, 'return Provider.isAvailable("remote")') is False
+        keys.add("remote", "sk-from-the-store")
+        assert value(rt, 'return Provider.isAvailable("remote")') is True
+        assert keys.list("remote")[0].usage_count == 0  # checking is not using
+        out = value(
+            rt,
+            'return Agent.builder():name("r"):model("remote/fake-small"):build():execute("hi").text',
+        )
+        assert out == "stored key works"
+        assert server.chat_requests[-1].headers["authorization"] == "Bearer sk-from-the-store"
+        assert keys.list("remote")[0].usage_count == 1
+        assert "sk-from-the-store" not in repr(value(rt, "return {Provider.list(), Config.get()}"))
