@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
@@ -72,6 +72,10 @@ class Engine(Protocol):
     def bundle_for(self, raw: Any) -> dict[str, Any]: ...
     def producer(self, raw: Any) -> ProducerStep: ...
     def interrupt(self) -> None: ...
+    def cell(self) -> AbstractContextManager[None]:
+        """The scope of one request: interrupts from its start on stop it."""
+        ...
+
     def stop_requested(self) -> bool: ...
     def close(self) -> None: ...
 
@@ -226,8 +230,8 @@ class ScriptRuntime:
             self._router.target = sink
             if args is not None or kwargs is not None:
                 self._engine.set_args(name, list(args or []), dict(kwargs or {}))
-            target = help_target(code)
-            with _sigint_sets_interrupt(self), _stopping_as_script_error():
+            with self._engine.cell(), _sigint_sets_interrupt(self), _stopping_as_script_error():
+                target = help_target(code)
                 if target is not None:
                     sink.page(self._engine.introspection.describe_name(target))
                     return result

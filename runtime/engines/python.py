@@ -16,8 +16,8 @@ import sys
 import textwrap
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -203,6 +203,8 @@ class PythonEngine:
         self._sink = sink
         self._namespace: dict[str, Any] = {"__name__": "__llmspell__", "__builtins__": builtins}
         self._stopper: _Stopper | None = None
+        self._in_cell = False
+        self._stop_pending = False  # interrupted while the cell was being prepared
         self._baseline: dict[str, Any] = {}
         self.introspection = _PythonIntrospection(_PythonValues(self._namespace, self.format_value))
         self.language_info = {
@@ -310,6 +312,9 @@ class PythonEngine:
             try:
                 try:
                     stopper.start()
+                    if self._stop_pending:
+                        stopper.trigger("interrupt")
+                        raise _Interrupted()
                     exec(body, self._namespace)
                     value = eval(expr, self._namespace) if expr is not None else None
                 finally:
@@ -337,9 +342,21 @@ class PythonEngine:
             return False, None, {}
         return True, value, self.bundle_for(value)
 
+    @contextmanager
+    def cell(self) -> Iterator[None]:
+        """The scope of one request: an interrupt before it is stale, one during it — also
+        while the host prepares the cell, before the script runs — stops it."""
+        self._in_cell, self._stop_pending = True, False
+        try:
+            yield
+        finally:
+            self._in_cell = self._stop_pending = False
+
     def interrupt(self) -> None:
         stopper = self._stopper
         if stopper is None or not stopper.active:
+            if self._in_cell:
+                self._stop_pending = True
             return
         stopper.trigger("interrupt")
         if threading.get_ident() == stopper.thread_id:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from runtime_helpers import MakeRuntime, memory_config
 
+from llmspell.runtime import ScriptError
 from llmspell.runtime.config import ConfigError
 
 BUSY_HALF_SECOND = {
@@ -67,3 +68,22 @@ def test_the_python_engine_can_open_another_tenants_data(
     code = "State._ctx.infrastructure.storage.for_tenant('a').kv.get('g', 'k')"
     assert b.execute(code).value == "of tenant a"
     assert a.execute("return State._ctx").value is None  # Lua scripts have no such route
+
+
+@pytest.mark.parametrize("engine", ["lua", "python"])
+def test_an_interrupt_while_the_host_prepares_a_cell_stops_it_and_an_earlier_one_is_stale(
+    make_runtime: MakeRuntime, engine: str
+) -> None:
+    from llmspell.runtime.hooks import HookRegistry
+
+    rt = make_runtime(engine)
+    rt.interrupt()  # between cells: stale by the time the next one starts
+    assert rt.execute("x = 40").value is None
+    hooks = rt.infrastructure.get(HookRegistry)
+    # a host-side step before any script code runs (here a hook) gets the interrupt
+    handle = hooks.register("BeforeCodeExecution", lambda context: rt.interrupt())
+    with pytest.raises(ScriptError) as info:
+        rt.execute("x = x + 1")
+    assert info.value.ename == "KeyboardInterrupt"
+    hooks.unregister(handle.id)
+    assert rt.execute("x + 2" if engine == "python" else "return x + 2").value == 42

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,10 @@ class LuaEngine:
 
     def interrupt(self) -> None:
         self.limits.interrupt()
+
+    def cell(self) -> AbstractContextManager[None]:
+        """The scope of one request; see `LuaLimits.cell`."""
+        return self.limits.cell()
 
     def stop_requested(self) -> bool:
         """Whether the running call must stop (interrupted, or past its time limit)."""

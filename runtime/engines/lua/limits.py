@@ -26,6 +26,7 @@ class LuaLimits:
         self._abort: str | None = None
         self._deadline: float | None = None
         self._depth = 0
+        self._cells = 0  # nesting of `cell` scopes
         # One thread at a time in the Lua state; nested calls come from the same thread.
         self._lock = threading.RLock()
         self._arm: Callable[[], Any] = lambda: None
@@ -70,8 +71,22 @@ class LuaLimits:
     # --- the guard ----------------------------------------------------------------------------
 
     @contextmanager
+    def cell(self) -> Iterator[None]:
+        """The scope of one request (a cell): an interrupt that came before it is stale and
+        cleared; one that comes during it — also while the host prepares the cell, before any
+        Lua runs — stops it."""
+        with self._lock:
+            if not self._cells:
+                self._abort = None
+            self._cells += 1
+            try:
+                yield
+            finally:
+                self._cells -= 1
+
+    @contextmanager
     def guard(self) -> Iterator[None]:
-        """The outermost guard clears a stale interrupt, starts the deadline
+        """The outermost guard clears a stale interrupt (outside a `cell`), starts the deadline
         (`engines.lua.timeout_s`) and arms the count hook on the main Lua thread; nested guards
         share it."""
         with self._lock:
@@ -82,7 +97,8 @@ class LuaLimits:
                 finally:
                     self._depth -= 1
                 return
-            self._abort = None
+            if not self._cells:
+                self._abort = None
             timeout_s = self._timeout_s()
             self.running_timeout_s = timeout_s
             self._deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
