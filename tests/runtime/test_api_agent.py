@@ -694,3 +694,20 @@ def test_the_time_limit_stops_a_model_call_that_does_not_answer(
     assert error.ename == "TimeoutError"
     assert rt.execute("return 1 + 1").value == 2
     assert value(rt, 'return Agent.get_details("s").usage.calls') == 0
+
+
+def test_max_concurrency_bounds_the_agent_requests_in_flight(make_runtime: MakeRuntime) -> None:
+    rt = make_runtime(providers={"slow": {"type": "mock", "delay_ms": 300}})
+    out = value(
+        rt,
+        """
+      Agent.builder():name("b"):model("slow"):max_history(0):build()
+      local steps = {}
+      for i = 1, 4 do steps[i] = {name = "s" .. i, agent = "b", input = "q" .. i} end
+      return Workflow.parallel{name = "two_at_a_time", steps = steps, max_concurrency = 2}:execute()
+    """,
+    )
+    assert out["success"] is True
+    spans = [(s["offset_ms"], s["offset_ms"] + s["duration_ms"]) for s in out["steps"]]
+    most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+    assert most == 2
