@@ -18,7 +18,13 @@ from llmspell.runtime.agents.agent import Agent
 from llmspell.runtime.agents.services import AgentServices
 from llmspell.runtime.agents.spec import AgentSpec, check_spec, spec_from_table
 from llmspell.runtime.agents.templates import TEMPLATES
-from llmspell.runtime.agents.turn import AgentTurn, TurnInput, parse_input, run_turn
+from llmspell.runtime.agents.turn import (
+    AgentTurn,
+    TurnInput,
+    before_execution,
+    parse_input,
+    run_turn,
+)
 from llmspell.runtime.errors import (
     DomainError,
     Interrupted,
@@ -194,14 +200,7 @@ class AgentRegistry:
         started = time.perf_counter()
         hooks, spec = self.services.hooks, agent.spec
         correlation_id = str(uuid.uuid4())
-        data = hooks.run(
-            "BeforeAgentExecution",
-            agent.name,
-            {"agent": agent.name, "input": input_.text, "session_id": input_.session_id},
-            correlation_id,
-        )
-        if isinstance(data, Mapping) and isinstance(data.get("input"), str) and data["input"]:
-            input_ = replace(input_, text=data["input"])
+        input_ = before_execution(hooks, agent.name, input_, correlation_id)
         members = [self.require(name) for name in spec.members]
         outcomes: list[dict[str, Any] | Exception]
         if spec.strategy == "sequential":

@@ -27,6 +27,7 @@ from llmspell.runtime.providers.messages import (
 if TYPE_CHECKING:
     from llmspell.runtime.agents.agent import Agent
     from llmspell.runtime.agents.services import AgentServices
+    from llmspell.runtime.hooks import HookRegistry
     from llmspell.runtime.providers.base import ChatProvider
     from llmspell.runtime.providers.calls import PendingCall
 
@@ -144,14 +145,7 @@ class AgentTurn:
         first request."""
         self._started = time.perf_counter()
         services, spec = self.services, self.agent.spec
-        data = services.hooks.run(
-            "BeforeAgentExecution",
-            self.name,
-            {"agent": self.name, "input": self.input.text, "session_id": self.input.session_id},
-            self.correlation_id,
-        )
-        if isinstance(data, Mapping) and isinstance(data.get("input"), str) and data["input"]:
-            self.input = replace(self.input, text=data["input"])
+        self.input = before_execution(services.hooks, self.name, self.input, self.correlation_id)
         try:
             self._provider, model = services.providers.resolve(
                 spec.model or services.config.default_model or _no_model(self.name)
@@ -355,6 +349,22 @@ class AgentTurn:
             raise
         except Exception:
             logger.warning("agent %s: recording a failure failed", self.name, exc_info=True)
+
+
+def before_execution(
+    hooks: HookRegistry, agent: str, input_: TurnInput, correlation_id: str
+) -> TurnInput:
+    """BeforeAgentExecution for one execute: the input as the hooks left it (a `modified`
+    `input` replaces the prompt; a cancel raises)."""
+    data = hooks.run(
+        "BeforeAgentExecution",
+        agent,
+        {"agent": agent, "input": input_.text, "session_id": input_.session_id},
+        correlation_id,
+    )
+    if isinstance(data, Mapping) and isinstance(data.get("input"), str) and data["input"]:
+        return replace(input_, text=data["input"])
+    return input_
 
 
 def run_turn(

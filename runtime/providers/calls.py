@@ -93,9 +93,6 @@ class PendingCall:
         self.future.add_done_callback(lambda _: self._pieces.put(_DONE))
         return self
 
-    def done(self) -> bool:
-        return self.future is not None and self.future.done()
-
     def wait(
         self,
         stop_requested: Callable[[], bool] = lambda: False,
