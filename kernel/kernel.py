@@ -6,15 +6,18 @@ only forwards what the runtime produces, as ipykernel's wrapper-kernel pattern i
 
 from __future__ import annotations
 
+import inspect
 import re
 import signal
 import sqlite3
 import threading
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ipykernel._version import kernel_protocol_version
+from ipykernel.jsonutil import json_clean
 from ipykernel.kernelbase import Kernel
 from IPython.core.error import StdinNotImplementedError
 from traitlets import Unicode
@@ -24,6 +27,9 @@ from llmspell.kernel.history import HistoryEntry, KernelHistory
 from llmspell.kernel.requests import request_problem
 from llmspell.runtime import LLMSpellConfig, ScriptRuntime, load_config
 from llmspell.runtime.results import ScriptError, StdinNotAvailable
+
+# An ipykernel message handler: (stream, ident, parent message) → maybe awaitable.
+Handler = Callable[[Any, Any, dict[str, Any]], Awaitable[None] | None]
 
 
 def _help_links() -> list[dict[str, str]]:
@@ -126,6 +132,9 @@ class LLMSpellKernel(Kernel):
             )
             self.log.error("llmspell runtime failed to start", exc_info=True)
         self.history = KernelHistory(history_file, self.engine)
+        for handlers in (self.shell_handlers, self.control_handlers):
+            for msg_type, handler in handlers.items():
+                handlers[msg_type] = self._answering(handler)
 
     @property
     def kernel_info(self) -> dict[str, Any]:
@@ -163,11 +172,42 @@ class LLMSpellKernel(Kernel):
         if self.runtime is not None:
             self.runtime.interrupt()
 
-    # --- requests: checked before ipykernel's handlers read them ---------------------------------
+    # --- requests: checked before ipykernel's handlers read them, always answered ---------------
+
+    def _answering(self, handler: Handler) -> Handler:
+        """`handler` behind the request checks: a malformed request, or one whose handler
+        fails, gets an error reply naming what was wrong (ipykernel would only log it, and the
+        client would wait for a reply forever)."""
+
+        async def answer(stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+            header = parent.get("header", {})
+            msg_type = header.get("msg_type", "") if isinstance(header, dict) else ""
+            problem = request_problem(msg_type, parent.get("content"), parent.get("metadata"))
+            if problem is not None:
+                self._reply_error(stream, ident, parent, ScriptError("ValueError", problem))
+                return
+            try:
+                result = handler(stream, ident, parent)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self.log.error("%s failed", msg_type, exc_info=True)
+                self._reply_error(stream, ident, parent, _internal_error(exc))
+
+        return answer
+
+    def _reply_error(
+        self, stream: Any, ident: Any, parent: dict[str, Any], err: ScriptError
+    ) -> None:
+        msg_type = parent["header"]["msg_type"]
+        if not self.session or not msg_type.endswith("_request"):
+            return  # one-way messages (comm_open, comm_msg, ...) get no reply
+        reply = _error_content(err)
+        if msg_type == "execute_request":
+            reply["execution_count"] = self.execution_count
+        self.session.send(stream, msg_type.replace("_request", "_reply"), reply, parent, ident)
 
     async def execute_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        if self._refused(stream, ident, parent):
-            return
         content = parent["content"]
         silent = bool(content.get("silent", False))
         if not silent and not content.get("store_history", True):
@@ -176,35 +216,42 @@ class LLMSpellKernel(Kernel):
             self.execution_count -= 1
         await super().execute_request(stream, ident, parent)
 
-    async def complete_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        if not self._refused(stream, ident, parent):
-            await super().complete_request(stream, ident, parent)
-
-    async def inspect_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        if not self._refused(stream, ident, parent):
-            await super().inspect_request(stream, ident, parent)
-
-    async def is_complete_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        if not self._refused(stream, ident, parent):
-            await super().is_complete_request(stream, ident, parent)
-
     async def history_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
-        if not self._refused(stream, ident, parent):
-            await super().history_request(stream, ident, parent)
+        # ipykernel passes the content as keywords: `output` and `raw` are optional in the
+        # protocol but required by its do_history signature, and null means "not given".
+        if not self.session:
+            return
+        given = {k: v for k, v in parent["content"].items() if v is not None}
+        reply = await self.do_history(**{"output": False, "raw": False, **given})
+        self.session.send(stream, "history_reply", json_clean(reply), parent, ident)
 
-    def _refused(self, stream: Any, ident: Any, parent: dict[str, Any]) -> bool:
-        """Reply `status: error` naming the field to a malformed request (True), or let it
-        through (False)."""
-        msg_type = parent.get("header", {}).get("msg_type", "")
-        problem = request_problem(msg_type, parent.get("content"))
-        if problem is None or not self.session:
-            return False
-        reply = _error_content(ScriptError("ValueError", problem))
-        if msg_type == "execute_request":
-            reply["execution_count"] = self.execution_count
-        reply_type = msg_type.replace("_request", "_reply")
-        self.session.send(stream, reply_type, reply, parent, ident)
-        return True
+    async def do_debug_request(self, msg: Any) -> dict[str, Any]:
+        """A Debug Adapter Protocol response that says no: kernel_info lists no "debugger"."""
+        seq, command = msg.get("seq"), msg.get("command")
+        return {
+            "type": "response",
+            "request_seq": seq if isinstance(seq, int) and not isinstance(seq, bool) else 0,
+            "success": False,
+            "command": command if isinstance(command, str) else "",
+            "message": 'llmspell has no debugger (kernel_info lists no "debugger" feature)',
+        }
+
+    async def create_subshell_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        self._refuse_subshells(stream, ident, parent)
+
+    async def delete_subshell_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        self._refuse_subshells(stream, ident, parent)
+
+    async def list_subshell_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        self._refuse_subshells(stream, ident, parent)
+
+    def _refuse_subshells(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        # ipykernel logs and sends nothing when a kernel has no subshells.
+        message = (
+            f"{parent['header']['msg_type']}: this kernel has no subshells (kernel_info lists no "
+            '"kernel subshells" feature): one runtime runs one cell at a time'
+        )
+        self._reply_error(stream, ident, parent, ScriptError("NotSupported", message))
 
     async def do_execute(
         self,

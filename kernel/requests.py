@@ -1,6 +1,6 @@
-"""What each shell request must carry (Jupyter messaging spec, protocol 5.x): the kernel checks
-a request's content before ipykernel's handler reads it, so a malformed request gets an error
-reply naming the field instead of no reply at all."""
+"""What each shell and control request must carry (Jupyter messaging spec, protocol 5.x): the
+kernel checks a request's content before ipykernel's handler reads it, so a malformed request
+gets an error reply naming the field instead of no reply at all."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ def _is_cursor(v: Any) -> bool:
     return v is None or (_is_int(v) and v >= 0)
 
 
+def _is_count(v: Any) -> bool:
+    return _is_int(v) and v >= 0
+
+
+def _is_names(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(item, str) for item in v)
+
+
 BOOLEAN = FieldRule(False, _is_bool, "a boolean")
 STRING = FieldRule(False, _is_str, "a string")
 INTEGER = FieldRule(False, _is_int, "an integer")
@@ -62,29 +70,46 @@ RULES: dict[str, dict[str, FieldRule]] = {
         "code": CODE,
         "cursor_pos": CURSOR,
         "detail_level": FieldRule(False, lambda v: v in (0, 1) and _is_int(v), "0 or 1"),
+        "omit_sections": FieldRule(False, _is_names, "a list of section names"),
     },
     "is_complete_request": {"code": CODE},
     "history_request": {
-        "hist_access_type": FieldRule(True, _is_str, "one of tail, range, search"),
+        "hist_access_type": FieldRule(
+            True, lambda v: v in ("tail", "range", "search"), "one of tail, range, search"
+        ),
         "output": BOOLEAN,
         "raw": BOOLEAN,
         "session": INTEGER,
         "start": INTEGER,
         "stop": INTEGER,
-        "n": INTEGER,
+        "n": FieldRule(False, _is_count, "a non-negative integer (how many cells)"),
         "pattern": STRING,
         "unique": BOOLEAN,
     },
+    "comm_info_request": {"target_name": STRING},
+    "shutdown_request": {"restart": FieldRule(True, _is_bool, "a boolean")},
+    # Only the content's shape: the kernel answers every debug request with "no debugger".
+    "debug_request": {},
+    "kernel_info_request": {},
+    "connect_request": {},
+    "interrupt_request": {},
+    "usage_request": {},
+    "create_subshell_request": {},
+    "delete_subshell_request": {},
+    "list_subshell_request": {},
 }
 
 
-def request_problem(msg_type: str, content: Any) -> str | None:
-    """What is wrong with a request's content (naming the field), or None when it is valid."""
+def request_problem(msg_type: str, content: Any, metadata: Any = None) -> str | None:
+    """What is wrong with a request's content or metadata (naming the field), or None when it
+    is valid (or not a request this module knows)."""
     rules = RULES.get(msg_type)
     if rules is None:
         return None
     if not isinstance(content, Mapping):
         return f"{msg_type}: content must be an object, got {_json_type(content)}"
+    if metadata is not None and not isinstance(metadata, Mapping):
+        return f"{msg_type}: metadata must be an object, got {_json_type(metadata)}"
     for name, rule in rules.items():
         if name not in content:
             if rule.required:
