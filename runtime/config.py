@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from llmspell.storage.redaction import MASK, redact_secrets
+
 APP_NAME = "llmspell"
 ENV_PREFIX = "LLMSPELL_"
 # Variables that steer loading itself (or tests) rather than naming a config key.
@@ -509,7 +511,7 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
         elif err["type"] == "missing":
             lines.append(f"{where}: {dotted} is required")
         else:
-            value = err.get("input")
+            value = redact(dotted, err.get("input"))
             lines.append(f"{where}: {dotted} = {value!r}: {err['msg']}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
@@ -591,16 +593,17 @@ def config_to_flat(config: LLMSpellConfig) -> dict[str, Any]:
 
 
 def redact(dotted: str, value: Any) -> Any:
-    """Hide secrets: values of secret-looking keys and passwords inside URLs."""
+    """Hide secrets: values of secret-looking keys, and passwords inside connection strings
+    (`redact_secrets`: every form libpq accepts) anywhere in the value."""
     leaf = dotted.rsplit(".", 1)[-1].lower()
     if any(marker in leaf for marker in SECRET_MARKERS) and not leaf.endswith("_env") and value:
-        return "***"
-    if isinstance(value, str) and "://" in value and "@" in value:
-        scheme, rest = value.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        if ":" in creds:
-            user = creds.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}"
+        return MASK
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, Mapping):
+        return {k: redact(f"{dotted}.{k}", v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(dotted, item) for item in value]
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmspell.runtime.api.base import ApiError, ApiNamespace, optional_str
-from llmspell.runtime.config import config_to_flat, redact
+from llmspell.runtime.config import redacted_view
 
 
 class ConfigApi(ApiNamespace):
@@ -17,7 +17,7 @@ class ConfigApi(ApiNamespace):
         """The config value at a dotted `path` (`"storage.backend"`), a section as a table, or the
         whole config when no path is given. Secrets are redacted; unknown paths raise."""
         path = optional_str("Config.get", "path", path)
-        flat = {k: redact(k, v) for k, v in config_to_flat(self._ctx.config).items()}
+        flat = redacted_view(self._ctx.config)
         if not path:
             return _unflatten(flat)
         if path in flat:

@@ -13,6 +13,7 @@ from llmspell.runtime.config import DEFAULT_KEY_ENV, ProviderConfig
 from llmspell.runtime.errors import InvalidArgument, NotFound
 from llmspell.runtime.providers.base import ChatProvider, MissingApiKey, ProviderError
 from llmspell.runtime.providers.calls import EventLoopThread, PendingCall
+from llmspell.storage.redaction import redact_secrets
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
@@ -125,7 +126,7 @@ class ProviderManager:
             "enabled": config.enabled,
             "available": self.is_available(name),
             "model": provider.model if provider else config.model,
-            "base_url": config.base_url,
+            "base_url": redact_secrets(config.base_url),
             "api_key_env": config.key_env,
             "builtin": name == BUILTIN_MOCK and name not in self.config.providers,
             "capabilities": capabilities.as_dict() if capabilities else None,

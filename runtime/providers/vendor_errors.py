@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.providers.base import ProviderError
+from llmspell.storage.redaction import redact_secrets
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import ProviderConfig
@@ -46,6 +47,11 @@ class CallSite:
     base_url: str
     config: ProviderConfig
     key: str | None = None
+
+    @property
+    def shown_url(self) -> str:
+        """`base_url` as messages show it: without a password."""
+        return redact_secrets(self.base_url)
 
 
 @asynccontextmanager
@@ -85,7 +91,7 @@ def provider_error(
             if models and site.model not in models:
                 hint = f"models it lists: {', '.join(models)}"
             else:
-                hint = f"check the model name and {setting}.base_url ({site.base_url})"
+                hint = f"check the model name and {setting}.base_url ({site.shown_url})"
             message = f"provider {name!r} has no model {site.model!r} {quoted}; {hint}"
         elif status == 429:
             message = (
@@ -110,7 +116,7 @@ def provider_error(
         )
     if isinstance(error, errors.connection):
         return ProviderError(
-            f"cannot reach provider {name!r} at {site.base_url} ({_reason(error, site.key)}) "
+            f"cannot reach provider {name!r} at {site.shown_url} ({_reason(error, site.key)}) "
             f"{_after(retries, site)}; is the server running? check {setting}.base_url",
             provider=name,
         )
@@ -118,10 +124,10 @@ def provider_error(
 
 
 def redact(text: str, key: str | None) -> str:
-    """`text` without the key, nor anything that looks like one."""
+    """`text` without the key, nor anything that looks like one, nor a URL's password."""
     if key and len(key) >= 6:
         text = text.replace(key, "[key]")
-    return _KEY_LIKE.sub("[key]", text)
+    return redact_secrets(_KEY_LIKE.sub("[key]", text))
 
 
 def _status_of(error: Exception) -> int:

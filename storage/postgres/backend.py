@@ -19,6 +19,7 @@ from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.postgres import embedded
 from llmspell.storage.postgres.pool import open_pool, pool_engine
 from llmspell.storage.postgres.urls import connect, describe, role_of
+from llmspell.storage.redaction import redact_secrets
 from llmspell.storage.revision import classify, outdated_message, read_revision
 from llmspell.storage.settings import StorageSettings
 
@@ -151,7 +152,7 @@ def _server_error(exc: Exception, url: str) -> StorageError | None:
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return None  # a statement the server refused is a bug here, not a condition
     reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
-    return StorageError(f"PostgreSQL at {describe(url)} failed: {reason}")
+    return StorageError(f"PostgreSQL at {describe(url)} failed: {redact_secrets(reason, url)}")
 
 
 POSTGRES = PostgresBackend()

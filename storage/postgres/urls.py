@@ -10,6 +10,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from llmspell.storage.errors import StorageError
+from llmspell.storage.redaction import redact_secrets
 
 
 def parse_url(url: str, what: str = "storage.postgres.url") -> dict[str, Any]:
@@ -21,7 +22,7 @@ def parse_url(url: str, what: str = "storage.postgres.url") -> dict[str, Any]:
     try:
         return conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        reason = str(exc).splitlines()[0]
+        reason = redact_secrets(str(exc).splitlines()[0], url)
         raise StorageError(f"{what} is not a valid PostgreSQL URL: {reason}") from None
 
 
@@ -83,9 +84,10 @@ def as_url(params: dict[str, Any]) -> str:
 
 
 def describe(url: str) -> str:
-    """`user@host:port/db` for messages: never the password."""
+    """`user@host:port/db` for messages: never the password (nor a piece of one that libpq
+    would misread as the host, from an unencoded `@` in it)."""
     try:
-        params = conninfo_to_dict(url)
+        params = conninfo_to_dict(redact_secrets(url))
     except psycopg.ProgrammingError:
         return "<invalid url>"
     host = params.get("host") or "localhost"
@@ -102,5 +104,5 @@ def connect(
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split())
+        reason = redact_secrets(" ".join(str(exc).split()), url)
         raise StorageError(f"cannot connect to {what} at {describe(url)}: {reason}") from None

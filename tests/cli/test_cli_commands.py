@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import RunCli
+from fakes.connection_strings import FORMS, CredentialForm
 
 from llmspell import __version__
 from llmspell.cli import split_script_args
@@ -254,6 +255,19 @@ def test_config_show_names_files_environment_and_redacts(
         in outcome.out
     )
     assert "hunter2" not in outcome.out
+
+
+@pytest.mark.parametrize("form", FORMS, ids=[form.name for form in FORMS])
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_config_show_redacts_every_libpq_password_form(
+    cli: RunCli, monkeypatch: pytest.MonkeyPatch, form: CredentialForm, json_output: bool
+) -> None:
+    monkeypatch.setenv("LLMSPELL_STORAGE__POSTGRES__URL", form.url)
+    monkeypatch.setenv("LLMSPELL_STORAGE__POSTGRES__ADMIN_URL", form.url)
+    outcome = cli("--profile", "memory", "config", "show", *(["--json"] if json_output else []))
+    assert outcome.code == 0, outcome.err
+    assert "***" in outcome.out
+    assert form.secret not in outcome.out + outcome.err
 
 
 def test_config_show_json_is_machine_readable(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:

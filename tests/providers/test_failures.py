@@ -149,6 +149,20 @@ def test_an_unreachable_server_is_named_by_its_base_url(vendor: Vendor, connect:
     assert f"check providers.{vendor.type}.base_url" in message
 
 
+def test_an_unreachable_server_is_named_without_the_password_of_its_base_url(
+    vendor: Vendor, connect: Connect
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    c = connect(vendor, base_url=f"http://u:pw-base-93@127.0.0.1:{port}/v1", max_retries=0)
+    with pytest.raises(ProviderError) as caught:
+        c.manager.call(c.provider, HELLO)
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach provider '{vendor.type}' at http://u:***@127.0.0.1:")
+    assert "pw-base-93" not in message
+
+
 @pytest.mark.parametrize(
     ("hang", "stream"),
     [(Hang(), False), (Hang(), True), (Hang(after_text="Thinking it over"), True)],

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes.connection_strings import FORMS, CredentialForm
 from runtime_helpers import MakeRuntime, as_list, call, call_error, error_of
 
 from llmspell.runtime import ScriptRuntime
@@ -168,6 +169,32 @@ def test_config_get_redacts_secrets(make_runtime: MakeRuntime, engine: str) -> N
     rt = make_runtime(engine, storage__postgres__url="postgresql://app:hunter2@db/llm")
     assert call(rt, "Config.get", "storage.postgres.url") == "postgresql://app:***@db/llm"
     assert "hunter2" not in json.dumps(call(rt, "Config.get"))
+
+
+@pytest.mark.parametrize("form", FORMS, ids=[form.name for form in FORMS])
+def test_config_get_redacts_every_libpq_password_form(
+    make_runtime: MakeRuntime, form: CredentialForm
+) -> None:
+    rt = make_runtime("lua", storage__postgres__url=form.url, storage__postgres__admin_url=form.url)
+    url = call(rt, "Config.get", "storage.postgres.url")
+    assert "***" in url and form.secret not in url
+    assert form.secret not in json.dumps(call(rt, "Config.get", "storage.postgres"))
+    assert form.secret not in json.dumps(call(rt, "Config.get"))
+
+
+@pytest.mark.parametrize("form", FORMS, ids=[form.name for form in FORMS])
+def test_a_storage_error_a_script_sees_does_not_show_the_password(
+    make_runtime: MakeRuntime, form: CredentialForm
+) -> None:
+    rt = make_runtime(
+        "lua",
+        storage__backend="postgres",
+        storage__postgres__url=form.url,
+        storage__postgres__admin_url=form.url,
+    )
+    err = error_of(rt, 'State.save("global", "k", 1)')
+    assert "cannot connect to PostgreSQL" in err.evalue
+    assert form.secret not in err.evalue
 
 
 def test_config_reports_engine_network_and_file_access(

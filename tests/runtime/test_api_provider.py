@@ -66,6 +66,15 @@ def test_list_get_capabilities_and_availability(
     assert "sk-test" not in repr(value(rt, "return Provider.list()"))
 
 
+def test_provider_get_hides_a_password_in_base_url(make_runtime: MakeRuntime) -> None:
+    url = "http://proxy-user:pw-proxy-92@gpu-box:11434/v1"
+    rt = make_runtime(providers={"local": {"type": "ollama", "base_url": url}})
+    assert value(rt, 'return Provider.get("local").base_url') == (
+        "http://proxy-user:***@gpu-box:11434/v1"
+    )
+    assert "pw-proxy-92" not in repr(value(rt, "return Provider.list()"))
+
+
 def test_model_names_find_their_provider() -> None:
     providers = manager(
         {"work": {"type": "openai", "model": "gpt-4o-mini"}, "claude": {"type": "anthropic"}}

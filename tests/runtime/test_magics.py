@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from fakes.connection_strings import FORMS, CredentialForm
 from runtime_helpers import MakeRuntime, error_of
 
 from llmspell.runtime import ScriptRuntime
@@ -149,6 +150,19 @@ def test_config_shows_effective_values_with_sources_and_redacts(
         everything = rt.execute("%config").stdout
         assert 'storage.backend = "memory"' in re.sub(r" +", " ", everything)
         assert "s3cret" not in everything
+
+
+@pytest.mark.parametrize("form", FORMS, ids=[form.name for form in FORMS])
+def test_config_redacts_every_libpq_password_form(form: CredentialForm) -> None:
+    loaded = load_config(
+        profile="memory",
+        env={"LLMSPELL_STORAGE__POSTGRES__URL": form.url},
+        overrides={"storage.postgres.admin_url": form.url},
+    )
+    with ScriptRuntime(loaded.config, loaded_config=loaded) as rt:
+        for cell in ("%config storage.postgres.url", "%config storage.postgres", "%config"):
+            out = rt.execute(cell).stdout
+            assert "***" in out and form.secret not in out, cell
 
 
 def test_config_of_an_unknown_path_lists_the_sections(rt: ScriptRuntime) -> None:

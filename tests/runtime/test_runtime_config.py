@@ -392,6 +392,13 @@ def test_redact_hides_secrets_and_keeps_the_rest(key: str, value: str, shown: st
     assert redact(key, value) == shown
 
 
+def test_an_invalid_value_is_quoted_without_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env={"LLMSPELL_STORAGE__POSTGRES__URL": '["host=db password=pw-in-a-list-81"]'})
+    assert "storage.postgres.url = ['host=db password=***']" in str(caught.value)
+    assert "pw-in-a-list-81" not in str(caught.value)
+
+
 def test_validate_file_accepts_a_good_file_and_ignores_the_environment(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
