@@ -273,32 +273,8 @@ def pg_status(settings: StorageSettings) -> EmbeddedStatus:
 
 def check_artifacts(settings: StorageSettings, tenant_id: str) -> list[IntegrityProblem]:
     """Artifact integrity (for `storage validate`): the tenant's hash mismatches, wrong
-    reference counts, missing bodies and orphaned chunk rows; on PostgreSQL also the app
-    role's Large Objects that no tenant's content row references (checked as the owner, the
-    one role that sees every tenant's rows)."""
-    from llmspell.storage.components.artifacts import IntegrityProblem as Problem
+    reference counts, missing bodies and orphaned chunk rows."""
     from llmspell.storage.sql_storage import open_storage
 
     with open_storage(settings, tenant_id) as storage:
-        problems = storage.artifacts.check_integrity()
-    backend = backend_for(settings.backend_of("artifacts"))
-    if backend.dialect != "postgresql":
-        return problems
-    from llmspell.storage.postgres import large_objects
-
-    with (
-        backend.owner(settings, create=False) as target,
-        target.engine.connect() as conn,
-        conn.begin(),
-    ):
-        orphans = large_objects.orphaned(conn, target.app_role or "")
-    problems.extend(
-        Problem(
-            "orphaned_large_object",
-            None,
-            f"large object {oid} belongs to no artifact of any tenant (remove it with "
-            f"`SELECT lo_unlink({oid})` as the app role)",
-        )
-        for oid in orphans
-    )
-    return problems
+        return storage.artifacts.check_integrity()

@@ -3,8 +3,8 @@ sequences, dedup with reference counts, binary-safe chunked bodies, queries, del
 integrity check finding each kind of corruption.
 
 `TENANT_FILTER_CALLS` reaches every statement of every store method; test_components.py checks
-that each carries the tenant. PostgreSQL Large Objects have their own suite
-(test_artifact_large_objects.py).
+that each carries the tenant. PostgreSQL's chunk rows under row-level security have their own
+suite (test_artifact_bodies_postgres.py).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from llmspell.storage.components.artifacts.tables import (
 
 S1 = "11111111-1111-4111-8111-111111111111"
 S2 = "22222222-2222-4222-8222-222222222222"
-# Small chunks so short test bodies span several chunk rows (and, on PostgreSQL, large objects).
-SMALL = ArtifactSettings(max_bytes=10_000, chunk_bytes=4, large_object_bytes=16)
+# Small chunks so short test bodies span several chunk rows.
+SMALL = ArtifactSettings(max_bytes=10_000, chunk_bytes=4)
 
 
 def new(name: str = "a.txt", session_id: str = S1, **fields: Any) -> NewArtifact:
@@ -90,7 +90,7 @@ TENANT_FILTER_CALLS: dict[str, Callable[[SqlArtifactStore], Any]] = {
 
 @pytest.fixture
 def small(open_test_storage: Any) -> SqlStorage:
-    """Storage whose artifacts use 4-byte chunks and large objects from 16 bytes."""
+    """Storage whose artifacts use 4-byte chunks."""
     storage: SqlStorage = open_test_storage(component_settings={"artifacts": SMALL})
     return storage
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 import sys
 import uuid
@@ -178,6 +180,106 @@ def test_the_migrated_schema_equals_the_schema_module(
         assert _schema_differences(engine) == []
     finally:
         engine.dispose()
+
+
+ARTIFACT_SESSION = "55555555-5555-4555-8555-555555555555"
+
+
+def _store_as_0009_did(app_url: str, tenant: str, bodies: list[tuple[bytes, bool]]) -> None:
+    """Artifacts the way revision 0009's code stored them, as the app role: a body in a large
+    object (True) or in one chunk row (False)."""
+    with psycopg.connect(app_url) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
+        for sequence, (body, large) in enumerate(bodies, start=1):
+            digest = hashlib.sha256(body).hexdigest()
+            oid = None
+            if large:
+                row = conn.execute("SELECT lo_from_bytea(0, %s)::bigint", (body,)).fetchone()
+                oid = row[0] if row else None
+            else:
+                conn.execute(
+                    "INSERT INTO artifact_chunks VALUES (%s, %s, 0, %s)", (tenant, digest, body)
+                )
+            conn.execute(
+                "INSERT INTO artifact_content (tenant_id, content_hash, size, ref_count, "
+                "large_object, created_at) VALUES (%s, %s, %s, 1, %s, now())",
+                (tenant, digest, len(body), oid),
+            )
+            conn.execute(
+                "INSERT INTO artifacts (tenant_id, session_id, sequence, name, version, type, "
+                "mime_type, size, tags, metadata, content_hash, created_at) VALUES "
+                "(%s, %s, %s, %s, 1, 'tool_result', 'application/octet-stream', %s, '[]', '{}', "
+                "%s, now())",
+                (tenant, ARTIFACT_SESSION, sequence, f"body{sequence}", len(body), digest),
+            )
+        conn.commit()
+
+
+def _large_objects(app_url: str) -> int:
+    with psycopg.connect(app_url) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()
+    return int(row[0]) if row else -1
+
+
+@pytest.mark.postgres
+def test_upgrading_moves_artifact_large_objects_into_chunk_rows_and_downgrading_keeps_them(
+    fresh_pg: StorageSettings, pg_urls: PgLogins
+) -> None:
+    admin.upgrade(fresh_pg, "0009")
+    big = os.urandom(2 * 1024 * 1024 + 5)  # three 1 MiB chunk rows after the move
+    other = os.urandom(1024 * 1024)
+    small = b"a body in one chunk row"
+    _store_as_0009_did(fresh_pg.pg_url, "a", [(big, True), (small, False)])
+    _store_as_0009_did(fresh_pg.pg_url, "b", [(other, True)])
+    assert _large_objects(fresh_pg.pg_url) == 2
+    owner, app = role_of(fresh_pg.pg_admin_url), role_of(fresh_pg.pg_url)
+
+    # The objects belong to the app role: the owner may not read them until it may act for it.
+    with pytest.raises(StorageError, match=rf"2 artifact bodies .* GRANT {app} TO {owner}"):
+        admin.upgrade(fresh_pg)
+    assert admin.current_revision(fresh_pg) == "0009"
+    assert _large_objects(fresh_pg.pg_url) == 2
+    with connect(pg_urls.superuser_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(app), sql.Identifier(owner)))
+    try:
+        [result] = admin.upgrade(fresh_pg)
+    finally:
+        with connect(pg_urls.superuser_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(app), sql.Identifier(owner))
+            )
+    assert (result.before, result.after, result.notes) == ("0009", HEAD, [])
+    assert _large_objects(fresh_pg.pg_url) == 0
+    with open_storage(fresh_pg, "a") as a, open_storage(fresh_pg, "b") as b:
+        assert a.artifacts.read(ARTIFACT_SESSION, 1) == big
+        assert a.artifacts.read(ARTIFACT_SESSION, 2) == small
+        assert b.artifacts.read(ARTIFACT_SESSION, 1) == other
+        assert a.artifacts.check_integrity() == [] and b.artifacts.check_integrity() == []
+    with psycopg.connect(fresh_pg.pg_admin_url) as conn:
+        forced = conn.execute(
+            "SELECT bool_and(relforcerowsecurity) FROM pg_class "
+            "WHERE relname IN ('artifact_content', 'artifact_chunks')"
+        ).fetchone()
+        policies = conn.execute(
+            "SELECT policyname FROM pg_policies WHERE tablename = 'artifact_content'"
+        ).fetchall()
+    assert forced == (True,), "RLS is forced again after the move"
+    assert policies == [("tenant_isolation",)]
+
+    [down] = admin.downgrade(fresh_pg, "0009")
+    assert down.after == "0009"
+    with psycopg.connect(fresh_pg.pg_url) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', 'a', true)")
+        rows = conn.execute(
+            "SELECT c.large_object, string_agg(k.data, ''::bytea ORDER BY k.chunk_index) "
+            "FROM artifact_content c JOIN artifact_chunks k USING (tenant_id, content_hash) "
+            "GROUP BY c.content_hash, c.large_object, c.size ORDER BY c.size DESC"
+        ).fetchall()
+    # 0009 reads a body from its chunk rows whenever large_object is NULL.
+    assert rows == [(None, big), (None, small)]
+    admin.upgrade(fresh_pg)
+    with open_storage(fresh_pg, "a") as a:
+        assert a.artifacts.read(ARTIFACT_SESSION, 1) == big
 
 
 def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:

@@ -4,7 +4,7 @@ versioned artifacts of each session that point at them.
 - `model`: settings, records, queries, integrity findings, the `ArtifactStore` Protocol;
 - `content`: what can be stored (bytes, text, a file), read in chunks;
 - `tables`: the SQLAlchemy tables;
-- `bodies`: where bytes live (chunk rows; PostgreSQL Large Objects for big bodies);
+- `bodies`: where bytes live (chunk rows, written and read one chunk at a time);
 - `store`: `SqlArtifactStore`, the rules of storing, referencing, reading and deleting.
 """
 

@@ -1,6 +1,9 @@
-"""Where a content row's bytes live: chunk rows (SQLite; small bodies on PostgreSQL) or, on
-PostgreSQL, a Large Object for bodies of `large_object_bytes` and more. Both are written and
-read one chunk at a time inside the caller's transaction, so no body is held twice."""
+"""Where a content row's bytes live: rows of `artifact_chunks`, one per chunk, on every backend.
+
+Written and read one chunk at a time inside the caller's transaction, so no body is held twice.
+The chunk rows carry the tenant like every other row, so on PostgreSQL row-level security
+guards a body exactly as it guards its content row (Large Objects, which sit outside it, are
+never used)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Connection, delete, exists, func, insert, select
 
-from llmspell.storage.components.artifacts.model import ArtifactSettings
 from llmspell.storage.components.artifacts.tables import artifact_chunks, artifact_content
-from llmspell.storage.database import Database
 from llmspell.storage.tenancy import Tenant
 
 
@@ -21,9 +22,7 @@ class MissingBody(ValueError):
 class Bodies:
     """Writes, reads and deletes bodies for one tenant on one database."""
 
-    def __init__(self, db: Database, tenant: Tenant, settings: ArtifactSettings) -> None:
-        self._settings = settings
-        self._large_objects = db.dialect_name == "postgresql"
+    def __init__(self, tenant: Tenant) -> None:
         c = artifact_chunks
         self._insert_chunk = insert(c).values(tenant.values())
         self._chunk = select(c.c.data).where(tenant.where(c, "content_hash", "chunk_index"))
@@ -40,38 +39,19 @@ class Bodies:
             .group_by(c.c.content_hash)
         )
 
-    def uses_large_object(self, size: int) -> bool:
-        return self._large_objects and size >= self._settings.large_object_bytes
-
     def write(
-        self, conn: Connection, content_hash: str, size: int, chunks: Iterable[bytes | memoryview]
-    ) -> int | None:
-        """Store a body; the Large Object's oid when it went to one, else None."""
-        if self.uses_large_object(size):
-            from llmspell.storage.postgres import large_objects
-
-            return large_objects.write(conn, chunks)
+        self, conn: Connection, content_hash: str, chunks: Iterable[bytes | memoryview]
+    ) -> None:
+        """Store a body, one INSERT a chunk (a list for executemany would hold every chunk at
+        once, and PostgreSQL refuses COPY FROM into a table under row-level security)."""
         for index, chunk in enumerate(chunks):
             conn.execute(
                 self._insert_chunk,
                 {"content_hash": content_hash, "chunk_index": index, "data": chunk},
             )
-        return None
 
-    def read(
-        self, conn: Connection, content_hash: str, size: int, large_object: int | None
-    ) -> Iterator[bytes]:
+    def read(self, conn: Connection, content_hash: str, size: int) -> Iterator[bytes]:
         """The body's bytes in chunks; MissingBody if they are gone or fewer than `size`."""
-        if large_object is not None:
-            from llmspell.storage.postgres import large_objects
-
-            if not large_objects.exists(conn, large_object):
-                raise MissingBody(f"the large object of content {content_hash} is gone")
-            try:
-                yield from large_objects.read(conn, large_object, size, self._settings.chunk_bytes)
-            except ValueError as exc:
-                raise MissingBody(f"content {content_hash}: {exc}") from None
-            return
         # Chunk by chunk, by index: one row in memory at a time on every driver (psycopg
         # would fetch a whole multi-row result at once).
         seen = 0
@@ -89,11 +69,7 @@ class Bodies:
             index += 1
             yield bytes(data)
 
-    def delete(self, conn: Connection, content_hash: str, large_object: int | None) -> None:
-        if large_object is not None:
-            from llmspell.storage.postgres import large_objects
-
-            large_objects.unlink(conn, large_object)
+    def delete(self, conn: Connection, content_hash: str) -> None:
         conn.execute(self._delete_chunks, {"content_hash": content_hash})
 
     def orphaned_chunks(self, conn: Connection) -> dict[str, int]:

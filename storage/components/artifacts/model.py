@@ -19,16 +19,14 @@ MiB = 1024 * 1024
 class ArtifactSettings:
     """Limits and layout (config: `storage.max_artifact_mb`).
 
-    Bodies are written and read `chunk_bytes` at a time; on PostgreSQL a body of
-    `large_object_bytes` or more goes to a Large Object, smaller ones to chunk rows.
+    Bodies are written and read `chunk_bytes` at a time, one chunk row each.
     """
 
     max_bytes: int = 100 * MiB
     chunk_bytes: int = MiB
-    large_object_bytes: int = MiB
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "chunk_bytes", "large_object_bytes"):
+        for name in ("max_bytes", "chunk_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
@@ -91,10 +89,9 @@ class IntegrityProblem:
     """One finding of an integrity check.
 
     kind: `hash_mismatch` (the body's sha256 or size differs from its content row),
-    `missing_body` (the content row's chunks or Large Object are gone), `ref_count` (the
-    stored count differs from the artifacts that reference the content), `orphaned_chunks`
-    (chunk rows without a content row), `orphaned_large_object` (a Large Object no content
-    row references; PostgreSQL, checked across tenants by the owner).
+    `missing_body` (some of the content row's chunks are gone), `ref_count` (the stored
+    count differs from the artifacts that reference the content), `orphaned_chunks` (chunk
+    rows without a content row).
     """
 
     kind: str
@@ -149,5 +146,5 @@ class ArtifactStore(Protocol):
 
     def check_integrity(self) -> builtins.list[IntegrityProblem]:
         """This tenant's hash mismatches, missing bodies, wrong reference counts and orphaned
-        chunk rows (orphaned Large Objects need every tenant's view: see `admin`)."""
+        chunk rows."""
         ...

@@ -139,7 +139,7 @@ class SqlArtifactStore:
         self._tenant = tenant
         self.tenant_id = tenant.id
         self.settings = settings
-        self._bodies = Bodies(db, tenant, settings)
+        self._bodies = Bodies(tenant)
         a, c, t, s = artifacts, artifact_content, artifact_tags, artifact_sequences
 
         next_sequence = upsert_into(db.dialect_name, s).values(tenant.values(last_sequence=1))
@@ -158,7 +158,6 @@ class SqlArtifactStore:
         )
         # UPDATE reserves bind names equal to column names (SET parameters): `:hash` here.
         content_row = (tenant.where(c), c.c.content_hash == bindparam("hash"))
-        self._set_large_object = update(c).where(*content_row).values(large_object=bindparam("oid"))
         self._add_reference = (
             update(c)
             .where(*content_row)
@@ -169,7 +168,7 @@ class SqlArtifactStore:
             update(c)
             .where(*content_row)
             .values(ref_count=c.c.ref_count - bindparam("dropped"))
-            .returning(c.c.ref_count, c.c.large_object)
+            .returning(c.c.ref_count)
         )
         self._delete_content = delete(c).where(tenant.where(c, "content_hash"))
         self._insert = insert(a).values(tenant.values())
@@ -184,7 +183,7 @@ class SqlArtifactStore:
             .limit(1)
         )
         self._body_of = (
-            select(c.c.content_hash, c.c.size, c.c.large_object)
+            select(c.c.content_hash, c.c.size)
             .join_from(
                 a,
                 c,
@@ -216,9 +215,7 @@ class SqlArtifactStore:
             .where(tenant.where(a), a.c.session_id.in_(bindparam("session_ids", expanding=True)))
             .group_by(a.c.session_id)
         )
-        self._contents = select(c.c.content_hash, c.c.size, c.c.ref_count, c.c.large_object).where(
-            tenant.where(c)
-        )
+        self._contents = select(c.c.content_hash, c.c.size, c.c.ref_count).where(tenant.where(c))
         self._references = (
             select(a.c.content_hash, func.count()).where(tenant.where(a)).group_by(a.c.content_hash)
         )
@@ -297,13 +294,7 @@ class SqlArtifactStore:
                 {"content_hash": found.sha256, "size": found.size, "created_at": now},
             ).first()
             if created is not None:
-                large_object = self._bodies.write(
-                    conn, found.sha256, found.size, self._same_bytes(source, found)
-                )
-                if large_object is not None:
-                    conn.execute(
-                        self._set_large_object, {"hash": found.sha256, "oid": large_object}
-                    )
+                self._bodies.write(conn, found.sha256, self._same_bytes(source, found))
                 return
             if conn.execute(self._add_reference, {"hash": found.sha256}).first():
                 return
@@ -366,8 +357,7 @@ class SqlArtifactStore:
     def _read(
         self, session_id: str, sequence: int, target: Callable[[int], Writable]
     ) -> int | None:
-        # One transaction: the body cannot be deleted half-way through (large objects are read
-        # with lo_get at offsets inside it, as they must be).
+        # One transaction: the body cannot be deleted half-way through.
         with self._db.transaction() as conn:
             row = conn.execute(
                 self._body_of, {"session_id": session_id, "sequence": sequence}
@@ -376,7 +366,7 @@ class SqlArtifactStore:
                 return None
             out = target(int(row.size))
             written = 0
-            for chunk in self._bodies.read(conn, row.content_hash, int(row.size), row.large_object):
+            for chunk in self._bodies.read(conn, row.content_hash, int(row.size)):
                 out.write(chunk)
                 written += len(chunk)
             return written
@@ -471,7 +461,7 @@ class SqlArtifactStore:
             self._drop_references, {"hash": content_hash, "dropped": dropped}
         ).first()
         if row is not None and row.ref_count <= 0:
-            self._bodies.delete(conn, content_hash, row.large_object)
+            self._bodies.delete(conn, content_hash)
             conn.execute(self._delete_content, {"content_hash": content_hash})
 
     # --- integrity --------------------------------------------------------------------------
@@ -518,7 +508,7 @@ class SqlArtifactStore:
         sha = hashlib.sha256()
         size = 0
         try:
-            for chunk in self._bodies.read(conn, row.content_hash, int(row.size), row.large_object):
+            for chunk in self._bodies.read(conn, row.content_hash, int(row.size)):
                 sha.update(chunk)
                 size += len(chunk)
         except MissingBody as exc:

@@ -1,5 +1,5 @@
 """The artifact tables: content once per (tenant, sha256) with a reference count, its body in
-chunk rows (or a PostgreSQL Large Object), and the artifacts that point at it."""
+chunk rows, and the artifacts that point at it."""
 
 from __future__ import annotations
 
@@ -26,13 +26,12 @@ artifact_content = Table(
     Column("content_hash", Text, nullable=False),  # sha256, hex
     Column("size", BigInteger, nullable=False),
     Column("ref_count", Integer, nullable=False),
-    # PostgreSQL: the Large Object holding the body (NULL: the body is in artifact_chunks).
-    # Never leaves the store: scripts see the hash, not the oid.
-    Column("large_object", BigInteger),
     Column("created_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("tenant_id", "content_hash"),
 )
 
+# The body, `chunk_bytes` a row, in order of chunk_index. Big bodies too: a row is the only
+# place PostgreSQL's row-level security reaches (a Large Object would sit outside it).
 artifact_chunks = Table(
     "artifact_chunks",
     metadata,
