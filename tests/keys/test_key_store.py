@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from key_helpers import MakeKeys
+from time_machine import TimeMachineFixture
 
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound
 from llmspell.runtime.infrastructure import Infrastructure
@@ -103,12 +103,17 @@ def test_remove_deletes_the_service_with_its_history(keys: KeyStore) -> None:
     assert keys.secret("openai") == "sk-again"
 
 
-def test_an_expired_key_is_listed_but_not_handed_out(keys: KeyStore) -> None:
-    soon = datetime.now(UTC) + timedelta(milliseconds=300)
+def test_an_expired_key_is_listed_but_not_handed_out(
+    keys: KeyStore, time_machine: TimeMachineFixture
+) -> None:
+    # the clock stands still until the test moves it, however long encryption takes
+    time_machine.move_to(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), tick=False)
+    soon = datetime.now(UTC) + timedelta(minutes=1)
     info = keys.add("openai", SECRET, expires_at=soon)
     assert info.expires_at == soon and not info.expired
+    time_machine.shift(59)
     assert keys.secret("openai") == SECRET
-    time.sleep(0.4)
+    time_machine.shift(2)
     assert keys.secret("openai") is None
     [listed] = keys.list()
     assert listed.expired

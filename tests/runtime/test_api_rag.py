@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runtime_helpers import MakeRuntime, as_list, call, call_error
+from time_machine import TimeMachineFixture
 
 from llmspell.runtime import ScriptRuntime
 
@@ -127,29 +128,38 @@ def test_hybrid_false_ranks_by_meaning_alone_and_differs_on_a_keyword_heavy_quer
     assert "hybrid must be true or false" in error.evalue
 
 
-def test_ttl_s_makes_chunks_expire(rt: ScriptRuntime) -> None:
-    ingest(rt, {"id": "brief", "content": "A short-lived note about tulips."}, {"ttl_s": 0.3})
+def test_ttl_s_makes_chunks_expire(rt: ScriptRuntime, time_machine: TimeMachineFixture) -> None:
+    # the clock stands still until the test moves it: a slow ingest (a model load on a busy
+    # machine) cannot use up the lifetime before the first search
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    time_machine.move_to(now, tick=False)
+    ingest(rt, {"id": "brief", "content": "A short-lived note about tulips."}, {"ttl_s": 60})
     ingest(rt, {"id": "lasting", "content": "A lasting note about roses."})
     assert "brief" in ids(call(rt, "RAG.search", "tulips"))
     listed = {d["document_id"]: d for d in as_list(call(rt, "RAG.list_documents"))}
-    assert listed["brief"].get("expires_at") is not None
+    assert listed["brief"].get("expires_at") == "2026-03-01T12:01:00.000000Z"
     assert listed["lasting"].get("expires_at") is None
-    time.sleep(0.4)
+    time_machine.shift(59)
+    assert "brief" in ids(call(rt, "RAG.search", "tulips"))
+    time_machine.shift(2)
     assert ids(call(rt, "RAG.search", "tulips")) == ["lasting"]
     assert "ttl_s must be more than 0" in call_error(rt, "RAG.ingest", "x", {"ttl_s": 0}).evalue
 
 
-def test_a_session_collection_expires_with_its_lifetime(rt: ScriptRuntime) -> None:
+def test_a_session_collection_expires_with_its_lifetime(
+    rt: ScriptRuntime, time_machine: TimeMachineFixture
+) -> None:
+    time_machine.move_to(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), tick=False)
     ingest(rt, {"id": "before", "content": "Notes on apricots."},
            {"scope": "session", "scope_id": "s"})  # fmt: skip
-    made = call(rt, "RAG.create_session_collection", "s", 0.4)
-    assert made["session_id"] == "s" and made["scope"] == "session" and made["ttl_s"] == 0.4
+    made = call(rt, "RAG.create_session_collection", "s", 60)
+    assert made["session_id"] == "s" and made["scope"] == "session" and made["ttl_s"] == 60
     ingest(rt, {"id": "after", "content": "Notes on plums."},
            {"scope": "session", "scope_id": "s"})  # fmt: skip
     listed = as_list(call(rt, "RAG.list_documents", {"scope": "session", "scope_id": "s"}))
     assert {d["document_id"] for d in listed} == {"before", "after"}
-    assert all(d.get("expires_at") == listed[0].get("expires_at") is not None for d in listed)
-    time.sleep(0.5)
+    assert all(d.get("expires_at") == "2026-03-01T12:01:00.000000Z" for d in listed)
+    time_machine.shift(61)
     assert ids(call(rt, "RAG.search", "notes", {"scope": "session", "scope_id": "s"})) == []
     ingest(rt, {"id": "later", "content": "Notes on figs."}, {"scope": "session", "scope_id": "s"})
     later = as_list(call(rt, "RAG.list_documents", {"scope": "session", "scope_id": "s"}))
