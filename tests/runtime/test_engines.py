@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runtime_helpers import MakeRuntime, memory_config
+from runtime_helpers import MakeRuntime, error_of, memory_config
 
 from llmspell.runtime import ScriptError
 from llmspell.runtime.config import ConfigError
 
+# half a second of CPU time, then the seconds it took (CPU time: at least 0.5 however loaded)
 BUSY_HALF_SECOND = {
-    "lua": "local t = os.clock() while os.clock() - t < 0.5 do end",
-    "python": "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass",
+    "lua": "local t = os.clock() while os.clock() - t < 0.5 do end return os.clock() - t",
+    "python": "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
+    "time.process_time() - t",
 }
 OTHER = {"lua": "python", "python": "lua"}
 
@@ -31,7 +33,9 @@ def test_an_engine_ignores_the_other_engines_time_limit(
     make_runtime: MakeRuntime, engine: str
 ) -> None:
     rt = make_runtime(engine, **{f"engines__{OTHER[engine]}__timeout_s": 0.2})
-    rt.execute(BUSY_HALF_SECOND[engine])
+    assert rt.execute(BUSY_HALF_SECOND[engine]).value >= 0.5, "it ran past the other's limit"
+    limited = make_runtime(OTHER[engine], **{f"engines__{OTHER[engine]}__timeout_s": 0.2})
+    assert error_of(limited, BUSY_HALF_SECOND[OTHER[engine]]).ename == "TimeoutError"
 
 
 @pytest.mark.parametrize(("engine", "trusted"), [("lua", False), ("python", True)])
