@@ -13,13 +13,17 @@ from contextlib import contextmanager
 from types import FrameType
 
 import pytest
-from runtime_helpers import MakeRuntime, error_of
+from runtime_helpers import MakeRuntime, call, error_of
 
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.errors import ScriptStopping
 
 # A limit that user code could swallow would hang the cell: fail instead of waiting forever.
 pytestmark = pytest.mark.timeout(30)
+# The runaways here never end by themselves; a stop given after 0.3 s must end them well before
+# this. The bound is wide because a loaded machine may take seconds to schedule the stop: it
+# tells a stop that reached the runaway from one that waited for it (which never comes).
+STOPPED_WITHIN_S = 10.0
 
 RUNAWAY = {
     "plain loop": "while true do end",
@@ -57,7 +61,7 @@ def test_interrupt_from_another_thread_stops_a_runaway_cell(lua: ScriptRuntime, 
         err = error_of(lua, code)
     elapsed = time.monotonic() - started
     assert err.ename == "KeyboardInterrupt"
-    assert elapsed < 1.3
+    assert elapsed < STOPPED_WITHIN_S
     assert lua.execute("return kept + 1").value == 42
 
 
@@ -106,14 +110,18 @@ def test_timeout_fails_the_cell_with_timeout_error(make_runtime: MakeRuntime, co
     err = error_of(rt, code)
     assert err.ename == "TimeoutError"
     assert "0.3 s" in err.evalue
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < STOPPED_WITHIN_S
     assert rt.execute("return kept").value == 1
 
 
 def test_timeout_applies_per_cell_not_per_runtime(make_runtime: MakeRuntime) -> None:
-    rt = make_runtime(engines__lua__timeout_s=0.5)
+    rt = make_runtime(engines__lua__timeout_s=1.5)
+    sub = call(rt, "Event.subscribe", "never.*")
+    wait = f'return Event.receive("{sub}", %d) == nil and "waited"'
+    # three cells of 0.6 s each: 1.8 s together, more than the limit; 0.9 s of slack each
     for _ in range(3):
-        rt.execute("local t = os.clock() while os.clock() - t < 0.2 do end")
+        assert rt.execute(wait % 600).value == "waited"
+    assert error_of(rt, wait % 60_000).ename == "TimeoutError", "the limit is in force"
 
 
 MEMORY_HOGS = {
@@ -235,7 +243,7 @@ def test_timeout_stops_work_the_count_hook_cannot_see(make_runtime: MakeRuntime,
     started = time.monotonic()
     err = error_of(rt, code)
     assert err.ename == "TimeoutError"
-    assert time.monotonic() - started < 1.3
+    assert time.monotonic() - started < STOPPED_WITHIN_S
     assert rt.execute("return 1").value == 1
 
 
@@ -249,7 +257,7 @@ def test_interrupt_stops_work_the_count_hook_cannot_see(lua: ScriptRuntime, code
     with after(0.3, lua.interrupt):
         err = error_of(lua, code)
     assert err.ename == "KeyboardInterrupt"
-    assert time.monotonic() - started < 1.3
+    assert time.monotonic() - started < STOPPED_WITHIN_S
 
 
 def test_string_rep_of_nothing_returns_at_once(lua: ScriptRuntime) -> None:
@@ -317,7 +325,7 @@ def test_a_stream_pulled_after_its_cell_ended_is_still_limited(make_runtime: Mak
     started = time.monotonic()
     with pytest.raises(ScriptStopping, match=r"time limit of 0\.3 s"):
         stream.next()
-    assert time.monotonic() - started < 1.3
+    assert time.monotonic() - started < STOPPED_WITHIN_S
     assert rt.execute("return 2").value == 2
 
 
@@ -347,25 +355,25 @@ def test_python_timeout_is_raised_again_when_the_script_catches_it(
     make_runtime: MakeRuntime,
 ) -> None:
     py = make_runtime("python", engines__python__timeout_s=0.3)
-    for body in ("for i in range(1000):\n            pass", "sum(range(10**6))", "time.sleep(5)"):
+    for body in ("for i in range(1000):\n            pass", "sum(range(10**6))", "time.sleep(60)"):
         loop = f"while True:\n    try:\n        {body}\n    except BaseException:\n        pass"
         code = f"import time\n{loop}"
         started = time.monotonic()
         assert error_of(py, code).ename == "TimeoutError"
-        assert time.monotonic() - started < 1.3
+        assert time.monotonic() - started < STOPPED_WITHIN_S
     assert py.execute("1 + 1").value == 2
 
 
 def test_python_timeout_interrupts_a_blocking_sleep(make_runtime: MakeRuntime) -> None:
     py = make_runtime("python", engines__python__timeout_s=0.3)
     started = time.monotonic()
-    assert error_of(py, "import time\ntime.sleep(10)").ename == "TimeoutError"
-    assert time.monotonic() - started < 1.3
+    assert error_of(py, "import time\ntime.sleep(60)").ename == "TimeoutError"
+    assert time.monotonic() - started < STOPPED_WITHIN_S
 
 
 def test_python_interrupt_breaks_a_blocking_sleep(py: ScriptRuntime) -> None:
     started = time.monotonic()
     with after(0.3, py.interrupt):
-        assert error_of(py, "import time\ntime.sleep(10)").ename == "KeyboardInterrupt"
-    assert time.monotonic() - started < 1.3
+        assert error_of(py, "import time\ntime.sleep(60)").ename == "KeyboardInterrupt"
+    assert time.monotonic() - started < STOPPED_WITHIN_S
     assert py.execute("'still here'").value == "still here"

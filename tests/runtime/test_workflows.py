@@ -77,11 +77,15 @@ def test_parallel_python_side_steps_overlap_and_max_concurrency_is_honoured(
     lua: ScriptRuntime,
 ) -> None:
     lock, running, peak = threading.Lock(), [0], [0]
+    # a step goes on only when a whole batch of steps is in at once: steps that ran one after
+    # another would break the barrier (the step fails), however fast or slow the machine is
+    batch = [threading.Barrier(6, timeout=10)]
 
     def slow(params: dict[str, Any]) -> bool:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
+        batch[0].wait()
         time.sleep(0.1)
         with lock:
             running[0] -= 1
@@ -92,11 +96,10 @@ def test_parallel_python_side_steps_overlap_and_max_concurrency_is_honoured(
       steps = {}
       for i = 1, 6 do steps[i] = {name = "s" .. i, type = "tool", tool = "slow"} end
     """)
-    started = time.monotonic()
     assert value(lua, 'return Workflow.parallel{name = "p", steps = steps}:execute().success')
-    assert time.monotonic() - started < 0.45, "six 100 ms steps ran concurrently"
-    assert peak[0] == 6
+    assert peak[0] == 6, "all six steps ran at once"
     peak[0] = 0
+    batch[0] = threading.Barrier(2, timeout=10)
     out = value(
         lua, 'return Workflow.parallel{name = "p2", steps = steps, max_concurrency = 2}:execute()'
     )
@@ -628,13 +631,17 @@ def test_an_interrupt_between_python_side_steps_stops_before_the_next(
 def test_an_interrupt_while_parallel_steps_wait_stops_the_run(
     lua: ScriptRuntime, interrupt_after: Any
 ) -> None:
-    add_python_tool(lua, "nap", lambda p: time.sleep(0.5) or True)
+    release = threading.Event()  # the steps would wait 60 s; the run must not wait for them
+    add_python_tool(lua, "nap", lambda p: release.wait(60) or True)
     interrupt_after(lua, 0.1)
     started = time.monotonic()
-    err = error_of(
-        lua,
-        """steps = {} for i = 1, 4 do steps[i] = {name = "s" .. i, tool = "nap"} end
-        Workflow.parallel{name = "waits", steps = steps}:execute()""",
-    )
-    assert err.ename == "KeyboardInterrupt" and time.monotonic() - started < 0.45
+    try:
+        err = error_of(
+            lua,
+            """steps = {} for i = 1, 4 do steps[i] = {name = "s" .. i, tool = "nap"} end
+            Workflow.parallel{name = "waits", steps = steps}:execute()""",
+        )
+    finally:
+        release.set()
+    assert err.ename == "KeyboardInterrupt" and time.monotonic() - started < 10
     assert value(lua, 'return Workflow.executions{name = "waits"}[1].status') == "failed"
