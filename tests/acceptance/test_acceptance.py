@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from shared_acceptance import ACCEPTANCE
 
+from llmspell.storage.postgres import os_user
+
 SCRIPTS = [
     "state_roundtrip.lua",
     "json_sandbox_args.lua",
@@ -35,8 +37,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_acceptance_script_passes(profile: str, script: str) -> None:
+def test_acceptance_script_passes(profile: str, script: str, pg_server_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSPELL_")}
+    if profile == "embedded-postgres" and os_user.runs_as_root():
+        # run.sh keeps its data in a private (0700) temp dir the server's OS user cannot
+        # enter, and llmspell does not loosen it: the cluster goes where that user can.
+        env["LLMSPELL_STORAGE__POSTGRES__DATA_DIR"] = str(pg_server_dir / "pg")
     # the project's venv first, so run.sh finds this checkout's `llmspell`
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from llmspell.migrations import HEAD
-from llmspell.storage import StorageSettings, admin
-from llmspell.storage.postgres import embedded
+from llmspell.storage import StorageError, StorageSettings, admin
+from llmspell.storage.postgres import embedded, os_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -57,3 +59,44 @@ def test_processes_share_data_and_only_pg_start_keeps_the_server(pg_server_dir: 
         assert admin.pg_stop(settings) is False
     finally:
         embedded.stop(data_dir)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_starting_never_loosens_a_parent_and_makes_its_own_enterable(pg_server_dir: Path) -> None:
+    parent = pg_server_dir / "enterable"
+    parent.mkdir()
+    parent.chmod(0o711)  # others may enter, not list: the wheel made such a parent 0755
+    data_dir = parent / "made-here" / "pg"
+    umask = os.umask(0o077)
+    try:
+        embedded.start(data_dir)
+    finally:
+        os.umask(umask)
+        embedded.stop(data_dir)
+    assert mode(parent) == 0o711
+    assert mode(pg_server_dir) == 0o711
+    made_here = mode(parent / "made-here")
+    assert made_here == (0o711 if os_user.runs_as_root() else 0o700)
+
+
+def test_a_private_parent_keeps_its_mode_and_root_is_told_what_to_do(pg_server_dir: Path) -> None:
+    private = pg_server_dir / "private"
+    private.mkdir()
+    private.chmod(0o700)
+    data_dir = private / "pg"
+    if os_user.runs_as_root():  # the server runs as `embedded_postgres`, who cannot enter
+        with pytest.raises(StorageError) as caught:
+            embedded.start(data_dir)
+        message = str(caught.value)
+        assert f"cannot enter {private} (mode 0700), a parent of the data directory" in message
+        assert "does not loosen the mode of an existing directory" in message
+        assert "set storage.postgres.data_dir (LLMSPELL_STORAGE__POSTGRES__DATA_DIR) to" in message
+    else:  # the server runs as this user, who can
+        try:
+            embedded.start(data_dir)
+        finally:
+            embedded.stop(data_dir)
+    assert mode(private) == 0o700
