@@ -16,6 +16,7 @@ REVISIONS: tuple[str, ...] = (
     "0008",
     "0009",
     "0010",
+    "0011",
 )
 HEAD: str = REVISIONS[-1]
 

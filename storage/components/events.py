@@ -39,7 +39,12 @@ from sqlalchemy.exc import DBAPIError
 from llmspell.storage.components.kv import encode_value
 from llmspell.storage.database import Database
 from llmspell.storage.event_types import check_event_type, compile_pattern
-from llmspell.storage.postgres.partitions import MonthlyPartitioning, add_months, month_start
+from llmspell.storage.postgres.partitions import (
+    APP_MONTHS_AHEAD,
+    MonthlyPartitioning,
+    add_months,
+    month_start,
+)
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
@@ -140,9 +145,10 @@ class EventLogSettings:
     def __post_init__(self) -> None:
         if self.max_payload_bytes < 1:
             raise ValueError(f"max_payload_bytes must be positive, got {self.max_payload_bytes}")
-        if not 0 <= self.partition_months_ahead <= 24:
+        if not 0 <= self.partition_months_ahead <= APP_MONTHS_AHEAD:
             raise ValueError(
-                f"partition_months_ahead must be 0-24, got {self.partition_months_ahead}"
+                f"partition_months_ahead must be 0-{APP_MONTHS_AHEAD}, got "
+                f"{self.partition_months_ahead}"
             )
 
 
@@ -271,7 +277,9 @@ class SqlEventLog:
             "expires_at": _aware("expires_at", expires_at),
         }
         if self._partitioned:
-            self._ensure_partitions_for(max(row["timestamp"], now))
+            # Around now only: an event stamped far from now lands in the DEFAULT partition
+            # (the app role may not make partitions far away; the owner may).
+            self._ensure_partitions_for(now)
         with self._db.transaction(write=True) as conn:
             row["sequence"] = int(conn.execute(self._next_sequence).scalar_one())
             conn.execute(self._insert, row)
@@ -389,7 +397,9 @@ class SqlEventLog:
 
 def ensure_event_partitions(db: Database, moment: datetime, months: int) -> list[str]:
     """Create the event log's monthly partitions for `months` months from `moment`'s
-    (PostgreSQL; the maintenance an operator runs on demand). Returns the names created."""
+    (PostgreSQL; the maintenance an operator runs on demand). Returns the names created.
+    On a database of the app role only months near now are allowed (see
+    `llmspell.storage.postgres.partitions`); the owner's may make any."""
     if db.dialect_name != "postgresql":
         return []
     with db.transaction(write=True) as conn:

@@ -2,7 +2,11 @@
 is left, and a DEFAULT partition so no insert ever fails for lack of one.
 
 The app role may neither create nor drop tables, so both jobs are `SECURITY DEFINER` functions
-owned by the schema owner; the app role may only EXECUTE them (`storage upgrade` grants it).
+owned by the schema owner; the app role may only EXECUTE them (`storage upgrade` grants it),
+and only near now: it creates partitions from the month before the current one to
+`APP_MONTHS_AHEAD` + 1 months after it, and drops only partitions that ended before the current
+month. Partitions anywhere else are the owner's job (`storage.postgres.admin_url`), so a
+caller holding the app role's connection cannot create tables in bulk or far ahead.
 Row-level security lives on the parent (enabled and forced, the tenant policy): every read and
 write of the app goes through the parent, which is where PostgreSQL applies policies. Each
 partition has RLS enabled with no policy and no grants, so nobody but the owner reads one
@@ -20,7 +24,13 @@ from sqlalchemy import Select, bindparam, func, select
 
 # pg_advisory_xact_lock key shared by both functions: one partition change at a time.
 PARTITION_LOCK = 0x6C6C7074  # "llpt"
-MAX_MONTHS = 120
+MAX_MONTHS = 120  # per call, for the owner
+# How far ahead the app keeps partitions at most (`partition_months_ahead`); the functions let
+# the app role create partitions from the month before now's to one month past this.
+APP_MONTHS_AHEAD = 24
+# The month before now's and one past the app's horizon: a client clock on the other side of a
+# month boundary than the server's still lands inside.
+APP_WINDOW_MONTHS = 1 + 1 + APP_MONTHS_AHEAD + 1
 
 
 @dataclass(frozen=True)
@@ -67,25 +77,59 @@ class MonthlyPartitioning:
     def create_sql(self, schema: str, quote: Callable[[str], str]) -> list[str]:
         """DDL (after the partitioned parent exists): the DEFAULT partition and both functions,
         executable by nobody until `storage upgrade` grants the app role."""
+        default = quote(self.default_partition)
+        return [
+            f"CREATE TABLE {default} PARTITION OF {quote(self.table)} DEFAULT",
+            f"ALTER TABLE {default} ENABLE ROW LEVEL SECURITY",
+            *self.functions_sql(schema, quote),
+            f"REVOKE ALL ON FUNCTION {quote(self.ensure_function)}(timestamptz, integer) "
+            "FROM PUBLIC",
+            f"REVOKE ALL ON FUNCTION {quote(self.drop_function)}(timestamptz) FROM PUBLIC",
+        ]
+
+    def functions_sql(self, schema: str, quote: Callable[[str], str]) -> list[str]:
+        """CREATE OR REPLACE of both functions (a replaced function keeps its grants)."""
         table, column = quote(self.table), quote(self.column)
         default = quote(self.default_partition)
         # `search_path` is pinned: a SECURITY DEFINER function must not resolve names through
         # a caller's schema. Name patterns below use the unquoted table name on purpose.
         path = f"SET search_path = {quote(schema)}, pg_temp"
+        # Inside a SECURITY DEFINER function current_user is the owner; session_user is who
+        # logged in. A login that may act as the owner (or a superuser) has no window.
+        is_owner = "pg_has_role(session_user, current_user, 'MEMBER')"
+        this_month = "date_trunc('month', now() AT TIME ZONE 'UTC')"
         ensure = f"""
-CREATE FUNCTION {quote(self.ensure_function)}(first_month timestamptz, months integer)
+CREATE OR REPLACE FUNCTION {quote(self.ensure_function)}(first_month timestamptz, months integer)
 RETURNS text[] LANGUAGE plpgsql SECURITY DEFINER {path} AS $fn$
 DECLARE
     created text[] := '{{}}';
     lo timestamp;  -- month bounds in UTC wall time, so the session TimeZone plays no part
     hi timestamp;
+    earliest timestamp := {this_month} - interval '1 month';
+    latest timestamp := {this_month} + interval '{APP_WINDOW_MONTHS - 1} months';
     part text;
 BEGIN
     IF months IS NULL OR months < 1 OR months > {MAX_MONTHS} THEN
         RAISE EXCEPTION 'months must be 1-{MAX_MONTHS}, got %', months;
     END IF;
-    PERFORM pg_advisory_xact_lock({PARTITION_LOCK});
     lo := date_trunc('month', first_month AT TIME ZONE 'UTC');
+    IF lo IS NULL THEN
+        RAISE EXCEPTION 'first_month must be a timestamp, got NULL';
+    END IF;
+    IF NOT {is_owner}
+       AND (lo < earliest OR lo + make_interval(months => months) > latest) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'insufficient_privilege',
+            MESSAGE = format(
+                'role %s may create {self.table} partitions only from %s to %s (the month '
+                'before this one to {APP_MONTHS_AHEAD + 1} months ahead), not %s to %s',
+                session_user, to_char(earliest, 'YYYY-MM'),
+                to_char(latest - interval '1 month', 'YYYY-MM'), to_char(lo, 'YYYY-MM'),
+                to_char(lo + make_interval(months => months - 1), 'YYYY-MM')),
+            HINT = 'other partitions are made by the owner of the tables '
+                '(storage.postgres.admin_url)';
+    END IF;
+    PERFORM pg_advisory_xact_lock({PARTITION_LOCK});
     FOR i IN 1 .. months LOOP
         hi := lo + interval '1 month';
         part := '{self.table}_p' || to_char(lo, 'YYYY_MM');
@@ -108,7 +152,7 @@ BEGIN
 END
 $fn$"""
         drop = f"""
-CREATE FUNCTION {quote(self.drop_function)}(older_than timestamptz)
+CREATE OR REPLACE FUNCTION {quote(self.drop_function)}(older_than timestamptz)
 RETURNS text[] LANGUAGE plpgsql SECURITY DEFINER {path} AS $fn$
 DECLARE
     dropped text[] := '{{}}';
@@ -116,6 +160,9 @@ DECLARE
     part text;
     live boolean;
 BEGIN
+    IF NOT {is_owner} AND older_than > {this_month} AT TIME ZONE 'UTC' THEN
+        older_than := {this_month} AT TIME ZONE 'UTC';  -- the app drops only months now over
+    END IF;
     PERFORM pg_advisory_xact_lock({PARTITION_LOCK});
     SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{{}}') INTO candidates
     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -139,15 +186,7 @@ BEGIN
     RETURN dropped;
 END
 $fn$"""
-        return [
-            f"CREATE TABLE {default} PARTITION OF {table} DEFAULT",
-            f"ALTER TABLE {default} ENABLE ROW LEVEL SECURITY",
-            ensure.strip(),
-            drop.strip(),
-            f"REVOKE ALL ON FUNCTION {quote(self.ensure_function)}(timestamptz, integer) "
-            "FROM PUBLIC",
-            f"REVOKE ALL ON FUNCTION {quote(self.drop_function)}(timestamptz) FROM PUBLIC",
-        ]
+        return [ensure.strip(), drop.strip()]
 
     def drop_sql(self, quote: Callable[[str], str]) -> list[str]:
         """DDL removing both functions (dropping the parent drops the partitions)."""

@@ -1,6 +1,7 @@
 """PostgreSQL's event log: monthly range partitions made ahead on write, a DEFAULT partition
 that catches everything else, retention that drops a partition only when every row in it has
-expired, and partitions nobody but the owner can read directly."""
+expired, partitions nobody but the owner can read directly, and an app role that may make or
+drop partitions only near now."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import psycopg
 import pytest
 
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
-from llmspell.storage.components.events import EVENT_LOG_PARTITIONS, ensure_event_partitions
+from llmspell.storage.components.events import EVENT_LOG_PARTITIONS
 from llmspell.storage.postgres.embedded import PgLogins
-from llmspell.storage.postgres.partitions import add_months, month_start
+from llmspell.storage.postgres.partitions import APP_MONTHS_AHEAD, add_months, month_start
 
 pytestmark = pytest.mark.postgres
 
@@ -30,6 +31,24 @@ def partitions(owner_url: str) -> dict[str, str]:
             "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'event_log'::regclass"
         ).fetchall()
     return {str(name): str(bound) for name, bound in rows}
+
+
+def ensure(url: str, first_month: datetime | str, months: int) -> list[str]:
+    """Call the ensure function as the login of `url`; the partitions it created."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            f"SELECT {EVENT_LOG_PARTITIONS.ensure_function}(%s::timestamptz, %s)",
+            (first_month, months),
+        ).fetchone()
+    return list(row[0]) if row else []
+
+
+def drop_expired(url: str, older_than: datetime) -> list[str]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            f"SELECT {EVENT_LOG_PARTITIONS.drop_function}(%s)", (older_than,)
+        ).fetchone()
+    return list(row[0]) if row else []
 
 
 def rows_in(owner_url: str, table: str) -> int:
@@ -80,10 +99,10 @@ def test_an_event_outside_every_partition_lands_in_default_and_moves_when_its_mo
     assert name not in partitions(pg_urls.owner_url)
     stored = a.events.append("from.the.past", {"n": 1}, timestamp=when)
     assert stored.sequence >= 1, "no insert fails for lack of a partition"
-    assert ensure_event_partitions(a.database("events"), when, 1) == [name]
+    assert ensure(pg_urls.owner_url, when, 1) == [name]
     assert rows_in(pg_urls.owner_url, name) == 1
     assert [e.data for e in a.events.query(event_type="from.the.past")] == [{"n": 1}]
-    assert ensure_event_partitions(a.database("events"), when, 1) == [], "idempotent"
+    assert ensure(pg_urls.owner_url, when, 1) == [], "idempotent"
 
 
 def test_retention_never_drops_a_partition_holding_another_tenants_live_events(
@@ -92,7 +111,7 @@ def test_retention_never_drops_a_partition_holding_another_tenants_live_events(
     a, b = tenants
     when = OLD
     name = EVENT_LOG_PARTITIONS.partition_name(when)
-    ensure_event_partitions(a.database("events"), when, 1)
+    ensure(pg_urls.owner_url, when, 1)
     a.events.append("a.live", {"mine": True}, timestamp=when)
     b.events.append("b.old", None, timestamp=when)
     result = b.events.prune(datetime.now(UTC))
@@ -109,7 +128,7 @@ def test_retention_drops_an_old_partition_once_only_expired_rows_are_left(
     a, b = tenants
     when = OLD + timedelta(days=62)  # another month than the previous test's
     name = EVENT_LOG_PARTITIONS.partition_name(when)
-    ensure_event_partitions(a.database("events"), when, 1)
+    ensure(pg_urls.owner_url, when, 1)
     expired = datetime.now(UTC) - timedelta(seconds=1)
     a.events.append("a.expired", None, timestamp=when, expires_at=expired)
     b.events.append("b.old", None, timestamp=when)
@@ -126,7 +145,7 @@ def test_retention_keeps_partitions_newer_than_the_cutoff(
     a, _ = tenants
     when = OLD + timedelta(days=130)
     name = EVENT_LOG_PARTITIONS.partition_name(when)
-    ensure_event_partitions(a.database("events"), when, 1)
+    ensure(pg_urls.owner_url, when, 1)
     result = a.events.prune(month_start(when))  # the cutoff is inside, not after, the month
     assert name not in result.partitions_dropped
     assert name in partitions(pg_urls.owner_url)
@@ -212,3 +231,68 @@ def test_a_tenant_cannot_write_or_delete_another_tenants_events_through_the_pare
     assert (deleted, updated) == (0, 0)
     assert [e.data for e in a.events.query(event_type="owned.by.a")] == [{"v": 1}]
     assert a.events.stats().last_sequence == 1
+
+
+def test_the_app_role_cannot_create_partitions_far_ahead_far_back_or_in_bulk(
+    pg_urls: PgLogins,
+) -> None:
+    before = set(partitions(pg_urls.owner_url))
+    for first_month, months in [
+        ("now() + interval '30 years'", 120),  # the issue's call: 120 tables, decades ahead
+        ("now()", 120),
+        ("now() + interval '26 months'", 1),
+        ("now() - interval '2 months'", 1),
+        ("'2001-01-01'", 1),
+    ]:
+        with psycopg.connect(pg_urls.app_url) as conn:
+            query = f"SELECT {EVENT_LOG_PARTITIONS.ensure_function}({first_month}, %s)"
+            with pytest.raises(
+                psycopg.errors.InsufficientPrivilege,
+                match=r"may create event_log partitions only from \d{4}-\d\d to \d{4}-\d\d",
+            ):
+                conn.execute(query, (months,))
+    assert set(partitions(pg_urls.owner_url)) == before
+
+
+def test_the_app_role_may_create_partitions_from_last_month_to_25_months_ahead(
+    pg_urls: PgLogins,
+) -> None:
+    this_month = month_start(datetime.now(UTC))
+    last_month = add_months(this_month, -1)
+    furthest = add_months(this_month, APP_MONTHS_AHEAD + 1)
+    ensure(pg_urls.app_url, last_month, 1)
+    ensure(pg_urls.app_url, furthest, 1)
+    existing = partitions(pg_urls.owner_url)
+    for month in (last_month, furthest):
+        assert EVENT_LOG_PARTITIONS.partition_name(month) in existing
+
+
+def test_the_owner_creates_partitions_anywhere(pg_urls: PgLogins) -> None:
+    far = datetime(2091, 5, 1, tzinfo=UTC)
+    created = ensure(pg_urls.owner_url, far, 2)
+    assert created == [
+        EVENT_LOG_PARTITIONS.partition_name(far),
+        EVENT_LOG_PARTITIONS.partition_name(add_months(far, 1)),
+    ]
+
+
+def test_an_event_stamped_decades_ahead_lands_in_default_and_makes_no_partition(
+    pg_urls: PgLogins, tenants: list[SqlStorage]
+) -> None:
+    a, _ = tenants
+    far = datetime(2083, 2, 3, tzinfo=UTC)
+    a.events.append("from.the.future", {"n": 2}, timestamp=far)
+    existing = partitions(pg_urls.owner_url)
+    assert EVENT_LOG_PARTITIONS.partition_name(far) not in existing
+    assert EVENT_LOG_PARTITIONS.partition_name(month_start(datetime.now(UTC))) in existing
+    assert [e.data for e in a.events.query(event_type="from.the.future")] == [{"n": 2}]
+
+
+def test_the_app_role_drops_only_partitions_of_months_that_are_over(
+    pg_urls: PgLogins,
+) -> None:
+    future = datetime(2092, 7, 1, tzinfo=UTC)
+    name = EVENT_LOG_PARTITIONS.partition_name(future)
+    ensure(pg_urls.owner_url, future, 1)
+    assert name not in drop_expired(pg_urls.app_url, datetime(2100, 1, 1, tzinfo=UTC))
+    assert name in partitions(pg_urls.owner_url), "empty, but not over"

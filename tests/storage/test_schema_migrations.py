@@ -282,6 +282,32 @@ def test_upgrading_moves_artifact_large_objects_into_chunk_rows_and_downgrading_
         assert a.artifacts.read(ARTIFACT_SESSION, 1) == big
 
 
+def _app_creates_a_partition_decades_ahead(settings: StorageSettings) -> bool:
+    """Whether the app role may make the event log's partition for January 2080."""
+    with psycopg.connect(settings.pg_url) as conn:
+        try:
+            conn.execute("SELECT llmspell_event_log_ensure_partitions('2080-01-01', 1)")
+        except psycopg.errors.InsufficientPrivilege:
+            return False
+        conn.rollback()  # the partition itself is not the point
+    return True
+
+
+@pytest.mark.postgres
+def test_0011_keeps_the_app_roles_partitions_near_now_and_its_downgrade_restores_0010(
+    fresh_pg: StorageSettings,
+) -> None:
+    admin.upgrade(fresh_pg)
+    assert not _app_creates_a_partition_decades_ahead(fresh_pg)
+    admin.downgrade(fresh_pg, "0010")
+    assert _app_creates_a_partition_decades_ahead(fresh_pg), "0010's functions had no window"
+    admin.upgrade(fresh_pg)
+    assert not _app_creates_a_partition_decades_ahead(fresh_pg)
+    with psycopg.connect(fresh_pg.pg_url) as conn:
+        created = conn.execute("SELECT llmspell_event_log_ensure_partitions(now(), 3)").fetchone()
+    assert created is not None and len(created[0]) == 3, "replacing kept the app role's grant"
+
+
 def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:
     engine = sqlite_engine(None)
     try:
