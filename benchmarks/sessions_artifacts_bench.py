@@ -10,6 +10,8 @@
   reading them as a file.
 - peak Python memory (tracemalloc, body included) while storing and while reading 100 MiB, as a
   multiple of the body; on memory also through a Lua script (`Artifact.store` of a Lua string).
+  On Linux also the process's peak RSS (the driver's C buffers too, which tracemalloc misses):
+  what storing adds to the caller's body, and reading as a multiple of the body.
 
 PostgreSQL is the embedded server (started in a temp dir), or LLMSPELL_BENCH_PG_URL's server.
 """
@@ -37,7 +39,7 @@ from storage_bench import percentiles, postgres_logins, timed
 from llmspell.runtime import Infrastructure, ScriptRuntime, load_config
 from llmspell.runtime.sessions import SessionManager
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
-from llmspell.storage.components.artifacts import NewArtifact
+from llmspell.storage.components.artifacts import ArtifactRecord, NewArtifact
 from llmspell.storage.components.sessions import SessionRecord
 
 MiB = 1024 * 1024
@@ -266,6 +268,49 @@ def peak_memory(storage: SqlStorage) -> dict[str, float]:
     return {"store_peak_x_body": store_peak / PEAK_BODY, "read_peak_x_body": read_peak / PEAK_BODY}
 
 
+def _rss(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _peak_rss_above_now(run: Callable[[], object]) -> int:
+    """How far the process's resident memory peaked above its current size while `run` ran."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+        refs.write("5")  # resets VmHWM to the current RSS
+    start = _rss("VmRSS:")
+    run()
+    return _rss("VmHWM:") - start
+
+
+def peak_rss(storage: SqlStorage) -> dict[str, float] | None:
+    """Peak resident memory (Linux): storing beyond the caller's body, reading as a multiple
+    of the body; None where /proc cannot tell."""
+    try:
+        _peak_rss_above_now(lambda: None)
+    except OSError:
+        return None
+    session_id = str(uuid.uuid4())
+    body = [os.urandom(PEAK_BODY)]  # in a list, so it can be dropped after the closure ran
+    stored: list[ArtifactRecord] = []
+    store = _peak_rss_above_now(
+        lambda: stored.append(
+            storage.artifacts.store(NewArtifact(session_id, "rss", "tool_result"), body[0])
+        )
+    )
+    body.clear()
+    content: list[bytes | None] = []
+    reading = _peak_rss_above_now(
+        lambda: content.append(storage.artifacts.read(session_id, stored[0].sequence))
+    )
+    assert content[0] is not None and len(content[0]) == PEAK_BODY
+    content.clear()
+    storage.artifacts.delete(session_id, stored[0].sequence)
+    return {"store_rss_mib": store / MiB, "read_rss_x_body": reading / PEAK_BODY}
+
+
 def peak_memory_through_lua() -> dict[str, float]:
     """The same, storing a Lua string through the Artifact global (memory backend)."""
     with ScriptRuntime(load_config(profile="memory", env={}).config) as rt:
@@ -290,6 +335,7 @@ def run_backend(backend: str, tmp: Path, lookups: int, small: int) -> dict[str, 
         result["artifact_1kib_raw"] = raw_small(raw, small)
         result["artifact_50mib"] = bench_big(storage)
         result["peak_100mib"] = peak_memory(storage)
+        result["peak_rss_100mib"] = peak_rss(storage)
     return result
 
 
@@ -343,6 +389,12 @@ def main() -> None:
             f"    peak Python memory, 100 MiB: storing {peak['store_peak_x_body']:.2f}x the body, "
             f"reading {peak['read_peak_x_body']:.2f}x"
         )
+        rss = row["peak_rss_100mib"]
+        if rss is not None:
+            print(
+                f"    peak RSS, 100 MiB: storing +{rss['store_rss_mib']:.1f} MiB beyond the "
+                f"body, reading {rss['read_rss_x_body']:.2f}x the body"
+            )
         if "peak_100mib_lua" in row:
             lua = row["peak_100mib_lua"]
             print(
