@@ -3,18 +3,22 @@
 Components never touch engines; they ask for `db.transaction()` / `db.transaction(write=True)`
 and get a SQLAlchemy Connection inside a transaction that is already scoped to their tenant.
 Several tenants can share one engine (and one PostgreSQL pool) through `db.for_tenant(id)`.
+No SQLAlchemy or driver error leaves a transaction: their text quotes the statement and its
+parameters (tenant ids, ids, embeddings), so each becomes an error that says what failed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, RootTransaction, bindparam, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from llmspell.storage.errors import StorageError
+from llmspell.storage.errors import ConstraintViolation, StorageError
 from llmspell.storage.tenancy import TENANT_SETTING
 
 if TYPE_CHECKING:
@@ -26,14 +30,21 @@ SET_TENANT = select(func.set_config(TENANT_SETTING, bindparam("tenant"), True))
 
 WRITE_OPTION = "llmspell_write"
 
+logger = logging.getLogger("llmspell.storage")
+
+# What a backend's `explain` makes of a failure: an error a user can act on (a StorageError for
+# the database's condition, a ValueError for a value it refuses), or None.
+Explain = Callable[[Exception], Exception | None]
+
 
 class EngineSource:
     """A lazily created engine, prepared once (schema check / upgrade) before first use.
 
     `serialize` guards a single shared connection (`memory`); `on_close` releases what
-    `connect` built besides the engine (a psycopg pool); `explain` turns a failed statement into
-    a StorageError a user can act on, or None when it is not the database's condition (a bug,
-    which keeps its own class).
+    `connect` built besides the engine (a psycopg pool); `explain` turns a failure into an error
+    a user can act on, or None when it is not the database's condition (`Database` then names
+    the failure's class only); `on_lost_connection` drops the other connections a server
+    closed (a restart), so the next transaction gets a live one.
     """
 
     def __init__(
@@ -43,12 +54,14 @@ class EngineSource:
         prepare: Callable[[Engine], None] | None = None,
         serialize: bool = False,
         on_close: Callable[[], None] | None = None,
-        explain: Callable[[Exception], StorageError | None] = lambda exc: None,
+        explain: Explain = lambda exc: None,
+        on_lost_connection: Callable[[], None] = lambda: None,
     ) -> None:
         self._connect = connect
         self._prepare = prepare
         self._on_close = on_close
         self.explain = explain
+        self.on_lost_connection = on_lost_connection
         self.serial: threading.RLock | None = threading.RLock() if serialize else None
         self._engine: Engine | None = None
         self._lock = threading.Lock()
@@ -118,25 +131,71 @@ class Database:
         """A connection inside one transaction: committed on success, rolled back on error.
 
         `write=True` takes SQLite's write lock up front (BEGIN IMMEDIATE), so a read-then-write
-        never fails half-way for lack of the lock.
+        never fails half-way for lack of the lock. A connection the server closed since its
+        last use is replaced before the transaction starts; one lost later fails the
+        transaction with a StorageError, and the next transaction connects afresh.
         """
-        engine = self.engine
         try:
-            with self._serialized(), engine.connect() as conn:
-                if write:
-                    conn.execution_options(**{WRITE_OPTION: True})
-                with conn.begin():
-                    if self._tenant_setting is not None:
-                        conn.execute(SET_TENANT, {"tenant": self._tenant_setting})
+            with self._serialized():
+                conn, outer = self._begin(write)
+                with conn, outer:
                     yield conn
         except Exception as exc:
-            # What the user can act on (a busy or read-only file, a lost server), not a driver
-            # message with a link to SQLAlchemy's error pages.
-            error = self.source.explain(exc)
+            error = self._explained(exc)
             if error is None:
                 raise
             raise error from None
 
+    def _begin(self, write: bool) -> tuple[Connection, RootTransaction]:
+        engine = self.engine
+        for attempt in range(2):
+            conn = engine.connect()
+            try:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                outer = conn.begin()
+                if self._tenant_setting is not None:
+                    conn.execute(SET_TENANT, {"tenant": self._tenant_setting})
+                return conn, outer
+            except DBAPIError as exc:
+                conn.close()
+                if attempt or not exc.connection_invalidated:
+                    raise
+                # Closed by the server while pooled (a restart, pg_terminate_backend, an idle
+                # timeout): nothing of the caller ran yet, so begin once more on a live one.
+                self.source.on_lost_connection()
+            except BaseException:
+                conn.close()
+                raise
+        raise AssertionError("unreachable")
+
+    def _explained(self, exc: Exception) -> Exception | None:
+        """What a failure inside a transaction is to the caller (None: the failure itself)."""
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            self.source.on_lost_connection()
+        return self.source.explain(exc) or statement_failure(exc)
+
     def close(self) -> None:
         """Release connections and pools of the shared source (idempotent)."""
         self.source.close()
+
+
+def statement_failure(exc: Exception) -> StorageError | None:
+    """A SQLAlchemy error no backend explained (a bug, or a value no check refused) as a
+    StorageError naming the driver's error class and code, never the statement or its
+    parameters; None for any other exception. The statement goes to the debug log."""
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    logger.debug("a storage statement failed", exc_info=exc)
+    orig = getattr(exc, "orig", None)
+    kind = type(orig if orig is not None else exc).__name__
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    what = f"{kind} ({code})" if code else kind
+    if isinstance(exc, IntegrityError):
+        return ConstraintViolation(
+            f"the database refused a write that breaks one of its constraints: {what}"
+        )
+    return StorageError(
+        f"the database refused a statement: {what}; the statement is in the debug log "
+        "(llmspell -v)"
+    )

@@ -9,3 +9,8 @@ class StorageError(RuntimeError):
 
 class SchemaVersionError(StorageError):
     """The database schema is not at the revision this llmspell needs."""
+
+
+class ConstraintViolation(StorageError):
+    """A write broke a rule of the database (most often a unique key another writer took
+    first); the message names the driver's error class, never the row."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from llmspell.storage.values import json_equal
+from llmspell.storage.values import json_equal, refuse_nul
 
 # An absent time as a float timestamp: never expires / no event time.
 NEVER = float("inf")
@@ -39,6 +39,8 @@ class VectorFilter:
     def __post_init__(self) -> None:
         if self.document_ids is not None and not isinstance(self.document_ids, frozenset):
             object.__setattr__(self, "document_ids", frozenset(self.document_ids))
+        refuse_nul("document ids", list(self.document_ids or ()))
+        refuse_nul("metadata filter", self.metadata)
 
     @property
     def is_empty(self) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, NotFound
 from llmspell.storage.components.vectors import NewVector, VectorFilter, VectorRecord
+from llmspell.storage.values import refuse_nul
 
 if TYPE_CHECKING:
     from llmspell.runtime.embeddings import Embedder
@@ -64,6 +65,7 @@ def check_session_id(session_id: Any, *, allow_all: bool = False) -> str:
         raise InvalidArgument("session_id must be a non-empty string")
     if len(session_id) > MAX_SESSION_LEN:
         raise InvalidArgument(f"session_id must be at most {MAX_SESSION_LEN} characters")
+    refuse_nul("session_id", session_id)
     return session_id
 
 
@@ -93,6 +95,8 @@ class EpisodicMemory:
             raise InvalidArgument("content must be a non-empty string")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgument(f"metadata must be a table, got {metadata!r}")
+        for what, value in (("role", role), ("content", content), ("metadata", metadata)):
+            refuse_nul(what, value)
         vector = NewVector(
             embedding=self._embedder.embed_one(content),
             content=content,

@@ -34,6 +34,7 @@ from llmspell.runtime.rag.scopes import (
 from llmspell.runtime.times import format_time, parse_time
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.components.vectors import NewVector, VectorFilter
+from llmspell.storage.values import refuse_nul
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import RagConfig
@@ -277,6 +278,7 @@ class RagManager:
         for i, doc in enumerate(documents, start=1):
             if not isinstance(doc.content, str) or not doc.content.strip():
                 raise InvalidArgument(f"document {i}: content must be a non-empty string")
+            refuse_nul(f"document {i}: content", doc.content)
             doc_id = doc.id
             if doc_id is None:
                 doc_id = "doc-" + hashlib.sha256(doc.content.encode("utf-8")).hexdigest()[:16]
@@ -287,8 +289,10 @@ class RagManager:
             if doc_id in seen:
                 raise InvalidArgument(f"document id {doc_id!r} is given twice")
             seen.add(doc_id)
+            refuse_nul(f"document {i}: id", doc_id)
             if not isinstance(doc.metadata, Mapping):
                 raise InvalidArgument(f"document {doc_id!r}: metadata must be a table")
+            refuse_nul(f"document {doc_id!r}: metadata", doc.metadata)
             reserved = sorted(set(doc.metadata) & set(CHUNK_KEYS))
             if reserved:
                 raise InvalidArgument(

@@ -32,10 +32,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from llmspell.storage.database import Database
-from llmspell.storage.errors import StorageError
+from llmspell.storage.errors import ConstraintViolation, StorageError
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
@@ -253,7 +252,7 @@ class SqlApiKeyStore:
                 if params["active"]:
                     self._refuse_second_active(conn, params["service"])
                 conn.execute(self._insert, params)
-        except IntegrityError:
+        except ConstraintViolation:
             self._explain_conflict(params)
         return record
 
@@ -323,7 +322,7 @@ class SqlApiKeyStore:
                         f"{new.service!r}: nothing was rotated"
                     )
                 conn.execute(self._insert, params)
-        except IntegrityError:
+        except ConstraintViolation:
             self._explain_conflict(params)
         return new
 

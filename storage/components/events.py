@@ -34,10 +34,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import DBAPIError
 
 from llmspell.storage.components.kv import encode_value
 from llmspell.storage.database import Database
+from llmspell.storage.errors import StorageError
 from llmspell.storage.event_types import check_event_type, compile_pattern
 from llmspell.storage.postgres.partitions import (
     APP_MONTHS_AHEAD,
@@ -49,6 +49,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
+from llmspell.storage.values import refuse_nul
 
 __all__ = [
     "EVENT_LOG_PARTITIONS",
@@ -193,6 +194,7 @@ def _optional_id(what: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LEN:
         raise ValueError(f"{what} must be a string of 1-{MAX_ID_LEN} characters, got {value!r}")
+    refuse_nul(what, value)
     return value
 
 
@@ -273,7 +275,7 @@ class SqlEventLog:
             "event_type": check_event_type(event_type),
             "correlation_id": _optional_id("correlation_id", correlation_id),
             "timestamp": _aware("timestamp", timestamp) or now,
-            "payload": encode_value(data, self.max_payload_bytes),
+            "payload": encode_value(data, self.max_payload_bytes, "data"),
             "expires_at": _aware("expires_at", expires_at),
         }
         if self._partitioned:
@@ -385,9 +387,9 @@ class SqlEventLog:
             months = self._months_ahead + 1
             try:
                 created = ensure_event_partitions(self._db, first, months)
-            except DBAPIError as exc:
+            except StorageError as exc:
                 # Not again before next month: until then DEFAULT holds the rows.
-                logger.warning("event log partitions could not be created: %s", exc.orig)
+                logger.warning("event log partitions could not be created: %s", exc)
                 self._partitions_until = add_months(first, 1)
                 return
             if created:

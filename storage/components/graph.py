@@ -47,7 +47,13 @@ from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
-from llmspell.storage.values import check_limit, json_equal, json_object, require_text
+from llmspell.storage.values import (
+    check_limit,
+    json_equal,
+    json_object,
+    refuse_nul,
+    require_text,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -385,6 +391,9 @@ class SqlGraphStore:
         containing: Sequence[str] = (),
     ) -> list[EntityVersion]:
         check_limit(limit)
+        refuse_nul("type", type)
+        refuse_nul("name", name)
+        refuse_nul("containing", list(containing))
         words = [w.lower() for w in containing if w]
         shape = (type is not None, name is not None, len(words))
         stmt = self._statement(("find", shape), lambda: self._find_statement(*shape))
@@ -499,6 +508,7 @@ class SqlGraphStore:
         }
         if type is not None:
             params["type"] = type
+            refuse_nul("type", type)
         with self._db.transaction() as conn:
             return [self._relationship(row) for row in conn.execute(stmt, params)]
 
@@ -540,6 +550,7 @@ class SqlGraphStore:
         }
         if typed:
             params["types"] = list(types or [])
+            refuse_nul("types", params["types"])
         nodes: dict[str, tuple[EntityVersion, int]] = {}
         edges: dict[str, RelationshipVersion] = {}
         width = len(self._entities.columns)

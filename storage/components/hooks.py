@@ -29,10 +29,20 @@ from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
+from llmspell.storage.values import message_text, refuse_nul
 
 __all__ = ["HookExecution", "HookHistorySettings", "HookHistoryStore", "SqlHookHistoryStore"]
 
 RESULTS = ("continue", "skip", "modified", "cancel", "error")
+_TEXT_FIELDS = (
+    "execution_id",
+    "hook_id",
+    "hook_name",
+    "point",
+    "component",
+    "correlation_id",
+    "session_id",
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,8 @@ class SqlHookHistoryStore:
             raise ValueError(
                 f"hook result must be one of {', '.join(RESULTS)}, got {execution.result!r}"
             )
+        for what in _TEXT_FIELDS:
+            refuse_nul(what, getattr(execution, what))
         text = json.dumps(execution.context, ensure_ascii=False, separators=(",", ":"))
         body = text.encode("utf-8")
         compressed = len(body) > self.compress_over_bytes
@@ -150,7 +162,7 @@ class SqlHookHistoryStore:
                     "started_at": execution.started_at,
                     "duration_ms": execution.duration_ms,
                     "result": execution.result,
-                    "error": execution.error,
+                    "error": message_text(execution.error),
                     "context": zlib.compress(body) if compressed else body,
                     "context_compressed": compressed,
                 },
@@ -168,6 +180,8 @@ class SqlHookHistoryStore:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
         given = {"point": point, "correlation_id": correlation_id, "session_id": session_id}
+        for what, value in given.items():
+            refuse_nul(what, value)
         params = {name: value for name, value in given.items() if value is not None}
         stmt = self._select.where(*(self._filters[name] for name in params)).order_by(
             hook_history.c.started_at.desc(), hook_history.c.execution_id.desc()

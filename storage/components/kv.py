@@ -29,6 +29,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
+from llmspell.storage.values import refuse_nul, refuse_nul_in_json, require_text
 
 __all__ = ["KVSettings", "KVStore", "SqlKVStore", "StateVersion"]
 
@@ -110,25 +111,21 @@ kv_history = Table(
 )
 
 
-def encode_value(value: Any, max_bytes: int) -> str:
-    """`value` as JSON text, or ValueError if it is not JSON-able or larger than `max_bytes`."""
+def encode_value(value: Any, max_bytes: int, what: str = "value") -> str:
+    """`value` as JSON text, or ValueError (naming it `what`) if it is not JSON-able, holds a
+    NUL character or is larger than `max_bytes`."""
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"value cannot be stored as JSON: {exc}") from None
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
+    refuse_nul_in_json(what, text, value)
     size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise ValueError(
-            f"value is {size} bytes as JSON; the limit is {max_bytes} bytes "
+            f"{what} is {size} bytes as JSON; the limit is {max_bytes} bytes "
             f"({max_bytes / 1048576:g} MiB, storage.max_value_mb)"
         )
     return text
-
-
-def _name(what: str, name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{what} must be a non-empty string, got {name!r}")
-    return name
 
 
 class SqlKVStore:
@@ -178,15 +175,15 @@ class SqlKVStore:
         )
 
     def get(self, scope: str, key: str) -> Any | None:
-        params = {"scope": _name("scope", scope), "key": _name("key", key)}
+        params = {"scope": require_text("scope", scope), "key": require_text("key", key)}
         with self._db.transaction() as conn:
             text = conn.execute(self._get, params).scalar_one_or_none()
         return None if text is None else json.loads(text)
 
     def put(self, scope: str, key: str, value: Any) -> int:
         params: dict[str, Any] = {
-            "scope": _name("scope", scope),
-            "key": _name("key", key),
+            "scope": require_text("scope", scope),
+            "key": require_text("key", key),
             "value": encode_value(value, self.max_value_bytes),
             "updated_at": datetime.now(UTC),
         }
@@ -201,21 +198,22 @@ class SqlKVStore:
         return version
 
     def delete(self, scope: str, key: str) -> bool:
-        params = {"scope": _name("scope", scope), "key": _name("key", key)}
+        params = {"scope": require_text("scope", scope), "key": require_text("key", key)}
         with self._db.transaction(write=True) as conn:
             conn.execute(self._delete_history, params)
             removed = conn.execute(self._delete, params).rowcount
         return bool(removed)
 
     def exists(self, scope: str, key: str) -> bool:
-        params = {"scope": _name("scope", scope), "key": _name("key", key)}
+        params = {"scope": require_text("scope", scope), "key": require_text("key", key)}
         with self._db.transaction() as conn:
             return conn.execute(self._exists, params).first() is not None
 
     def list_keys(self, scope: str, prefix: str | None = None) -> list[str]:
-        params: dict[str, Any] = {"scope": _name("scope", scope)}
+        params: dict[str, Any] = {"scope": require_text("scope", scope)}
         stmt = self._keys
         if prefix:
+            refuse_nul("prefix", prefix)
             stmt = self._keys_with_prefix
             params.update(prefix=prefix, prefix_length=len(prefix))
         with self._db.transaction() as conn:
@@ -225,11 +223,12 @@ class SqlKVStore:
 
     def count(self, scope: str) -> int:
         """How many keys `scope` holds."""
+        params = {"scope": require_text("scope", scope)}
         with self._db.transaction() as conn:
-            return int(conn.execute(self._count, {"scope": _name("scope", scope)}).scalar_one())
+            return int(conn.execute(self._count, params).scalar_one())
 
     def clear(self, scope: str) -> int:
-        params = {"scope": _name("scope", scope)}
+        params = {"scope": require_text("scope", scope)}
         with self._db.transaction(write=True) as conn:
             conn.execute(self._clear_history, params)
             return int(conn.execute(self._clear, params).rowcount)
@@ -240,8 +239,8 @@ class SqlKVStore:
         ):
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
         params = {
-            "scope": _name("scope", scope),
-            "key": _name("key", key),
+            "scope": require_text("scope", scope),
+            "key": require_text("key", key),
             "limit": self.history_limit if limit is None else min(limit, self.history_limit),
         }
         with self._db.transaction() as conn:

@@ -32,7 +32,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import check_limit, require_text
+from llmspell.storage.values import check_limit, refuse_nul_in_json, require_text
 
 __all__ = ["ProceduralPattern", "ProceduralStore", "SqlProceduralStore"]
 
@@ -163,9 +163,10 @@ class SqlProceduralStore:
             raise ValueError(f"success must be true or false, got {success!r}")
         if context is not None:
             try:
-                json.dumps(context, allow_nan=False)
+                text = json.dumps(context, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"context cannot be stored as JSON: {exc}") from None
+            refuse_nul_in_json("context", text, context)
         now = datetime.now(UTC)
         params = {
             "trigger": require_text("trigger", trigger),

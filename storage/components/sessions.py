@@ -35,6 +35,7 @@ from llmspell.storage.glob import matches_glob
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
+from llmspell.storage.values import refuse_nul
 
 __all__ = [
     "SESSION_ORDER_FIELDS",
@@ -91,6 +92,8 @@ class SessionQuery:
             raise ValueError(f"limit must be a non-negative integer, got {self.limit}")
         if self.offset < 0:
             raise ValueError(f"offset must be a non-negative integer, got {self.offset}")
+        refuse_nul("name", self.name)
+        refuse_nul("tags", self.tags)
 
 
 class SessionStore(Protocol):
@@ -178,6 +181,8 @@ def _params(session: SessionRecord) -> dict[str, Any]:
         raise ValueError(
             f"status must be one of {', '.join(SESSION_STATUSES)}, got {session.status!r}"
         )
+    for what in ("id", "name", "description", "tags", "parent_id", "metadata"):
+        refuse_nul(what, getattr(session, what))
     return {
         "session_id": session.id,
         "name": session.name,
@@ -230,6 +235,7 @@ class SqlSessionStore:
             self._write_tags(conn, session)
 
     def get(self, session_id: str) -> SessionRecord | None:
+        refuse_nul("session id", session_id)
         with self._db.transaction() as conn:
             row = conn.execute(self._get, {"session_id": session_id}).first()
         return None if row is None else _record(row)
@@ -252,6 +258,7 @@ class SqlSessionStore:
         return True
 
     def delete(self, session_id: str) -> bool:
+        refuse_nul("session id", session_id)
         with self._db.transaction(write=True) as conn:
             conn.execute(self._delete_tags, {"session_id": session_id})
             return bool(conn.execute(self._delete, {"session_id": session_id}).rowcount)

@@ -57,7 +57,13 @@ from llmspell.storage.postgres.hnsw import (
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import Embedding, UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
-from llmspell.storage.values import check_limit, json_object, require_text
+from llmspell.storage.values import (
+    check_limit,
+    json_object,
+    optional_text,
+    refuse_nul,
+    require_text,
+)
 from llmspell.storage.vector_matrix import NamespaceMatrix, VectorFilter
 
 __all__ = [
@@ -714,12 +720,14 @@ class SqlVectorStore:
                 )
             if not np.isfinite(array).all():
                 raise ValueError(f"vector {i + 1}: embedding holds NaN or infinite values")
-            vector_id = vector.id or str(uuid.uuid4())
+            vector_id = optional_text(f"vector {i + 1}: id", vector.id) or str(uuid.uuid4())
             if vector_id in seen:
                 raise ValueError(f"vector id {vector_id!r} is given twice")
             seen.add(vector_id)
             if not isinstance(vector.content, str):
                 raise ValueError(f"vector {i + 1}: content must be a string")
+            refuse_nul(f"vector {i + 1}: content", vector.content)
+            optional_text(f"vector {i + 1}: document id", vector.document_id)
             for name in ("event_time", "expires_at"):
                 moment = getattr(vector, name)
                 if moment is not None and (
@@ -961,6 +969,7 @@ class SqlVectorStore:
     ) -> list[DocumentSummary]:
         namespace = require_text("namespace", namespace)
         chosen = None if document_ids is None else sorted(set(document_ids))
+        refuse_nul("document ids", chosen)
         now = datetime.now(UTC)
         with self._db.transaction() as conn:
             row = self._namespace_row(conn, namespace)
@@ -1041,6 +1050,7 @@ class SqlVectorStore:
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         chosen = None if ids is None else sorted(set(ids))
+        refuse_nul("ids", chosen)
         if not words or k == 0 or chosen == []:
             return []
         now = datetime.now(UTC)

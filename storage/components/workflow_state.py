@@ -34,6 +34,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
+from llmspell.storage.values import message_text, optional_text, require_text
 
 __all__ = [
     "EXECUTION_STATUSES",
@@ -180,12 +181,6 @@ workflow_steps = Table(
 )
 
 
-def _text(what: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
 def _status(value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"status must be one of {', '.join(allowed)}, got {value!r}")
@@ -251,14 +246,14 @@ class SqlWorkflowStateStore:
 
     def create_execution(self, execution: WorkflowExecution) -> None:
         params = {
-            "execution_id": _text("execution_id", execution.execution_id),
-            "workflow_name": _text("workflow_name", execution.workflow_name),
-            "workflow_type": _text("workflow_type", execution.workflow_type),
+            "execution_id": require_text("execution_id", execution.execution_id),
+            "workflow_name": require_text("workflow_name", execution.workflow_name),
+            "workflow_type": require_text("workflow_type", execution.workflow_type),
             "status": _status(execution.status, EXECUTION_STATUSES),
             "input": self._json("input", execution.input),
-            "current_step": execution.current_step,
-            "error": execution.error,
-            "parent_id": execution.parent_id,
+            "current_step": optional_text("current_step", execution.current_step),
+            "error": message_text(execution.error),
+            "parent_id": optional_text("parent_id", execution.parent_id),
             "context": self._json("context", execution.context),
             "started_at": execution.started_at,
             "updated_at": execution.updated_at,
@@ -279,11 +274,11 @@ class SqlWorkflowStateStore:
         context: dict[str, Any] | None = None,
     ) -> bool:
         params: dict[str, Any] = {
-            "execution_id": _text("execution_id", execution_id),
+            "execution_id": require_text("execution_id", execution_id),
             "status": _status(status, EXECUTION_STATUSES),
             "updated_at": updated_at,
-            "current_step": current_step,
-            "error": error,
+            "current_step": optional_text("current_step", current_step),
+            "error": message_text(error),
             "finished_at": finished_at,
         }
         if context is not None:
@@ -293,7 +288,7 @@ class SqlWorkflowStateStore:
             return bool(conn.execute(self._update_execution, {**params, "run_id": run_id}).rowcount)
 
     def get_execution(self, execution_id: str) -> WorkflowExecution | None:
-        params = {"execution_id": _text("execution_id", execution_id)}
+        params = {"execution_id": require_text("execution_id", execution_id)}
         with self._db.transaction() as conn:
             row = conn.execute(self._get_execution, params).mappings().first()
         return None if row is None else _execution(row)
@@ -310,7 +305,7 @@ class SqlWorkflowStateStore:
             raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
         params: dict[str, Any] = {}
         if workflow_name is not None:
-            params["workflow_name"] = _text("workflow_name", workflow_name)
+            params["workflow_name"] = require_text("workflow_name", workflow_name)
         if status is not None:
             params["status"] = _status(status, EXECUTION_STATUSES)
         stmt = self._list[(workflow_name is not None, status is not None)]
@@ -326,13 +321,13 @@ class SqlWorkflowStateStore:
         if step.iteration < 0:
             raise ValueError(f"iteration must be >= 0, got {step.iteration}")
         params = {
-            "execution_id": _text("execution_id", execution_id),
-            "name": _text("step name", step.name),
+            "execution_id": require_text("execution_id", execution_id),
+            "name": require_text("step name", step.name),
             "iteration": step.iteration,
             "position": step.position,
             "status": _status(step.status, STEP_STATUSES),
             "output": None if step.output is None else self._json("output", step.output),
-            "error": step.error,
+            "error": message_text(step.error),
             "started_at": step.started_at,
             "finished_at": step.finished_at,
             "duration_ms": step.duration_ms,
@@ -350,13 +345,13 @@ class SqlWorkflowStateStore:
             )
 
     def steps(self, execution_id: str) -> list[WorkflowStep]:
-        params = {"execution_id": _text("execution_id", execution_id)}
+        params = {"execution_id": require_text("execution_id", execution_id)}
         with self._db.transaction() as conn:
             rows = conn.execute(self._steps, params).mappings().all()
         return [_step(row) for row in rows]
 
     def delete_execution(self, execution_id: str) -> bool:
-        params = {"execution_id": _text("execution_id", execution_id)}
+        params = {"execution_id": require_text("execution_id", execution_id)}
         with self._db.transaction(write=True) as conn:
             conn.execute(self._delete_steps, params)
             return bool(conn.execute(self._delete_execution, params).rowcount)

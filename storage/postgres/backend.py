@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from llmspell.storage.backend import OwnerTarget, owned
@@ -22,6 +23,7 @@ from llmspell.storage.postgres.urls import connect, describe, role_of
 from llmspell.storage.redaction import redact_secrets
 from llmspell.storage.revision import classify, outdated_message, read_revision
 from llmspell.storage.settings import StorageSettings
+from llmspell.storage.values import NUL_REFUSED
 
 if TYPE_CHECKING:
     from llmspell.storage.schema_migrations import MigrationResult
@@ -46,6 +48,7 @@ def owner_engine(owner_url: str) -> Engine:
         "postgresql+psycopg://",
         creator=lambda: connect(owner_url, what="PostgreSQL (admin_url)"),
         poolclass=NullPool,
+        hide_parameters=True,
     )
 
 
@@ -116,6 +119,17 @@ class PostgresConnector:
                 "owner in storage.postgres.admin_url"
             )
 
+    def drop_dead_connections(self) -> None:
+        """Test the pooled connections and replace those the server closed (after one was
+        found dead: a restart closes them all)."""
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            try:
+                pool.check()
+            except Exception:  # a closing pool, a server still down: the next call says so
+                logger.debug("checking the pool's connections failed", exc_info=True)
+
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
@@ -134,7 +148,13 @@ class PostgresBackend:
 
     def source(self, settings: StorageSettings) -> EngineSource:
         connector = PostgresConnector(settings)
-        return EngineSource(connector.connect, prepare=connector.prepare, on_close=connector.close)
+        return EngineSource(
+            connector.connect,
+            prepare=connector.prepare,
+            on_close=connector.close,
+            explain=lambda exc: explain_failure(exc, connector.app_url),
+            on_lost_connection=connector.drop_dead_connections,
+        )
 
     @contextmanager
     def owner(self, settings: StorageSettings, *, create: bool) -> Iterator[OwnerTarget]:
@@ -148,11 +168,38 @@ class PostgresBackend:
         yield from owned(OwnerTarget(owner_engine(owner_url), describe(owner_url), app_role))
 
 
-def _server_error(exc: Exception, url: str) -> StorageError | None:
-    if not isinstance(exc, (OperationalError, InterfaceError)):
-        return None  # a statement the server refused is a bug here, not a condition
-    reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
-    return StorageError(f"PostgreSQL at {describe(url)} failed: {redact_secrets(reason, url)}")
+def explain_failure(exc: Exception, url: str) -> Exception | None:
+    """A failure on PostgreSQL as a user can act on it: a lost or refused connection or a
+    cancelled statement (statement_timeout, lock_timeout, a deadlock) as a StorageError with
+    the server's one-line reason; a NUL character as the ValueError every backend gives for it;
+    None for anything else (a statement the server refused is a bug here, not a condition)."""
+    error = exc.orig if isinstance(exc, DBAPIError) else exc
+    if _holds_nul(error):
+        return ValueError(f"a value {NUL_REFUSED}")
+    if not isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError)):
+        return None
+    message = f"PostgreSQL at {describe(url)} failed: {redact_secrets(_reason(error), url)}"
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        message += "; that connection is closed and the next call opens a new one"
+    return StorageError(message)
+
+
+def _reason(error: Any) -> str:
+    # The primary message only: the full text of a server error can quote the statement
+    # (`LINE 1: INSERT ...`) and its values (DETAIL, CONTEXT).
+    diag = getattr(error, "diag", None)
+    primary = diag.message_primary if diag is not None else None
+    return " ".join(str(primary or error).split())
+
+
+def _holds_nul(error: Any) -> bool:
+    if not isinstance(error, psycopg.DataError):
+        return False
+    if error.sqlstate is None:  # psycopg refuses a NUL in text before sending it
+        return "NUL (0x00)" in str(error)
+    # jsonb's `\u0000`, or a NUL byte in text the server decodes
+    said = f"{error.diag.message_primary or ''} {error.diag.message_detail or ''}"
+    return "0x00" in said or "\\u0000" in said
 
 
 POSTGRES = PostgresBackend()

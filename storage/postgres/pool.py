@@ -44,4 +44,6 @@ def pool_engine(pool: ConnectionPool[Any]) -> Engine:
     psycopg_pool's documented SQLAlchemy integration: NullPool + `creator=pool.getconn` with
     `close_returns=True`, so psycopg_pool alone sizes and recycles connections.
     """
-    return create_engine("postgresql+psycopg://", creator=pool.getconn, poolclass=NullPool)
+    return create_engine(
+        "postgresql+psycopg://", creator=pool.getconn, poolclass=NullPool, hide_parameters=True
+    )

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
-from storage_helpers import json_values
+from storage_helpers import json_keys, json_values
 
 from llmspell.storage import (
     AgentStateConflict,
@@ -82,7 +82,7 @@ def test_checksum_is_the_sha256_of_the_canonical_json(storage: SqlStorage) -> No
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(state=st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+@given(state=st.dictionaries(json_keys, json_values, max_size=4))
 def test_any_json_object_round_trips(storage: SqlStorage, state: dict[str, Any]) -> None:
     storage.agent_state.put("props", state)
     got = storage.agent_state.get("props")

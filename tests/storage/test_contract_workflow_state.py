@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from storage_helpers import json_values
 
 from llmspell.storage import SqlStorage, WorkflowExecution, WorkflowStateSettings, WorkflowStep
 from llmspell.storage.components.workflow_state import SqlWorkflowStateStore
@@ -68,20 +68,6 @@ TENANT_FILTER_CALLS: dict[str, Callable[[SqlWorkflowStateStore], Any]] = {
     "steps": lambda s: s.steps("e1"),
     "delete_execution": lambda s: s.delete_execution("e1"),
 }
-
-json_values = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(-(2**53), 2**53),
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.text(max_size=20),
-    ),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 
 def test_an_execution_round_trips_with_every_field(storage: SqlStorage) -> None:

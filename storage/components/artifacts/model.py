@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llmspell.storage.values import refuse_nul
+
 if TYPE_CHECKING:
     from llmspell.storage.components.artifacts.content import ContentLike, Writable
 
@@ -82,6 +84,8 @@ class ArtifactQuery:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value}")
+        for name in ("session_id", "type", "name", "tags"):
+            refuse_nul(name, getattr(self, name))
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from llmspell.storage.database import Database
 from llmspell.storage.glob import matches_glob
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
+from llmspell.storage.values import refuse_nul
 
 __all__ = [
     "ArtifactQuery",
@@ -129,6 +130,8 @@ def _check_new(artifact: NewArtifact) -> None:
         raise ValueError(f"tags must be non-empty strings, got {list(artifact.tags)!r}")
     if not isinstance(artifact.metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(artifact.metadata).__name__}")
+    for name in ("session_id", "name", "type", "mime_type", "tags", "metadata", "created_by"):
+        refuse_nul(name, getattr(artifact, name))
 
 
 class SqlArtifactStore:
@@ -326,6 +329,7 @@ class SqlArtifactStore:
     def get_version(
         self, session_id: str, name: str, version: int | None = None
     ) -> ArtifactRecord | None:
+        refuse_nul("name", name)
         with self._db.transaction() as conn:
             if version is None:
                 row = conn.execute(self._latest, {"session_id": session_id, "name": name}).first()
