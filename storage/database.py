@@ -196,6 +196,5 @@ def statement_failure(exc: Exception) -> StorageError | None:
             f"the database refused a write that breaks one of its constraints: {what}"
         )
     return StorageError(
-        f"the database refused a statement: {what}; the statement is in the debug log "
-        "(llmspell -v)"
+        f"the database refused a statement: {what}; the statement is in the debug log (llmspell -v)"
     )
