@@ -1,16 +1,16 @@
 """Event types and the patterns that select them (`*`, `prefix.*`, an exact type, or a glob).
 
-One matcher serves both sides: the in-process event bus tests a pattern with Python's `re`, the
-event log hands the same regular expression to SQL (PostgreSQL `~`, SQLite `REGEXP`), so a
-subscription and a query with one pattern always select the same types.
+One matcher serves both sides: the in-process event bus tests a pattern with RE2, the event log
+hands the same regular expression to SQL (PostgreSQL `~`, SQLite `REGEXP`, which is RE2 too), so
+a subscription and a query with one pattern always select the same types, in time linear in the
+type (see `llmspell.storage.glob`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from llmspell.storage.glob import glob_to_regex
+from llmspell.storage.glob import glob_to_regex, linear_regex
 
 MAX_TYPE_LEN = 256
 GLOB_CHARS = frozenset("*?[")
@@ -35,7 +35,7 @@ class TypePattern:
     character, `[abc]` / `[a-z]` / `[!abc]` a character class; everything else is literal.
 
     `exact` is the type itself when the pattern has no glob characters, `everything` is true
-    for `*`; `regex` is the anchored expression both Python and the databases understand.
+    for `*`; `regex` is the anchored expression RE2 and the databases understand.
     """
 
     text: str
@@ -48,7 +48,7 @@ class TypePattern:
             return True
         if self.exact is not None:
             return event_type == self.exact
-        return _compiled(self.regex).match(event_type) is not None
+        return linear_regex(self.regex).search(event_type) is not None
 
 
 def compile_pattern(pattern: object) -> TypePattern:
@@ -58,7 +58,7 @@ def compile_pattern(pattern: object) -> TypePattern:
     exact = None if GLOB_CHARS & set(text) else text
     pattern_obj = TypePattern(text=text, regex=regex, exact=exact, everything=text == "*")
     if exact is None and not pattern_obj.everything:
-        _compiled(regex)  # a malformed class fails here, not at the first publish
+        linear_regex(regex)  # a malformed class fails here, not at the first publish
     return pattern_obj
 
 
@@ -73,18 +73,3 @@ def _check_text(what: str, value: object) -> str:
     if bad is not None:
         raise ValueError(f"{what} must not contain control characters (got {value!r})")
     return value
-
-
-_cache: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(regex: str) -> re.Pattern[str]:
-    compiled = _cache.get(regex)
-    if compiled is None:
-        try:
-            compiled = re.compile(regex)
-        except re.error as exc:
-            raise ValueError(f"pattern is not a valid glob: {exc}") from None
-        if len(_cache) < 1024:
-            _cache[regex] = compiled
-    return compiled

@@ -17,6 +17,7 @@ from llmspell.migrations import HEAD
 from llmspell.storage.backend import OwnerTarget, owned
 from llmspell.storage.database import WRITE_OPTION, EngineSource
 from llmspell.storage.errors import SchemaVersionError, StorageError
+from llmspell.storage.glob import sqlite_regexp
 from llmspell.storage.revision import alembic_version, classify, outdated_message, read_revision
 from llmspell.storage.settings import StorageSettings
 
@@ -49,6 +50,8 @@ def _install_transaction_control(engine: Engine, *, wal: bool, busy_timeout_s: f
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # In place of SQLAlchemy's REGEXP (Python's backtracking `re`): glob filters run on RE2.
+        dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             if wal:

@@ -1,5 +1,5 @@
 """The `json-processor` tool: JMESPath queries (`jmespath`), JSON Schema validation
-(`jsonschema`), and pretty-printing."""
+(`jsonschema`, patterns on RE2: see json_schema.py), and pretty-printing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 import jmespath
 from jmespath.exceptions import JMESPathError
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
+from llmspell.runtime.tools.json_schema import SchemaProblem, compile_schema
 from llmspell.runtime.tools.registry import Tool, ToolFailure, ToolOutput
 
 SCHEMA: dict[str, Any] = {
@@ -57,15 +56,13 @@ def process(params: dict[str, Any]) -> Any:
         except JMESPathError as exc:
             raise ToolFailure(f"invalid JMESPath query {params['query']!r}: {exc}") from None
     if operation == "validate":
-        schema = params["schema"]
         try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise ToolFailure(f"schema is not a valid JSON Schema: {exc.message}") from None
-        errors = [
-            f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
-            for error in Draft202012Validator(schema).iter_errors(document)
-        ]
+            errors = [
+                f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+                for error in compile_schema(params["schema"]).iter_errors(document)
+            ]
+        except SchemaProblem as exc:
+            raise ToolFailure(f"schema {exc}") from None
         return ToolOutput(not errors, {"errors": errors[:MAX_VALIDATION_ERRORS]})
     return json.dumps(document, indent=params.get("indent", 2), ensure_ascii=False, sort_keys=True)
 

@@ -28,8 +28,8 @@ from llmspell.runtime.errors import (
 )
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError as SchemaViolation
+    from jsonschema.protocols import Validator
 
     from llmspell.runtime.config import ToolsConfig
     from llmspell.runtime.hooks import HookRegistry
@@ -78,21 +78,18 @@ class Tool:
     builtin: bool = True
     # A user tool runs a script function, which only the script's thread may call.
     script_side: bool = False
-    validator: Draft202012Validator = field(init=False, repr=False)
+    validator: Validator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Imported here: jsonschema costs tens of ms, which a script that runs no tool (and
         # the start of every runtime) should not pay.
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError
+        from llmspell.runtime.tools.json_schema import SchemaProblem, compile_schema
 
         try:
-            Draft202012Validator.check_schema(self.schema)
-        except SchemaError as exc:
-            raise InvalidArgument(
-                f"schema of tool {self.name!r} is not a valid JSON Schema: {exc.message}"
-            ) from None
-        object.__setattr__(self, "validator", Draft202012Validator(self.schema))
+            validator = compile_schema(self.schema)
+        except SchemaProblem as exc:
+            raise InvalidArgument(f"schema of tool {self.name!r} {exc}") from None
+        object.__setattr__(self, "validator", validator)
 
     def info(self) -> dict[str, Any]:
         """The record `Tool.list()` shows."""
@@ -299,8 +296,13 @@ def validate_params(tool: Tool, params: Any) -> dict[str, Any]:
         )
     from jsonschema.exceptions import best_match
 
+    from llmspell.runtime.tools.json_schema import SchemaProblem
+
     params = _empty_tables_as_lists(tool.schema, dict(params))
-    error = best_match(tool.validator.iter_errors(params))
+    try:
+        error = best_match(tool.validator.iter_errors(params))
+    except SchemaProblem as exc:  # a pattern where the schema check does not look
+        raise InvalidArgument(f"{tool.name}: schema {exc}") from None
     if error is not None:
         raise InvalidArgument(f"{tool.name}: {describe_violation(tool.schema, error)}")
     return params

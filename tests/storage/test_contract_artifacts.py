@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -423,6 +424,20 @@ def test_query_filters_combine(
     storage: SqlStorage, catalogue: Any, query: ArtifactQuery, expected: list[str]
 ) -> None:
     assert names(storage.artifacts.query(query)) == expected
+
+
+@pytest.mark.timeout(120)
+def test_query_by_a_name_glob_of_many_stars_takes_time_linear_in_the_names(
+    storage: SqlStorage,
+) -> None:
+    storage.artifacts.store(new("a" * 200), b"1")
+    storage.artifacts.store(new("a" * 30 + "b"), b"2")
+    started = time.monotonic()
+    found = storage.artifacts.query(ArtifactQuery(name="*a" * 12 + "b"))
+    assert time.monotonic() - started < 5
+    assert names(found) == ["a" * 30 + "b"]
+    with pytest.raises(ValueError, match="at most 1000 characters, got 1001"):
+        storage.artifacts.query(ArtifactQuery(name="?" * 1001))
 
 
 def test_query_by_creation_time_is_after_inclusive_and_before_exclusive(

@@ -7,6 +7,7 @@ that each carries the tenant.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,20 @@ def test_query_by_pattern_matches_globs_literally_elsewhere(
     for kind in ["order.created", "order.shipped.late", "user.login", "orders", "a+b.c", "aXb"]:
         storage.events.append(kind, None)
     assert _types(storage.events.query(pattern=pattern)) == expected
+
+
+@pytest.mark.timeout(120)
+def test_query_by_a_pattern_of_many_stars_takes_time_linear_in_the_types(
+    storage: SqlStorage,
+) -> None:
+    # A backtracking REGEXP (SQLite's was Python's `re`) tried every split of 200 "a"s among
+    # ten stars: hours, holding the GIL.
+    storage.events.append("a" * 200, 1)
+    storage.events.append("a" * 30 + "b", 2)
+    started = time.monotonic()
+    found = storage.events.query(pattern="*a" * 10 + "b")
+    assert time.monotonic() - started < 5
+    assert [e.data for e in found] == [2]
 
 
 def test_query_filters_combine(storage: SqlStorage) -> None:
