@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fakes.llm_servers import FakeLLMServer, Hang
-from test_kernel_behaviour import KernelPair, StartKernel, collect, reply_to, run
+from test_kernel_behaviour import (
+    INTERRUPT_REPLY_S,
+    RUNNING,
+    KernelPair,
+    StartKernel,
+    collect,
+    reply_to,
+    run,
+    wait_until_running,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -49,31 +57,19 @@ def kernel(
         yield pair
 
 
-def timed_outputs(kc: Any, msg_id: str, timeout: float = 30) -> list[tuple[float, dict[str, Any]]]:
-    """(arrival time, message) of a request's IOPub output, up to its idle status."""
-    out = []
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = kc.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return out
-        if msg["msg_type"] not in ("status", "execute_input"):
-            out.append((time.monotonic(), msg))
-
-
 def test_a_streamed_reply_arrives_piece_by_piece_as_stream_messages(kernel: KernelPair) -> None:
     _, kc = kernel
     words = "one two three four five six seven eight"
     msg_id = kc.execute(f'slow:invokeStream("{words}");')
-    outputs = timed_outputs(kc, msg_id)
+    outputs = collect(kc, msg_id, timeout=30)
     assert reply_to(kc, msg_id)["content"]["status"] == "ok"
-    streams = [(t, m["content"]["text"]) for t, m in outputs if m["msg_type"] == "stream"]
-    assert "".join(text for _, text in streams) == f"You said: {words}\n"
+    streams = [m for m in outputs if m["msg_type"] == "stream"]
+    assert "".join(m["content"]["text"] for m in streams) == f"You said: {words}\n"
     assert len(streams) >= 9  # one message per piece, not one block at the end
-    # the pieces were spread over the reply's 1.6 s, not sent together at its end
-    assert streams[-1][0] - streams[0][0] > 0.5
+    # the kernel sent the pieces over the reply's 1.6 s, not together at its end (its own send
+    # times: however late this process got to read them)
+    sent = [m["header"]["date"] for m in streams]
+    assert (sent[-1] - sent[0]).total_seconds() > 0.5
 
 
 def test_a_callback_sees_each_piece_before_the_next_arrives(kernel: KernelPair) -> None:
@@ -92,26 +88,16 @@ def test_interrupting_a_model_call_returns_control_at_once_and_the_kernel_goes_o
     kernel: KernelPair,
 ) -> None:
     km, kc = kernel
-    # the baseline: how long an interrupt of a plain Lua loop takes on this machine right now
-    baseline_id = kc.execute("while true do end")
-    time.sleep(0.3)
-    started = time.monotonic()
-    km.interrupt_kernel()
-    reply_to(kc, baseline_id, timeout=10)
-    baseline = time.monotonic() - started
-    collect(kc, baseline_id)
-
     msg_id = kc.execute(
-        'Agent.builder():name("stuck"):model("stuck"):build():invokeStream("hello?")'
+        RUNNING + 'Agent.builder():name("stuck"):model("stuck"):build():invokeStream("hello?")'
     )
-    time.sleep(0.5)
-    started = time.monotonic()
+    wait_until_running(kc, msg_id)
+    time.sleep(0.5)  # most likely inside the call by now; an interrupt just before it stops it too
     km.interrupt_kernel()
-    reply = reply_to(kc, msg_id, timeout=10)
-    elapsed = time.monotonic() - started
+    # the model answers after 600 s: a reply within INTERRUPT_REPLY_S is the interrupt's
+    reply = reply_to(kc, msg_id, timeout=INTERRUPT_REPLY_S)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
-    assert elapsed < 1.0 + baseline, f"{elapsed:.2f} s (a plain loop took {baseline:.2f} s)"
     collect(kc, msg_id)
     after, outputs = run(kc, "keep")
     assert after["status"] == "ok"

@@ -186,7 +186,9 @@ def test_cancelling_a_call_returns_at_once_and_closes_the_connection(
 
     with pytest.raises(Interrupted):
         pending.wait(stop_requested=stop_requested, on_text=pieces.append)
-    assert time.monotonic() - stop_at[0] < 1.0
+    # the server never answers: returning at all is the cancel's doing; the bound is wide for a
+    # busy machine and far below the 30 s timeout (`connect`) a missed cancel would end at
+    assert time.monotonic() - stop_at[0] < 10
     assert "".join(pieces) == hang.after_text
     assert fake_llm.wait_for_disconnect(timeout_s=10)
     # the provider is still usable

@@ -81,7 +81,7 @@ def test_receive_really_waits_up_to_the_timeout(rt: ScriptRuntime) -> None:
     assert time.monotonic() - started >= 0.29
     started = time.monotonic()
     assert call(rt, "Event.receive", sub) is None, "the default timeout does not wait"
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 1.0  # a call, not a wait (wide: a busy machine is slow)
 
 
 def test_receive_returns_as_soon_as_another_thread_publishes(rt: ScriptRuntime) -> None:

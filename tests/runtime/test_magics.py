@@ -203,7 +203,7 @@ def test_an_interrupt_kills_a_running_shell_command(make_runtime: MakeRuntime) -
     started = time.monotonic()
     err = error_of(rt, "!sleep 30")
     assert err.ename == "KeyboardInterrupt"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # not the command's 30 s (wide: a busy machine)
 
 
 @pytest.mark.timeout(20)

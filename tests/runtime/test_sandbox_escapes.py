@@ -1,8 +1,8 @@
 """The sandbox under attack: every escape and runaway attempt known (issue 7 and the ones that
 already held) runs in a process of its own with a hard limit. An escape must be refused, a
 runaway must end with TimeoutError (1 s limit) or KeyboardInterrupt (a real SIGINT after 0.5 s)
-within a second, and no process may hang, crash or die by a signal — so a regression cannot
-pass silently. The children run in parallel; the whole table takes seconds."""
+long before it could end by itself, and no process may hang, crash or die by a signal — so a
+regression cannot pass silently. The children run in parallel; the whole table takes seconds."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ import pytest
 CHILD = Path(__file__).with_name("sandbox_child.py")
 LIMIT_S = 1.0  # the time limit given to runaway attempts
 INTERRUPT_AFTER_S = 0.5  # when the SIGINT reaches an interrupted attempt
-SLACK_S = 1.0  # how long after the limit or the signal an attempt may still run
-HARD_LIMIT_S = 30.0  # a child still running then has hung
+# How long after the limit or the signal an attempt may still run: wide, as four children share
+# a loaded machine; every runaway would run far longer (or forever) without the stop.
+SLACK_S = 8.0
+HARD_LIMIT_S = 60.0  # a child still running then has hung (start-up included, on a busy machine)
 PARALLEL = 4
 
 
@@ -244,7 +246,7 @@ RUNAWAYS = [
         "runaway",
         engine="python",
     ),
-    Attempt("Python: blocking sleep", "import time\ntime.sleep(12)", "runaway", engine="python"),
+    Attempt("Python: blocking sleep", "import time\ntime.sleep(25)", "runaway", engine="python"),
 ]
 
 
