@@ -9,6 +9,7 @@ import weakref
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from llmspell.runtime.config import LLMSpellConfig
+from llmspell.runtime.host_limits import HostLimits
 
 if TYPE_CHECKING:
     from llmspell.storage.sql_storage import SqlStorage
@@ -35,7 +36,9 @@ class Infrastructure:
     Storage opens on first use (importing SQLAlchemy alone takes ~250 ms, which a kernel start or
     a script that never touches storage should not pay); `open()` opens it now. Managers are
     built on first `get(ManagerClass)`; `close()` closes those that have a `close` method, newest
-    first."""
+    first. `limits` are the limits of the script the runtime runs, for host work (see
+    `host_limits`): a script waiting for storage to open stops at an interrupt or its time
+    limit, and the opening goes on for the next call."""
 
     def __init__(self, config: LLMSpellConfig, storage: SqlStorage | None = None) -> None:
         self.config = config
@@ -44,6 +47,8 @@ class Infrastructure:
         self._managers: dict[type, object] = {}
         self._closed = False
         self._lock = threading.RLock()
+        self._storage_lock = threading.Lock()
+        self.limits = HostLimits()
         _open.add(self)
 
     @classmethod
@@ -58,21 +63,29 @@ class Infrastructure:
 
     @property
     def storage(self) -> SqlStorage:
-        if self._storage is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError("Infrastructure: closed")
-                if self._storage is None:
-                    from llmspell.runtime.storage_settings import storage_settings
-                    from llmspell.storage import open_storage
+        storage = self._storage
+        if storage is None:
+            storage = self.limits.wait(self._open_storage, "opening storage")
+        return storage
 
-                    self._storage = open_storage(storage_settings(self.config), self.tenant_id)
-        return self._storage
+    def _open_storage(self) -> SqlStorage:
+        # Its own lock: it runs on a helper thread (`limits.wait`) while the script's thread
+        # may hold `_lock` (a manager being built that opens storage).
+        with self._storage_lock:
+            if self._closed:
+                raise RuntimeError("Infrastructure: closed")
+            if self._storage is None:
+                from llmspell.runtime.storage_settings import storage_settings
+                from llmspell.storage import open_storage
+
+                self._storage = open_storage(storage_settings(self.config), self.tenant_id)
+            return self._storage
 
     def get(self, kind: type[M]) -> M:
         """The runtime's one `kind` manager, built on first use."""
         manager = self._managers.get(kind)
         if manager is None:
+            self.limits.check_stop()
             with self._lock:
                 if self._closed:
                     raise RuntimeError("Infrastructure: closed")
@@ -86,7 +99,7 @@ class Infrastructure:
         return self._closed
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._storage_lock:
             if self._closed:
                 return
             self._closed = True

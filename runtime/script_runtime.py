@@ -18,6 +18,7 @@ from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.errors import ScriptStopping
 from llmspell.runtime.hooks import HookRegistry
+from llmspell.runtime.host_limits import MemoryLimit
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.magics import CellMagic, Code, Magics, cell_parts
 from llmspell.runtime.results import (
@@ -50,6 +51,11 @@ class Engine(Protocol):
     @property
     def timeout_s(self) -> float:
         """The time limit of one execution from the engine's config section; 0 = none."""
+        ...
+
+    @property
+    def memory_limit(self) -> MemoryLimit | None:
+        """The memory limit of its scripts, which also bounds host work (None: none)."""
         ...
 
     def install_globals(self, globals_: Mapping[str, Any]) -> None: ...
@@ -153,6 +159,8 @@ class ScriptRuntime:
         self._lock = threading.Lock()
         self._closed = False
         self._engine: Engine = self._make_engine(engine)
+        # host work for a script (ingest, parsing, conversion...) stops with it
+        self.infrastructure.limits.attach(self._engine.stop_requested, self._engine.memory_limit)
         ctx = ApiContext(
             config=config,
             infrastructure=self.infrastructure,
@@ -162,7 +170,7 @@ class ScriptRuntime:
             format_value=self._engine.format_value,
             describe=self._engine.introspection.describe,
             producer=self._engine.producer,
-            stop_requested=self._engine.stop_requested,
+            stop_requested=self.infrastructure.limits.stop_requested,
         )
         globals_ = build_globals(ctx)
         self._engine.introspection.docs = DocIndex(globals_)
@@ -313,6 +321,7 @@ class ScriptRuntime:
         if self._closed:
             return
         self._closed = True
+        self.infrastructure.limits.detach()
         self._engine.close()
         if self._owns_infrastructure:
             self.infrastructure.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import DomainError, kind_of
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits, Ticker
 from llmspell.storage.errors import StorageError
 
 if TYPE_CHECKING:
@@ -191,9 +192,9 @@ class ApiContext:
     # a script value that produces values (Lua function, Python generator) → its steps;
     # NotAProducer for any other value
     producer: Callable[[Any], ProducerStep] = field(default=_needs_an_engine)
-    # true once the running script must stop (interrupt, timeout): long host-side work such
-    # as a workflow checks it between steps, and a call that waits (Event.receive) between
-    # short waits, since the engine's own check cannot run while the host blocks
+    # true once the running script must stop (interrupt, timeout): the runtime passes
+    # `infrastructure.limits.stop_requested` (runtime/host_limits.py), for code that hands the
+    # check on as a callable (a workflow between steps, Event.receive between short waits)
     stop_requested: Callable[[], bool] = field(default=lambda: False)
 
     @property
@@ -351,11 +352,13 @@ def check_options(fn: str, options: Mapping[str, Any], allowed: set[str] | froze
         )
 
 
-def ensure_data(fn: str, arg: str, value: Any) -> Any:
+def ensure_data(fn: str, arg: str, value: Any, limits: HostLimits = UNLIMITED) -> Any:
     """Check `value` is plain data (JSON-able): no functions, binary strings, NaN or cycles.
-    Returns it with every `JSON.null` as None (a copy only when it holds one)."""
-    if _has_json_null(fn, arg, value, None, set()):
-        return swap_null(value, JSON_NULL, None)
+    Returns it with every `JSON.null` as None (a copy only when it holds one). A value of
+    millions of items takes seconds: `limits` (the script's) are checked on the way."""
+    tick = Ticker(limits.check_stop).tick
+    if _has_json_null(fn, arg, value, None, set(), tick):
+        return swap_null(value, JSON_NULL, None, tick)
     return value
 
 
@@ -363,7 +366,9 @@ def ensure_data(fn: str, arg: str, value: Any) -> Any:
 _Path = tuple[Any, Any, bool] | None
 
 
-def _has_json_null(fn: str, arg: str, value: Any, path: _Path, containers: set[int]) -> bool:
+def _has_json_null(
+    fn: str, arg: str, value: Any, path: _Path, containers: set[int], tick: Callable[[], None]
+) -> bool:
     """Raise ValidationError unless `value` is data; whether it holds a JSON.null."""
     if value is None or isinstance(value, (bool, int, str)):
         return False
@@ -383,10 +388,12 @@ def _has_json_null(fn: str, arg: str, value: Any, path: _Path, containers: set[i
         found = False
         if isinstance(value, list):
             for i, item in enumerate(value, start=1):
-                found = _has_json_null(fn, arg, item, (path, i, True), containers) or found
+                tick()
+                found = _has_json_null(fn, arg, item, (path, i, True), containers, tick) or found
         else:
             for k, item in value.items():
-                found = _has_json_null(fn, arg, item, (path, k, False), containers) or found
+                tick()
+                found = _has_json_null(fn, arg, item, (path, k, False), containers, tick) or found
         containers.discard(id(value))
         return found
     if isinstance(value, bytes):
@@ -407,12 +414,14 @@ def _where(arg: str, path: _Path) -> str:
     return arg + "".join(reversed(parts))
 
 
-def swap_null(value: Any, old: Any, new: Any) -> Any:
-    """`value` with every `old` null (None or JSON_NULL) inside it replaced by `new`."""
+def swap_null(value: Any, old: Any, new: Any, tick: Callable[[], None] = lambda: None) -> Any:
+    """`value` with every `old` null (None or JSON_NULL) inside it replaced by `new`; `tick`
+    is called once per item (a `host_limits.Ticker`'s, for big values)."""
+    tick()
     if value is old:
         return new
     if isinstance(value, list):
-        return [swap_null(item, old, new) for item in value]
+        return [swap_null(item, old, new, tick) for item in value]
     if isinstance(value, dict):
-        return {k: swap_null(item, old, new) for k, item in value.items()}
+        return {k: swap_null(item, old, new, tick) for k, item in value.items()}
     return value

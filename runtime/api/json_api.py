@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from llmspell.runtime.api.base import (
@@ -18,6 +19,7 @@ from llmspell.runtime.api.base import (
     require_table,
     swap_null,
 )
+from llmspell.runtime.host_limits import Ticker
 
 # Deeper data cannot cross into a script anyway (the engines convert tables up to this depth),
 # and Python's own parser would hit its recursion limit not far beyond.
@@ -56,6 +58,8 @@ class JsonApi(ApiNamespace):
             f"JSON.parse: arrays and objects nested deeper than {MAX_NESTING} levels are not "
             "supported"
         )
+        limits = self._ctx.infrastructure.limits
+        limits.check_size("the JSON text", len(text))
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -64,9 +68,10 @@ class JsonApi(ApiNamespace):
             ) from None
         except RecursionError:
             raise too_deep from None
-        if _nesting(value) > MAX_NESTING:
+        tick = Ticker(limits.check_stop).tick
+        if _nesting(value, tick) > MAX_NESTING:
             raise too_deep
-        return swap_null(value, None, JSON_NULL) if keep_null else value
+        return swap_null(value, None, JSON_NULL, tick) if keep_null else value
 
     def stringify(self, value: Any, options: dict[str, Any] | None = None) -> str:
         """Serialise a value as JSON text. Options: `indent` (spaces, default compact),
@@ -84,18 +89,19 @@ class JsonApi(ApiNamespace):
             raise ApiError(
                 f"JSON.stringify: options.sort_keys must be a boolean, got {sort_keys!r}"
             )
-        value = ensure_data("JSON.stringify", "value", value)
+        value = ensure_data("JSON.stringify", "value", value, self._ctx.infrastructure.limits)
         separators = (",", ":") if indent is None else (",", ": ")
         return json.dumps(
             value, indent=indent, sort_keys=sort_keys, separators=separators, ensure_ascii=False
         )
 
 
-def _nesting(value: Any) -> int:
+def _nesting(value: Any, tick: Callable[[], None]) -> int:
     """How deeply arrays and objects nest in a parsed value (without recursion)."""
     deepest = 0
     pending = [(value, 1)]
     while pending:
+        tick()
         item, depth = pending.pop()
         if isinstance(item, dict):
             children: Any = item.values()

@@ -279,7 +279,7 @@ class ContextAssembler:
             return []
         texts = [c.chunk.content for c in candidates]
         cos = self.embedder.embed(texts) @ self.embedder.embed_one(query)
-        keyword = KeywordIndex(texts).scores(query)
+        keyword = KeywordIndex(texts, self.embedder.limits).scores(query)
         fused = fuse_reciprocal_rank(np.asarray(cos), np.asarray(keyword))
         for candidate, score in zip(candidates, fused, strict=True):
             chunk = candidate.chunk
@@ -298,7 +298,8 @@ class ContextAssembler:
         formatted, tokens = "", 0
         for candidate in ranked:
             attempt = _format([*chosen, candidate])
-            count = self.embedder.count_tokens(attempt)
+            # a candidate that cannot fit is counted only until that is clear
+            count = self.embedder.count_tokens(attempt, at_most=max_tokens)
             if count <= max_tokens:
                 chosen.append(candidate)
                 formatted, tokens = attempt, count

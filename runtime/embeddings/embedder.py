@@ -13,14 +13,16 @@ import numpy as np
 from llmspell.runtime.embeddings.provider import EmbeddingProvider
 from llmspell.runtime.embeddings.tokens import count_tokens, token_spans
 from llmspell.runtime.errors import InvalidArgument, ServiceError
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import EmbeddingsConfig
     from llmspell.runtime.infrastructure import Infrastructure
 
 
-def build_provider(config: EmbeddingsConfig) -> EmbeddingProvider:
-    """The provider `[embeddings]` names (nothing is loaded or contacted yet)."""
+def build_provider(config: EmbeddingsConfig, limits: HostLimits = UNLIMITED) -> EmbeddingProvider:
+    """The provider `[embeddings]` names (nothing is loaded or contacted yet); a script waiting
+    for it stops at its `limits`."""
     if config.provider == "local":
         from llmspell.runtime.embeddings.local import WordLlamaProvider
 
@@ -29,7 +31,7 @@ def build_provider(config: EmbeddingsConfig) -> EmbeddingProvider:
                 "embeddings.dimensions applies to openai/ollama servers; the local model's "
                 "size is chosen by embeddings.model"
             )
-        return WordLlamaProvider(config.model)
+        return WordLlamaProvider(config.model, limits)
     if config.provider == "hash":
         from llmspell.runtime.embeddings.hashing import DEFAULT_HASH_DIMENSION, HashProvider
 
@@ -43,15 +45,22 @@ def build_provider(config: EmbeddingsConfig) -> EmbeddingProvider:
         api_key_env=config.api_key_env,
         dimensions=config.dimensions,
         timeout_s=config.timeout_s,
+        limits=limits,
     )
 
 
 class Embedder:
     """Embeds texts with one provider: L2-normalised float32 rows, in batches of `batch_size`,
-    each distinct text computed once while it stays in the cache (keyed by its SHA-256)."""
+    each distinct text computed once while it stays in the cache (keyed by its SHA-256).
+    Between batches, and within long texts, it checks the limits of the script it works for."""
 
     def __init__(
-        self, provider: EmbeddingProvider, *, batch_size: int = 64, cache_size: int = 4096
+        self,
+        provider: EmbeddingProvider,
+        *,
+        batch_size: int = 64,
+        cache_size: int = 4096,
+        limits: HostLimits = UNLIMITED,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -61,12 +70,16 @@ class Embedder:
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.provider_calls = 0  # how many batches went to the provider (tests, stats)
+        self.limits = limits
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> Embedder:
         config = infra.config.embeddings
         return cls(
-            build_provider(config), batch_size=config.batch_size, cache_size=config.cache_size
+            build_provider(config, infra.limits),
+            batch_size=config.batch_size,
+            cache_size=config.cache_size,
+            limits=infra.limits,
         )
 
     @property
@@ -95,6 +108,7 @@ class Embedder:
             {key: text for key, text in zip(keys, texts, strict=True) if key not in found}.items()
         )
         for start in range(0, len(missing), self.batch_size):
+            self.limits.check_stop()
             batch = missing[start : start + self.batch_size]
             vectors = self._normalised(self.provider.embed_batch([text for _, text in batch]))
             self.provider_calls += 1
@@ -121,13 +135,14 @@ class Embedder:
         vectors.setflags(write=False)
         return vectors
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens in `text` by the bundled tokenizer (see `llmspell.runtime.embeddings.tokens`)."""
-        return count_tokens(text)
+    def count_tokens(self, text: str, at_most: int | None = None) -> int:
+        """Tokens in `text` by the bundled tokenizer (see `llmspell.runtime.embeddings.tokens`);
+        with `at_most`, any count above it may stand for a larger one."""
+        return count_tokens(text, self.limits, at_most)
 
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """Character span of each token of `text`."""
-        return token_spans(text)
+    def token_spans(self, text: str) -> np.ndarray:
+        """Character span of each token of `text`, an `(n, 2)` array."""
+        return token_spans(text, self.limits)
 
     def close(self) -> None:
         close = getattr(self.provider, "close", None)

@@ -1,7 +1,11 @@
 """`local`: the wordllama model shipped inside its PyPI wheel (256-d, offline, numpy only).
 
 The model loads once per process, lazily, from the wheel's own folder with downloads disabled
-(wordllama's default lookup misses the bundled tokenizer and would try the network).
+(wordllama's default lookup misses the bundled tokenizer and would try the network); a script
+that waits for the load can be stopped meanwhile. A text's vector is the average of its tokens'
+vectors, as wordllama computes it, but summed slice by slice (`host_limits.text_slices`):
+wordllama's own `embed` pads a batch to its longest text and holds every token's vector at
+once, gigabytes for a text of megabytes.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits, slice_groups
+
+BATCH_CHARS = 256 * 1024  # text tokenized in one call (the tokenizer works on it in parallel)
+
 # model name -> dimension it is truncated to (wordllama's weights are matryoshka-trained).
 LOCAL_MODELS = {"wordllama-l2_supercat-256": 256, "wordllama-l2_supercat-128": 128}
 DEFAULT_LOCAL_MODEL = "wordllama-l2_supercat-256"
@@ -20,19 +28,27 @@ _lock = threading.Lock()
 _loaded: Any = None
 
 
-def wordllama_model() -> Any:
-    """The process's one wordllama model (full 256-d), loaded on first use."""
-    global _loaded
-    if _loaded is None:
-        with _lock:
-            if _loaded is None:
-                import wordllama
-                from wordllama import WordLlama
+def wordllama_model(limits: HostLimits = UNLIMITED) -> Any:
+    """The process's one wordllama model (full 256-d), loaded on first use (a script waiting
+    for the load stops at an interrupt or its time limit; the load goes on for the next
+    caller)."""
+    model = _loaded
+    if model is None:
+        model = limits.wait(_load, "loading the wordllama model")
+    return model
 
-                _loaded = WordLlama.load(
-                    cache_dir=Path(wordllama.__file__).parent, disable_download=True
-                )
-    return _loaded
+
+def _load() -> Any:
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            import wordllama
+            from wordllama import WordLlama
+
+            _loaded = WordLlama.load(
+                cache_dir=Path(wordllama.__file__).parent, disable_download=True
+            )
+        return _loaded
 
 
 class WordLlamaProvider:
@@ -40,7 +56,7 @@ class WordLlamaProvider:
 
     name = "local"
 
-    def __init__(self, model: str = "") -> None:
+    def __init__(self, model: str = "", limits: HostLimits = UNLIMITED) -> None:
         model = model or DEFAULT_LOCAL_MODEL
         if model not in LOCAL_MODELS:
             raise ValueError(
@@ -49,6 +65,7 @@ class WordLlamaProvider:
             )
         self._model = model
         self._dimension = LOCAL_MODELS[model]
+        self._limits = limits
 
     @property
     def model(self) -> str:
@@ -59,5 +76,19 @@ class WordLlamaProvider:
         return self._dimension
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        vectors = wordllama_model().embed(texts, norm=False, batch_size=max(1, len(texts)))
-        return np.asarray(vectors, dtype=np.float32)[:, : self._dimension]
+        model = wordllama_model(self._limits)
+        table = model.embedding[:, : self._dimension]
+        sums = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        counts = np.zeros(len(texts), dtype=np.float32)
+        for group in slice_groups(texts, BATCH_CHARS):
+            self._limits.check_stop()
+            encodings = model.tokenizer.encode_batch(
+                [piece for _, piece in group], add_special_tokens=False
+            )
+            for (row, _), encoding in zip(group, encodings, strict=True):
+                ids = np.asarray(encoding.ids, dtype=np.int64)
+                ids = ids[np.asarray(encoding.attention_mask, dtype=bool)]  # without padding
+                np.clip(ids, 0, len(table) - 1, out=ids)
+                sums[row] += table[ids].sum(axis=0, dtype=np.float32)
+                counts[row] += len(ids)
+        return sums / np.maximum(counts, 1.0)[:, None]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from llmspell.runtime.errors import ServiceError
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 
 DEFAULTS = {
     "openai": ("https://api.openai.com/v1", "text-embedding-3-small"),
@@ -32,6 +33,7 @@ class OpenAIEmbeddingProvider:
         api_key_env: str = "",
         dimensions: int = 0,
         timeout_s: float = 60.0,
+        limits: HostLimits = UNLIMITED,
     ) -> None:
         default_url, default_model = DEFAULTS[name]
         self.name = name
@@ -41,6 +43,7 @@ class OpenAIEmbeddingProvider:
         self._requested_dimensions = dimensions
         self._dimension = dimensions or 0
         self.timeout_s = timeout_s
+        self._limits = limits  # a script waiting for the server stops at once when it must
         self._client: Any = None
 
     @property
@@ -74,8 +77,11 @@ class OpenAIEmbeddingProvider:
         if self._requested_dimensions:
             body["dimensions"] = self._requested_dimensions
         url = f"{self.base_url}/embeddings"
+        client, headers = self._client, self._headers()
         try:
-            response = self._client.post(url, json=body, headers=self._headers())
+            response = self._limits.wait(
+                lambda: client.post(url, json=body, headers=headers), "an embedding request"
+            )
         except httpx.HTTPError as exc:
             raise ServiceError(f"embedding server {url} is unreachable: {exc}") from None
         if response.status_code != 200:

@@ -154,6 +154,8 @@ class _Stopper:
 
     def _watch(self, timeout_s: float) -> None:
         self._triggered.wait(timeout_s if timeout_s > 0 else None)
+        if self._done.is_set():
+            return  # the script ended first: it was not stopped
         self.trigger("timeout")
         while True:
             with self._lock:
@@ -221,6 +223,11 @@ class PythonEngine:
     def timeout_s(self) -> float:
         """The time limit of one execution (`engines.python.timeout_s`; 0 = none)."""
         return self._config.engines.python.timeout_s
+
+    @property
+    def memory_limit(self) -> None:
+        """None: Python scripts are trusted and have no memory limit."""
+        return None
 
     def install_globals(self, globals_: Mapping[str, Any]) -> None:
         self._namespace.update(globals_)
@@ -326,17 +333,16 @@ class PythonEngine:
                         except (_Interrupted, KeyboardInterrupt):
                             continue
             except (_Interrupted, KeyboardInterrupt):
-                if stopper.reason == "timeout":
-                    raise ScriptError(
-                        "TimeoutError", f"execution exceeded the time limit of {timeout_s:g} s"
-                    ) from None
-                raise ScriptError("KeyboardInterrupt", "execution interrupted") from None
+                raise _stop_error(stopper, timeout_s) from None
             except MemoryError:
                 raise ScriptError("MemoryError", "not enough memory") from None
             except SystemExit as exc:
                 # as ipykernel does for user code: report it, never end the host process
                 raise ScriptExit(exc.code) from None
             except Exception as exc:
+                if stopper.reason is not None:
+                    # host work the script called stopped itself (host_limits.HostStopped)
+                    raise _stop_error(stopper, timeout_s) from None
                 raise _script_error(exc, name) from None
         if expr is None or value is None:
             return False, None, {}
@@ -465,6 +471,12 @@ class _PythonValues:
                 names |= {n for n, _ in public_members(value)}
             return names
         return dir(value)
+
+
+def _stop_error(stopper: _Stopper, timeout_s: float) -> ScriptError:
+    if stopper.reason == "timeout":
+        return ScriptError("TimeoutError", f"execution exceeded the time limit of {timeout_s:g} s")
+    return ScriptError("KeyboardInterrupt", "execution interrupted")
 
 
 def _script_error(exc: BaseException, name: str) -> ScriptError:

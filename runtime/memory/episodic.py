@@ -97,6 +97,7 @@ class EpisodicMemory:
             raise InvalidArgument(f"metadata must be a table, got {metadata!r}")
         for what, value in (("role", role), ("content", content), ("metadata", metadata)):
             refuse_nul(what, value)
+        self._embedder.limits.check_size("content", len(content))
         vector = NewVector(
             embedding=self._embedder.embed_one(content),
             content=content,

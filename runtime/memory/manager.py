@@ -60,7 +60,7 @@ class MemoryManager:
         backend = storage.components.get("vectors", storage.backend)
         manager = cls(
             EpisodicMemory(lambda: infra.storage.vectors, embedder, search),
-            SemanticMemory(lambda: infra.storage.graph),
+            SemanticMemory(lambda: infra.storage.graph, infra.limits),
             ProceduralMemory(
                 lambda: infra.storage.procedural, infra.config.memory.procedural_confidence
             ),

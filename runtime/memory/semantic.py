@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, NotFound
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits, text_slices
 from llmspell.runtime.retrieval.keyword import KeywordIndex, keyword_tokens
 from llmspell.storage.components.graph import (
     MAX_DEPTH,
@@ -30,8 +31,9 @@ TEXT_CANDIDATES = 500
 class SemanticMemory:
     """Entities, relationships, history and traversal of one tenant's graph."""
 
-    def __init__(self, graph: Callable[[], GraphStore]) -> None:
+    def __init__(self, graph: Callable[[], GraphStore], limits: HostLimits = UNLIMITED) -> None:
         self._graph = graph
+        self._limits = limits  # of the script a search works for: the text can be long
 
     def _known(self, entity_id: str) -> str:
         if not isinstance(entity_id, str) or not entity_id:
@@ -114,20 +116,25 @@ class SemanticMemory:
         first, with a score in [0, 1] (an exact name match scores 1)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument("text must be a non-empty string")
-        words = sorted({w for w in text.lower().split() if len(w) > 1} | {text.lower().strip()})
+        found: set[str] = {text.lower().strip()}
+        for _, piece in text_slices(text):
+            self._limits.check_stop()
+            found.update(w for w in piece.lower().split() if len(w) > 1)
+        words = sorted(found)
         candidates = self._graph().find_entities(containing=words, limit=TEXT_CANDIDATES)
         if not candidates:
             return []
         documents = [_describe(e) for e in candidates]
-        scores = KeywordIndex(documents).scores(text)
+        scores = KeywordIndex(documents, self._limits).scores(text)
         best = float(scores.max()) if len(scores) else 0.0
         exact = text.strip().lower()
+        no_keywords = not keyword_tokens([text], self._limits)[0]
         ranked: list[tuple[EntityVersion, float]] = []
         for entity, score in zip(candidates, scores, strict=True):
             value = (
                 1.0 if entity.name.lower() == exact else 0.99 * float(score) / best if best else 0.0
             )
-            if value > 0 or not keyword_tokens([text])[0]:
+            if value > 0 or no_keywords:
                 ranked.append((entity, value))
         ranked.sort(key=lambda item: (-item[1], item[0].name))
         return ranked[:limit]

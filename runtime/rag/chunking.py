@@ -13,10 +13,12 @@ document, so a hit can be traced back to its place.
 
 from __future__ import annotations
 
-import bisect
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from llmspell.runtime.errors import InvalidArgument
 
@@ -29,6 +31,7 @@ _SENTENCE = re.compile(r"(?<=[.!?\u2026])[\"')\]\u00bb\u201d\u2019]*\s+")
 _LINE = re.compile(r"\n\s*")
 _SPACE = re.compile(r"\s+")
 _BOUNDARY_KINDS = (_PARAGRAPH, _SENTENCE, _LINE, _SPACE)
+_STEP = 65_536  # tokens or boundaries handled between two checks of the limits
 
 
 @dataclass(frozen=True)
@@ -60,78 +63,103 @@ def check_window(chunk_size: int, chunk_overlap: int) -> None:
 
 
 class Chunker:
-    """Splits text into chunks with one token counter."""
+    """Splits text into chunks with one token counter. Token offsets and boundaries are kept
+    as integer arrays (a document of megabytes has millions of them), and `check` — the
+    script's limits — is called between steps."""
 
     def __init__(
         self,
         count_tokens: Callable[[str], int],
-        token_spans: Callable[[str], Sequence[tuple[int, int]]],
+        token_spans: Callable[[str], np.ndarray],
+        check: Callable[[], None] = lambda: None,
     ) -> None:
         self._count = count_tokens
         self._spans = token_spans
+        self._check = check
 
     def chunks(self, text: str, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
         """The chunks of `text` (none when it is only whitespace)."""
         check_window(chunk_size, chunk_overlap)
-        spans = [span for span in self._spans(text) if text[span[0] : span[1]].strip()]
-        if not spans:
+        spans = self._visible(text, self._spans(text))
+        if not len(spans):
             return []
-        boundaries = [sorted({m.end() for m in kind.finditer(text)}) for kind in _BOUNDARY_KINDS]
-        word_starts = set(boundaries[-1])
-        starts = [start for start, _ in spans]
+        boundaries = [self._ends(kind, text) for kind in _BOUNDARY_KINDS]
+        word_starts = boundaries[-1]
+        starts = spans[:, 0]
         chunks: list[Chunk] = []
         first = 0  # index of the chunk's first token
         while first < len(spans):
+            self._check()
             window = chunk_size
             while True:
                 last = min(first + window, len(spans)) - 1
                 if last == len(spans) - 1:
-                    end = spans[last][1]
+                    end = int(spans[last][1])
                 else:
                     end = self._cut(spans, first, last, window, boundaries)
-                piece, begin, end = _trimmed(text, spans[first][0], end)
+                piece, begin, end = _trimmed(text, int(spans[first][0]), end)
                 tokens = self._count(piece)
                 # The piece's own tokenisation can differ from its spans by a token or two.
                 if tokens <= chunk_size or window == 1:
                     break
                 window = max(1, window - (tokens - chunk_size))
             chunks.append(Chunk(len(chunks), piece, begin, end, tokens))
-            following = bisect.bisect_left(starts, end)
+            following = int(np.searchsorted(starts, end, "left"))
             if following >= len(spans):
                 break
             first = self._next_start(text, spans, first, following, chunk_overlap, word_starts)
         return chunks
 
+    def _visible(self, text: str, spans: np.ndarray) -> np.ndarray:
+        """The spans of tokens that are not only whitespace."""
+        keep = np.zeros(len(spans), dtype=bool)
+        for low in range(0, len(spans), _STEP):
+            self._check()
+            block = spans[low : low + _STEP].tolist()
+            keep[low : low + len(block)] = [bool(text[a:b].strip()) for a, b in block]
+        return spans[keep]
+
+    def _ends(self, kind: re.Pattern[str], text: str) -> np.ndarray:
+        """Where each match of `kind` in `text` ends, ascending (matches do not overlap)."""
+        found = kind.finditer(text)
+        parts = []
+        while True:
+            self._check()
+            part = np.fromiter((m.end() for m in itertools.islice(found, _STEP)), np.int64)
+            parts.append(part)
+            if len(part) < _STEP:
+                return np.concatenate(parts)
+
     def _cut(
         self,
-        spans: Sequence[tuple[int, int]],
+        spans: np.ndarray,
         first: int,
         last: int,
         window: int,
-        boundaries: list[list[int]],
+        boundaries: list[np.ndarray],
     ) -> int:
         """Where a chunk of tokens `first..last` (at most) ends: the best boundary."""
         low = spans[first][0]
         limit = spans[last + 1][0]
         half = spans[min(first + window // 2, last)][0]
         for kind in boundaries:
-            at = bisect.bisect_right(kind, limit) - 1
+            at = int(np.searchsorted(kind, limit, "right")) - 1
             if at >= 0 and kind[at] > half:
-                return kind[at]
+                return int(kind[at])
         spaces = boundaries[-1]  # any space at all rather than cutting a word
-        at = bisect.bisect_right(spaces, limit) - 1
+        at = int(np.searchsorted(spaces, limit, "right")) - 1
         if at >= 0 and spaces[at] > low:
-            return spaces[at]
-        return spans[last][1]  # one word longer than the window: cut between tokens
+            return int(spaces[at])
+        return int(spans[last][1])  # one word longer than the window: cut between tokens
 
     def _next_start(
         self,
         text: str,
-        spans: Sequence[tuple[int, int]],
+        spans: np.ndarray,
         first: int,
         following: int,
         overlap: int,
-        word_starts: set[int],
+        word_starts: np.ndarray,
     ) -> int:
         """The first token of the next chunk: at a word start about `overlap` tokens before
         `following` (the first token after the chunk), and after `first`."""
@@ -139,10 +167,15 @@ class Chunker:
             return following
         wanted = max(first + 1, following - overlap)
         for index in range(wanted, following):
-            start = spans[index][0]
-            if start == 0 or start in word_starts or text[start - 1].isspace():
+            start = int(spans[index][0])
+            if start == 0 or _contains(word_starts, start) or text[start - 1].isspace():
                 return index
         return following
+
+
+def _contains(sorted_values: np.ndarray, value: int) -> bool:
+    at = int(np.searchsorted(sorted_values, value))
+    return at < len(sorted_values) and int(sorted_values[at]) == value
 
 
 def _trimmed(text: str, begin: int, end: int) -> tuple[str, int, int]:

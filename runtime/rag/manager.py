@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import Disabled, InvalidArgument
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 from llmspell.runtime.rag.chunking import Chunk, Chunker, check_window
 from llmspell.runtime.rag.extract import extract, format_of
 from llmspell.runtime.rag.scopes import (
@@ -133,6 +134,7 @@ class RagManager:
         config: RagConfig,
         tenant_id: str,
         allowed_paths: Sequence[str],
+        limits: HostLimits = UNLIMITED,
     ) -> None:
         self._vectors = vectors
         self._kv = kv
@@ -141,7 +143,8 @@ class RagManager:
         self.config = config
         self.tenant_id = tenant_id
         self.allowed_paths = list(allowed_paths)
-        self._chunker = Chunker(embedder.count_tokens, embedder.token_spans)
+        self._limits = limits
+        self._chunker = Chunker(embedder.count_tokens, embedder.token_spans, limits.check_stop)
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> RagManager:
@@ -158,6 +161,7 @@ class RagManager:
             infra.config.rag,
             infra.tenant_id,
             infra.config.tools.allowed_paths,
+            infra.limits,
         )
 
     # -- ingest ----------------------------------------------------------------------------
@@ -193,6 +197,7 @@ class RagManager:
         size, overlap = self._window(chunk_size, chunk_overlap)
         expires_at = self._expiry(target, ttl_s)
         checked = self._checked(documents)
+        self._limits.check_size("the text to ingest", sum(len(doc.content) for doc in checked))
         planned = [(doc, self._chunker.chunks(doc.content, size, overlap)) for doc in checked]
         for doc, chunks in planned:
             if not chunks:
@@ -240,6 +245,7 @@ class RagManager:
             raise InvalidArgument(f"{path!r} is not a file")
         fmt = format_of(resolved, format)
         try:
+            self._limits.check_size(f"file {path!r}", resolved.stat().st_size)
             data = resolved.read_bytes()
         except OSError as exc:
             raise InvalidArgument(f"{path!r} cannot be read: {exc.strerror}") from None

@@ -119,7 +119,7 @@ class HybridSearch:
                 vector_scores[hit.record.id] = hit.score
                 records[hit.record.id] = hit.record
         keyword_scores: dict[str, float] = {}
-        terms = query_terms(query)
+        terms = query_terms(query, self.embedder.limits)
         if mode != "vector" and terms:
             for hit in store.keyword_search(namespace, terms, pool, where):
                 keyword_scores[hit.record.id] = hit.score
@@ -150,10 +150,14 @@ class HybridSearch:
             # Only keyword matches covering at least half of the query's terms join the
             # keyword ranking (BM25's usual "minimum should match"): a chunk sharing one
             # incidental word with a long question ranks no higher for it.
-            coverage = query_coverage(query, [records[vid].content for vid in ids])
+            coverage = query_coverage(
+                query, [records[vid].content for vid in ids], self.embedder.limits
+            )
             fused = fuse_reciprocal_rank(cos, np.where(coverage >= MIN_KEYWORD_COVERAGE, kw, 0.0))
         else:
-            coverage = query_coverage(query, [records[vid].content for vid in ids])
+            coverage = query_coverage(
+                query, [records[vid].content for vid in ids], self.embedder.limits
+            )
             fused = fuse_convex(cos, kw, weight, coverage)
         order = sorted(range(len(ids)), key=lambda i: (-fused[i], -cos[i], -kw[i], ids[i]))
         hits = [

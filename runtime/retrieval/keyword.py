@@ -1,7 +1,10 @@
 """Keywords: the words of a query a keyword index looks up (`query_terms`), and `KeywordIndex`,
 BM25 over a fixed list of texts (bm25s, English stop words, Snowball stems) for callers that
 rank their own candidates. Namespaces of the vectors store have their keyword index in the
-database (`VectorStore.keyword_search`)."""
+database (`VectorStore.keyword_search`).
+
+Text is tokenized in slices, with the limits of the script waiting for it checked between them
+(`host_limits`): a query or a candidate can be megabytes."""
 
 from __future__ import annotations
 
@@ -13,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits, slice_groups, text_slices
+
 _WORDS = re.compile(r"\w+")
 MAX_QUERY_TERMS = 64
+GROUP_CHARS = 256 * 1024  # text tokenized between two checks of the limits
 
 
 @cache
@@ -27,16 +33,20 @@ def _stop_words() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS)
 
 
-def query_terms(query: str) -> list[str]:
+def query_terms(query: str, limits: HostLimits = UNLIMITED) -> list[str]:
     """The distinct lower-cased words of `query` (letters, digits, _) without English stop
     words (NLTK's list), in order, at most MAX_QUERY_TERMS: what a keyword index is asked
     for."""
     terms: list[str] = []
     stop = _stop_words()
-    for word in _WORDS.findall(query.lower()):
-        if word not in stop and word not in terms:
-            terms.append(word)
-    return terms[:MAX_QUERY_TERMS]
+    for _, piece in text_slices(query):
+        limits.check_stop()
+        for word in dict.fromkeys(_WORDS.findall(piece.lower())):
+            if word not in stop and word not in terms:
+                terms.append(word)
+                if len(terms) == MAX_QUERY_TERMS:
+                    return terms
+    return terms
 
 
 def stem(word: str) -> str:
@@ -51,21 +61,30 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def keyword_tokens(texts: Sequence[str]) -> list[list[str]]:
+def keyword_tokens(texts: Sequence[str], limits: HostLimits = UNLIMITED) -> list[list[str]]:
     """The terms BM25 sees for each text: lower-cased words of 2+ characters, English stop
     words removed, Snowball-stemmed."""
     import bm25s
 
-    tokens = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
-    )
-    return [list(t) for t in tokens]
+    found: list[list[str]] = [[] for _ in texts]
+    for group in slice_groups(texts, GROUP_CHARS):
+        limits.check_stop()
+        tokens = bm25s.tokenize(
+            [piece for _, piece in group],
+            stopwords="en",
+            stemmer=_stemmer(),
+            show_progress=False,
+            return_ids=False,
+        )
+        for (row, _), terms in zip(group, tokens, strict=True):
+            found[row].extend(terms)
+    return found
 
 
 class KeywordIndex:
     """BM25 scores of a query against every text of the corpus it was built on."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], limits: HostLimits = UNLIMITED) -> None:
         import bm25s
 
         # bm25s sets its own logger to DEBUG on import, which would print "Building index"
@@ -73,25 +92,28 @@ class KeywordIndex:
         logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self.size = len(texts)
+        self._limits = limits
         self._retriever: Any = None
         if self.size:
             self._retriever = bm25s.BM25()
-            self._retriever.index(keyword_tokens(texts), show_progress=False)
+            self._retriever.index(keyword_tokens(texts, limits), show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         """One BM25 score (>= 0) per corpus text, in corpus order."""
         if self._retriever is None:
             return np.zeros(self.size, dtype=np.float32)
         vocabulary = self._retriever.vocab_dict
-        terms = [t for t in keyword_tokens([query])[0] if t in vocabulary]
+        terms = [t for t in keyword_tokens([query], self._limits)[0] if t in vocabulary]
         if not terms:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
 
 
-def query_coverage(query: str, texts: Sequence[str]) -> np.ndarray:
+def query_coverage(query: str, texts: Sequence[str], limits: HostLimits = UNLIMITED) -> np.ndarray:
     """For each text, the share of the query's distinct terms it contains (0..1)."""
-    terms = set(keyword_tokens([query])[0])
+    terms = set(keyword_tokens([query], limits)[0])
     if not terms or not texts:
         return np.zeros(len(texts))
-    return np.array([len(terms & set(tokens)) / len(terms) for tokens in keyword_tokens(texts)])
+    return np.array(
+        [len(terms & set(tokens)) / len(terms) for tokens in keyword_tokens(texts, limits)]
+    )

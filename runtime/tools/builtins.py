@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 from llmspell.runtime.tools import (
     calculator,
     csv_tool,
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
     from llmspell.runtime.tools.registry import Tool
 
 
-def builtin_tools(config: ToolsConfig) -> list[Tool]:
-    """Every built-in; `http-request` only when `tools.network_allowed` is true."""
+def builtin_tools(config: ToolsConfig, limits: HostLimits = UNLIMITED) -> list[Tool]:
+    """Every built-in; `http-request` only when `tools.network_allowed` is true. Tools that
+    can work long check the `limits` of the script that runs them."""
     tools = [
         calculator.TOOL,
         json_tool.TOOL,
@@ -30,7 +32,7 @@ def builtin_tools(config: ToolsConfig) -> list[Tool]:
         encoding_tools.BASE64_ENCODER,
         encoding_tools.UUID_GENERATOR,
         datetime_tool.TOOL,
-        csv_tool.make_tool(config.allowed_paths),
+        csv_tool.make_tool(config.allowed_paths, limits),
         file_tool.make_tool(config.allowed_paths),
     ]
     if config.network_allowed:

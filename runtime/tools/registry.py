@@ -26,6 +26,7 @@ from llmspell.runtime.errors import (
     ScriptStopping,
     kind_of,
 )
+from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaViolation
@@ -162,18 +163,23 @@ class ToolCall:
 class ToolRegistry:
     """The runtime's tools: the built-ins of its config plus tools scripts register."""
 
-    def __init__(self, config: ToolsConfig, hooks: Callable[[], HookRegistry]) -> None:
+    def __init__(
+        self,
+        config: ToolsConfig,
+        hooks: Callable[[], HookRegistry],
+        limits: HostLimits = UNLIMITED,
+    ) -> None:
         from llmspell.runtime.tools.builtins import builtin_tools
 
         self._hooks = hooks
         self._lock = threading.Lock()
-        self._tools: dict[str, Tool] = {tool.name: tool for tool in builtin_tools(config)}
+        self._tools: dict[str, Tool] = {tool.name: tool for tool in builtin_tools(config, limits)}
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> ToolRegistry:
         from llmspell.runtime.hooks import HookRegistry
 
-        return cls(infra.config.tools, lambda: infra.get(HookRegistry))
+        return cls(infra.config.tools, lambda: infra.get(HookRegistry), infra.limits)
 
     # --- the catalogue --------------------------------------------------------------------
 

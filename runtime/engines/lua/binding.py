@@ -28,6 +28,7 @@ from llmspell.runtime.api.base import (
 from llmspell.runtime.engines.lua.conversion import LuaConversion, lua_text
 from llmspell.runtime.engines.lua.limits import MEMORY_ERROR, LuaLimits
 from llmspell.runtime.errors import ScriptStopping
+from llmspell.runtime.host_limits import HostStopped
 
 logger = logging.getLogger("llmspell.engine.lua")
 
@@ -85,7 +86,9 @@ class LuaBinding:
         self._lua = lua
         self._p = prelude
         self._limits = limits
-        self.conversion = LuaConversion(lua, prelude, self._host_value, self._script_function)
+        self.conversion = LuaConversion(
+            lua, prelude, self._host_value, self._script_function, self._check_stop
+        )
         self.last_api_error: tuple[str, str] | None = None
         # per API method, not per call: an API object is wrapped every time a script gets one
         self._arities: dict[Callable[..., Any], _Arity] = {}
@@ -114,6 +117,11 @@ class LuaBinding:
             return True, RawValue(value, lambda: self.conversion.to_python(value)), finished
 
         return step
+
+    def _check_stop(self) -> None:
+        """What long host work in this engine checks (converting a big table)."""
+        if self._limits.check():
+            raise HostStopped(self._limits.stop_error().evalue)
 
     # --- Python → Lua ---------------------------------------------------------------------------
 

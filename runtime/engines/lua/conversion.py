@@ -3,7 +3,8 @@ back to their Python objects; everything else that is not data is left to the bi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import lupa.lua54 as lupa
 
 from llmspell.runtime.api.base import JSON_NULL, OpaqueValue, RawValue, ScriptFunction
 from llmspell.runtime.display import Records
+from llmspell.runtime.host_limits import CHECK_EVERY
 from llmspell.runtime.times import format_time
 
 MAX_DEPTH = 200  # tables nested deeper than this are not data (a cycle always is)
@@ -19,7 +21,9 @@ LUA_INT_MIN, LUA_INT_MAX = -(2**63), 2**63 - 1
 
 class LuaConversion:
     """Converts values of one LuaRuntime. `host_value` turns a Python value that is not data
-    (an API object, a function) into Lua; `lua_function` turns a Lua function into Python."""
+    (an API object, a function) into Lua; `lua_function` turns a Lua function into Python.
+    `check` (raising `HostStopped` when the script must stop) runs every CHECK_EVERY items: a
+    table of millions of items takes seconds."""
 
     def __init__(
         self,
@@ -27,11 +31,13 @@ class LuaConversion:
         prelude: Any,
         host_value: Callable[[Any], Any],
         lua_function: Callable[[Any], ScriptFunction],
+        check: Callable[[], None] = lambda: None,
     ) -> None:
         self._lua = lua
         self._p = prelude
         self._host_value = host_value
         self._lua_function = lua_function
+        self._check = check
         # JSON.null in Lua: one table the conversion maps to JSON_NULL and back
         self.json_null = prelude.api_proxy(b"JSON.null", b"JSON.null", JSON_NULL, lua.table(), None)
 
@@ -62,20 +68,23 @@ class LuaConversion:
     def _table_to_python(self, value: Any, depth: int) -> Any:
         if depth >= MAX_DEPTH:
             raise _TooDeep()
-        items = list(value.items())
+        items = self._items(value)
         n = len(items)
-        if n and all(type(k) is int for k, _ in items):
-            keys = sorted(k for k, _ in items)
-            if keys[0] == 1 and keys[-1] == n:
-                by_key = dict(items)
-                rows = [self.to_python(by_key[i], depth + 1) for i in range(1, n + 1)]
-                # API record lists carry their columns (shown as a table, nil fields included)
-                columns = self._p.record_columns(value) if depth == 0 else None
-                if columns is None:
-                    return rows
-                return Records(rows, [lua_text(columns[i]) for i in range(1, len(columns) + 1)])
+        if n and self._is_sequence(items):
+            rows: list[Any] = [None] * n
+            for low in range(0, n, CHECK_EVERY):
+                self._check()
+                for k, v in items[low : low + CHECK_EVERY]:
+                    rows[k - 1] = self.to_python(v, depth + 1)
+            # API record lists carry their columns (shown as a table, nil fields included)
+            columns = self._p.record_columns(value) if depth == 0 else None
+            if columns is None:
+                return rows
+            return Records(rows, [lua_text(columns[i]) for i in range(1, len(columns) + 1)])
         converted: dict[str, Any] = {}
-        for k, v in items:
+        for count, (k, v) in enumerate(items):
+            if count % CHECK_EVERY == 0:
+                self._check()
             key = _key(k)
             if key in converted:
                 raise ValueError(
@@ -84,6 +93,28 @@ class LuaConversion:
             converted[key] = self.to_python(v, depth + 1)
         # Lua tables have no key order; sorted keys make output reproducible.
         return dict(sorted(converted.items()))
+
+    def _is_sequence(self, items: list[tuple[Any, Any]]) -> bool:
+        """Whether a table's keys are 1..n (a table's keys are distinct: integer keys from 1
+        to n, n of them, are all of 1..n)."""
+        low, high = 1, len(items)
+        for start in range(0, len(items), CHECK_EVERY):
+            self._check()
+            block = [k for k, _ in items[start : start + CHECK_EVERY]]
+            if not all(type(k) is int for k in block) or min(block) < low or max(block) > high:
+                return False
+        return True
+
+    def _items(self, table: Any) -> list[tuple[Any, Any]]:
+        """A table's (key, value) pairs, read CHECK_EVERY at a time."""
+        pairs = table.items()
+        items: list[tuple[Any, Any]] = []
+        while True:
+            block = list(itertools.islice(pairs, CHECK_EVERY))
+            items += block
+            if len(block) < CHECK_EVERY:
+                return items
+            self._check()
 
     def _too_deep_message(self, tables: list[Any]) -> str:
         # lupa gives each access its own Python object, so identity is asked of Lua: a Lua
@@ -107,18 +138,20 @@ class LuaConversion:
         if isinstance(value, str):
             return value.encode("utf-8")
         if isinstance(value, dict):
-            return self._lua.table_from(
-                {
-                    (k.encode() if isinstance(k, str) else k): self.to_lua(v)
-                    for k, v in value.items()
-                }
-            )
+            pairs = list(value.items())
+            converted: dict[Any, Any] = {}
+            for low in range(0, len(pairs), CHECK_EVERY):
+                self._check()
+                converted.update(
+                    ((k.encode() if isinstance(k, str) else k), self.to_lua(v))
+                    for k, v in pairs[low : low + CHECK_EVERY]
+                )
+            return self._lua.table_from(converted)
         if isinstance(value, Records):
             columns = self._lua.table_from([c.encode() for c in value.columns])
-            rows = self._lua.table_from([self.to_lua(v) for v in value])
-            return self._p.mark_records(rows, columns)
+            return self._p.mark_records(self._list_to_lua(value), columns)
         if isinstance(value, (list, tuple)):
-            return self._lua.table_from([self.to_lua(v) for v in value])
+            return self._list_to_lua(value)
         if isinstance(value, RawValue):
             return value.raw
         if value is JSON_NULL:
@@ -126,6 +159,13 @@ class LuaConversion:
         if isinstance(value, datetime):
             return format_time(value).encode()
         return self._host_value(value)
+
+    def _list_to_lua(self, values: Sequence[Any]) -> Any:
+        converted: list[Any] = []
+        for low in range(0, len(values), CHECK_EVERY):
+            self._check()
+            converted += [self.to_lua(v) for v in values[low : low + CHECK_EVERY]]
+        return self._lua.table_from(converted)
 
 
 class _TooDeep(ValueError):

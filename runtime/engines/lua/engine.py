@@ -25,6 +25,7 @@ from llmspell.runtime.engines.lua.introspection import KEYWORDS, LuaValues, help
 from llmspell.runtime.engines.lua.limits import LuaLimits
 from llmspell.runtime.engines.lua.sandbox import EnvironmentPolicy, ModuleFinder, SandboxRefusal
 from llmspell.runtime.engines.lua.stdlib_docs import StdlibDocs
+from llmspell.runtime.host_limits import HostStopped, MemoryLimit
 from llmspell.runtime.results import (
     CompletenessCheck,
     OutputSink,
@@ -109,6 +110,11 @@ class LuaEngine:
     def timeout_s(self) -> float:
         """The time limit of one execution (`engines.lua.timeout_s`; 0 = none)."""
         return self._config.engines.lua.timeout_s
+
+    @property
+    def memory_limit(self) -> MemoryLimit:
+        """The Lua heap's limit (`engines.lua.max_memory_mb`)."""
+        return MemoryLimit(self._config.engines.lua.max_memory_mb, "engines.lua.max_memory_mb")
 
     # --- globals ------------------------------------------------------------------------------
 
@@ -198,10 +204,12 @@ class LuaEngine:
                 raise self._stopped_error() from None
             except LuaCallbackError as exc:
                 raise ScriptError("LuaError", f"cannot show the result: {exc}") from None
-        try:
-            values = [self.conversion.to_python(v) for v in raw_values]
-        except ValueError:
-            return True, None, {"text/plain": text}
+            try:
+                values = [self.conversion.to_python(v) for v in raw_values]
+            except HostStopped:
+                raise self._stopped_error() from None
+            except ValueError:
+                return True, None, {"text/plain": text}
         value = values[0] if n == 1 else values
         return True, value, data_bundle(value, text)
 
