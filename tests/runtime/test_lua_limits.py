@@ -11,11 +11,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import pytest
 from runtime_helpers import MakeRuntime, call, error_of
 
 from llmspell.runtime import ScriptRuntime
+from llmspell.runtime.engines.lua import LuaEngine
+from llmspell.runtime.engines.lua.limits import LuaLimits
 from llmspell.runtime.errors import ScriptStopping
 
 # A limit that user code could swallow would hang the cell: fail instead of waiting forever.
@@ -341,11 +344,46 @@ def test_an_error_object_with_a_looping_tostring_is_stopped(make_runtime: MakeRu
     assert error_of(rt, code).ename == "TimeoutError"
 
 
-def test_a_huge_cell_can_be_interrupted_while_it_compiles(lua: ScriptRuntime) -> None:
-    code = "x = 1\n" * 6_000_000
-    with after(0.2, lua.interrupt):
-        err = error_of(lua, code)
+def test_a_huge_cell_can_be_interrupted_while_it_compiles(
+    make_runtime: MakeRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cell reaches Lua's parser in 1 MB pieces and the parser asks the limits before each
+    one. The interrupt comes from another thread while the parser reads the cell's third
+    piece of 36 — when, not after how long, so this machine's speed does not matter — and
+    no piece is read after it."""
+    lua: ScriptRuntime | None = None
+    reads: list[bool] = []  # per check while the whole cell compiles: interrupted yet?
+    compiling = threading.Event()
+    check, compile_chunk = LuaLimits.check, LuaEngine._compile_chunk
+
+    def counting_check(self: LuaLimits) -> bool:
+        if compiling.is_set():
+            if len(reads) == 2:
+                assert lua is not None
+                sender = threading.Thread(target=lua.interrupt)
+                sender.start()
+                sender.join()
+            reads.append(self.stopping)
+        return check(self)
+
+    def watched_compile(self: LuaEngine, source: bytes, chunk: bytes) -> Any:
+        if not source.startswith(b"x = 1"):  # the attempt to compile it as an expression
+            return compile_chunk(self, source, chunk)
+        compiling.set()
+        try:
+            return compile_chunk(self, source, chunk)
+        finally:
+            compiling.clear()
+
+    monkeypatch.setattr(LuaLimits, "check", counting_check)
+    monkeypatch.setattr(LuaEngine, "_compile_chunk", watched_compile)
+    lua = make_runtime()
+    err = error_of(lua, "x = 1\n" * 6_000_000)
     assert err.ename == "KeyboardInterrupt"
+    # the parser stopped at its next question (a few more checks on the way out, not the
+    # 33 pieces left)
+    assert reads[:3] == [False, False, True] and len(reads) < 10
+    assert lua.execute("return x").value is None, "nothing of the cell ran"
 
 
 # --- the Python engine (item 9) ----------------------------------------------------------------
