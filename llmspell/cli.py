@@ -236,13 +236,20 @@ def _run_code(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from llmspell.runtime.errors import InvalidArgument
+    from llmspell.runtime.tools.paths import check_path_length
+    from llmspell.storage.values import shown
+
     path = Path(args.file)
     try:
+        check_path_length("run: the script's path", args.file)
         code = path.read_text(encoding="utf-8")
+    except InvalidArgument as exc:
+        return _fail(str(exc))
     except OSError as exc:
-        return _fail(f"run: cannot read {args.file!r}: {exc.strerror}")
+        return _fail(f"run: cannot read {shown(args.file)}: {exc.strerror}")
     except UnicodeDecodeError:
-        return _fail(f"run: {args.file!r} is not UTF-8 text")
+        return _fail(f"run: {shown(args.file)} is not UTF-8 text")
     engine = args.engine or ("python" if path.suffix == ".py" else "lua")
     try:
         positional, named = split_script_args(args.script_args)

@@ -22,6 +22,7 @@ from llmspell.runtime.sessions import (
     require_text,
 )
 from llmspell.runtime.tools.paths import resolve_allowed_path
+from llmspell.storage.values import MAX_INTEGER, shown
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -206,10 +207,10 @@ def check_name(value: Any) -> str:
 
 def check_type(value: Any) -> str:
     if not isinstance(value, str) or not TYPE_PATTERN.match(value):
-        shown = repr(value) if isinstance(value, str) else kind_of(value)
+        given = shown(value) if isinstance(value, str) else kind_of(value)
         raise InvalidArgument(
             f"type must be one of {', '.join(KNOWN_TYPES)} or a custom name of 1-64 "
-            f"characters from A-Z a-z 0-9 _ . : -, got {shown}"
+            f"characters from A-Z a-z 0-9 _ . : -, got {given}"
         )
     return value
 
@@ -218,14 +219,15 @@ def check_mime(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not MIME_PATTERN.match(value):
-        shown = repr(value) if isinstance(value, str) else kind_of(value)
-        raise InvalidArgument(f"mime_type must look like type/subtype (text/plain), got {shown}")
+        given = shown(value) if isinstance(value, str) else kind_of(value)
+        raise InvalidArgument(f"mime_type must look like type/subtype (text/plain), got {given}")
     return value
 
 
 def check_sequence(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(f"artifact sequence must be a positive integer, got {value!r}")
-    return value
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral or not 1 <= value <= MAX_INTEGER:
+        raise InvalidArgument(
+            f"artifact sequence must be an integer from 1 to {MAX_INTEGER}, got {shown(value)}"
+        )
+    return int(value)

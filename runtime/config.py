@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from llmspell.runtime.times import MAX_TTL_S
 from llmspell.storage.redaction import MASK, redact_secrets
 
 APP_NAME = "llmspell"
@@ -229,7 +230,8 @@ class HooksConfig(_Section):
 class EventsConfig(_Section):
     enabled: bool = True  # false: the Event global raises "disabled in config"
     queue_size: int = Field(1000, ge=1, le=1_000_000)  # per subscription; the oldest drop first
-    default_ttl_s: float = Field(0, ge=0)  # expiry of an event published without ttl_s; 0 = never
+    # expiry of an event published without ttl_s; 0 = never
+    default_ttl_s: float = Field(0, ge=0, le=MAX_TTL_S)
 
 
 class KernelConfig(_Section):

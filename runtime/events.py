@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import Interrupted, InvalidArgument, NotFound, ScriptStopping
+from llmspell.runtime.times import ttl_seconds
 from llmspell.storage.event_types import TypePattern, compile_pattern
 
 if TYPE_CHECKING:
@@ -126,9 +127,10 @@ class EventBus:
         if not self.enabled:
             return None
         ttl = self.default_ttl_s if ttl_s is None else ttl_s
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl >= 0:
-            raise InvalidArgument(f"ttl_s must be a number of seconds >= 0, got {ttl!r}")
-        expires_at = datetime.now(UTC) + timedelta(seconds=ttl) if ttl else None
+        expires_at = None
+        if isinstance(ttl, bool) or ttl != 0:
+            lifetime = ttl_seconds("ttl_s", ttl, zero_is_never=True)
+            expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
         event = self._log().append(
             event_type, data, correlation_id=correlation_id, expires_at=expires_at
         )

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import DomainError, InvalidArgument, ScriptStopping, kind_of
+from llmspell.storage.values import MAX_INTEGER, shown
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -86,9 +87,14 @@ def check_priority(priority: Any) -> int:
     if isinstance(priority, str) and priority in PRIORITIES:
         return PRIORITIES[priority]
     if isinstance(priority, int) and not isinstance(priority, bool):
-        return priority
+        if -MAX_INTEGER - 1 <= priority <= MAX_INTEGER:
+            return priority
+        raise InvalidArgument(
+            f"priority must be an integer from {-MAX_INTEGER - 1} to {MAX_INTEGER}, "
+            f"got {shown(priority)}"
+        )
     raise InvalidArgument(
-        f"priority must be one of {', '.join(PRIORITIES)} or an integer, got {priority!r}"
+        f"priority must be one of {', '.join(PRIORITIES)} or an integer, got {shown(priority)}"
     )
 
 

@@ -11,6 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+# The largest integer SQLite (INTEGER) and PostgreSQL (bigint) hold: counts, limits, versions.
+MAX_INTEGER = 2**63 - 1
+# How much of a value an error message quotes (a 100 kB argument is not repeated back).
+SHOWN_CHARS = 80
 # PostgreSQL keeps no NUL in text or jsonb (SQLite would): every backend refuses it, here.
 NUL_REFUSED = "contains a NUL byte (\\0), which storage does not accept"
 # `\u0000` in JSON text that is an escape, not a `\\` followed by `u0000`.
@@ -112,9 +116,13 @@ def canonical_json(what: str, value: Any, max_bytes: int | None = None) -> str:
 
 
 def check_limit(value: int | None) -> int | None:
-    """`value` if it is None or a non-negative integer."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValueError(f"limit must be a non-negative integer or None, got {value!r}")
+    """`value` if it is None or an integer from 0 to MAX_INTEGER."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER
+    ):
+        raise ValueError(
+            f"limit must be an integer from 0 to {MAX_INTEGER} or None, got {shown(value)}"
+        )
     return value
 
 
@@ -138,3 +146,16 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     return bool(a == b)
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message quotes it: its repr, cut to about SHOWN_CHARS characters
+    with the full length said (`'aaaa…' (102400 characters)`)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    if isinstance(value, str):
+        return f"{value[: SHOWN_CHARS - 20]!r}… ({len(value)} characters)"
+    if isinstance(value, int):
+        return f"an integer of {len(str(abs(value)))} digits"
+    return text[: SHOWN_CHARS - 1] + "…"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from llmspell.runtime.errors import InvalidArgument, kind_of
+from llmspell.storage.values import shown
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
 AGENT_TYPES = ("llm", "composite")
@@ -131,19 +132,18 @@ def check_setting(key: str, value: Any, where: str) -> Any:
         return value
     if key == "temperature":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise InvalidArgument(f"{where}: temperature must be a number, got {value!r}")
+            raise InvalidArgument(f"{where}: temperature must be a number, got {shown(value)}")
         if not 0 <= value <= 2:
             raise InvalidArgument(f"{where}: temperature must be from 0 to 2, got {value}")
         return float(value)
     if key in ("max_tokens", "context_window", "max_history", "max_tool_rounds"):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
         low = 0 if key == "max_history" else 1
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10_000_000:
+        if isinstance(value, bool) or not integral or not low <= value <= 10_000_000:
             raise InvalidArgument(
-                f"{where}: {key} must be an integer from {low} to 10000000, got {value!r}"
+                f"{where}: {key} must be an integer from {low} to 10000000, got {shown(value)}"
             )
-        return value
+        return int(value)
     if key == "memory":
         if not isinstance(value, bool):
             raise InvalidArgument(f"{where}: memory must be true or false, got {kind_of(value)}")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from llmspell.runtime.errors import DomainError, kind_of
 from llmspell.runtime.host_limits import UNLIMITED, HostLimits, Ticker
 from llmspell.storage.errors import StorageError
+from llmspell.storage.values import MAX_INTEGER, shown
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
@@ -314,23 +315,45 @@ def optional_str(fn: str, arg: str, value: Any) -> str | None:
 def require_int(
     fn: str, arg: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{fn}: {arg} must be an integer, got {type_name(value)} {value!r}")
+    """`value` as an int (a float with an integral value counts), from `minimum` to `maximum`
+    and never beyond what storage holds (MAX_INTEGER); ValidationError naming `fn` and `arg`."""
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise ValidationError(
+            f"{fn}: {arg} must be an integer, got {type_name(value)} {shown(value)}"
+        )
     if minimum is not None and value < minimum:
-        raise ValidationError(f"{fn}: {arg} must be >= {minimum}, got {value}")
+        raise ValidationError(f"{fn}: {arg} must be >= {minimum}, got {_number(value)}")
     if maximum is not None and value > maximum:
-        raise ValidationError(f"{fn}: {arg} must be <= {maximum}, got {value}")
-    return value
+        raise ValidationError(f"{fn}: {arg} must be <= {maximum}, got {_number(value)}")
+    if value > MAX_INTEGER:
+        raise ValidationError(
+            f"{fn}: {arg} must be <= {MAX_INTEGER} (the largest integer storage holds), "
+            f"got {_number(value)}"
+        )
+    if value < -MAX_INTEGER - 1:
+        raise ValidationError(
+            f"{fn}: {arg} must be >= {-MAX_INTEGER - 1} (the smallest integer storage holds), "
+            f"got {_number(value)}"
+        )
+    return int(value)
+
+
+def _number(value: int | float) -> str:
+    """An integral number as a message shows it: digits while a float is exact, else 1e+300."""
+    if isinstance(value, float) and abs(value) >= 2**53:
+        return repr(value)
+    return shown(int(value))
 
 
 def optional_number(fn: str, arg: str, value: Any) -> float | None:
-    """A number (integer or float, not a boolean) as a float, or None for nil."""
+    """A finite number (integer or float, not a boolean) as a float, or None for nil."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{fn}: {arg} must be a number, got {type_name(value)}")
+    if not math.isfinite(value):
+        raise ValidationError(f"{fn}: {arg} must be a finite number, got {value}")
     return float(value)
 
 

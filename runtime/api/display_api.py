@@ -18,7 +18,8 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, json_safe, text_table
-from llmspell.runtime.tools.paths import PathNotAllowed, resolve_allowed_path
+from llmspell.runtime.tools.paths import PathNotAllowed, check_path_length, resolve_allowed_path
+from llmspell.storage.values import shown
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "image/webp")
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
@@ -88,6 +89,7 @@ class DisplayApi(ApiNamespace):
         text = require_str("Display.image", "data_or_path", data_or_path)
         if text.lstrip().startswith("<svg") or text.lstrip().startswith("<?xml"):
             return text.encode()
+        check_path_length("data_or_path", text)
         path = Path(text)
         if not self._ctx.engine_trusted:
             roots = [str(Path.cwd()), *self._ctx.config.tools.allowed_paths]
@@ -95,13 +97,13 @@ class DisplayApi(ApiNamespace):
                 path = resolve_allowed_path(text, roots)
             except PathNotAllowed:
                 raise ValidationError(
-                    f"Display.image: {text!r} is outside the working directory and "
+                    f"Display.image: {shown(text)} is outside the working directory and "
                     "tools.allowed_paths (safe mode)"
                 ) from None
         try:
             return path.expanduser().read_bytes()
         except OSError as exc:
-            raise ApiError(f"Display.image: cannot read {text!r}: {exc.strerror}") from None
+            raise ApiError(f"Display.image: cannot read {shown(text)}: {exc.strerror}") from None
 
 
 class DisplayFunction(ApiNamespace):

@@ -12,7 +12,6 @@ keyword rankings (or vector only), every score in [0, 1].
 from __future__ import annotations
 
 import hashlib
-import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from llmspell.runtime.rag.scopes import (
     collection_of,
     namespace_prefix,
 )
-from llmspell.runtime.times import format_time, parse_time
+from llmspell.runtime.times import format_time, parse_time, ttl_seconds
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.components.vectors import NewVector, VectorFilter
 from llmspell.storage.values import refuse_nul
@@ -572,11 +571,7 @@ class RagManager:
 
 
 def _ttl(ttl_s: Any) -> float:
-    if isinstance(ttl_s, bool) or not isinstance(ttl_s, int | float) or not math.isfinite(ttl_s):
-        raise InvalidArgument(f"ttl_s must be a number of seconds, got {ttl_s!r}")
-    if ttl_s <= 0:
-        raise InvalidArgument(f"ttl_s must be more than 0 seconds, got {ttl_s!r}")
-    return float(ttl_s)
+    return ttl_seconds("ttl_s", ttl_s, zero_is_never=False)
 
 
 __all__ = [

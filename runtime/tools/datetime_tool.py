@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from llmspell.runtime.times import format_time
+from llmspell.runtime.times import format_time, from_unix_seconds
 from llmspell.runtime.tools.registry import Tool, ToolFailure
+from llmspell.storage.values import SHOWN_CHARS, shown
 
 UNITS = {
     "seconds": 1.0,
@@ -53,7 +55,10 @@ def _zone(name: str | None) -> ZoneInfo | None:
 def _moment(value: Any, fmt: str | None, zone: ZoneInfo | None) -> datetime:
     """A time from RFC 3339 / ISO 8601 text, Unix seconds, or text in `fmt` (strptime)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        try:
+            return from_unix_seconds("a time given as a number", value)
+        except ValueError as exc:
+            raise ToolFailure(str(exc)) from None
     text = str(value).strip()
     try:
         if fmt:
@@ -62,7 +67,9 @@ def _moment(value: Any, fmt: str | None, zone: ZoneInfo | None) -> datetime:
             moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
     except ValueError as exc:
         how = f"format {fmt!r}" if fmt else "RFC 3339 / ISO 8601"
-        raise ToolFailure(f"cannot parse {text!r} as a time ({how}): {exc}") from None
+        # strptime says which part did not match; both errors quote the whole text again
+        why = f": {exc}" if fmt and len(text) <= SHOWN_CHARS else ""
+        raise ToolFailure(f"cannot parse {shown(text)} as a time ({how}){why}") from None
     if moment.tzinfo is None:  # a local time in `timezone` (UTC when none is given)
         moment = moment.replace(tzinfo=zone or UTC)
     return moment
@@ -95,10 +102,13 @@ def handle(params: dict[str, Any]) -> Any:
         pattern = params.get("format", "%Y-%m-%dT%H:%M:%S%z")
         return moment.astimezone(zone or UTC).strftime(pattern)
     if operation == "add":
+        seconds = params["amount"] * unit
+        if not math.isfinite(seconds):
+            raise ToolFailure(f"amount must be a finite number, got {params['amount']}")
         try:
-            return _show(moment + timedelta(seconds=params["amount"] * unit), zone)
+            return _show(moment + timedelta(seconds=seconds), zone)
         except OverflowError:
-            raise ToolFailure("the resulting time is out of range") from None
+            raise ToolFailure("the resulting time is out of range (years 1 to 9999)") from None
     other = _moment(params["other"], input_format, zone) if "other" in params else datetime.now(UTC)
     seconds = (other - moment).total_seconds()
     value = seconds / unit

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llmspell.runtime.errors import DomainError, kind_of
+from llmspell.runtime.errors import DomainError, InvalidArgument, kind_of
+from llmspell.storage.values import shown
+
+# The file system's limits (Linux PATH_MAX and NAME_MAX, in bytes of UTF-8): a longer path
+# cannot be opened, so it is refused with these numbers instead of the system's errno.
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
 
 
 class PathNotAllowed(DomainError, ValueError):
@@ -37,11 +43,12 @@ def resolve_allowed_path(
     if not path:
         raise PathNotAllowed("path must be a non-empty string")
     if "\x00" in path:
-        raise PathNotAllowed(f"path must not contain a NUL byte, got {path!r}")
+        raise PathNotAllowed(f"path must not contain a NUL byte, got {shown(path)}")
+    check_path_length("path", path)
     roots = allowed_roots(allowed_paths, base=base)
     if not roots:
         raise PathNotAllowed(
-            f"file access is disabled: tools.allowed_paths is empty, so {path!r} is refused"
+            f"file access is disabled: tools.allowed_paths is empty, so {shown(path)} is refused"
         )
     anchor = Path(base) if base is not None else Path.cwd()
     candidate = Path(path).expanduser()
@@ -50,13 +57,34 @@ def resolve_allowed_path(
     try:
         resolved = candidate.resolve(strict=False)
     except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise PathNotAllowed(f"path {path!r} cannot be resolved: {exc}") from None
+        raise PathNotAllowed(f"path {shown(path)} cannot be resolved: {exc}") from None
+    check_path_length("path (resolved)", resolved)  # a relative path grows by the directory
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         raise PathNotAllowed(
-            f"path {path!r} (resolved to {str(resolved)!r}) is outside tools.allowed_paths "
-            f"({', '.join(str(r) for r in roots)})"
+            f"path {shown(path)} (resolved to {shown(str(resolved))}) is outside "
+            f"tools.allowed_paths ({', '.join(str(r) for r in roots)})"
         )
     return resolved
+
+
+def check_path_length(what: str, path: str | os.PathLike[str]) -> None:
+    """InvalidArgument naming `what` when `path`, or one name in it, is longer than a file
+    system allows (MAX_PATH_BYTES, MAX_NAME_BYTES)."""
+    text = os.fsdecode(path)
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_PATH_BYTES:
+        raise InvalidArgument(
+            f"{what} must be at most {MAX_PATH_BYTES} bytes long (the file system's limit), "
+            f"got {size} bytes: {shown(text)}"
+        )
+    names = Path(text).parts
+    longest = max(names, key=lambda name: len(name.encode("utf-8", "surrogateescape")), default="")
+    size = len(longest.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        raise InvalidArgument(
+            f"{what} has a name of {size} bytes, {shown(longest)}; the file system's limit "
+            f"is {MAX_NAME_BYTES} bytes per name"
+        )
 
 
 def allowed_roots(

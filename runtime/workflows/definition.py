@@ -4,12 +4,14 @@ definition fails when it is made, not half-way through a run."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmspell.runtime.errors import InvalidArgument, kind_of
+from llmspell.storage.values import MAX_INTEGER, shown
 
 KINDS = ("sequential", "parallel", "conditional", "loop")
 STEP_TYPES = ("tool", "lua", "workflow", "agent")
@@ -17,6 +19,7 @@ STRATEGIES = ("fail_fast", "continue", "retry")
 CONDITION_TYPES = ("always", "never", "input_equals", "input_exists")
 DEFAULT_MAX_ITERATIONS = 1000
 MAX_STEPS = 10_000
+MAX_BACKOFF_MS = 3_600_000  # the longest wait between two attempts of a retried step
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 STEP_KEYS = {"name", "type", "tool", "agent", "workflow", "fn", "input", "prompt"}
 
@@ -239,9 +242,14 @@ def parse_error_strategy(value: Any) -> ErrorStrategy:
             )
         attempts = _positive_int("error_strategy.max_attempts", value.get("max_attempts", 3))
         backoff = value.get("backoff_ms", 100)
-        if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
+        if (
+            isinstance(backoff, bool)
+            or not isinstance(backoff, (int, float))
+            or not 0 <= backoff <= MAX_BACKOFF_MS
+        ):
             raise InvalidArgument(
-                f"error_strategy.backoff_ms must be a number >= 0, got {backoff!r}"
+                f"error_strategy.backoff_ms must be a number from 0 to {MAX_BACKOFF_MS} "
+                f"(an hour), got {shown(backoff)}"
             )
         return ErrorStrategy("retry", attempts, float(backoff))
     raise InvalidArgument(
@@ -317,15 +325,19 @@ def _range_items(value: Any, max_iterations: int) -> list[int | float]:
             f"range must be {{start, stop, step?}} or {{start = a, stop = b, step = c}}, "
             f"got {value!r}"
         )
-    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in parts):
-        raise InvalidArgument(f"range start, stop and step must be numbers, got {parts!r}")
+    if not all(
+        isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) for p in parts
+    ):
+        raise InvalidArgument(
+            f"range start, stop and step must be finite numbers, got {shown(parts)}"
+        )
     start, stop, step = parts
     if step == 0:
         raise InvalidArgument("range step must not be 0")
     count = int((stop - start) // step) + 1 if (stop - start) * step >= 0 else 0
     if count > max_iterations:
         raise InvalidArgument(
-            f"the loop would run {count} iterations; max_iterations is {max_iterations}"
+            f"the loop would run {shown(count)} iterations; max_iterations is {max_iterations}"
         )
     return [start + i * step for i in range(count)]
 
@@ -340,8 +352,9 @@ def _name(what: str, value: Any) -> str:
 
 
 def _positive_int(what: str, value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(f"{what} must be a positive integer, got {value!r}")
-    return value
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral or not 1 <= value <= MAX_INTEGER:
+        raise InvalidArgument(
+            f"{what} must be an integer from 1 to {MAX_INTEGER}, got {shown(value)}"
+        )
+    return int(value)

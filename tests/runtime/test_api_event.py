@@ -265,7 +265,7 @@ def test_prune_removes_events_before_a_time_and_expired_ones(rt: ScriptRuntime) 
         ("Event.publish", ["a*", None], "Event.publish: event type must not contain '*'"),
         ("Event.publish", ["", None], "Event.publish: event_type must be a non-empty string"),
         ("Event.publish", ["x", None, {"ttl": 1}], "unknown option 'ttl'; allowed: correlation_id"),
-        ("Event.publish", ["x", None, {"ttl_s": -1}], "ttl_s must be a number of seconds >= 0"),
+        ("Event.publish", ["x", None, {"ttl_s": -1}], "ttl_s must be a number of seconds from 0"),
         ("Event.publish", ["x", None, {"ttl_s": "1"}], "ttl_s must be a number of seconds"),
         ("Event.subscribe", ["[z-a]"], "Event.subscribe: pattern is not a valid glob"),
         ("Event.receive", ["sub-missing"], "Event.receive: no subscription 'sub-missing'"),

@@ -10,6 +10,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from llmspell.runtime.config import ENV_PREFIX, LLMSpellConfig, secret_env_names
+from llmspell.runtime.errors import InvalidArgument
+from llmspell.runtime.tools.paths import check_path_length
+from llmspell.storage.values import shown
 
 # Lua module names: identifiers joined by dots (`lib.util`); nothing that could name a path.
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
@@ -46,13 +49,17 @@ class ModuleFinder:
         """The module's file and its bytes; SandboxRefusal naming the files tried."""
         if not MODULE_NAME.fullmatch(name):
             raise SandboxRefusal(
-                f"require: module name {name!r} is not allowed in safe mode: use names like "
-                "'lib' or 'lib.util' (letters, digits, '_', '-', dots between parts)"
+                f"require: module name {shown(name)} is not allowed in safe mode: use names "
+                "like 'lib' or 'lib.util' (letters, digits, '_', '-', dots between parts)"
             )
         relative = Path(*name.split("."))
         tried = []
         for root in self.roots():
             for candidate in (root / relative.with_suffix(".lua"), root / relative / "init.lua"):
+                try:
+                    check_path_length(f"require: the file of module {shown(name)}", candidate)
+                except InvalidArgument as exc:
+                    raise SandboxRefusal(str(exc)) from None
                 resolved = candidate.resolve()
                 if not resolved.is_file():
                     tried.append(f"no file '{candidate}'")
