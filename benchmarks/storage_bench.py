@@ -126,6 +126,7 @@ def postgres_logins() -> Iterator[PgLogins]:
             stack.callback(drop)
         else:
             directory = Path(tempfile.mkdtemp(prefix="llmspell-bench-"))
+            directory.chmod(0o711)  # as root, the server's own OS user must enter it
             stack.callback(shutil.rmtree, directory, True)
             logins = embedded.start(directory / "data")
             stack.callback(embedded.stop, directory / "data")

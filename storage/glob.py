@@ -12,7 +12,6 @@ character, newlines included.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import re2
@@ -101,8 +100,3 @@ def matches_glob(column: ColumnElement[str], pattern: str) -> ColumnElement[bool
     regex = glob_to_regex(pattern)
     linear_regex(regex)
     return column.regexp_match(regex)
-
-
-def is_glob(pattern: str) -> bool:
-    """Whether `pattern` has any glob syntax (else it can be compared for equality)."""
-    return bool(re.search(r"[*?\[]", pattern))
