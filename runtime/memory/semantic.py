@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # How many entities the text form looks at before ranking (the SQL pre-filter's cap).
 TEXT_CANDIDATES = 500
+# How many words of the text the pre-filter looks for: one LIKE each, OR-ed (SQLite refuses
+# expressions 1,000 deep; a long text's every word took minutes, then that error).
+MAX_TEXT_WORDS = 256
 
 
 class SemanticMemory:
@@ -116,11 +119,7 @@ class SemanticMemory:
         first, with a score in [0, 1] (an exact name match scores 1)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument("text must be a non-empty string")
-        found: set[str] = {text.lower().strip()}
-        for _, piece in text_slices(text):
-            self._limits.check_stop()
-            found.update(w for w in piece.lower().split() if len(w) > 1)
-        words = sorted(found)
+        words = sorted(self._words(text))
         candidates = self._graph().find_entities(containing=words, limit=TEXT_CANDIDATES)
         if not candidates:
             return []
@@ -138,6 +137,19 @@ class SemanticMemory:
                 ranked.append((entity, value))
         ranked.sort(key=lambda item: (-item[1], item[0].name))
         return ranked[:limit]
+
+    def _words(self, text: str) -> set[str]:
+        """What the SQL pre-filter looks for: the whole text and its first MAX_TEXT_WORDS
+        distinct words of 2+ characters."""
+        words = {text.lower().strip()}
+        for _, piece in text_slices(text):
+            self._limits.check_stop()
+            for word in dict.fromkeys(piece.lower().split()):
+                if len(word) > 1:
+                    words.add(word)
+                    if len(words) > MAX_TEXT_WORDS:
+                        return words
+        return words
 
     def neighbors(
         self,

@@ -119,6 +119,16 @@ def test_an_interrupt_stops_converting_and_parsing_big_values(
     assert lua.execute("return 1 + 1").value == 2
 
 
+def test_a_query_of_thousands_of_distinct_words_is_answered(lua: ScriptRuntime) -> None:
+    # Every word of the text was a LIKE in one SQL statement: thousands took minutes, then
+    # SQLite refused the statement (expressions 1,000 deep).
+    lua.execute('Memory.semantic.add_entity{name = "Ada", type = "person"}')
+    words = 'local w = {"ada"} for i = 1, 3000 do w[#w + 1] = "word" .. i end'
+    text = lua.execute(f'{words} return table.concat(w, " ")').value
+    found = lua.execute(f"return Memory.semantic.query([[{text}]])").value
+    assert [entity["name"] for entity in found] == ["Ada"]
+
+
 # --- waiting for slow first-use work ----------------------------------------------------------
 
 
