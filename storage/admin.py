@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.types import NullType
 
 from llmspell.migrations import HEAD
 from llmspell.storage import registry
@@ -101,6 +102,10 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
     policies: list[dict[str, Any]] = []
     partitions: list[dict[str, Any]] = []
     if conn.dialect.name == "postgresql" and names:
+        # Reflection knows vector/halfvec only once pgvector has registered them; a process that
+        # has not yet opened the vectors store (the CLI) would otherwise reflect NullType.
+        import pgvector.sqlalchemy  # noqa: F401
+
         rows = conn.execute(
             text(
                 "SELECT p.relname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
@@ -150,8 +155,7 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
                 "columns": [
                     {
                         "name": c["name"],
-                        # compiled for the dialect, so PostgreSQL shows TIMESTAMP WITH TIME ZONE
-                        "type": c["type"].compile(dialect=inspector.dialect),
+                        "type": _type_name(conn, name, c),
                         "nullable": bool(c["nullable"]),
                     }
                     for c in inspector.get_columns(name)
@@ -191,6 +195,24 @@ def _report(conn: Connection, wanted: list[str], backend: str, database: str) ->
         "policies": policies,
         "partitions": partitions,
     }
+
+
+def _type_name(conn: Connection, table: str, column: Any) -> str:
+    """The column's type compiled for the dialect (so PostgreSQL shows TIMESTAMP WITH TIME ZONE);
+    a type SQLAlchemy cannot reflect (an extension's) is named as the database names it."""
+    if not isinstance(column["type"], NullType):
+        return str(column["type"].compile(dialect=conn.dialect))
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            text(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = CAST(:table AS regclass) AND attname = :column"
+            ),
+            {"table": table, "column": column["name"]},
+        ).scalar()
+        if found:
+            return str(found)
+    return "unknown type"
 
 
 def schema_sql(settings: StorageSettings, component: str | None = None) -> str:

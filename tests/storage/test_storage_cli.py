@@ -205,6 +205,27 @@ def test_postgres_upgrade_schema_downgrade(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("only", [[], ["--component", "vectors"]], ids=["all", "vectors"])
+def test_a_fresh_llmspell_process_reports_the_vector_columns_of_postgres(
+    capsys: pytest.CaptureFixture[str], pg_config: Path, only: list[str]
+) -> None:
+    """The CLI process has not imported pgvector when it reflects the tables (in this test
+    process the session fixtures already have, which hid the crash)."""
+    code, _, err = run_cli(capsys, "storage", "upgrade", config=pg_config)
+    assert code == 0, err
+    result = subprocess.run(
+        [sys.executable, "-m", "llmspell", "--config", str(pg_config), "storage", "schema", *only],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "vectors_384  [vectors]  rls: enabled, forced" in result.stdout
+    assert "embedding VECTOR(384) NOT NULL" in result.stdout
+    assert "embedding HALFVEC(3072) NOT NULL" in result.stdout
+
+
+@pytest.mark.postgres
 def test_init_roles_creates_a_login_role_that_cannot_escape_rls(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
