@@ -132,9 +132,39 @@ class LLMSpellKernel(Kernel):
             )
             self.log.error("llmspell runtime failed to start", exc_info=True)
         self.history = KernelHistory(history_file, self.engine)
+        self._install_comms()
         for handlers in (self.shell_handlers, self.control_handlers):
             for msg_type, handler in handlers.items():
                 handlers[msg_type] = self._answering(handler)
+
+    def _install_comms(self) -> None:
+        """Comms for widgets, as ipykernel's IPython kernel installs them: `comm.create_comm`
+        makes ipykernel's comms (they publish on this kernel's IOPub), and the front end's
+        comm_open/comm_msg/comm_close reach ipywidgets through one comm manager. A widget
+        callback a comm_msg starts runs through the runtime under the script's limits."""
+        import comm
+        from ipykernel.comm import CommManager
+        from ipykernel.comm.comm import BaseComm
+
+        manager = CommManager(kernel=self)
+        self.comm_manager = manager
+        comm.create_comm = BaseComm
+        comm.get_comm_manager = lambda: manager
+        for msg_type in ("comm_open", "comm_msg", "comm_close"):
+            self.shell_handlers[msg_type] = self._handling_comms(getattr(manager, msg_type))
+        if self.runtime is not None:
+            self.runtime.widgets.connect()
+
+    def _handling_comms(self, handler: Callable[[Any, Any, dict[str, Any]], None]) -> Handler:
+        def handle(stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+            # a callback runs script code: a shutdown meanwhile must not close the runtime
+            self._executing = True
+            try:
+                handler(stream, ident, parent)
+            finally:
+                self._executing = False
+
+        return handle
 
     @property
     def kernel_info(self) -> dict[str, Any]:

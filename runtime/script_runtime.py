@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from llmspell.runtime.results import (
     OutputSink,
     ScriptError,
 )
+from llmspell.runtime.widgets import WidgetHost
 
 ENGINES = ("lua", "python")
 INCOMPLETE = CompletenessCheck("incomplete", "")
@@ -73,6 +74,11 @@ class Engine(Protocol):
 
     def set_args(self, script_name: str, args: list[str], kwargs: Mapping[str, str]) -> None: ...
     def execute(self, code: str, name: str) -> tuple[bool, Any, dict[str, Any]]: ...
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a script function outside any cell (a widget callback) under the limits a
+        cell runs under; ScriptError when it fails or is stopped."""
+        ...
+
     def is_complete(self, code: str) -> CompletenessCheck: ...
     def format_value(self, raw: Any) -> str: ...
     def bundle_for(self, raw: Any) -> dict[str, Any]: ...
@@ -157,6 +163,7 @@ class ScriptRuntime:
         self._router = _SinkRouter()
         self._sink: OutputSink | None = None
         self._lock = threading.Lock()
+        self._running_thread: int | None = None  # the thread inside execute/run_callback
         self._closed = False
         self._engine: Engine = self._make_engine(engine)
         # host work for a script (ingest, parsing, conversion...) stops with it
@@ -171,7 +178,9 @@ class ScriptRuntime:
             describe=self._engine.introspection.describe,
             producer=self._engine.producer,
             stop_requested=self.infrastructure.limits.stop_requested,
+            widgets=WidgetHost(self.run_callback),
         )
+        self.widgets = ctx.widgets
         globals_ = build_globals(ctx)
         self._engine.introspection.docs = DocIndex(globals_)
         self._engine.install_globals(globals_)
@@ -234,7 +243,7 @@ class ScriptRuntime:
             raise RuntimeError("ScriptRuntime.execute: the runtime is closed")
         result = ExecutionResult()
         sink = self._sink or CapturingSink(result)
-        with self._lock:
+        with self._lock, self._running():
             self._router.target = sink
             if args is not None or kwargs is not None:
                 self._engine.set_args(name, list(args or []), dict(kwargs or {}))
@@ -252,6 +261,47 @@ class ScriptRuntime:
                 )
         result.has_value, result.value, result.bundle = has_value, value, bundle
         return result
+
+    def run_callback(
+        self, fn: Callable[..., Any], args: Sequence[Any], sink: OutputSink | None = None
+    ) -> None:
+        """Run a script function the host calls back (a widget's on_change), its output going
+        to `sink` (default: where the last call's went).
+
+        Called by the running script itself (it set a widget's value), `fn` runs inside that
+        call, under its limits, and its error is the script's. Called from outside (a front
+        end's message between cells), it runs as a cell does: under the time limit, stopped by
+        an interrupt; an error or stop is written to the sink's stderr, never raised."""
+        if self._running_thread == threading.get_ident():
+            previous = self._router.target
+            self._router.target = sink or previous
+            try:
+                fn(*args)
+            finally:
+                self._router.target = previous
+            return
+        if self._closed:
+            return
+        with self._lock, self._running():
+            target = sink or self._sink or self._router.target
+            previous, self._router.target = self._router.target, target
+            try:
+                with self._engine.cell(), _sigint_sets_interrupt(self):
+                    try:
+                        with _stopping_as_script_error():
+                            self._engine.call(fn, *args)
+                    except ScriptError as err:
+                        target.stderr("\n".join(err.traceback) + "\n")
+            finally:
+                self._router.target = previous
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        self._running_thread = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._running_thread = None
 
     def _run_cell(self, code: str, name: str, sink: OutputSink) -> tuple[bool, Any, dict[str, Any]]:
         """Run a cell: plain code on the engine, a cell with magic lines (runtime/magics.py)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
     from llmspell.runtime.infrastructure import Infrastructure
     from llmspell.runtime.results import OutputSink
+    from llmspell.runtime.widgets import WidgetHost
 
 
 class ApiError(Exception):
@@ -197,6 +198,9 @@ class ApiContext:
     # `infrastructure.limits.stop_requested` (runtime/host_limits.py), for code that hands the
     # check on as a callable (a workflow between steps, Event.receive between short waits)
     stop_requested: Callable[[], bool] = field(default=lambda: False)
+    # widgets' link to a Jupyter front end and their callbacks' way back into the script
+    # (runtime/widgets.py); None where no runtime made one (a bare ApiContext in tests)
+    widgets: WidgetHost | None = None
 
     @property
     def tenant_id(self) -> str:
@@ -230,13 +234,25 @@ class ApiNamespace:
 
 
 class ApiObject:
-    """An object a function returns that scripts call methods on (`handle:id()`, builders)."""
+    """An object a function returns that scripts call methods on (`handle:id()`, builders).
+
+    An object may also have fields scripts read and assign (`w.value = 3`): `_field_names`
+    lists them, `_get_field`/`_set_field` do the work (ApiError for a name not listed)."""
 
     api_name: str = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _wrap_public_methods(cls)
+
+    def _field_names(self) -> tuple[str, ...]:
+        return ()
+
+    def _get_field(self, name: str) -> Any:
+        raise ApiError(f"{self.api_name} has no field {name!r}")
+
+    def _set_field(self, name: str, value: Any) -> None:
+        raise ApiError(f"{self.api_name} has no field {name!r}")
 
     def __repr__(self) -> str:
         return f"<{self.api_name}>"

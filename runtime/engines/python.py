@@ -310,6 +310,24 @@ class PythonEngine:
             last_expr = ast.Expression(last.value)
         body = compile(tree, name, "exec")
         expr = compile(last_expr, name, "eval") if last_expr is not None else None
+
+        def run() -> Any:
+            exec(body, self._namespace)
+            return eval(expr, self._namespace) if expr is not None else None
+
+        value = self._guarded(run, lambda filename: filename == name)
+        if expr is None or value is None:
+            return False, None, {}
+        return True, value, self.bundle_for(value)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a script function the host calls on its own (a widget callback between cells)
+        under the limits a cell runs under; ScriptError when it fails or is stopped."""
+        return self._guarded(lambda: fn(*args), lambda filename: filename.startswith("[cell "))
+
+    def _guarded(self, run: Callable[[], Any], script_file: Callable[[str], bool]) -> Any:
+        """`run()` with the script's output going to the sink, stopped by the time limit and
+        the interrupt; failures as ScriptError (traceback frames of `script_file`s only)."""
         timeout_s = self.timeout_s
         out = _SinkWriter(lambda s: self._sink().stdout(s))
         err = _SinkWriter(lambda s: self._sink().stderr(s))
@@ -322,8 +340,7 @@ class PythonEngine:
                     if self._stop_pending:
                         stopper.trigger("interrupt")
                         raise _Interrupted()
-                    exec(body, self._namespace)
-                    value = eval(expr, self._namespace) if expr is not None else None
+                    return run()
                 finally:
                     while True:  # a stop raised before finish() took effect: finish again
                         try:
@@ -343,10 +360,7 @@ class PythonEngine:
                 if stopper.reason is not None:
                     # host work the script called stopped itself (host_limits.HostStopped)
                     raise _stop_error(stopper, timeout_s) from None
-                raise _script_error(exc, name) from None
-        if expr is None or value is None:
-            return False, None, {}
-        return True, value, self.bundle_for(value)
+                raise _script_error(exc, script_file) from None
 
     @contextmanager
     def cell(self) -> Iterator[None]:
@@ -479,8 +493,8 @@ def _stop_error(stopper: _Stopper, timeout_s: float) -> ScriptError:
     return ScriptError("KeyboardInterrupt", "execution interrupted")
 
 
-def _script_error(exc: BaseException, name: str) -> ScriptError:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == name]
+def _script_error(exc: BaseException, script_file: Callable[[str], bool]) -> ScriptError:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if script_file(f.filename)]
     lines = traceback.format_list(frames)
     tb = [
         "Traceback (most recent call last):",

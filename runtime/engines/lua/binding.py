@@ -168,9 +168,17 @@ class LuaBinding:
             name.encode(): self._function_entry(f"{obj.api_name}.{name}", getattr(obj, name))
             for name in methods
         }
-        return self._p.api_proxy(
-            repr(obj).encode(), obj.api_name.encode(), obj, self._lua.table_from(functions), None
-        )
+        label, qualified = repr(obj).encode(), obj.api_name.encode()
+        if obj._field_names():
+            return self._p.field_proxy(
+                label,
+                qualified,
+                obj,
+                self._lua.table_from(functions),
+                self._host_call(obj.api_name, obj._get_field),
+                self._host_call(obj.api_name, obj._set_field),
+            )
+        return self._p.api_proxy(label, qualified, obj, self._lua.table_from(functions), None)
 
     def _function_entry(self, qualified: str, fn: Callable[..., Any]) -> Any:
         """{host call, qualified name}: what the prelude's api_proxy makes a function of."""

@@ -213,6 +213,19 @@ class LuaEngine:
         value = values[0] if n == 1 else values
         return True, value, data_bundle(value, text)
 
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a script function the host calls on its own (a widget callback between cells)
+        under the limits a cell runs under; ScriptError when it fails or is stopped."""
+        with self.limits.guard():
+            try:
+                return fn(*args)
+            except LuaCallbackStopped:
+                raise self._stopped_error() from None
+            except HostStopped:
+                raise self._stopped_error() from None
+            except LuaCallbackError as exc:
+                raise ScriptError("LuaError", str(exc)) from None
+
     def _remember_source(self, name: str, code: str) -> None:
         """Keep the text of recent chunks: functions defined in a cell outlive it, and help()
         quotes what the script wrote."""

@@ -417,6 +417,23 @@ local function api_proxy(label, qualified, object, functions, members)
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
 end
 
+-- An API object with fields (`w.value`): reading a field that is not a method asks `get(key)`,
+-- assigning one asks `set(key, value)`; both return (true, result) or (false, message).
+local function field_proxy(label, qualified, object, functions, get, set)
+  local proxy = api_proxy(label, qualified, object, functions, nil)
+  local mt = raw_getmetatable(proxy)
+  mt.__index = function(_, key)
+    local ok, res = get(key)
+    if not ok then raw_error(res, 0) end
+    return res
+  end
+  mt.__newindex = function(_, key, value)
+    local ok, res = set(key, value)
+    if not ok then raw_error(res, 0) end
+  end
+  return proxy
+end
+
 -- help(x) where x is nil: `on_nil(source, line)` is told where help was called, so the host
 -- can name what the script wrote (`State.nope`); help() without an argument is the overview.
 local function help_guard(help, on_nil)
@@ -541,6 +558,7 @@ return {
   api_function = api_function,
   api_name = function(v) return API_NAMES[v] end,
   api_proxy = api_proxy,
+  field_proxy = field_proxy,
   -- the host's guard: the count hook on the main thread while any call into Lua runs
   arm = function() sethook(hook, "", HOOK_COUNT) end,
   disarm = function() sethook() end,
