@@ -198,7 +198,8 @@ class SemanticApi(_MemoryPart):
     def add_entity(self, spec: dict[str, Any]) -> str:
         """`add_entity{name, type, properties?, valid_from?, valid_to?}` → entity id. The
         entity is true in the world from `valid_from` (default now) until `valid_to` (default
-        open)."""
+        open). A current entity of that name (any case) and type is not added twice: its id is
+        returned and properties that differ are merged from `valid_from` on."""
         fn = "Memory.semantic.add_entity"
         spec = require_table(fn, "spec", spec)
         check_options(fn, spec, {"name", "type", "properties", "valid_from", "valid_to"})

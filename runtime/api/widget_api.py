@@ -187,8 +187,16 @@ class WidgetHandle(ApiObject):
 
 
 class WidgetApi(ApiNamespace):
-    """Interactive controls for notebooks: `Widget.slider{min=0, max=10, value=3}`; show one as
-    a cell's last expression or with display(w)."""
+    """Interactive controls for notebooks (ipywidgets): `s = Widget.slider{min=0, max=10,
+    value=3}`; show one as a cell's last expression or with `display(s)`. Its options are
+    fields: `s.value` reads what the front end shows, `s.value = 5` changes it there.
+    `w:on_change(fn)` calls `fn(value, old_value, w)` on every change of the value, by the
+    user or the script; `b:on_click(fn)` calls `fn(b)` when button b is clicked (`b:click()`
+    clicks it from the script). A callback started by the front end runs between cells under
+    the same time limit, interrupt and memory limit as a cell; what it prints goes to the
+    Output widget given as `{output = out}` (`w:on_change(fn, {output = out})`), else to the
+    front end's log (JupyterLab's log console), as do its errors. `w:close()` removes a
+    widget. Widgets need the llmspell kernel: under `llmspell run`/`exec` Widget.* raises."""
 
     api_name = "Widget"
 

@@ -53,7 +53,19 @@ class SemanticMemory:
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
     ) -> str:
-        return self._graph().add_entity(name, type, properties or {}, valid_from, valid_to)
+        """The id of the entity called `name` (any case) of `type`: an existing current one
+        (its properties merged from `valid_from` on where they differ, so adding the same facts
+        again, as a re-run notebook does, leaves one entity and no new version), else a new one."""
+        wanted = dict(properties or {})
+        existing = self.find_one(name, type) if isinstance(name, str) and name else None
+        if existing is None:
+            return self._graph().add_entity(name, type, wanted, valid_from, valid_to)
+        graph = self._graph()
+        then = graph.get_entity(existing.id, as_of=valid_from) if valid_from else existing
+        held = then.properties if then is not None else {}
+        if any(key not in held or held[key] != value for key, value in wanted.items()):
+            graph.update_entity(existing.id, wanted, valid_from)
+        return existing.id
 
     def update_entity(
         self, entity_id: str, properties: Mapping[str, Any], valid_from: datetime | None = None

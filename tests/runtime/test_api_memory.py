@@ -90,6 +90,27 @@ def test_semantic_graph_versions_query_and_traversal(rt: ScriptRuntime) -> None:
     assert "depth must be <= 6" in error.evalue
 
 
+def test_adding_an_existing_entity_again_returns_it_without_a_duplicate(rt: ScriptRuntime) -> None:
+    spec = {"name": "Alice", "type": "person", "properties": {"city": "Paris"},
+            "valid_from": "2020-01-01T00:00:00Z"}  # fmt: skip
+    alice = call(rt, "Memory.semantic.add_entity", spec)
+    call(rt, "Memory.semantic.update_entity", alice, {"city": "Berlin"},
+         {"valid_from": "2023-03-01T00:00:00Z"})  # fmt: skip
+    versions = len(call(rt, "Memory.semantic.history", alice))
+    assert call(rt, "Memory.semantic.add_entity", {**spec, "name": "alice"}) == alice
+    assert len(call(rt, "Memory.semantic.history", alice)) == versions, "same facts: no version"
+    assert [e["id"] for e in call(rt, "Memory.semantic.query", {"type": "person"})] == [alice]
+    # new facts for the existing entity are merged from their valid_from on
+    later = {**spec, "properties": {"city": "Berlin", "team": "data"}, "valid_from": "2024-01-01T00:00:00Z"}
+    assert call(rt, "Memory.semantic.add_entity", later) == alice
+    assert call(rt, "Memory.semantic.get_entity", alice)["properties"] == {
+        "city": "Berlin",
+        "team": "data",
+    }
+    other = call(rt, "Memory.semantic.add_entity", {"name": "Alice", "type": "robot"})
+    assert other != alice, "another type is another entity"
+
+
 def test_procedural_suggestions_need_evidence(rt: ScriptRuntime) -> None:
     record = "Memory.procedural.record"
     lucky = call(rt, record, {"trigger": "deploy", "action": "yolo"})
