@@ -101,7 +101,8 @@ def test_adding_an_existing_entity_again_returns_it_without_a_duplicate(rt: Scri
     assert len(call(rt, "Memory.semantic.history", alice)) == versions, "same facts: no version"
     assert [e["id"] for e in call(rt, "Memory.semantic.query", {"type": "person"})] == [alice]
     # new facts for the existing entity are merged from their valid_from on
-    later = {**spec, "properties": {"city": "Berlin", "team": "data"}, "valid_from": "2024-01-01T00:00:00Z"}
+    later = {**spec, "properties": {"city": "Berlin", "team": "data"},
+             "valid_from": "2024-01-01T00:00:00Z"}  # fmt: skip
     assert call(rt, "Memory.semantic.add_entity", later) == alice
     assert call(rt, "Memory.semantic.get_entity", alice)["properties"] == {
         "city": "Berlin",
