@@ -3,6 +3,9 @@ conditional and loop workflows whose runs are persisted in workflow state and ca
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
@@ -19,12 +22,16 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.times import format_optional_time, format_time
-from llmspell.runtime.workflows import rendering  # noqa: F401 - registers the notebook view
+from llmspell.runtime.workflows import rendering  # registers the notebook view, too
 from llmspell.runtime.workflows.definition import KINDS, WorkflowDefinition, parse_workflow
 
 if TYPE_CHECKING:
     from llmspell.runtime.workflows.manager import WorkflowManager
     from llmspell.storage.components.workflow_state import WorkflowExecution
+
+
+# a run shows its progress once it has taken this long (seconds)
+PROGRESS_AFTER_S = 1.0
 
 
 def _manager(ctx: ApiContext) -> WorkflowManager:
@@ -59,7 +66,9 @@ class WorkflowObject(ApiObject):
         fails the run per the error strategy (`success=false`, `error`), it does not raise;
         an interrupt stops the run (recorded as failed) and raises."""
         data = _input("Workflow.execute", input)
-        return _manager(self._ctx).execute(self.definition, data, self._ctx.stop_requested)
+        return _manager(self._ctx).execute(
+            self.definition, data, self._ctx.stop_requested, self._progress()
+        )
 
     def resume(self, execution_id: str) -> dict[str, Any]:
         """Run a failed or unfinished execution of this workflow again from its first failed
@@ -67,7 +76,29 @@ class WorkflowObject(ApiObject):
         re-runs only its failed steps, a loop continues from the failed iteration). Resuming
         a run that completed raises."""
         execution_id = require_str("Workflow.resume", "execution_id", execution_id)
-        return _manager(self._ctx).resume(self.definition, execution_id, self._ctx.stop_requested)
+        return _manager(self._ctx).resume(
+            self.definition, execution_id, self._ctx.stop_requested, self._progress()
+        )
+
+    def _progress(self) -> Callable[[str | None, int], None]:
+        """The run's progress as one display that updates in place (a notebook's; the CLI
+        shows none), from the first step boundary after PROGRESS_AFTER_S on: a quick run
+        adds nothing to the cell's output."""
+        definition = self.definition
+        total = len(definition.steps) if definition.kind in ("sequential", "parallel") else None
+        display_id = f"workflow-{uuid.uuid4().hex}"
+        started = time.monotonic()
+        shown = False
+
+        def report(running: str | None, finished: int) -> None:
+            nonlocal shown
+            if not shown and time.monotonic() - started < PROGRESS_AFTER_S:
+                return
+            bundle = rendering.progress_bundle(definition.name, finished, total, running)
+            self._ctx.sink.display(bundle, {}, display_id=display_id, update=shown)
+            shown = True
+
+        return report
 
 
 class WorkflowBuilder(ApiObject):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound
 from llmspell.runtime.workflows.runner import RunServices, WorkflowRun
+
+# (running step or None, steps finished so far), see RunServices.progress
+Progress = Callable[[str | None, int], None]
 
 if TYPE_CHECKING:
     from llmspell.runtime.agents import AgentRegistry
@@ -50,19 +54,26 @@ class WorkflowManager:
             lambda: infra.get(AgentRegistry),
         )
 
-    def _services(self, stop_requested: Callable[[], bool]) -> RunServices:
-        return RunServices(
+    def _services(
+        self, stop_requested: Callable[[], bool], progress: Progress | None
+    ) -> RunServices:
+        services = RunServices(
             self._store(), self._tools(), self._hooks(), stop_requested, self._agents
         )
+        return services if progress is None else replace(services, progress=progress)
 
     def execute(
         self,
         definition: WorkflowDefinition,
         input_: Any,
         stop_requested: Callable[[], bool] = lambda: False,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """Run `definition` as a new execution; the result table of the run."""
-        run = WorkflowRun(self._services(stop_requested), definition, str(uuid.uuid4()), input_)
+        """Run `definition` as a new execution; the result table of the run. `progress` is
+        told of each step's start and end (RunServices.progress)."""
+        run = WorkflowRun(
+            self._services(stop_requested, progress), definition, str(uuid.uuid4()), input_
+        )
         return run.run()
 
     def resume(
@@ -70,6 +81,7 @@ class WorkflowManager:
         definition: WorkflowDefinition,
         execution_id: str,
         stop_requested: Callable[[], bool] = lambda: False,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Run a failed or unfinished execution again from its first failed or unfinished
         step, with the stored outputs of the steps before it."""
@@ -86,7 +98,7 @@ class WorkflowManager:
         store = self._store()
         prior = {(s.name, s.iteration): s for s in store.steps(execution_id)}
         run = WorkflowRun(
-            self._services(stop_requested),
+            self._services(stop_requested, progress),
             definition,
             execution_id,
             execution.input,

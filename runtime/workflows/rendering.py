@@ -108,6 +108,21 @@ def timeline_svg(steps: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def progress_bundle(
+    workflow: str, finished: int, total: int | None, running: str | None
+) -> dict[str, Any]:
+    """The display of a run that has finished `finished` steps of `total` (None: not known
+    ahead, a loop or a branch) and is running step `running` (None: between steps)."""
+    count = f"{finished}/{total}" if total is not None else str(finished)
+    text = f"Workflow {workflow}: {count} steps done" + (f", running {running}" if running else "")
+    bar = (
+        f'<progress value="{finished}" max="{total}" style="width: 20em"></progress> '
+        if total
+        else ""
+    )
+    return {"text/plain": text, "text/html": f"{bar}{_e(text)}"}
+
+
 def _as_bundle(markup: str | None) -> dict[str, Any] | None:
     return None if markup is None else {"text/html": markup}
 

@@ -53,6 +53,8 @@ class RunServices:
     hooks: HookRegistry
     stop_requested: Callable[[], bool]
     agents: Callable[[], AgentRegistry]
+    # progress(running step or None, steps finished so far): after each step starts and ends
+    progress: Callable[[str | None, int], None] = lambda running, finished: None
 
 
 @dataclass
@@ -449,6 +451,7 @@ class WorkflowRun:
         tool, BeforeToolExecution); a failure here is the attempt's error."""
         attempt = Attempt(step, iteration, number, datetime.now(UTC), time.monotonic())
         self._running.append(attempt)
+        self.services.progress(step.name, len(self.summaries))
         self._record(attempt, final=False)
         try:
             if step.input is not None:
@@ -632,6 +635,7 @@ class WorkflowRun:
         )
         if not attempt.ok:
             self._failures.append(attempt)
+        self.services.progress(None, len(self.summaries))
 
     def _record(self, attempt: Attempt, final: bool) -> None:
         from llmspell.storage.components.workflow_state import WorkflowStep
