@@ -81,6 +81,10 @@ class FrontendSink:
         if not self._kernel.interactive_client:
             self.display({"text/plain": text}, {})
 
+    def set_next_input(self, text: str) -> None:
+        """`%load`: the front end replaces the cell with `text` (the reply's payload)."""
+        self._kernel.next_input = text
+
     def input(self, prompt: str, password: bool) -> str:
         """Ask the frontend for a line (`input_request`); Ctrl-C while waiting interrupts."""
         on_main_thread = threading.current_thread() is threading.main_thread()
@@ -115,6 +119,7 @@ class LLMSpellKernel(Kernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pages: list[str] = []
+        self.next_input: str | None = None  # %load: the text the front end puts in the cell
         self._silent = False
         self._executing = False
         self.runtime: ScriptRuntime | None = None
@@ -297,6 +302,7 @@ class LLMSpellKernel(Kernel):
         self._allow_stdin = allow_stdin
         self._silent = silent
         self.pages = []
+        self.next_input = None
         count = self.execution_count
         output: str | None = None
         try:
@@ -315,6 +321,10 @@ class LLMSpellKernel(Kernel):
             if self.pages and not silent:
                 page = {"text/plain": "\n".join(self.pages)}
                 reply["payload"] = [{"source": "page", "data": page, "start": 0}]
+            if self.next_input is not None and not silent:
+                reply["payload"].append(
+                    {"source": "set_next_input", "text": self.next_input, "replace": True}
+                )
             if user_expressions:
                 reply["user_expressions"] = self._evaluate(user_expressions)
         finally:

@@ -1,7 +1,8 @@
 """IPython-style magics for notebook users, run by the runtime for every host (kernel, CLI):
 lines starting with `%` (never valid Lua or Python there) and `!cmd` shell escapes.
 
-`%time`/`%%time`, `%timeit`/`%%timeit`, `%who`, `%reset`, `%lsmagic`, `%config [path]`. A cell
+`%time`/`%%time`, `%timeit`/`%%timeit`, `%who`, `%reset`, `%lsmagic`, `%config [path]`, and
+from runtime/workspace_magics.py `%run`, `%load`, `%history`, `%env`, `%who_ls`. A cell
 with magic lines runs in parts: the code between them, each magic, in order (Lua `local`s end
 at a magic line); the last part's value is the cell's result. `!cmd` runs only when the engine
 is trusted (`engines.lua.security = "trusted"`, or the Python engine).
@@ -21,8 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.config import format_sources
+from llmspell.runtime.config import LLMSpellConfig, format_sources
 from llmspell.runtime.results import Completion, OutputSink, ScriptError
+from llmspell.runtime.workspace_magics import WorkspaceMagics
 
 if TYPE_CHECKING:
     from llmspell.runtime.script_runtime import Engine
@@ -134,11 +136,20 @@ def _name_and_args(text: str) -> tuple[str, str]:
 class Magics:
     """Runs the parts of a cell against one engine."""
 
-    def __init__(self, engine: Engine, config_rows: ConfigRows) -> None:
+    def __init__(self, engine: Engine, config_rows: ConfigRows, config: LLMSpellConfig) -> None:
         self._engine = engine
         self._config_rows = config_rows
         self._interrupted = threading.Event()
+        self.workspace = WorkspaceMagics(engine, config)
+        workspace = {
+            "env": self.workspace.env,
+            "history": self.workspace.history,
+            "load": self.workspace.load,
+            "run": self.workspace.run_file,
+            "who_ls": self.workspace.who_ls,
+        }
         self._line_magics: dict[str, Callable[[LineMagic, str, OutputSink], Outcome]] = {
+            **{name: _with_args(fn) for name, fn in workspace.items()},
             "config": self._config,
             "lsmagic": self._lsmagic,
             "reset": self._reset,
@@ -395,6 +406,15 @@ def _timeit_options(args: str, magic: str) -> tuple[int | None, int, str]:
             "UsageError", f"{magic}: unknown option {rest.split()[0]!r} (allowed: -n N, -r R)"
         )
     return loops, repeat, rest
+
+
+def _with_args(
+    fn: Callable[[str, OutputSink], Outcome],
+) -> Callable[[LineMagic, str, OutputSink], Outcome]:
+    def line_magic(magic: LineMagic, name: str, sink: OutputSink) -> Outcome:
+        return fn(magic.args, sink)
+
+    return line_magic
 
 
 def _at_line(code: str, line: int) -> str:

@@ -186,7 +186,7 @@ class ScriptRuntime:
         self._engine.install_globals(globals_)
         self._loaded_config = loaded_config
         self._host_defaults = dict(host_defaults or {})
-        self._magics = Magics(self._engine, self._config_rows)
+        self._magics = Magics(self._engine, self._config_rows, config)
 
     @classmethod
     def with_engine(cls, config: LLMSpellConfig, engine: str) -> ScriptRuntime:
@@ -306,6 +306,7 @@ class ScriptRuntime:
     def _run_cell(self, code: str, name: str, sink: OutputSink) -> tuple[bool, Any, dict[str, Any]]:
         """Run a cell: plain code on the engine, a cell with magic lines (runtime/magics.py)
         part by part."""
+        self._magics.workspace.inputs.append(code)
         parts = cell_parts(code, self._magics.compiles)
         if parts is None:
             return self._engine.execute(code, name)
@@ -349,8 +350,9 @@ class ScriptRuntime:
             return self._engine.is_complete(code)
         for part in parts:
             if isinstance(part, CellMagic):
-                # `%%time` alone: the body comes on the next lines
-                if not part.body.strip():
+                # `%%time` alone: the body comes on the next lines; as in IPython, a cell
+                # magic's body ends with an empty line (the console ran the first line alone)
+                if not part.body.strip() or code.rsplit("\n", 1)[-1].strip():
                     return INCOMPLETE
                 if help_target(part.body) is not None:
                     return CompletenessCheck("complete")

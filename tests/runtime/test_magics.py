@@ -1,19 +1,23 @@
 """Magics on lines starting with `%` and `!cmd` shell escapes, run by the runtime for every host:
-%time, %%time, %timeit, %who, %reset, %lsmagic, %config, and how a cell splits around them."""
+%time, %%time, %timeit, %who, %reset, %lsmagic, %config, %run, %load, %history, %env, %who_ls,
+and how a cell splits around them."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fakes.connection_strings import FORMS, CredentialForm
-from runtime_helpers import MakeRuntime, error_of
+from runtime_helpers import MakeRuntime, as_list, error_of
 
 from llmspell.runtime import ScriptRuntime
 from llmspell.runtime.config import load_config
 from llmspell.runtime.magics import format_time
+from llmspell.runtime.results import CapturingSink, ExecutionResult
 
 TIMES = re.compile(
     r"CPU times: user [\d.]+ (?:s|ms|µs|ns), sys: [\d.]+ (?:s|ms|µs|ns), "
@@ -128,7 +132,8 @@ def test_script_arguments_are_not_user_globals(rt: ScriptRuntime) -> None:
 
 def test_lsmagic_lists_the_magics(lua: ScriptRuntime) -> None:
     assert lua.execute("%lsmagic").stdout == (
-        "Line magics: %config  %lsmagic  %reset  %time  %timeit  %who\n"
+        "Line magics: %config  %env  %history  %load  %lsmagic  %reset  %run  %time  %timeit  "
+        "%who  %who_ls\n"
         "Cell magics: %%time  %%timeit\n"
         'Shell commands: !command (needs engines.lua.security = "trusted")\n'
     )
@@ -250,8 +255,8 @@ def test_unknown_magics_and_misplaced_cell_magics_are_usage_errors(rt: ScriptRun
     err = error_of(rt, "%nope")
     assert (err.ename, err.evalue) == (
         "UsageError",
-        "%nope: no such magic; available: %config, %lsmagic, %reset, %time, %timeit, %who "
-        "(%lsmagic)",
+        "%nope: no such magic; available: %config, %env, %history, %load, %lsmagic, %reset, "
+        "%run, %time, %timeit, %who, %who_ls (%lsmagic)",
     )
     err = error_of(rt, "x = 1\n%%time")
     assert (err.ename, err.evalue) == ("UsageError", "%%time must be the first line of the cell")
@@ -262,7 +267,7 @@ def test_unknown_magics_and_misplaced_cell_magics_are_usage_errors(rt: ScriptRun
     [
         ("%ti", ["%time", "%timeit"], 0),
         ("%%t", ["%%time", "%%timeit"], 0),
-        ("x = 1\n  %wh", ["%who"], 8),
+        ("x = 1\n  %wh", ["%who", "%who_ls"], 8),
     ],
 )
 def test_magic_names_complete(rt: ScriptRuntime, code: str, matches: list[str], start: int) -> None:
@@ -277,9 +282,142 @@ def test_magic_names_complete(rt: ScriptRuntime, code: str, matches: list[str], 
         ("%time x = 1", "complete"),
         ("%%time", "incomplete"),
         ("%%time\nfor i = 1, 2 do", "incomplete"),
-        ("%%time\nfor i = 1, 2 do end", "complete"),
+        ("%%time\nfor i = 1, 2 do end", "incomplete"),  # the body ends at an empty line
+        ("%%time\nx = 1", "incomplete"),
+        ("%%time\nx = 1\ny = 2\n", "complete"),
+        ("%%time\nfor i = 1, 2 do\n", "incomplete"),
         ("x = {\n%who", "incomplete"),
     ],
 )
 def test_is_complete_understands_magics(lua: ScriptRuntime, code: str, status: str) -> None:
     assert lua.is_complete(code).status == status
+
+
+def test_a_cell_magic_typed_in_the_console_waits_for_its_whole_body(lua: ScriptRuntime) -> None:
+    """jupyter console runs a cell as soon as is_complete says so: `%%time` with its first
+    line was complete, so only that line was timed and the next ones ran untimed."""
+    typed = "%%time\nx = 1"
+    assert lua.is_complete(typed).status == "incomplete"
+    typed += "\ny = x + 1"
+    assert lua.is_complete(typed).status == "incomplete"
+    typed += "\n"
+    assert lua.is_complete(typed).status == "complete"
+    out = lua.execute(typed)
+    assert TIMES.fullmatch(out.stdout) and lua.execute("y").value == 2
+
+
+# --- %run, %load, %history, %env, %who_ls ---------------------------------------------------------
+
+
+SCRIPT = {"lua": ("job.lua", "ran = (ran or 0) + 1\nreturn ran * 10"),
+          "python": ("job.py", "ran = globals().get('ran', 0) + 1\nran * 10")}  # fmt: skip
+
+
+def test_run_executes_a_file_in_the_runtimes_globals(
+    rt: ScriptRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    name, code = SCRIPT[rt.engine_name]
+    (tmp_path / name).write_text(code, encoding="utf-8")
+    assert rt.execute(f"%run {name}").value == 10
+    assert rt.execute(f"%run {tmp_path / name}").value == 20
+    assert rt.execute("ran").value == 2
+    err = error_of(rt, "%run missing.lua")
+    assert (err.ename, err.evalue) == ("FileNotFoundError", "%run: no file 'missing.lua'")
+
+
+def test_run_and_load_in_the_sandbox_read_only_the_working_dir_and_allowed_paths(
+    make_runtime: MakeRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work, allowed, outside = tmp_path / "cwd", tmp_path / "granted", tmp_path / "elsewhere"
+    for folder in (work, allowed, outside):
+        folder.mkdir()
+        (folder / "f.lua").write_text("return 7", encoding="utf-8")
+    monkeypatch.chdir(work)
+    safe = make_runtime("lua", tools__allowed_paths=[str(allowed)])
+    assert safe.execute("%run f.lua").value == 7
+    assert safe.execute(f"%run {allowed / 'f.lua'}").value == 7
+    for magic in ("run", "load"):
+        err = error_of(safe, f"%{magic} {outside / 'f.lua'}")
+        assert err.ename == "PermissionError" and "tools.allowed_paths" in err.evalue
+        err = error_of(safe, f"%{magic} ../elsewhere/f.lua")
+        assert err.ename == "PermissionError"
+    trusted = make_runtime("lua", engines__lua__security="trusted")
+    assert trusted.execute(f"%run {outside / 'f.lua'}").value == 7
+
+
+class NextInputSink(CapturingSink):
+    """A sink like the kernel's: it can put text into the next cell."""
+
+    next_input: str | None = None
+
+    def set_next_input(self, text: str) -> None:
+        self.next_input = text
+
+
+def test_load_puts_the_file_into_the_next_cell_or_prints_it(
+    lua: ScriptRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.lua").write_text("print(1)\n", encoding="utf-8")
+    assert lua.execute("%load f.lua").stdout == "print(1)\n"
+    sink = NextInputSink(ExecutionResult())
+    lua.set_output(sink)
+    lua.execute("%load f.lua")
+    assert sink.next_input == "-- %load f.lua\nprint(1)\n"
+    assert sink.result.stdout == ""
+
+
+def test_history_lists_this_sessions_cells_numbered(lua: ScriptRuntime) -> None:
+    assert lua.execute("%history").stdout == "No earlier cells.\n"
+    lua.execute("x = 1")
+    lua.execute("for i = 1, 2 do\n  x = x + i\nend")
+    assert lua.execute("%history").stdout == (
+        "1: %history\n2: x = 1\n3: for i = 1, 2 do\n     x = x + i\n   end\n"
+    )
+    assert (
+        lua.execute("%history 2").stdout
+        == "3: for i = 1, 2 do\n     x = x + i\n   end\n4: %history\n"
+    )
+    assert error_of(lua, "%history -3").ename == "UsageError"
+
+
+def test_who_ls_returns_the_names_as_a_list(rt: ScriptRuntime) -> None:
+    assert as_list(rt.execute("%who_ls").value) == []
+    rt.execute(DEFINE[rt.engine_name])
+    assert rt.execute("%who_ls").value == ["f", "t", "x"]
+    kind = {"lua": "number", "python": "int"}[rt.engine_name]
+    assert rt.execute(f"%who_ls {kind}").value == ["x"]
+
+
+def test_env_redacts_secrets_and_llmspell_settings(
+    make_runtime: MakeRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLAIN_SETTING", "visible")
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-123")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-abc")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db/x")
+    monkeypatch.setenv("LLMSPELL_STORAGE__BACKEND", "memory")
+    trusted = make_runtime("lua", engines__lua__security="trusted")
+    listed = trusted.execute("%env").stdout
+    assert "PLAIN_SETTING=visible\n" in listed
+    assert "MY_SERVICE_TOKEN=***\n" in listed and "OPENAI_API_KEY=***\n" in listed
+    assert "LLMSPELL_STORAGE__BACKEND=***\n" in listed
+    assert "DATABASE_URL=postgresql://app:***@db/x\n" in listed
+    for secret in ("tok-123", "sk-abc", "s3cret"):
+        assert secret not in listed
+    assert trusted.execute("%env OPENAI_API_KEY").stdout == "***\n"
+    assert trusted.execute("%env NEW_ONE=1").stdout == "env: NEW_ONE=1\n"
+    assert os.environ["NEW_ONE"] == "1"
+    monkeypatch.delenv("NEW_ONE")
+
+
+def test_env_in_the_sandbox_shows_only_the_allowlist(
+    make_runtime: MakeRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLAIN_SETTING", "visible")
+    monkeypatch.setenv("TZ", "UTC")
+    safe = make_runtime("lua", engines__lua__env_allowlist=["TZ"])
+    assert safe.execute("%env").stdout == "TZ=UTC\n"
+    assert error_of(safe, "%env PLAIN_SETTING").ename == "PermissionError"
+    assert error_of(safe, "%env TZ=CET").ename == "PermissionError"
