@@ -125,7 +125,6 @@ def cmd_ingest(args: argparse.Namespace, rag: Any) -> int:
         "chunk_overlap": args.chunk_overlap,
         "ttl_s": args.ttl_s,
     }
-    totals = {"documents": 0, "chunks": 0, "tokens": 0}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -134,20 +133,37 @@ def cmd_ingest(args: argparse.Namespace, rag: Any) -> int:
         console=None,
         transient=True,
     ) as progress:
-        task = progress.add_task("ingesting", total=len(files))
-        for file in files:
-            progress.update(task, description=f"ingesting {file.name}")
-            report = rag.ingest_file(str(file), format=args.format, allowed_paths=roots, **options)
-            totals["documents"] += report.documents_processed
-            totals["chunks"] += report.chunks_created
-            totals["tokens"] += report.total_tokens
-            progress.advance(task)
+        totals = ingest_files(
+            rag, files, progress, format=args.format, allowed_paths=roots, **options
+        )
     where = "global" if args.scope is None else f"{args.scope}:{args.scope_id}"
     print(
         f"ingested {totals['documents']} documents: {totals['chunks']} chunks, "
         f"{totals['tokens']} tokens into the {where} collection"
     )
     return 0
+
+
+def ingest_files(rag: Any, files: list[Path], progress: Any, **options: Any) -> dict[str, int]:
+    """Ingest `files` one by one with `rag.ingest_file(path, **options)`, showing on the rich
+    `progress` a bar of files and, while a large file is stored, one of its chunks; totals of
+    documents, chunks and tokens."""
+    totals = {"documents": 0, "chunks": 0, "tokens": 0}
+    files_task = progress.add_task("ingesting", total=len(files))
+    chunks_task = progress.add_task("  chunks", total=None, visible=False)
+
+    def stored(done: int, total: int) -> None:
+        progress.update(chunks_task, completed=done, total=total, visible=True)
+
+    for file in files:
+        progress.update(files_task, description=f"ingesting {file.name}")
+        progress.update(chunks_task, completed=0, total=None, visible=False)
+        report = rag.ingest_file(str(file), progress=stored, **options)
+        totals["documents"] += report.documents_processed
+        totals["chunks"] += report.chunks_created
+        totals["tokens"] += report.total_tokens
+        progress.advance(files_task)
+    return totals
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
