@@ -419,3 +419,19 @@ def test_python_tracebacks_are_coloured_the_same_way() -> None:
         '  \x1b[0;32mFile "[cell 2]", line 3\x1b[0m, in <module>',
         "\x1b[0;31mZeroDivisionError\x1b[0m: division by zero",
     ]
+
+
+def test_load_replaces_the_cell_with_the_file_through_a_payload(
+    start_kernel: StartKernel, tmp_path: Path
+) -> None:
+    (tmp_path / "loaded.lua").write_text("print('from the file')\n", encoding="utf-8")
+    with start_kernel(tmp_path) as (_, kc):  # the kernel's working dir: the sandbox reads it
+        reply, outputs = run(kc, "%run loaded.lua\n%load loaded.lua")
+    assert reply["status"] == "ok", reply
+    assert "from the file\n" in [m["content"].get("text") for m in outputs]
+    (next_input,) = [p for p in reply["payload"] if p["source"] == "set_next_input"]
+    assert next_input == {
+        "source": "set_next_input",
+        "text": "-- %load loaded.lua\nprint('from the file')\n",
+        "replace": True,
+    }
