@@ -21,7 +21,7 @@ SPECS = ("llmspell", "llmspell-python")
 KERNEL_MODULE = "llmspell.kernel"
 
 
-def _chosen(name: str | None) -> tuple[str, ...]:
+def chosen_specs(name: str | None) -> tuple[str, ...]:
     if name is None:
         return SPECS
     if name not in SPECS:
@@ -60,7 +60,7 @@ def install(
     `env` goes into the kernelspec's `env` (e.g. `{"LLMSPELL_PROFILE": "memory"}`).
     """
     _location_count(user, sys_prefix, prefix)
-    specs = _chosen(name)
+    specs = chosen_specs(name)
     if sys_prefix:
         prefix = sys.prefix
     manager = KernelSpecManager()
@@ -96,7 +96,7 @@ def uninstall(
     `sys_prefix` or `prefix` as for install; with none of them, the copy Jupyter would use
     (first match on its path). Returns the directories removed (empty when none was there).
     """
-    specs = _chosen(name)
+    specs = chosen_specs(name)
     if manager is None:
         if user or sys_prefix or prefix is not None:
             where = kernels_dir(user, sys_prefix, prefix)
@@ -113,6 +113,30 @@ def uninstall(
             continue
         removed.append(manager.remove_kernel_spec(spec))
     return removed
+
+
+def installed_copies(names: tuple[str, ...] = SPECS) -> list[tuple[str, str]]:
+    """Every installed copy of the `names` kernelspecs as (name, directory), in the order
+    Jupyter searches (the first copy of a name is the one it starts)."""
+    copies = []
+    for kernels in KernelSpecManager().kernel_dirs:
+        for name in names:
+            spec_dir = Path(kernels) / name
+            if spec_dir.is_dir() and _is_llmspell_spec(spec_dir):
+                copies.append((name, str(spec_dir)))
+    return copies
+
+
+def location_option(spec_dir: str) -> str:
+    """The `llmspell kernel uninstall` option that names where `spec_dir` is installed."""
+    kernels = Path(spec_dir).resolve().parent
+    if kernels == kernels_dir(user=True).resolve():
+        return "--user"
+    if kernels == kernels_dir(sys_prefix=True).resolve():
+        return "--sys-prefix"
+    if kernels.parts[-3:] == ("share", "jupyter", "kernels"):
+        return f"--prefix {kernels.parents[2]}"
+    return f"(remove {kernels} yourself; it is not a location llmspell installs to)"
 
 
 def _write_spec(resource: str, target: Path, env: Mapping[str, str] | None) -> None:

@@ -297,7 +297,7 @@ def cmd_kernel_list(args: argparse.Namespace) -> int:
 
 
 def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
-    from llmspell.kernel.install import uninstall
+    from llmspell.kernel.install import chosen_specs, installed_copies, location_option, uninstall
 
     try:
         removed = uninstall(
@@ -310,6 +310,14 @@ def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
         print(f"no llmspell kernelspecs were installed {where}")
     for path in removed:
         print(f"removed {path}")
+    if not (args.user or args.sys_prefix or args.prefix):
+        # Without a location only the first copy on the Jupyter path goes (in a venv: the
+        # venv's, before a --user one); name every copy left, the one Jupyter now starts first.
+        for spec, path in installed_copies(chosen_specs(args.name)):
+            print(
+                f"still installed: {spec} in {path} (remove with: llmspell kernel "
+                f"uninstall {location_option(path)} --name {spec})"
+            )
     return 0
 
 

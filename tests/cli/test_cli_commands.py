@@ -447,3 +447,25 @@ def test_kernel_uninstall_from_a_prefix_says_which_copy_it_removed(
     assert (outcome.code, outcome.out) == (0, f"removed {kernels / 'llmspell'}\n")
     outcome = cli("kernel", "uninstall", "--prefix", str(isolated_env))
     assert outcome.out == "no llmspell kernelspecs were installed there\n"
+
+
+def test_plain_kernel_uninstall_names_the_copy_it_removed_and_the_ones_left(
+    cli: RunCli, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a location only the first copy Jupyter finds goes (here the JUPYTER_PATH one,
+    as the venv's would be); the --user copy Jupyter now starts is named with its option."""
+    first, user = isolated_env / "first", isolated_env / "user-data"
+    monkeypatch.setenv("JUPYTER_PATH", str(first / "share" / "jupyter"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(user))
+    assert cli("kernel", "install", "--user", "--name", "llmspell").code == 0
+    assert cli("kernel", "install", "--prefix", str(first), "--name", "llmspell").code == 0
+    outcome = cli("kernel", "uninstall", "--name", "llmspell")
+    lines = outcome.out.splitlines()
+    assert lines[0] == f"removed {first / 'share' / 'jupyter' / 'kernels' / 'llmspell'}"
+    assert (
+        f"still installed: llmspell in {user / 'kernels' / 'llmspell'} "
+        "(remove with: llmspell kernel uninstall --user --name llmspell)"
+    ) in lines
+    assert cli("kernel", "uninstall", "--user", "--name", "llmspell").out == (
+        f"removed {user / 'kernels' / 'llmspell'}\n"
+    )
