@@ -32,6 +32,8 @@ class WidgetHandle(ApiObject):
         object.__setattr__(self, "_widget", widget)
         object.__setattr__(self, "_host", host)
         object.__setattr__(self, "_handles", handles)
+        # on_click callbacks: ipywidgets' own dispatcher would log and swallow their errors
+        object.__setattr__(self, "_clicks", [])
         handles[id(widget)] = self
 
     # --- fields ---------------------------------------------------------------------------------
@@ -112,13 +114,20 @@ class WidgetHandle(ApiObject):
         if not self._kind.clicks:
             raise ValidationError(f"{self.api_name}.on_click: only a button is clicked")
         fn, output = self._callback("on_click", fn, options)
-        self._widget.on_click(lambda _button: self._host.fire(fn, (self,), output))
+        if not self._clicks:
+            self._widget.on_click(lambda _button: self._clicked())
+        self._clicks.append((fn, output))
 
     def click(self) -> None:
-        """Click the button from the script (runs its on_click callbacks)."""
+        """Click the button from the script: its on_click callbacks run now, in this cell
+        (an error in one is the cell's)."""
         if not self._kind.clicks:
             raise ValidationError(f"{self.api_name}.click: only a button is clicked")
-        self._widget.click()
+        self._clicked()
+
+    def _clicked(self) -> None:
+        for fn, output in list(self._clicks):
+            self._host.fire(fn, (self,), output)
 
     def _callback(self, method: str, fn: Any, options: Any) -> tuple[Any, Any]:
         if not callable(fn):
@@ -288,8 +297,13 @@ def _box_options(value: Any) -> Any:
 def _children(fn: str, value: Any) -> tuple[Any, ...]:
     if value == {}:
         value = []
-    if not isinstance(value, list) or not all(isinstance(v, WidgetHandle) for v in value):
+    if not isinstance(value, list):
         raise ValidationError(f"{fn}: children must be a list of widgets, got {type_name(value)}")
+    for i, item in enumerate(value, start=1):
+        if not isinstance(item, WidgetHandle):
+            raise ValidationError(
+                f"{fn}: children[{i}] must be a widget, got {type_name(item)} {shown(item)}"
+            )
     return tuple(v._widget for v in value)
 
 

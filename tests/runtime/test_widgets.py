@@ -194,6 +194,15 @@ def test_a_failing_callback_fired_by_the_script_fails_the_script(lua: ScriptRunt
     assert "bad callback" in err.value.evalue
 
 
+def test_a_failing_click_callback_started_by_the_script_fails_the_script(
+    lua: ScriptRuntime,
+) -> None:
+    connected(lua).execute("b = Widget.button{}\nb:on_click(function() error('bad click') end)")
+    with pytest.raises(ScriptError) as err:
+        lua.execute("b:click()")
+    assert "bad click" in err.value.evalue
+
+
 def test_boxes_hold_widgets_and_give_them_back(lua: ScriptRuntime) -> None:
     result = connected(lua).execute(
         "a = Widget.checkbox{description = 'a'}\nb = Widget.text{value = 'x'}\n"
@@ -218,6 +227,9 @@ def test_unknown_options_and_fields_are_named(lua: ScriptRuntime) -> None:
     with pytest.raises(ScriptError) as err:
         lua.execute("s = Widget.slider{}\nreturn s.vlaue")
     assert "Widget.slider has no field" in err.value.evalue and "value" in err.value.evalue
+    with pytest.raises(ScriptError) as err:
+        lua.execute("Widget.hbox{Widget.label{}, 2}")
+    assert "Widget.hbox: children[2] must be a widget, got integer 2" in err.value.evalue
     with pytest.raises(ScriptError) as err:
         lua.execute("Widget.slider{}:on_click(print)")
     assert "only a button is clicked" in err.value.evalue
