@@ -56,7 +56,7 @@ def execute_with_hooks(
         has_value, value, bundle = execute(code)
     except ScriptError as exc:
         after = {**data, "code": code, "success": False, "error": f"{exc.ename}: {exc.evalue}"}
-        after.update(result=None, duration_ms=(time.perf_counter() - started) * 1000)
+        after.update(result=None, duration_ms=round((time.perf_counter() - started) * 1000, 3))
         if run_after:
             _guarded(
                 name, lambda: hooks.run("AfterCodeExecution", COMPONENT, after, correlation_id)
@@ -67,7 +67,7 @@ def execute_with_hooks(
     after = {**data, "code": code, "success": True, "error": None}
     after.update(
         result=value if has_value else None,
-        duration_ms=(time.perf_counter() - started) * 1000,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
     final = _guarded(
         name, lambda: hooks.run("AfterCodeExecution", COMPONENT, after, correlation_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MethodType
@@ -53,7 +54,7 @@ class DocIndex:
             functions = dict(public_functions(value))
             summary = doc_of(type(value)).split("\n\n")[0] or f"The {qualified} API."
             listing = "\n".join(
-                f"  {_function_entry(f'{qualified}.{n}', f).signature}  {_first_line(doc_of(f))}"
+                _listed(f"  {_function_entry(f'{qualified}.{n}', f).signature}  ", doc_of(f), 4)
                 for n, f in functions.items()
             )
             self.entries[qualified] = DocEntry(
@@ -90,7 +91,7 @@ class DocIndex:
         """The globals (entries without a dot) with the first line of their docs: `help()`."""
         lines = ["llmspell script globals (help(x) or ?x for details):", ""]
         for name in sorted(q for q in self.entries if "." not in q):
-            lines.append(f"  {name:<12} {_first_line(self.entries[name].doc)}")
+            lines.append(_listed(f"  {name:<12} ", self.entries[name].doc, 15))
         lines += [f"  {name:<12} {what}" for name, what in SCRIPT_ARGUMENTS.items()]
         return "\n".join(lines) + "\n"
 
@@ -117,8 +118,30 @@ def _api_object_classes(base: type[ApiObject]) -> Iterator[type[ApiObject]]:
         yield from _api_object_classes(cls)
 
 
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]
+# A sentence ends at . ! or ? before a space, except in "e.g." and "i.e."
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)[.!?](?=\s|$)")
+LISTING_WIDTH = 100
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring's first paragraph, on one line (a listing's summary:
+    its first line stopped mid-sentence)."""
+    paragraph = " ".join(text.strip().split("\n\n", 1)[0].split())
+    end = _SENTENCE_END.search(paragraph)
+    return paragraph if end is None else paragraph[: end.end()]
+
+
+def _listed(head: str, doc: str, indent: int) -> str:
+    """`head` and the doc's first sentence, wrapped to LISTING_WIDTH with continuation lines
+    indented by `indent`."""
+    return textwrap.fill(
+        first_sentence(doc),
+        LISTING_WIDTH,
+        initial_indent=head,
+        subsequent_indent=" " * indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 _HELP = re.compile(r"^\s*(?:\?\s*([A-Za-z_][\w.:]*)|([A-Za-z_][\w.:]*)\s*\?)\s*$")

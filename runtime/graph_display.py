@@ -74,10 +74,8 @@ def neighbourhood_svg(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) 
     ends = {e["from"] for e in edges} | {e["to"] for e in edges}
     for start in ends - set(position):
         position[start] = (centre, centre)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{SIZE}" height="{SIZE}" '
-        f'viewBox="0 0 {SIZE} {SIZE}" font-family="sans-serif" font-size="11">'
-    ]
+    out: list[str] = []
+    box = _Box()
     for edge in edges:
         if edge["from"] not in position or edge["to"] not in position:
             continue
@@ -87,6 +85,7 @@ def neighbourhood_svg(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) 
             f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2 - 3:.1f}" fill="#666" '
             f'text-anchor="middle">{html.escape(str(edge["type"]))}</text>'
         )
+        box.add_text((x1 + x2) / 2, (y1 + y2) / 2 - 3, str(edge["type"]))
     labels = {n["id"]: str(n["name"]) for n in drawn}
     for node_id, (x, y) in position.items():
         start = node_id not in labels
@@ -96,5 +95,44 @@ def neighbourhood_svg(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) 
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{9 if start else 7}" fill="{fill}"/>'
             f'<text x="{x:.1f}" y="{y + 20:.1f}" text-anchor="middle">{html.escape(label)}</text>'
         )
-    out.append("</svg>")
-    return "".join(out)
+        box.add(x - 9, y - 9)
+        box.add_text(x, y + 20, label)
+    # the drawing's own extent, not the whole square the rings could fill: a single edge
+    # was a short line in the middle of 420 x 420 px of white
+    left, top, width, height = box.view(padding=8)
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{height:.1f}" '
+        f'viewBox="{left:.1f} {top:.1f} {width:.1f} {height:.1f}" font-family="sans-serif" '
+        'font-size="11">'
+    )
+    return head + "".join(out) + "</svg>"
+
+
+CHAR_WIDTH = 6.5  # a sans-serif character at font-size 11, on average (px)
+
+
+class _Box:
+    """The bounding box of what a drawing holds (points, centred text labels)."""
+
+    def __init__(self) -> None:
+        self.x0 = self.y0 = math.inf
+        self.x1 = self.y1 = -math.inf
+
+    def add(self, x: float, y: float) -> None:
+        self.x0, self.x1 = min(self.x0, x), max(self.x1, x)
+        self.y0, self.y1 = min(self.y0, y), max(self.y1, y)
+
+    def add_text(self, x: float, baseline: float, text: str) -> None:
+        half = len(text) * CHAR_WIDTH / 2
+        self.add(x - half, baseline - 11)
+        self.add(x + half, baseline + 3)
+
+    def view(self, padding: float) -> tuple[float, float, float, float]:
+        if self.x0 == math.inf:  # nothing drawn
+            return 0.0, 0.0, 2 * padding, 2 * padding
+        return (
+            self.x0 - padding,
+            self.y0 - padding,
+            self.x1 - self.x0 + 2 * padding,
+            self.y1 - self.y0 + 2 * padding,
+        )

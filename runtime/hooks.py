@@ -248,7 +248,8 @@ class HookRegistry:
                 correlation_id=context["correlation_id"],
                 session_id=session_id,
                 started_at=started,
-                duration_ms=duration_ms,
+                # microseconds are all a timer of a script hook can tell apart
+                duration_ms=round(duration_ms, 3),
                 result=result,
                 error=error,
                 context=json_safe(context),

@@ -70,7 +70,7 @@ def replay(
         )
         if stop_on_error:
             break
-    summary.duration_ms = (time.perf_counter() - started) * 1000
+    summary.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     return summary
 
 

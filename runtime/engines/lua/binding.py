@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -216,11 +217,12 @@ class LuaBinding:
             except LuaCallbackError as exc:
                 return False, exc.lua_error
             except ApiError as exc:
-                message = str(exc)
+                message = in_lua_words(str(exc))
                 self.last_api_error = (exc.ename, message)
                 return False, message.encode()
             except (ValueError, TypeError, KeyError, LookupError) as exc:
                 message = str(exc) if str(exc).startswith(qualified) else f"{qualified}: {exc}"
+                message = in_lua_words(message)
                 if isinstance(exc, ValueError):
                     # an argument that is not data (a cycle, keys that collide), as the API's
                     # own checks report bad values
@@ -284,3 +286,14 @@ class LuaBinding:
         if ok and results and isinstance(results[0], bytes):
             return lua_text(results[0])
         return f"(error object is a {lupa.lua_type(error) or type(error).__name__} value)"
+
+
+# Messages are written once for both engines and quote values as Python does; a Lua script
+# passed nil, true or false, so that is what it reads.
+_PYTHON_CONSTANT = re.compile(r"\b(got|or|not|is) (None|True|False)\b")
+_LUA_WORD = {"None": "nil", "True": "true", "False": "false"}
+
+
+def in_lua_words(message: str) -> str:
+    """`message` with the quoted Python constants (`got None`) as Lua names them (`got nil`)."""
+    return _PYTHON_CONSTANT.sub(lambda m: f"{m[1]} {_LUA_WORD[m[2]]}", message)
