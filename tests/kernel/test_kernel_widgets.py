@@ -160,3 +160,36 @@ def test_an_interrupt_stops_a_running_callback(kernel: KernelPair) -> None:
     assert "KeyboardInterrupt" in printed(stopped, "stderr")
     _, outputs = run(kc, "2 + 2")
     assert result_text(outputs) == ["4"]
+
+
+@pytest.fixture(scope="module")
+def python_kernel(
+    start_kernel: StartKernel, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KernelPair]:
+    home = tmp_path_factory.mktemp("widgets-python-kernel")
+    env = {"LLMSPELL_ENGINES__PYTHON__TIMEOUT_S": str(TIMEOUT_S)}
+    with start_kernel(home, "llmspell-python", extra_env=env) as pair:
+        yield pair
+
+
+def test_python_engine_callbacks_run_on_updates_and_stop_at_the_time_limit(
+    python_kernel: KernelPair,
+) -> None:
+    kc = python_kernel[1]
+    _, outputs = run(
+        kc,
+        "s = Widget.slider({'max': 10})\n"
+        "s.on_change(lambda v, old, w: print('now', v))\n"
+        "def forever(w):\n    while True:\n        pass\n"
+        "b = Widget.button()\nb.on_click(forever)\ndisplay(Widget.hbox([s, b]))",
+    )
+    messages = send_comm_msg(
+        kc,
+        opened(outputs, "IntSliderModel")["comm_id"],
+        {"method": "update", "state": {"value": 4}, "buffer_paths": []},
+    )
+    assert printed(messages) == "now 4\n"
+    messages = click(kc, opened(outputs, "ButtonModel")["comm_id"], timeout=60)
+    assert "TimeoutError" in printed(messages, "stderr")
+    _, outputs = run(kc, "s.value * 2")
+    assert result_text(outputs) == ["8"]
