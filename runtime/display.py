@@ -1,6 +1,10 @@
-"""Mime bundles for values: JSON for tables, an HTML table for arrays of records and for the
-record lists APIs return (`Records`), and what the API modules register for values with a
-picture of their own (workflow results, session and artifact lists, image artifacts)."""
+"""Mime bundles for values: the readable text of every value, an HTML table for arrays of
+records and for the record lists APIs return (`Records`), and what the API modules register for
+values with a picture of their own (workflow results, session and artifact lists, images).
+
+No bundle carries `application/json`: JupyterLab (and VS Code) rank it above `text/html` and
+images, so a table or picture beside it would show as a collapsed JSON tree, and a Lua array in
+that tree reads 0-based. Script values are shown as Lua text or as their picture instead."""
 
 from __future__ import annotations
 
@@ -88,11 +92,11 @@ def json_safe(value: Any) -> Any:
 
 
 def data_bundle(value: Any, text: str) -> dict[str, Any]:
-    """The bundle for a script value whose `text/plain` form the engine already produced."""
+    """The bundle for a script value whose `text/plain` form the engine already produced: that
+    text, plus an HTML table or picture when the value has one."""
     bundle: dict[str, Any] = {"text/plain": text}
     plain = json_safe(value) if isinstance(value, (dict, list)) else None
     if plain is not None:
-        bundle["application/json"] = plain
         from llmspell.runtime.graph_display import is_neighbourhood, neighbourhood_html
 
         if is_neighbourhood(value):
@@ -107,6 +111,14 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
         if extra is not None:
             bundle.update(extra)
             break
+    return bundle
+
+
+def picture_first(bundle: dict[str, Any]) -> dict[str, Any]:
+    """`bundle` without `application/json` when it also holds something to look at (HTML,
+    Markdown, LaTeX, an image): frontends that rank JSON first would show the JSON tree instead."""
+    if "application/json" in bundle and set(bundle) - {"application/json", "text/plain"}:
+        return {mime: data for mime, data in bundle.items() if mime != "application/json"}
     return bundle
 
 

@@ -97,7 +97,6 @@ def ingest_progress(done: int, total: int) -> dict[str, Any]:
             f'<progress value="{done}" max="{total}" style="width: 20em"></progress> '
             f"{html.escape(text)}"
         ),
-        "application/json": {"done": done, "total": total},
     }
 
 

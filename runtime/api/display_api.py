@@ -41,15 +41,17 @@ class DisplayApi(ApiNamespace):
         self._emit({"text/markdown": text, "text/plain": text})
 
     def json(self, value: Any) -> None:
-        """Show a table or value as JSON (application/json, with an indented text form)."""
+        """Show a table or value as indented JSON text (arrays as `[...]`, never as a tree
+        with 0-based indices; the data itself in the display's metadata under `llmspell.json`)."""
         plain = json_safe(value)
         if plain is None:
             raise ValidationError(
                 f"Display.json: value must be JSON-able data, got {type_name(value)}"
             )
-        value = plain
-        text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-        self._emit({"application/json": value, "text/plain": text})
+        text = json.dumps(plain, indent=2, ensure_ascii=False, sort_keys=True)
+        # Not application/json: Lab and VS Code show that as a tree whose array indices start
+        # at 0, which misreads a Lua array; the text is what every frontend shows the same.
+        self._ctx.sink.display({"text/plain": text}, {"llmspell": {"json": plain}})
 
     def image(self, data_or_path: str | bytes, mime: str | None = None) -> None:
         """Show an image from raw bytes or a file path; `mime` is one of image/png, image/jpeg,
@@ -113,8 +115,9 @@ class DisplayFunction(ApiNamespace):
 
     @raw_args("value")
     def display(self, value: Any) -> None:
-        """Show any value as rich output: tables as JSON (and HTML when they are lists of
-        records), other values in their readable form."""
+        """Show any value as rich output: lists of records as a table, values with a picture of
+        their own (workflow results, image artifacts...) as that picture, other values in their
+        readable form."""
         self._ctx.sink.display(self._ctx.bundle_for(raw_of(value)), {})
 
 

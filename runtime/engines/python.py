@@ -32,7 +32,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.config import LLMSpellConfig
-from llmspell.runtime.display import data_bundle
+from llmspell.runtime.display import data_bundle, picture_first
 from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
 from llmspell.runtime.engines.python_display import rich_bundle
 from llmspell.runtime.engines.python_modules import MODULE_NAMES
@@ -397,10 +397,11 @@ class PythonEngine:
 
     def bundle_for(self, raw: Any) -> dict[str, Any]:
         """text/plain as pprint writes it, plus what the object offers through IPython's
-        display methods (`_repr_html_`...) or, for plain data, JSON and a records table."""
+        display methods (`_repr_html_`...; its JSON only when it offers nothing else to look
+        at) or, for plain data, a records table."""
         rich = rich_bundle(raw, lambda problem: self._sink().stderr(f"{problem}\n"))
         if rich:
-            return {"text/plain": self.format_value(raw), **rich}
+            return picture_first({"text/plain": self.format_value(raw), **rich})
         return data_bundle(raw, self.format_value(raw))
 
     # --- completeness -------------------------------------------------------------------------

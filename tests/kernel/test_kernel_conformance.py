@@ -47,12 +47,12 @@ class TestLuaKernel(_SharedKernel, jkt.KernelTests):
         {"code": "6*7", "result": "42"},
         {"code": '"ab" .. "c"', "result": '"abc"'},
         {"code": "1.5", "result": "1.5"},
-        {"code": "{1, 2, 3}", "mime": "application/json"},
+        {"code": "{{n = 1}, {n = 2}}", "mime": "text/html"},
     ]
     code_display_data = [
         {"code": 'Display.html("<b>hi</b>")', "mime": "text/html"},
         {"code": 'Display.markdown("*hi*")', "mime": "text/markdown"},
-        {"code": "display({a = 1})", "mime": "application/json"},
+        {"code": "display({{a = 1}})", "mime": "text/html"},
     ]
     code_history_pattern = "6*7"
     supported_history_operations = ("tail", "range", "search")
@@ -87,12 +87,12 @@ class TestPythonKernel(_SharedKernel, jkt.KernelTests):
     code_execute_result = [
         {"code": "6*7", "result": "42"},
         {"code": '"ab" + "c"', "result": "'abc'"},
-        {"code": "[1, 2, 3]", "mime": "application/json"},
+        {"code": '[{"n": 1}, {"n": 2}]', "mime": "text/html"},
     ]
     code_display_data = [
         {"code": 'Display.html("<b>hi</b>")', "mime": "text/html"},
         {"code": 'Display.markdown("*hi*")', "mime": "text/markdown"},
-        {"code": 'display({"a": 1})', "mime": "application/json"},
+        {"code": 'display([{"a": 1}])', "mime": "text/html"},
     ]
     code_history_pattern = "6*7"
     supported_history_operations = ("tail", "range", "search")

@@ -27,7 +27,7 @@ def test_a_neighbourhood_value_displays_as_svg_and_tables(make_runtime: MakeRunt
     assert ">knows</text>" in page and ">built</text>" in page
     assert "<td>Babbage</td><td>person</td><td>1</td>" in page
     assert "<td>Babbage</td><td>built</td><td>Engine</td>" in page
-    assert "application/json" in result.bundle
+    assert "application/json" not in result.bundle, "Lab ranks JSON above the picture"
 
 
 def test_an_empty_neighbourhood_still_displays(make_runtime: MakeRuntime) -> None:

@@ -60,6 +60,10 @@ class Everything:
     def _repr_html_(self):
         return None  # None means: not offered
 
+class OnlyJson:
+    def _repr_json_(self):
+        return [1, 2]
+
 class Bundle:
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": "<i>bundle</i>", "text/plain": "Bundle!"}
@@ -93,9 +97,12 @@ def test_every_repr_method_gives_its_mime_type(rich: ScriptRuntime) -> None:
         "text/markdown": "**md**",
         "image/svg+xml": "<svg/>",
         "image/png": base64.b64encode(b"\x89PNG").decode(),
-        "application/json": {"a": 1},
         "text/latex": "$x$",
-    }
+    }, "no application/json: Lab would show its tree in place of the pictures"
+
+
+def test_json_is_kept_when_an_object_offers_nothing_else_to_look_at(rich: ScriptRuntime) -> None:
+    assert rich.execute("OnlyJson()").bundle["application/json"] == [1, 2]
 
 
 def test_repr_mimebundle_wins_over_single_methods(rich: ScriptRuntime) -> None:
