@@ -209,9 +209,9 @@ def _run_code(
         runtime = ScriptRuntime(
             loaded.config, engine=engine, loaded_config=loaded, host_defaults=CLI_DEFAULTS
         )
-        # A script run opens storage up front, so a broken storage setup fails before the script
-        # starts rather than at its first State call (the kernel opens it lazily instead).
-        runtime.infrastructure.open()
+        # A broken storage setup fails before the script starts rather than at its first
+        # State call (the kernel opens storage lazily instead); SQLite opens on first use.
+        runtime.infrastructure.check()
     except Exception as exc:
         logging.getLogger("llmspell").debug("start-up failed", exc_info=True)
         return _fail(f"cannot start the runtime: {exc}")

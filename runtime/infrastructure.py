@@ -61,6 +61,21 @@ class Infrastructure:
         _ = self.storage
         return self
 
+    def check(self) -> Infrastructure:
+        """Fail now, not at the script's first storage call, when storage cannot work: open a
+        PostgreSQL database (connect, check the schema); for SQLite only create the file and
+        take its write lock, with the standard library, so a script that never touches
+        storage does not wait for SQLAlchemy (~150 ms) and the schema check."""
+        storage = self.config.storage
+        backends = {storage.backend, *storage.components.values()}
+        if "postgres" in backends:
+            return self.open()
+        if "sqlite" in backends:
+            from llmspell.storage.sqlite_file import check_sqlite_file
+
+            check_sqlite_file(str(self.config.resolved_storage_path()))
+        return self
+
     @property
     def storage(self) -> SqlStorage:
         storage = self._storage

@@ -20,6 +20,7 @@ from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.glob import sqlite_regexp
 from llmspell.storage.revision import alembic_version, classify, outdated_message, read_revision
 from llmspell.storage.settings import StorageSettings
+from llmspell.storage.sqlite_file import file_error
 
 logger = logging.getLogger("llmspell.storage")
 
@@ -70,14 +71,6 @@ def _install_transaction_control(engine: Engine, *, wal: bool, busy_timeout_s: f
         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _file_error(path: str, reason: str) -> StorageError:
-    return StorageError(
-        f"cannot use the SQLite database {path}: {reason}. It is storage.path (by default "
-        "llmspell.db in the user data directory, see XDG_DATA_HOME): set storage.path or "
-        "LLMSPELL_STORAGE__PATH to a writable file, or use --profile memory"
-    )
-
-
 def sqlite_storage_error(exc: Exception, path: str, busy_timeout_s: float) -> StorageError | None:
     """A busy, read-only or unopenable SQLite file as a StorageError naming the file."""
     # BEGIN IMMEDIATE runs on the driver itself, so its failure arrives unwrapped.
@@ -94,7 +87,7 @@ def sqlite_storage_error(exc: Exception, path: str, busy_timeout_s: float) -> St
             "again when it is done, or give each process its own storage.path"
         )
     if "readonly" in reason or "unable to open" in reason or "disk I/O error" in reason:
-        return _file_error(path, reason)
+        return file_error(path, reason)
     return None
 
 
@@ -149,7 +142,7 @@ class SqliteBackend:
             try:
                 return sqlite_engine(path, timeout)
             except OSError as exc:  # the data directory cannot be created
-                raise _file_error(path, str(exc)) from None
+                raise file_error(path, str(exc)) from None
 
         def prepare(engine: Engine) -> None:
             try:

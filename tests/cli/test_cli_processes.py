@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,3 +161,28 @@ def test_run_prints_a_streamed_reply_as_it_arrives(isolated_env: Path) -> None:
     # written piece by piece over the reply's 2 s, not in one block at the end: the reads get
     # it in parts (a busy machine may let several pieces pile up between two reads)
     assert len(arrivals) >= 2
+
+
+def test_a_script_that_never_uses_storage_does_not_load_sqlalchemy_or_the_agents(
+    isolated_env: Path,
+) -> None:
+    """Cold start (benchmarks/startup_bench.py): `exec 'print(1)'` on the default SQLite only
+    checks the file; SQLAlchemy, the providers and asyncio load when a script needs them."""
+    probe = (
+        "import sys\n"
+        "from llmspell.cli import main\n"
+        "code = main(['exec', sys.argv[1]])\n"
+        "print(code, sorted(m for m in ('sqlalchemy', 'llmspell.runtime.providers', 'asyncio')"
+        " if m in sys.modules))\n"
+    )
+    run = [sys.executable, "-c", probe]
+    quiet = subprocess.run([*run, "print(1)"], capture_output=True, text=True, timeout=60)
+    assert quiet.stdout == "1\n0 []\n", quiet.stderr
+    assert (isolated_env.parent / "xdg").exists()
+    used = subprocess.run(
+        [*run, 'State.save("global", "k", 1) print(State.load("global", "k"))'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert used.stdout.startswith("1\n0 [") and "'sqlalchemy'" in used.stdout, used.stderr
