@@ -27,11 +27,23 @@ class WidgetHost:
     def __init__(self, run_callback: RunCallback) -> None:
         self._run_callback = run_callback
         self.connected = False
+        self._targets_registered = False
 
     def connect(self) -> None:
         """Comms reach a Jupyter front end from now on (the kernel calls this once it has
         installed them)."""
         self.connected = True
+
+    def prepare(self) -> None:
+        """Before the first widget: register ipywidgets' comm targets, so a front end that
+        reconnects (a reloaded page) can ask for the widgets' state and show them again.
+        (ipywidgets registers them itself only under IPython; importing it costs 0.2 s, so
+        not at kernel start.)"""
+        if not self._targets_registered:
+            import ipywidgets
+
+            ipywidgets.register_comm_target()
+            self._targets_registered = True
 
     def fire(self, fn: Callable[..., Any], args: Sequence[Any], output: Any = None) -> None:
         """Run the callback `fn(*args)`; its output goes to the ipywidgets Output `output` when

@@ -262,6 +262,7 @@ class WidgetApi(ApiNamespace):
                 f"{fn}: widgets need a Jupyter front end (the llmspell kernel); `llmspell run` "
                 "and `exec` have none: print values, or show them with display() and Display.*"
             )
+        host.prepare()
         kind = KINDS[kind_name]
         opts = require_table(fn, "options", options)
         check_options(fn, opts, set(kind.options))

@@ -85,6 +85,29 @@ def test_an_update_from_the_frontend_runs_on_change_and_sets_value(kernel: Kerne
     assert result_text(outputs) == ["7"]
 
 
+def test_a_reconnecting_frontend_gets_every_widget_state_over_the_control_comm(
+    kernel: KernelPair,
+) -> None:
+    kc = kernel[1]
+    _, outputs = run(kc, 'kept = Widget.text{value = "still here"}')
+    text_id = opened(outputs, "TextModel")["comm_id"]
+    control = "control-comm-of-a-reloaded-page"
+    msg = kc.session.msg(
+        "comm_open",
+        {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}},
+        metadata={"version": "1.0.0"},
+    )
+    kc.shell_channel.send(msg)
+    collect(kc, msg["header"]["msg_id"])
+    messages = send_comm_msg(kc, control, {"method": "request_states"})
+    [states] = [
+        m["content"]["data"]["states"]
+        for m in messages
+        if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == control
+    ]
+    assert states[text_id]["state"]["value"] == "still here"
+
+
 def test_writing_value_in_a_cell_sends_an_update(kernel: KernelPair) -> None:
     kc = kernel[1]
     _, outputs = run(kc, "p = Widget.progress{max = 3}\nfor i = 1, 3 do p.value = i end")
