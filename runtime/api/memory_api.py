@@ -373,6 +373,15 @@ class ProceduralApi(_MemoryPart):
         )
         return [pattern_record(p) for p in patterns]
 
+    def forget(self, trigger: str, action: str | None = None) -> int:
+        """Delete what was recorded for `trigger` (only for `action` when given); returns how
+        many patterns went. `forget("deploy")` starts the trigger's record over."""
+        fn = "Memory.procedural.forget"
+        return self._memory.procedural.forget(
+            require_str(fn, "trigger", trigger),
+            None if action is None else require_str(fn, "action", action),
+        )
+
 
 class MemoryApi(ApiNamespace):
     """Episodic, semantic (bi-temporal graph) and procedural memory, and consolidation."""

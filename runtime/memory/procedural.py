@@ -96,5 +96,11 @@ class ProceduralMemory:
         """Patterns observed at least `min_frequency` times, most observed first."""
         return [self._pattern(p) for p in self._store().list(min_frequency, limit)]
 
+    def forget(self, trigger: str, action: str | None = None) -> int:
+        """Delete the trigger's patterns (only `action`'s when given); returns how many."""
+        store = self._store()
+        actions = [action] if action is not None else [p.action for p in store.for_trigger(trigger)]
+        return sum(store.delete(trigger, a) for a in actions)
+
     def count(self) -> int:
         return self._store().count()

@@ -130,6 +130,21 @@ def test_procedural_suggestions_need_evidence(rt: ScriptRuntime) -> None:
     assert "outcome must be one of success, failure" in error.evalue
 
 
+def test_procedural_forget_starts_a_triggers_record_over(rt: ScriptRuntime) -> None:
+    record = "Memory.procedural.record"
+    for action in ("a", "b", "b"):
+        call(rt, record, {"trigger": "deploy", "action": action})
+    call(rt, record, {"trigger": "other", "action": "a"})
+    assert call(rt, "Memory.procedural.forget", "deploy", "a") == 1
+    assert [p["action"] for p in call(rt, "Memory.procedural.suggest", "deploy")] == ["b"]
+    assert call(rt, "Memory.procedural.forget", "deploy") == 1
+    assert as_list(call(rt, "Memory.procedural.suggest", "deploy")) == []
+    assert call(rt, "Memory.procedural.forget", "deploy") == 0
+    again = call(rt, record, {"trigger": "deploy", "action": "b"})
+    assert (again["successes"], again["failures"]) == (1, 0)
+    assert len(call(rt, "Memory.procedural.suggest", "other")) == 1
+
+
 def test_consolidate_extracts_facts_once_and_stats_count_them(rt: ScriptRuntime) -> None:
     call(rt, "Memory.episodic.add", "s", "user", "My name is Alice. I work at Acme.")
     call(rt, "Memory.episodic.add", "s", "user", "I live in Paris and I love jazz.")
