@@ -1,5 +1,6 @@
-"""Progress of long work: a workflow run shows one display that updates in place as steps
-start and finish (once the run has gone on for a while), and a quick run adds nothing."""
+"""Progress of long work: a workflow run and a RAG ingest of more than one batch show one
+display that updates in place (a workflow once it has gone on for a while); quick ones add
+nothing."""
 
 from __future__ import annotations
 
@@ -73,3 +74,26 @@ def _recording(render, seen):  # type: ignore[no-untyped-def]
         return bundle
 
     return render_and_note
+
+
+LONG_TEXT = "\\n\\n".join(
+    f"Paragraph {i} says the ferry number {i} leaves at noon." for i in range(900)
+)
+
+
+def test_a_large_rag_ingest_shows_one_progress_display_updated_to_the_end(
+    lua: ScriptRuntime,
+) -> None:
+    result = lua.execute(
+        f'return RAG.ingest({{content = "{LONG_TEXT}"}}, {{chunk_size = 16, chunk_overlap = 0}})'
+    )
+    chunks = result.value["chunks_created"]
+    assert chunks > 256, "more than one batch, or no progress is shown"
+    [display] = result.displays
+    assert display["text/plain"] == f"RAG.ingest: {chunks}/{chunks} chunks stored (100%)"
+    assert f'<progress value="{chunks}" max="{chunks}"' in display["text/html"]
+
+
+def test_a_small_rag_ingest_adds_no_output(lua: ScriptRuntime) -> None:
+    result = lua.execute('return RAG.ingest({content = "A short note about ferries."})')
+    assert result.value["chunks_created"] == 1 and result.displays == []
