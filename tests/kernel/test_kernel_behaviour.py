@@ -200,6 +200,15 @@ def test_last_expression_is_displayed_unless_suppressed(
     assert result_text(outputs) == shown
 
 
+def test_display_json_sends_json_text_with_the_data_in_metadata(lua: KernelPair) -> None:
+    reply, outputs = run(lua[1], "Display.json{a = {1, 2}}")
+    assert reply["status"] == "ok"
+    (shown,) = outputs
+    assert shown["msg_type"] == "display_data"
+    assert shown["content"]["data"] == {"text/plain": '{\n  "a": [\n    1,\n    2\n  ]\n}'}
+    assert shown["content"]["metadata"] == {"llmspell": {"json": {"a": [1, 2]}}}
+
+
 def test_errors_name_the_cell_and_line(lua: KernelPair) -> None:
     _, kc = lua
     msg_id = kc.execute("local x = nil\nx.y = 1")
