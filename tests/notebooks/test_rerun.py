@@ -1,0 +1,61 @@
+"""An example notebook run twice on the same (default SQLite) storage shows the same results:
+each starts from its own clean slate instead of adding to what the last run left."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_headless_runs import execute, headless_env, kernel_path, text_of
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# What differs between any two runs: ids, times, durations.
+VOLATILE = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<id>"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"), "<time>"),
+    (re.compile(r"\d+(?:\.\d+)?\s?(?:ms|µs|ns|s)\b"), "<duration>"),
+    (re.compile(r"(duration_ms|elapsed_ms|ms) = [\d.e-]+"), r"\1 = <n>"),
+]
+# Not idempotent yet: they keep sessions, events, hook history and documents of earlier runs.
+NOT_YET = {"02-sessions-artifacts-events.ipynb", "03-tools-and-workflows.ipynb",
+           "05-rag-and-context.ipynb"}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+__all__ = ["kernel_path"]  # the fixture, imported for this module
+
+
+def outputs(cells: list[dict[str, Any]]) -> list[list[str]]:
+    shown = []
+    for cell in cells:
+        texts = []
+        for output in cell.get("outputs", []):
+            text = text_of(output) if output["output_type"] != "display_data" else ""
+            for pattern, placeholder in VOLATILE:
+                text = pattern.sub(placeholder, text)
+            texts.append(text)
+        shown.append(texts)
+    return shown
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="not idempotent yet"))
+        if n.name in NOT_YET
+        else n
+        for n in NOTEBOOKS
+    ],
+    ids=[n.name for n in NOTEBOOKS],
+)
+def test_a_notebook_run_twice_on_the_same_storage_shows_the_same(
+    notebook: Path, kernel_path: Path, tmp_path: Path
+) -> None:
+    env = headless_env(kernel_path, tmp_path / "home", LLMSPELL_PROFILE="default")
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = outputs(execute(notebook, tmp_path / "first", env))
+    second = outputs(execute(notebook, tmp_path / "second", env))
+    assert second == first
