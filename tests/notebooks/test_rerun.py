@@ -20,8 +20,7 @@ VOLATILE = [
     (re.compile(r"(duration_ms|elapsed_ms|ms) = [\d.e-]+"), r"\1 = <n>"),
 ]
 # Not idempotent yet: they keep sessions, events, hook history and documents of earlier runs.
-NOT_YET = {"02-sessions-artifacts-events.ipynb", "03-tools-and-workflows.ipynb",
-           "05-rag-and-context.ipynb"}  # fmt: skip
+NOT_YET = {"02-sessions-artifacts-events.ipynb", "03-tools-and-workflows.ipynb"}
 
 pytestmark = pytest.mark.slow
 __all__ = ["kernel_path"]  # the fixture, imported for this module
