@@ -7,6 +7,7 @@ import re
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MethodType
 from typing import Any
 
@@ -43,11 +44,18 @@ class DocIndex:
     """Qualified name → DocEntry for the globals a runtime installs."""
 
     def __init__(self, globals_: Mapping[str, Any]) -> None:
-        self.entries: dict[str, DocEntry] = {}
-        for name, value in globals_.items():
+        self._globals = dict(globals_)
+
+    @cached_property
+    def entries(self) -> dict[str, DocEntry]:
+        """Built on first use (help, inspect, completion docs): every runtime start would
+        otherwise pay for ~400 signatures that most runs never show."""
+        self._entries: dict[str, DocEntry] = {}
+        for name, value in self._globals.items():
             self._add(name, value)
         for cls in _api_object_classes(ApiObject):
             self._add_methods(cls)
+        return self._entries
 
     def _add(self, qualified: str, value: Any) -> None:
         if isinstance(value, ApiNamespace):
@@ -57,7 +65,7 @@ class DocIndex:
                 _listed(f"  {_function_entry(f'{qualified}.{n}', f).signature}  ", doc_of(f), 4)
                 for n, f in functions.items()
             )
-            self.entries[qualified] = DocEntry(
+            self._entries[qualified] = DocEntry(
                 qualified, "namespace", qualified, f"{summary}\n\nFunctions:\n{listing}"
             )
             for name, fn in functions.items():
@@ -77,12 +85,12 @@ class DocIndex:
             if name.startswith("_") or not inspect.isfunction(attr):
                 continue
             qualified = f"{cls.api_name}.{name}"
-            if qualified not in self.entries:
+            if qualified not in self._entries:
                 # bound to the class only so the signature leaves out `self`
                 self._add_function(qualified, MethodType(attr, cls))
 
     def _add_function(self, qualified: str, fn: Callable[..., Any]) -> None:
-        self.entries[qualified] = _function_entry(qualified, fn)
+        self._entries[qualified] = _function_entry(qualified, fn)
 
     def get(self, qualified: str) -> DocEntry | None:
         return self.entries.get(qualified)
