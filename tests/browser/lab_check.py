@@ -65,7 +65,8 @@ class Case:
 
 
 def output_of(cell: Locator) -> Locator:
-    return cell.locator(".jp-OutputArea")
+    # the cell's own output area (an Output widget in it has a .jp-OutputArea of its own)
+    return cell.locator(".jp-Cell-outputArea")
 
 
 def shows_table(*cells: str) -> Check:
@@ -140,6 +141,33 @@ def no_json_tree(page: Page, cell: Locator) -> None:
     assert header is None, f"a JSON tree is shown: {header.group(0)!r}"
 
 
+def moves_slider_then_shows(text: str) -> Check:
+    """Move the cell's slider one step right with the keyboard (as a person would), then wait
+    for `text`: the kernel's on_change callback wrote it into a widget."""
+
+    def check(page: Page, cell: Locator) -> None:
+        handle = output_of(cell).locator(".widget-slider .noUi-handle").first
+        expect(handle).to_be_visible(timeout=CHECK_MS)
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        expect(output_of(cell)).to_contain_text(text, timeout=CHECK_MS)
+
+    return check
+
+
+def clicks_then_shows(button: str, *texts: str) -> Check:
+    """Click the button labelled `button` once per text, waiting for each in turn."""
+
+    def check(page: Page, cell: Locator) -> None:
+        target = output_of(cell).locator("button", has_text=button).first
+        expect(target).to_be_visible(timeout=CHECK_MS)
+        for text in texts:
+            target.click()
+            expect(output_of(cell)).to_contain_text(text, timeout=CHECK_MS)
+
+    return check
+
+
 # --- the cases ----------------------------------------------------------------------------------
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="50"><rect width="160" '
@@ -190,6 +218,24 @@ CASES: list[Case] = [
         while_running=press_interrupt_once_running("looping"),
     ),
     Case("after the interrupt", "6 * 7", shows_text("42")),
+    Case(
+        "widget slider",
+        's = Widget.slider{min = 0, max = 10, value = 3, description = "n"}\n'
+        'seen = Widget.label{value = "n is 3"}\n'
+        's:on_change(function(v) seen.value = "n is " .. v end)\n'
+        "Widget.vbox{s, seen}",
+        moves_slider_then_shows("n is 4"),
+    ),
+    Case("widget slider value in the kernel", "s.value", shows_text("4")),
+    Case(
+        "widget button",
+        'b = Widget.button{description = "Go"}\nout = Widget.output{}\nclicks = 0\n'
+        'b:on_click(function() clicks = clicks + 1; print("clicked " .. clicks) end,\n'
+        "  {output = out})\n"
+        "Widget.vbox{b, out}",
+        clicks_then_shows("Go", "clicked 1", "clicked 2"),
+    ),
+    Case("widget clicks in the kernel", "clicks", shows_text("2")),
 ]
 
 
