@@ -235,6 +235,13 @@ def test_unknown_options_and_fields_are_named(lua: ScriptRuntime) -> None:
     assert "only a button is clicked" in err.value.evalue
 
 
+def test_completion_offers_a_widgets_fields_and_methods(lua: ScriptRuntime) -> None:
+    connected(lua).execute("s = Widget.slider{}")
+    assert lua.complete("s.va").matches == ["s.value"]
+    assert "s.on_change" in lua.complete("s.").matches
+    assert lua.complete("s:va").matches == [], "a field is not a method"
+
+
 def test_outside_a_kernel_widgets_are_a_clear_error(rt: ScriptRuntime) -> None:
     with pytest.raises(ScriptError) as err:
         run(rt, "Widget.slider{max = 3}", "Widget.slider({'max': 3})")

@@ -178,6 +178,7 @@ class LuaBinding:
                 self._lua.table_from(functions),
                 self._host_call(obj.api_name, obj._get_field),
                 self._host_call(obj.api_name, obj._set_field),
+                self._lua.table_from([name.encode() for name in obj._field_names()]),
             )
         return self._p.api_proxy(label, qualified, obj, self._lua.table_from(functions), None)
 

@@ -118,6 +118,8 @@ local API_NAMES = setmetatable({}, { __mode = "k" })
 -- API proxy table → the Python object behind it. Weak keys: when Lua collects the proxy, the
 -- entry and with it Lua's reference to the Python object go too.
 local PROXY_OBJECTS = setmetatable({}, { __mode = "k" })
+-- API proxy with fields (`w.value`) → the list of its field names, for completion
+local FIELD_NAMES = setmetatable({}, { __mode = "k" })
 local NO_DISPLAY = setmetatable({}, { __mode = "k" }) -- values a cell result does not show
 -- Lists of records an API returned → their columns, so a cell showing one gets a table even
 -- when a record lacks a field (a nil value).
@@ -419,8 +421,9 @@ end
 
 -- An API object with fields (`w.value`): reading a field that is not a method asks `get(key)`,
 -- assigning one asks `set(key, value)`; both return (true, result) or (false, message).
-local function field_proxy(label, qualified, object, functions, get, set)
+local function field_proxy(label, qualified, object, functions, get, set, fields)
   local proxy = api_proxy(label, qualified, object, functions, nil)
+  FIELD_NAMES[proxy] = fields
   local mt = raw_getmetatable(proxy)
   mt.__index = function(_, key)
     local ok, res = get(key)
@@ -467,6 +470,14 @@ end
 local function keys_of(v)
   local out, seen = {}, {}
   local depth = 0
+  local fields = FIELD_NAMES[v]
+  if fields then
+    for _, k in ipairs(fields) do
+      seen[k] = true
+      out[#out + 1] = k
+      out[#out + 1] = "field"
+    end
+  end
   while v ~= nil and depth < 8 do
     if type(v) == "table" then
       for k, item in next, v do
