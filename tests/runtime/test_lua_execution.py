@@ -162,7 +162,8 @@ def test_io_read_reads_lines_from_the_host(lua: ScriptRuntime) -> None:
 def test_output_streams_to_the_sink_as_it_happens(lua: ScriptRuntime) -> None:
     sink = RecordingSink()
     lua.set_output(sink)
-    error_of(lua, "print('before')\nio.stderr:write('oops')\ndisplay({1})\nerror('after')")
+    code = "print('before')\nio.stderr:write('oops')\ndisplay({1})\nerror('after')"
+    assert error_of(lua, code).evalue.endswith(":4: after"), "the cell ran to its last line"
     kinds = [kind for kind, _ in sink.events]
     assert kinds == ["stdout", "stderr", "display"]
     assert sink.events[0] == ("stdout", "before\n")
