@@ -14,7 +14,7 @@ import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipykernel._version import kernel_protocol_version
 from ipykernel.jsonutil import json_clean
@@ -25,8 +25,11 @@ from traitlets import Unicode
 from llmspell import __version__
 from llmspell.kernel.history import HistoryEntry, KernelHistory
 from llmspell.kernel.requests import request_problem
-from llmspell.runtime import LLMSpellConfig, ScriptRuntime, load_config
+from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.results import ScriptError, StdinNotAvailable
+
+if TYPE_CHECKING:
+    from llmspell.runtime import ScriptRuntime
 
 # An ipykernel message handler: (stream, ident, parent message) → maybe awaitable.
 Handler = Callable[[Any, Any, dict[str, Any]], Awaitable[None] | None]
@@ -122,25 +125,79 @@ class LLMSpellKernel(Kernel):
         self.next_input: str | None = None  # %load: the text the front end puts in the cell
         self._silent = False
         self._executing = False
+        # Built by `_start_runtime` on its own thread, so kernel_info is answered meanwhile;
+        # the requests that need them wait for `_started` (see `_started_runtime`).
         self.runtime: ScriptRuntime | None = None
+        self.history: KernelHistory | None = None
         # A broken config must not kill the kernel: every cell reports it instead.
         self._startup_error: ScriptError | None = None
-        history_file = LLMSpellConfig().resolved_history_file()
-        try:
-            loaded = load_config()
-            history_file = loaded.config.resolved_history_file()
-            self.runtime = ScriptRuntime(loaded.config, engine=self.engine, loaded_config=loaded)
-            self.runtime.set_output(FrontendSink(self))
-        except Exception as exc:
-            self._startup_error = ScriptError(
-                type(exc).__name__, f"the llmspell runtime could not start: {exc}"
-            )
-            self.log.error("llmspell runtime failed to start", exc_info=True)
-        self.history = KernelHistory(history_file, self.engine)
+        self._started = threading.Event()
+        self._shut_down = False
+        self._closing = threading.Lock()
+        self._closed = False
         self._install_comms()
         for handlers in (self.shell_handlers, self.control_handlers):
             for msg_type, handler in handlers.items():
                 handlers[msg_type] = self._answering(handler)
+        threading.Thread(target=self._start_runtime, name="llmspell-runtime", daemon=True).start()
+
+    def _start_runtime(self) -> None:
+        """Load the config and build the runtime and the history (importing the runtime,
+        pydantic and the engine is most of a kernel's start-up)."""
+        try:
+            from llmspell.runtime import LLMSpellConfig, ScriptRuntime, load_config
+
+            history_file = LLMSpellConfig().resolved_history_file()
+            try:
+                loaded = load_config()
+                history_file = loaded.config.resolved_history_file()
+                runtime = ScriptRuntime(loaded.config, engine=self.engine, loaded_config=loaded)
+                runtime.set_output(FrontendSink(self))
+                runtime.widgets.connect()
+                self.runtime = runtime
+            except Exception as exc:
+                self._startup_error = ScriptError(
+                    type(exc).__name__, f"the llmspell runtime could not start: {exc}"
+                )
+                self.log.error("llmspell runtime failed to start", exc_info=True)
+            self.history = KernelHistory(history_file, self.engine)
+        except BaseException as exc:  # a request waiting for the runtime must learn of it
+            self._startup_error = _internal_error(exc)
+            self.log.error("llmspell runtime failed to start", exc_info=True)
+        finally:
+            self._started.set()
+            if self._shut_down:
+                self._close()
+
+    def _started_runtime(self) -> ScriptRuntime:
+        """The runtime, once `_start_runtime` built it (see `_wait_started`); raises the
+        start-up error when there is none."""
+        runtime = self._wait_started()
+        if runtime is None:
+            assert self._startup_error is not None
+            raise self._startup_error
+        return runtime
+
+    def _wait_started(self) -> ScriptRuntime | None:
+        """Wait until `_start_runtime` is done; Ctrl-C (SIGINT, also from an
+        interrupt_request) ends the wait with a KeyboardInterrupt ScriptError."""
+        if not self._started.is_set():
+            on_main_thread = threading.current_thread() is threading.main_thread()
+            # outside a cell the kernel ignores SIGINT; this wait is part of a request
+            previous = (
+                signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
+            )
+            try:
+                while not self._started.wait(0.1):
+                    pass
+            except KeyboardInterrupt:
+                raise ScriptError(
+                    "KeyboardInterrupt", "interrupted while the llmspell runtime was starting"
+                ) from None
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGINT, previous)
+        return self.runtime
 
     def _install_comms(self) -> None:
         """Comms for widgets, as ipykernel's IPython kernel installs them: `comm.create_comm`
@@ -157,8 +214,6 @@ class LLMSpellKernel(Kernel):
         comm.get_comm_manager = lambda: manager
         for msg_type in ("comm_open", "comm_msg", "comm_close"):
             self.shell_handlers[msg_type] = self._handling_comms(getattr(manager, msg_type))
-        if self.runtime is not None:
-            self.runtime.widgets.connect()
 
     def _handling_comms(self, handler: Callable[[Any, Any, dict[str, Any]], None]) -> Handler:
         def handle(stream: Any, ident: Any, parent: dict[str, Any]) -> None:
@@ -174,13 +229,23 @@ class LLMSpellKernel(Kernel):
     @property
     def kernel_info(self) -> dict[str, Any]:
         # No "kernel subshells" or "debugger": one runtime runs one cell at a time.
+        # Answered without waiting for the runtime: until it is built the banner says so.
         rt = self.runtime
+        if rt is not None:
+            banner = rt.banner
+        elif self._startup_error is not None:
+            banner = f"llmspell ({self._startup_error})"
+        else:
+            banner = (
+                f"llmspell {__version__} - {IMPLEMENTATION[self.engine]} engine, starting "
+                "(storage and tenant: %config)\nhelp() lists the globals; ?name shows docs."
+            )
         return {
             "protocol_version": kernel_protocol_version,
             "implementation": self.implementation,
             "implementation_version": self.implementation_version,
-            "language_info": rt.language_info if rt else {"name": self.engine},
-            "banner": rt.banner if rt else f"llmspell ({self._startup_error})",
+            "language_info": rt.language_info if rt else dict(LANGUAGE_INFO[self.engine]),
+            "banner": banner,
             "help_links": HELP_LINKS,
             "supported_features": [],
         }
@@ -337,16 +402,17 @@ class LLMSpellKernel(Kernel):
 
     async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:
         pos = len(code) if cursor_pos is None else cursor_pos
-        if self.runtime is None:
-            return {
-                "status": "ok",
-                "matches": [],
-                "cursor_start": pos,
-                "cursor_end": pos,
-                "metadata": {},
-            }
         try:
-            completion = self.runtime.complete(code, pos)
+            runtime = self._wait_started()
+            if runtime is None:
+                return {
+                    "status": "ok",
+                    "matches": [],
+                    "cursor_start": pos,
+                    "cursor_end": pos,
+                    "metadata": {},
+                }
+            completion = runtime.complete(code, pos)
         except ScriptError as err:
             return _error_content(err)
         except Exception as exc:
@@ -367,21 +433,21 @@ class LLMSpellKernel(Kernel):
         omit_sections: Any = (),
     ) -> dict[str, Any]:
         pos = len(code) if cursor_pos is None else cursor_pos
-        bundle = None
-        if self.runtime is not None:
-            try:
-                bundle = self.runtime.inspect(code, pos, detail_level)
-            except ScriptError as err:
-                return _error_content(err)
-            except Exception as exc:
-                return _error_content(_internal_error(exc))
+        try:
+            runtime = self._wait_started()
+            bundle = None if runtime is None else runtime.inspect(code, pos, detail_level)
+        except ScriptError as err:
+            return _error_content(err)
+        except Exception as exc:
+            return _error_content(_internal_error(exc))
         return {"status": "ok", "found": bundle is not None, "data": bundle or {}, "metadata": {}}
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:
-        if self.runtime is None:
-            return {"status": "unknown"}
         try:
-            check = self.runtime.is_complete(code)
+            runtime = self._wait_started()
+            if runtime is None:
+                return {"status": "unknown"}
+            check = runtime.is_complete(code)
         except ScriptError as err:
             return _error_content(err)
         except Exception as exc:
@@ -407,14 +473,20 @@ class LLMSpellKernel(Kernel):
         # Only raw input is stored (there is no input transformation), so `raw` changes nothing.
         entries: list[HistoryEntry]
         try:
+            self._wait_started()
+        except ScriptError as interrupted:
+            return _error_content(interrupted)
+        history = self.history
+        if history is None:
+            assert self._startup_error is not None
+            return _error_content(self._startup_error)
+        try:
             if hist_access_type == "tail":
-                entries = self.history.tail(n, output)
+                entries = history.tail(n, output)
             elif hist_access_type == "range":
-                entries = self.history.range(
-                    session or 0, 1 if start is None else start, stop, output
-                )
+                entries = history.range(session or 0, 1 if start is None else start, stop, output)
             elif hist_access_type == "search":
-                entries = self.history.search(pattern or "*", n, unique, output)
+                entries = history.search(pattern or "*", n, unique, output)
             else:
                 err = ScriptError(
                     "ValueError",
@@ -422,18 +494,29 @@ class LLMSpellKernel(Kernel):
                 )
                 return _error_content(err)
         except sqlite3.Error as exc:
-            return _error_content(ScriptError("HistoryError", f"{self.history.path}: {exc}"))
+            return _error_content(ScriptError("HistoryError", f"{history.path}: {exc}"))
         return {"status": "ok", "history": entries}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
-        # Runs on the control thread: never close the runtime under a running cell.
-        if self.runtime is not None:
-            if self._executing:
-                self.runtime.interrupt()
-            else:
-                self.runtime.close()
-        self.history.close()
+        # Runs on the control thread. A runtime still being built is closed once it is.
+        self._shut_down = True
+        if self._started.is_set():
+            self._close()
         return {"status": "ok", "restart": restart}
+
+    def _close(self) -> None:
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            if self.runtime is not None:
+                # never close the runtime under a running cell
+                if self._executing:
+                    self.runtime.interrupt()
+                else:
+                    self.runtime.close()
+            if self.history is not None:
+                self.history.close()
 
     def pre_handler_hook(self) -> None:
         # ipykernel would make SIGINT raise KeyboardInterrupt in whatever Python runs. Between
@@ -445,12 +528,10 @@ class LLMSpellKernel(Kernel):
         return None
 
     def _run(self, code: str, name: str) -> Any:
-        if self.runtime is None:
-            assert self._startup_error is not None
-            raise self._startup_error
+        runtime = self._started_runtime()
         self._executing = True
         try:
-            return self.runtime.execute(code, name=name)
+            return runtime.execute(code, name=name)
         except ScriptError:
             raise
         except KeyboardInterrupt:
@@ -474,10 +555,13 @@ class LLMSpellKernel(Kernel):
         return results
 
     def _remember(self, line: int, source: str, output: str | None) -> None:
+        history = self.history
+        if history is None:  # interrupted while the runtime was starting
+            return
         try:
-            self.history.store(line, source, output)
+            history.store(line, source, output)
         except sqlite3.Error as exc:
-            self.log.warning("history not saved to %s: %s", self.history.path, exc)
+            self.log.warning("history not saved to %s: %s", history.path, exc)
 
 
 def _error_content(err: ScriptError) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from llmspell.runtime.api.base import (
 )
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle, picture_first
+from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
 from llmspell.runtime.engines.python_display import rich_bundle
 from llmspell.runtime.engines.python_modules import MODULE_NAMES
@@ -197,7 +198,7 @@ class PythonEngine:
     """Runs Python cells in one namespace that holds the API globals as plain objects."""
 
     name = "python"
-    implementation = "Python"
+    implementation = IMPLEMENTATION["python"]
     trusted = True  # no sandbox: deployments that need one run only the Lua engine
 
     def __init__(self, config: LLMSpellConfig, sink: Callable[[], OutputSink]) -> None:
@@ -209,15 +210,7 @@ class PythonEngine:
         self._stop_pending = False  # interrupted while the cell was being prepared
         self._baseline: dict[str, Any] = {}
         self.introspection = _PythonIntrospection(_PythonValues(self._namespace, self.format_value))
-        self.language_info = {
-            "name": "python",
-            "version": ".".join(map(str, sys.version_info[:3])),
-            "mimetype": "text/x-python",
-            "file_extension": ".py",
-            "codemirror_mode": {"name": "ipython", "version": 3},
-            "pygments_lexer": "ipython3",
-            "nbconvert_exporter": "python",
-        }
+        self.language_info = dict(LANGUAGE_INFO["python"])
 
     @property
     def timeout_s(self) -> float:

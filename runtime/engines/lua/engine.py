@@ -17,6 +17,7 @@ import lupa.lua54 as lupa
 from llmspell.runtime.api.base import ProducerStep
 from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
+from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.engines.lua.binding import LuaBinding, LuaCallbackError, LuaCallbackStopped
 from llmspell.runtime.engines.lua.cells import CellCompiler
@@ -36,22 +37,14 @@ from llmspell.runtime.results import (
 HOOK_COUNT = 10_000  # VM instructions between interrupt/timeout checks (~0.1 ms)
 _MACHINERY_POSITION = re.compile(r"llmspell:\d+: ")
 KEPT_SOURCES = 100  # chunk texts kept for messages that quote the script
-LANGUAGE_INFO = {
-    "name": "lua",
-    "version": "5.4",
-    "mimetype": "text/x-lua",
-    "file_extension": ".lua",
-    "codemirror_mode": "lua",
-    "pygments_lexer": "lua",
-}
 
 
 class LuaEngine:
     """Runs Lua chunks with persistent globals; everything Lua-specific lives in this package."""
 
     name = "lua"
-    implementation = "Lua 5.4"
-    language_info = LANGUAGE_INFO
+    implementation = IMPLEMENTATION["lua"]
+    language_info = LANGUAGE_INFO["lua"]
 
     def __init__(self, config: LLMSpellConfig, sink: Callable[[], OutputSink]) -> None:
         lua_cfg = config.engines.lua
