@@ -42,7 +42,7 @@ MAX_CONTENT_CHARS = 600
 def is_search_result(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and set(value) == {"query", "total", "results"}
+        and set(value) - {"success"} == {"query", "total", "results"}
         and isinstance(value["query"], str)
         and isinstance(value["results"], list)
     )

@@ -10,33 +10,51 @@ from llmspell.runtime.display import Records, register_renderer
 from llmspell.runtime.times import format_optional_time
 
 if TYPE_CHECKING:
-    from llmspell.runtime.context import AssembledContext, ContextAssembler
+    from llmspell.runtime.context import AssembledContext, ContextAssembler, ContextChunk
 
 STATS_COLUMNS = ["strategy", "sources", "calls", "avg_chunks", "avg_tokens", "avg_candidates",
                  "avg_confidence", "avg_ms"]  # fmt: skip
 
 
+RANKER = "bm25+vector"  # how `assemble` reranks: BM25 fused with vector similarity
+
+
+def chunk_record(chunk: ContextChunk) -> dict[str, Any]:
+    """Our fields (`content, source, score, timestamp, metadata`) beside rs-llmspell's
+    `{chunk = {role, content, source, timestamp, metadata}, score, ranker}`; there `source` is
+    where the text came from (the session, the document or the entity), not the store."""
+    timestamp = format_optional_time(chunk.timestamp)
+    meta = chunk.metadata
+    origin = meta.get("session_id") or meta.get("document_id") or meta.get("name")
+    return {
+        "content": chunk.content,
+        "source": chunk.source,
+        "score": chunk.score,
+        "timestamp": timestamp,
+        "metadata": meta,
+        "ranker": RANKER,
+        "chunk": {
+            "role": meta.get("role") if chunk.source == "episodic" else "system",
+            "content": chunk.content,
+            "source": origin if isinstance(origin, str) and origin else chunk.source,
+            "timestamp": timestamp,
+            "metadata": meta,
+        },
+    }
+
+
 def context_record(context: AssembledContext) -> dict[str, Any]:
+    oldest = format_optional_time(context.oldest)
+    newest = format_optional_time(context.newest)
     return {
         "query": context.query,
         "strategy": context.strategy,
         "max_tokens": context.max_tokens,
-        "chunks": [
-            {
-                "content": c.content,
-                "source": c.source,
-                "score": c.score,
-                "timestamp": format_optional_time(c.timestamp),
-                "metadata": c.metadata,
-            }
-            for c in context.chunks
-        ],
+        "chunks": [chunk_record(c) for c in context.chunks],
         "token_count": context.token_count,
         "total_confidence": context.total_confidence,
-        "temporal_span": {
-            "oldest": format_optional_time(context.oldest),
-            "newest": format_optional_time(context.newest),
-        },
+        # {oldest, newest}, and the same as rs-llmspell's pair: span[1], span[2]
+        "temporal_span": {"oldest": oldest, "newest": newest, 1: oldest, 2: newest},
         "formatted": context.formatted,
     }
 
@@ -63,9 +81,11 @@ class ContextApi(ApiNamespace):
         """Context for `query` from the stores of `strategy` ("episodic", "semantic", "rag" or
         "hybrid" = all, the default), session-scoped when `session_id` is given, within
         `max_tokens` (default 2000, counted by the embedding model's tokenizer). Returns
-        `{chunks = [{content, source, score, timestamp, metadata}], token_count,
+        `{chunks = [{content, source, score, timestamp, metadata, ranker, chunk}], token_count,
         total_confidence, temporal_span = {oldest, newest}, formatted, query, strategy,
-        max_tokens}`; `formatted` is the text for a prompt, `token_count` its size."""
+        max_tokens}`; `formatted` is the text for a prompt, `token_count` its size. Each chunk
+        also carries rs-llmspell's `chunk = {role, content, source, timestamp, metadata}`, and
+        `temporal_span[1]`, `[2]` are oldest and newest."""
         fn = "Context.assemble"
         context = self._assembler.assemble(
             require_str(fn, "query", query),
@@ -85,10 +105,21 @@ class ContextApi(ApiNamespace):
         )  # fmt: skip
         return context_record(context)
 
-    def strategy_stats(self) -> list[dict[str, Any]]:
-        """Per strategy: the stores it reads here, and what `assemble` did with it in this
-        runtime (calls; average chunks, tokens, candidates, confidence and milliseconds)."""
-        return Records(self._assembler.strategy_stats(), STATS_COLUMNS)
+    def strategy_stats(self) -> dict[str, Any]:
+        """What there is to assemble from: `{episodic_count, semantic_count (entities),
+        strategies (those usable here), by_strategy}`; `by_strategy` lists per strategy the
+        stores it reads here and what `assemble` did with it in this runtime (calls; average
+        chunks, tokens, candidates, confidence and milliseconds)."""
+        from llmspell.runtime.memory import MemoryManager
+
+        memory = self._ctx.infrastructure.get(MemoryManager)
+        rows = self._assembler.strategy_stats()
+        return {
+            "episodic_count": memory.episodic.count(),
+            "semantic_count": memory.semantic.counts()[0],
+            "strategies": [row["strategy"] for row in rows if row["sources"]],
+            "by_strategy": Records(rows, STATS_COLUMNS),
+        }
 
 
 register_renderer(render_context_value)

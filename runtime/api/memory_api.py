@@ -53,6 +53,7 @@ def entry_record(entry: EpisodicEntry) -> dict[str, Any]:
         "role": entry.role,
         "content": entry.content,
         "timestamp": format_time(entry.timestamp),
+        "created_at": format_time(entry.timestamp),  # the reference's name for `timestamp`
         "ingestion_time": format_time(entry.ingestion_time),
         "metadata": entry.metadata,
         "processed": entry.processed,
@@ -62,11 +63,22 @@ def entry_record(entry: EpisodicEntry) -> dict[str, Any]:
     return record
 
 
+def entity_description(entity: EntityVersion) -> str:
+    """The entity's `description` property, else its type and properties as one line (the
+    reference's scripts print `name .. ": " .. description`, so it is always a string)."""
+    described = entity.properties.get("description")
+    if isinstance(described, str):
+        return described
+    facts = ", ".join(f"{k}={v}" for k, v in sorted(entity.properties.items()))
+    return f"{entity.type}: {facts}" if facts else entity.type
+
+
 def entity_record(entity: EntityVersion) -> dict[str, Any]:
     return {
         "id": entity.id,
         "name": entity.name,
         "type": entity.type,
+        "description": entity_description(entity),
         "properties": entity.properties,
         "version": entity.version,
         "valid_from": format_time(entity.valid_from),
@@ -398,9 +410,11 @@ class MemoryApi(ApiNamespace):
     def _memory(self) -> MemoryManager:
         return _manager(self._ctx)
 
-    def consolidate(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    def consolidate(self, options: Any = None, force: Any = None) -> dict[str, Any]:
         """Turn unprocessed episodic entries (of `session_id`, or all) into entities, properties
-        and relationships. `mode`: "rules" (offline, default) or "llm" (asks the model
+        and relationships. `consolidate{session_id?, mode?, dry_run?}` or, as in rs-llmspell,
+        `consolidate(session_id?, force?)`: consolidation always runs now, so `force` (a
+        boolean) changes nothing. `mode`: "rules" (offline, default) or "llm" (asks the model
         `memory.llm_model` names, e.g. "openai/gpt-4o-mini", for Mem0-style ADD / UPDATE /
         DELETE / NOOP decisions as JSON; a reply that is not valid JSON is asked for again
         once, then reported);
@@ -408,6 +422,14 @@ class MemoryApi(ApiNamespace):
         entities_added, entities_updated, entities_deleted, relationships_added, skipped,
         duration_ms, decisions}`."""
         fn = "Memory.consolidate"
+        if isinstance(options, str) or (options is None and force is not None):
+            _bool(fn, "force", force)
+            options = {} if options is None else {"session_id": options}
+        elif force is not None:
+            raise ValidationError(
+                f"{fn}: give consolidate{{session_id?, mode?, dry_run?}} or "
+                f"consolidate(session_id?, force?), not an options table and force"
+            )
         opts = require_table(fn, "options", options)
         check_options(fn, opts, {"session_id", "mode", "dry_run"})
         session_id = opts.get("session_id")
@@ -433,5 +455,10 @@ class MemoryApi(ApiNamespace):
 
     def stats(self) -> dict[str, Any]:
         """`{episodic_count, semantic_entities, semantic_relationships, procedural_patterns,
-        sessions_with_unprocessed, embedding_model, backend}`."""
-        return self._memory.stats()
+        sessions_with_unprocessed, embedding_model, backend}`, and rs-llmspell's
+        `semantic_count` (= semantic_entities), `has_episodic`, `has_semantic`,
+        `has_consolidation` (all true: Memory is enabled when this runs)."""
+        stats = self._memory.stats()
+        stats["semantic_count"] = stats["semantic_entities"]
+        stats.update(has_episodic=True, has_semantic=True, has_consolidation=True)
+        return stats

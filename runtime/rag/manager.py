@@ -31,6 +31,7 @@ from llmspell.runtime.rag.scopes import (
     collection_of,
     namespace_prefix,
 )
+from llmspell.runtime.rag.temporal import document_times
 from llmspell.runtime.times import format_time, parse_time, ttl_seconds
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.components.vectors import NewVector, VectorFilter
@@ -109,6 +110,8 @@ class SessionCollection:
     session_id: str
     ttl_s: float | None
     expires_at: datetime | None
+    max_vectors: int | None = None
+    created: bool = True  # False: the collection was there and got these settings
 
 
 def chunk_id(namespace: str, document_id: str, index: int) -> str:
@@ -144,6 +147,11 @@ class RagManager:
         self.allowed_paths = list(allowed_paths)
         self._limits = limits
         self._chunker = Chunker(embedder.count_tokens, embedder.token_spans, limits.check_stop)
+        # RAG.configure's chunk window for this runtime (None: `[rag]`'s)
+        self._chunk_size: int | None = None
+        self._chunk_overlap: int | None = None
+        # session collections to delete when the runtime closes (configure_session persist=false)
+        self._transient: dict[str, tuple[VectorStore, KVStore]] = {}
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> RagManager:
@@ -202,6 +210,7 @@ class RagManager:
             if not chunks:
                 raise InvalidArgument(f"document {doc.id!r}: content has no text to index")
         total = sum(len(chunks) for _, chunks in planned)
+        self._check_room(target, {doc.id for doc in checked if doc.id is not None}, total)
         if total <= WRITE_BATCH_CHUNKS:
             progress = None
         done = 0
@@ -253,7 +262,20 @@ class RagManager:
         document = Document(found.text, document_id or str(resolved), meta)
         return self.ingest([document], **options)
 
+    def set_chunk_window(self, chunk_size: int | None, chunk_overlap: int | None) -> None:
+        """This runtime's default chunk window (None: keep the current one)."""
+        size = self._chunk_size if chunk_size is None else chunk_size
+        overlap = self._chunk_overlap if chunk_overlap is None else chunk_overlap
+        self._window(size, overlap)
+        self._chunk_size, self._chunk_overlap = size, overlap
+
+    def chunk_window(self) -> tuple[int, int]:
+        """The chunk size and overlap an ingest without its own uses."""
+        return self._window(None, None)
+
     def _window(self, chunk_size: int | None, chunk_overlap: int | None) -> tuple[int, int]:
+        chunk_size = self._chunk_size if chunk_size is None else chunk_size
+        chunk_overlap = self._chunk_overlap if chunk_overlap is None else chunk_overlap
         size = self.config.chunk_size if chunk_size is None else chunk_size
         if chunk_overlap is None:
             # The configured overlap, at most a quarter of the window (a call may give a
@@ -274,6 +296,23 @@ class RagManager:
         if session is None or session.expires_at is None:
             return own
         return session.expires_at if own is None else min(own, session.expires_at)
+
+    def _check_room(self, target: Collection, replaced: set[str], adding: int) -> None:
+        """Refuse an ingest that would take a session collection past its `max_vectors`."""
+        if target.scope != SESSION_SCOPE or target.scope_id is None:
+            return
+        session = self.session_collection(target.scope_id)
+        if session is None or session.max_vectors is None:
+            return
+        kept = sum(
+            s.vectors for s in self._vectors().documents(target.namespace)
+            if s.document_id not in replaced
+        )  # fmt: skip
+        if kept + adding > session.max_vectors:
+            raise InvalidArgument(
+                f"session collection {target.scope_id!r} holds at most {session.max_vectors} "
+                f"vectors (max_vectors); it has {kept} and this ingest adds {adding}"
+            )
 
     def _checked(self, documents: Sequence[Document]) -> list[Document]:
         if not documents:
@@ -298,6 +337,7 @@ class RagManager:
             if not isinstance(doc.metadata, Mapping):
                 raise InvalidArgument(f"document {doc_id!r}: metadata must be a table")
             refuse_nul(f"document {doc_id!r}: metadata", doc.metadata)
+            document_times(f"document {doc_id!r}", doc.metadata)
             reserved = sorted(set(doc.metadata) & set(CHUNK_KEYS))
             if reserved:
                 raise InvalidArgument(
@@ -319,6 +359,9 @@ class RagManager:
         vectors: list[NewVector] = []
         for doc, chunks in batch:
             assert doc.id is not None
+            times = document_times(f"document {doc.id!r}", doc.metadata)
+            event_time = times.event_time or now
+            doc_expiry = times.expires_at(now, expires_at)
             for chunk in chunks:
                 vectors.append(
                     NewVector(
@@ -334,8 +377,8 @@ class RagManager:
                             "chunk_end": chunk.end,
                             "chunk_tokens": chunk.tokens,
                         },
-                        event_time=now,
-                        expires_at=expires_at,
+                        event_time=event_time,
+                        expires_at=doc_expiry,
                     )
                 )
         self._vectors().add(
@@ -430,7 +473,7 @@ class RagManager:
 
     def _namespaces(self, scope: str | None, scope_id: str | None) -> list[str]:
         """The collections a listing covers: one, or every one of a scope."""
-        if scope is not None and scope_id is None:
+        if scope is not None and scope_id is None and scope != GLOBAL_NAMESPACE:
             store = self._vectors()
             return [info.namespace for info in store.namespaces(namespace_prefix(scope))]
         return [collection(scope, scope_id).namespace]
@@ -496,14 +539,22 @@ class RagManager:
         }
 
     def create_session_collection(
-        self, session_id: str, ttl_s: float | None = None
+        self, session_id: str, ttl_s: float | None = None, max_vectors: int | None = None
     ) -> SessionCollection:
         """Give a session's collection a lifetime of `ttl_s` seconds from now (None: until the
-        session or the collection is deleted): its chunks, present and future, expire then."""
+        session or the collection is deleted): its chunks, present and future, expire then.
+        `max_vectors` caps how many chunks it holds (an ingest past it is refused)."""
         if not isinstance(session_id, str) or not session_id:
             raise InvalidArgument("session_id must be a non-empty string")
+        if max_vectors is not None and (
+            isinstance(max_vectors, bool) or not isinstance(max_vectors, int) or max_vectors < 1
+        ):
+            raise InvalidArgument(f"max_vectors must be a positive integer, got {max_vectors!r}")
         target = collection(SESSION_SCOPE, session_id)
         assert target.scope_id is not None
+        existed = self.session_collection(target.scope_id) is not None or (
+            self._vectors().namespace(target.namespace) is not None
+        )
         expires_at = None
         if ttl_s is not None:
             expires_at = datetime.now(UTC) + timedelta(seconds=_ttl(ttl_s))
@@ -511,10 +562,11 @@ class RagManager:
             "ttl_s": ttl_s,
             "expires_at": None if expires_at is None else format_time(expires_at),
             "created_at": format_time(datetime.now(UTC)),
+            "max_vectors": max_vectors,
         }
         self._kv().put(target.namespace, COLLECTION_KEY, record)
         self._vectors().set_expiry(target.namespace, expires_at)
-        return SessionCollection(target.scope_id, ttl_s, expires_at)
+        return SessionCollection(target.scope_id, ttl_s, expires_at, max_vectors, not existed)
 
     def session_collection(self, session_id: str) -> SessionCollection | None:
         """A session's live collection record (None when there is none or it expired)."""
@@ -526,7 +578,24 @@ class RagManager:
         moment = None if expires_at is None else parse_time("collection", "expires_at", expires_at)
         if moment is not None and moment <= datetime.now(UTC):
             return None
-        return SessionCollection(scope_id, record.get("ttl_s"), moment)
+        return SessionCollection(
+            scope_id, record.get("ttl_s"), moment, record.get("max_vectors"), created=False
+        )
+
+    def keep_session_collection(self, session_id: str, persist: bool) -> None:
+        """persist=False: delete the session's collection when this runtime closes."""
+        namespace = collection(SESSION_SCOPE, session_id).namespace
+        if persist:
+            self._transient.pop(namespace, None)
+        else:
+            self._transient[namespace] = (self._vectors(), self._kv())
+
+    def close(self) -> None:
+        # the stores were taken while storage was open: at close it can no longer be opened
+        for namespace, (vectors, kv) in self._transient.items():
+            vectors.delete_namespace(namespace)
+            kv.delete(namespace, COLLECTION_KEY)
+        self._transient.clear()
 
     def list_providers(self) -> list[dict[str, Any]]:
         """The embedding providers this runtime can use, and which one it uses."""

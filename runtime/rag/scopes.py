@@ -2,7 +2,7 @@
 
 | scope, scope_id     | namespace                 |
 |---------------------|---------------------------|
-| none                | `global`                  |
+| none, or `global`   | `global`                  |
 | `session`, `<id>`   | `session:<id>` (deleted with the Session: the session-delete cascade) |
 | `<scope>`, `<id>`   | `rag:<scope>:<id>`        |
 
@@ -70,7 +70,7 @@ def check_scope_id(scope: str, scope_id: str) -> str:
 
 def collection(scope: str | None, scope_id: str | None) -> Collection:
     """The collection a call with these options reads or writes: both or neither."""
-    if scope is None and scope_id is None:
+    if scope_id is None and scope in (None, GLOBAL_NAMESPACE):
         return Collection(None, None)
     if scope is None:
         raise InvalidArgument("scope_id needs a scope (give both, or neither for the global one)")

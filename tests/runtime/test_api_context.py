@@ -115,7 +115,9 @@ def test_context_test_is_hybrid_with_2000_tokens_and_strategy_stats_count_calls(
     ctx = call(rt, "Context.test", "billing", "s")
     assert (ctx["strategy"], ctx["max_tokens"]) == ("hybrid", 2000)
     call(rt, "Context.assemble", "billing", "episodic", 100, "s")
-    stats = {row["strategy"]: row for row in as_list(call(rt, "Context.strategy_stats"))}
+    stats = {
+        row["strategy"]: row for row in as_list(call(rt, "Context.strategy_stats")["by_strategy"])
+    }
     assert stats["hybrid"]["calls"] == 1 and stats["episodic"]["calls"] == 1
     assert stats["semantic"]["calls"] == 0
     assert as_list(stats["hybrid"]["sources"]) == ["episodic", "semantic", "rag"]
@@ -128,7 +130,9 @@ def test_context_disabled_with_memory_and_rag_strategy_with_rag(make_runtime: Ma
     assert error.evalue == "Context.assemble: disabled in config (memory.enabled = false)"
     no_rag = make_runtime("lua", rag__enabled=False)
     assert "rag.enabled = false" in call_error(no_rag, "Context.assemble", "x", "rag").evalue
-    stats = {r["strategy"]: r for r in as_list(call(no_rag, "Context.strategy_stats"))}
+    stats = {
+        r["strategy"]: r for r in as_list(call(no_rag, "Context.strategy_stats")["by_strategy"])
+    }
     assert as_list(stats["hybrid"]["sources"]) == ["episodic", "semantic"]
 
 
