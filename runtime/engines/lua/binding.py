@@ -189,10 +189,16 @@ class LuaBinding:
     def _host_call(self, qualified: str, fn: Callable[..., Any]) -> HostCall:
         """Wrap a Python API function: convert arguments and result, turn errors into messages
         (or, for an error a Lua callback raised, into that same Lua value)."""
-        arity = self._arity(fn)
+        # Read at the first call: inspecting the signature of every API function while the
+        # globals are installed took a tenth of `llmspell exec`'s start-up.
+        known: _Arity | None = None
         to_python, to_lua = self.conversion.to_python, self.conversion.to_lua
 
         def call(*args: Any) -> tuple[bool, Any]:
+            nonlocal known
+            if known is None:
+                known = self._arity(fn)
+            arity = known
             # Lua passes trailing nils for omitted arguments only when written; drop them.
             count = len(args)
             while count > arity.min_args and args[count - 1] is None:
