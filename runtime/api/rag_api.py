@@ -396,25 +396,26 @@ def _own_tenant(fn: str, tenant_id: Any, own: str) -> None:
 def _target(fn: str, opts: dict[str, Any], tenant: str) -> tuple[str | None, str | None]:
     """The (scope, scope_id) an ingest or search names. Besides `scope`/`scope_id`:
     `collection = name` (rs-llmspell's named collections: scope "collection"), `tenant_id`
-    and `scope = "tenant"` (this runtime's own tenant: the global collection; another
-    tenant's is refused) and `scope = "global"` (the global collection)."""
+    and `scope = "tenant"` (this runtime's own tenant, whose collections these all are;
+    another tenant's is refused; alone it means the global collection) and `scope =
+    "global"` (the global collection)."""
     scope = optional_str(fn, "scope", opts.get("scope"))
     scope_id = optional_str(fn, "scope_id", opts.get("scope_id"))
     if opts.get("tenant_id") is not None:
         _own_tenant(fn, opts["tenant_id"], tenant)
-    name = opts.get("collection")
-    if name is not None:
-        if scope is not None or scope_id is not None:
-            raise ValidationError(
-                f"{fn}: give collection or scope/scope_id, not both (collection = name is "
-                f'scope = "{COLLECTION_SCOPE}", scope_id = name)'
-            )
-        return COLLECTION_SCOPE, require_str(fn, "collection", name)
     if scope == "tenant":
         if scope_id is not None:
             _own_tenant(fn, scope_id, tenant)
-        return None, None
-    return scope, scope_id
+        scope = scope_id = None
+    name = opts.get("collection")
+    if name is None:
+        return scope, scope_id
+    if scope is not None or scope_id is not None:
+        raise ValidationError(
+            f"{fn}: give collection or scope/scope_id, not both (collection = name is "
+            f'scope = "{COLLECTION_SCOPE}", scope_id = name)'
+        )
+    return COLLECTION_SCOPE, require_str(fn, "collection", name)
 
 
 def _ingest_options(fn: str, opts: dict[str, Any], tenant: str) -> dict[str, Any]:

@@ -37,7 +37,9 @@ def test_help_lists_whole_first_sentences_wrapped_under_their_column(lua: Script
     assert " ".join(tool.split()).endswith("and tools registered by scripts."), tool
     memory = lua.docs.get("Memory")
     assert memory is not None
-    consolidate = memory.doc.split("Memory.consolidate(options?, force?)", 1)[1].split("\n  Memory.", 1)[0]
+    consolidate = memory.doc.split("Memory.consolidate(options?, force?)", 1)[1].split(
+        "\n  Memory.", 1
+    )[0]
     assert " ".join(consolidate.split()).endswith("entities, properties and relationships.")
 
 
