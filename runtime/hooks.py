@@ -45,11 +45,35 @@ HOOK_POINTS = (
     "SessionEnd",
     "BeforeCodeExecution",
     "AfterCodeExecution",
+    "SystemShutdown",
 )
+# Points of the reference system (rs-llmspell v0.13.1) with no moment in llmspell: registering
+# one is refused with the reason, since a hook that can never run would pass silently.
+UNFIRED_POINTS = {
+    "SystemStartup": "a script registers its hooks after its runtime has started",
+    "BeforeAgentInit": "agents need no initialisation (a built agent is ready at once)",
+    "AfterAgentInit": "agents need no initialisation (a built agent is ready at once)",
+    "BeforeAgentShutdown": "agents hold nothing to shut down (they end with the runtime)",
+    "AfterAgentShutdown": "agents hold nothing to shut down (they end with the runtime)",
+    "BeforeToolDiscovery": "the tool list is fixed when the runtime starts",
+    "AfterToolDiscovery": "the tool list is fixed when the runtime starts",
+    "ToolValidation": "tool arguments are checked against the tool's schema, not by hooks "
+    "(use BeforeToolExecution to check or change them)",
+    "WorkflowStageTransition": "use AfterWorkflowStage and BeforeWorkflowStage, which run "
+    "between consecutive steps",
+    "WorkflowCheckpoint": "workflows record each step as it finishes; there is no separate "
+    "checkpoint",
+    "WorkflowRollback": "workflows do not roll back (a failed run is resumed with Workflow.resume)",
+}
 PRIORITIES = {"highest": 100, "high": 50, "normal": 0, "low": -50, "lowest": -100}
 CALLBACK_RESULTS = (
-    "nil, 'continue', 'skip', {type='modified', data=...} or {type='cancel', reason=...}"
+    "nil, 'continue', 'skip' (or 'skipped'), 'cancel', {type='modified', data=...} (or "
+    "type='replace'), or {type='cancel', reason=...}"
 )
+UNSUPPORTED_RESULTS = {
+    "redirect": "llmspell operations cannot be redirected to another target",
+    "retry": "llmspell does not retry an operation from a hook",
+}
 
 
 class HookCancelled(DomainError):
@@ -75,6 +99,11 @@ class RegisteredHook:
 
 def check_point(point: Any) -> str:
     """`point` if it is a hook point, else InvalidArgument listing the valid ones."""
+    if isinstance(point, str) and point in UNFIRED_POINTS:
+        raise InvalidArgument(
+            f"hook point {point!r} is never reached in llmspell: {UNFIRED_POINTS[point]}; "
+            f"valid points: {', '.join(HOOK_POINTS)}"
+        )
     if point not in HOOK_POINTS:
         raise InvalidArgument(
             f"unknown hook point {point!r}; valid points: {', '.join(HOOK_POINTS)}"
@@ -262,15 +291,22 @@ def interpret(outcome: Any, data: Any) -> tuple[str, Any, str]:
     returned something a hook may not."""
     if outcome is None or outcome == "continue":
         return "continue", data, ""
-    if outcome == "skip":
+    if outcome in ("skip", "skipped"):
         return "skip", data, ""
+    if outcome == "cancel":
+        return "cancel", data, "no reason given"
     if isinstance(outcome, dict):
         kind = outcome.get("type")
-        if kind == "modified" and "data" in outcome:
+        if kind in ("modified", "replace") and "data" in outcome:
             return "modified", outcome["data"], ""
         if kind == "cancel":
             reason = outcome.get("reason")
             return "cancel", data, str(reason) if reason is not None else "no reason given"
+        if isinstance(kind, str) and kind in UNSUPPORTED_RESULTS:
+            raise InvalidArgument(
+                f"hook callback returned type={kind!r}: {UNSUPPORTED_RESULTS[kind]}; it may "
+                f"return {CALLBACK_RESULTS}"
+            )
     raise InvalidArgument(
         f"hook callback returned {json.dumps(json_safe(outcome))}; it may return {CALLBACK_RESULTS}"
     )

@@ -17,7 +17,7 @@ from llmspell.runtime.config import LLMSpellConfig, LoadedConfig, describe_sourc
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.errors import ScriptStopping
-from llmspell.runtime.hooks import HookRegistry
+from llmspell.runtime.hooks import HookCancelled, HookRegistry
 from llmspell.runtime.host_limits import MemoryLimit
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.magics import CellMagic, Code, Magics, cell_parts
@@ -372,11 +372,36 @@ class ScriptRuntime:
         """Release the engine and (if this runtime built it) the infrastructure. Idempotent."""
         if self._closed:
             return
+        self._run_shutdown_hooks()
         self._closed = True
         self.infrastructure.limits.detach()
         self._engine.close()
         if self._owns_infrastructure:
             self.infrastructure.close()
+
+    def _run_shutdown_hooks(self) -> None:
+        """SystemShutdown: the hooks a script registered there run once as the runtime closes,
+        under a cell's limits, their output going where the last call's went. A cancel cannot
+        stop a close; an error or stop is written to stderr. Skipped when the runtime closes
+        from another thread while a cell still runs (that cell holds the engine)."""
+        try:
+            registry = self.infrastructure.get(HookRegistry)
+        except (RuntimeError, ScriptStopping):  # a shared infrastructure closed first; a stop
+            return
+        if not registry.hooks("SystemShutdown") or not self._lock.acquire(blocking=False):
+            return
+        try:
+            data = {"engine": self.engine_name, "reason": "close"}
+            with self._running(), self._engine.cell(), _sigint_sets_interrupt(self):
+                try:
+                    with _stopping_as_script_error():
+                        self._engine.call(registry.run, "SystemShutdown", "runtime", data)
+                except HookCancelled:
+                    pass
+                except ScriptError as err:
+                    self._router.target.stderr("\n".join(err.traceback) + "\n")
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> ScriptRuntime:
         return self

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, ScriptStopping
@@ -29,6 +30,23 @@ if TYPE_CHECKING:
     from llmspell.storage.components.hooks import HookExecution
 
 REPLAY_MODES = ("exact", "simulate")
+# the reference system's other modes, which need what llmspell does not record
+UNSUPPORTED_MODES = {
+    "modified": "llmspell records hook calls, not the operations to re-run with changed inputs",
+    "debug": "use mode 'exact' and Hook.history() to inspect each recorded call",
+}
+
+
+@dataclass(frozen=True)
+class ReplayMetadata:
+    """A session's recordings as a replay sees them."""
+
+    session_id: str
+    recorded: int
+    points: list[str]
+    first_recorded_at: datetime | None
+    last_recorded_at: datetime | None
+    can_replay: bool
 
 
 @dataclass
@@ -40,6 +58,7 @@ class ReplaySummary:
     failed: int = 0
     duration_ms: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)  # {execution_id, point, error}
+    timed_out: bool = False
 
 
 def recorded_executions(hooks: HookRegistry, session_id: str) -> list[HookExecution]:
@@ -48,19 +67,31 @@ def recorded_executions(hooks: HookRegistry, session_id: str) -> list[HookExecut
 
 
 def replay(
-    hooks: HookRegistry, session_id: str, mode: str = "exact", stop_on_error: bool = False
+    hooks: HookRegistry,
+    session_id: str,
+    mode: str = "exact",
+    stop_on_error: bool = False,
+    compare_results: bool = False,
+    timeout_s: float | None = None,
 ) -> ReplaySummary:
     """Replay the session's recordings (see the module doc); `stop_on_error` stops at the first
-    failed one."""
+    failed one; `compare_results` fails a recording whose hooks now return another result
+    (continue, skip, modified, cancel) than the recorded one; `timeout_s` stops the replay
+    before the next recording once that many seconds have passed."""
+    if mode in UNSUPPORTED_MODES:
+        raise InvalidArgument(f"mode {mode!r} is not supported: {UNSUPPORTED_MODES[mode]}")
     if mode not in REPLAY_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(REPLAY_MODES)}, got {mode!r}")
     started = time.perf_counter()
     summary = ReplaySummary()
     for execution in recorded_executions(hooks, session_id):
+        if timeout_s is not None and time.perf_counter() - started > timeout_s:
+            summary.timed_out = True
+            break
         summary.hooks_replayed += 1
         error = _check(execution, hooks)
         if error is None and mode == "exact":
-            error = _rerun(execution, hooks)
+            error = _rerun(execution, hooks, compare_results)
         if error is None:
             summary.successful += 1
             continue
@@ -72,6 +103,19 @@ def replay(
             break
     summary.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     return summary
+
+
+def metadata(hooks: HookRegistry, session_id: str) -> ReplayMetadata:
+    """The session's recordings: how many, at which points, when, and whether all replay."""
+    executions = recorded_executions(hooks, session_id)
+    return ReplayMetadata(
+        session_id=session_id,
+        recorded=len(executions),
+        points=sorted({e.point for e in executions}),
+        first_recorded_at=executions[0].started_at if executions else None,
+        last_recorded_at=executions[-1].started_at if executions else None,
+        can_replay=bool(executions) and all(_check(e, hooks) is None for e in executions),
+    )
 
 
 def can_replay(hooks: HookRegistry, session_id: str) -> bool:
@@ -102,13 +146,15 @@ def _check(execution: HookExecution, hooks: HookRegistry) -> str | None:
     return None
 
 
-def _rerun(execution: HookExecution, hooks: HookRegistry) -> str | None:
+def _rerun(execution: HookExecution, hooks: HookRegistry, compare: bool = False) -> str | None:
     for hook in _targets(execution, hooks):
         context = {**execution.context, "correlation_id": execution.correlation_id}
         try:
-            interpret(hook.callback(context), context["data"])
+            result, _, _ = interpret(hook.callback(context), context["data"])
         except ScriptStopping:
             raise  # an interrupt or timeout stops the replay, not just this recording
         except Exception as exc:
             return f"hook {hook.id}: {type(exc).__name__}: {exc}"
+        if compare and result != execution.result:
+            return f"hook {hook.id}: returned {result}, recorded {execution.result}"
     return None

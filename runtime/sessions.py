@@ -105,11 +105,18 @@ class SessionManager:
         tags: Any = (),
         metadata: Any = None,
         parent_id: str | None = None,
+        session_id: str | None = None,
     ) -> SessionInfo:
-        """A new active session (with a fresh UUID)."""
+        """A new active session, with a fresh UUID unless `session_id` (a UUID no session has)
+        is given."""
         if parent_id is not None:
             parent_id = self.record(parent_id).id
-        session_id = str(uuid.uuid4())
+        if session_id is None:
+            session_id = str(uuid.uuid4())
+        else:
+            session_id = check_session_id(session_id)
+            if self._store.get(session_id) is not None:
+                raise InvalidState(f"session {session_id} already exists")
         fields = {
             "name": check_text("name", name, MAX_NAME),
             "description": check_text("description", description, MAX_DESCRIPTION),
@@ -255,15 +262,26 @@ class SessionManager:
     # --- replay -------------------------------------------------------------------------------
 
     def replay(
-        self, session_id: Any, mode: str = "exact", stop_on_error: bool = False
+        self,
+        session_id: Any,
+        mode: str = "exact",
+        stop_on_error: bool = False,
+        compare_results: bool = False,
+        timeout_s: float | None = None,
     ) -> session_replay.ReplaySummary:
         """Replay the session's recorded hook executions (`llmspell.runtime.session_replay`)."""
         record = self.record(session_id)
-        return session_replay.replay(self._hooks, record.id, mode, stop_on_error)
+        return session_replay.replay(
+            self._hooks, record.id, mode, stop_on_error, compare_results, timeout_s
+        )
 
     def can_replay(self, session_id: Any) -> bool:
         """Whether the session has recorded hook executions that can all be replayed now."""
         return session_replay.can_replay(self._hooks, self.record(session_id).id)
+
+    def replay_metadata(self, session_id: Any) -> session_replay.ReplayMetadata:
+        """What a replay of the session would work from."""
+        return session_replay.metadata(self._hooks, self.record(session_id).id)
 
     # --- the current session --------------------------------------------------------------------
 

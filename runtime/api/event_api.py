@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the component module loads SQLAlchemy, which start-up shoul
 PUBLISH_OPTIONS = frozenset({"correlation_id", "ttl_s"})
 QUERY_FILTERS = frozenset({"type", "pattern", "correlation_id", "since", "until", "limit"})
 PRUNE_OPTIONS = frozenset({"before"})
+SUBSCRIBE_OPTIONS = frozenset({"callback"})
 MAX_ID_LEN = 256
 EVENT_COLUMNS = ["sequence", "timestamp", "event_type", "correlation_id", "data", "id"]
 SUBSCRIPTION_COLUMNS = [
@@ -101,16 +102,24 @@ class EventApi(ApiNamespace):
         assert event is not None  # the bus is enabled (checked by `_bus`)
         return event.event_id
 
-    def subscribe(self, pattern: str) -> str:
+    def subscribe(self, pattern: str, options: Any = None) -> str:
         """Subscribe to events whose type matches `pattern`: `*` (all), `prefix.*`, an exact
         type, or a glob (`?` one character, `[abc]` a class). Events queue for
-        `Event.receive`; returns the subscription id."""
-        return self._bus.subscribe(require_str("Event.subscribe", "pattern", pattern))
+        `Event.receive`; returns the subscription id. Options `{callback?}`: with a function,
+        it is called on every matching publish instead (as `Event.on(pattern, callback)`)."""
+        fn = "Event.subscribe"
+        pattern = require_str(fn, "pattern", pattern)
+        opts = require_table(fn, "options", options)
+        check_options(fn, opts, SUBSCRIBE_OPTIONS)
+        if opts.get("callback") is not None:
+            return self._on(fn, pattern, opts["callback"])
+        return self._bus.subscribe(pattern)
 
     def receive(self, sub_id: str, timeout_ms: Any = 0) -> dict[str, Any] | None:
-        """The next event queued for a subscription, `{id, event_type, data, timestamp,
-        sequence, correlation_id}`, waiting up to `timeout_ms` milliseconds (default 0: do not
-        wait) for one to be published; nil when none came. An interrupt stops the wait."""
+        """The next event queued for a subscription, `{id, event_type, topic (the same as
+        event_type), data, timestamp, sequence, correlation_id}`, waiting up to `timeout_ms`
+        milliseconds (default 0: do not wait) for one to be published; nil when none came. An
+        interrupt stops the wait."""
         fn = "Event.receive"
         sub_id = require_str(fn, "sub_id", sub_id)
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
@@ -118,14 +127,17 @@ class EventApi(ApiNamespace):
         if not timeout_ms >= 0:
             raise ValueError(f"{fn}: timeout_ms must be >= 0, got {timeout_ms}")
         event = self._bus.receive(sub_id, timeout_ms / 1000, self._ctx.stop_requested)
-        return None if event is None else event_record(event)
+        if event is None:
+            return None
+        return {**event_record(event), "topic": event.event_type}
 
     def on(self, pattern: str, fn: Any) -> str:
         """Call `fn(event)` synchronously on every publish of a matching event (same patterns
         as `Event.subscribe`); returns the subscription id. An error in `fn` does not fail the
         publish: it is counted in `Event.list_subscriptions()` (`errors`, `last_error`)."""
-        name = "Event.on"
-        pattern = require_str(name, "pattern", pattern)
+        return self._on("Event.on", require_str("Event.on", "pattern", pattern), fn)
+
+    def _on(self, name: str, pattern: str, fn: Any) -> str:
         if not callable(fn):
             raise ValueError(f"{name}: fn must be a function, got {type_name(fn)}")
         return self._bus.on(pattern, lambda event: fn(event_record(event)))
@@ -164,7 +176,10 @@ class EventApi(ApiNamespace):
     def get_stats(self) -> dict[str, Any]:
         """Counts: `total` and `by_type` (the tenant's unexpired logged events),
         `last_sequence`, and for this runtime `published`, `delivered`, `dropped` (pushed out
-        of a full queue, `events.queue_size`), `queued`, `subscriptions`, `callbacks`."""
+        of a full queue, `events.queue_size`), `queued`, `subscriptions`, `callbacks`. The
+        reference system's shape is there too: `event_bus_stats = {total_published,
+        total_delivered, total_dropped}` and `bridge_stats = {active_subscriptions,
+        active_callbacks, queued}` (this runtime's counts)."""
         stats = self._bus.stats()
         return {
             "total": stats.log.total,
@@ -176,6 +191,16 @@ class EventApi(ApiNamespace):
             "queued": stats.queued,
             "subscriptions": stats.subscriptions,
             "callbacks": stats.callbacks,
+            "event_bus_stats": {
+                "total_published": stats.published,
+                "total_delivered": stats.delivered,
+                "total_dropped": stats.dropped,
+            },
+            "bridge_stats": {
+                "active_subscriptions": stats.subscriptions + stats.callbacks,
+                "active_callbacks": stats.callbacks,
+                "queued": stats.queued,
+            },
         }
 
     def prune(self, options: Any = None) -> dict[str, Any]:

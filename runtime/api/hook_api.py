@@ -15,11 +15,19 @@ from llmspell.runtime.api.base import (
 )
 from llmspell.runtime.display import Records
 from llmspell.runtime.errors import Disabled
-from llmspell.runtime.hooks import HOOK_POINTS, HookRegistry, RegisteredHook, check_point
+from llmspell.runtime.hooks import (
+    HOOK_POINTS,
+    HookRegistry,
+    RegisteredHook,
+    check_point,
+    check_priority,
+)
 from llmspell.runtime.times import format_time
 
-LIST_FILTERS = frozenset({"point", "name"})
+# hook_point, language, priority and tag: the reference system's filter
+LIST_FILTERS = frozenset({"point", "hook_point", "name", "language", "priority", "tag"})
 HISTORY_FILTERS = frozenset({"point", "correlation_id", "limit"})
+LANGUAGES = frozenset({"lua", "python"})
 HOOK_COLUMNS = ["id", "point", "priority", "name"]
 EXECUTION_COLUMNS = [
     "started_at",
@@ -38,7 +46,7 @@ EXECUTION_COLUMNS = [
 
 
 class HookHandle(ApiObject):
-    """A registered hook: `handle:id()`, `handle:unregister()`."""
+    """A registered hook: `handle:id()`, `handle:hook_point()`, `handle:unregister()`."""
 
     api_name = "HookHandle"
 
@@ -49,6 +57,10 @@ class HookHandle(ApiObject):
     def id(self) -> str:
         """The hook's id (as in `Hook.list()` and `Hook.history()`)."""
         return self.hook.id
+
+    def hook_point(self) -> str:
+        """The point the hook is registered at (e.g. "BeforeToolExecution")."""
+        return self.hook.point
 
     def unregister(self) -> bool:
         """Stop calling this hook; true if it was still registered."""
@@ -101,15 +113,34 @@ class HookApi(ApiNamespace):
 
     def list(self, filter: Any = None) -> Records:
         """Registered hooks in the order they run, `{id, point, priority, name}`; `filter` is
-        a point name or `{point?, name?}`."""
+        a point name or `{point? (or hook_point), name?, priority?, language?, tag?}`
+        (`priority` a name or an integer; `language` "lua" or "python" is checked but does not
+        narrow the list, since every hook is a function of this runtime's one engine; hooks
+        carry no tags, so a `tag` matches none)."""
         fn = "Hook.list"
         opts = {"point": filter} if isinstance(filter, str) else require_table(fn, "filter", filter)
         check_options(fn, opts, LIST_FILTERS)
-        point = opts.get("point")
+        point = opts.get("point", opts.get("hook_point"))
         hooks = self._hooks.hooks(None if point is None else require_str(fn, "point", point))
         if opts.get("name") is not None:
             wanted = require_str(fn, "name", opts["name"])
             hooks = [h for h in hooks if h.name == wanted]
+        if opts.get("priority") is not None:
+            priority = opts["priority"]
+            if isinstance(priority, float) and priority.is_integer():
+                priority = int(priority)
+            try:
+                rank = check_priority(priority)
+            except ValueError as exc:
+                raise ValueError(f"{fn}: {exc}") from None
+            hooks = [h for h in hooks if h.priority == rank]
+        if opts.get("language") is not None:
+            language = require_str(fn, "language", opts["language"])
+            if language not in LANGUAGES:
+                raise ValueError(f"{fn}: language must be lua or python, got {language!r}")
+        if opts.get("tag") is not None:
+            require_str(fn, "tag", opts["tag"])
+            hooks = []
         return Records([_hook_record(h) for h in hooks], HOOK_COLUMNS)
 
     def points(self) -> tuple[str, ...]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+import uuid
+from datetime import datetime
 from typing import Any
 
 from llmspell.runtime.api.base import (
@@ -19,10 +22,13 @@ from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
 from llmspell.runtime.times import format_time
 
-CREATE_OPTIONS = frozenset({"name", "description", "tags", "metadata", "parent_id"})
+CREATE_OPTIONS = frozenset({"id", "name", "description", "tags", "metadata", "parent_id"})
 UPDATE_FIELDS = frozenset({"name", "description", "tags", "metadata"})
-LIST_OPTIONS = frozenset({"status", "tags", "name", "limit", "offset", "order"})
-REPLAY_OPTIONS = frozenset({"mode", "stop_on_error"})
+# `user` and `active`: the reference system's filter
+LIST_OPTIONS = frozenset({"status", "tags", "name", "limit", "offset", "order", "user", "active"})
+REPLAY_OPTIONS = frozenset(
+    {"mode", "stop_on_error", "compare_results", "timeout_seconds", "metadata"}
+)
 RECORD_KEYS = (
     "id",
     "name",
@@ -65,11 +71,13 @@ class SessionApi(ApiNamespace):
         return self._ctx.infrastructure.get(SessionManager)
 
     def create(self, options: dict[str, Any] | None = None) -> str:
-        """Create an active session from `{name?, description?, tags?, metadata?, parent_id?}`;
-        returns its id (a UUID string). `parent_id` must name an existing session."""
+        """Create an active session from `{id?, name?, description?, tags?, metadata?,
+        parent_id?}`; returns its id (a UUID string). `id` chooses it (a UUID no session has;
+        session ids are UUIDs in storage); `parent_id` must name an existing session."""
         options = require_table("Session.create", "options", options)
         check_options("Session.create", options, CREATE_OPTIONS)
-        return self._sessions.create(**options).record.id
+        fields = {k: v for k, v in options.items() if k != "id"}
+        return self._sessions.create(session_id=options.get("id"), **fields).record.id
 
     def builder(self) -> SessionBuilder:
         """A builder: `Session.builder():name(s):description(s):tag(s):tags(t):metadata(t)
@@ -83,8 +91,10 @@ class SessionApi(ApiNamespace):
 
     def list(self, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Stored sessions (made by any process) matching `{status?, tags?, name?, limit?,
-        offset?, order?}`: `tags` = all of these tags, `name` = a glob (`research*`), `order`
-        = `"<updated_at|created_at|name> [asc|desc]"` (default `"updated_at desc"`)."""
+        offset?, order?, active?, user?}`: `tags` = all of these tags, `name` = a glob
+        (`research*`), `order` = `"<updated_at|created_at|name> [asc|desc]"` (default
+        `"updated_at desc"`), `active` = true for status active, false for any other status,
+        `user` = sessions whose `metadata.user` or `metadata.username` is this."""
         # Imported here: storage modules load SQLAlchemy, which building a runtime must not.
         from llmspell.storage.components.sessions import SESSION_STATUSES, SessionQuery
 
@@ -95,19 +105,42 @@ class SessionApi(ApiNamespace):
             raise ValidationError(
                 f"Session.list: status must be one of {', '.join(SESSION_STATUSES)}, got {status!r}"
             )
+        active = options.get("active")
+        if active is not None and not isinstance(active, bool):
+            raise ValidationError(
+                f"Session.list: active must be a boolean, got {type_name(active)}"
+            )
+        if active and status not in (None, "active"):
+            raise ValidationError(f"Session.list: active = true contradicts status {status!r}")
+        if active:
+            status = "active"
+        user = optional_str("Session.list", "user", options.get("user"))
         tags = options.get("tags")
         order_by, descending = _order("Session.list", options.get("order", "updated_at desc"))
         limit = options.get("limit")
+        limit = None if limit is None else require_int("Session.list", "limit", limit, minimum=0)
+        offset = require_int("Session.list", "offset", options.get("offset", 0), minimum=0)
+        # active = false and user are checked here, so the page is cut after them
+        narrowed = active is False or user is not None
         query = SessionQuery(
             status=status,
             tags=check_tags([tags] if isinstance(tags, str) else tags),
             name=optional_str("Session.list", "name", options.get("name")),
-            limit=None if limit is None else require_int("Session.list", "limit", limit, minimum=0),
-            offset=require_int("Session.list", "offset", options.get("offset", 0), minimum=0),
+            limit=None if narrowed else limit,
+            offset=0 if narrowed else offset,
             order_by=order_by,
             descending=descending,
         )
-        return [session_record(info) for info in self._sessions.list(query)]
+        infos = self._sessions.list(query)
+        if narrowed:
+            infos = [
+                info
+                for info in infos
+                if (active is not False or info.record.status != "active")
+                and (user is None or user in _users_of(info.record.metadata))
+            ]
+            infos = infos[offset:] if limit is None else infos[offset : offset + limit]
+        return [session_record(info) for info in infos]
 
     def suspend(self, id: str) -> str:
         """active → suspended; returns the new status."""
@@ -117,8 +150,14 @@ class SessionApi(ApiNamespace):
         """suspended → active; returns the new status."""
         return self._sessions.transition(id, "resume")
 
-    def complete(self, id: str, summary: str | None = None) -> str:
-        """active or suspended → completed; `summary` is kept as `metadata.summary`."""
+    def complete(self, id: str, summary: Any = None) -> str:
+        """active or suspended → completed; `summary` (text, or a table such as
+        `{total_queries = 10}`) is kept as `metadata.summary`."""
+        if isinstance(summary, dict):
+            status = self._sessions.transition(id, "complete")
+            info = self._sessions.get(id)
+            self._sessions.update(id, metadata={**info.record.metadata, "summary": summary})
+            return status
         return self._sessions.transition(
             id, "complete", optional_str("Session.complete", "summary", summary)
         )
@@ -150,30 +189,70 @@ class SessionApi(ApiNamespace):
         registered now; `{mode?="exact"|"simulate", stop_on_error?=false}`. `exact` calls each
         recording's hook (the same registration, else the hooks of its name, else every hook
         now at its point) with the recorded context; `simulate` only checks that each could be
-        replayed. Nothing is recorded and no guarded operation is repeated. Returns
-        `{hooks_replayed, successful, failed, duration_ms, errors=[{execution_id, point,
-        error}]}`."""
-        options = require_table("Session.replay", "options", options)
-        check_options("Session.replay", options, REPLAY_OPTIONS)
-        mode = require_str("Session.replay", "mode", options.get("mode", "exact"))
-        stop = options.get("stop_on_error", False)
-        if not isinstance(stop, bool):
+        replayed. Nothing is recorded and no guarded operation is repeated. Further options:
+        `compare_results` (a recording fails when its hooks now return another result than
+        the recorded one), `timeout_seconds` (stop before the next recording after that
+        long; `timed_out` says so), `metadata` (returned as given). Returns `{session_id,
+        correlation_id (this replay's), hooks_replayed, successful, failed, duration_ms,
+        errors=[{execution_id, point, error}], timed_out, metadata}`, with the reference
+        system's names too: `successful_replays`, `failed_replays`, `total_duration`
+        (seconds)."""
+        fn = "Session.replay"
+        options = require_table(fn, "options", options)
+        check_options(fn, options, REPLAY_OPTIONS)
+        mode = require_str(fn, "mode", options.get("mode", "exact"))
+        stop = _flag(fn, "stop_on_error", options.get("stop_on_error", False))
+        compare = _flag(fn, "compare_results", options.get("compare_results", False))
+        timeout = options.get("timeout_seconds")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
             raise ValidationError(
-                f"Session.replay: stop_on_error must be a boolean, got {type_name(stop)}"
+                f"{fn}: timeout_seconds must be a positive number, got {type_name(timeout)}"
             )
-        summary = self._sessions.replay(id, mode, stop)
+        metadata = require_table(fn, "metadata", options.get("metadata"))
+        summary = self._sessions.replay(id, mode, stop, compare, timeout)
         return {
+            "session_id": self._sessions.record(id).id,
+            "correlation_id": str(uuid.uuid4()),
             "hooks_replayed": summary.hooks_replayed,
             "successful": summary.successful,
             "failed": summary.failed,
             "duration_ms": summary.duration_ms,
             "errors": summary.errors,
+            "timed_out": summary.timed_out,
+            "metadata": metadata,
+            "successful_replays": summary.successful,
+            "failed_replays": summary.failed,
+            "total_duration": summary.duration_ms / 1000,
         }
 
     def can_replay(self, id: str) -> bool:
         """Whether the session has recorded hook executions and each has a hook registered now
         to be replayed against."""
         return self._sessions.can_replay(id)
+
+    def get_replay_metadata(self, id: str) -> dict[str, Any]:
+        """What a replay of the session works from: `{session_id, can_replay, recorded_hooks
+        (recorded hook executions), hook_points (their points, sorted), first_recorded_at,
+        last_recorded_at}` (RFC 3339, nil with no recordings)."""
+        meta = self._sessions.replay_metadata(id)
+        return {
+            "session_id": meta.session_id,
+            "can_replay": meta.can_replay,
+            "recorded_hooks": meta.recorded,
+            "hook_points": meta.points,
+            "first_recorded_at": _time_or_none(meta.first_recorded_at),
+            "last_recorded_at": _time_or_none(meta.last_recorded_at),
+        }
+
+    def list_replayable(self) -> builtins.list[str]:
+        """Ids of the stored sessions that `Session.can_replay` accepts, newest change
+        first."""
+        from llmspell.storage.components.sessions import SessionQuery
+
+        infos = self._sessions.list(SessionQuery())
+        return [info.record.id for info in infos if self._sessions.can_replay(info.record.id)]
 
     def get_current(self) -> str | None:
         """This runtime's current session id, or nil."""
@@ -235,6 +314,22 @@ class SessionBuilder(ApiObject):
     def build(self) -> str:
         """Create the session; returns its id."""
         return self._sessions.create(**self._fields, tags=self._tags).record.id
+
+
+def _flag(fn: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{fn}: {name} must be a boolean, got {type_name(value)}")
+    return value
+
+
+def _users_of(metadata: Any) -> list[str]:
+    if not isinstance(metadata, dict):
+        return []
+    return [v for v in (metadata.get("user"), metadata.get("username")) if isinstance(v, str)]
+
+
+def _time_or_none(value: datetime | None) -> str | None:
+    return None if value is None else format_time(value)
 
 
 def _order(fn: str, value: Any) -> tuple[str, bool]:

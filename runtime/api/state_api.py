@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from llmspell.runtime.workflows.manager import WorkflowManager
 
 
+# where the reference system keeps a workflow step's state: key `workflow:<id>:<step>`
+WORKFLOW_SCOPE = "global"
+
+
 class StateApi(ApiNamespace):
     """Scoped key/value state, persistent in storage, with kept versions."""
 
@@ -79,16 +83,23 @@ class StateApi(ApiNamespace):
     def workflow_get(self, execution_id: str, step: str) -> Any:
         """The stored output of `step` in a workflow execution (from workflow state, as the
         run recorded it): its result table, a list of per-iteration results for a loop body
-        step, or nil when the step has no stored output."""
+        step. Otherwise, as the reference system stores step state, the value of key
+        `workflow:<execution_id>:<step>` in scope `global`; nil when neither holds one."""
         execution_id = require_str("State.workflow_get", "execution_id", execution_id)
         step = require_str("State.workflow_get", "step", step)
-        return _workflows(self).step_output(execution_id, step)
+        output = _workflows(self).step_output(execution_id, step)
+        if output is None:
+            output = self._state.load(WORKFLOW_SCOPE, f"workflow:{execution_id}:{step}")
+        return output
 
     def workflow_list(self, execution_id: str) -> list[str]:
-        """Sorted names of the steps recorded for a workflow execution (empty when there is
-        no such execution)."""
+        """Sorted names of the steps recorded for a workflow execution, together with the
+        `<step>` of every `workflow:<execution_id>:<step>` key in scope `global` (empty when
+        there is neither)."""
         execution_id = require_str("State.workflow_list", "execution_id", execution_id)
-        return _workflows(self).step_names(execution_id)
+        prefix = f"workflow:{execution_id}:"
+        keyed = {k[len(prefix) :] for k in self._state.list_keys(WORKFLOW_SCOPE, prefix)}
+        return sorted(set(_workflows(self).step_names(execution_id)) | keyed)
 
     def tool_get(self, tool_id: str, key: str) -> Any:
         """`State.load("tool:" .. tool_id, key)`."""

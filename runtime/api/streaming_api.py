@@ -51,7 +51,9 @@ class Stream(ApiObject):
 
 
 class StreamingApi(ApiNamespace):
-    """Pull values from a producer one at a time."""
+    """Pull values from a producer one at a time. In Lua, `Streaming.yield(v)` inside a
+    producer is `coroutine.yield(v)` (a Lua function of the prelude, as a yield cannot cross
+    into the host)."""
 
     api_name = "Streaming"
 

@@ -63,7 +63,15 @@ def test_a_received_event_has_the_documented_fields(rt: ScriptRuntime) -> None:
     sub = call(rt, "Event.subscribe", "*")
     event_id = call(rt, "Event.publish", "order.created", {"id": 7}, {"correlation_id": "req-1"})
     event = call(rt, "Event.receive", sub)
-    assert set(event) == {"id", "event_type", "data", "timestamp", "sequence", "correlation_id"}
+    assert set(event) == {
+        "id",
+        "event_type",
+        "topic",
+        "data",
+        "timestamp",
+        "sequence",
+        "correlation_id",
+    }
     assert event["id"] == event_id
     assert (event["event_type"], event["data"], event["correlation_id"]) == (
         "order.created",

@@ -86,7 +86,7 @@ def test_a_child_session_names_its_parent(rt: ScriptRuntime) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"title": "x"}, "unknown option 'title'; allowed: description, metadata, name"),
+        ({"title": "x"}, "unknown option 'title'; allowed: description, id, metadata, name"),
         ({"tags": "x"}, "tags must be a list of strings"),
         ({"tags": ["ok", ""]}, "tag must be a non-empty string"),
         ({"name": 3}, "name must be a string, got integer"),

@@ -134,7 +134,7 @@ def test_unknown_points_priorities_and_callbacks_are_refused_clearly(hooks: Hook
         hooks.register("SessionStart", 3)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="unknown hook point"):
         hooks.run("Nope", "x", None)
-    assert len(HOOK_POINTS) == 17
+    assert len(HOOK_POINTS) == 18  # with SystemShutdown
 
 
 def test_a_point_without_hooks_never_opens_storage(infra: Infrastructure) -> None:

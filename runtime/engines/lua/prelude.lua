@@ -409,11 +409,30 @@ local function api_function(call, qualified, proxy)
   return f
 end
 
+-- Functions of a namespace that must run in Lua itself: a coroutine yield cannot cross into
+-- the host, so `Streaming.yield` (the reference system's name for it) is Lua's own.
+local co_yield, co_isyieldable = coroutine.yield, coroutine.isyieldable
+local LUA_MEMBERS = {
+  Streaming = {
+    yield = function(...)
+      if not co_isyieldable() then
+        raw_error("Streaming.yield: only inside a Streaming.create producer (or another " ..
+          "coroutine); it is coroutine.yield", 2)
+      end
+      return co_yield(...)
+    end,
+  },
+}
+
 -- `functions` maps a name to {call, qualified name}; `members` holds plain fields (or is nil).
 local function api_proxy(label, qualified, object, functions, members)
   local proxy = {}
   for name, pair in next, functions do proxy[name] = api_function(pair[1], pair[2], proxy) end
   for name, value in next, members or {} do proxy[name] = value end
+  for name, fn in next, LUA_MEMBERS[qualified] or {} do
+    proxy[name] = fn
+    API_NAMES[fn] = qualified .. "." .. name
+  end
   API_NAMES[proxy] = qualified
   PROXY_OBJECTS[proxy] = object
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
