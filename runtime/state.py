@@ -18,7 +18,7 @@ from llmspell.runtime.session_data import owns_session_data
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
-    from llmspell.storage.components.kv import KVStore, StateVersion
+    from llmspell.storage.components.kv import KVStore, KVUsage, StateVersion
 
 MAX_KEY_LEN = 256
 MAX_SCOPE_LEN = 256
@@ -101,6 +101,10 @@ class StateManager:
 
     def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
         return self._kv().history(check_scope(scope), check_key(key), limit)
+
+    def usage(self) -> KVUsage:
+        """What the tenant's state takes, over every scope."""
+        return self._kv().usage()
 
     def delete_session_data(self, session_id: str) -> int:
         """Clear the `session:<id>` scope (the session-delete cascade); keys removed."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
@@ -11,7 +11,7 @@ from llmspell.runtime.api.base import (
     require_int,
     require_str,
 )
-from llmspell.runtime.errors import InvalidArgument, kind_of
+from llmspell.runtime.errors import DomainError, InvalidArgument, kind_of
 from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time
 
@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
 # where the reference system keeps a workflow step's state: key `workflow:<id>:<step>`
 WORKFLOW_SCOPE = "global"
+NO_STATE_MIGRATIONS = (
+    "state has no schema version of its own; the storage schema (state included) is migrated "
+    "by the operator with `llmspell storage upgrade`, not by scripts"
+)
+NO_STATE_BACKUPS = (
+    "state lives in the storage database (a SQLite file or PostgreSQL); back that up with its "
+    "own tools (copy the file while no process writes, or pg_dump)"
+)
 
 
 class StateApi(ApiNamespace):
@@ -111,6 +119,53 @@ class StateApi(ApiNamespace):
             _scope("tool", tool_id), key, ensure_data("State.tool_set", "value", value)
         )
         return True
+
+    def get_storage_usage(self) -> dict[str, Any]:
+        """What this tenant's state takes: `{bytes_used (UTF-8 bytes of the stored JSON
+        values), entries_count (keys, over every scope), scopes_count, versions_count (kept
+        versions, current ones included)}`."""
+        usage = self._state.usage()
+        return {
+            "bytes_used": usage.value_bytes,
+            "entries_count": usage.entries,
+            "scopes_count": usage.scopes,
+            "versions_count": usage.versions,
+        }
+
+    def migrate(self, version: Any = None) -> NoReturn:
+        """Not for scripts: state has no schema version of its own; the storage schema (state
+        included) is migrated by the operator, `llmspell storage upgrade`."""
+        raise DomainError(f"State.migrate: {NO_STATE_MIGRATIONS}")
+
+    def get_migration_status(self) -> NoReturn:
+        """Not for scripts: see `State.migrate`; `llmspell storage schema` shows the
+        storage schema's revision."""
+        raise DomainError(f"State.get_migration_status: {NO_STATE_MIGRATIONS}")
+
+    def get_schema_versions(self) -> NoReturn:
+        """Not for scripts: see `State.migrate`."""
+        raise DomainError(f"State.get_schema_versions: {NO_STATE_MIGRATIONS}")
+
+    def create_backup(self, name: Any = None) -> NoReturn:
+        """Not provided: back up the storage database itself (see `State.list_backups`)."""
+        raise DomainError(f"State.create_backup: {NO_STATE_BACKUPS}")
+
+    def list_backups(self) -> NoReturn:
+        """Not provided: llmspell keeps state in the storage database (SQLite file or
+        PostgreSQL), which is backed up with that database's own tools."""
+        raise DomainError(f"State.list_backups: {NO_STATE_BACKUPS}")
+
+    def restore_backup(self, id: Any = None) -> NoReturn:
+        """Not provided: see `State.list_backups`."""
+        raise DomainError(f"State.restore_backup: {NO_STATE_BACKUPS}")
+
+    def validate_backup(self, id: Any = None) -> NoReturn:
+        """Not provided: see `State.list_backups`."""
+        raise DomainError(f"State.validate_backup: {NO_STATE_BACKUPS}")
+
+    def cleanup_backups(self, keep_count: Any = None) -> NoReturn:
+        """Not provided: see `State.list_backups`."""
+        raise DomainError(f"State.cleanup_backups: {NO_STATE_BACKUPS}")
 
 
 def _workflows(api: StateApi) -> WorkflowManager:

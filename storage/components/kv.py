@@ -43,6 +43,17 @@ class StateVersion:
     updated_at: datetime  # timezone-aware, UTC
 
 
+@dataclass(frozen=True)
+class KVUsage:
+    """What one tenant's state takes: current entries, the scopes they are in, the UTF-8 bytes
+    of their JSON values, and the kept versions (current ones included)."""
+
+    entries: int
+    scopes: int
+    value_bytes: int
+    versions: int
+
+
 class KVStore(Protocol):
     """Scoped key/value state with kept versions."""
 
@@ -67,6 +78,10 @@ class KVStore(Protocol):
 
     def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
         """Kept versions, current first."""
+        ...
+
+    def usage(self) -> KVUsage:
+        """What the tenant's state takes, over every scope."""
         ...
 
 
@@ -150,6 +165,9 @@ class SqlKVStore:
             func.substr(e.c.key, 1, bindparam("prefix_length")) == bindparam("prefix")
         )
         self._count = select(func.count()).where(tenant.where(e, "scope"))
+        self._scopes = select(func.count(func.distinct(e.c.scope))).where(tenant.where(e))
+        self._values = select(e.c.value).where(tenant.where(e))
+        self._versions = select(func.count()).where(tenant.where(h))
         upsert = upsert_into(db.dialect_name, e).values(tenant.values(version=1))
         self._put = upsert.on_conflict_do_update(
             index_elements=[e.c.tenant_id, e.c.scope, e.c.key],
@@ -226,6 +244,17 @@ class SqlKVStore:
         params = {"scope": require_text("scope", scope)}
         with self._db.transaction() as conn:
             return int(conn.execute(self._count, params).scalar_one())
+
+    def usage(self) -> KVUsage:
+        with self._db.transaction() as conn:
+            scopes = int(conn.execute(self._scopes).scalar_one())
+            versions = int(conn.execute(self._versions).scalar_one())
+            entries, value_bytes = 0, 0
+            # in Python: SQL's length counts characters, and octet_length is not everywhere
+            for text in conn.execute(self._values).scalars():
+                entries += 1
+                value_bytes += len(text.encode("utf-8"))
+        return KVUsage(entries, scopes, value_bytes, versions)
 
     def clear(self, scope: str) -> int:
         params = {"scope": require_text("scope", scope)}

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from storage_helpers import json_values
 
 from llmspell.storage import KVSettings, SqlStorage, StateVersion
-from llmspell.storage.components.kv import SqlKVStore
+from llmspell.storage.components.kv import KVUsage, SqlKVStore
 
 
 def _three_versions(kv: SqlKVStore) -> None:
@@ -34,6 +34,7 @@ TENANT_FILTER_CALLS: dict[str, Callable[[SqlKVStore], Any]] = {
     "history": lambda kv: kv.history("g", "k"),
     "delete": lambda kv: kv.delete("g", "k"),
     "clear": lambda kv: kv.clear("g"),
+    "usage": lambda kv: kv.usage(),
 }
 
 
@@ -135,6 +136,14 @@ def test_count_counts_keys_of_a_scope(storage: SqlStorage) -> None:
     storage.kv.put("other", "a", 1)
     assert storage.kv.count("g") == 3
     assert storage.kv.count("empty") == 0
+
+
+def test_usage_counts_entries_scopes_value_bytes_and_kept_versions(storage: SqlStorage) -> None:
+    assert storage.kv.usage() == KVUsage(entries=0, scopes=0, value_bytes=0, versions=0)
+    storage.kv.put("g", "k", "ab")
+    storage.kv.put("g", "k", "é")  # '"é"': 4 bytes of UTF-8 JSON
+    storage.kv.put("h", "k", [1, 2])  # '[1,2]': 5
+    assert storage.kv.usage() == KVUsage(entries=2, scopes=2, value_bytes=9, versions=3)
 
 
 def test_clear_removes_only_that_scope_and_returns_how_many(storage: SqlStorage) -> None:
