@@ -19,10 +19,8 @@ APPENDIX_FUNCTIONS = [
     "removeModuleFilter", "setDefaultFilterEnabled", "addAdvancedFilter", "getFilterSummary",
     "getCapturedEntries", "clearCaptured", "dump", "dumpCompact", "dumpVerbose",
     "dumpWithOptions", "performanceReport", "memoryStats", "jsonReport", "flameGraph",
-    "memorySnapshot", "recordEvent",
+    "memorySnapshot", "recordEvent", "stackTrace", "stackTraceJson",
 ]  # fmt: skip
-# in the appendix, not provided yet (compatibility.md says so)
-NOT_YET = ["stackTrace", "stackTraceJson"]
 
 
 @pytest.fixture
@@ -51,17 +49,6 @@ def error(rt: ScriptRuntime, code: str) -> str:
 @pytest.mark.parametrize("name", APPENDIX_FUNCTIONS)
 def test_every_appendix_debug_function_is_there(lua: ScriptRuntime, name: str) -> None:
     assert run(lua, f"return type(Debug.{name})") == "function"
-
-
-@pytest.mark.parametrize("name", NOT_YET)
-def test_the_stack_trace_functions_are_not_provided_yet_and_say_so(
-    lua: ScriptRuntime, name: str
-) -> None:
-    assert error(lua, f"Debug.{name}()") == (
-        f"Debug.{name} is not provided yet; debug.traceback() returns the Lua call stack as "
-        "text (in Python: traceback.format_stack())"
-    )
-    assert run(lua, "return type(debug.traceback())") == "string"
 
 
 # --- logging ------------------------------------------------------------------------------------
@@ -316,3 +303,95 @@ def test_memory_snapshot_has_a_timestamp_and_the_running_timers(lua: ScriptRunti
     snapshot = run(lua, code)
     assert isinstance(snapshot["timestamp_secs"], int)
     assert snapshot["active_trackers"] == 1
+
+
+# --- stack traces -------------------------------------------------------------------------------
+
+TRACE_CODE = """
+local function inner(a, b)
+  local c = {1}
+  local trace = Debug.stackTrace({
+    max_depth = 50, capture_locals = true, capture_upvalues = false, include_source = true
+  })
+  return trace
+end
+local function outer()
+  local t = inner(1, "x")
+  return t
+end
+local trace = outer()
+return trace
+"""
+
+
+def test_stack_trace_lists_the_callers_frames_with_their_locals(lua: ScriptRuntime) -> None:
+    trace = run(lua, TRACE_CODE)
+    assert trace["depth"] == 3
+    assert trace["truncated"] is False
+    inner, outer, main = trace["frames"]
+    assert (inner["name"], inner["line"], inner["source"]) == ("inner", 4, "script")
+    assert inner["locals"] == [
+        {"name": "a", "value": 1},
+        {"name": "b", "value": "x"},
+        {"name": "c", "value": "<table>"},
+    ]
+    assert "upvalues" not in inner
+    assert (outer["name"], outer["line"]) == ("outer", 10)
+    assert main["what"] == "main"
+
+
+def test_stack_trace_options_limit_depth_and_leave_out_the_source(lua: ScriptRuntime) -> None:
+    code = TRACE_CODE.replace("max_depth = 50", "max_depth = 1").replace(
+        "include_source = true", "include_source = false"
+    )
+    trace = run(lua, code)
+    assert trace["depth"] == 1
+    assert trace["truncated"] is True
+    assert "source" not in trace["frames"][0]
+
+
+def test_stack_trace_captures_upvalues_when_asked(lua: ScriptRuntime) -> None:
+    code = (
+        'local secret = "s"\n'
+        "local function f()\n"
+        "  local _ = secret\n"
+        "  local trace = Debug.stackTrace({capture_upvalues = true})\n"
+        "  return trace\n"
+        "end\n"
+        "local trace = f()\n"
+        "return trace"
+    )
+    frame = run(lua, code)["frames"][0]
+    assert {"name": "secret", "value": "s"} in frame["upvalues"]
+
+
+def test_stack_trace_refuses_unknown_options(lua: ScriptRuntime) -> None:
+    assert error(lua, "Debug.stackTrace({colour = true})").endswith(
+        'Debug.stackTrace: unknown option "colour"; allowed: capture_locals, '
+        "capture_upvalues, include_source, max_depth"
+    )
+    assert error(lua, 'Debug.stackTrace({max_depth = "all"})').endswith(
+        "Debug.stackTrace: max_depth must be a number, got string"
+    )
+
+
+def test_stack_trace_json_is_the_trace_as_json(lua: ScriptRuntime) -> None:
+    code = "local function f() local j = Debug.stackTraceJson() return j end local j = f() return j"
+    trace = json.loads(run(lua, code))
+    assert [frame["name"] for frame in trace["frames"]] == ["f", "main chunk"]
+    assert trace["depth"] == 2
+
+
+def test_stack_trace_in_the_python_engine_lists_script_frames_only(isolated_env: Path) -> None:
+    code = (
+        "def inner(a):\n"
+        "    return Debug.stackTrace({'capture_locals': True})\n"
+        "def outer():\n"
+        "    return inner(1)\n"
+        "outer()\n"
+    )
+    config = load_config(profile="memory", env={}).config
+    with ScriptRuntime.with_engine(config, "python") as py:
+        trace = py.execute(code).value
+    assert [frame["name"] for frame in trace["frames"]] == ["inner", "outer", "<module>"]
+    assert trace["frames"][0]["locals"] == [{"name": "a", "value": 1}]

@@ -8,6 +8,7 @@ local host, safe = ...
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
 local sethook, traceback, getinfo, raw_getmetatable =
   debug.sethook, debug.traceback, debug.getinfo, debug.getmetatable
+local getlocal, getupvalue = debug.getlocal, debug.getupvalue -- Debug.stackTrace's locals
 local co_create, co_resume, co_close, co_status =
   coroutine.create, coroutine.resume, coroutine.close, coroutine.status
 local pack, unpack, concat, sort = table.pack, table.unpack, table.concat, table.sort
@@ -409,10 +410,106 @@ local function api_function(call, qualified, proxy)
   return f
 end
 
+-- Debug.stackTrace: the script's own frames (no C or prelude frames) from its caller outwards,
+-- each {name, source, line, what, locals?, upvalues?}; a variable's value is kept when it is a
+-- string, number or boolean, else its type ("<table>"), so the trace is plain data.
+local TRACE_OPTIONS = { max_depth = "number", capture_locals = "boolean",
+  capture_upvalues = "boolean", include_source = "boolean" }
+
+local function trace_value(v)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return v end
+  return "<" .. t .. ">"
+end
+
+local function stack_trace(fn, options)
+  options = options or {}
+  if type(options) ~= "table" then
+    raw_error(fn .. ": options must be a table, got " .. type(options), 3)
+  end
+  for key, value in next, options do
+    local want = TRACE_OPTIONS[key]
+    if want == nil then
+      raw_error(fn .. ": unknown option " .. quote(tostring(key)) .. "; allowed: " ..
+        "capture_locals, capture_upvalues, include_source, max_depth", 3)
+    elseif type(value) ~= want then
+      raw_error(fn .. ": " .. key .. " must be a " .. want .. ", got " .. type(value), 3)
+    end
+  end
+  local max_depth = options.max_depth or 50
+  local frames, level = {}, 1 -- prelude frames (this one, Debug.stackTrace) are skipped
+  while #frames < max_depth do
+    local info = getinfo(level, "nSl")
+    if info == nil then break end
+    if info.what ~= "C" and info.source ~= "=llmspell" then
+      local frame = { name = info.name or (info.what == "main" and "main chunk") or "?",
+        line = info.currentline, what = info.what }
+      if options.include_source ~= false then frame.source = info.short_src end
+      if options.capture_locals then
+        frame.locals = {}
+        for i = 1, 200 do
+          local name, value = getlocal(level, i)
+          if name == nil then break end
+          if ssub(name, 1, 1) ~= "(" then
+            frame.locals[#frame.locals + 1] = { name = name, value = trace_value(value) }
+          end
+        end
+      end
+      if options.capture_upvalues then
+        frame.upvalues = {}
+        local f = getinfo(level, "f").func
+        for i = 1, 255 do
+          local name, value = getupvalue(f, i)
+          if name == nil then break end
+          frame.upvalues[#frame.upvalues + 1] = { name = name, value = trace_value(value) }
+        end
+      end
+      frames[#frames + 1] = frame
+    end
+    level = level + 1
+  end
+  return { frames = frames, depth = #frames, truncated = getinfo(level, "S") ~= nil }
+end
+
+-- JSON text of a stack trace (plain data: lists of records with scalar fields).
+local function json_text(v)
+  local t = type(v)
+  if t == "table" then
+    local parts = {}
+    if v[1] ~= nil or next(v) == nil then
+      for i = 1, #v do parts[i] = json_text(v[i]) end
+      return "[" .. concat(parts, ",") .. "]"
+    end
+    local keys = {}
+    for k in next, v do keys[#keys + 1] = k end
+    sort(keys)
+    for i, k in ipairs(keys) do parts[i] = json_text(k) .. ":" .. json_text(v[k]) end
+    return "{" .. concat(parts, ",") .. "}"
+  elseif t == "string" then
+    return '"' .. sgsub(v, '[%c"\\]', function(c) return sfmt("\\u%04x", sbyte(c)) end) .. '"'
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    return tointeger(v) and sfmt("%d", v) or sfmt("%.17g", v)
+  elseif t == "boolean" then
+    return v and "true" or "false"
+  end
+  return "null"
+end
+
 -- Functions of a namespace that must run in Lua itself: a coroutine yield cannot cross into
--- the host, so `Streaming.yield` (the reference system's name for it) is Lua's own.
+-- the host, so `Streaming.yield` (the reference system's name for it) is Lua's own; the Lua
+-- call stack is only Lua's to read, so `Debug.stackTrace` is too.
 local co_yield, co_isyieldable = coroutine.yield, coroutine.isyieldable
 local LUA_MEMBERS = {
+  Debug = {
+    stackTrace = function(options)
+      local trace = stack_trace("Debug.stackTrace", options)
+      return trace
+    end,
+    stackTraceJson = function(options)
+      return json_text(stack_trace("Debug.stackTraceJson", options))
+    end,
+  },
   Streaming = {
     yield = function(...)
       if not co_isyieldable() then
