@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
-import sys
 import time
 from collections import deque
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from llmspell.runtime.api.base import (
@@ -30,9 +27,11 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
-from llmspell.runtime.debug_filters import ModuleFilters
+from llmspell.runtime.debugging.dumps import DumpOptions, dump_value
+from llmspell.runtime.debugging.filters import ModuleFilters
+from llmspell.runtime.debugging.python_stack import python_stack_trace
+from llmspell.runtime.debugging.reports import folded_stacks, memory_stats, performance_text
 from llmspell.runtime.times import format_time
-from llmspell.runtime.value_dump import DumpOptions, dump_value
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
 _PY_LEVELS = {
@@ -330,17 +329,7 @@ class DebugApi(ApiNamespace):
 
     def performanceReport(self) -> str:
         """A readable report of the timers: each with its time, laps and events."""
-        lines = ["Performance report"]
-        for timer in self._timers.values():
-            t = timer._report()
-            state = "running" if t["running"] else "stopped"
-            lines.append(f"  {t['name']}: {t['elapsed_ms']:.3f} ms ({state})")
-            lines += [f"    lap {lap['name']}: {lap['elapsed_ms']:.3f} ms" for lap in t["laps"]]
-            for event in t["events"]:
-                lines.append(f"    event {event['name']} at {event['elapsed_ms']:.3f} ms")
-        if len(lines) == 1:
-            lines.append("  no timers (Debug.timer(name) starts one)")
-        return "\n".join(lines) + "\n"
+        return performance_text([timer._report() for timer in self._timers.values()])
 
     def jsonReport(self) -> str:
         """A JSON string: `{level, enabled, captured_entries, filters, timers, memory}`, each
@@ -358,22 +347,12 @@ class DebugApi(ApiNamespace):
     def flameGraph(self) -> str:
         """The timers in folded-stack form for flame-graph tools: a line `timer <µs>` per timer
         and `timer;lap <µs>` per lap (the time since the previous lap)."""
-        lines = []
-        for timer in self._timers.values():
-            t = timer._report()
-            lines.append(f"{_frame(t['name'])} {round(t['elapsed_ms'] * 1000)}")
-            previous = 0.0
-            for lap in t["laps"]:
-                micros = round((lap["elapsed_ms"] - previous) * 1000)
-                lines.append(f"{_frame(t['name'])};{_frame(lap['name'])} {micros}")
-                previous = lap["elapsed_ms"]
-        return "".join(line + "\n" for line in lines)
+        return folded_stacks([timer._report() for timer in self._timers.values()])
 
     def memoryStats(self) -> dict[str, int]:
         """The host process's memory: `{used_bytes (resident now), allocated_bytes (peak
         resident)}`."""
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return {"used_bytes": _resident_bytes() or peak, "allocated_bytes": peak}
+        return memory_stats()
 
     def memorySnapshot(self) -> dict[str, Any]:
         """`{timestamp_secs, active_trackers (running timers), used_bytes, allocated_bytes}`."""
@@ -388,99 +367,16 @@ class DebugApi(ApiNamespace):
         is kept when it is a string, number or boolean, else shown as its type (`"<table>"`).
         (In Lua this runs in Lua itself: a tail call `return Debug.stackTrace()` leaves no frame
         of its caller, as in Lua's own `debug.traceback`.)"""
-        return _python_stack_trace("Debug.stackTrace", options)
+        return python_stack_trace("Debug.stackTrace", options, _flag)
 
     def stackTraceJson(self, options: Any = None) -> str:
         """`Debug.stackTrace(options)` as JSON text."""
-        trace = _python_stack_trace("Debug.stackTraceJson", options)
+        trace = python_stack_trace("Debug.stackTraceJson", options, _flag)
         return json.dumps(trace, ensure_ascii=False, sort_keys=True)
-
-
-_TRACE_OPTIONS = ("max_depth", "capture_locals", "capture_upvalues", "include_source")
-
-
-def _python_stack_trace(fn: str, options: Any) -> dict[str, Any]:
-    """The Python engine's stack trace: frames of script code (code not in a file of Python
-    itself, its packages or llmspell), innermost first."""
-    given = require_table(fn, "options", options)
-    check_options(fn, given, set(_TRACE_OPTIONS))
-    max_depth = require_int(fn, "max_depth", given.get("max_depth", 50), minimum=0)
-    flags = {
-        key: _flag(fn, key, given[key])
-        for key in ("capture_locals", "capture_upvalues", "include_source")
-        if given.get(key) is not None
-    }
-    frames: list[dict[str, Any]] = []
-    frame = sys._getframe(1)
-    truncated = False
-    while frame is not None:
-        if _is_script_code(frame.f_code.co_filename):
-            if len(frames) == max_depth:
-                truncated = True
-                break
-            record: dict[str, Any] = {
-                "name": frame.f_code.co_name,
-                "line": frame.f_lineno,
-                "what": "main" if frame.f_code.co_name == "<module>" else "Python",
-            }
-            if flags.get("include_source", True):
-                record["source"] = frame.f_code.co_filename
-            if flags.get("capture_locals"):
-                record["locals"] = [
-                    {"name": name, "value": _trace_value(value)}
-                    for name, value in frame.f_locals.items()
-                    if not name.startswith("__")
-                ]
-            if flags.get("capture_upvalues"):
-                record["upvalues"] = [
-                    {"name": name, "value": _trace_value(frame.f_locals.get(name))}
-                    for name in frame.f_code.co_freevars
-                ]
-            frames.append(record)
-        frame = frame.f_back  # type: ignore[assignment]
-        if frame is not None and frame.f_code.co_filename == _ENGINE_FILE:
-            break  # the engine running the script: what calls it is the host
-    return {"frames": frames, "depth": len(frames), "truncated": truncated}
-
-
-# Frames of these directories are the host's: Python, its packages and llmspell's runtime (the
-# API wrappers between the script and this function, and the engine that runs the script).
-_RUNTIME_DIR = str(Path(__file__).resolve().parents[1])
-_HOST_DIRS = (*{str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}, _RUNTIME_DIR)
-_ENGINE_FILE = str(Path(__file__).resolve().parents[1] / "engines" / "python.py")
-
-
-def _is_script_code(filename: str) -> bool:
-    if filename.startswith("<frozen"):
-        return False
-    try:
-        resolved = str(Path(filename).resolve())
-    except (OSError, ValueError):
-        return True
-    return not resolved.startswith(_HOST_DIRS)
-
-
-def _trace_value(value: Any) -> Any:
-    if isinstance(value, bool | int | float | str):
-        return value
-    return f"<{type_name(value)}>"
 
 
 def _labelled(label: str | None, text: str) -> str:
     return f"{label}: {text}" if label else text
-
-
-def _frame(name: str) -> str:
-    # folded stacks separate frames with ";" and the count with a space
-    return name.replace(";", ":").replace(" ", "_").replace("\n", "_")
-
-
-def _resident_bytes() -> int | None:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _flag(fn: str, arg: str, value: Any) -> bool:
