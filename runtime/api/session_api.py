@@ -204,12 +204,13 @@ class SessionApi(ApiNamespace):
         stop = _flag(fn, "stop_on_error", options.get("stop_on_error", False))
         compare = _flag(fn, "compare_results", options.get("compare_results", False))
         timeout = options.get("timeout_seconds")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
-            raise ValidationError(
-                f"{fn}: timeout_seconds must be a positive number, got {type_name(timeout)}"
-            )
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise ValidationError(
+                    f"{fn}: timeout_seconds must be a number, got {type_name(timeout)}"
+                )
+            if not timeout > 0:
+                raise ValidationError(f"{fn}: timeout_seconds must be > 0, got {timeout}")
         metadata = require_table(fn, "metadata", options.get("metadata"))
         summary = self._sessions.replay(id, mode, stop, compare, timeout)
         return {

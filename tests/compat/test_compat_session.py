@@ -269,3 +269,20 @@ def test_what_the_instance_methods_give_is_in_the_record(lua: ScriptRuntime) -> 
     )
     assert {"id", "name", "status", "created_at", "tags"} <= set(record)
     assert record["tags"] == ["production", "important"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("{timeout_seconds = -1}", "timeout_seconds must be > 0, got -1"),
+        ('{timeout_seconds = "300"}', "timeout_seconds must be a number, got string"),
+        ('{compare_results = "yes"}', "compare_results must be a boolean, got string"),
+    ],
+)
+def test_bad_replay_options_are_refused_saying_what_is_allowed(
+    lua: ScriptRuntime, options: str, message: str
+) -> None:
+    lua.execute(RECORDED)
+    with pytest.raises(ScriptError) as info:
+        run(lua, f'Session.replay("{USER_ID}", {options})')
+    assert info.value.evalue == f"Session.replay: {message}"
