@@ -76,9 +76,10 @@ def _hook_record(hook: RegisteredHook) -> dict[str, Any]:
 
 class HookApi(ApiNamespace):
     """Run script functions at the runtime's lifecycle points (tool, agent and workflow
-    execution, state writes, sessions, code execution). A callback gets `{point, component,
-    data, correlation_id}` and returns nil/"continue", "skip", `{type="modified", data=...}` or
-    `{type="cancel", reason=...}`; higher priority runs first. Every execution is recorded."""
+    execution, state writes, sessions, code execution, the runtime's close). A callback gets
+    `{point, component, data, correlation_id}` and returns nil/"continue", "skip" (or
+    "skipped"), `{type="modified", data=...}` (or type "replace"), "cancel" or `{type="cancel",
+    reason=...}`; higher priority runs first. Every execution is recorded."""
 
     api_name = "Hook"
 
@@ -92,9 +93,12 @@ class HookApi(ApiNamespace):
         """Call `fn(context)` at `point` (one of the points `Hook.points()` lists); `priority`
         is "highest", "high", "normal" (default), "low", "lowest" or an integer (higher runs
         first, equal priorities in registration order). Returns a handle (`:id()`,
-        `:unregister()`). A `cancel` stops the guarded operation, which raises
-        `<operation>: cancelled by hook: <reason>`; an error in `fn` is recorded and the
-        operation goes on."""
+        `:hook_point()`, `:unregister()`). `SystemShutdown` runs as the runtime closes; the
+        reference system's points llmspell never reaches (`SystemStartup`, agent init and
+        shutdown, tool discovery, `ToolValidation`, `WorkflowStageTransition`,
+        `WorkflowCheckpoint`, `WorkflowRollback`) are refused with the reason. A `cancel`
+        stops the guarded operation, which raises `<operation>: cancelled by hook:
+        <reason>`; an error in `fn` is recorded and the operation goes on."""
         name = "Hook.register"
         point = check_point(require_str(name, "point", point))
         if not callable(fn):
