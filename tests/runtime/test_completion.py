@@ -76,7 +76,7 @@ def test_lua_method_completion_lists_functions_including_the_metatable_index(
 
 def test_lua_method_completion_on_api_objects(lua: ScriptRuntime) -> None:
     lua.execute("t = Debug.timer('x')\ns = Streaming.create(function() end)")
-    assert lua.complete("t:").matches == ["t:elapsed", "t:name", "t:stop"]
+    assert lua.complete("t:").matches == ["t:elapsed", "t:lap", "t:laps", "t:name", "t:stop"]
     assert lua.complete("s:").matches == ["s:collect", "s:isDone", "s:next"]
 
 
