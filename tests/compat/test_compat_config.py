@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compat_helpers import run
 
 from llmspell.runtime import ScriptError, ScriptRuntime, load_config
 from llmspell.runtime.config import with_overrides
@@ -34,10 +35,6 @@ def _runtime(overrides: dict[str, Any]) -> Iterator[ScriptRuntime]:
         yield rt
     finally:
         rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def refusal(rt: ScriptRuntime, code: str) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from compat_helpers import run
 
 from llmspell.runtime import ScriptRuntime, load_config
 
@@ -34,10 +34,6 @@ def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
         yield rt
     finally:
         rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def test_every_appendix_function_is_a_function(lua: ScriptRuntime) -> None:

@@ -5,11 +5,10 @@ docs/reference/compatibility.md). No test here depends on how long anything take
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from compat_helpers import run
 
 from llmspell.runtime import ScriptError, ScriptRuntime, load_config
 
@@ -21,19 +20,6 @@ APPENDIX_FUNCTIONS = [
     "dumpWithOptions", "performanceReport", "memoryStats", "jsonReport", "flameGraph",
     "memorySnapshot", "recordEvent", "stackTrace", "stackTraceJson",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def stderr(rt: ScriptRuntime, code: str) -> str:

@@ -4,13 +4,10 @@ documented fields; see docs/reference/compatibility.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
+from compat_helpers import run
 
-from llmspell.runtime import ScriptError, ScriptRuntime, load_config
+from llmspell.runtime import ScriptError, ScriptRuntime
 
 APPENDIX_FUNCTIONS = [
     "publish",
@@ -20,19 +17,6 @@ APPENDIX_FUNCTIONS = [
     "list_subscriptions",
     "get_stats",
 ]
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def test_every_appendix_function_is_a_function(lua: ScriptRuntime) -> None:

@@ -4,11 +4,10 @@ documented callback results work; see docs/reference/compatibility.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from compat_helpers import run
 
 from llmspell.runtime import ScriptError, ScriptRuntime, load_config
 from llmspell.runtime.infrastructure import Infrastructure
@@ -58,19 +57,6 @@ FIRED = {
 # ... and those it never reaches, which registration refuses with the reason.
 REFUSED = set(APPENDIX_POINTS) - FIRED
 PRIORITIES = ["highest", "high", "normal", "low", "lowest"]
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def test_the_appendix_lists_23_points() -> None:

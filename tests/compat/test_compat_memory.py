@@ -4,29 +4,12 @@ documented fields; see docs/reference/compatibility.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
+from compat_helpers import run
 
-from llmspell.runtime import ScriptError, ScriptRuntime, load_config
+from llmspell.runtime import ScriptError, ScriptRuntime
 
 APPENDIX_FUNCTIONS = ["episodic.add", "episodic.search", "semantic.query", "consolidate", "stats"]
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    config = load_config(profile="memory", env={}).config
-    rt = ScriptRuntime.with_engine(config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def _talk(rt: ScriptRuntime) -> None:

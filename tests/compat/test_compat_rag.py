@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compat_helpers import run
 
 from llmspell.runtime import ScriptError, ScriptRuntime, load_config
 from llmspell.runtime.config import with_overrides
@@ -60,10 +61,6 @@ def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
         yield rt
     finally:
         rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def error(rt: ScriptRuntime, code: str) -> str:

@@ -4,13 +4,10 @@ which are UUIDs here) and returns the documented fields; see docs/reference/comp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
+from compat_helpers import run
 
-from llmspell.runtime import ScriptError, ScriptRuntime, load_config
+from llmspell.runtime import ScriptError, ScriptRuntime
 
 APPENDIX_FUNCTIONS = [
     "create",
@@ -39,19 +36,6 @@ REPLAY_FIELDS = {
     "failed_replays",
     "total_duration",
 }
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def test_every_appendix_function_is_a_function(lua: ScriptRuntime) -> None:

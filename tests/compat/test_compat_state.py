@@ -4,13 +4,10 @@ documented fields, or refuses with the reason; see docs/reference/compatibility.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
+from compat_helpers import run
 
-from llmspell.runtime import ScriptError, ScriptRuntime, load_config
+from llmspell.runtime import ScriptError, ScriptRuntime
 
 APPENDIX_FUNCTIONS = [
     "save",
@@ -33,19 +30,6 @@ APPENDIX_FUNCTIONS = [
     "cleanup_backups",
     "get_storage_usage",
 ]
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
 
 
 def test_every_appendix_function_is_a_function(lua: ScriptRuntime) -> None:

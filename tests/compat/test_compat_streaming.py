@@ -4,26 +4,10 @@ documented values; see docs/reference/compatibility.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
+from compat_helpers import run
 
-from llmspell.runtime import ScriptError, ScriptRuntime, load_config
-
-
-@pytest.fixture
-def lua(isolated_env: Path) -> Iterator[ScriptRuntime]:
-    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "lua")
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def run(rt: ScriptRuntime, code: str) -> Any:
-    return rt.execute(code).value
+from llmspell.runtime import ScriptError, ScriptRuntime
 
 
 def test_create_and_yield_are_functions(lua: ScriptRuntime) -> None:
