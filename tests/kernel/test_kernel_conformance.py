@@ -35,7 +35,7 @@ class TestLuaKernel(_SharedKernel, jkt.KernelTests):
     code_stderr = 'io.stderr:write("something went wrong\\n")'
     completion_samples = [
         {"text": "string.up", "matches": {"string.upper"}},
-        {"text": "State.l", "matches": {"State.load", "State.list_keys"}},
+        {"text": "State.l", "matches": {"State.list_backups", "State.list_keys", "State.load"}},
         {"text": "whil", "matches": {"while"}},
     ]
     complete_code_samples = ["x = 1", "1 + 1", "for i = 1, 3 do end", 'print("a")']
@@ -75,7 +75,7 @@ class TestPythonKernel(_SharedKernel, jkt.KernelTests):
     code_hello_world = 'print("hello, world")'
     code_stderr = 'import sys\nprint("something went wrong", file=sys.stderr)'
     completion_samples = [
-        {"text": "State.l", "matches": {"State.load", "State.list_keys"}},
+        {"text": "State.l", "matches": {"State.list_backups", "State.list_keys", "State.load"}},
         {"text": "str.upp", "matches": {"str.upper"}},
         {"text": "isinst", "matches": {"isinstance"}},
     ]
