@@ -6,6 +6,7 @@ only forwards what the runtime produces, as ipykernel's wrapper-kernel pattern i
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import signal
@@ -48,6 +49,8 @@ def _help_links() -> list[dict[str, str]]:
 
 
 HELP_LINKS = _help_links()
+# From the first kernel_info reply to building the runtime (see kernel_info_request).
+BUILD_DELAY_S = 0.1
 
 
 class FrontendSink:
@@ -125,13 +128,16 @@ class LLMSpellKernel(Kernel):
         self.next_input: str | None = None  # %load: the text the front end puts in the cell
         self._silent = False
         self._executing = False
-        # Built by `_start_runtime` on its own thread, so kernel_info is answered meanwhile;
-        # the requests that need them wait for `_started` (see `_started_runtime`).
+        # Built by `_start_runtime` on its own thread, started once the first kernel_info is
+        # answered (or by the first request that needs them, see `_wait_started`): building
+        # holds the GIL most of the time and would slow that first answer down.
         self.runtime: ScriptRuntime | None = None
         self.history: KernelHistory | None = None
         # A broken config must not kill the kernel: every cell reports it instead.
         self._startup_error: ScriptError | None = None
         self._started = threading.Event()
+        self._starting = threading.Lock()
+        self._builder: threading.Thread | None = None
         self._shut_down = False
         self._closing = threading.Lock()
         self._closed = False
@@ -139,7 +145,22 @@ class LLMSpellKernel(Kernel):
         for handlers in (self.shell_handlers, self.control_handlers):
             for msg_type, handler in handlers.items():
                 handlers[msg_type] = self._answering(handler)
-        threading.Thread(target=self._start_runtime, name="llmspell-runtime", daemon=True).start()
+
+    def _build_in_background(self) -> None:
+        """Start building the runtime (once)."""
+        with self._starting:
+            if self._builder is None:
+                self._builder = threading.Thread(
+                    target=self._start_runtime, name="llmspell-runtime", daemon=True
+                )
+                self._builder.start()
+
+    async def kernel_info_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
+        await super().kernel_info_request(stream, ident, parent)
+        # A moment later, once the reply and the `idle` status are out and the client that
+        # asked has subscribed to IOPub (its iopub_welcome must come first); a request that
+        # needs the runtime sooner starts the build itself.
+        asyncio.get_running_loop().call_later(BUILD_DELAY_S, self._build_in_background)
 
     def _start_runtime(self) -> None:
         """Load the config and build the runtime and the history (importing the runtime,
@@ -182,6 +203,7 @@ class LLMSpellKernel(Kernel):
         """Wait until `_start_runtime` is done; Ctrl-C (SIGINT, also from an
         interrupt_request) ends the wait with a KeyboardInterrupt ScriptError."""
         if not self._started.is_set():
+            self._build_in_background()
             on_main_thread = threading.current_thread() is threading.main_thread()
             # outside a cell the kernel ignores SIGINT; this wait is part of a request
             previous = (

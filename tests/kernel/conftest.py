@@ -64,13 +64,19 @@ def start_kernel(kernel_prefix: Path) -> StartKernel:
         km = KernelManager(kernel_name=kernel_name, kernel_spec_manager=specs)
         km.start_kernel(env=kernel_env(home, kernel_prefix, extra_env), cwd=str(home))
         kc: Any = km.client()
-        # Without channels (IopubWelcomeTests subscribe themselves), a throwaway client still
-        # checks the kernel came up, so a broken kernel fails fast instead of hanging the test.
-        probe: Any = kc if channels else km.client()
         try:
-            probe.start_channels()
-            probe.wait_for_ready(timeout=60)
-            if not channels:
+            if channels:
+                kc.start_channels()
+                kc.wait_for_ready(timeout=60)
+            else:
+                # IopubWelcomeTests subscribe themselves; a throwaway client still checks the
+                # kernel came up, so a broken kernel fails fast instead of hanging the test. It
+                # uses the shell channel only: an IOPub subscription of its own would make the
+                # test's the second one, which the kernel's XPUB socket does not report (no
+                # welcome) unless the first one's unsubscription was processed before it.
+                probe: Any = km.client()
+                probe.start_channels(iopub=False, stdin=False, hb=False, control=False)
+                probe.kernel_info(reply=True, timeout=60)
                 probe.stop_channels()
             yield km, kc
         finally:

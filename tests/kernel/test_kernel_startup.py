@@ -81,7 +81,8 @@ def test_an_interrupt_ends_a_cell_waiting_for_the_runtime(
 ) -> None:
     env, gate = gated_env(tmp_path)
     with start_kernel(tmp_path / "home", "llmspell", extra_env=env) as (km, kc):
-        msg_id = kc.execute("x = 1")
+        # stop_on_error=False: the error reply must not abort the next request
+        msg_id = kc.execute("x = 1", stop_on_error=False)
         # An interrupt sent before the cell starts waiting is dropped (the kernel ignores
         # SIGINT between requests), so interrupt until the cell answers.
         reply = None
@@ -111,12 +112,13 @@ def test_a_config_error_is_the_first_cells_error(start_kernel: StartKernel, tmp_
         km,
         kc,
     ):
-        reply = reply_to(kc, kc.execute("1 + 1"))["content"]
+        reply = reply_to(kc, kc.execute("1 + 1", stop_on_error=False))["content"]
         assert reply["status"] == "error"
         assert reply["ename"] == "ConfigError"
         assert "the llmspell runtime could not start" in reply["evalue"]
         assert "floppy" in reply["evalue"]
         assert km.is_alive()
         # every cell says it, and the kernel keeps answering
-        assert reply_to(kc, kc.execute("2 + 2"))["content"]["ename"] == "ConfigError"
+        second = kc.execute("2 + 2", stop_on_error=False)
+        assert reply_to(kc, second)["content"]["ename"] == "ConfigError"
         assert kc.kernel_info(reply=True, timeout=60)["content"]["status"] == "ok"
