@@ -33,6 +33,7 @@ def sqlite_engine(path: str | None, busy_timeout_s: float = 10.0) -> Engine:
             "sqlite://",
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
+            hide_parameters=True,  # as on PostgreSQL: no bound value in any error or log
         )
     else:
         file = Path(path).expanduser()
@@ -40,6 +41,7 @@ def sqlite_engine(path: str | None, busy_timeout_s: float = 10.0) -> Engine:
         engine = create_engine(
             URL.create("sqlite", database=str(file)),
             connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            hide_parameters=True,
         )
     _install_transaction_control(engine, wal=path is not None, busy_timeout_s=busy_timeout_s)
     return engine

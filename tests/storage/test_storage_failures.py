@@ -249,3 +249,18 @@ def test_any_json_value_holding_a_nul_is_refused_and_nothing_is_stored(
     with pytest.raises(ValueError, match=r"contains a NUL byte \(\\0\)"):
         storage.kv.put("nul", "k", value)
     assert storage.kv.get("nul", "k") is None
+
+
+@pytest.mark.parametrize("path", [None, "file"])
+def test_sqlite_engines_keep_bound_values_out_of_driver_errors(
+    path: str | None, tmp_path: Any
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from llmspell.storage.sqlite import sqlite_engine
+
+    engine = sqlite_engine(None if path is None else str(tmp_path / "x.db"))
+    with engine.connect() as conn, pytest.raises(DBAPIError) as caught:
+        conn.execute(text("SELECT * FROM no_such_table WHERE k = :k"), {"k": "tenant-secret"})
+    assert "tenant-secret" not in str(caught.value)
+    engine.dispose()
