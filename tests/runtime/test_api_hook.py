@@ -135,7 +135,8 @@ def test_history_renders_as_an_html_table(lua: ScriptRuntime) -> None:
         ),
         (
             "Hook.list({kind = 'x'})",
-            "Hook.list: unknown option 'kind'; allowed: hook_point, language, name, point, priority, tag",
+            "Hook.list: unknown option 'kind'; allowed: hook_point, language, name, point, "
+            "priority, tag",
         ),
         ("Hook.history({point = 'Nope'})", "Hook.history: unknown hook point 'Nope'"),
         ("Hook.history({limit = -1})", "Hook.history: limit must be >= 0"),
