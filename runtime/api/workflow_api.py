@@ -59,7 +59,10 @@ class WorkflowObject(ApiObject):
     def execute(self, input: Any = None) -> dict[str, Any]:
         """Run the workflow on `input` (a table; placeholders read it as `{{input.x}}`).
         Returns `{success, outputs={[step]=result}, execution_id, duration_ms, error?,
-        workflow, type, steps}`: a tool step's result is its result table, a lua step's is
+        workflow, type, steps}` plus the reference's `{status="completed"|"failed",
+        workflow_type, text, metadata={extra={execution_id, agent_outputs={[step]=output}}}}`
+        (`text`: the last step's text, an agent's reply or a string result; "" if none): a
+        tool step's result is its result table, a lua step's is
         `{success=true, result=<fn(input) return>}`, a workflow step's is the nested result
         (with `result` = its outputs), a loop body step's is a list with one result per
         iteration. Every step is persisted as it runs (`State.workflow_get`). A failed step

@@ -130,8 +130,9 @@ class WorkflowRun:
 
     def run(self) -> dict[str, Any]:
         """The run's result `{success, outputs, execution_id, duration_ms, error?, workflow,
-        type, steps}`; raises WorkflowInterrupted when stopped, HookCancelled when a
-        BeforeWorkflowStart hook cancels."""
+        type, steps}` plus the reference's `status, workflow_type, text, metadata`; raises
+        WorkflowInterrupted when stopped, HookCancelled when a BeforeWorkflowStart hook
+        cancels."""
         wf, store, hooks = self.definition, self.services.store, self.services.hooks
         self._clock = time.monotonic()
         started_at = datetime.now(UTC)
@@ -211,6 +212,16 @@ class WorkflowRun:
             "workflow": wf.name,
             "type": wf.kind,
             "steps": [s.as_dict() for s in self.summaries],
+            # the fields rs-llmspell v0.13.1 results carry (docs/reference/compatibility.md)
+            "workflow_type": wf.kind,
+            "status": "failed" if failure else "completed",
+            "text": _final_text(wf, outputs),
+            "metadata": {
+                "extra": {
+                    "execution_id": self.execution_id,
+                    "agent_outputs": _agent_outputs(wf, outputs),
+                }
+            },
         }
         if error is not None:
             result["error"] = error
@@ -699,6 +710,37 @@ def agent_output(result: dict[str, Any]) -> dict[str, Any]:
     """An agent step's output: the agent's result table, with `result` = its reply text (so
     `{{step.<name>.result}}` is the reply)."""
     return {**result, "result": result.get("text")}
+
+
+def _agent_outputs(wf: WorkflowDefinition, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The outputs of the run's agent steps, by step name."""
+    return {
+        step.name: outputs[step.name]
+        for step in wf.all_steps()
+        if step.type == "agent" and step.name in outputs
+    }
+
+
+def _final_text(wf: WorkflowDefinition, outputs: dict[str, Any]) -> str:
+    """The run's text: the text of its last step that produced one (an agent's reply, a
+    string result), "" when none did."""
+    for step in reversed(wf.all_steps()):
+        output = outputs.get(step.name)
+        for value in reversed(output) if isinstance(output, list) else [output]:
+            text = _text_of(value)
+            if text is not None:
+                return text
+    return ""
+
+
+def _text_of(output: Any) -> str | None:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict):
+        for key in ("text", "result"):
+            if isinstance(output.get(key), str):
+                return str(output[key])
+    return None
 
 
 def _future_of(pending: PendingCall) -> Future[Any]:
