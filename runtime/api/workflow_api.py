@@ -3,6 +3,7 @@ conditional and loop workflows whose runs are persisted in workflow state and ca
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class WorkflowObject(ApiObject):
     def __init__(self, ctx: ApiContext, definition: WorkflowDefinition) -> None:
         self._ctx = ctx
         self.definition = definition
+        self._state = "created"
+        self._last_execution: str | None = None
 
     def __repr__(self) -> str:
         return f"<Workflow {self.definition.name} ({self.definition.kind})>"
@@ -69,9 +72,44 @@ class WorkflowObject(ApiObject):
         fails the run per the error strategy (`success=false`, `error`), it does not raise;
         an interrupt stops the run (recorded as failed) and raises."""
         data = _input("Workflow.execute", input)
-        return _manager(self._ctx).execute(
-            self.definition, data, self._ctx.stop_requested, self._progress()
-        )
+        self._state = "running"
+        try:
+            result = _manager(self._ctx).execute(
+                self.definition, data, self._ctx.stop_requested, self._progress()
+            )
+        except BaseException:
+            self._state = "failed"
+            raise
+        self._state = "completed" if result.get("success") else "failed"
+        self._last_execution = result.get("execution_id")
+        return result
+
+    def execute_async(self, input: Any = None, callback: Any = None) -> dict[str, Any]:
+        """The reference's asynchronous run: llmspell runs it now, on the script's thread (Lua
+        is single-threaded), then calls `callback(result, nil)`, or `callback(nil, error)`
+        when the run failed; returns the result."""
+        if callback is not None and not callable(callback):
+            raise ValidationError(
+                f"Workflow.execute_async: callback must be a function, got {type_name(callback)}"
+            )
+        result = self.execute(input)
+        if callback is not None:
+            if result.get("success"):
+                callback(result, None)
+            else:
+                callback(None, result.get("error"))
+        return result
+
+    def validate(self) -> bool:
+        """True: a workflow is checked when it is built (an invalid definition raises there,
+        saying what is wrong), so one that exists is valid. (`local ok, errors =
+        wf:validate()` gives errors = nil.)"""
+        return True
+
+    def get_status(self) -> dict[str, Any]:
+        """`{state, execution_id}`: state is "created" (never run), "running", "completed"
+        or "failed" (the last run's); execution_id is the last run's."""
+        return {"state": self._state, "execution_id": self._last_execution}
 
     def resume(self, execution_id: str) -> dict[str, Any]:
         """Run a failed or unfinished execution of this workflow again from its first failed
@@ -109,8 +147,11 @@ class WorkflowBuilder(ApiObject):
 
     api_name = "WorkflowBuilder"
 
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(
+        self, ctx: ApiContext, register: Callable[[WorkflowObject], WorkflowObject]
+    ) -> None:
         self._ctx = ctx
+        self._register = register
         self._kind = "sequential"
         self._spec: dict[str, Any] = {}
 
@@ -201,7 +242,9 @@ class WorkflowBuilder(ApiObject):
 
     def build(self) -> WorkflowObject:
         """The workflow; raises if the definition is incomplete or invalid."""
-        return WorkflowObject(self._ctx, parse_workflow(self._kind, self._spec, _definition_of))
+        return self._register(
+            WorkflowObject(self._ctx, parse_workflow(self._kind, self._spec, _definition_of))
+        )
 
     def _append(self, key: str, step: Any) -> WorkflowBuilder:
         if not isinstance(step, dict):
@@ -224,6 +267,12 @@ class WorkflowApi(ApiNamespace):
     `max_concurrency`."""
 
     api_name = "Workflow"
+
+    def __init__(self, ctx: ApiContext) -> None:
+        super().__init__(ctx)
+        # every workflow made in this runtime, by name (the last one made under a name wins)
+        self._workflows: dict[str, WorkflowObject] = {}
+        self._debug = False
 
     def sequential(self, spec: Any) -> WorkflowObject:
         """`Workflow.sequential{name, steps, error_strategy?="fail_fast"|"continue"|"retry"|
@@ -256,9 +305,9 @@ class WorkflowApi(ApiNamespace):
 
     def builder(self) -> WorkflowBuilder:
         """A builder: `Workflow.builder():name("x"):parallel():add_step{...}:build()`."""
-        return WorkflowBuilder(self._ctx)
+        return WorkflowBuilder(self._ctx, self._register)
 
-    def executions(self, filter: Any = None) -> list[dict[str, Any]]:
+    def executions(self, filter: Any = None) -> builtins.list[dict[str, Any]]:
         """Past runs, newest first: `Workflow.executions{name?, status?, limit?}` with status
         one of pending, running, completed, failed, cancelled. Records:
         `{execution_id, workflow, type, status, current_step, error, started_at,
@@ -272,10 +321,131 @@ class WorkflowApi(ApiNamespace):
             limit = require_int("Workflow.executions", "limit", limit, minimum=0)
         return [_record(e) for e in _manager(self._ctx).executions(name, status, limit)]
 
+    def create(self, config: Any) -> WorkflowObject:
+        """`Workflow.create{name, type?="sequential", steps, ...}`: a workflow of any kind from
+        one table (the other fields as for that kind). A step may be written as the reference
+        writes it, `{id, action={tool=name, params?}|{agent=name, prompt?}}`, or as llmspell's
+        steps."""
+        options = dict(require_table("Workflow.create", "config", config))
+        kind = options.pop("type", "sequential")
+        if kind not in KINDS:
+            raise ValidationError(
+                f"Workflow.create: type must be one of {', '.join(KINDS)}, got {kind!r}"
+            )
+        for key in ("steps", "then_steps", "else_steps", "body"):
+            if isinstance(options.get(key), list):
+                options[key] = [_reference_step(step) for step in options[key]]
+        return self._make(kind, options)
+
+    def from_yaml(self, yaml_string: Any) -> WorkflowObject:
+        """Refused: llmspell workflows are Lua tables (`Workflow.create{...}`), whose lua steps
+        and conditions are functions that YAML cannot hold."""
+        raise ValidationError(
+            "Workflow.from_yaml is not supported: llmspell workflows are written as Lua tables "
+            "(Workflow.create{name, type, steps}), since their lua steps and conditions are "
+            "functions YAML cannot hold"
+        )
+
+    def from_file(self, filepath: Any) -> WorkflowObject:
+        """Refused, as `Workflow.from_yaml`: write the workflow as a Lua table in a module
+        and `require` it."""
+        raise ValidationError(
+            "Workflow.from_file is not supported: llmspell workflows are written as Lua tables "
+            "(Workflow.create{name, type, steps}); keep one in a Lua module and require it"
+        )
+
+    def list(self) -> list[dict[str, Any]]:
+        """The workflows made or saved in this runtime, by name: `{name, type, description,
+        steps}` (step names)."""
+        return [
+            {
+                "name": name,
+                "type": wf.definition.kind,
+                "description": wf.definition.description,
+                "steps": wf.definition.step_names(),
+            }
+            for name, wf in sorted(self._workflows.items())
+        ]
+
+    def get(self, name: str) -> WorkflowObject | None:
+        """The workflow made or saved under `name`, or nil."""
+        return self._workflows.get(require_str("Workflow.get", "name", name))
+
+    def save(self, name: str, workflow: Any) -> bool:
+        """Keep `workflow` under `name` for `Workflow.get` (for this runtime's life)."""
+        name = require_str("Workflow.save", "name", name)
+        if not isinstance(workflow, WorkflowObject):
+            raise ValidationError(
+                f"Workflow.save: workflow must be a workflow, got {type_name(workflow)}"
+            )
+        self._workflows[name] = workflow
+        return True
+
+    def delete(self, name: str) -> bool:
+        """Forget the workflow under `name`; true if there was one. Its past runs stay
+        (`Workflow.executions`)."""
+        return self._workflows.pop(require_str("Workflow.delete", "name", name), None) is not None
+
+    def remove(self, name: str) -> bool:
+        """`Workflow.delete`, under the name some reference scripts use."""
+        return self._workflows.pop(require_str("Workflow.remove", "name", name), None) is not None
+
+    def clear(self) -> int:
+        """Forget every workflow; returns how many there were."""
+        count = len(self._workflows)
+        self._workflows.clear()
+        return count
+
+    def types(self) -> builtins.list[str]:
+        """The workflow kinds: sequential, parallel, conditional, loop."""
+        return list(KINDS)
+
+    def setDefaultErrorHandler(self, handler: Any) -> None:
+        """Refused: llmspell handles a failed step per workflow, by its `error_strategy`."""
+        raise ValidationError(
+            "Workflow.setDefaultErrorHandler is not supported: each workflow says how a failed "
+            'step is handled, error_strategy = "fail_fast", "continue", "retry" or '
+            '{type="retry", max_attempts, backoff_ms}; a hook on WorkflowError sees failures'
+        )
+
+    def enableDebug(self) -> None:
+        """Turn on the debug flag `Workflow.isDebugEnabled` reports. Runs are recorded step by
+        step whether or not it is on (`Workflow.executions`, `State.workflow_get`)."""
+        self._debug = True
+
+    def isDebugEnabled(self) -> bool:
+        """Whether `Workflow.enableDebug` was called in this runtime."""
+        return self._debug
+
     def _make(self, kind: str, spec: Any) -> WorkflowObject:
         assert kind in KINDS
         options = require_table(f"Workflow.{kind}", "spec", spec)
-        return WorkflowObject(self._ctx, parse_workflow(kind, options, _definition_of))
+        return self._register(
+            WorkflowObject(self._ctx, parse_workflow(kind, options, _definition_of))
+        )
+
+    def _register(self, workflow: WorkflowObject) -> WorkflowObject:
+        self._workflows[workflow.definition.name] = workflow
+        return workflow
+
+
+def _reference_step(step: Any) -> Any:
+    """A step as `{id, action={tool=name, params?}|{agent=name, prompt?}}` (the reference's
+    form) as llmspell's `{name, tool, input}` / `{name, agent, prompt}`; others unchanged."""
+    if not isinstance(step, dict) or "action" not in step:
+        return step
+    out = {k: v for k, v in step.items() if k not in ("id", "action")}
+    if "id" in step:
+        out["name"] = step["id"]
+    action = step["action"]
+    if not isinstance(action, dict):
+        raise ValidationError(
+            f"Workflow.create: a step's action must be a table, got {type_name(action)}"
+        )
+    action = dict(action)
+    if "params" in action:
+        action["input"] = action.pop("params")
+    return {**out, **action}
 
 
 def _input(fn: str, value: Any) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """`Workflow` as the rs-llmspell v0.13.1 Lua API appendix documents it: every function is
 there, takes the documented arguments (the appendix's examples run as written, or fail with an
 error that says why) and returns the documented fields; see docs/reference/compatibility.md."""
+# ruff: noqa: E501 - the Lua programs under test read best on one line each
 
 from __future__ import annotations
 
+import pytest
 from compat_helpers import run
 
-from llmspell.runtime import ScriptRuntime
+from llmspell.runtime import ScriptError, ScriptRuntime
 
 # --- Workflow Result Structure -----------------------------------------------------------------
 
@@ -63,3 +65,200 @@ def test_agent_outputs_and_text_come_from_the_agent_steps(lua: ScriptRuntime) ->
     assert draft == result["outputs"]["draft"]
     assert isinstance(draft["text"], str) and draft["text"]
     assert result["text"] == draft["text"]
+
+
+# --- every function of the appendix ---------------------------------------------------------
+
+APPENDIX_FUNCTIONS = [
+    "sequential",
+    "parallel",
+    "conditional",
+    "loop",
+    "create",
+    "from_yaml",
+    "from_file",
+    "list",
+    "get",
+    "save",
+    "delete",
+    "types",
+    "setDefaultErrorHandler",
+    "enableDebug",
+    "isDebugEnabled",
+]
+OBJECT_METHODS = ["execute", "execute_async", "validate", "get_status"]
+
+
+def test_every_appendix_function_is_a_function(lua: ScriptRuntime) -> None:
+    for name in [*APPENDIX_FUNCTIONS, "remove", "clear"]:
+        assert run(lua, f"return type(Workflow.{name})") == "function", name
+
+
+def test_every_appendix_workflow_method_is_there(lua: ScriptRuntime) -> None:
+    for name in OBJECT_METHODS:
+        code = f"""
+        local wf = Workflow.sequential{{name = "m", steps = {{{{type = "lua", fn = function() end}}}}}}
+        return type(wf.{name})
+        """
+        assert run(lua, code) == "function", name
+
+
+# --- Workflow Creation -------------------------------------------------------------------------
+
+
+def test_create_takes_the_appendix_config(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local workflow = Workflow.create({
+            name = "my-workflow",
+            type = "sequential",
+            steps = {
+                {id = "step1", action = {tool = "calculator", params = {input = "2 + 3"}}},
+                {id = "step2", action = {tool = "calculator", params = {input = "{{step.step1.result}} * 2"}}},
+            }
+        })
+        return workflow:execute({})
+        """,
+    )
+    assert out["success"] is True and out["workflow"] == "my-workflow"
+    assert out["outputs"]["step1"]["result"] == 5 and out["outputs"]["step2"]["result"] == 10
+
+
+def test_create_refuses_an_unknown_type_by_name(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match="type must be one of sequential, parallel"):
+        run(lua, 'return Workflow.create({name = "x", type = "dag", steps = {}})')
+
+
+def test_from_yaml_and_from_file_are_refused_with_the_reason(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"from_yaml is not supported: .*Lua tables"):
+        run(lua, 'return Workflow.from_yaml("name: my-workflow\\ntype: sequential\\n")')
+    with pytest.raises(ScriptError, match=r"from_file is not supported: .*Lua tables"):
+        run(lua, 'return Workflow.from_file("workflows/pipeline.yaml")')
+
+
+# --- Workflow Management -----------------------------------------------------------------------
+
+
+def test_list_get_save_delete_as_the_appendix_writes_them(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local workflow = Workflow.sequential{name = "data-pipeline",
+            steps = {{name = "a", type = "lua", fn = function() return 1 end}}}
+        local listed = Workflow.list()
+        local got = Workflow.get("data-pipeline")
+        local saved = Workflow.save("my-pipeline", workflow)
+        local names = {}
+        for _, w in ipairs(Workflow.list()) do names[#names + 1] = w.name end
+        local deleted = Workflow.delete("my-pipeline")
+        local again = Workflow.delete("my-pipeline")
+        return {listed, got:execute().success, saved, names, deleted, again,
+                Workflow.get("my-pipeline") == nil}
+        """,
+    )
+    listed, ran, saved, names, deleted, again, gone = out
+    assert listed == [
+        {"name": "data-pipeline", "type": "sequential", "description": "", "steps": ["a"]}
+    ]
+    assert ran is True and saved is True and names == ["data-pipeline", "my-pipeline"]
+    assert deleted is True and again is False and gone is True
+
+
+def test_remove_and_clear_forget_workflows(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local step = {{type = "lua", fn = function() end}}
+        Workflow.sequential{name = "a", steps = step}
+        Workflow.parallel{name = "b", steps = step}
+        Workflow.builder():name("c"):add_step(step[1]):build()
+        local removed = Workflow.remove("a")
+        local left = #Workflow.list()
+        return {removed, left, Workflow.clear(), #Workflow.list()}
+        """,
+    )
+    assert out == [True, 2, 2, 0]
+
+
+def test_save_refuses_what_is_not_a_workflow(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match="workflow must be a workflow, got table"):
+        run(lua, 'return Workflow.save("x", {})')
+
+
+# --- Workflow Execution ------------------------------------------------------------------------
+
+
+def test_execute_async_calls_back_with_the_result_or_the_error(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local ok = Workflow.sequential{name = "ok", steps = {{type = "lua", fn = function() return 1 end}}}
+        local bad = Workflow.sequential{name = "bad", steps = {{type = "lua", fn = function() error("boom") end}}}
+        local seen = {}
+        ok:execute_async({}, function(result, error)
+            seen.ok = {result and result.success, error}
+        end)
+        bad:execute_async({}, function(result, error)
+            seen.bad = {result == nil, error}
+        end)
+        return seen
+        """,
+    )
+    assert out["ok"] == [True]
+    assert out["bad"][0] is True and "boom" in out["bad"][1]
+
+
+def test_validate_and_get_status_as_the_appendix_writes_them(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local wf = Workflow.sequential{name = "s", steps = {{type = "lua", fn = function() end}}}
+        local is_valid, errors = wf:validate()
+        local before = wf:get_status().state
+        local result = wf:execute()
+        local status = wf:get_status()
+        return {valid = is_valid, errors = type(errors), before = before, state = status.state,
+                same = status.execution_id == result.execution_id}
+        """,
+    )
+    assert out == {
+        "valid": True,
+        "errors": "nil",
+        "before": "created",
+        "state": "completed",
+        "same": True,
+    }
+
+
+# --- Workflow Utility Methods ------------------------------------------------------------------
+
+
+def test_types_lists_the_workflow_kinds(lua: ScriptRuntime) -> None:
+    assert run(lua, "return Workflow.types()") == ["sequential", "parallel", "conditional", "loop"]
+
+
+def test_debug_flag_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local before = Workflow.isDebugEnabled()
+        Workflow.enableDebug()
+        return {before, Workflow.isDebugEnabled()}
+        """,
+    )
+    assert out == [False, True]
+
+
+def test_set_default_error_handler_is_refused_with_the_reason(lua: ScriptRuntime) -> None:
+    with pytest.raises(
+        ScriptError, match=r"setDefaultErrorHandler is not supported: .*error_strategy"
+    ):
+        run(
+            lua,
+            """
+            Workflow.setDefaultErrorHandler(function(error, context)
+                return "retry"
+            end)
+            """,
+        )
