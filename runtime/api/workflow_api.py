@@ -202,8 +202,78 @@ class WorkflowBuilder(ApiObject):
         return self._append("else_steps", step)
 
     def condition(self, condition: Any) -> WorkflowBuilder:
-        """A conditional's condition: a function of the input or a condition table."""
-        self._spec["condition"] = condition
+        """A conditional's condition: a function of the input or a condition table; for a
+        loop, its `while_fn`."""
+        self._spec["while_fn" if self._kind == "loop" else "condition"] = condition
+        return self
+
+    def step(self, name: Any, action: Any = None) -> WorkflowBuilder:
+        """The reference's `:step(name, {tool=name, params?}|{agent=name, prompt?})`; with one
+        table, `add_step`."""
+        if action is None:
+            return self.add_step(name)
+        return self.add_step(_action_step("WorkflowBuilder.step", name, action))
+
+    def branch(self, name: Any, action: Any) -> WorkflowBuilder:
+        """A parallel branch, as `:step(name, action)`."""
+        return self.add_step(_action_step("WorkflowBuilder.branch", name, action))
+
+    def when_true(self, action: Any) -> WorkflowBuilder:
+        """A conditional's then-step, `{tool=name, params?}|{agent=name, prompt?}`."""
+        return self.add_then_step(_action_step("WorkflowBuilder.when_true", "when_true", action))
+
+    def when_false(self, action: Any) -> WorkflowBuilder:
+        """A conditional's else-step, as `when_true`."""
+        return self.add_else_step(_action_step("WorkflowBuilder.when_false", "when_false", action))
+
+    def body(self, action: Any) -> WorkflowBuilder:
+        """A loop's body step, `{tool=name, params?}|{agent=name, prompt?}`; the reference's
+        `update` function is refused (a loop's state is its outputs, one per iteration)."""
+        if isinstance(action, dict) and "update" in action:
+            raise ValidationError(
+                "WorkflowBuilder.body: update is not supported: a loop does not share a mutable "
+                "context; each iteration's result is kept (outputs.body[i]) and while_fn gets "
+                "(input, index, previous outputs)"
+            )
+        return self._append("body", _action_step("WorkflowBuilder.body", "body", action))
+
+    def on_error(self, strategy: Any) -> WorkflowBuilder:
+        """The reference's `"retry"`, `"skip"` (llmspell's "continue") or `"fail"`
+        ("fail_fast")."""
+        mapped = {"retry": "retry", "skip": "continue", "fail": "fail_fast"}.get(strategy)
+        if mapped is None:
+            raise ValidationError(
+                f'WorkflowBuilder.on_error: strategy must be "retry", "skip" or "fail", '
+                f"got {strategy!r}"
+            )
+        retries = self._spec.get("error_strategy")
+        attempts = retries.get("max_attempts") if isinstance(retries, dict) else None
+        self._spec["error_strategy"] = (
+            {"type": "retry", "max_attempts": attempts or 3} if mapped == "retry" else mapped
+        )
+        return self
+
+    def max_retries(self, n: int) -> WorkflowBuilder:
+        """Retry a failed step up to `n` times (so `n + 1` attempts)."""
+        n = require_int("WorkflowBuilder.max_retries", "n", n, minimum=0)
+        self._spec["error_strategy"] = {"type": "retry", "max_attempts": n + 1}
+        return self
+
+    def timeout(self, ms: Any) -> WorkflowBuilder:
+        """Refused: a workflow has no time limit of its own; the cell's limits bound it."""
+        raise ValidationError(
+            "WorkflowBuilder.timeout is not supported: a workflow run has no time limit of its "
+            "own; the limits of the cell or script running it bound it (and an interrupt stops "
+            "it, recorded as failed)"
+        )
+
+    def merge_strategy(self, strategy: Any) -> WorkflowBuilder:
+        """`"combine"`: every branch's result, by name (the only merge llmspell does)."""
+        if strategy != "combine":
+            raise ValidationError(
+                f'WorkflowBuilder.merge_strategy: only "combine" is supported (outputs holds '
+                f"every branch's result by name), got {strategy!r}"
+            )
         return self
 
     def max_concurrency(self, n: int) -> WorkflowBuilder:
@@ -274,34 +344,39 @@ class WorkflowApi(ApiNamespace):
         self._workflows: dict[str, WorkflowObject] = {}
         self._debug = False
 
-    def sequential(self, spec: Any) -> WorkflowObject:
+    def sequential(self, spec: Any = None) -> WorkflowObject | WorkflowBuilder:
         """`Workflow.sequential{name, steps, error_strategy?="fail_fast"|"continue"|"retry"|
         {type="retry", max_attempts?=3, backoff_ms?=100}, description?}`: steps run in order;
-        each may use the results of the steps before it."""
-        return self._make("sequential", spec)
+        each may use the results of the steps before it. `Workflow.sequential()` (and
+        `parallel()`, `conditional()`, `loop()`) without a spec is a builder, the reference's
+        form: `:name(s):step(name, {tool=t, params?}|{agent=a, prompt?}):on_error("retry"|
+        "skip"|"fail"):max_retries(n):build()`; `:branch` and `:merge_strategy("combine")`
+        for parallel, `:condition(fn):when_true(action):when_false(action)` for conditional,
+        `:condition(fn(input, index, previous)):body(action):max_iterations(n)` for loop."""
+        return self._make_or_build("sequential", spec)
 
-    def parallel(self, spec: Any) -> WorkflowObject:
+    def parallel(self, spec: Any = None) -> WorkflowObject | WorkflowBuilder:
         """`Workflow.parallel{name, steps, max_concurrency?, error_strategy?, description?}`:
         steps run concurrently, at most `max_concurrency` at a time (default: all). With
         fail_fast no new step starts after one fails."""
-        return self._make("parallel", spec)
+        return self._make_or_build("parallel", spec)
 
-    def conditional(self, spec: Any) -> WorkflowObject:
+    def conditional(self, spec: Any = None) -> WorkflowObject | WorkflowBuilder:
         """`Workflow.conditional{name, condition, then_steps, else_steps?, error_strategy?}`:
         `condition` is a function of the input (Lua truth) or a table
         `{type="always"|"never"}`, `{type="input_equals", key="a.b", value=v}`,
         `{type="input_exists", key="a.b"}`. Only the chosen branch runs (and a resume keeps
         the branch)."""
-        return self._make("conditional", spec)
+        return self._make_or_build("conditional", spec)
 
-    def loop(self, spec: Any) -> WorkflowObject:
+    def loop(self, spec: Any = None) -> WorkflowObject | WorkflowBuilder:
         """`Workflow.loop{name, body, range?={start, stop, step?}|collection?={...}|
         while_fn?=fn(input, index, previous), max_iterations?=1000, error_strategy?}`: the
         body's steps run once per iteration with the input plus `item` and `index` (from 1);
         ranges include `stop`, as in Lua's numeric for. Outputs are lists, one entry per
         iteration. A range or collection longer than max_iterations is refused; a while loop
         still going after max_iterations fails."""
-        return self._make("loop", spec)
+        return self._make_or_build("loop", spec)
 
     def builder(self) -> WorkflowBuilder:
         """A builder: `Workflow.builder():name("x"):parallel():add_step{...}:build()`."""
@@ -424,9 +499,24 @@ class WorkflowApi(ApiNamespace):
             WorkflowObject(self._ctx, parse_workflow(kind, options, _definition_of))
         )
 
+    def _make_or_build(self, kind: str, spec: Any) -> WorkflowObject | WorkflowBuilder:
+        # without a spec: the reference's builder, `Workflow.sequential():name(..):step(..)`
+        if spec is None:
+            builder = WorkflowBuilder(self._ctx, self._register)
+            builder._kind = kind
+            return builder
+        return self._make(kind, spec)
+
     def _register(self, workflow: WorkflowObject) -> WorkflowObject:
         self._workflows[workflow.definition.name] = workflow
         return workflow
+
+
+def _action_step(fn: str, name: Any, action: Any) -> dict[str, Any]:
+    """A builder's `(name, {tool=name, params?}|{agent=name, prompt?})` as an llmspell step."""
+    if not isinstance(action, dict):
+        raise ValidationError(f"{fn}: action must be a table, got {type_name(action)}")
+    return _reference_step({"id": name, "action": action})
 
 
 def _reference_step(step: Any) -> Any:

@@ -262,3 +262,99 @@ def test_set_default_error_handler_is_refused_with_the_reason(lua: ScriptRuntime
             end)
             """,
         )
+
+
+# --- Workflow Builders -------------------------------------------------------------------------
+
+
+def test_the_sequential_builder_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local workflow = Workflow.sequential()
+            :name("data-pipeline")
+            :step("load", {tool = "calculator", params = {input = "6 * 7"}})
+            :step("process", {tool = "calculator", params = {input = "{{step.load.result}} + 1"}})
+            :on_error("retry")
+            :max_retries(3)
+            :build()
+        return workflow:execute({})
+        """,
+    )
+    assert out["success"] is True and out["workflow"] == "data-pipeline"
+    assert out["outputs"]["process"]["result"] == 43
+
+
+def test_the_sequential_builder_refuses_timeout_with_the_reason(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"timeout is not supported: .*no time limit"):
+        run(lua, 'return Workflow.sequential():name("x"):timeout(30000)')
+
+
+def test_the_parallel_builder_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local workflow = Workflow.parallel()
+            :name("multi-search")
+            :branch("web", {tool = "calculator", params = {input = "1 + 1"}})
+            :branch("docs", {tool = "calculator", params = {input = "2 + 2"}})
+            :merge_strategy("combine")
+            :build()
+        return workflow:execute({})
+        """,
+    )
+    assert out["success"] is True and out["workflow_type"] == "parallel"
+    assert out["outputs"]["web"]["result"] == 2 and out["outputs"]["docs"]["result"] == 4
+
+
+def test_merge_strategies_other_than_combine_are_refused(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match='only "combine" is supported'):
+        run(lua, 'return Workflow.parallel():merge_strategy("vote")')
+
+
+def test_the_conditional_builder_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local workflow = Workflow.conditional()
+            :name("smart-router")
+            :condition(function(context)
+                return context.input_type == "code"
+            end)
+            :when_true({tool = "calculator", params = {input = "1 + 1"}})
+            :when_false({tool = "calculator", params = {input = "2 + 2"}})
+            :build()
+        return {workflow:execute({input_type = "code"}), workflow:execute({input_type = "text"})}
+        """,
+    )
+    code, text = out
+    assert code["outputs"]["when_true"]["result"] == 2 and "when_false" not in code["outputs"]
+    assert text["outputs"]["when_false"]["result"] == 4
+
+
+def test_the_loop_builder_runs_while_its_condition_holds(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local workflow = Workflow.loop()
+            :name("data-processor")
+            :condition(function(context, index)
+                return index <= context.items
+            end)
+            :body({tool = "calculator", params = {input = "1 + 1"}})
+            :max_iterations(100)
+            :build()
+        return workflow:execute({items = 3})
+        """,
+    )
+    assert out["success"] is True and len(out["outputs"]["body"]) == 3
+
+
+def test_a_loop_body_update_function_is_refused_with_the_reason(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"update is not supported: .*mutable"):
+        run(
+            lua,
+            """
+            return Workflow.loop():body({tool = "calculator", update = function() end})
+            """,
+        )
