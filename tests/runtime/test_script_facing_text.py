@@ -13,7 +13,7 @@ from llmspell.runtime import ScriptRuntime
     ("code", "quoted"),
     [
         ("Artifact.get(nil, nil)", "got nil"),
-        ("Workflow.sequential(nil)", "got nil"),
+        ("Workflow.create(nil)", "got nil"),
         ('Memory.semantic.add_entity{name = "a", type = "b", valid_from = true}', "got true"),
     ],
 )
@@ -26,7 +26,7 @@ def test_lua_messages_name_nil_and_booleans_as_lua_does(
 
 
 def test_python_messages_keep_pythons_names(py: ScriptRuntime) -> None:
-    assert "got None" in error_of(py, "Workflow.sequential(None)").evalue
+    assert "got None" in error_of(py, "Workflow.create(None)").evalue
 
 
 def test_help_lists_whole_first_sentences_wrapped_under_their_column(lua: ScriptRuntime) -> None:
