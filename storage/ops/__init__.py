@@ -1,0 +1,2 @@
+"""Operations on a whole store: migrate between backends, back up and restore, validate, stats
+and benchmarks. Each `llmspell storage <action>` command is a thin layer over a function here."""
