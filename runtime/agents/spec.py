@@ -86,7 +86,8 @@ SETTINGS = set(_FIELD_NAMES) - {"name", "template"}
 def spec_from_table(name: str | None, table: Mapping[str, Any], where: str) -> AgentSpec:
     """A spec from a script's table (`Agent.create{...}`, `Agent.register(name, {...})`,
     template overrides): every key must be a known setting or alias."""
-    allowed = {alias for aliases in ALIASES.values() for alias in aliases} | SETTINGS | {"name"}
+    allowed = {alias for aliases in ALIASES.values() for alias in aliases} | SETTINGS
+    allowed |= {"name", "provider"}
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise InvalidArgument(
@@ -99,10 +100,26 @@ def spec_from_table(name: str | None, table: Mapping[str, Any], where: str) -> A
             raise InvalidArgument(f"{where}: {key!r} repeats a setting given under another name")
         values[canonical] = value
     table_name = values.pop("name", None)
+    provider = values.pop("provider", None)
+    if provider is not None:
+        if not isinstance(provider, str) or not provider:
+            raise InvalidArgument(
+                f"{where}: provider must be a provider's name, got {shown(provider)}"
+            )
+        model = values.get("model")
+        values["model"] = join_model(provider, model if isinstance(model, str) else None)
     if name is not None and table_name is not None and table_name != name:
         raise InvalidArgument(f"{where}: name {table_name!r} differs from {name!r}")
     spec = AgentSpec(name=str(name if name is not None else table_name or ""))
     return apply_settings(spec, values, where)
+
+
+def join_model(provider: str, model: str | None) -> str:
+    """The "provider/model" the reference's separate `provider` and `model` settings mean
+    (the provider's default model without a model; a model already under it stays)."""
+    if not model:
+        return provider
+    return model if model.startswith(f"{provider}/") else f"{provider}/{model}"
 
 
 def apply_settings(spec: AgentSpec, values: Mapping[str, Any], where: str) -> AgentSpec:
@@ -167,7 +184,10 @@ def check_spec(spec: AgentSpec, where: str = "agent") -> AgentSpec:
         )
     if spec.type == "composite":
         if not spec.members:
-            raise InvalidArgument(f"{where}: a composite agent needs agents = {{names...}}")
+            raise InvalidArgument(
+                f"{where}: a composite agent needs its agents: agents = {{names...}} in a "
+                "table, :agents{names...} on a builder"
+            )
         if not spec.strategy:
             return replace(spec, strategy="sequential")
     return spec

@@ -166,6 +166,8 @@ class AgentBuilder(ApiObject):
 
         self._ctx = ctx
         self._spec: AgentSpec = AgentSpec(name="")
+        self._provider = ""
+        self._model = ""
 
     def _set(self, method: str, key: str, value: Any) -> AgentBuilder:
         from llmspell.runtime.agents.spec import apply_settings
@@ -196,14 +198,19 @@ class AgentBuilder(ApiObject):
     def model(self, model: str) -> AgentBuilder:
         """ "provider/model" (e.g. "openai/gpt-4o-mini", "mock/demo"), or a provider's name for
         its default model."""
-        return self._set("model", "model", require_str("AgentBuilder.model", "model", model))
+        self._model = require_str("AgentBuilder.model", "model", model)
+        return self._set("model", "model", self._joined_model())
 
     def provider(self, name: str) -> AgentBuilder:
         """The provider, when `model` names only the model: `:provider("openai"):model("x")`
-        is `:model("openai/x")`."""
-        name = require_str("AgentBuilder.provider", "name", name)
-        model = self._spec.model
-        return self._set("provider", "model", f"{name}/{model}" if model else name)
+        and `:model("x"):provider("openai")` are `:model("openai/x")`."""
+        self._provider = require_str("AgentBuilder.provider", "name", name)
+        return self._set("provider", "model", self._joined_model())
+
+    def _joined_model(self) -> str:
+        from llmspell.runtime.agents.spec import join_model
+
+        return join_model(self._provider, self._model) if self._provider else self._model
 
     def system_prompt(self, text: str) -> AgentBuilder:
         """The system prompt."""
@@ -232,6 +239,15 @@ class AgentBuilder(ApiObject):
     def capability(self, name: str) -> AgentBuilder:
         """A capability label (`Agent.discover_by_capability` finds agents by it)."""
         return self._add("capability", "capabilities", name)
+
+    def agents(self, names: Any) -> AgentBuilder:
+        """The agents a composite agent (`:type("composite")`) runs, in order."""
+        return self._set("agents", "members", _names("agents", names))
+
+    def strategy(self, name: str) -> AgentBuilder:
+        """How a composite agent runs its agents: "sequential" (the default), "parallel" or
+        "vote" (as in `Agent.create_composite`)."""
+        return self._set("strategy", "strategy", name)
 
     def memory(self, enabled: bool = True) -> AgentBuilder:
         """With true, each call gets `Context.assemble` output for its prompt and the exchange
