@@ -31,5 +31,7 @@ with context.begin_transaction():
     if connection.dialect.name == "postgresql" and app_role:
         from llmspell.storage.postgres.roles import grant_app_privileges
 
-        notes = grant_app_privileges(connection.connection.driver_connection, app_role)
+        driver_connection = connection.connection.driver_connection
+        assert driver_connection is not None  # a live connection from the engine
+        notes = grant_app_privileges(driver_connection, app_role)
         context.config.attributes["notes"].extend(notes)

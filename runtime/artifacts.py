@@ -56,7 +56,8 @@ class ArtifactManager:
 
     @property
     def _store(self) -> ArtifactStore:
-        return self._infra.storage.artifacts
+        store: ArtifactStore = self._infra.storage.artifacts
+        return store
 
     @property
     def _sessions(self) -> SessionManager:

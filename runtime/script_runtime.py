@@ -42,7 +42,11 @@ class Engine(Protocol):
     name: str  # "lua" | "python"
     implementation: str  # for the banner: "Lua 5.4"
     language_info: dict[str, Any]  # Jupyter's kernel_info language_info
-    introspection: Introspection  # help, inspect, complete (its `docs` set by the runtime)
+
+    @property
+    def introspection(self) -> Introspection:
+        """Help, inspect and complete (its `docs` are set by the runtime)."""
+        ...
 
     @property
     def trusted(self) -> bool:
@@ -168,6 +172,7 @@ class ScriptRuntime:
         self._engine: Engine = self._make_engine(engine)
         # host work for a script (ingest, parsing, conversion...) stops with it
         self.infrastructure.limits.attach(self._engine.stop_requested, self._engine.memory_limit)
+        self.widgets = WidgetHost(self.run_callback)
         ctx = ApiContext(
             config=config,
             infrastructure=self.infrastructure,
@@ -178,9 +183,8 @@ class ScriptRuntime:
             describe=self._engine.introspection.describe,
             producer=self._engine.producer,
             stop_requested=self.infrastructure.limits.stop_requested,
-            widgets=WidgetHost(self.run_callback),
+            widgets=self.widgets,
         )
-        self.widgets = ctx.widgets
         globals_ = build_globals(ctx)
         self._engine.introspection.docs = DocIndex(globals_)
         self._engine.install_globals(globals_)
@@ -210,7 +214,7 @@ class ScriptRuntime:
 
     @property
     def banner(self) -> str:
-        storage = self.config.storage.backend
+        storage: str = self.config.storage.backend
         if storage == "sqlite":
             storage += f" ({self.config.resolved_storage_path()})"
         return (

@@ -30,7 +30,8 @@ class SessionVectors:
 
         session_id = check_session_id(session_id)
         vectors = self._infra.storage.vectors
-        episodic = vectors.delete_where(
+        episodic: int = vectors.delete_where(
             NAMESPACE, VectorFilter(document_ids=frozenset({session_id}))
         )
-        return episodic + vectors.delete_namespace(f"session:{session_id}")
+        scoped: int = vectors.delete_namespace(f"session:{session_id}")
+        return episodic + scoped

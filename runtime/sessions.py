@@ -93,7 +93,8 @@ class SessionManager:
 
     @property
     def _store(self) -> SessionStore:
-        return self._infra.storage.sessions
+        store: SessionStore = self._infra.storage.sessions
+        return store
 
     # --- create and read ----------------------------------------------------------------------
 
@@ -167,7 +168,8 @@ class SessionManager:
         return [SessionInfo(r, counts[r.id]) for r in records]
 
     def _counts(self, session_ids: builtins.list[str]) -> dict[str, int]:
-        return self._infra.storage.artifacts.count_by_session(session_ids)
+        counts: dict[str, int] = self._infra.storage.artifacts.count_by_session(session_ids)
+        return counts
 
     # --- change -------------------------------------------------------------------------------
 

@@ -299,4 +299,5 @@ def check_artifacts(settings: StorageSettings, tenant_id: str) -> list[Integrity
     from llmspell.storage.sql_storage import open_storage
 
     with open_storage(settings, tenant_id) as storage:
-        return storage.artifacts.check_integrity()
+        problems: list[IntegrityProblem] = storage.artifacts.check_integrity()
+        return problems

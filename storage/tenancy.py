@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Table, and_, bindparam
+from sqlalchemy import BindParameter, ColumnElement, FromClause, and_, bindparam
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # The PostgreSQL setting row-level security policies compare `tenant_id` with.
@@ -36,7 +36,7 @@ class Tenant:
     def _bound(self) -> BindParameter[str]:
         return bindparam("tenant_id", self.id, unique=True)
 
-    def where(self, table: Table, *columns: str) -> ColumnElement[bool]:
+    def where(self, table: FromClause, *columns: str) -> ColumnElement[bool]:
         """`tenant_id = <this tenant> AND col = :col ...` on `table`."""
         clauses = [table.c.tenant_id == self._bound()]
         clauses.extend(table.c[name] == bindparam(name) for name in columns)

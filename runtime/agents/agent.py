@@ -21,6 +21,11 @@ MAX_CONVERSATIONS = 100  # per agent; the least recently used go first
 SAVE_ATTEMPTS = 5
 
 
+class AgentStateChurn(RuntimeError):
+    """Other runtimes kept saving the agent's state: every attempt of a save met a newer
+    version."""
+
+
 class Agent:
     """An agent of this runtime. `conversation(key)` is the history sent with each turn;
     `record_turn` appends a finished turn and saves."""
@@ -159,7 +164,7 @@ class Agent:
                 self.version = record.data_version
                 self.updated_at = record.updated_at
                 return
-            raise AgentStateConflict(
+            raise AgentStateChurn(
                 f"agent {self.name!r}: its state kept changing under this save "
                 f"({SAVE_ATTEMPTS} attempts); try again"
             )

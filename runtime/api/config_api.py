@@ -110,7 +110,8 @@ class ConfigApi(ApiNamespace):
 
     def getTools(self) -> dict[str, Any]:
         """The `tools` section: `{allowed_paths, network_allowed}`."""
-        return self.get("tools")
+        tools: dict[str, Any] = self.get("tools")
+        return tools
 
     def addAllowedPath(self, path: Any = None) -> None:
         """Refused: the paths tools may reach are `tools.allowed_paths` in llmspell.toml."""

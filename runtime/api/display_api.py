@@ -67,7 +67,7 @@ class DisplayApi(ApiNamespace):
         payload: str = data.decode() if mime == "image/svg+xml" else base64.b64encode(data).decode()
         self._emit({mime: payload, "text/plain": f"<{mime} image, {len(data)} bytes>"})
 
-    def table(self, rows: list[dict[str, Any]]) -> None:
+    def table(self, rows: Any) -> None:
         """Show a list of records (tables with named fields) as a table."""
         if rows == {}:
             rows = []

@@ -18,4 +18,4 @@ class HelpFunction(ApiNamespace):
         `help(State)`, `help("State.save")`), a summary of any other value, or with no argument
         the list of globals. In a notebook it opens the pager; `?State.save` does the same."""
         raw = raw_of(target)
-        self._ctx.sink.page(self._ctx.describe(raw))
+        self._ctx.sink.page(self._ctx.describe(raw) or "")

@@ -283,14 +283,14 @@ class SemanticApi(_MemoryPart):
             raise ValidationError(f"{fn}: limit goes inside the filter table: query{{limit=...}}")
         opts = require_table(fn, "filters", filters)
         check_options(fn, opts, {"type", "name", "properties", "as_of", "known_at", "limit"})
-        count = opts.get("limit")
+        wanted = opts.get("limit")
         entities = self._memory.semantic.query(
             None if opts.get("type") is None else require_str(fn, "type", opts["type"]),
             None if opts.get("name") is None else require_str(fn, "name", opts["name"]),
             _properties(fn, "properties", opts.get("properties")),
             _time(fn, "as_of", opts.get("as_of")),
             _time(fn, "known_at", opts.get("known_at")),
-            None if count is None else require_int(fn, "limit", count, minimum=0),
+            None if wanted is None else require_int(fn, "limit", wanted, minimum=0),
         )
         return [entity_record(e) for e in entities]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
@@ -21,6 +21,9 @@ from llmspell.runtime.api.base import (
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
 from llmspell.runtime.times import format_time
+
+if TYPE_CHECKING:
+    from llmspell.storage.components.sessions import SessionOrder
 
 CREATE_OPTIONS = frozenset({"id", "name", "description", "tags", "metadata", "parent_id"})
 UPDATE_FIELDS = frozenset({"name", "description", "tags", "metadata"})
@@ -333,7 +336,7 @@ def _time_or_none(value: datetime | None) -> str | None:
     return None if value is None else format_time(value)
 
 
-def _order(fn: str, value: Any) -> tuple[str, bool]:
+def _order(fn: str, value: Any) -> tuple[SessionOrder, bool]:
     from llmspell.storage.components.sessions import SESSION_ORDER_FIELDS
 
     text = require_str(fn, "order", value)
@@ -345,7 +348,7 @@ def _order(fn: str, value: Any) -> tuple[str, bool]:
             f"{fn}: order must be '<field> [asc|desc]' with field one of "
             f"{', '.join(SESSION_ORDER_FIELDS)}, got {text!r}"
         )
-    return field, direction == "desc"
+    return cast("SessionOrder", field), direction == "desc"
 
 
 def _is_session_record(value: Any) -> bool:

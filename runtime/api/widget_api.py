@@ -39,7 +39,8 @@ class WidgetHandle(ApiObject):
     # --- fields ---------------------------------------------------------------------------------
 
     def _field_names(self) -> tuple[str, ...]:
-        return self._kind.options
+        names: tuple[str, ...] = self._kind.options
+        return names
 
     def _get_field(self, name: str) -> Any:
         self._check_field(name)

@@ -516,7 +516,8 @@ def _action_step(fn: str, name: Any, action: Any) -> dict[str, Any]:
     """A builder's `(name, {tool=name, params?}|{agent=name, prompt?})` as an llmspell step."""
     if not isinstance(action, dict):
         raise ValidationError(f"{fn}: action must be a table, got {type_name(action)}")
-    return _reference_step({"id": name, "action": action})
+    step: dict[str, Any] = _reference_step({"id": name, "action": action})
+    return step
 
 
 def _reference_step(step: Any) -> Any:
@@ -545,7 +546,8 @@ def _input(fn: str, value: Any) -> dict[str, Any]:
         raise ValidationError(
             f"{fn}: input must be a table of named fields, got {type_name(value)}"
         )
-    return ensure_data(fn, "input", value)
+    data: dict[str, Any] = ensure_data(fn, "input", value)
+    return data
 
 
 def _record(execution: WorkflowExecution) -> dict[str, Any]:

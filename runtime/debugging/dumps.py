@@ -83,10 +83,11 @@ def _scalar(value: Any, options: DumpOptions) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):
+        text: str = value
         limit = options.max_string_length
-        if limit and len(value) > limit:
-            value = value[:limit] + f"...({len(value) - limit} more)"
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        if limit and len(text) > limit:
+            text = text[:limit] + f"...({len(text) - limit} more)"
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     if isinstance(value, OpaqueValue):
         return f"<{value.kind}>"
     return f"<{type_name(value)}>"

@@ -120,11 +120,13 @@ class Embedder:
                         self._cache.popitem(last=False)
         if not keys:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([found[key] for key in keys])
+        stacked: np.ndarray = np.stack([found[key] for key in keys])
+        return stacked
 
     def embed_one(self, text: str) -> np.ndarray:
         """One unit vector."""
-        return self.embed([text])[0]
+        vector: np.ndarray = self.embed([text])[0]
+        return vector
 
     def _normalised(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.asarray(vectors, dtype=np.float32)

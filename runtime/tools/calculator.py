@@ -147,17 +147,20 @@ def _power(base: Number, exponent: Number) -> Number:
             raise ToolFailure(
                 f"{base}^{exponent} is too large (results are limited to {MAX_INT_BITS} bits)"
             )
-        return base**exponent
-    result = float(base) ** float(exponent)
+        exact: int = base**exponent
+        return exact
+    result: Any = float(base) ** float(exponent)
     if isinstance(result, complex):
         raise ToolFailure(f"{base}^{exponent} has no real value")
-    return result
+    real: float = result
+    return real
 
 
 def _bounded(value: Any) -> Number:
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise ToolFailure(f"the result has more than {MAX_INT_BITS} bits")
-    return value
+    number: Number = value
+    return number
 
 
 def _short(expression: str) -> str:

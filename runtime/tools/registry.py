@@ -284,7 +284,10 @@ class ToolRegistry:
                 {"params": call.params, "error": call.error},
                 call.correlation_id,
             )
-        return hooks.run("AfterToolExecution", call.tool.name, result, call.correlation_id)
+        after: dict[str, Any] = hooks.run(
+            "AfterToolExecution", call.tool.name, result, call.correlation_id
+        )
+        return after
 
     def execute(self, name: str, params: Any, correlation_id: str | None = None) -> dict[str, Any]:
         """Run a tool on this thread: `{success, result, error?, metadata}`."""
@@ -311,7 +314,8 @@ def validate_params(tool: Tool, params: Any) -> dict[str, Any]:
         raise InvalidArgument(f"{tool.name}: schema {exc}") from None
     if error is not None:
         raise InvalidArgument(f"{tool.name}: {describe_violation(tool.schema, error)}")
-    return params
+    checked: dict[str, Any] = params
+    return checked
 
 
 def _empty_tables_as_lists(schema: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -327,16 +331,20 @@ def _empty_tables_as_lists(schema: dict[str, Any], params: dict[str, Any]) -> di
 def describe_violation(schema: dict[str, Any], error: SchemaViolation) -> str:
     """A schema violation in the words of the tool's user."""
     where = ".".join(str(p) for p in error.absolute_path)
-    validator, expected = error.validator, error.validator_value
+    # jsonschema types these as "possibly unset"; a violation from iter_errors has them all
+    validator: Any = error.validator
+    expected: Any = error.validator_value
+    at: Any = error.schema
+    instance: Any = error.instance
     if validator == "required":
-        missing = next((m for m in expected if m not in error.instance), expected[0])
+        missing = next((m for m in expected if m not in instance), expected[0])
         name = f"{where}.{missing}" if where else missing
         wanted = _property_schema(schema, [*error.absolute_path, missing]).get("type")
         what = f" ({_TYPE_WORDS.get(wanted, wanted)})" if isinstance(wanted, str) else ""
         return f"parameter {name!r} is required{what}"
     if validator == "additionalProperties":
-        known = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known))
+        known = sorted(at.get("properties", {}))
+        extra = sorted(set(instance) - set(known))
         prefix = f"{where}." if where else ""
         return f"unknown parameter {prefix + extra[0]!r}; parameters: {', '.join(known) or 'none'}"
     label = f"parameter {where!r}" if where else "params"
@@ -349,13 +357,11 @@ def describe_violation(schema: dict[str, Any], error: SchemaViolation) -> str:
     if validator == "type":
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
-        return f"{label} must be {words}, got {kind_of(error.instance)}"
+        return f"{label} must be {words}, got {kind_of(instance)}"
     if validator == "enum":
-        return (
-            f"{label} must be one of {', '.join(repr(v) for v in expected)}, got {error.instance!r}"
-        )
+        return f"{label} must be one of {', '.join(repr(v) for v in expected)}, got {instance!r}"
     if validator == "maxLength":
-        return f"{label} must be at most {expected} characters, got {len(error.instance)}"
+        return f"{label} must be at most {expected} characters, got {len(instance)}"
     if validator == "minLength":
         return f"{label} must be at least {expected} characters"
     if validator in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:

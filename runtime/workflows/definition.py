@@ -36,7 +36,7 @@ class ErrorStrategy:
 
     def delay_s(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (2, 3, ...)."""
-        return self.backoff_ms * 2 ** (attempt - 2) / 1000
+        return self.backoff_ms * 2.0 ** (attempt - 2) / 1000
 
 
 @dataclass(frozen=True)

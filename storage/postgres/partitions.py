@@ -62,13 +62,13 @@ class MonthlyPartitioning:
         month = month.astimezone(UTC)
         return f"{self.table}_p{month.year:04d}_{month.month:02d}"
 
-    def ensure_statement(self) -> Select[tuple[list[str]]]:
+    def ensure_statement(self) -> Select[list[str]]:
         """SELECT the ensure function: partitions for `months` months from `first_month`'s;
         returns the names it created."""
         fn = getattr(func, self.ensure_function)
         return select(fn(bindparam("first_month"), bindparam("months")))
 
-    def drop_statement(self) -> Select[tuple[list[str]]]:
+    def drop_statement(self) -> Select[list[str]]:
         """SELECT the drop function: drops partitions ending at or before `older_than` that
         hold no live row; returns their names."""
         fn = getattr(func, self.drop_function)

@@ -7,6 +7,7 @@ own (no `bdist_wheel` without the `wheel` package), and pyproject pins its own b
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -74,7 +75,10 @@ def test_wheel_includes_data_files(wheel: Path) -> None:
     assert "llmspell/py.typed" in names
 
 
-def test_wheel_installs_into_a_fresh_venv_and_imports(wheel: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel installed (dependencies from this venv); its python."""
+    tmp_path = tmp_path_factory.mktemp("installed")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -104,6 +108,12 @@ def test_wheel_installs_into_a_fresh_venv_and_imports(wheel: Path, tmp_path: Pat
     # copy of llmspell is found first (the editable install's finder is not loaded: .pth only).
     ours = Path(sysconfig.get_paths()["purelib"])
     (fresh_site / "zz_project_deps.pth").write_text(f"{ours}\n")
+    return python
+
+
+def test_wheel_installs_into_a_fresh_venv_and_imports(installed: Path, tmp_path: Path) -> None:
+    python = installed
+    venv = python.parents[1]
     probe = (
         "import llmspell, llmspell.kernel, llmspell.runtime, llmspell.storage, "
         "llmspell.migrations, llmspell.kernelspec\n"
@@ -119,3 +129,59 @@ def test_wheel_installs_into_a_fresh_venv_and_imports(wheel: Path, tmp_path: Pat
     location, result = out.stdout.splitlines()
     assert Path(location).is_relative_to(venv)
     assert result == "[1,2]"
+
+
+def source_modules() -> set[str]:
+    """Every module of the source tree as `llmspell.*` (the top-level folders through the
+    links in llmspell/)."""
+    found = set()
+    for folder, dirs, files in os.walk(ROOT / "llmspell", followlinks=True):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for file in files:
+            if file.endswith(".py"):
+                parts = (Path(folder) / file).relative_to(ROOT).with_suffix("").parts
+                found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return found
+
+
+def test_the_package_list_comes_from_discovery() -> None:
+    # a sub-package is found by setuptools, not named in pyproject.toml: a new folder can not
+    # silently drop out of the wheel
+    text = (ROOT / "pyproject.toml").read_text()
+    assert "[tool.setuptools.packages.find]" in text
+    assert "package-dir" not in text
+    for folder in ("kernel", "runtime", "storage", "migrations", "kernelspec"):
+        link = ROOT / "llmspell" / folder
+        assert link.is_symlink() and link.resolve() == ROOT / folder
+
+
+def test_every_source_module_is_in_the_wheel(wheel: Path) -> None:
+    names = {n.removesuffix(".py").replace("/", ".") for n in names_in(wheel) if n.endswith(".py")}
+    names = {n.removesuffix(".__init__") for n in names}
+    missing = source_modules() - names
+    assert not missing, f"not in the wheel: {sorted(missing)}"
+
+
+def test_every_module_imports_from_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
+    # migrations.env is alembic's script (it runs migrations when imported); __main__ runs the CLI
+    skipped = {"llmspell.migrations.env", "llmspell.__main__"}
+    modules = sorted(source_modules() - skipped)
+    assert len(modules) > 150
+    probe = (
+        "import importlib, sys\n"
+        "from pathlib import Path\n"
+        "venv = Path(sys.argv[1])\n"
+        "for name in sys.argv[2:]:\n"
+        "    module = importlib.import_module(name)\n"
+        "    assert Path(module.__file__).is_relative_to(venv), (name, module.__file__)\n"
+        "print('imported', len(sys.argv) - 2)\n"
+    )
+    out = subprocess.run(
+        [str(installed), "-I", "-c", probe, str(installed.parents[1]), *modules],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == f"imported {len(modules)}"

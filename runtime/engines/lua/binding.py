@@ -4,6 +4,7 @@ functions called from the host (callbacks, stream producers)."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import re
@@ -215,7 +216,7 @@ class LuaBinding:
                 return False, message.encode()
             try:
                 py_args = [
-                    RawValue(a, lambda a=a: to_python(a))
+                    RawValue(a, functools.partial(to_python, a))
                     if i in arity.raw_positions
                     else to_python(a)
                     for i, a in enumerate(args)

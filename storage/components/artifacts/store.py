@@ -415,10 +415,10 @@ class SqlArtifactStore:
             (query.max_size, a.c.size <= bindparam("max_size")),
         ]
         names = ("created_after", "created_before", "min_size", "max_size")
-        for name, (value, clause) in zip(names, bounds, strict=True):
-            if value is not None:
+        for name, (bound, clause) in zip(names, bounds, strict=True):
+            if bound is not None:
                 stmt = stmt.where(clause)
-                params[name] = value
+                params[name] = bound
         stmt = stmt.order_by(a.c.created_at.desc(), a.c.session_id.desc(), a.c.sequence.desc())
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
