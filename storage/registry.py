@@ -67,8 +67,14 @@ _lock = threading.Lock()
 
 
 def _package_modules() -> list[str]:
+    """The components' modules: every module or sub-package of the package except private
+    ones (`_name.py`), which are helpers components share."""
     package = import_module(COMPONENTS_PACKAGE)
-    return sorted(info.name for info in pkgutil.iter_modules(package.__path__))
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.name.startswith("_")
+    )
 
 
 def component_names() -> list[str]:

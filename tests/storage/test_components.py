@@ -53,6 +53,32 @@ def test_each_component_has_a_contract_suite_whose_call_table_covers_every_store
     )
 
 
+def isolation_suites() -> dict[str, ModuleType]:
+    """`test_*isolation*.py` beside this file, by name: each declares ISOLATED_COMPONENTS."""
+    here = Path(__file__).parent
+    return {p.stem: import_module(p.stem) for p in sorted(here.glob("test_*isolation*.py"))}
+
+
+def test_each_component_has_a_tenant_isolation_suite(component: str) -> None:
+    # tenant B never reads, lists, counts, updates or deletes tenant A's rows, on PostgreSQL as
+    # the app role: a module declaring the component in ISOLATED_COMPONENTS proves it
+    suites = isolation_suites()
+    declaring = [
+        name
+        for name, module in suites.items()
+        if component in getattr(module, "ISOLATED_COMPONENTS", ())
+    ]
+    assert declaring, (
+        f"storage component {component!r} has no tenant-isolation suite: write "
+        f"test_tenant_isolation_{component}.py with ISOLATED_COMPONENTS = ({component!r},)"
+    )
+    for name in declaring:
+        source = Path(suites[name].__file__ or "").read_text()
+        assert re.search(rf"\.{component}\.\w+\(", source), (
+            f"{name}.py declares {component!r} but never calls its store"
+        )
+
+
 def test_the_store_implements_every_protocol_method_with_its_parameters(
     component: str, storage: SqlStorage
 ) -> None:

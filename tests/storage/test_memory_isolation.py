@@ -16,6 +16,9 @@ from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.components.graph import graph_relationships
 from llmspell.storage.components.vectors import NewVector, VectorFilter, hnsw_index_name
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("graph", "procedural", "vectors")
+
 pytestmark = pytest.mark.postgres
 DIM = 384
 

@@ -5,6 +5,7 @@ contract check until it has a suite of its own."""
 
 from __future__ import annotations
 
+import pkgutil
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -112,3 +113,18 @@ def test_an_unknown_component_is_an_attribute_error_listing_the_known_ones() -> 
         pytest.raises(AttributeError, match=r"unknown storage component 'kvv'; components: .*kv"),
     ):
         _ = storage.kvv
+
+
+def test_a_private_module_in_the_components_package_is_a_helper_not_a_component(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a module components share (`_ranking.py`) must not be taken for a component without
+    # COMPONENT (storage would fail to open, naming it)
+    listed = list(
+        pkgutil.iter_modules(registry.import_module(registry.COMPONENTS_PACKAGE).__path__)
+    )
+    helper = pkgutil.ModuleInfo(listed[0].module_finder, "_ranking", False)
+    monkeypatch.setattr(registry.pkgutil, "iter_modules", lambda path: [*listed, helper])
+    names = registry.component_names()
+    assert "_ranking" not in names
+    assert {"kv", "artifacts", "vectors"} <= set(names)

@@ -8,6 +8,9 @@ import pytest
 
 from llmspell.storage import SqlStorage
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("hooks", "kv")
+
 
 @pytest.fixture
 def two_tenants(tenant_pair: tuple[SqlStorage, SqlStorage]) -> tuple[SqlStorage, SqlStorage]:

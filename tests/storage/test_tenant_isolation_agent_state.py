@@ -7,6 +7,9 @@ import pytest
 
 from llmspell.storage import AgentStateConflict, SqlStorage
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("agent_state",)
+
 
 @pytest.fixture
 def two_tenants(tenant_pair: tuple[SqlStorage, SqlStorage]) -> tuple[SqlStorage, SqlStorage]:

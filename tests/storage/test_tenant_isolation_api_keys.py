@@ -11,6 +11,9 @@ import pytest
 
 from llmspell.storage import ApiKeyConflict, ApiKeyRecord, SqlStorage
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("api_keys",)
+
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
 

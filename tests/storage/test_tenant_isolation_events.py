@@ -10,6 +10,9 @@ import pytest
 
 from llmspell.storage import SqlStorage
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("events",)
+
 LATER = datetime.now(UTC) + timedelta(days=1)
 
 

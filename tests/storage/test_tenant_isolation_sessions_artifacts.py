@@ -18,6 +18,9 @@ from llmspell.storage.components.artifacts import ArtifactQuery, NewArtifact
 from llmspell.storage.components.artifacts.tables import artifact_content
 from llmspell.storage.components.sessions import SessionQuery, SessionRecord
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("artifacts", "sessions")
+
 SESSION = "44444444-4444-4444-8444-444444444444"
 SECRET = b"tenant a's secret bytes \x00\xff"
 

@@ -12,6 +12,9 @@ from llmspell.storage import (
     WorkflowStep,
 )
 
+# the components whose tenant isolation this module proves (tests/storage/test_components.py)
+ISOLATED_COMPONENTS = ("workflow_state",)
+
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
