@@ -36,6 +36,7 @@ QUERY_OPTIONS = frozenset(
         "session_id",
         "type",
         "name",
+        "name_pattern",
         "tags",
         "created_after",
         "created_before",
@@ -149,8 +150,9 @@ class ArtifactApi(ApiNamespace):
 
     def query(self, options: dict[str, Any] | None = None) -> builtins.list[dict[str, Any]]:
         """Artifact records, newest first, matching `{session_id?, type?, name? (glob:
-        "report*"), tags? (all of them), created_after?, created_before? (RFC 3339 or Unix
-        seconds), min_size?, max_size? (bytes), limit?}`; across sessions without session_id."""
+        "report*"; the reference's `name_pattern` is the same), tags? (all of them),
+        created_after?, created_before? (RFC 3339 or Unix seconds), min_size?, max_size?
+        (bytes), limit?}`; across sessions without session_id."""
         fn = "Artifact.query"
         options = require_table(fn, "options", options)
         check_options(fn, options, QUERY_OPTIONS)
@@ -163,13 +165,19 @@ class ArtifactApi(ApiNamespace):
             value = options.get(name)
             return None if value is None else require_int(fn, name, value, minimum=0)
 
+        name = optional_str(fn, "name", options.get("name"))
+        pattern = optional_str(fn, "name_pattern", options.get("name_pattern"))
+        if name is not None and pattern is not None and name != pattern:
+            raise ValidationError(
+                f"{fn}: name {name!r} and name_pattern {pattern!r} differ; give one of them"
+            )
         tags = options.get("tags")
         from llmspell.storage.components.artifacts import ArtifactQuery
 
         query = ArtifactQuery(
             session_id=optional_str(fn, "session_id", options.get("session_id")),
             type=optional_str(fn, "type", options.get("type")),
-            name=optional_str(fn, "name", options.get("name")),
+            name=name if name is not None else pattern,
             tags=check_tags([tags] if isinstance(tags, str) else tags),
             created_after=time("created_after"),
             created_before=time("created_before"),
