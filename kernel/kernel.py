@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
-import signal
 import sqlite3
 import threading
-import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,14 +17,16 @@ from typing import TYPE_CHECKING, Any
 from ipykernel._version import kernel_protocol_version
 from ipykernel.jsonutil import json_clean
 from ipykernel.kernelbase import Kernel
-from IPython.core.error import StdinNotImplementedError
 from traitlets import Unicode
 
 from llmspell import __version__
+from llmspell.kernel.errors import error_content, internal_error
+from llmspell.kernel.frontend import FrontendSink
 from llmspell.kernel.history import HistoryEntry, KernelHistory
 from llmspell.kernel.requests import request_problem
+from llmspell.kernel.startup import RuntimeStartup
 from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
-from llmspell.runtime.results import ScriptError, StdinNotAvailable
+from llmspell.runtime.results import ScriptError
 
 if TYPE_CHECKING:
     from llmspell.runtime import ScriptRuntime
@@ -53,68 +52,6 @@ HELP_LINKS = _help_links()
 BUILD_DELAY_S = 0.1
 
 
-class FrontendSink:
-    """The runtime's OutputSink inside the kernel: output goes to the frontend as it happens."""
-
-    def __init__(self, kernel: LLMSpellKernel) -> None:
-        self._kernel = kernel
-
-    def stdout(self, text: str) -> None:
-        self._kernel.publish("stream", {"name": "stdout", "text": text})
-
-    def stderr(self, text: str) -> None:
-        self._kernel.publish("stream", {"name": "stderr", "text": text})
-
-    def display(
-        self,
-        bundle: dict[str, Any],
-        metadata: dict[str, Any],
-        display_id: str | None = None,
-        update: bool = False,
-    ) -> None:
-        transient = {} if display_id is None else {"display_id": display_id}
-        kind = "update_display_data" if update and display_id is not None else "display_data"
-        self._kernel.publish(kind, {"data": bundle, "metadata": metadata, "transient": transient})
-
-    def clear(self, wait: bool) -> None:
-        self._kernel.publish("clear_output", {"wait": wait})
-
-    def page(self, text: str) -> None:
-        """A help page goes back as the reply's pager payload. A client that cannot answer
-        input (nbclient, nbconvert, papermill: `allow_stdin` false) shows no pager either and
-        drops the payload, so it also gets the text as output, where help was called."""
-        self._kernel.pages.append(text)
-        if not self._kernel.interactive_client:
-            self.display({"text/plain": text}, {})
-
-    def set_next_input(self, text: str) -> None:
-        """`%load`: the front end replaces the cell with `text` (the reply's payload)."""
-        self._kernel.next_input = text
-
-    def input(self, prompt: str, password: bool) -> str:
-        """Ask the frontend for a line (`input_request`); Ctrl-C while waiting interrupts."""
-        on_main_thread = threading.current_thread() is threading.main_thread()
-        # The runtime's own SIGINT handler only sets a flag its Lua hook polls, and no Lua runs
-        # while we wait on the stdin socket, so let SIGINT raise here instead.
-        previous = (
-            signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
-        )
-        try:
-            return self._kernel.getpass(prompt) if password else self._kernel.raw_input(prompt)
-        except StdinNotImplementedError:
-            raise StdinNotAvailable(
-                "this frontend does not accept input (the request has allow_stdin=false)"
-            ) from None
-        except EOFError:
-            raise StdinNotAvailable("end of input") from None
-        except KeyboardInterrupt:
-            self._kernel.runtime_interrupt()
-            raise StdinNotAvailable("interrupted") from None
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-
-
 class LLMSpellKernel(Kernel):
     """Jupyter kernel over one ScriptRuntime (Lua by default, `--engine python`)."""
 
@@ -128,16 +65,9 @@ class LLMSpellKernel(Kernel):
         self.next_input: str | None = None  # %load: the text the front end puts in the cell
         self._silent = False
         self._executing = False
-        # Built by `_start_runtime` on its own thread, started once the first kernel_info is
-        # answered (or by the first request that needs them, see `_wait_started`): building
-        # holds the GIL most of the time and would slow that first answer down.
-        self.runtime: ScriptRuntime | None = None
-        self.history: KernelHistory | None = None
-        # A broken config must not kill the kernel: every cell reports it instead.
-        self._startup_error: ScriptError | None = None
-        self._started = threading.Event()
-        self._starting = threading.Lock()
-        self._builder: threading.Thread | None = None
+        # the runtime and the history, built on a thread of their own once the first
+        # kernel_info is answered (or by the first request that needs them)
+        self._startup = RuntimeStartup(self.engine, FrontendSink(self), self.log, self._built)
         self._shut_down = False
         self._closing = threading.Lock()
         self._closed = False
@@ -146,80 +76,26 @@ class LLMSpellKernel(Kernel):
             for msg_type, handler in handlers.items():
                 handlers[msg_type] = self._answering(handler)
 
-    def _build_in_background(self) -> None:
-        """Start building the runtime (once)."""
-        with self._starting:
-            if self._builder is None:
-                self._builder = threading.Thread(
-                    target=self._start_runtime, name="llmspell-runtime", daemon=True
-                )
-                self._builder.start()
-
     async def kernel_info_request(self, stream: Any, ident: Any, parent: dict[str, Any]) -> None:
         await super().kernel_info_request(stream, ident, parent)
         # A moment later, once the reply and the `idle` status are out and the client that
         # asked has subscribed to IOPub (its iopub_welcome must come first); a request that
         # needs the runtime sooner starts the build itself.
-        asyncio.get_running_loop().call_later(BUILD_DELAY_S, self._build_in_background)
+        asyncio.get_running_loop().call_later(BUILD_DELAY_S, self._startup.begin)
 
-    def _start_runtime(self) -> None:
-        """Load the config and build the runtime and the history (importing the runtime,
-        pydantic and the engine is most of a kernel's start-up)."""
-        try:
-            from llmspell.runtime import LLMSpellConfig, ScriptRuntime, load_config
+    @property
+    def runtime(self) -> ScriptRuntime | None:
+        """The script runtime, once built (see kernel/startup.py)."""
+        return self._startup.runtime
 
-            history_file = LLMSpellConfig().resolved_history_file()
-            try:
-                loaded = load_config()
-                history_file = loaded.config.resolved_history_file()
-                runtime = ScriptRuntime(loaded.config, engine=self.engine, loaded_config=loaded)
-                runtime.set_output(FrontendSink(self))
-                runtime.widgets.connect()
-                self.runtime = runtime
-            except Exception as exc:
-                self._startup_error = ScriptError(
-                    type(exc).__name__, f"the llmspell runtime could not start: {exc}"
-                )
-                self.log.error("llmspell runtime failed to start", exc_info=True)
-            self.history = KernelHistory(history_file, self.engine)
-        except BaseException as exc:  # a request waiting for the runtime must learn of it
-            self._startup_error = _internal_error(exc)
-            self.log.error("llmspell runtime failed to start", exc_info=True)
-        finally:
-            self._started.set()
-            if self._shut_down:
-                self._close()
+    @property
+    def history(self) -> KernelHistory | None:
+        return self._startup.history
 
-    def _started_runtime(self) -> ScriptRuntime:
-        """The runtime, once `_start_runtime` built it (see `_wait_started`); raises the
-        start-up error when there is none."""
-        runtime = self._wait_started()
-        if runtime is None:
-            assert self._startup_error is not None
-            raise self._startup_error
-        return runtime
-
-    def _wait_started(self) -> ScriptRuntime | None:
-        """Wait until `_start_runtime` is done; Ctrl-C (SIGINT, also from an
-        interrupt_request) ends the wait with a KeyboardInterrupt ScriptError."""
-        if not self._started.is_set():
-            self._build_in_background()
-            on_main_thread = threading.current_thread() is threading.main_thread()
-            # outside a cell the kernel ignores SIGINT; this wait is part of a request
-            previous = (
-                signal.signal(signal.SIGINT, signal.default_int_handler) if on_main_thread else None
-            )
-            try:
-                while not self._started.wait(0.1):
-                    pass
-            except KeyboardInterrupt:
-                raise ScriptError(
-                    "KeyboardInterrupt", "interrupted while the llmspell runtime was starting"
-                ) from None
-            finally:
-                if previous is not None:
-                    signal.signal(signal.SIGINT, previous)
-        return self.runtime
+    def _built(self) -> None:
+        # a shutdown that came while the runtime was being built closes it now
+        if self._shut_down:
+            self._close()
 
     def _install_comms(self) -> None:
         """Comms for widgets, as ipykernel's IPython kernel installs them: `comm.create_comm`
@@ -255,8 +131,8 @@ class LLMSpellKernel(Kernel):
         rt = self.runtime
         if rt is not None:
             banner = rt.banner
-        elif self._startup_error is not None:
-            banner = f"llmspell ({self._startup_error})"
+        elif self._startup.error is not None:
+            banner = f"llmspell ({self._startup.error})"
         else:
             banner = (
                 f"llmspell {__version__} - {IMPLEMENTATION[self.engine]} engine, starting "
@@ -314,7 +190,7 @@ class LLMSpellKernel(Kernel):
                     await result
             except Exception as exc:
                 self.log.error("%s failed", msg_type, exc_info=True)
-                self._reply_error(stream, ident, parent, _internal_error(exc))
+                self._reply_error(stream, ident, parent, internal_error(exc))
 
         return answer
 
@@ -324,7 +200,7 @@ class LLMSpellKernel(Kernel):
         msg_type = parent["header"]["msg_type"]
         if not self.session or not msg_type.endswith("_request"):
             return  # one-way messages (comm_open, comm_msg, ...) get no reply
-        reply = _error_content(err)
+        reply = error_content(err)
         if msg_type == "execute_request":
             reply["execution_count"] = self.execution_count
         self.session.send(stream, msg_type.replace("_request", "_reply"), reply, parent, ident)
@@ -395,7 +271,7 @@ class LLMSpellKernel(Kernel):
         try:
             result = self._run(code, f"[cell {count}]")
         except ScriptError as err:
-            reply = _error_content(err)
+            reply = error_content(err)
             self.publish("error", {k: reply[k] for k in ("ename", "evalue", "traceback")})
         else:
             reply = {"status": "ok", "payload": [], "user_expressions": {}}
@@ -425,7 +301,7 @@ class LLMSpellKernel(Kernel):
     async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:
         pos = len(code) if cursor_pos is None else cursor_pos
         try:
-            runtime = self._wait_started()
+            runtime = self._startup.wait()
             if runtime is None:
                 return {
                     "status": "ok",
@@ -436,9 +312,9 @@ class LLMSpellKernel(Kernel):
                 }
             completion = runtime.complete(code, pos)
         except ScriptError as err:
-            return _error_content(err)
+            return error_content(err)
         except Exception as exc:
-            return _error_content(_internal_error(exc))
+            return error_content(internal_error(exc))
         return {
             "status": "ok",
             "matches": completion.matches,
@@ -456,24 +332,24 @@ class LLMSpellKernel(Kernel):
     ) -> dict[str, Any]:
         pos = len(code) if cursor_pos is None else cursor_pos
         try:
-            runtime = self._wait_started()
+            runtime = self._startup.wait()
             bundle = None if runtime is None else runtime.inspect(code, pos, detail_level)
         except ScriptError as err:
-            return _error_content(err)
+            return error_content(err)
         except Exception as exc:
-            return _error_content(_internal_error(exc))
+            return error_content(internal_error(exc))
         return {"status": "ok", "found": bundle is not None, "data": bundle or {}, "metadata": {}}
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:
         try:
-            runtime = self._wait_started()
+            runtime = self._startup.wait()
             if runtime is None:
                 return {"status": "unknown"}
             check = runtime.is_complete(code)
         except ScriptError as err:
-            return _error_content(err)
+            return error_content(err)
         except Exception as exc:
-            return _error_content(_internal_error(exc))
+            return error_content(internal_error(exc))
         reply: dict[str, Any] = {"status": check.status}
         if check.status == "incomplete":
             reply["indent"] = check.indent
@@ -495,13 +371,13 @@ class LLMSpellKernel(Kernel):
         # Only raw input is stored (there is no input transformation), so `raw` changes nothing.
         entries: list[HistoryEntry]
         try:
-            self._wait_started()
+            self._startup.wait()
         except ScriptError as interrupted:
-            return _error_content(interrupted)
+            return error_content(interrupted)
         history = self.history
         if history is None:
-            assert self._startup_error is not None
-            return _error_content(self._startup_error)
+            assert self._startup.error is not None
+            return error_content(self._startup.error)
         try:
             if hist_access_type == "tail":
                 entries = history.tail(n, output)
@@ -514,15 +390,15 @@ class LLMSpellKernel(Kernel):
                     "ValueError",
                     f"unknown hist_access_type {hist_access_type!r}; allowed: tail, range, search",
                 )
-                return _error_content(err)
+                return error_content(err)
         except sqlite3.Error as exc:
-            return _error_content(ScriptError("HistoryError", f"{history.path}: {exc}"))
+            return error_content(ScriptError("HistoryError", f"{history.path}: {exc}"))
         return {"status": "ok", "history": entries}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         # Runs on the control thread. A runtime still being built is closed once it is.
         self._shut_down = True
-        if self._started.is_set():
+        if self._startup.done:
             self._close()
         return {"status": "ok", "restart": restart}
 
@@ -550,7 +426,7 @@ class LLMSpellKernel(Kernel):
         return None
 
     def _run(self, code: str, name: str) -> Any:
-        runtime = self._started_runtime()
+        runtime = self._startup.require()
         self._executing = True
         try:
             return runtime.execute(code, name=name)
@@ -559,7 +435,7 @@ class LLMSpellKernel(Kernel):
         except KeyboardInterrupt:
             raise ScriptError("KeyboardInterrupt", "interrupted") from None
         except Exception as exc:
-            raise _internal_error(exc) from exc
+            raise internal_error(exc) from exc
         finally:
             self._executing = False
 
@@ -571,7 +447,7 @@ class LLMSpellKernel(Kernel):
             try:
                 value = self._run(expression, "[user expression]")
             except ScriptError as err:
-                results[key] = _error_content(err)
+                results[key] = error_content(err)
             else:
                 results[key] = {"status": "ok", "data": value.bundle, "metadata": {}}
         return results
@@ -584,35 +460,3 @@ class LLMSpellKernel(Kernel):
             history.store(line, source, output)
         except sqlite3.Error as exc:
             self.log.warning("history not saved to %s: %s", history.path, exc)
-
-
-def _error_content(err: ScriptError) -> dict[str, Any]:
-    return {
-        "status": "error",
-        "ename": err.ename,
-        "evalue": err.evalue,
-        "traceback": coloured_traceback(err),
-    }
-
-
-# ANSI colours as ipykernel uses them: the error class red, positions in the script green
-_RED, _GREEN, _RESET = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0m"
-# `[cell 3]:12:` (Lua) and `File "[cell 3]", line 12` (Python)
-_POSITION = re.compile(r'(?<![^\s(])(?:\[cell \d+\]|[^\s:"]+):\d+:|File "[^"]+", line \d+')
-
-
-def coloured_traceback(err: ScriptError) -> list[str]:
-    """The traceback lines with ANSI colours for the frontend (the CLI prints them plain, and
-    `evalue` stays plain everywhere)."""
-    out = []
-    for line in err.traceback:
-        if line.startswith(f"{err.ename}:") or line == err.ename:
-            line = f"{_RED}{err.ename}{_RESET}{line[len(err.ename) :]}"
-        out.append(_POSITION.sub(lambda m: f"{_GREEN}{m.group(0)}{_RESET}", line))
-    return out
-
-
-def _internal_error(exc: BaseException) -> ScriptError:
-    """A bug inside llmspell (not the user's script): show the Python traceback."""
-    lines = traceback.format_exception(exc)
-    return ScriptError(type(exc).__name__, str(exc), ["".join(lines).rstrip("\n")])

@@ -415,7 +415,7 @@ def test_python_engine_completes_module_names_after_import(py: KernelPair) -> No
 
 
 def test_python_tracebacks_are_coloured_the_same_way() -> None:
-    from llmspell.kernel.kernel import coloured_traceback
+    from llmspell.kernel.errors import coloured_traceback
     from llmspell.runtime import ScriptError
 
     lines = [
