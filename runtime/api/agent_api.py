@@ -292,9 +292,10 @@ class AgentApi(ApiNamespace):
         return AgentBuilder(self._ctx)
 
     def create(self, config: Any) -> AgentObject:
-        """Make an agent from a table: `{name?, model, system_prompt?, temperature?,
+        """Make an agent from a table: `{name?, model, provider?, system_prompt?, temperature?,
         max_tokens?, tools?, capabilities?, memory?, description?, context_window?,
-        max_history?, max_tool_rounds?}` (the builder's settings)."""
+        max_history?, max_tool_rounds?}` (the builder's settings; `provider = "openai", model =
+        "gpt-4o"` is `model = "openai/gpt-4o"`)."""
         table = require_table("Agent.create", "config", config)
         agent = _registry(self._ctx).define_from_table(None, table, "Agent.create")
         return AgentObject(self._ctx, agent)
