@@ -182,11 +182,13 @@ def test_delete_removes_the_artifact(lua: ScriptRuntime) -> None:
         STORE_EXAMPLE
         + """
         local deleted = Artifact.delete(session_id, artifact_id)
-        local found = pcall(Artifact.get, session_id, artifact_id)
-        return {deleted, found, #Artifact.list(session_id)}
+        local found, err = pcall(Artifact.get, session_id, artifact_id)
+        return {deleted, found, #Artifact.list(session_id), tostring(err), session_id}
         """,
     )
-    assert out == [True, False, 0]
+    deleted, found, left, err, session_id = out
+    assert (deleted, found, left) == (True, False, 0)
+    assert f"Artifact.get: no artifact 1 in session {session_id}" in err
 
 
 APPENDIX_FUNCTIONS = ["store", "store_file", "get", "list", "query", "delete"]
