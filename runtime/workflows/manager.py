@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound
-from llmspell.runtime.workflows.runner import RunServices, WorkflowRun
+from llmspell.runtime.workflows.runner import WorkflowRun
+from llmspell.runtime.workflows.steps import RunServices
 
 # (running step or None, steps finished so far), see RunServices.progress
 Progress = Callable[[str | None, int], None]
