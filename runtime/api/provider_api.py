@@ -49,8 +49,9 @@ class ProviderApi(ApiNamespace):
 
     def isAvailable(self, name: str) -> bool:
         """Whether provider `name` is configured, enabled and has its API key (from its
-        environment variable or `llmspell keys`); no request is made."""
-        return isinstance(name, str) and self._providers.is_available(name)
+        environment variable or `llmspell keys`); no request is made. A name that is not a
+        string is an error, as in `get`."""
+        return self._providers.is_available(require_str("Provider.isAvailable", "name", name))
 
     def script(self, name: str, replies: Any) -> int:
         """Queue the replies a `mock` provider gives next, in order: each a string (the text)

@@ -122,6 +122,8 @@ def test_a_name_that_is_not_a_string_is_an_error_naming_the_function(
         run(configured, "return Provider.get(42)")
     with pytest.raises(ScriptError, match=r"Provider\.get: name must be a string"):
         run(configured, "return Provider.getCapabilities({})")
+    with pytest.raises(ScriptError, match=r"Provider\.isAvailable: name must be a string"):
+        run(configured, "return Provider.isAvailable(nil)")
 
 
 APPENDIX_FUNCTIONS = ["list", "get", "getCapabilities", "isAvailable"]
