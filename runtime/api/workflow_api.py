@@ -4,325 +4,31 @@ conditional and loop workflows whose runs are persisted in workflow state and ca
 from __future__ import annotations
 
 import builtins
-import time
-import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
     ApiContext,
     ApiNamespace,
-    ApiObject,
     ValidationError,
     check_options,
-    ensure_data,
     optional_str,
     require_int,
     require_str,
     require_table,
     type_name,
 )
+from llmspell.runtime.api.workflow_objects import (
+    WorkflowBuilder,
+    WorkflowObject,
+    definition_of,
+    reference_step,
+    workflow_manager,
+)
 from llmspell.runtime.times import format_optional_time, format_time
-from llmspell.runtime.workflows import rendering  # registers the notebook view, too
-from llmspell.runtime.workflows.definition import KINDS, WorkflowDefinition, parse_workflow
+from llmspell.runtime.workflows.definition import KINDS, parse_workflow
 
 if TYPE_CHECKING:
-    from llmspell.runtime.workflows.manager import WorkflowManager
     from llmspell.storage.components.workflow_state import WorkflowExecution
-
-
-# a run shows its progress once it has taken this long (seconds)
-PROGRESS_AFTER_S = 1.0
-
-
-def _manager(ctx: ApiContext) -> WorkflowManager:
-    from llmspell.runtime.workflows.manager import WorkflowManager
-
-    return ctx.infrastructure.get(WorkflowManager)
-
-
-def _definition_of(value: Any) -> WorkflowDefinition | None:
-    return value.definition if isinstance(value, WorkflowObject) else None
-
-
-class WorkflowObject(ApiObject):
-    """A workflow made by `Workflow.sequential/parallel/conditional/loop` or a builder."""
-
-    api_name = "Workflow"
-
-    def __init__(self, ctx: ApiContext, definition: WorkflowDefinition) -> None:
-        self._ctx = ctx
-        self.definition = definition
-        self._state = "created"
-        self._last_execution: str | None = None
-
-    def __repr__(self) -> str:
-        return f"<Workflow {self.definition.name} ({self.definition.kind})>"
-
-    def execute(self, input: Any = None) -> dict[str, Any]:
-        """Run the workflow on `input` (a table; placeholders read it as `{{input.x}}`).
-        Returns `{success, outputs={[step]=result}, execution_id, duration_ms, error?,
-        workflow, type, steps}` plus the reference's `{status="completed"|"failed",
-        workflow_type, text, metadata={extra={execution_id, agent_outputs={[step]=output}}}}`
-        (`text`: the last step's text, an agent's reply or a string result; "" if none): a
-        tool step's result is its result table, a lua step's is
-        `{success=true, result=<fn(input) return>}`, a workflow step's is the nested result
-        (with `result` = its outputs), a loop body step's is a list with one result per
-        iteration. Every step is persisted as it runs (`State.workflow_get`). A failed step
-        fails the run per the error strategy (`success=false`, `error`), it does not raise;
-        an interrupt stops the run (recorded as failed) and raises."""
-        data = _input("Workflow.execute", input)
-        self._state = "running"
-        try:
-            result = _manager(self._ctx).execute(
-                self.definition, data, self._ctx.stop_requested, self._progress()
-            )
-        except BaseException:
-            self._state = "failed"
-            raise
-        self._state = "completed" if result.get("success") else "failed"
-        self._last_execution = result.get("execution_id")
-        return result
-
-    def execute_async(self, input: Any = None, callback: Any = None) -> dict[str, Any]:
-        """The reference's asynchronous run: llmspell runs it now, on the script's thread (Lua
-        is single-threaded), then calls `callback(result, nil)`, or `callback(nil, error)`
-        when the run failed; returns the result."""
-        if callback is not None and not callable(callback):
-            raise ValidationError(
-                f"Workflow.execute_async: callback must be a function, got {type_name(callback)}"
-            )
-        result = self.execute(input)
-        if callback is not None:
-            if result.get("success"):
-                callback(result, None)
-            else:
-                callback(None, result.get("error"))
-        return result
-
-    def validate(self) -> bool:
-        """True: a workflow is checked when it is built (an invalid definition raises there,
-        saying what is wrong), so one that exists is valid. (`local ok, errors =
-        wf:validate()` gives errors = nil.)"""
-        return True
-
-    def get_status(self) -> dict[str, Any]:
-        """`{state, execution_id}`: state is "created" (never run), "running", "completed"
-        or "failed" (the last run's); execution_id is the last run's."""
-        return {"state": self._state, "execution_id": self._last_execution}
-
-    def resume(self, execution_id: str) -> dict[str, Any]:
-        """Run a failed or unfinished execution of this workflow again from its first failed
-        or unfinished step, using the stored outputs of the steps before it (a parallel run
-        re-runs only its failed steps, a loop continues from the failed iteration). Resuming
-        a run that completed raises."""
-        execution_id = require_str("Workflow.resume", "execution_id", execution_id)
-        return _manager(self._ctx).resume(
-            self.definition, execution_id, self._ctx.stop_requested, self._progress()
-        )
-
-    def _progress(self) -> Callable[[str | None, int], None]:
-        """The run's progress as one display that updates in place (a notebook's; the CLI
-        shows none), from the first step boundary after PROGRESS_AFTER_S on: a quick run
-        adds nothing to the cell's output."""
-        definition = self.definition
-        total = len(definition.steps) if definition.kind in ("sequential", "parallel") else None
-        display_id = f"workflow-{uuid.uuid4().hex}"
-        started = time.monotonic()
-        shown = False
-
-        def report(running: str | None, finished: int) -> None:
-            nonlocal shown
-            if not shown and time.monotonic() - started < PROGRESS_AFTER_S:
-                return
-            bundle = rendering.progress_bundle(definition.name, finished, total, running)
-            self._ctx.sink.display(bundle, {}, display_id=display_id, update=shown)
-            shown = True
-
-        return report
-
-
-class WorkflowBuilder(ApiObject):
-    """`Workflow.builder():name(s):sequential():add_step(s):build()` and the like."""
-
-    api_name = "WorkflowBuilder"
-
-    def __init__(
-        self, ctx: ApiContext, register: Callable[[WorkflowObject], WorkflowObject]
-    ) -> None:
-        self._ctx = ctx
-        self._register = register
-        self._kind = "sequential"
-        self._spec: dict[str, Any] = {}
-
-    def name(self, name: str) -> WorkflowBuilder:
-        """The workflow's name."""
-        self._spec["name"] = require_str("WorkflowBuilder.name", "name", name)
-        return self
-
-    def description(self, text: str) -> WorkflowBuilder:
-        """A description of the workflow."""
-        self._spec["description"] = require_str(
-            "WorkflowBuilder.description", "text", text, allow_empty=True
-        )
-        return self
-
-    def sequential(self) -> WorkflowBuilder:
-        """Steps run one after another (the default)."""
-        self._kind = "sequential"
-        return self
-
-    def parallel(self) -> WorkflowBuilder:
-        """Steps run concurrently (Python-side work in a thread pool)."""
-        self._kind = "parallel"
-        return self
-
-    def conditional(self) -> WorkflowBuilder:
-        """Then-steps or else-steps run, by `condition`."""
-        self._kind = "conditional"
-        return self
-
-    def loop(self) -> WorkflowBuilder:
-        """The steps (the body) run once per iteration of `range`, `collection` or
-        `while_fn`."""
-        self._kind = "loop"
-        return self
-
-    def add_step(self, step: Any) -> WorkflowBuilder:
-        """Add a step (for a loop: a body step; for a conditional: a then-step)."""
-        key = {"loop": "body", "conditional": "then_steps"}.get(self._kind, "steps")
-        return self._append(key, step)
-
-    def add_then_step(self, step: Any) -> WorkflowBuilder:
-        """Add a step of a conditional's then-branch."""
-        return self._append("then_steps", step)
-
-    def add_else_step(self, step: Any) -> WorkflowBuilder:
-        """Add a step of a conditional's else-branch."""
-        return self._append("else_steps", step)
-
-    def condition(self, condition: Any) -> WorkflowBuilder:
-        """A conditional's condition: a function of the input or a condition table; for a
-        loop, its `while_fn`."""
-        self._spec["while_fn" if self._kind == "loop" else "condition"] = condition
-        return self
-
-    def step(self, name: Any, action: Any = None) -> WorkflowBuilder:
-        """The reference's `:step(name, {tool=name, params?}|{agent=name, prompt?})`; with one
-        table, `add_step`."""
-        if action is None:
-            return self.add_step(name)
-        return self.add_step(_action_step("WorkflowBuilder.step", name, action))
-
-    def branch(self, name: Any, action: Any) -> WorkflowBuilder:
-        """A parallel branch, as `:step(name, action)`."""
-        return self.add_step(_action_step("WorkflowBuilder.branch", name, action))
-
-    def when_true(self, action: Any) -> WorkflowBuilder:
-        """A conditional's then-step, `{tool=name, params?}|{agent=name, prompt?}`."""
-        return self.add_then_step(_action_step("WorkflowBuilder.when_true", "when_true", action))
-
-    def when_false(self, action: Any) -> WorkflowBuilder:
-        """A conditional's else-step, as `when_true`."""
-        return self.add_else_step(_action_step("WorkflowBuilder.when_false", "when_false", action))
-
-    def body(self, action: Any) -> WorkflowBuilder:
-        """A loop's body step, `{tool=name, params?}|{agent=name, prompt?}`; the reference's
-        `update` function is refused (a loop's state is its outputs, one per iteration)."""
-        if isinstance(action, dict) and "update" in action:
-            raise ValidationError(
-                "WorkflowBuilder.body: update is not supported: a loop does not share a mutable "
-                "context; each iteration's result is kept (outputs.body[i]) and while_fn gets "
-                "(input, index, previous outputs)"
-            )
-        return self._append("body", _action_step("WorkflowBuilder.body", "body", action))
-
-    def on_error(self, strategy: Any) -> WorkflowBuilder:
-        """The reference's `"retry"`, `"skip"` (llmspell's "continue") or `"fail"`
-        ("fail_fast")."""
-        mapped = {"retry": "retry", "skip": "continue", "fail": "fail_fast"}.get(strategy)
-        if mapped is None:
-            raise ValidationError(
-                f'WorkflowBuilder.on_error: strategy must be "retry", "skip" or "fail", '
-                f"got {strategy!r}"
-            )
-        retries = self._spec.get("error_strategy")
-        attempts = retries.get("max_attempts") if isinstance(retries, dict) else None
-        self._spec["error_strategy"] = (
-            {"type": "retry", "max_attempts": attempts or 3} if mapped == "retry" else mapped
-        )
-        return self
-
-    def max_retries(self, n: int) -> WorkflowBuilder:
-        """Retry a failed step up to `n` times (so `n + 1` attempts)."""
-        n = require_int("WorkflowBuilder.max_retries", "n", n, minimum=0)
-        self._spec["error_strategy"] = {"type": "retry", "max_attempts": n + 1}
-        return self
-
-    def timeout(self, ms: Any) -> WorkflowBuilder:
-        """Refused: a workflow has no time limit of its own; the cell's limits bound it."""
-        raise ValidationError(
-            "WorkflowBuilder.timeout is not supported: a workflow run has no time limit of its "
-            "own; the limits of the cell or script running it bound it (and an interrupt stops "
-            "it, recorded as failed)"
-        )
-
-    def merge_strategy(self, strategy: Any) -> WorkflowBuilder:
-        """`"combine"`: every branch's result, by name (the only merge llmspell does)."""
-        if strategy != "combine":
-            raise ValidationError(
-                f'WorkflowBuilder.merge_strategy: only "combine" is supported (outputs holds '
-                f"every branch's result by name), got {strategy!r}"
-            )
-        return self
-
-    def max_concurrency(self, n: int) -> WorkflowBuilder:
-        """At most `n` parallel steps at a time."""
-        self._spec["max_concurrency"] = require_int(
-            "WorkflowBuilder.max_concurrency", "n", n, minimum=1
-        )
-        return self
-
-    def error_strategy(self, strategy: Any) -> WorkflowBuilder:
-        """`"fail_fast"`, `"continue"`, `"retry"` or `{type="retry", max_attempts, backoff_ms}`."""
-        self._spec["error_strategy"] = strategy
-        return self
-
-    def range(self, start: int, stop: int, step: int = 1) -> WorkflowBuilder:
-        """A loop over `start..stop` (inclusive) by `step`."""
-        self._spec["range"] = [start, stop, step]
-        return self
-
-    def collection(self, items: Any) -> WorkflowBuilder:
-        """A loop over the items of a list."""
-        self._spec["collection"] = items
-        return self
-
-    def while_fn(self, fn: Any) -> WorkflowBuilder:
-        """A loop that runs while `fn(input, index, previous_outputs)` is true."""
-        self._spec["while_fn"] = fn
-        return self
-
-    def max_iterations(self, n: int) -> WorkflowBuilder:
-        """The most iterations a loop may run (default 1000)."""
-        self._spec["max_iterations"] = require_int(
-            "WorkflowBuilder.max_iterations", "n", n, minimum=1
-        )
-        return self
-
-    def build(self) -> WorkflowObject:
-        """The workflow; raises if the definition is incomplete or invalid."""
-        return self._register(
-            WorkflowObject(self._ctx, parse_workflow(self._kind, self._spec, _definition_of))
-        )
-
-    def _append(self, key: str, step: Any) -> WorkflowBuilder:
-        if not isinstance(step, dict):
-            raise ValidationError(
-                f"WorkflowBuilder.add_step: step must be a table, got {type_name(step)}"
-            )
-        self._spec.setdefault(key, []).append(step)
-        return self
 
 
 class WorkflowApi(ApiNamespace):
@@ -394,7 +100,7 @@ class WorkflowApi(ApiNamespace):
         limit = options.get("limit")
         if limit is not None:
             limit = require_int("Workflow.executions", "limit", limit, minimum=0)
-        return [_record(e) for e in _manager(self._ctx).executions(name, status, limit)]
+        return [_record(e) for e in workflow_manager(self._ctx).executions(name, status, limit)]
 
     def create(self, config: Any) -> WorkflowObject:
         """`Workflow.create{name, type?="sequential", steps, ...}`: a workflow of any kind from
@@ -409,7 +115,7 @@ class WorkflowApi(ApiNamespace):
             )
         for key in ("steps", "then_steps", "else_steps", "body"):
             if isinstance(options.get(key), list):
-                options[key] = [_reference_step(step) for step in options[key]]
+                options[key] = [reference_step(step) for step in options[key]]
         return self._make(kind, options)
 
     def from_yaml(self, yaml_string: Any) -> WorkflowObject:
@@ -496,7 +202,7 @@ class WorkflowApi(ApiNamespace):
         assert kind in KINDS
         options = require_table(f"Workflow.{kind}", "spec", spec)
         return self._register(
-            WorkflowObject(self._ctx, parse_workflow(kind, options, _definition_of))
+            WorkflowObject(self._ctx, parse_workflow(kind, options, definition_of))
         )
 
     def _make_or_build(self, kind: str, spec: Any) -> WorkflowObject | WorkflowBuilder:
@@ -510,44 +216,6 @@ class WorkflowApi(ApiNamespace):
     def _register(self, workflow: WorkflowObject) -> WorkflowObject:
         self._workflows[workflow.definition.name] = workflow
         return workflow
-
-
-def _action_step(fn: str, name: Any, action: Any) -> dict[str, Any]:
-    """A builder's `(name, {tool=name, params?}|{agent=name, prompt?})` as an llmspell step."""
-    if not isinstance(action, dict):
-        raise ValidationError(f"{fn}: action must be a table, got {type_name(action)}")
-    step: dict[str, Any] = _reference_step({"id": name, "action": action})
-    return step
-
-
-def _reference_step(step: Any) -> Any:
-    """A step as `{id, action={tool=name, params?}|{agent=name, prompt?}}` (the reference's
-    form) as llmspell's `{name, tool, input}` / `{name, agent, prompt}`; others unchanged."""
-    if not isinstance(step, dict) or "action" not in step:
-        return step
-    out = {k: v for k, v in step.items() if k not in ("id", "action")}
-    if "id" in step:
-        out["name"] = step["id"]
-    action = step["action"]
-    if not isinstance(action, dict):
-        raise ValidationError(
-            f"Workflow.create: a step's action must be a table, got {type_name(action)}"
-        )
-    action = dict(action)
-    if "params" in action:
-        action["input"] = action.pop("params")
-    return {**out, **action}
-
-
-def _input(fn: str, value: Any) -> dict[str, Any]:
-    if value is None or value == []:
-        return {}
-    if not isinstance(value, dict):
-        raise ValidationError(
-            f"{fn}: input must be a table of named fields, got {type_name(value)}"
-        )
-    data: dict[str, Any] = ensure_data(fn, "input", value)
-    return data
 
 
 def _record(execution: WorkflowExecution) -> dict[str, Any]:

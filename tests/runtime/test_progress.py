@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from llmspell.runtime import ScriptRuntime
-from llmspell.runtime.api import workflow_api
+from llmspell.runtime.api import workflow_objects
 
 THREE_STEPS = """
 wf = Workflow.sequential{name = "pipeline", steps = {
@@ -20,13 +20,13 @@ wf = Workflow.sequential{name = "pipeline", steps = {
 def test_a_long_workflow_run_shows_one_progress_display_updated_to_the_end(
     lua: ScriptRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workflow_api, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(workflow_objects, "PROGRESS_AFTER_S", 0.0)
     lua.execute(THREE_STEPS)
     seen: list[str] = []
     monkeypatch.setattr(
-        workflow_api.rendering,
+        workflow_objects.rendering,
         "progress_bundle",
-        _recording(workflow_api.rendering.progress_bundle, seen),
+        _recording(workflow_objects.rendering.progress_bundle, seen),
     )
     result = lua.execute("return wf:execute().success")
     assert result.value is True
@@ -47,7 +47,7 @@ def test_a_long_workflow_run_shows_one_progress_display_updated_to_the_end(
 def test_a_loop_shows_steps_done_without_a_total(
     lua: ScriptRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workflow_api, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(workflow_objects, "PROGRESS_AFTER_S", 0.0)
     result = lua.execute(
         'return Workflow.loop{name = "again", range = {start = 1, stop = 2}, max_iterations = 5,'
         ' body = {{name = "tick", fn = function() return 1 end}}}:execute().success'
@@ -61,7 +61,7 @@ def test_a_loop_shows_steps_done_without_a_total(
 def test_a_quick_workflow_run_adds_no_output(
     lua: ScriptRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workflow_api, "PROGRESS_AFTER_S", 600.0)
+    monkeypatch.setattr(workflow_objects, "PROGRESS_AFTER_S", 600.0)
     lua.execute(THREE_STEPS)
     result = lua.execute("return wf:execute().success")
     assert result.value is True and result.displays == []
