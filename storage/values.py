@@ -99,9 +99,17 @@ def canonical_json(what: str, value: Any, max_bytes: int | None = None) -> str:
     """`value` as canonical JSON text (sorted keys, no spaces, UTF-8: equal values give equal
     text, so it can be hashed), or ValueError if it is not JSON-able, holds a NUL character or
     is larger than `max_bytes` (named `what`)."""
+    return json_text(what, value, max_bytes, sort_keys=True)
+
+
+def json_text(
+    what: str, value: Any, max_bytes: int | None = None, *, sort_keys: bool = False
+) -> str:
+    """`value` as compact JSON text, or ValueError (naming it `what`) if it is not JSON-able,
+    holds a NUL character or is larger than `max_bytes` as UTF-8."""
     try:
         text = json.dumps(
-            value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+            value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys, allow_nan=False
         )
         size = len(text.encode("utf-8"))
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) included
@@ -121,7 +129,7 @@ def check_limit(value: int | None) -> int | None:
         isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER
     ):
         raise ValueError(
-            f"limit must be an integer from 0 to {MAX_INTEGER} or None, got {shown(value)}"
+            f"limit must be a non-negative integer (0 to {MAX_INTEGER}) or None, got {shown(value)}"
         )
     return value
 

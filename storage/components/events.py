@@ -35,7 +35,6 @@ from sqlalchemy import (
     select,
 )
 
-from llmspell.storage.components.kv import encode_value
 from llmspell.storage.database import Database
 from llmspell.storage.errors import StorageError
 from llmspell.storage.event_types import check_event_type, compile_pattern
@@ -49,7 +48,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import refuse_nul
+from llmspell.storage.values import check_limit, json_text, refuse_nul
 
 __all__ = [
     "EVENT_LOG_PARTITIONS",
@@ -275,7 +274,7 @@ class SqlEventLog:
             "event_type": check_event_type(event_type),
             "correlation_id": _optional_id("correlation_id", correlation_id),
             "timestamp": _aware("timestamp", timestamp) or now,
-            "payload": encode_value(data, self.max_payload_bytes, "data"),
+            "payload": json_text("data", data, self.max_payload_bytes),
             "expires_at": _aware("expires_at", expires_at),
         }
         if self._partitioned:
@@ -328,8 +327,7 @@ class SqlEventLog:
             stmt = stmt.where(self._until)
             params["until"] = _aware("until", until)
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+            check_limit(limit)
             stmt = stmt.limit(self._limit)
             params["limit"] = limit
         with self._db.transaction() as conn:

@@ -29,7 +29,7 @@ from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
-from llmspell.storage.values import message_text, refuse_nul
+from llmspell.storage.values import check_limit, message_text, refuse_nul
 
 __all__ = ["HookExecution", "HookHistorySettings", "HookHistoryStore", "SqlHookHistoryStore"]
 
@@ -175,10 +175,7 @@ class SqlHookHistoryStore:
         session_id: str | None = None,
         limit: int | None = None,
     ) -> list[HookExecution]:
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        check_limit(limit)
         given = {"point": point, "correlation_id": correlation_id, "session_id": session_id}
         for what, value in given.items():
             refuse_nul(what, value)

@@ -29,7 +29,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import refuse_nul, refuse_nul_in_json, require_text
+from llmspell.storage.values import check_limit, json_text, refuse_nul, require_text
 
 __all__ = ["KVSettings", "KVStore", "SqlKVStore", "StateVersion"]
 
@@ -126,23 +126,6 @@ kv_history = Table(
 )
 
 
-def encode_value(value: Any, max_bytes: int, what: str = "value") -> str:
-    """`value` as JSON text, or ValueError (naming it `what`) if it is not JSON-able, holds a
-    NUL character or is larger than `max_bytes`."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
-    refuse_nul_in_json(what, text, value)
-    size = len(text.encode("utf-8"))
-    if size > max_bytes:
-        raise ValueError(
-            f"{what} is {size} bytes as JSON; the limit is {max_bytes} bytes "
-            f"({max_bytes / 1048576:g} MiB, storage.max_value_mb)"
-        )
-    return text
-
-
 class SqlKVStore:
     """`KVStore` on any SQL backend, for one tenant.
 
@@ -202,7 +185,7 @@ class SqlKVStore:
         params: dict[str, Any] = {
             "scope": require_text("scope", scope),
             "key": require_text("key", key),
-            "value": encode_value(value, self.max_value_bytes),
+            "value": json_text("value", value, self.max_value_bytes),
             "updated_at": datetime.now(UTC),
         }
         with self._db.transaction(write=True) as conn:
@@ -263,10 +246,7 @@ class SqlKVStore:
             return int(conn.execute(self._clear, params).rowcount)
 
     def history(self, scope: str, key: str, limit: int | None = None) -> list[StateVersion]:
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        check_limit(limit)
         params = {
             "scope": require_text("scope", scope),
             "key": require_text("key", key),

@@ -35,7 +35,7 @@ from llmspell.storage.glob import matches_glob
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
-from llmspell.storage.values import refuse_nul
+from llmspell.storage.values import check_limit, refuse_nul
 
 __all__ = [
     "SESSION_ORDER_FIELDS",
@@ -88,8 +88,7 @@ class SessionQuery:
             raise ValueError(
                 f"order must be one of {', '.join(SESSION_ORDER_FIELDS)}, got {self.order_by!r}"
             )
-        if self.limit is not None and self.limit < 0:
-            raise ValueError(f"limit must be a non-negative integer, got {self.limit}")
+        check_limit(self.limit)
         if self.offset < 0:
             raise ValueError(f"offset must be a non-negative integer, got {self.offset}")
         refuse_nul("name", self.name)

@@ -28,13 +28,18 @@ from sqlalchemy import (
     update,
 )
 
-from llmspell.storage.components.kv import encode_value
 from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import message_text, optional_text, require_text
+from llmspell.storage.values import (
+    check_limit,
+    json_text,
+    message_text,
+    optional_text,
+    require_text,
+)
 
 __all__ = [
     "EXECUTION_STATUSES",
@@ -240,7 +245,7 @@ class SqlWorkflowStateStore:
 
     def _json(self, what: str, value: Any) -> str:
         try:
-            return encode_value(value, self.max_output_bytes)
+            return json_text("value", value, self.max_output_bytes)
         except ValueError as exc:
             raise ValueError(f"{what}: {exc}") from None
 
@@ -299,10 +304,7 @@ class SqlWorkflowStateStore:
         status: str | None = None,
         limit: int | None = None,
     ) -> list[WorkflowExecution]:
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
+        check_limit(limit)
         params: dict[str, Any] = {}
         if workflow_name is not None:
             params["workflow_name"] = require_text("workflow_name", workflow_name)

@@ -320,5 +320,5 @@ def test_a_state_over_the_size_limit_is_refused_and_the_stored_one_kept(
 
 @pytest.mark.parametrize("limit", [-1, 2**63])
 def test_bad_list_limits_are_refused(storage: SqlStorage, limit: int) -> None:
-    with pytest.raises(ValueError, match="limit must be an integer from 0 to 9223372036854775807"):
+    with pytest.raises(ValueError, match=r"limit must be a non-negative integer \(0 to 9223"):
         storage.agent_state.list(limit=limit)
