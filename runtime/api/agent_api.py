@@ -77,6 +77,13 @@ class AgentObject(ApiObject):
         turn = parse_input(input, "Agent.execute")
         return _registry(self._ctx).execute(self.agent, turn, self._ctx.stop_requested)
 
+    def prompt(self, text: str) -> str:
+        """Ask the agent and return only its reply text (`agent:execute(text).text`), as the
+        reference's context pattern uses it: `Agent.create("openai/gpt-4o"):prompt(p)`."""
+        text = require_str("Agent.prompt", "text", text)
+        reply: str = self.execute(text)["text"]
+        return reply
+
     def invokeStream(self, input: Any, options: Any = None, callback: Any = None) -> dict[str, Any]:
         """Like `execute`, streaming the reply: `fn(text)` is called with each piece as it
         arrives (`agent:invokeStream(input, fn)` or the reference's
@@ -295,7 +302,10 @@ class AgentApi(ApiNamespace):
         """Make an agent from a table: `{name?, model, provider?, system_prompt?, temperature?,
         max_tokens?, tools?, capabilities?, memory?, description?, context_window?,
         max_history?, max_tool_rounds?}` (the builder's settings; `provider = "openai", model =
-        "gpt-4o"` is `model = "openai/gpt-4o"`)."""
+        "gpt-4o"` is `model = "openai/gpt-4o"`), or from a model alone:
+        `Agent.create("openai/gpt-4o")`."""
+        if isinstance(config, str):
+            config = {"model": config}
         table = require_table("Agent.create", "config", config)
         agent = _registry(self._ctx).define_from_table(None, table, "Agent.create")
         return AgentObject(self._ctx, agent)

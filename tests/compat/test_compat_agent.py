@@ -557,3 +557,28 @@ def test_every_appendix_function_and_method_is_there(lua: ScriptRuntime) -> None
         """,
     )
     assert missing == {}
+
+
+def test_the_context_integration_pattern_runs_as_written(lua: ScriptRuntime) -> None:
+    # the appendix's Context section: `Agent.create(model):prompt(p)` returns the reply text,
+    # which the pattern stores in episodic memory ("mock" is the offline model)
+    out = run(
+        lua,
+        """
+        local session_id = Session.create({name = "pattern"})
+        local user_message = "What did we plan for Friday?"
+        Memory.episodic.add(session_id, "user", user_message, {})
+        local context = Context.assemble(user_message, "episodic", 4000, session_id)
+        local prompt = context.formatted .. "\\n\\nUser: " .. user_message
+        local response = Agent.create("mock"):prompt(prompt)
+        Memory.episodic.add(session_id, "assistant", response, {})
+        local turns = Memory.episodic.session(session_id)
+        return {type(response), turns[#turns].content == response, #turns}
+        """,
+    )
+    assert out == ["string", True, 2]
+
+
+def test_prompt_refuses_what_is_not_text(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"Agent.prompt: text must be a string, got table"):
+        run(lua, 'return Agent.create("mock"):prompt({})')
