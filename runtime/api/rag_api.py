@@ -19,7 +19,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import Records, register_renderer
-from llmspell.runtime.rag_display import ingest_progress, render_rag_value
+from llmspell.runtime.display.rag import ingest_progress, render_rag_value
 from llmspell.runtime.times import format_optional_time, format_time
 
 if TYPE_CHECKING:

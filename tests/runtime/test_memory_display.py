@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from runtime_helpers import MakeRuntime
 
-from llmspell.runtime.graph_display import is_neighbourhood, neighbourhood_html
+from llmspell.runtime.display.graph import is_neighbourhood, neighbourhood_html
 
 SETUP = """
 local a = Memory.semantic.add_entity{name = "Ada <A>", type = "person"}

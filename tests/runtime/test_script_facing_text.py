@@ -60,7 +60,7 @@ def test_hook_history_durations_are_rounded_to_microseconds(lua: ScriptRuntime) 
 
 
 def test_the_graph_drawing_is_as_large_as_what_it_draws() -> None:
-    from llmspell.runtime.graph_display import neighbourhood_svg
+    from llmspell.runtime.display.graph import neighbourhood_svg
 
     svg = neighbourhood_svg(
         [{"id": "b", "name": "Acme", "depth": 1}],

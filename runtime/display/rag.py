@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from llmspell.runtime.display import html_table
+from llmspell.runtime.display.bundles import html_table
 
 _WORDS = re.compile(r"\w+")
 

@@ -7,7 +7,7 @@ import html
 import math
 from typing import Any
 
-from llmspell.runtime.display import html_table
+from llmspell.runtime.display.bundles import html_table
 
 SIZE = 420
 RING = 150  # radius of the outermost ring

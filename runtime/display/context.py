@@ -7,7 +7,7 @@ import html
 import json
 from typing import Any
 
-from llmspell.runtime.rag_display import highlight_html
+from llmspell.runtime.display.rag import highlight_html
 
 CONTEXT_KEYS = {"chunks", "token_count", "total_confidence", "temporal_span", "formatted"}
 

@@ -97,7 +97,7 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
     bundle: dict[str, Any] = {"text/plain": text}
     plain = json_safe(value) if isinstance(value, (dict, list)) else None
     if plain is not None:
-        from llmspell.runtime.graph_display import is_neighbourhood, neighbourhood_html
+        from llmspell.runtime.display.graph import is_neighbourhood, neighbourhood_html
 
         if is_neighbourhood(value):
             bundle["text/html"] = neighbourhood_html(value)
