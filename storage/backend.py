@@ -39,6 +39,10 @@ class Backend(Protocol):
     # True: `open_storage` connects (and checks or migrates the schema) at once, so a broken
     # setup fails before a script starts; False: on first use (a PostgreSQL pool is costly).
     opens_eagerly: bool
+    # True: `Database.driver_transaction` runs its statements on the DBAPI connection (SQLite,
+    # in-process: SQLAlchemy's per-statement work would be most of the time); False: through
+    # a SQLAlchemy Connection (PostgreSQL: the round-trip dominates).
+    driver_transactions: bool
 
     def source(self, settings: StorageSettings) -> EngineSource:
         """The app's engine, created and prepared (schema checked or migrated) on first use,

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, RootTransaction, bindparam, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
+from llmspell.storage.driver import (
+    ConnectionRunner,
+    DriverRunner,
+    DriverStatement,
+    StatementRunner,
+)
 from llmspell.storage.errors import ConstraintViolation, StorageError
 from llmspell.storage.tenancy import TENANT_SETTING
 
@@ -146,6 +153,40 @@ class Database:
                 raise
             raise error from None
 
+    def statement(
+        self, statement: Executable, column_keys: Sequence[str] | None = None
+    ) -> DriverStatement:
+        """`statement` compiled once for this backend, for `driver_transaction` (an INSERT
+        names the parameters it takes in `column_keys`)."""
+        return DriverStatement(statement, self.engine.dialect, column_keys)
+
+    @contextmanager
+    def driver_transaction(self, write: bool = False) -> Iterator[StatementRunner]:
+        """`transaction` for `DriverStatement`s: on a backend with `driver_transactions`
+        (SQLite) they run on the DBAPI connection, skipping SQLAlchemy's per-statement work;
+        elsewhere through the transaction's Connection. Same locking, same errors."""
+        if not self.backend.driver_transactions:
+            with self.transaction(write) as conn:
+                yield ConnectionRunner(conn)
+            return
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            with self._serialized():
+                pooled = self.engine.raw_connection()
+                try:
+                    driver: Any = pooled.driver_connection
+                    driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    try:
+                        yield DriverRunner(driver, self.engine)
+                    except BaseException:
+                        driver.rollback()
+                        raise
+                    driver.commit()
+                finally:
+                    pooled.close()
+        except dbapi_error as exc:
+            raise self.source.explain(exc) or driver_failure(exc) from None
+
     def _begin(self, write: bool) -> tuple[Connection, RootTransaction]:
         engine = self.engine
         for attempt in range(2):
@@ -188,10 +229,20 @@ def statement_failure(exc: Exception) -> StorageError | None:
         return None
     logger.debug("a storage statement failed", exc_info=exc)
     orig = getattr(exc, "orig", None)
-    kind = type(orig if orig is not None else exc).__name__
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    return _failure(orig if orig is not None else exc, isinstance(exc, IntegrityError))
+
+
+def driver_failure(exc: Exception) -> StorageError:
+    """A DBAPI error of a `driver_transaction` no backend explained, as in `statement_failure`."""
+    logger.debug("a storage statement failed", exc_info=exc)
+    return _failure(exc, type(exc).__name__ == "IntegrityError")
+
+
+def _failure(error: BaseException, integrity: bool) -> StorageError:
+    kind = type(error).__name__
+    code = getattr(error, "sqlstate", None) or getattr(error, "sqlite_errorname", None)
     what = f"{kind} ({code})" if code else kind
-    if isinstance(exc, IntegrityError):
+    if integrity:
         return ConstraintViolation(
             f"the database refused a write that breaks one of its constraints: {what}"
         )

@@ -133,6 +133,7 @@ class SqliteBackend:
     sets_tenant = False
     persistent = True
     opens_eagerly = True
+    driver_transactions = True
 
     def source(self, settings: StorageSettings) -> EngineSource:
         path, timeout = settings.sqlite_path, settings.sqlite_busy_timeout_s
@@ -174,6 +175,7 @@ class MemoryBackend:
     sets_tenant = False
     persistent = False
     opens_eagerly = True
+    driver_transactions = True
 
     def source(self, settings: StorageSettings) -> EngineSource:
         return EngineSource(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -208,17 +209,32 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @contextmanager
 def recorded_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Collect (statement, parameters) of everything `engine` sends while the block runs."""
+    """Collect (statement, parameters) of everything `engine` sends while the block runs,
+    including what `Database.driver_transaction` runs on the DBAPI connection (SQLite)."""
     from sqlalchemy import event
+
+    from llmspell.storage.driver import DriverRunner
 
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         seen.append((statement, params))
 
+    def recording(run: Any) -> Any:
+        def wrapper(self: DriverRunner, statement: Any, params: Any) -> Any:
+            if self.engine is engine:
+                seen.append((statement.sql, statement.parameters(params)))
+            return run(self, statement, params)
+
+        return wrapper
+
     event.listen(engine, "before_cursor_execute", record)
     try:
-        yield seen
+        with (
+            mock.patch.object(DriverRunner, "first", recording(DriverRunner.first)),
+            mock.patch.object(DriverRunner, "execute", recording(DriverRunner.execute)),
+        ):
+            yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
 

@@ -131,7 +131,8 @@ class SqlKVStore:
 
     The current value lives in `kv_entries`; every kept version (current included) in
     `kv_history`, pruned to `history_limit` on each put. Statements are built once per store
-    (statement construction costs more than a SQLite lookup).
+    (statement construction costs more than a SQLite lookup); get and put, the hot path, are
+    compiled once too and run through `driver_transaction`.
     """
 
     def __init__(self, db: Database, tenant: Tenant, settings: KVSettings) -> None:
@@ -164,6 +165,11 @@ class SqlKVStore:
         self._prune = delete(h).where(
             tenant.where(h, "scope", "key"), h.c.version <= bindparam("oldest_dropped")
         )
+        self._fast_get = db.statement(self._get)
+        columns = ("scope", "key", "value", "updated_at")
+        self._fast_put = db.statement(self._put, column_keys=columns)
+        self._fast_record = db.statement(self._record, column_keys=(*columns, "version"))
+        self._fast_prune = db.statement(self._prune)
         self._delete_history = delete(h).where(tenant.where(h, "scope", "key"))
         self._delete = delete(e).where(tenant.where(e, "scope", "key"))
         self._clear_history = delete(h).where(tenant.where(h, "scope"))
@@ -177,9 +183,9 @@ class SqlKVStore:
 
     def get(self, scope: str, key: str) -> Any | None:
         params = {"scope": require_text("scope", scope), "key": require_text("key", key)}
-        with self._db.transaction() as conn:
-            text = conn.execute(self._get, params).scalar_one_or_none()
-        return None if text is None else json.loads(text)
+        with self._db.driver_transaction() as run:
+            row = run.first(self._fast_get, params)
+        return None if row is None else json.loads(row[0])
 
     def put(self, scope: str, key: str, value: Any) -> int:
         params: dict[str, Any] = {
@@ -188,14 +194,13 @@ class SqlKVStore:
             "value": json_text("value", value, self.max_value_bytes),
             "updated_at": datetime.now(UTC),
         }
-        with self._db.transaction(write=True) as conn:
-            version = int(conn.execute(self._put, params).scalar_one())
-            conn.execute(self._record, {**params, "version": version})
+        with self._db.driver_transaction(write=True) as run:
+            version = int(run.first(self._fast_put, params)[0])
+            params["version"] = version
+            run.execute(self._fast_record, params)
             if version > self.history_limit:
-                conn.execute(
-                    self._prune,
-                    {"scope": scope, "key": key, "oldest_dropped": version - self.history_limit},
-                )
+                params["oldest_dropped"] = version - self.history_limit
+                run.execute(self._fast_prune, params)
         return version
 
     def delete(self, scope: str, key: str) -> bool:

@@ -145,6 +145,7 @@ class PostgresBackend:
     sets_tenant = True
     persistent = True
     opens_eagerly = False
+    driver_transactions = False
 
     def source(self, settings: StorageSettings) -> EngineSource:
         connector = PostgresConnector(settings)
