@@ -177,16 +177,13 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
 
 
 def _load(args: argparse.Namespace) -> Any:
-    """The LoadedConfig of a run, with the CLI's defaults where no layer set a value."""
-    from llmspell.runtime.config import load_config, with_overrides
+    """The LoadedConfig of a run, with the CLI's defaults where no layer set a value; from the
+    config cache when nothing it depends on changed (a start without pydantic)."""
+    from llmspell.runtime.config_cache import load_config_cached
 
-    loaded = load_config(config_file=args.config, profile=args.profile)
-    defaults = {
-        key: value for key, (value, _) in CLI_DEFAULTS.items() if loaded.source_of(key) == "default"
-    }
-    if defaults:
-        loaded.config = with_overrides(loaded.config, defaults)
-    return loaded
+    return load_config_cached(
+        config_file=args.config, profile=args.profile, host_defaults=CLI_DEFAULTS
+    )
 
 
 def _run_code(
@@ -198,8 +195,9 @@ def _run_code(
     script_kwargs: dict[str, str] | None,
     print_value: bool,
 ) -> int:
-    from llmspell.runtime import ConfigError, ScriptError, ScriptRuntime
-    from llmspell.runtime.results import ConsoleSink, ScriptExit
+    from llmspell.runtime.config import ConfigError
+    from llmspell.runtime.results import ConsoleSink, ScriptError, ScriptExit
+    from llmspell.runtime.script_runtime import ScriptRuntime
 
     try:
         loaded = _load(args)

@@ -8,25 +8,38 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
 
-from llmspell.runtime.times import MAX_TTL_S
 from llmspell.storage.redaction import MASK, redact_secrets
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+    # served at run time by __getattr__ below
+    from llmspell.runtime.config_models import AgentsConfig as AgentsConfig
+    from llmspell.runtime.config_models import EmbeddingsConfig as EmbeddingsConfig
+    from llmspell.runtime.config_models import EnginesConfig as EnginesConfig
+    from llmspell.runtime.config_models import EventsConfig as EventsConfig
+    from llmspell.runtime.config_models import HooksConfig as HooksConfig
+    from llmspell.runtime.config_models import KernelConfig as KernelConfig
+    from llmspell.runtime.config_models import LLMSpellConfig as LLMSpellConfig
+    from llmspell.runtime.config_models import LuaEngineConfig as LuaEngineConfig
+    from llmspell.runtime.config_models import MemoryConfig as MemoryConfig
+    from llmspell.runtime.config_models import MockReplyConfig as MockReplyConfig
+    from llmspell.runtime.config_models import MockToolCallConfig as MockToolCallConfig
+    from llmspell.runtime.config_models import PostgresConfig as PostgresConfig
+    from llmspell.runtime.config_models import ProviderConfig as ProviderConfig
+    from llmspell.runtime.config_models import PythonEngineConfig as PythonEngineConfig
+    from llmspell.runtime.config_models import RagConfig as RagConfig
+    from llmspell.runtime.config_models import StorageConfig as StorageConfig
+    from llmspell.runtime.config_models import TenancyConfig as TenancyConfig
+    from llmspell.runtime.config_models import ToolsConfig as ToolsConfig
 
 APP_NAME = "llmspell"
 ENV_PREFIX = "LLMSPELL_"
@@ -44,259 +57,78 @@ class ConfigError(ValueError):
     """A configuration file, variable or flag is invalid; the message says where and why."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class LuaEngineConfig(_Section):
-    security: Literal["safe", "trusted"] = "safe"
-    max_memory_mb: int = Field(512, ge=16, le=1_048_576)
-    timeout_s: float = Field(0, ge=0)
-    # What os.getenv may read in safe mode (never LLMSPELL_* nor a provider's api_key_env).
-    env_allowlist: list[str] = Field(default_factory=lambda: ["HOME", "USER", "LANG", "TZ"])
-
-    @field_validator("env_allowlist")
-    @classmethod
-    def _harmless_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not ENV_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not an environment variable name")
-            if name.startswith(ENV_PREFIX):
-                raise ValueError(
-                    f"{name!r}: {ENV_PREFIX}* variables hold llmspell's own settings and "
-                    "cannot be readable by scripts"
-                )
-        return value
-
-
-class PythonEngineConfig(_Section):
-    # The Python engine has no sandbox: a deployment running untrusted scripts turns it off.
-    enabled: bool = True
-    timeout_s: float = Field(0, ge=0)
-
-
-class EnginesConfig(_Section):
-    lua: LuaEngineConfig = LuaEngineConfig()
-    python: PythonEngineConfig = PythonEngineConfig()
-
-
-class PostgresConfig(_Section):
-    url: str = "postgresql://llmspell_app@localhost/llmspell"
-    admin_url: str = ""
-    pool_min: int = Field(1, ge=0, le=1000)
-    pool_max: int = Field(10, ge=1, le=1000)
-    embedded: bool = False
-    data_dir: str = ""
-
-
-Backend = Literal["sqlite", "memory", "postgres"]
-
-
-def built_components() -> list[str]:
-    """The components `[storage.components]` may route: the storage registry's."""
-    from llmspell.storage.registry import component_names  # lists modules, imports none
-
-    return component_names()
-
-
-class StorageConfig(_Section):
-    backend: Backend = "sqlite"
-    path: str = ""
-    auto_upgrade: bool = True
-    max_value_mb: float = Field(10, gt=0, le=1024)
-    state_history_limit: int = Field(10, ge=1, le=10_000)
-    busy_timeout_s: float = Field(10, gt=0, le=3600)  # SQLite: how long a writer waits for a lock
-    max_artifact_mb: float = Field(100, gt=0, le=16_384)
-    postgres: PostgresConfig = PostgresConfig()
-    components: dict[str, Backend] = Field(default_factory=dict)
-
-    @field_validator("components")
-    @classmethod
-    def _known_components(cls, value: dict[str, str]) -> dict[str, str]:
-        built = built_components()
-        unknown = sorted(set(value) - set(built))
-        if unknown:
-            # A route for a store that does not exist would be silently ignored.
-            raise ValueError(f"unknown component {unknown[0]!r}; allowed: {', '.join(built)}")
-        return value
-
-
-class TenancyConfig(_Section):
-    tenant_id: str = Field("default", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
-
-
-class MemoryConfig(_Section):
-    enabled: bool = True
-    # Hybrid episodic search: weight of the vector score against BM25 (0 = keywords only).
-    vector_weight: float = Field(0.5, ge=0, le=1)
-    # Procedural suggestions rank by the lower bound of this confidence interval of the rate.
-    procedural_confidence: float = Field(0.9, gt=0, lt=1)
-    # "provider/model" that `Memory.consolidate{mode="llm"}` asks ("" = agents.default_model)
-    llm_model: str = ""
-
-
-class EmbeddingsConfig(_Section):
-    provider: Literal["local", "openai", "ollama", "hash"] = "local"
-    model: str = ""  # "" = the provider's default model
-    base_url: str = ""  # openai/ollama: the API root, e.g. http://localhost:11434/v1
-    api_key_env: str = ""  # openai: environment variable holding the key
-    dimensions: int = Field(0, ge=0, le=8192)  # openai: ask for this size; hash: its size
-    batch_size: int = Field(64, ge=1, le=4096)
-    cache_size: int = Field(4096, ge=0, le=10_000_000)  # embeddings kept by content hash
-    timeout_s: float = Field(60, gt=0)
-
-
-class RagConfig(_Section):
-    enabled: bool = True
-    chunk_size: int = Field(512, ge=16, le=65_536)
-    chunk_overlap: int = Field(64, ge=0, le=65_535)
-
-
-class MockToolCallConfig(_Section):
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class MockReplyConfig(_Section):
-    """One rule of a mock provider: when the last user message contains `when` (case-blind;
-    empty = any message), reply with `text` and/or ask for `tool_calls`."""
-
-    when: str = ""
-    text: str = ""
-    tool_calls: list[MockToolCallConfig] = Field(default_factory=list)
-
-
 # The environment variable a provider type reads its key from when `api_key_env` is not set.
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-PROVIDER_TYPES = ("openai", "anthropic", "ollama", "mock")
-_MOCK_ONLY = ("replies", "delay_ms")
+
+# The schema (pydantic models) lives in config_models.py, imported on first use: a start from
+# the config cache does without pydantic. These names are served from there.
+_MODEL_NAMES = frozenset(
+    {
+        "AgentsConfig",
+        "EmbeddingsConfig",
+        "EnginesConfig",
+        "EventsConfig",
+        "HooksConfig",
+        "KernelConfig",
+        "LLMSpellConfig",
+        "LuaEngineConfig",
+        "MemoryConfig",
+        "MockReplyConfig",
+        "MockToolCallConfig",
+        "PostgresConfig",
+        "ProviderConfig",
+        "PythonEngineConfig",
+        "RagConfig",
+        "StorageConfig",
+        "TenancyConfig",
+        "ToolsConfig",
+    }
+)
 
 
-class ProviderConfig(_Section):
-    type: Literal["openai", "anthropic", "ollama", "mock"]
-    enabled: bool = True
-    api_key_env: str = ""  # "" = the type's default (OPENAI_API_KEY, ANTHROPIC_API_KEY)
-    base_url: str = ""  # "" = the vendor's API (ollama: http://localhost:11434/v1)
-    model: str = ""  # the model used when an agent names only the provider
-    models: list[str] = Field(default_factory=list)  # other models to list as available
-    timeout_s: float = Field(60, gt=0, le=3600)
-    max_retries: int = Field(2, ge=0, le=10)  # on 429, 5xx and dropped connections
-    # mock only: scripted rules and a simulated latency
-    replies: list[MockReplyConfig] = Field(default_factory=list)
-    delay_ms: float = Field(0, ge=0, le=600_000)
+def __getattr__(name: str) -> Any:
+    if name not in _MODEL_NAMES:
+        raise AttributeError(f"module 'llmspell.runtime.config' has no attribute {name!r}")
+    from llmspell.runtime import config_models
 
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, value: str) -> str:
-        if value and not ENV_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not an environment variable name")
-        return value
-
-    @model_validator(mode="after")
-    def _mock_keys_only_for_mock(self) -> ProviderConfig:
-        if self.type != "mock":
-            for key in _MOCK_ONLY:
-                if key in self.model_fields_set:
-                    raise ValueError(
-                        f"{key} is a setting of type 'mock' providers, not of type {self.type!r}"
-                    )
-        return self
-
-    @property
-    def key_env(self) -> str:
-        """The environment variable the key is read from ("" when the type needs none)."""
-        return self.api_key_env or DEFAULT_KEY_ENV.get(self.type, "")
+    value = getattr(config_models, name)
+    globals()[name] = value
+    return value
 
 
-class AgentsConfig(_Section):
-    default_model: str = ""  # "provider/model" for agents and templates that name none
-    max_tool_rounds: int = Field(5, ge=1, le=100)  # model→tools→model rounds per execute
-    max_history_messages: int = Field(20, ge=0, le=10_000)  # conversation kept per agent
-    memory_context_tokens: int = Field(1000, ge=1, le=100_000)  # Context for memory(true)
+# What a setting resolves to. The models' methods (`config.resolved_storage_path()`) and the
+# cached config's views both answer with these.
+def storage_path_of(config: LLMSpellConfig) -> Path:
+    """The SQLite file `config` uses (the user data dir when `storage.path` is empty)."""
+    if config.storage.path:
+        return Path(config.storage.path).expanduser()
+    return data_dir() / "llmspell.db"
 
 
-class ToolsConfig(_Section):
-    allowed_paths: list[str] = Field(default_factory=list)
-    network_allowed: bool = False
+def pg_data_dir_of(config: LLMSpellConfig) -> Path:
+    """Where an embedded PostgreSQL keeps its cluster."""
+    if config.storage.postgres.data_dir:
+        return Path(config.storage.postgres.data_dir).expanduser()
+    return data_dir() / "postgres"
 
 
-class HooksConfig(_Section):
-    enabled: bool = True  # false: the Hook global raises "disabled in config"; nothing runs
+def history_file_of(config: LLMSpellConfig) -> Path:
+    """The kernel's history file (the user data dir when `kernel.history_file` is empty)."""
+    if config.kernel.history_file:
+        return Path(config.kernel.history_file).expanduser()
+    return data_dir() / "kernel_history.db"
 
 
-class EventsConfig(_Section):
-    enabled: bool = True  # false: the Event global raises "disabled in config"
-    queue_size: int = Field(1000, ge=1, le=1_000_000)  # per subscription; the oldest drop first
-    # expiry of an event published without ttl_s; 0 = never
-    default_ttl_s: float = Field(0, ge=0, le=MAX_TTL_S)
-
-
-class KernelConfig(_Section):
-    history_file: str = ""
-    display_max_depth: int = Field(4, ge=1, le=64)
-    display_max_items: int = Field(100, ge=1, le=100_000)
-    display_max_string: int = Field(10_000, ge=16)
-
-
-class LLMSpellConfig(_Section):
-    """The whole validated configuration (see spec/architecture.md, Configuration)."""
-
-    default_engine: Literal["lua", "python"] = "lua"
-    engines: EnginesConfig = EnginesConfig()
-    storage: StorageConfig = StorageConfig()
-    tenancy: TenancyConfig = TenancyConfig()
-    memory: MemoryConfig = MemoryConfig()
-    embeddings: EmbeddingsConfig = EmbeddingsConfig()
-    rag: RagConfig = RagConfig()
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    agents: AgentsConfig = AgentsConfig()
-    tools: ToolsConfig = ToolsConfig()
-    hooks: HooksConfig = HooksConfig()
-    events: EventsConfig = EventsConfig()
-    kernel: KernelConfig = KernelConfig()
-
-    @model_validator(mode="after")
-    def _consistent_engines(self) -> LLMSpellConfig:
-        if self.default_engine == "python" and not self.engines.python.enabled:
-            raise ValueError(
-                "default_engine is 'python' but engines.python.enabled is false; "
-                "use default_engine = 'lua' or enable the Python engine"
-            )
-        exposed = sorted(set(self.engines.lua.env_allowlist) & secret_env_names(self))
-        if exposed:
-            raise ValueError(
-                f"engines.lua.env_allowlist names {exposed[0]!r}, a provider's api_key_env: "
-                "API keys cannot be readable by scripts"
-            )
-        return self
-
-    def resolved_storage_path(self) -> Path:
-        """The SQLite file this config uses (the user data dir when `storage.path` is empty)."""
-        if self.storage.path:
-            return Path(self.storage.path).expanduser()
-        return data_dir() / "llmspell.db"
-
-    def resolved_pg_data_dir(self) -> Path:
-        """Where an embedded PostgreSQL keeps its cluster."""
-        if self.storage.postgres.data_dir:
-            return Path(self.storage.postgres.data_dir).expanduser()
-        return data_dir() / "postgres"
-
-    def resolved_history_file(self) -> Path:
-        """The kernel's history file (the user data dir when `kernel.history_file` is empty)."""
-        if self.kernel.history_file:
-            return Path(self.kernel.history_file).expanduser()
-        return data_dir() / "kernel_history.db"
+def key_env_of(provider: ProviderConfig) -> str:
+    """The environment variable a provider's key is read from ("" when its type needs none)."""
+    return provider.api_key_env or DEFAULT_KEY_ENV.get(provider.type, "")
 
 
 # Settings whose empty value means "a file in the user data dir": what they resolve to.
 RESOLVED_PATHS = {
-    "storage.path": LLMSpellConfig.resolved_storage_path,
-    "storage.postgres.data_dir": LLMSpellConfig.resolved_pg_data_dir,
-    "kernel.history_file": LLMSpellConfig.resolved_history_file,
+    "storage.path": storage_path_of,
+    "storage.postgres.data_dir": pg_data_dir_of,
+    "kernel.history_file": history_file_of,
 }
 
 
@@ -392,6 +224,10 @@ def load_config(
     for source, data in layers:
         _merge(merged, data, source, sources, prefix="")
     # Env values name their variable, so an error can point at it.
+    from pydantic import ValidationError
+
+    from llmspell.runtime.config_models import LLMSpellConfig
+
     try:
         config = LLMSpellConfig.model_validate(merged)
     except ValidationError as exc:
@@ -404,6 +240,10 @@ def validate_file(path: str | os.PathLike[str]) -> LLMSpellConfig:
     data = _read_toml(Path(path))
     sources: dict[str, str] = {}
     _merge({}, data, str(path), sources, prefix="")
+    from pydantic import ValidationError
+
+    from llmspell.runtime.config_models import LLMSpellConfig
+
     try:
         config = LLMSpellConfig.model_validate(data)
     except ValidationError as exc:
@@ -411,18 +251,27 @@ def validate_file(path: str | os.PathLike[str]) -> LLMSpellConfig:
     return config
 
 
+def candidate_files(
+    config_file: str | os.PathLike[str] | None, env: Mapping[str, str], cwd: Path
+) -> list[Path]:
+    """The config files discovery looks at, present or not: the explicit one (`config_file`,
+    else LLMSPELL_CONFIG), else the user file and ./llmspell.toml, in layering order."""
+    explicit = config_file or env.get("LLMSPELL_CONFIG") or None
+    if explicit:
+        return [Path(explicit).expanduser()]
+    # The user file is the base; ./llmspell.toml (more specific) is layered over it.
+    return [user_config_file(), cwd / "llmspell.toml"]
+
+
 def _discover_files(
     config_file: str | os.PathLike[str] | None, env: Mapping[str, str], cwd: Path
 ) -> list[Path]:
-    explicit = config_file or env.get("LLMSPELL_CONFIG") or None
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        return [path]
-    found = [p for p in (user_config_file(), cwd / "llmspell.toml") if p.is_file()]
-    # The user file is the base; ./llmspell.toml (more specific) is layered over it.
-    return found
+    candidates = candidate_files(config_file, env, cwd)
+    if config_file or env.get("LLMSPELL_CONFIG"):
+        if not candidates[0].is_file():
+            raise ConfigError(f"config file {str(candidates[0])!r} does not exist")
+        return candidates
+    return [p for p in candidates if p.is_file()]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -441,7 +290,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
-    top_level = {name for name, info in LLMSpellConfig.model_fields.items()}
+    from llmspell.runtime.config_models import LLMSpellConfig
+
+    top_level = set(LLMSpellConfig.model_fields)
     flat: dict[str, Any] = {}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
@@ -557,6 +408,10 @@ def _describe_source(source: str, dotted: str) -> str:
 
 
 def _allowed_keys(parent: str) -> list[str]:
+    from pydantic import BaseModel
+
+    from llmspell.runtime.config_models import LLMSpellConfig
+
     model: type[BaseModel] = LLMSpellConfig
     keyed_by_name = False  # the previous part was a dict of sections (`providers`)
     for part in [p for p in parent.split(".") if p]:
@@ -642,11 +497,30 @@ def format_sources(rows: Sequence[tuple[str, Any, str]]) -> str:
     )
 
 
+def with_host_defaults(
+    loaded: LoadedConfig, host_defaults: Mapping[str, tuple[Any, str]]
+) -> LoadedConfig:
+    """`loaded` with the host's defaults (key → (value, description)) for the keys no layer
+    set: what `llmspell run/exec` use (a time limit the kernel does not have)."""
+    defaults = {
+        key: value
+        for key, (value, _) in host_defaults.items()
+        if loaded.source_of(key) == "default"
+    }
+    if defaults:
+        loaded.config = with_overrides(loaded.config, defaults)
+    return loaded
+
+
 def with_overrides(config: LLMSpellConfig, overrides: Mapping[str, Any]) -> LLMSpellConfig:
     """A copy of `config` with dotted keys replaced (validated)."""
     data = config.model_dump()
     sources: dict[str, str] = {}
     _merge(data, _nest(dict(overrides)), "flag", sources, prefix="")
+    from pydantic import ValidationError
+
+    from llmspell.runtime.config_models import LLMSpellConfig
+
     try:
         updated = LLMSpellConfig.model_validate(data)
     except ValidationError as exc:

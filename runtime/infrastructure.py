@@ -8,10 +8,10 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.host_limits import HostLimits
 
 if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
     from llmspell.storage.sql_storage import SqlStorage
 
 logger = logging.getLogger("llmspell.infrastructure")

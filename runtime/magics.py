@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.config import LLMSpellConfig, format_sources
+from llmspell.runtime.config import format_sources
 from llmspell.runtime.results import Completion, OutputSink, ScriptError
 from llmspell.runtime.workspace_magics import WorkspaceMagics
 
 if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
     from llmspell.runtime.script_runtime import Engine
 
 # (has_value, value, bundle): what Engine.execute returns

@@ -7,13 +7,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ProducerStep
 from llmspell.runtime.code_hooks import execute_with_hooks
-from llmspell.runtime.config import LLMSpellConfig, LoadedConfig, describe_sources
+from llmspell.runtime.config import LoadedConfig, describe_sources
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.errors import ScriptStopping
@@ -30,6 +30,9 @@ from llmspell.runtime.results import (
     ScriptError,
 )
 from llmspell.runtime.widgets import WidgetHost
+
+if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
 
 ENGINES = ("lua", "python")
 INCOMPLETE = CompletenessCheck("incomplete", "")

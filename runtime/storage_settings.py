@@ -6,10 +6,12 @@ including each component's settings object and backend override.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.config import LLMSpellConfig
 from llmspell.storage.settings import StorageSettings
+
+if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
 
 
 def storage_settings(config: LLMSpellConfig) -> StorageSettings:

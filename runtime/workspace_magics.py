@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.config import ENV_PREFIX, SECRET_MARKERS, LLMSpellConfig, secret_env_names
+from llmspell.runtime.config import ENV_PREFIX, SECRET_MARKERS, secret_env_names
 from llmspell.runtime.results import OutputSink, ScriptError
 from llmspell.storage.redaction import MASK, redact_secrets
 
 if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
     from llmspell.runtime.script_runtime import Engine
 
 Outcome = tuple[bool, Any, dict[str, Any]]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
@@ -31,7 +31,6 @@ from llmspell.runtime.api.base import (
     public_members,
     type_name,
 )
-from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle, picture_first
 from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
@@ -45,6 +44,9 @@ from llmspell.runtime.results import (
     ScriptExit,
     StdinNotAvailable,
 )
+
+if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
 
 _MISSING = object()
 

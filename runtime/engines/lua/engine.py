@@ -10,12 +10,11 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lupa.lua54 as lupa
 
 from llmspell.runtime.api.base import ProducerStep
-from llmspell.runtime.config import LLMSpellConfig
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.engines.introspection import Introspection
@@ -33,6 +32,9 @@ from llmspell.runtime.results import (
     ScriptError,
     StdinNotAvailable,
 )
+
+if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
 
 HOOK_COUNT = 10_000  # VM instructions between interrupt/timeout checks (~0.1 ms)
 _MACHINERY_POSITION = re.compile(r"llmspell:\d+: ")

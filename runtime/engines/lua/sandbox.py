@@ -8,11 +8,15 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from llmspell.runtime.config import ENV_PREFIX, LLMSpellConfig, secret_env_names
+from llmspell.runtime.config import ENV_PREFIX, secret_env_names
 from llmspell.runtime.errors import InvalidArgument
 from llmspell.runtime.tools.paths import check_path_length
 from llmspell.storage.values import shown
+
+if TYPE_CHECKING:
+    from llmspell.runtime.config import LLMSpellConfig
 
 # Lua module names: identifiers joined by dots (`lib.util`); nothing that could name a path.
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")

@@ -1,0 +1,170 @@
+"""`llmspell run/exec` start from the config cache: without pydantic, SQLAlchemy or numpy when a
+script needs none of them, and with a fresh validation whenever an input of the config changed
+or the cache is stale or corrupt."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from cli_helpers import LLMSPELL, RunCli
+
+from llmspell.runtime.config import user_config_file
+from llmspell.runtime.config_cache import (
+    ConfigView,
+    LLMSpellConfigView,
+    cache_file,
+    load_config_cached,
+)
+from llmspell.runtime.config_models import LLMSpellConfig
+
+HEAVY = ("pydantic", "sqlalchemy", "numpy")
+
+
+def imported_modules(*argv: str, cwd: Path) -> set[str]:
+    """The modules `llmspell argv...` imported (from `python -X importtime`)."""
+    proc = subprocess.run(
+        [str(LLMSPELL), *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        cwd=cwd,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", proc.stderr, re.M))
+
+
+def test_exec_from_a_warm_cache_imports_no_pydantic_sqlalchemy_or_numpy(
+    isolated_env: Path,
+) -> None:
+    first = imported_modules("exec", "print(1)", cwd=isolated_env)
+    assert "pydantic" in first  # no cache yet: the config is validated
+    warm = imported_modules("exec", "print(1)", cwd=isolated_env)
+    assert "llmspell.runtime.config_cache" in warm
+    assert sorted(m for m in warm if m.split(".")[0] in HEAVY) == []
+
+
+def test_a_script_touching_state_runs_from_the_cache(llmspell: RunCli) -> None:
+    assert llmspell("exec", "print(1)").code == 0  # fills the cache
+    saved = llmspell(
+        "exec", 'State.save("global", "k", {n = 7}); print(State.load("global", "k").n)'
+    )
+    assert (saved.code, saved.out, saved.err) == (0, "7\n", "")
+    again = llmspell("exec", 'print(State.load("global", "k").n)')
+    assert again.out == "7\n"
+
+
+def test_run_and_exec_see_the_cli_time_limit_from_the_cache(llmspell: RunCli) -> None:
+    for _ in range(2):  # cold, then warm
+        shown = llmspell("exec", 'print(Config.get("engines.lua.timeout_s"))')
+        assert shown.out == "300.0\n", shown.err
+
+
+def test_a_corrupt_cache_is_ignored_and_rewritten(isolated_env: Path) -> None:
+    path = cache_file()
+    path.parent.mkdir(parents=True)
+    for garbage in ("{not json", json.dumps({"key": 1}), json.dumps([1, 2]), "\xff"):
+        path.write_text(garbage, encoding="latin-1")
+        loaded = load_config_cached(profile="memory")
+        assert isinstance(loaded.config, LLMSpellConfig)  # validated afresh
+        assert loaded.config.storage.backend == "memory"
+        assert "key" in json.loads(path.read_text())
+    assert isinstance(load_config_cached(profile="memory").config, LLMSpellConfigView)
+
+
+def test_a_cache_of_other_inputs_is_stale(isolated_env: Path) -> None:
+    load_config_cached(profile="memory")
+    entry = json.loads(cache_file().read_text())
+    entry["config"]["f"]["storage"]["f"]["backend"] = "postgres"
+    entry["key"] = "0" * 64  # written for some other inputs
+    cache_file().write_text(json.dumps(entry))
+    loaded = load_config_cached(profile="memory")
+    assert isinstance(loaded.config, LLMSpellConfig)
+    assert loaded.config.storage.backend == "memory"
+
+
+@pytest.mark.parametrize("where", ["cwd", "user"])
+def test_a_changed_config_file_invalidates_the_cache(isolated_env: Path, where: str) -> None:
+    path = isolated_env / "llmspell.toml" if where == "cwd" else user_config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[rag]\nchunk_size = 100\n")
+    assert load_config_cached().config.rag.chunk_size == 100
+    assert isinstance(load_config_cached().config, LLMSpellConfigView)
+    # same size, same second: only the content differs
+    path.write_text("[rag]\nchunk_size = 200\n")
+    loaded = load_config_cached()
+    assert loaded.config.rag.chunk_size == 200
+    assert loaded.sources["rag.chunk_size"] == str(path)
+    path.unlink()
+    assert load_config_cached().config.rag.chunk_size == 512
+
+
+def test_an_invalid_config_file_fails_even_after_a_valid_one_was_cached(
+    isolated_env: Path,
+) -> None:
+    from llmspell.runtime.config import ConfigError
+
+    toml = isolated_env / "llmspell.toml"
+    toml.write_text("[rag]\nchunk_size = 100\n")
+    load_config_cached()
+    toml.write_text("[rag]\nchunk_size = 1\n")
+    with pytest.raises(ConfigError, match=r"rag\.chunk_size = 1"):
+        load_config_cached()
+
+
+def test_a_changed_environment_variable_invalidates_the_cache(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_config_cached().config.storage.backend == "sqlite"
+    monkeypatch.setenv("LLMSPELL_PROFILE", "memory")
+    assert load_config_cached().config.storage.backend == "memory"
+    assert isinstance(load_config_cached().config, LLMSpellConfigView)
+    monkeypatch.setenv("LLMSPELL_RAG__CHUNK_SIZE", "100")
+    assert load_config_cached().config.rag.chunk_size == 100
+    monkeypatch.setenv("LLMSPELL_RAG__CHUNK_SIZE", "200")
+    assert load_config_cached().config.rag.chunk_size == 200
+
+
+def test_values_from_environment_variables_are_never_written_to_the_cache(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://app:s3cret-from-env@db/llmspell"
+    monkeypatch.setenv("LLMSPELL_STORAGE__POSTGRES__URL", url)
+    for _ in range(2):
+        loaded = load_config_cached()
+        assert loaded.config.storage.postgres.url == url
+        assert isinstance(loaded.config, LLMSpellConfig)  # validated each time
+    assert not cache_file().exists()
+
+
+def test_the_cached_view_answers_like_the_validated_model(isolated_env: Path) -> None:
+    (isolated_env / "llmspell.toml").write_text(
+        '[providers.work]\ntype = "openai"\nmodel = "gpt-x"\n'
+        '[providers.local]\ntype = "mock"\napi_key_env = "LOCAL_KEY"\n'
+        '[[providers.local.replies]]\nwhen = "hi"\ntext = "hello"\n'
+        '[storage.components]\nkv = "memory"\n'
+    )
+    validated = load_config_cached().config
+    view = load_config_cached().config
+    assert isinstance(view, LLMSpellConfigView) and isinstance(validated, LLMSpellConfig)
+    assert view.model_dump() == validated.model_dump()
+    assert view.model_dump(mode="json") == validated.model_dump(mode="json")
+    assert view.resolved_storage_path() == validated.resolved_storage_path()
+    assert view.resolved_history_file() == validated.resolved_history_file()
+    assert view.providers["work"].key_env == "OPENAI_API_KEY"
+    assert view.providers["local"].key_env == "LOCAL_KEY"
+    assert view.providers["local"].replies[0].text == "hello"
+    assert view.storage.components == {"kv": "memory"}  # a table, not a section
+    # what the view does not hold itself, the model built from its values answers
+    assert view.providers["work"].model_copy().model == "gpt-x"
+    assert view.rag.model_copy(update={"chunk_size": 99}).chunk_size == 99
+    with pytest.raises(AttributeError, match="read-only: cannot set RagConfig 'chunk_size'"):
+        view.rag.chunk_size = 1
+    with pytest.raises(ValueError, match="model_dump: mode must be 'python' or 'json'"):
+        view.model_dump(mode="yaml")
+    assert isinstance(view.storage, ConfigView)
