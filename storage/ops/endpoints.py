@@ -1,0 +1,148 @@
+"""The two ends of a transfer: an opened storage, the tenants it holds, and how rows go in
+(PostgreSQL COPY, an INSERT of many rows elsewhere).
+
+A source or target is given as `StorageSettings` (opened here, closed after) or as an open
+`SqlStorage` (the memory backend, whose database lives only in the process that opened it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select, text, union
+from sqlalchemy.engine import Dialect
+
+from llmspell.storage import registry
+from llmspell.storage.backend import backend_for
+from llmspell.storage.database import Database
+from llmspell.storage.registry import Component
+from llmspell.storage.settings import StorageSettings
+from llmspell.storage.sql_storage import SqlStorage, open_storage
+from llmspell.storage.tenancy import check_tenant_id
+
+Endpoint = StorageSettings | SqlStorage
+# The tenant a transfer opens storage as; every statement names its own tenant.
+OPENING_TENANT = "llmspell-transfer"
+
+
+@contextmanager
+def opened(endpoint: Endpoint) -> Iterator[SqlStorage]:
+    """`endpoint` as an open storage (closed afterwards when opened here)."""
+    if isinstance(endpoint, SqlStorage):
+        yield endpoint
+        return
+    if not isinstance(endpoint, StorageSettings):
+        raise TypeError(
+            f"a transfer's source or target must be StorageSettings or an open SqlStorage, "
+            f"not {type(endpoint).__name__}"
+        )
+    with open_storage(endpoint, OPENING_TENANT) as storage:
+        yield storage
+
+
+def selected_components(names: Sequence[str] | None) -> list[Component]:
+    """The components named (every one when None), in name order; ValueError for an unknown."""
+    known = registry.component_names()
+    if names is None:
+        return registry.components()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ValueError(
+            f"components {list(names)!r}: unknown {unknown or 'none given'}; allowed: "
+            f"{', '.join(known)}"
+        )
+    return [registry.get(name) for name in sorted(set(names))]
+
+
+def checked_tenants(tenants: Sequence[str] | None) -> list[str] | None:
+    """`tenants` validated (None: every tenant the source holds)."""
+    if tenants is None:
+        return None
+    if isinstance(tenants, str) or not tenants:
+        raise ValueError(f"tenants must be a non-empty list of tenant ids, got {tenants!r}")
+    return sorted({check_tenant_id(tenant) for tenant in tenants})
+
+
+def component_tenants(storage: SqlStorage, component: Component) -> list[str]:
+    """Every tenant with a row in one of the component's tables, sorted.
+
+    Under PostgreSQL's forced row-level security the app role sees no tenant but its own, so
+    the owner lists them, with FORCE lifted inside a transaction that is rolled back: the
+    policy never stops binding anyone else (the ALTER's lock keeps others out meanwhile).
+    """
+    query = union(*(select(table.c.tenant_id).distinct() for table in component.tables))
+    db = storage.database(component.name)
+    if not db.backend.sets_tenant:
+        with db.transaction() as conn:
+            return sorted(conn.execute(query).scalars())
+    backend = backend_for(storage.settings.backend_of(component.name))
+    with (
+        backend.owner(storage.settings, create=False) as owner,
+        owner.engine.connect() as conn,
+        conn.begin() as transaction,
+    ):
+        quote = conn.dialect.identifier_preparer.quote
+        for table in component.tables:
+            conn.execute(text(f"ALTER TABLE {quote(table.name)} NO FORCE ROW LEVEL SECURITY"))
+        found = sorted(conn.execute(query).scalars())
+        transaction.rollback()
+    return found
+
+
+def tenant_database(storage: SqlStorage, component: Component, tenant: str) -> Database:
+    """The database of `component` in `storage`, with transactions for `tenant`."""
+    return storage.database(component.name).for_tenant(tenant)
+
+
+def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` into `table` in the connection's transaction: COPY on PostgreSQL."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, table, rows)
+    else:
+        conn.execute(insert(table), rows)
+
+
+def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    # COPY refuses a table under row-level security: the rows are copied into a temporary
+    # table (which has none) and moved by one INSERT ... SELECT, which the policy checks.
+    from psycopg import sql
+
+    dialect = conn.dialect
+    columns = list(table.columns)
+    processors = [_bind_processor(column.type, dialect) for column in columns]
+    names = [column.name for column in columns]
+    target = sql.Identifier(table.name)
+    staging = sql.Identifier(f"llmspell_copy_{table.name}")
+    column_list = sql.SQL(", ").join(sql.Identifier(name) for name in names)
+    driver: Any = conn.connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DROP").format(
+                staging, target
+            )
+        )
+        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, column_list)) as copy:
+            for row in rows:
+                values = (row[name] for name in names)
+                copy.write_row(
+                    [
+                        value if process is None or value is None else process(value)
+                        for process, value in zip(processors, values, strict=True)
+                    ]
+                )
+        cursor.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                target, column_list, column_list, staging
+            )
+        )
+        cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
+
+
+def _bind_processor(column_type: Any, dialect: Dialect) -> Any:
+    """What SQLAlchemy does to a value of `column_type` before the driver gets it (the
+    column's TypeDecorator and the dialect's own type), as one function or None."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect)

@@ -1,0 +1,164 @@
+"""Rows as every backend sees them: a component's tables in load order, a row as portable JSON
+(the backup format), and the order-free digest (row count + checksum) migrate and restore
+compare between a source and its copy.
+
+A row here is the dict SQLAlchemy returns through the table's own column types (aware UTC
+datetimes, bytes, float32 arrays, parsed JSON), so the same row read from SQLite and from
+PostgreSQL encodes, and hashes, the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Connection, LargeBinary, Table, func, select
+
+from llmspell.storage.registry import Component
+from llmspell.storage.schema import HALFVEC_FROM, Embedding, UtcDateTime
+
+Row = dict[str, Any]
+# The checksum is a sum of per-row hashes modulo 2**128: independent of the order rows come
+# in, which differs between SQLite's and PostgreSQL's text collations.
+_MODULUS = 1 << 128
+
+
+def load_order(component: Component) -> list[Table]:
+    """The component's tables, each after the tables its foreign keys refer to."""
+    own = set(component.tables)
+    ordered: list[Table] = []
+    pending = list(component.tables)
+    while pending:
+        ready = [
+            table
+            for table in pending
+            if all(
+                fk.column.table in ordered or fk.column.table not in own
+                for fk in table.foreign_keys
+            )
+        ]
+        if not ready:
+            raise ValueError(f"component {component.name!r}: its tables' foreign keys form a cycle")
+        ordered.extend(ready)
+        pending = [table for table in pending if table not in ready]
+    return ordered
+
+
+def encode_value(column_type: Any, value: Any) -> Any:
+    """`value` of a column as JSON: timestamps as ISO 8601, bytes and vectors as base64."""
+    if value is None:
+        return None
+    if isinstance(column_type, UtcDateTime):
+        moment: datetime = value
+        return moment.isoformat()
+    if isinstance(column_type, Embedding):
+        import numpy as np
+
+        return base64.b64encode(np.asarray(value, dtype=np.float32).tobytes()).decode("ascii")
+    if isinstance(column_type, LargeBinary):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+def decode_value(column_type: Any, value: Any) -> Any:
+    """The inverse of `encode_value`."""
+    if value is None:
+        return None
+    if isinstance(column_type, UtcDateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(column_type, Embedding):
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(value), dtype=np.float32)
+    if isinstance(column_type, LargeBinary):
+        return base64.b64decode(value)
+    return value
+
+
+def encode_row(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as a JSON object, column by column."""
+    return {column.name: encode_value(column.type, row[column.name]) for column in table.columns}
+
+
+def decode_row(table: Table, data: Mapping[str, Any]) -> Row:
+    """A row from `encode_row`'s JSON object; ValueError naming the table when a column is
+    missing or unknown."""
+    names = [column.name for column in table.columns]
+    if set(data) != set(names):
+        missing = sorted(set(names) - set(data))
+        extra = sorted(set(data) - set(names))
+        raise ValueError(
+            f"a row of table {table.name!r} has the wrong columns (missing: {missing}, "
+            f"unknown: {extra})"
+        )
+    return {column.name: decode_value(column.type, data[column.name]) for column in table.columns}
+
+
+def _hashed_value(column_type: Any, value: Any) -> Any:
+    if isinstance(column_type, Embedding) and value is not None:
+        import numpy as np
+
+        # PostgreSQL keeps vectors of HALFVEC_FROM dimensions and more as float16.
+        if column_type.dimension >= HALFVEC_FROM:
+            value = np.asarray(value, dtype=np.float16).astype(np.float32)
+    if isinstance(column_type, JSON):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return encode_value(column_type, value)
+
+
+@dataclass
+class Digest:
+    """Row count and order-free checksum of some rows (one tenant's rows of one component)."""
+
+    rows: int = 0
+    _sum: int = 0
+
+    def add(self, table: Table, row: Mapping[str, Any]) -> None:
+        values = [table.name] + [_hashed_value(c.type, row[c.name]) for c in table.columns]
+        text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+        hashed = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        self._sum = (self._sum + int.from_bytes(hashed, "big")) % _MODULUS
+        self.rows += 1
+
+    @property
+    def checksum(self) -> str:
+        return f"{self._sum:032x}"
+
+    def matches(self, other: Digest) -> bool:
+        return self.rows == other.rows and self._sum == other._sum
+
+    @classmethod
+    def of(cls, rows: int, checksum: str) -> Digest:
+        """A digest recorded earlier (a backup's manifest)."""
+        return cls(rows, int(checksum, 16))
+
+
+def tenant_rows(
+    conn: Connection, table: Table, tenant: str, batch_size: int
+) -> Iterator[list[Row]]:
+    """The tenant's rows of `table` in batches of up to `batch_size`, streamed."""
+    query = select(table).where(table.c.tenant_id == tenant)
+    result = conn.execution_options(yield_per=batch_size).execute(query)
+    for batch in result.mappings().partitions():
+        yield [dict(row) for row in batch]
+
+
+def tenant_row_count(conn: Connection, table: Table, tenant: str) -> int:
+    """How many rows of `table` belong to the tenant."""
+    query = select(func.count()).select_from(table).where(table.c.tenant_id == tenant)
+    return int(conn.execute(query).scalar_one())
+
+
+def digest_of(conn: Connection, component: Component, tenant: str, batch_size: int) -> Digest:
+    """The digest of the tenant's rows of every table of `component`."""
+    digest = Digest()
+    for table in load_order(component):
+        for batch in tenant_rows(conn, table, tenant, batch_size):
+            for row in batch:
+                digest.add(table, row)
+    return digest

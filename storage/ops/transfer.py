@@ -1,0 +1,149 @@
+"""One unit of a transfer: one tenant's rows of one component, written to the target in one
+transaction together with the check that the copy is whole.
+
+The unit is what makes migrate and restore resumable and safe: the target's transaction
+commits only when the rows written have the source's row count and checksum, so after a
+failure or a `kill -9` each unit is either all there or not there at all. The target itself is
+the progress record: a rerun with `resume=True` skips the units it already holds in full.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Table
+
+from llmspell.storage.database import Database
+from llmspell.storage.errors import StorageError
+from llmspell.storage.ops.endpoints import write_rows
+from llmspell.storage.ops.rows import Digest, Row, digest_of, load_order, tenant_row_count
+from llmspell.storage.registry import Component
+
+# Seconds to sleep after each batch written: lets a test kill a transfer half-way, every time.
+BATCH_DELAY_ENV = "LLMSPELL_TRANSFER_BATCH_DELAY_S"
+
+Status = Literal["copied", "already there", "would copy", "would skip"]
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What happened to one tenant's rows of one component."""
+
+    component: str
+    tenant: str
+    status: Status
+    rows: int  # rows in the source
+    checksum: str  # the source's checksum ("" on a dry run)
+    target_rows: int  # rows the target holds for the unit afterwards
+    target_checksum: str  # "" when not validated
+
+
+# Called with (component, rows written) after each batch.
+Progress = Callable[[str, int], None]
+
+
+class TransferError(StorageError):
+    """A unit could not be copied; the target holds none of its rows."""
+
+
+def _batch_delay() -> float:
+    value = os.environ.get(BATCH_DELAY_ENV, "")
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        raise ValueError(f"{BATCH_DELAY_ENV} must be a number of seconds, got {value!r}") from None
+
+
+def target_row_count(db: Database, component: Component, tenant: str) -> int:
+    """How many rows the target holds for the unit."""
+    with db.transaction() as conn:
+        return sum(tenant_row_count(conn, table, tenant) for table in component.tables)
+
+
+def write_unit(
+    target: Database,
+    component: Component,
+    tenant: str,
+    batches: Iterable[tuple[Table, list[Row]]],
+    *,
+    expected: Digest | None,
+    source_digest: Callable[[], Digest],
+    resume: bool,
+    validate: bool,
+    batch_size: int,
+    progress: Progress | None = None,
+) -> UnitResult:
+    """Write one unit's `batches` to `target` in one transaction.
+
+    `expected` is the digest the rows must have (a backup's manifest; None: the digest of the
+    rows as they are read). A target that already holds rows of the unit is refused unless
+    `resume` is set and they are exactly the source's (`source_digest()`): then nothing is
+    written. With `validate`, the rows are read back from the target before the commit.
+    """
+    delay = _batch_delay()
+    where = f"component {component.name!r}, tenant {tenant!r}"
+    with target.transaction(write=True) as conn:
+        held = sum(tenant_row_count(conn, table, tenant) for table in component.tables)
+        if held:
+            source = expected or source_digest()
+            present = digest_of(conn, component, tenant, batch_size)
+            if resume and present.matches(source):
+                return UnitResult(
+                    component.name,
+                    tenant,
+                    "already there",
+                    source.rows,
+                    source.checksum,
+                    present.rows,
+                    present.checksum,
+                )
+            hint = (
+                "they differ from the source's rows, so resuming cannot continue; empty the "
+                "target for this tenant or pick another target"
+                if resume
+                else "they are not from an interrupted run of this transfer unless you say so: "
+                "rerun with --resume (resume=True) to keep units the target already holds in full"
+            )
+            raise TransferError(f"the target already holds {held} rows of {where}; {hint}")
+        written = Digest()
+        order = {table.name: index for index, table in enumerate(load_order(component))}
+        for table, rows in batches:
+            if table.name not in order:
+                raise TransferError(f"{where}: table {table.name!r} is not one of its tables")
+            write_rows(conn, table, rows)
+            for row in rows:
+                written.add(table, row)
+            if progress is not None:
+                progress(component.name, len(rows))
+            if delay:
+                time.sleep(delay)
+        source = expected or written
+        if not written.matches(source):
+            raise TransferError(
+                f"{where}: {written.rows} rows were read with checksum {written.checksum}, "
+                f"but the source says {source.rows} rows with checksum {source.checksum}; "
+                "nothing of this unit was written"
+            )
+        target_rows, target_checksum = written.rows, ""
+        if validate:
+            copied = digest_of(conn, component, tenant, batch_size)
+            if not copied.matches(source):
+                raise TransferError(
+                    f"{where}: the target holds {copied.rows} rows with checksum "
+                    f"{copied.checksum} after the copy, the source {source.rows} with checksum "
+                    f"{source.checksum}; nothing of this unit was written"
+                )
+            target_rows, target_checksum = copied.rows, copied.checksum
+    return UnitResult(
+        component.name,
+        tenant,
+        "copied",
+        source.rows,
+        source.checksum,
+        target_rows,
+        target_checksum,
+    )

@@ -1,0 +1,265 @@
+"""`storage.ops.migrate`: every component's rows go from one backend to another, tenant by
+tenant, whole or not at all, and a rerun after a kill -9 resumes to the same rows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from transfer_helpers import FILLED, contents, fill
+
+from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage.components.kv import kv_entries
+from llmspell.storage.ops.migrate import migrate
+from llmspell.storage.ops.transfer import BATCH_DELAY_ENV, TransferError
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+MakeStore = Callable[[str, str], SqlStorage]
+
+
+@pytest.fixture
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    """`make_store(kind, name)`: an open storage on a fresh memory db, a SQLite file, or the
+    session PostgreSQL (as the app role)."""
+    opened: list[SqlStorage] = []
+
+    def make(kind: str, name: str) -> SqlStorage:
+        if kind == "postgres":
+            settings: StorageSettings = request.getfixturevalue("pg_settings")
+        elif kind == "sqlite":
+            settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / f"{name}.db"))
+        else:
+            settings = StorageSettings(backend="memory")
+        storage = open_storage(settings, "opener")
+        opened.append(storage)
+        return storage
+
+    yield make
+    for storage in opened:
+        storage.close()
+
+
+# One session PostgreSQL: it cannot be both source and target.
+PAIRS = [(s, t) for s in BACKENDS for t in BACKENDS if (s, t) != ("postgres", "postgres")]
+
+
+@pytest.mark.parametrize(("source_kind", "target_kind"), PAIRS)
+def test_migrate_copies_every_tenants_rows_with_equal_checksums(
+    make_store: MakeStore, source_kind: str, target_kind: str, unique_tenant: str
+) -> None:
+    source = make_store(source_kind, "source")
+    target = make_store(target_kind, "target")
+    tenants = [f"{unique_tenant}-a", f"{unique_tenant}-b"]
+    for tenant in tenants:
+        fill(source, tenant)
+
+    report = migrate(source, target, tenants=tenants, batch_size=7)
+
+    assert {(u.component, u.tenant) for u in report.units} >= {
+        (c, t) for c in FILLED for t in tenants
+    }
+    for unit in report.units:
+        assert unit.status == "copied"
+        assert (unit.target_rows, unit.target_checksum) == (unit.rows, unit.checksum)
+    for tenant in tenants:
+        assert contents(target, tenant) == contents(source, tenant)
+    assert report.totals()["kv"][0] == 2 * (30 + 31)  # entries + history rows
+
+
+def test_postgres_source_lists_its_tenants_through_row_level_security(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    source = make_store("postgres", "source")
+    target = make_store("sqlite", "target")
+    for tenant in (f"{unique_tenant}-a", f"{unique_tenant}-b"):
+        source.for_tenant(tenant).kv.put("s", "k", 1)
+
+    report = migrate(source, target, components=["kv"], dry_run=True)
+
+    listed = {unit.tenant for unit in report.units}
+    assert {f"{unique_tenant}-a", f"{unique_tenant}-b"} <= listed
+    # the owner's FORCE was lifted only inside a rolled-back transaction
+    with source.database("kv").for_tenant("nobody").transaction() as conn:
+        assert conn.execute(select(kv_entries.c.tenant_id)).all() == []
+
+
+@pytest.mark.parametrize("target_kind", ["sqlite", "postgres"])
+def test_dry_run_counts_and_writes_nothing(
+    make_store: MakeStore, target_kind: str, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store(target_kind, "target")
+    fill(source, unique_tenant)
+
+    report = migrate(source, target, tenants=[unique_tenant], dry_run=True)
+
+    assert report.dry_run and {u.status for u in report.units} == {"would copy"}
+    assert report.totals()["kv"] == (61, 0)
+    assert target.for_tenant(unique_tenant).kv.list_keys("app") == []
+
+
+@pytest.mark.parametrize("target_kind", BACKENDS)
+def test_rows_the_target_already_holds_are_refused_and_left_alone(
+    make_store: MakeStore, target_kind: str, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store(target_kind, "target")
+    fill(source, unique_tenant)
+    target.for_tenant(unique_tenant).kv.put("app", "mine", "keep me")
+
+    for resume in (False, True):
+        with pytest.raises(TransferError, match="already holds 2 rows of component 'kv'"):
+            migrate(source, target, components=["kv"], tenants=[unique_tenant], resume=resume)
+
+    assert target.for_tenant(unique_tenant).kv.list_keys("app") == ["mine"]
+
+
+@pytest.mark.parametrize("target_kind", BACKENDS)
+def test_rerun_with_resume_keeps_units_already_copied(
+    make_store: MakeStore, target_kind: str, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store(target_kind, "target")
+    fill(source, unique_tenant)
+    migrate(source, target, components=["kv"], tenants=[unique_tenant])
+
+    with pytest.raises(TransferError, match=r"nothing was written.*--resume"):
+        migrate(source, target, tenants=[unique_tenant])
+    assert target.for_tenant(unique_tenant).events.query() == []
+    report = migrate(source, target, tenants=[unique_tenant], resume=True)
+
+    statuses = {u.component: u.status for u in report.units}
+    assert statuses["kv"] == "already there"
+    assert statuses["events"] == "copied"
+    assert contents(target, unique_tenant) == contents(source, unique_tenant)
+
+
+def test_a_unit_that_fails_leaves_nothing_of_it_in_the_target(
+    make_store: MakeStore, unique_tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    fill(source, unique_tenant, keys=50)
+    from llmspell.storage.ops import endpoints
+
+    calls = {"n": 0}
+    real = endpoints.write_rows
+
+    def failing(conn: object, table: object, rows: list[dict[str, object]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        real(conn, table, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        migrate(source, target, components=["kv"], tenants=[unique_tenant], batch_size=10)
+
+    assert target.for_tenant(unique_tenant).kv.list_keys("app") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "migrate: batch_size must be a positive integer, got 0"),
+        ({"components": ["kv", "nope"]}, r"unknown \['nope'\]; allowed: agent_state"),
+        ({"tenants": "t1"}, "tenants must be a non-empty list of tenant ids"),
+        ({"tenants": ["bad tenant"]}, "tenant id 'bad tenant' is invalid"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_value(
+    make_store: MakeStore, kwargs: dict[str, object], message: str
+) -> None:
+    source = make_store("memory", "source")
+    target = make_store("memory", "target")
+    with pytest.raises(ValueError, match=message):
+        migrate(source, target, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_same_sqlite_file_as_source_and_target_is_refused(tmp_path: Path) -> None:
+    settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "one.db"))
+    with pytest.raises(ValueError, match="same sqlite database as source and target"):
+        migrate(settings, settings.with_changes())
+
+
+KILLABLE = textwrap.dedent(
+    """
+    import sys
+    from llmspell.storage import StorageSettings
+    from llmspell.storage.ops.migrate import migrate
+
+    source = StorageSettings(backend="sqlite", sqlite_path=sys.argv[1])
+    target = StorageSettings(
+        backend="postgres", pg_url=sys.argv[2], pg_admin_url=sys.argv[3], auto_upgrade=False
+    )
+    tenants = sys.argv[4].split(",")
+    resume = sys.argv[5] == "resume"
+
+    def progress(component, rows):
+        print(component, rows, flush=True)
+
+    migrate(source, target, tenants=tenants, batch_size=5, resume=resume, progress=progress)
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_then_resume_ends_with_identical_rows(
+    tmp_path: Path, pg_settings: StorageSettings, unique_tenant: str
+) -> None:
+    path = tmp_path / "source.db"
+    source = open_storage(StorageSettings(backend="sqlite", sqlite_path=str(path)), "opener")
+    tenants = [f"{unique_tenant}-a", f"{unique_tenant}-b"]
+    for tenant in tenants:
+        fill(source, tenant)
+    args = [
+        sys.executable,
+        "-c",
+        KILLABLE,
+        str(path),
+        pg_settings.pg_url,
+        pg_settings.pg_admin_url,
+        ",".join(tenants),
+    ]
+    env = {**os.environ, BATCH_DELAY_ENV: "0.05"}
+    child = subprocess.Popen([*args, "fresh"], stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    seen: list[str] = []
+    # kill once the first units are committed and a kv unit is half-way
+    while not (seen and seen[-1].startswith("kv ") and sum(s.startswith("kv") for s in seen) > 3):
+        line = child.stdout.readline()
+        assert line, f"the migration ended before it could be killed: {seen}"
+        seen.append(line.strip())
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    time.sleep(0.1)
+
+    target = open_storage(pg_settings, "opener")
+    try:
+        first_tenant = target.for_tenant(tenants[0])
+        assert first_tenant.artifacts.list("session-1")  # committed before the kill
+        assert first_tenant.kv.list_keys("app") == []  # the unit killed half-way: none of it
+
+        rerun = subprocess.run([*args, "fresh"], capture_output=True, text=True, env=os.environ)
+        assert rerun.returncode != 0 and "--resume" in rerun.stderr
+
+        resumed = subprocess.run([*args, "resume"], capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout.strip().endswith("done")
+        for tenant in tenants:
+            assert contents(target, tenant) == contents(source, tenant)
+        report = migrate(source, target, tenants=tenants, resume=True)
+        assert {u.status for u in report.units} == {"already there"}
+        assert all(u.target_checksum == u.checksum for u in report.units)
+    finally:
+        target.close()
+        source.close()
