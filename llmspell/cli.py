@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,14 @@ CLI_DEFAULTS: dict[str, tuple[Any, str]] = {
 }
 
 
+# Command groups in modules of their own (each module's `register` adds its group); a run of
+# `run`/`exec`/`kernel`/`config` does not import them.
+COMMAND_MODULES = {"storage": "cli_storage", "rag": "cli_rag", "keys": "cli_keys"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     tokens = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(groups=_groups_needed(tokens))
     # `--` ends llmspell's options: what follows goes to the script as it is (`run` only).
     verbatim: list[str] = []
     if "--" in tokens:
@@ -75,7 +81,28 @@ def subcommand(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _groups_needed(tokens: Sequence[str]) -> Sequence[str]:
+    """The command groups to register for `tokens`: none when the command is a built-in one,
+    all otherwise (help, a group's command, a mistake argparse should explain)."""
+    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    _global_options(probe, after_command=False)
+    probe.add_argument("command", nargs="?")
+    probe.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        known, _ = probe.parse_known_args(tokens)
+    except SystemExit:  # malformed global options: the full parser reports them
+        return list(COMMAND_MODULES)
+    if known.command in BUILT_IN_COMMANDS:
+        return []
+    return list(COMMAND_MODULES)
+
+
+BUILT_IN_COMMANDS = ("run", "exec", "kernel", "config")
+
+
+def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `llmspell` parser with the built-in commands and the command groups `groups`
+    (default: all of COMMAND_MODULES)."""
     parser = argparse.ArgumentParser(
         prog="llmspell",
         description="Script LLM-centred work in Lua (or Python).",
@@ -134,11 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file")
     validate.set_defaults(handler=cmd_config_validate)
 
-    from llmspell import cli_keys, cli_rag, cli_storage
-
-    cli_storage.register(sub)
-    cli_rag.register(sub)
-    cli_keys.register(sub)
+    for group in COMMAND_MODULES if groups is None else groups:
+        import_module(f"llmspell.{COMMAND_MODULES[group]}").register(sub)
     return parser
 
 

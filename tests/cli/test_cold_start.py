@@ -47,6 +47,25 @@ def test_exec_from_a_warm_cache_imports_no_pydantic_sqlalchemy_or_numpy(
     warm = imported_modules("exec", "print(1)", cwd=isolated_env)
     assert "llmspell.runtime.config_cache" in warm
     assert sorted(m for m in warm if m.split(".")[0] in HEAVY) == []
+    # the command groups' modules are imported only for their own commands
+    assert {"llmspell.cli_storage", "llmspell.cli_rag", "llmspell.cli_keys"}.isdisjoint(warm)
+
+
+def test_command_groups_still_parse_before_and_after_global_options(cli: RunCli) -> None:
+    for argv in (
+        ("storage", "--help"),
+        ("--profile", "memory", "rag", "--help"),
+        ("-v", "keys", "--help"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            cli(*argv)
+        assert stop.value.code == 0
+    assert cli("--profile", "memory", "storage", "schema").code == 0
+    listed = subprocess.run([str(LLMSPELL), "--help"], capture_output=True, text=True, timeout=60)
+    assert all(group in listed.stdout for group in ("storage", "rag", "keys", "exec"))
+    wrong = subprocess.run([str(LLMSPELL), "nonsense"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2
+    assert "invalid choice: 'nonsense'" in wrong.stderr and "storage" in wrong.stderr
 
 
 def test_a_script_touching_state_runs_from_the_cache(llmspell: RunCli) -> None:
