@@ -8,6 +8,10 @@ hook now registered at the recorded point (a later process re-registers its hook
 - `exact` calls those hooks with the recorded context (`{point, component, data,
   correlation_id}`); a recording is successful when every call returns a valid outcome
   (continue, skip, modified, cancel) without raising.
+- `modified` is `exact` with changes applied to each recorded context first: a dotted path
+  (`data.temperature`, or `params.temperature`, read as under `data` when its first part is not
+  a key of the context) set to a value; recordings whose context lacks the path's parents
+  get the missing tables.
 - `simulate` calls nothing: a recording is successful when its point and context are well
   formed and some hook would be called for it.
 
@@ -18,6 +22,7 @@ operations the hooks once guarded are not repeated.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,12 +34,35 @@ from llmspell.runtime.hooks import HOOK_POINTS, HookRegistry, RegisteredHook, in
 if TYPE_CHECKING:
     from llmspell.storage.components.hooks import HookExecution
 
-REPLAY_MODES = ("exact", "simulate")
-# the reference system's other modes, which need what llmspell does not record
+REPLAY_MODES = ("exact", "modified", "simulate")
+# the reference system's other mode, which needs what llmspell does not record
 UNSUPPORTED_MODES = {
-    "modified": "llmspell records hook calls, not the operations to re-run with changed inputs",
     "debug": "use mode 'exact' and Hook.history() to inspect each recorded call",
 }
+CONTEXT_KEYS = ("point", "component", "data", "correlation_id")
+
+
+@dataclass(frozen=True)
+class Modification:
+    """Set the value at a dotted `path` of each recorded context before it is replayed."""
+
+    path: str
+    value: Any
+
+    def apply(self, context: dict[str, Any]) -> dict[str, Any]:
+        """A copy of `context` with the change (parents made as tables where missing)."""
+        parts = self.path.split(".")
+        if parts[0] not in CONTEXT_KEYS:
+            parts = ["data", *parts]
+        out = copy.deepcopy(context)
+        target = out
+        for part in parts[:-1]:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = target[part] = {}
+            target = child
+        target[parts[-1]] = copy.deepcopy(self.value)
+        return out
 
 
 @dataclass(frozen=True)
@@ -73,15 +101,19 @@ def replay(
     stop_on_error: bool = False,
     compare_results: bool = False,
     timeout_s: float | None = None,
+    modifications: tuple[Modification, ...] = (),
 ) -> ReplaySummary:
     """Replay the session's recordings (see the module doc); `stop_on_error` stops at the first
     failed one; `compare_results` fails a recording whose hooks now return another result
     (continue, skip, modified, cancel) than the recorded one; `timeout_s` stops the replay
-    before the next recording once that many seconds have passed."""
+    before the next recording once that many seconds have passed; `modifications` are what
+    mode `modified` changes (and are only accepted with it)."""
     if mode in UNSUPPORTED_MODES:
         raise InvalidArgument(f"mode {mode!r} is not supported: {UNSUPPORTED_MODES[mode]}")
     if mode not in REPLAY_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(REPLAY_MODES)}, got {mode!r}")
+    if modifications and mode != "modified":
+        raise InvalidArgument(f"modifications are only applied in mode 'modified', not {mode!r}")
     started = time.perf_counter()
     summary = ReplaySummary()
     for execution in recorded_executions(hooks, session_id):
@@ -90,8 +122,8 @@ def replay(
             break
         summary.hooks_replayed += 1
         error = _check(execution, hooks)
-        if error is None and mode == "exact":
-            error = _rerun(execution, hooks, compare_results)
+        if error is None and mode != "simulate":
+            error = _rerun(execution, hooks, compare_results, modifications)
         if error is None:
             summary.successful += 1
             continue
@@ -146,9 +178,16 @@ def _check(execution: HookExecution, hooks: HookRegistry) -> str | None:
     return None
 
 
-def _rerun(execution: HookExecution, hooks: HookRegistry, compare: bool = False) -> str | None:
+def _rerun(
+    execution: HookExecution,
+    hooks: HookRegistry,
+    compare: bool = False,
+    modifications: tuple[Modification, ...] = (),
+) -> str | None:
     for hook in _targets(execution, hooks):
         context = {**execution.context, "correlation_id": execution.correlation_id}
+        for modification in modifications:
+            context = modification.apply(context)
         try:
             result, _, _ = interpret(hook.callback(context), context["data"])
         except ScriptStopping:

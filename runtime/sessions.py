@@ -270,11 +270,12 @@ class SessionManager:
         stop_on_error: bool = False,
         compare_results: bool = False,
         timeout_s: float | None = None,
+        modifications: tuple[session_replay.Modification, ...] = (),
     ) -> session_replay.ReplaySummary:
         """Replay the session's recorded hook executions (`llmspell.runtime.session_replay`)."""
         record = self.record(session_id)
         return session_replay.replay(
-            self._hooks, record.id, mode, stop_on_error, compare_results, timeout_s
+            self._hooks, record.id, mode, stop_on_error, compare_results, timeout_s, modifications
         )
 
     def can_replay(self, session_id: Any) -> bool:

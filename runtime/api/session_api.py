@@ -12,6 +12,7 @@ from llmspell.runtime.api.base import (
     ApiObject,
     ValidationError,
     check_options,
+    ensure_data,
     optional_str,
     require_int,
     require_str,
@@ -19,6 +20,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, register_renderer
+from llmspell.runtime.session_replay import Modification
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
 from llmspell.runtime.times import format_time
 
@@ -30,7 +32,7 @@ UPDATE_FIELDS = frozenset({"name", "description", "tags", "metadata"})
 # `user` and `active`: the reference system's filter
 LIST_OPTIONS = frozenset({"status", "tags", "name", "limit", "offset", "order", "user", "active"})
 REPLAY_OPTIONS = frozenset(
-    {"mode", "stop_on_error", "compare_results", "timeout_seconds", "metadata"}
+    {"mode", "stop_on_error", "compare_results", "timeout_seconds", "metadata", "modifications"}
 )
 RECORD_KEYS = (
     "id",
@@ -189,10 +191,14 @@ class SessionApi(ApiNamespace):
 
     def replay(self, id: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Replay the session's recorded hook executions (oldest first) against the hooks
-        registered now; `{mode?="exact"|"simulate", stop_on_error?=false}`. `exact` calls each
-        recording's hook (the same registration, else the hooks of its name, else every hook
-        now at its point) with the recorded context; `simulate` only checks that each could be
-        replayed. Nothing is recorded and no guarded operation is repeated. Further options:
+        registered now; `{mode?="exact"|"modified"|"simulate", stop_on_error?=false}`. `exact`
+        calls each recording's hook (the same registration, else the hooks of its name, else
+        every hook now at its point) with the recorded context; `modified` does so after
+        applying `modifications` (a list of `{path, value, enabled?}`, as
+        `Replay.create_modification` makes: `path` is dotted, under the context's `data` unless
+        it starts with `point`, `component`, `data` or `correlation_id`); `simulate` only
+        checks that each could be replayed. Nothing is recorded and no guarded operation is
+        repeated. Further options:
         `compare_results` (a recording fails when its hooks now return another result than
         the recorded one), `timeout_seconds` (stop before the next recording after that
         long; `timed_out` says so), `metadata` (returned as given). Returns `{session_id,
@@ -204,32 +210,9 @@ class SessionApi(ApiNamespace):
         options = require_table(fn, "options", options)
         check_options(fn, options, REPLAY_OPTIONS)
         mode = require_str(fn, "mode", options.get("mode", "exact"))
-        stop = _flag(fn, "stop_on_error", options.get("stop_on_error", False))
-        compare = _flag(fn, "compare_results", options.get("compare_results", False))
-        timeout = options.get("timeout_seconds")
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise ValidationError(
-                    f"{fn}: timeout_seconds must be a number, got {type_name(timeout)}"
-                )
-            if not timeout > 0:
-                raise ValidationError(f"{fn}: timeout_seconds must be > 0, got {timeout}")
-        metadata = require_table(fn, "metadata", options.get("metadata"))
-        summary = self._sessions.replay(id, mode, stop, compare, timeout)
-        return {
-            "session_id": self._sessions.record(id).id,
-            "correlation_id": str(uuid.uuid4()),
-            "hooks_replayed": summary.hooks_replayed,
-            "successful": summary.successful,
-            "failed": summary.failed,
-            "duration_ms": summary.duration_ms,
-            "errors": summary.errors,
-            "timed_out": summary.timed_out,
-            "metadata": metadata,
-            "successful_replays": summary.successful,
-            "failed_replays": summary.failed,
-            "total_duration": summary.duration_ms / 1000,
-        }
+        changes = modifications_of(fn, options.get("modifications"))
+        rest = {k: v for k, v in options.items() if k not in ("mode", "modifications")}
+        return replay_summary(fn, self._sessions, id, mode, rest, changes)
 
     def can_replay(self, id: str) -> bool:
         """Whether the session has recorded hook executions and each has a hook registered now
@@ -318,6 +301,65 @@ class SessionBuilder(ApiObject):
     def build(self) -> str:
         """Create the session; returns its id."""
         return self._sessions.create(**self._fields, tags=self._tags).record.id
+
+
+def replay_summary(
+    fn: str,
+    sessions: SessionManager,
+    session_id: Any,
+    mode: str,
+    options: dict[str, Any],
+    modifications: tuple[Modification, ...],
+) -> dict[str, Any]:
+    """Run a replay with `options` (`stop_on_error`, `compare_results`, `timeout_seconds`,
+    `metadata`) and return what `Session.replay` documents."""
+    stop = _flag(fn, "stop_on_error", options.get("stop_on_error", False))
+    compare = _flag(fn, "compare_results", options.get("compare_results", False))
+    timeout = options.get("timeout_seconds")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ValidationError(
+                f"{fn}: timeout_seconds must be a number, got {type_name(timeout)}"
+            )
+        if not timeout > 0:
+            raise ValidationError(f"{fn}: timeout_seconds must be > 0, got {timeout}")
+    check_options(fn, options, REPLAY_OPTIONS - {"mode", "modifications"})
+    metadata = require_table(fn, "metadata", options.get("metadata"))
+    summary = sessions.replay(session_id, mode, stop, compare, timeout, modifications)
+    return {
+        "session_id": sessions.record(session_id).id,
+        "correlation_id": str(uuid.uuid4()),
+        "hooks_replayed": summary.hooks_replayed,
+        "successful": summary.successful,
+        "failed": summary.failed,
+        "duration_ms": summary.duration_ms,
+        "errors": summary.errors,
+        "timed_out": summary.timed_out,
+        "metadata": metadata,
+        "successful_replays": summary.successful,
+        "failed_replays": summary.failed,
+        "total_duration": summary.duration_ms / 1000,
+    }
+
+
+def modifications_of(fn: str, value: Any) -> tuple[Modification, ...]:
+    """The enabled changes of a `modifications` list of `{path, value, enabled?}`."""
+    if value is None or value == {}:
+        return ()
+    if not isinstance(value, list):
+        raise ValidationError(f"{fn}: modifications must be a list, got {type_name(value)}")
+    out = []
+    for i, item in enumerate(value, start=1):
+        where = f"modifications[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError(f"{fn}: {where} must be a table, got {type_name(item)}")
+        check_options(fn, item, {"path", "value", "enabled"})
+        path = require_str(fn, f"{where}.path", item.get("path"))
+        if any(not part for part in path.split(".")):
+            raise ValidationError(f"{fn}: {where}.path must be dotted names, got {path!r}")
+        if _flag(fn, f"{where}.enabled", item.get("enabled", True)):
+            out.append(Modification(path, ensure_data(fn, f"{where}.value", item.get("value"))))
+    return tuple(out)
 
 
 def _flag(fn: str, name: str, value: Any) -> bool:
