@@ -22,7 +22,6 @@ from llmspell.storage.revision import read_revision
 from llmspell.storage.settings import StorageSettings
 
 if TYPE_CHECKING:
-    from llmspell.storage.components.artifacts import IntegrityProblem
     from llmspell.storage.postgres.embedded import EmbeddedStatus
     from llmspell.storage.schema_migrations import MigrationResult
 
@@ -291,13 +290,3 @@ def pg_status(settings: StorageSettings) -> EmbeddedStatus:
     from llmspell.storage.postgres import embedded
 
     return embedded.status(_embedded_dir(settings))
-
-
-def check_artifacts(settings: StorageSettings, tenant_id: str) -> list[IntegrityProblem]:
-    """Artifact integrity (for `storage validate`): the tenant's hash mismatches, wrong
-    reference counts, missing bodies and orphaned chunk rows."""
-    from llmspell.storage.sql_storage import open_storage
-
-    with open_storage(settings, tenant_id) as storage:
-        problems: list[IntegrityProblem] = storage.artifacts.check_integrity()
-        return problems

@@ -167,3 +167,25 @@ def _tsquery() -> ColumnElement[Any]:
     return func.websearch_to_tsquery(
         literal_column(f"'{TEXT_SEARCH_CONFIG}'", type_=REGCONFIG()), bindparam("terms")
     )
+
+
+def sqlite_index_in_step(conn: Any, table: str) -> bool:
+    """Whether `table`'s FTS5 index matches its rows (FTS5's own `integrity-check`, which for
+    an external-content index compares it with the rows; `conn` is a SQLAlchemy Connection)."""
+    from sqlalchemy.exc import DatabaseError
+
+    fts = fts_table_name(table)
+    try:
+        conn.exec_driver_sql(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
+    except DatabaseError as exc:
+        if "malformed" not in str(exc.orig):
+            raise
+        return False
+    return True
+
+
+def sqlite_index_counts(conn: Any, table: str) -> tuple[int, int]:
+    """(rows of `table`, rows its FTS5 index holds), for the message of an index out of step."""
+    rows = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+    indexed = conn.exec_driver_sql(f"SELECT count(*) FROM {fts_table_name(table)}_docsize")
+    return int(rows), int(indexed.scalar_one())
