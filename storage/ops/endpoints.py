@@ -96,24 +96,29 @@ def tenant_database(storage: SqlStorage, component: Component, tenant: str) -> D
     return storage.database(component.name).for_tenant(tenant)
 
 
-def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
     """Insert `rows` into `table` in the connection's transaction: COPY on PostgreSQL."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
         _copy_rows(conn, table, rows)
     else:
-        conn.execute(insert(table), rows)
+        names = [column.name for column in table.columns]
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 
 
-def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def _copy_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
     # COPY refuses a table under row-level security: the rows are copied into a temporary
     # table (which has none) and moved by one INSERT ... SELECT, which the policy checks.
     from psycopg import sql
 
     dialect = conn.dialect
     columns = list(table.columns)
-    processors = [_bind_processor(column.type, dialect) for column in columns]
+    processors = [
+        (index, process)
+        for index, column in enumerate(columns)
+        if (process := _bind_processor(column.type, dialect)) is not None
+    ]
     names = [column.name for column in columns]
     target = sql.Identifier(table.name)
     staging = sql.Identifier(f"llmspell_copy_{table.name}")
@@ -127,13 +132,14 @@ def _copy_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
         )
         with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, column_list)) as copy:
             for row in rows:
-                values = (row[name] for name in names)
-                copy.write_row(
-                    [
-                        value if process is None or value is None else process(value)
-                        for process, value in zip(processors, values, strict=True)
-                    ]
-                )
+                if processors:
+                    values = list(row)
+                    for index, process in processors:
+                        if values[index] is not None:
+                            values[index] = process(values[index])
+                    copy.write_row(values)
+                else:
+                    copy.write_row(row)
         cursor.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
                 target, column_list, column_list, staging

@@ -2,19 +2,19 @@
 (the backup format), and the order-free digest (row count + checksum) migrate and restore
 compare between a source and its copy.
 
-A row here is the dict SQLAlchemy returns through the table's own column types (aware UTC
-datetimes, bytes, float32 arrays, parsed JSON), so the same row read from SQLite and from
-PostgreSQL encodes, and hashes, the same.
+A row here is the tuple SQLAlchemy returns through the table's own column types (aware UTC
+datetimes, bytes, float32 arrays, parsed JSON), in the table's column order, so the same row
+read from SQLite and from PostgreSQL encodes, and hashes, the same.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import blake2b
 from typing import Any
 
 from sqlalchemy import JSON, Connection, LargeBinary, Table, func, select
@@ -22,7 +22,7 @@ from sqlalchemy import JSON, Connection, LargeBinary, Table, func, select
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import HALFVEC_FROM, Embedding, UtcDateTime
 
-Row = dict[str, Any]
+Row = tuple[Any, ...]
 # The checksum is a sum of per-row hashes modulo 2**128: independent of the order rows come
 # in, which differs between SQLite's and PostgreSQL's text collations.
 _MODULUS = 1 << 128
@@ -80,9 +80,12 @@ def decode_value(column_type: Any, value: Any) -> Any:
     return value
 
 
-def encode_row(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+def encode_row(table: Table, row: Row) -> dict[str, Any]:
     """A row as a JSON object, column by column."""
-    return {column.name: encode_value(column.type, row[column.name]) for column in table.columns}
+    return {
+        column.name: encode_value(column.type, value)
+        for column, value in zip(table.columns, row, strict=True)
+    }
 
 
 def decode_row(table: Table, data: Mapping[str, Any]) -> Row:
@@ -96,34 +99,53 @@ def decode_row(table: Table, data: Mapping[str, Any]) -> Row:
             f"a row of table {table.name!r} has the wrong columns (missing: {missing}, "
             f"unknown: {extra})"
         )
-    return {column.name: decode_value(column.type, data[column.name]) for column in table.columns}
+    return tuple(decode_value(column.type, data[column.name]) for column in table.columns)
 
 
-def _hashed_value(column_type: Any, value: Any) -> Any:
-    if isinstance(column_type, Embedding) and value is not None:
+def _normalizer(column_type: Any) -> Callable[[Any], Any] | None:
+    """What makes a column's value hash the same from every backend (None: its repr does)."""
+    if isinstance(column_type, JSON):
+        return lambda value: json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(column_type, Embedding):
         import numpy as np
 
         # PostgreSQL keeps vectors of HALFVEC_FROM dimensions and more as float16.
-        if column_type.dimension >= HALFVEC_FROM:
-            value = np.asarray(value, dtype=np.float16).astype(np.float32)
-    if isinstance(column_type, JSON):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return encode_value(column_type, value)
+        kind = np.float16 if column_type.dimension >= HALFVEC_FROM else np.float32
+        return lambda value: None if value is None else np.asarray(value, dtype=kind).tobytes()
+    if isinstance(column_type, LargeBinary):
+        return lambda value: None if value is None else bytes(value)
+    return None
 
 
 @dataclass
 class Digest:
-    """Row count and order-free checksum of some rows (one tenant's rows of one component)."""
+    """Row count and order-free checksum of some rows (one tenant's rows of one component).
+
+    A row hashes as the repr of its values (str, int, float, bytes, bool, None and UTC
+    datetimes have one repr in every process), JSON and vectors normalised first.
+    """
 
     rows: int = 0
     _sum: int = 0
 
-    def add(self, table: Table, row: Mapping[str, Any]) -> None:
-        values = [table.name] + [_hashed_value(c.type, row[c.name]) for c in table.columns]
-        text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-        hashed = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        self._sum = (self._sum + int.from_bytes(hashed, "big")) % _MODULUS
-        self.rows += 1
+    def add_batch(self, table: Table, rows: Iterable[Row]) -> None:
+        normalizers = [(i, f) for i, c in enumerate(table.columns) if (f := _normalizer(c.type))]
+        name = table.name
+        total = self._sum
+        count = 0
+        for row in rows:
+            if normalizers:
+                values = list(row)
+                for index, normalize in normalizers:
+                    values[index] = normalize(values[index])
+                text = repr((name, *values))
+            else:
+                text = repr((name, *row))
+            hashed = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            total += int.from_bytes(hashed, "big")
+            count += 1
+        self._sum = total % _MODULUS
+        self.rows += count
 
     @property
     def checksum(self) -> str:
@@ -144,8 +166,8 @@ def tenant_rows(
     """The tenant's rows of `table` in batches of up to `batch_size`, streamed."""
     query = select(table).where(table.c.tenant_id == tenant)
     result = conn.execution_options(yield_per=batch_size).execute(query)
-    for batch in result.mappings().partitions():
-        yield [dict(row) for row in batch]
+    for batch in result.partitions():
+        yield [tuple(row) for row in batch]
 
 
 def tenant_row_count(conn: Connection, table: Table, tenant: str) -> int:
@@ -159,6 +181,5 @@ def digest_of(conn: Connection, component: Component, tenant: str, batch_size: i
     digest = Digest()
     for table in load_order(component):
         for batch in tenant_rows(conn, table, tenant, batch_size):
-            for row in batch:
-                digest.add(table, row)
+            digest.add_batch(table, batch)
     return digest

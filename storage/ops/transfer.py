@@ -115,8 +115,7 @@ def write_unit(
             if table.name not in order:
                 raise TransferError(f"{where}: table {table.name!r} is not one of its tables")
             write_rows(conn, table, rows)
-            for row in rows:
-                written.add(table, row)
+            written.add_batch(table, rows)
             if progress is not None:
                 progress(component.name, len(rows))
             if delay:
