@@ -34,14 +34,42 @@ class ToolApi(ApiNamespace):
 
         return self._ctx.infrastructure.get(ToolRegistry)
 
-    def execute(self, name: str, params: Any = None) -> dict[str, Any]:
-        """Run tool `name` with a table of parameters; returns `{success, result, error?,
-        metadata}`. An unknown tool or parameters that break the tool's schema raise (naming
-        the parameter and the expected type); a failure while running returns
-        `success=false` with `error`. BeforeToolExecution hooks may change the parameters or
-        cancel the call (it then raises "cancelled by hook: <reason>"); AfterToolExecution
-        hooks may change the result; ToolError hooks see failures."""
+    def execute(self, name: str, params: Any = None, options: Any = None) -> dict[str, Any]:
+        """Run tool `name` with a table of parameters; returns `{success, result, text,
+        error?, metadata}` plus, at the top, the fields of a result that is a table and the
+        tool's own fields (`uuid`, `hash`, `value`). An unknown tool or parameters that break
+        the tool's schema raise (naming the parameter and the expected type); a failure while
+        running returns `success=false` with `error`. BeforeToolExecution hooks may change
+        the parameters or cancel the call (it then raises "cancelled by hook: <reason>");
+        AfterToolExecution hooks may change the result; ToolError hooks see failures.
+        `options` (the reference's `{timeout, retry, cache}`) is refused: the script's time
+        limit bounds every call."""
+        if options is not None:
+            raise ValidationError(
+                f"Tool.execute: options ({type_name(options)}) are not supported: calls are "
+                "bounded by the script's time limit (runtime.timeout_s), never retried or "
+                "cached; call Tool.execute(name, params)"
+            )
         return self._tools.execute(require_str("Tool.execute", "name", name), params)
+
+    def batch(self, calls: Any) -> builtins.list[dict[str, Any]]:
+        """Run `{ {name=..., params=...}, ... }` one after another; their results in order."""
+        if not isinstance(calls, (builtins.list, dict)) or (isinstance(calls, dict) and calls):
+            raise ValidationError(
+                f"Tool.batch: calls must be a list of {{name, params}} tables, got "
+                f"{type_name(calls)}"
+            )
+        results = []
+        for i, call in enumerate(calls if isinstance(calls, builtins.list) else [], 1):
+            where = f"Tool.batch: call {i}"
+            options = require_table(where, "call", call)
+            check_options(where, options, {"name", "params"})
+            results.append(
+                self._tools.execute(
+                    require_str(where, "name", options.get("name")), options.get("params")
+                )
+            )
+        return results
 
     def list(self) -> list[dict[str, Any]]:
         """Every tool as `{name, description, category, version}`, by name."""
@@ -49,9 +77,21 @@ class ToolApi(ApiNamespace):
 
     def get(self, name: str) -> dict[str, Any]:
         """A tool's record with its parameter `schema`, `tags`, whether it is `builtin`, and
-        an `execute` function: `Tool.get("calculator"):execute{input = "1+1"}`."""
+        `execute` and `getSchema` functions: `Tool.get("calculator"):execute{input = "1+1"}`.
+        The reference system's names work too (`date-time-handler`, `file_operations`)."""
         tool = self._tools.get(require_str("Tool.get", "name", name))
         return self._record(tool)
+
+    def get_info(self, name: str) -> dict[str, Any]:
+        """A tool's description: as `list()` shows it, plus `parameters` (its JSON Schema),
+        `tags`, `builtin`, `enabled` and, for a tool of the reference system that llmspell
+        does not offer, `disabled_reason`."""
+        tool = self._tools.get(require_str("Tool.get_info", "name", name))
+        return _info(tool)
+
+    def get_schema(self, name: str) -> dict[str, Any]:
+        """The JSON Schema of a tool's parameters."""
+        return self._tools.get(require_str("Tool.get_schema", "name", name)).schema
 
     def exists(self, name: str) -> bool:
         """Whether a tool called `name` exists."""
@@ -62,19 +102,42 @@ class ToolApi(ApiNamespace):
         return self._tools.categories()
 
     def discover(self, filter: Any = None) -> builtins.list[dict[str, Any]]:
-        """Tools matching `{category?, tag?}` (all tools without a filter), as in `list()`."""
+        """Tools matching `{category?, tag?, capabilities?}` (all tools without a filter), as
+        in `list()`; `capabilities` is a list of tags a tool must all carry."""
         options = require_table("Tool.discover", "filter", filter)
-        check_options("Tool.discover", options, {"category", "tag"})
+        check_options("Tool.discover", options, {"category", "tag", "capabilities"})
         category = optional_str("Tool.discover", "category", options.get("category"))
         tag = optional_str("Tool.discover", "tag", options.get("tag"))
-        return [tool.info() for tool in self._tools.discover(category, tag)]
+        wanted = options.get("capabilities") or []
+        if not isinstance(wanted, builtins.list) or not all(isinstance(c, str) for c in wanted):
+            raise ValidationError(
+                f"Tool.discover: capabilities must be a list of strings, got {type_name(wanted)}"
+            )
+        return [
+            tool.info()
+            for tool in self._tools.discover(category, tag)
+            if all(capability in tool.tags for capability in wanted)
+        ]
 
-    def register(self, spec: Any) -> dict[str, Any]:
+    def register(self, spec: Any, fn: Any = None) -> dict[str, Any]:
         """Make a script function a tool: `Tool.register{name, description, schema?, fn,
-        category?="custom", tags?}`. `fn(params)` returns the call's `result`; an error it
-        raises becomes `success=false`. `schema` is a JSON Schema for the parameters (default:
-        any table). Registering the same name again replaces a user tool; a built-in's name
-        raises. Returns the tool's record as `list()` shows it."""
+        category?="custom", tags?}`, or the reference's `Tool.register(name, fn)`.
+        `fn(params)` returns the call's `result`; an error it raises becomes `success=false`.
+        `schema` is a JSON Schema for the parameters (default: any table). Registering the
+        same name again replaces a user tool; a built-in's name raises. Returns the tool's
+        record as `list()` shows it."""
+        if isinstance(spec, str):
+            if not callable(fn):
+                raise ValidationError(
+                    f"Tool.register: Tool.register(name, fn) needs a function as fn, got "
+                    f"{type_name(fn)}"
+                )
+            spec = {"name": spec, "fn": fn}
+        elif fn is not None:
+            raise ValidationError(
+                "Tool.register: give Tool.register{name=..., fn=...} or Tool.register(name, fn), "
+                f"not a table and a {type_name(fn)}"
+            )
         options = require_table("Tool.register", "spec", spec)
         check_options(
             "Tool.register", options, {"name", "description", "schema", "fn", "category", "tags"}
@@ -108,6 +171,9 @@ class ToolApi(ApiNamespace):
                 args = args[1:]
             return ToolApi.execute(self, tool.name, args[0] if args else None)
 
+        def get_schema(*args: Any) -> dict[str, Any]:
+            return tool.schema  # `tool:getSchema()` or `tool.getSchema()`
+
         execute.__name__ = "Tool.execute"
         return {
             **tool.info(),
@@ -115,7 +181,22 @@ class ToolApi(ApiNamespace):
             "tags": list(tool.tags),
             "builtin": tool.builtin,
             "execute": execute,
+            "getSchema": get_schema,
+            "get_schema": get_schema,
         }
+
+
+def _info(tool: Tool) -> dict[str, Any]:
+    info = {
+        **tool.info(),
+        "parameters": tool.schema,
+        "tags": list(tool.tags),
+        "builtin": tool.builtin,
+        "enabled": tool.disabled is None,
+    }
+    if tool.disabled is not None:
+        info["disabled_reason"] = tool.disabled
+    return info
 
 
 def _is_record_of(value: Any, name: str) -> bool:

@@ -1,4 +1,5 @@
-"""The built-in tools of a runtime, as its `[tools]` config allows them."""
+"""The built-in tools of a runtime, as its `[tools]` config allows them, and the reference
+system's (rs-llmspell's) names for them."""
 
 from __future__ import annotations
 
@@ -6,23 +7,42 @@ from typing import TYPE_CHECKING
 
 from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 from llmspell.runtime.tools import (
+    archive_tool,
     calculator,
+    citation_tool,
     csv_tool,
     datetime_tool,
+    diff_tool,
     encoding_tools,
+    file_converter,
+    file_search,
     file_tool,
+    graph_tool,
     json_tool,
+    system_tools,
     text_tools,
+    unavailable,
+    url_tool,
+    validation_tool,
 )
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import ToolsConfig
     from llmspell.runtime.tools.registry import Tool
 
+# The reference system's names of tools llmspell calls otherwise (its documents also write
+# every name with underscores: `file_operations`; the registry reads those as hyphens).
+REFERENCE_NAMES = {
+    "date-time-handler": "datetime-handler",
+    "template-engine": "template-creator",
+}
+
 
 def builtin_tools(config: ToolsConfig, limits: HostLimits = UNLIMITED) -> list[Tool]:
-    """Every built-in; `http-request` only when `tools.network_allowed` is true. Tools that
-    can work long check the `limits` of the script that runs them."""
+    """Every built-in; `http-request` only when `tools.network_allowed` is true; the reference
+    system's tools llmspell does not offer, as tools that say why. Tools that can work long
+    check the `limits` of the script that runs them."""
+    paths = config.allowed_paths
     tools = [
         calculator.TOOL,
         json_tool.TOOL,
@@ -32,8 +52,19 @@ def builtin_tools(config: ToolsConfig, limits: HostLimits = UNLIMITED) -> list[T
         encoding_tools.BASE64_ENCODER,
         encoding_tools.UUID_GENERATOR,
         datetime_tool.TOOL,
-        csv_tool.make_tool(config.allowed_paths, limits),
-        file_tool.make_tool(config.allowed_paths),
+        diff_tool.TOOL,
+        validation_tool.TOOL,
+        url_tool.TOOL,
+        graph_tool.TOOL,
+        citation_tool.TOOL,
+        system_tools.ENVIRONMENT_READER,
+        system_tools.SYSTEM_MONITOR,
+        csv_tool.make_tool(paths, limits),
+        file_tool.make_tool(paths),
+        file_search.make_tool(paths, limits),
+        file_converter.make_tool(paths, limits),
+        archive_tool.make_tool(paths, limits),
+        *unavailable.unavailable_tools(),
     ]
     if config.network_allowed:
         from llmspell.runtime.tools import http_tool

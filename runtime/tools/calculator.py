@@ -15,7 +15,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from llmspell.runtime.tools.registry import Tool, ToolFailure
+from llmspell.runtime.errors import InvalidArgument, kind_of
+from llmspell.runtime.tools.registry import Tool, ToolFailure, ToolOutput
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_INT_BITS = 4096  # about 1,200 decimal digits
@@ -37,15 +38,46 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 Number = int | float
 
+# The reference system's two-operand form: {operation = "add", a = 5, b = 3}.
+BINARY_OPERATIONS = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "power": "^",
+    "modulo": "%",
+}
 SCHEMA = {
     "type": "object",
     "properties": {
+        "operation": {"enum": ["evaluate"]},
         "input": {"type": "string", "maxLength": MAX_EXPRESSION_CHARS},
         "variables": {"type": "object", "additionalProperties": {"type": "number"}},
     },
     "required": ["input"],
     "additionalProperties": False,
 }
+
+
+def two_operand_form(params: dict[str, Any]) -> dict[str, Any]:
+    """`{operation = "add", a = 5, b = 3}` (the reference's form) as `{input = "a + b",
+    variables = {a = 5, b = 3}}`; other params as they are."""
+    operation = params.get("operation")
+    if operation not in BINARY_OPERATIONS:
+        return params
+    operands = {key: params.get(key) for key in ("a", "b")}
+    for key, value in operands.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidArgument(
+                f"calculator: operation {operation!r} needs numbers a and b; {key} is "
+                f"{kind_of(value)}"
+            )
+    extra = sorted(set(params) - {"operation", "a", "b"})
+    if extra:
+        raise InvalidArgument(
+            f"calculator: operation {operation!r} takes a and b only, got also {', '.join(extra)}"
+        )
+    return {"input": f"a {BINARY_OPERATIONS[operation]} b", "variables": operands}
 
 
 def evaluate(expression: str, variables: dict[str, Number] | None = None) -> Number:
@@ -167,16 +199,21 @@ def _short(expression: str) -> str:
     return repr(expression if len(expression) <= 60 else expression[:57] + "...")
 
 
-def _run(params: dict[str, Any]) -> Number:
-    return evaluate(params["input"], params.get("variables"))
+def _run(params: dict[str, Any]) -> ToolOutput:
+    value = evaluate(params["input"], params.get("variables"))
+    # The reference's scripts read `result.value` (and `result.result`).
+    return ToolOutput(value, fields={"value": value})
 
 
 TOOL = Tool(
     name="calculator",
     description="Evaluates an arithmetic expression (+ - * / // % ^, parentheses, variables, "
-    "pi, e, sqrt/abs/min/max/round/floor/ceil/exp/log/log10/sin/cos/tan)",
+    "pi, e, sqrt/abs/min/max/round/floor/ceil/exp/log/log10/sin/cos/tan), or one operation "
+    "(add, subtract, multiply, divide, power, modulo) on a and b",
     category="math",
     schema=SCHEMA,
     run=_run,
     tags=("math", "offline"),
+    aliases={"expression": "input"},
+    reference_form=two_operand_form,
 )

@@ -1,22 +1,38 @@
-"""The `file-operations` tool: read, write, append, exists, list, delete and mkdir, only inside
-`tools.allowed_paths` (checked by `resolve_allowed_path` before anything touches the disk)."""
+"""The `file-operations` tool: read, write, append, exists, list, delete, mkdir, copy and move,
+only inside `tools.allowed_paths` (checked by `resolve_allowed_path` before anything touches the
+disk)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.runtime.tools.registry import Tool, ToolFailure
 
 MAX_READ_BYTES = 50 * 1024 * 1024
-OPERATIONS = ("read", "write", "append", "exists", "list", "delete", "mkdir")
+# create_directory: the reference system's name for mkdir.
+OPERATIONS = (
+    "read",
+    "write",
+    "append",
+    "exists",
+    "list",
+    "delete",
+    "mkdir",
+    "create_directory",
+    "copy",
+    "move",
+)
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "operation": {"enum": list(OPERATIONS)},
         "path": {"type": "string", "minLength": 1},
         "input": {"type": "string"},
+        "target_path": {"type": "string", "minLength": 1},
     },
     "required": ["operation", "path"],
     "additionalProperties": False,
@@ -24,7 +40,11 @@ SCHEMA: dict[str, Any] = {
         {
             "if": {"properties": {"operation": {"enum": ["write", "append"]}}},
             "then": {"required": ["input"]},
-        }
+        },
+        {
+            "if": {"properties": {"operation": {"enum": ["copy", "move"]}}},
+            "then": {"required": ["target_path"]},
+        },
     ],
 }
 
@@ -53,9 +73,11 @@ def make_tool(allowed_paths: Sequence[str]) -> Tool:
                 return True
             if operation == "list":
                 return sorted(child.name for child in path.iterdir())
-            if operation == "mkdir":
+            if operation in ("mkdir", "create_directory"):
                 path.mkdir(parents=True, exist_ok=True)
                 return True
+            if operation in ("copy", "move"):
+                return _copy_or_move(operation, path, params["target_path"], allowed_paths)
             if path.is_dir():
                 path.rmdir()  # only an empty directory: no recursive deletes from scripts
             else:
@@ -72,10 +94,28 @@ def make_tool(allowed_paths: Sequence[str]) -> Tool:
 
     return Tool(
         name="file-operations",
-        description="Reads, writes, appends, lists, creates and deletes files inside "
-        "tools.allowed_paths",
+        description="Reads, writes, appends, lists, creates, copies, moves and deletes files "
+        "inside tools.allowed_paths",
         category="filesystem",
         schema=SCHEMA,
         run=operate,
         tags=("files", "offline"),
+        aliases={"content": "input", "source_path": "path"},
     )
+
+
+def _copy_or_move(operation: str, source: Path, target: str, allowed_paths: Sequence[str]) -> bool:
+    destination = resolve_allowed_path(target, allowed_paths)
+    if not source.is_file():
+        raise ToolFailure(f"{operation} copies or moves one file; {str(source)!r} is not a file")
+    if destination.is_dir():
+        destination = destination / source.name
+    if destination.exists():
+        raise ToolFailure(f"{target!r} already exists; delete it first")
+    if source.stat().st_size > MAX_READ_BYTES:
+        raise ToolFailure(f"{str(source)!r} is larger than {MAX_READ_BYTES} bytes")
+    if operation == "copy":
+        shutil.copyfile(source, destination)
+    else:
+        shutil.move(source, destination)
+    return True

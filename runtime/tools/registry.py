@@ -63,6 +63,8 @@ class ToolOutput:
 
     result: Any
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Fields the reference system's scripts read at the top of the result (`result.uuid`).
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +81,14 @@ class Tool:
     builtin: bool = True
     # A user tool runs a script function, which only the script's thread may call.
     script_side: bool = False
+    # The reference system's names for parameters this tool calls otherwise: {"content": "input"}.
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    # The reference system's other call forms turned into this tool's parameters.
+    reference_form: Callable[[dict[str, Any]], dict[str, Any]] | None = field(
+        default=None, repr=False
+    )
+    # Why a tool of the reference system is not offered here; running it fails with this.
+    disabled: str | None = None
     validator: Validator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +121,7 @@ class ToolCall:
     correlation_id: str
     value: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     started: float = 0.0  # time.monotonic() at start of run
     finished: float = 0.0
@@ -143,13 +154,16 @@ class ToolCall:
         else:
             if isinstance(output, ToolOutput):
                 self.value, self.metadata = output.result, dict(output.metadata)
+                self.fields = dict(output.fields)
             else:
                 self.value = output
         self.finished = time.monotonic()
         return self
 
     def result_table(self) -> dict[str, Any]:
-        """`{success, result, error?, metadata}` as scripts see it."""
+        """`{success, result, error?, metadata}` as scripts see it, with the reference
+        system's fields: `text` (the result as text) and, at the top, the fields of a result
+        that is a table and the tool's own `fields`."""
         metadata = {
             "tool": self.tool.name,
             "duration_ms": round(self.duration_ms, 3),
@@ -157,7 +171,18 @@ class ToolCall:
         }
         if self.error is not None:
             return {"success": False, "result": None, "error": self.error, "metadata": metadata}
-        return {"success": True, "result": self.value, "metadata": metadata}
+        from llmspell.runtime.value_text import text_of
+
+        top = dict(self.value) if isinstance(self.value, dict) else {}
+        top.update(self.fields)
+        # The four fields of our own result table win over a result field of the same name.
+        return {
+            **top,
+            "text": text_of(self.value),
+            "success": True,
+            "result": self.value,
+            "metadata": metadata,
+        }
 
 
 class ToolRegistry:
@@ -169,11 +194,12 @@ class ToolRegistry:
         hooks: Callable[[], HookRegistry],
         limits: HostLimits = UNLIMITED,
     ) -> None:
-        from llmspell.runtime.tools.builtins import builtin_tools
+        from llmspell.runtime.tools.builtins import REFERENCE_NAMES, builtin_tools
 
         self._hooks = hooks
         self._lock = threading.Lock()
         self._tools: dict[str, Tool] = {tool.name: tool for tool in builtin_tools(config, limits)}
+        self._reference_names = REFERENCE_NAMES
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> ToolRegistry:
@@ -188,18 +214,30 @@ class ToolRegistry:
         return [self._tools[name] for name in sorted(self._tools)]
 
     def get(self, name: str) -> Tool:
-        """The tool called `name`; NotFound naming the tools there are."""
-        tool = self._tools.get(name) if isinstance(name, str) else None
+        """The tool called `name` (or by the reference system's name for it:
+        `date-time-handler`, `file_operations`); NotFound naming the tools there are."""
+        tool = self._find(name)
         if tool is None:
             raise NotFound(
-                f"no tool named {name!r}; tools: {', '.join(sorted(self._tools))}"
+                f"no tool named {name!r}; tools: "
+                f"{', '.join(n for n, t in sorted(self._tools.items()) if t.disabled is None)}"
                 if isinstance(name, str)
                 else f"tool name must be a string, got {kind_of(name)}"
             )
         return tool
 
     def exists(self, name: str) -> bool:
-        return isinstance(name, str) and name in self._tools
+        return self._find(name) is not None
+
+    def _find(self, name: Any) -> Tool | None:
+        if not isinstance(name, str):
+            return None
+        tool = self._tools.get(name)
+        if tool is None:
+            # The reference system's documents also spell its tools with underscores.
+            hyphenated = name.replace("_", "-")
+            tool = self._tools.get(self._reference_names.get(hyphenated, hyphenated))
+        return tool
 
     def categories(self) -> list[str]:
         return sorted({tool.category for tool in self._tools.values()})
@@ -307,7 +345,7 @@ def validate_params(tool: Tool, params: Any) -> dict[str, Any]:
 
     from llmspell.runtime.tools.json_schema import SchemaProblem
 
-    params = _empty_tables_as_lists(tool.schema, dict(params))
+    params = _empty_tables_as_lists(tool.schema, _our_names(tool, dict(params)))
     try:
         error = best_match(tool.validator.iter_errors(params))
     except SchemaProblem as exc:  # a pattern where the schema check does not look
@@ -316,6 +354,18 @@ def validate_params(tool: Tool, params: Any) -> dict[str, Any]:
         raise InvalidArgument(f"{tool.name}: {describe_violation(tool.schema, error)}")
     checked: dict[str, Any] = params
     return checked
+
+
+def _our_names(tool: Tool, params: dict[str, Any]) -> dict[str, Any]:
+    # The reference system's parameter names (`content`, `text`, `expression`) as ours.
+    for theirs, ours in tool.aliases.items():
+        if theirs in params:
+            if ours in params:
+                raise InvalidArgument(
+                    f"{tool.name}: give {ours!r} or {theirs!r} (the same parameter), not both"
+                )
+            params[ours] = params.pop(theirs)
+    return params if tool.reference_form is None else tool.reference_form(params)
 
 
 def _empty_tables_as_lists(schema: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

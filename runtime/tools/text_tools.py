@@ -88,11 +88,16 @@ TEXT_MANIPULATOR = Tool(
     schema=TEXT_SCHEMA,
     run=manipulate,
     tags=("text", "offline"),
+    aliases={"text": "input"},
 )
 
 TEMPLATE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
+        # operation and engine: the reference's template-engine calls; both engines it names
+        # read {{name}} placeholders, which is what this tool fills.
+        "operation": {"enum": ["render"]},
+        "engine": {"enum": ["handlebars", "tera"]},
         "input": {"type": "string"},
         "context": {"type": "object"},
     },
@@ -129,4 +134,5 @@ TEMPLATE_CREATOR = Tool(
     schema=TEMPLATE_SCHEMA,
     run=render_template,
     tags=("text", "template", "offline"),
+    aliases={"template": "input", "data": "context"},
 )

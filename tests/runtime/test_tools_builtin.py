@@ -140,7 +140,11 @@ def test_schema_violations_raise_naming_the_tool_parameter_and_expectation(
 
 def test_an_unknown_tool_raises_listing_the_tools(lua: ScriptRuntime) -> None:
     err = error_of(lua, 'Tool.execute("no-such-tool", {})')
-    assert "Tool.execute: no tool named 'no-such-tool'; tools: base64-encoder" in err.evalue
+    assert (
+        "Tool.execute: no tool named 'no-such-tool'; tools: archive-handler, base64-encoder"
+        in err.evalue
+    )
+    assert "process-executor" not in err.evalue  # only the tools that run are offered
 
 
 # --- text, template, hash, base64, uuid -------------------------------------------------------
