@@ -12,6 +12,7 @@ can ask for them at start-up; the modules themselves load when storage opens.
 
 from __future__ import annotations
 
+import functools
 import pkgutil
 import threading
 from collections.abc import Callable, Iterator
@@ -66,14 +67,18 @@ _loaded: dict[str, Component] = {}
 _lock = threading.Lock()
 
 
-def _package_modules() -> list[str]:
+@functools.cache
+def _package_modules() -> tuple[str, ...]:
     """The components' modules: every module or sub-package of the package except private
-    ones (`_name.py`), which are helpers components share."""
+    ones (`_name.py`), which are helpers components share. Listed once per process (every
+    open of a store asks)."""
     package = import_module(COMPONENTS_PACKAGE)
-    return sorted(
-        info.name
-        for info in pkgutil.iter_modules(package.__path__)
-        if not info.name.startswith("_")
+    return tuple(
+        sorted(
+            info.name
+            for info in pkgutil.iter_modules(package.__path__)
+            if not info.name.startswith("_")
+        )
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy import (
@@ -33,7 +34,11 @@ def read_revision(conn: Connection) -> str | None:
     """The revision the database is at, or None for a database without the llmspell schema."""
     if not inspect(conn).has_table("alembic_version"):
         return None
-    rows = conn.execute(select(alembic_version.c.version_num)).scalars().all()
+    return single_revision(conn.execute(select(alembic_version.c.version_num)).scalars().all())
+
+
+def single_revision(rows: Sequence[str]) -> str | None:
+    """The one revision `alembic_version` holds (None when empty); several are an error."""
     if not rows:
         return None
     if len(rows) > 1:

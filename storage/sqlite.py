@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, insert
+from sqlalchemy import URL, Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
@@ -18,7 +18,12 @@ from llmspell.storage.backend import OwnerTarget, owned
 from llmspell.storage.database import WRITE_OPTION, EngineSource
 from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.glob import sqlite_regexp
-from llmspell.storage.revision import alembic_version, classify, outdated_message, read_revision
+from llmspell.storage.revision import (
+    alembic_version,
+    classify,
+    outdated_message,
+    single_revision,
+)
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sqlite_file import file_error
 
@@ -108,8 +113,7 @@ def create_at_head(engine: Engine) -> None:
 
 def ensure_sqlite_schema(engine: Engine, settings: StorageSettings) -> None:
     """Check the file's schema revision; upgrade it when behind and `auto_upgrade` allows."""
-    with engine.connect() as conn, conn.begin():
-        revision = read_revision(conn)
+    revision = _sqlite_revision(engine)
     if classify(revision) == "current":
         return
     if not settings.auto_upgrade:
@@ -123,6 +127,26 @@ def ensure_sqlite_schema(engine: Engine, settings: StorageSettings) -> None:
         with conn.begin():
             run_alembic(conn, "upgrade", HEAD)
     logger.info("migrated %s from %s to %s", settings.sqlite_path, revision, HEAD)
+
+
+def _sqlite_revision(engine: Engine) -> str | None:
+    """`read_revision` on the DBAPI connection: each open builds a new engine, whose empty
+    statement cache would compile the inspector's and the SELECT's SQL every time."""
+    pooled = engine.raw_connection()
+    try:
+        driver: Any = pooled.driver_connection
+        found = driver.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (alembic_version.name,),
+        ).fetchone()
+        if found is None:
+            return None
+        rows = driver.execute(
+            str(select(alembic_version.c.version_num).compile(dialect=engine.dialect))
+        ).fetchall()
+        return single_revision([row[0] for row in rows])
+    finally:
+        pooled.close()
 
 
 class SqliteBackend:
