@@ -11,12 +11,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, text, union
+from sqlalchemy import Connection, Table, insert, select, union
 from sqlalchemy.engine import Dialect
 
 from llmspell.storage import registry
-from llmspell.storage.backend import backend_for
 from llmspell.storage.database import Database
+from llmspell.storage.ops.every_tenant import every_tenant
 from llmspell.storage.registry import Component
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sql_storage import SqlStorage, open_storage
@@ -66,29 +66,11 @@ def checked_tenants(tenants: Sequence[str] | None) -> list[str] | None:
 
 
 def component_tenants(storage: SqlStorage, component: Component) -> list[str]:
-    """Every tenant with a row in one of the component's tables, sorted.
-
-    Under PostgreSQL's forced row-level security the app role sees no tenant but its own, so
-    the owner lists them, with FORCE lifted inside a transaction that is rolled back: the
-    policy never stops binding anyone else (the ALTER's lock keeps others out meanwhile).
-    """
+    """Every tenant with a row in one of the component's tables, sorted (on PostgreSQL read
+    by the owner past row-level security, see `every_tenant`)."""
     query = union(*(select(table.c.tenant_id).distinct() for table in component.tables))
-    db = storage.database(component.name)
-    if not db.backend.sets_tenant:
-        with db.transaction() as conn:
-            return sorted(conn.execute(query).scalars())
-    backend = backend_for(storage.settings.backend_of(component.name))
-    with (
-        backend.owner(storage.settings, create=False) as owner,
-        owner.engine.connect() as conn,
-        conn.begin() as transaction,
-    ):
-        quote = conn.dialect.identifier_preparer.quote
-        for table in component.tables:
-            conn.execute(text(f"ALTER TABLE {quote(table.name)} NO FORCE ROW LEVEL SECURITY"))
-        found = sorted(conn.execute(query).scalars())
-        transaction.rollback()
-    return found
+    with every_tenant(storage, component.name, component.tables) as conn:
+        return sorted(conn.execute(query).scalars())
 
 
 def tenant_database(storage: SqlStorage, component: Component, tenant: str) -> Database:
