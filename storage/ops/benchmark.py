@@ -1,0 +1,408 @@
+"""`storage benchmark`: latency percentiles and throughput of the stores' common operations,
+each beside the raw driver (sqlite3 / psycopg) doing the same statement in the same run.
+
+The raw figure is the floor: one statement on one connection, no tenant setting, no value
+checks, no SQLAlchemy. SQLite and memory run on a scratch database; PostgreSQL runs on the
+configured database as a tenant of its own, whose rows are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+
+from llmspell.storage import registry
+from llmspell.storage.backend import backend_for
+from llmspell.storage.settings import BACKENDS, StorageSettings
+from llmspell.storage.sql_storage import SqlStorage, open_storage
+
+DEFAULT_OPERATIONS = 500
+DIMENSION = 384
+K = 10
+MAX_OPERATIONS = 1_000_000
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """One operation's figures (milliseconds, operations per second) and the raw driver's."""
+
+    operation: str
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    throughput: float
+    raw_p50_ms: float
+    raw_p95_ms: float
+    raw_p99_ms: float
+    raw_throughput: float
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def benchmark(
+    settings: StorageSettings, backend: str | None = None, operations: int = DEFAULT_OPERATIONS
+) -> list[OperationResult]:
+    """Measure state, sessions, vectors (with recall@10 against exact search), graph, events
+    and RAG retrieval on `backend` (default: the configured one), `operations` times each."""
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(
+            f"benchmark: backend {backend!r} is not supported; allowed: {', '.join(BACKENDS)}"
+        )
+    if isinstance(operations, bool) or not isinstance(operations, int):
+        raise ValueError(f"benchmark: operations must be a whole number, got {operations!r}")
+    if not 1 <= operations <= MAX_OPERATIONS:
+        raise ValueError(f"benchmark: operations must be 1-{MAX_OPERATIONS:,}, got {operations}")
+    name = backend or settings.backend
+    with (
+        _scratch(settings, name) as (bench_settings, tenant, raw),
+        open_storage(bench_settings, tenant) as storage,
+    ):
+        return _run(storage, raw, operations)
+
+
+@contextmanager
+def _scratch(
+    settings: StorageSettings, backend: str
+) -> Iterator[tuple[StorageSettings, str, RawDriver]]:
+    tenant = f"llmspell-benchmark-{uuid.uuid4().hex[:8]}"
+    changed = settings.with_changes(backend=backend, component_backends={})
+    if backend != "postgres":
+        with tempfile.TemporaryDirectory(prefix="llmspell-benchmark-") as folder:
+            path = str(Path(folder) / "bench.db")
+            bench = changed.with_changes(sqlite_path=path)
+            raw = SqliteDriver(path if backend == "sqlite" else ":memory:")
+            try:
+                yield bench, tenant, raw
+            finally:
+                raw.close()
+        return
+    raw_pg = PostgresDriver(_app_url(changed))
+    try:
+        yield changed, tenant, raw_pg
+    finally:
+        raw_pg.close()
+        _delete_tenant(changed, tenant)
+
+
+def _app_url(settings: StorageSettings) -> str:
+    if settings.pg_embedded:
+        from llmspell.storage.postgres import embedded
+
+        return embedded.start(settings.pg_data_dir).app_url
+    return settings.pg_url
+
+
+def _delete_tenant(settings: StorageSettings, tenant: str) -> None:
+    """Remove the benchmark tenant's rows, as the owner under that tenant's policy."""
+    backend = backend_for("postgres")
+    with backend.owner(settings, create=False) as owner, owner.engine.begin() as conn:
+        conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant})
+        quote = conn.dialect.identifier_preparer.quote
+        # Children before parents (artifacts before their content rows).
+        for table in reversed(registry.metadata().sorted_tables):
+            conn.execute(text(f"DELETE FROM {quote(table.name)}"))
+
+
+# --- the raw drivers -----------------------------------------------------------------------
+
+
+class RawDriver(ABC):
+    """The same statements on the driver itself: a key-value table, a row table, vectors."""
+
+    placeholder = "?"
+
+    @abstractmethod
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Run one statement in its own transaction; its rows."""
+
+    def put(self, key: str, value: str) -> None:
+        p = self.placeholder
+        self.execute(
+            f"INSERT INTO bench_kv (k, v) VALUES ({p}, {p}) "
+            "ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+            (key, value),
+        )
+
+    def get(self, key: str) -> Any:
+        rows = self.execute(f"SELECT v FROM bench_kv WHERE k = {self.placeholder}", (key,))
+        return rows[0][0] if rows else None
+
+    def insert_row(self, row_id: str, body: str) -> None:
+        p = self.placeholder
+        self.execute(f"INSERT INTO bench_rows (id, body) VALUES ({p}, {p})", (row_id, body))
+
+    @abstractmethod
+    def insert_vector(self, vector_id: str, content: str, embedding: np.ndarray) -> None:
+        """Store one vector with its content (and the content's keyword index entry)."""
+
+    @abstractmethod
+    def nearest(self, query: np.ndarray, k: int) -> list[str]:
+        """The ids of the `k` vectors nearest `query` (cosine)."""
+
+    @abstractmethod
+    def keyword(self, word: str, k: int) -> list[str]:
+        """The ids of the `k` best keyword matches of `word`."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+
+class SqliteDriver(RawDriver):
+    """sqlite3 on the benchmark's scratch file (memory: its own `:memory:`)."""
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        for statement in (
+            # In the scratch file itself (a TEMP table would skip the file's commits).
+            "CREATE TABLE bench_kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+            "CREATE TABLE bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+            "CREATE TABLE bench_vectors (id TEXT PRIMARY KEY, content TEXT, embedding BLOB)",
+            "CREATE VIRTUAL TABLE bench_fts USING fts5(content, content='bench_vectors', "
+            "content_rowid='rowid')",
+        ):
+            self._conn.execute(statement)
+        self._matrix: list[np.ndarray] = []
+        self._ids: list[str] = []
+
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self._conn.execute(statement, params).fetchall()
+
+    def insert_vector(self, vector_id: str, content: str, embedding: np.ndarray) -> None:
+        cursor = self._conn.execute(
+            "INSERT INTO bench_vectors (id, content, embedding) VALUES (?, ?, ?)",
+            (vector_id, content, embedding.astype(np.float32).tobytes()),
+        )
+        self._conn.execute(
+            "INSERT INTO bench_fts (rowid, content) VALUES (?, ?)", (cursor.lastrowid, content)
+        )
+
+    def nearest(self, query: np.ndarray, k: int) -> list[str]:
+        # SQLite has no vector search: the driver's floor is reading the rows and one matrix
+        # product (the store keeps the matrix in memory instead).
+        rows = self._conn.execute("SELECT id, embedding FROM bench_vectors").fetchall()
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        matrix = matrix.reshape(len(rows), -1)
+        order = np.argsort(-(matrix @ query))[:k]
+        return [rows[i][0] for i in order]
+
+    def keyword(self, word: str, k: int) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT v.id FROM bench_fts JOIN bench_vectors v ON v.rowid = bench_fts.rowid "
+            "WHERE bench_fts MATCH ? ORDER BY bm25(bench_fts) LIMIT ?",
+            (f'"{word}"', k),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresDriver(RawDriver):
+    """psycopg as the app role, autocommit, temp tables with the same indexes."""
+
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        from pgvector.psycopg import register_vector
+
+        from llmspell.storage.postgres.urls import connect
+
+        self._conn = connect(url, autocommit=True)
+        register_vector(self._conn)
+        for statement in (
+            "CREATE TEMP TABLE bench_kv (k text PRIMARY KEY, v text NOT NULL)",
+            "CREATE TEMP TABLE bench_rows (id text PRIMARY KEY, body text NOT NULL)",
+            f"CREATE TEMP TABLE bench_vectors (id text PRIMARY KEY, content text, "
+            f"embedding vector({DIMENSION}), content_tsv tsvector GENERATED ALWAYS AS "
+            "(to_tsvector('english', content)) STORED)",
+            "CREATE INDEX ON bench_vectors USING hnsw (embedding vector_cosine_ops)",
+            "CREATE INDEX ON bench_vectors USING gin (content_tsv)",
+        ):
+            self._conn.execute(statement)
+
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        cursor = self._conn.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+    def insert_vector(self, vector_id: str, content: str, embedding: np.ndarray) -> None:
+        self.execute(
+            "INSERT INTO bench_vectors (id, content, embedding) VALUES (%s, %s, %s)",
+            (vector_id, content, embedding.astype(np.float32)),
+        )
+
+    def nearest(self, query: np.ndarray, k: int) -> list[str]:
+        rows = self.execute(
+            "SELECT id FROM bench_vectors ORDER BY embedding <=> %s LIMIT %s",
+            (query.astype(np.float32), k),
+        )
+        return [r[0] for r in rows]
+
+    def keyword(self, word: str, k: int) -> list[str]:
+        rows = self.execute(
+            "SELECT id FROM bench_vectors, websearch_to_tsquery('english', %s) q "
+            "WHERE content_tsv @@ q ORDER BY ts_rank(content_tsv, q, 1) DESC LIMIT %s",
+            (word, k),
+        )
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def _timed(count: int, operation: Callable[[int], Any]) -> tuple[np.ndarray, float]:
+    """Per-call latencies (ms) of `operation(i)` for i in range(count), and calls per second."""
+    latencies = np.empty(count)
+    started = time.perf_counter()
+    for i in range(count):
+        before = time.perf_counter()
+        operation(i)
+        latencies[i] = (time.perf_counter() - before) * 1000.0
+    elapsed = time.perf_counter() - started
+    return latencies, count / elapsed if elapsed > 0 else float("inf")
+
+
+def _result(
+    name: str,
+    count: int,
+    store: Callable[[int], Any],
+    raw: Callable[[int], Any],
+    note: str = "",
+) -> OperationResult:
+    ours, ours_rate = _timed(count, store)
+    theirs, raw_rate = _timed(count, raw)
+    a = np.percentile(ours, [50, 95, 99])
+    b = np.percentile(theirs, [50, 95, 99])
+    return OperationResult(
+        name,
+        count,
+        float(a[0]),
+        float(a[1]),
+        float(a[2]),
+        ours_rate,
+        float(b[0]),
+        float(b[1]),
+        float(b[2]),
+        raw_rate,
+        note,
+    )
+
+
+WORDS = ("river", "mountain", "harbor", "forest", "desert", "glacier", "valley", "island")
+
+
+def _run(storage: SqlStorage, raw: RawDriver, n: int) -> list[OperationResult]:
+    from llmspell.storage.components.sessions import SessionRecord
+    from llmspell.storage.components.vectors import NewVector
+
+    rng = np.random.default_rng(42)
+    value = {"text": "x" * 100, "n": 1}
+    body = json.dumps(value)
+    results = [
+        _result(
+            "state.put",
+            n,
+            lambda i: storage.kv.put("bench", f"k{i}", value),
+            lambda i: raw.put(f"k{i}", body),
+        ),
+        _result(
+            "state.get",
+            n,
+            lambda i: storage.kv.get("bench", f"k{i}"),
+            lambda i: raw.get(f"k{i}"),
+        ),
+    ]
+    now = datetime.now(UTC)
+
+    def create_session(i: int) -> None:
+        storage.sessions.create(
+            SessionRecord(str(uuid.uuid4()), f"s{i}", None, (), "active", None, {}, now, now)
+        )
+
+    results.append(
+        _result("sessions.create", n, create_session, lambda i: raw.insert_row(f"s{i}", body))
+    )
+    results.append(
+        _result(
+            "graph.add_entity",
+            n,
+            lambda i: storage.graph.add_entity(f"e{i}", "thing", value),
+            lambda i: raw.insert_row(f"e{i}", body),
+        )
+    )
+    results.append(
+        _result(
+            "events.append",
+            n,
+            lambda i: storage.events.append("bench.event", value),
+            lambda i: raw.insert_row(f"v{i}", body),
+        )
+    )
+    embeddings = rng.standard_normal((n, DIMENSION)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    contents = [f"note {i} about the {WORDS[i % len(WORDS)]}" for i in range(n)]
+    ids = [f"d{i}" for i in range(n)]
+    results.append(
+        _result(
+            "vectors.add",
+            n,
+            lambda i: storage.vectors.add(
+                "bench", "bench-model", [NewVector(embeddings[i], contents[i], id=ids[i])]
+            ),
+            lambda i: raw.insert_vector(ids[i], contents[i], embeddings[i]),
+        )
+    )
+    queries = rng.standard_normal((n, DIMENSION)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = np.argsort(-(queries @ embeddings.T), axis=1)[:, :K]
+    found: list[set[str]] = []
+
+    def search(i: int) -> None:
+        hits = storage.vectors.search("bench", "bench-model", queries[i], K)
+        found.append({hit.record.id for hit in hits})
+
+    search_result = _result("vectors.search", n, search, lambda i: raw.nearest(queries[i], K))
+    recall = float(
+        np.mean(
+            [len(got & {ids[j] for j in exact[i]}) / min(K, n) for i, got in enumerate(found[:n])]
+        )
+    )
+    results.append(
+        OperationResult(**{**search_result.as_dict(), "note": f"recall@{K} {recall:.3f}"})
+    )
+
+    def retrieve(i: int) -> None:
+        storage.vectors.search("bench", "bench-model", queries[i], K)
+        storage.vectors.keyword_search("bench", [WORDS[i % len(WORDS)]], K)
+
+    def raw_retrieve(i: int) -> None:
+        raw.nearest(queries[i], K)
+        raw.keyword(WORDS[i % len(WORDS)], K)
+
+    results.append(
+        _result("rag.retrieve", n, retrieve, raw_retrieve, "vector + keyword search, k=10")
+    )
+    return results
