@@ -116,7 +116,7 @@ def test_bad_input_is_refused_naming_what_is_allowed(
         ),
         (
             'Agent.builder():name("x"):model("mock"):allow_tool("nope"):build()',
-            "no tool named 'nope'; tools: base64-encoder",
+            "no tool named 'nope'; tools: archive-handler, base64-encoder",
         ),
         ('Agent.builder():temperature("hot")', "temperature must be a number"),
         (
