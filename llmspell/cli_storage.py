@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
     subcommand(pg_sub, "status", help="is it running? (exit 3 when not)").set_defaults(
         handler=cmd_pg_status
     )
+    from llmspell import cli_storage_check  # validate, stats, benchmark (uses _guarded below)
+
+    cli_storage_check.register(sub)
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
