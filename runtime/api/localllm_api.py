@@ -4,11 +4,15 @@ part of llmspell and always reports why."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import ApiNamespace, ValidationError, optional_str, require_str
-from llmspell.runtime.providers.ollama_models import LocalBackendError, OllamaServer
-from llmspell.runtime.providers.openai_compat import OLLAMA_URL
+
+if TYPE_CHECKING:
+    from llmspell.runtime.providers.ollama_models import OllamaServer
+
+# The Ollama client (httpx, the providers package, openai) is imported by the functions that
+# use it: every runtime start builds this global, few scripts call it.
 
 BACKENDS = ("ollama", "candle")
 CANDLE_UNAVAILABLE = (
@@ -30,6 +34,8 @@ class LocalLLMApi(ApiNamespace):
     def status(self) -> dict[str, Any]:
         """Health of each backend: `{ollama = {running, models, version?, error?}, candle =
         {ready, models, version?, error}}`; never raises (a problem is in `error`)."""
+        from llmspell.runtime.providers.ollama_models import LocalBackendError
+
         ollama: dict[str, Any] = {"running": False, "models": 0, "version": None, "error": None}
         try:
             server = self._ollama()
@@ -46,6 +52,8 @@ class LocalLLMApi(ApiNamespace):
         `{id, backend, size_bytes, quantization?, modified_at? (Unix seconds), family?,
         parameter_size?, format?, digest?}`. Raises naming the reason when the backend (or,
         without one, every backend) is unavailable."""
+        from llmspell.runtime.providers.ollama_models import LocalBackendError
+
         backend = optional_str("LocalLLM.list", "backend", backend)
         if backend is not None:
             return self._server_of("LocalLLM.list", backend).models()
@@ -66,6 +74,8 @@ class LocalLLMApi(ApiNamespace):
     def info(self, model_id: str) -> dict[str, Any]:
         """Details of a local model (`name[:tag][@backend]`): `{id, backend, size_bytes, format,
         loaded, parameter_count?, quantization?, family?, modified_at?}`."""
+        from llmspell.runtime.providers.ollama_models import LocalBackendError
+
         name, backend = _spec("LocalLLM.info", model_id)
         server = self._server_of("LocalLLM.info", backend)
         listed = {m["id"]: m for m in server.models()}
@@ -91,6 +101,8 @@ class LocalLLMApi(ApiNamespace):
         }
 
     def _server_of(self, fn: str, backend: str) -> OllamaServer:
+        from llmspell.runtime.providers.ollama_models import LocalBackendError
+
         if backend not in BACKENDS:
             raise ValidationError(
                 f"{fn}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}"
@@ -101,6 +113,9 @@ class LocalLLMApi(ApiNamespace):
 
     def _ollama(self) -> OllamaServer:
         """The first enabled provider of type ollama, by name."""
+        from llmspell.runtime.providers.ollama_models import LocalBackendError, OllamaServer
+        from llmspell.runtime.providers.openai_compat import OLLAMA_URL
+
         for _, provider in sorted(self._ctx.config.providers.items()):
             if provider.type == "ollama" and provider.enabled:
                 return OllamaServer.from_provider_url(

@@ -9,14 +9,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmspell.runtime.config import DEFAULT_KEY_ENV, ProviderConfig
+from llmspell.runtime.config import DEFAULT_KEY_ENV
 from llmspell.runtime.errors import InvalidArgument, NotFound
 from llmspell.runtime.providers.base import ChatProvider, MissingApiKey, ProviderError
 from llmspell.runtime.providers.calls import EventLoopThread, PendingCall
 from llmspell.storage.redaction import redact_secrets
 
 if TYPE_CHECKING:
-    from llmspell.runtime.config import LLMSpellConfig
+    from llmspell.runtime.config import LLMSpellConfig, ProviderConfig
     from llmspell.runtime.infrastructure import Infrastructure
     from llmspell.runtime.providers.messages import ChatRequest, ChatResponse
 
@@ -61,6 +61,9 @@ class ProviderManager:
     ) -> None:
         self.config = config
         self._stored_keys = stored_keys  # opens storage on first use
+        # the schema (pydantic) is imported when a runtime first needs its providers
+        from llmspell.runtime.config_models import ProviderConfig
+
         self._configs: dict[str, ProviderConfig] = {BUILTIN_MOCK: ProviderConfig(type="mock")}
         self._configs.update(config.providers)
         self._providers: dict[str, ChatProvider] = {}
