@@ -25,9 +25,7 @@ def test_a_timestamp_bound_on_the_driver_is_stored_as_sqlalchemy_stores_it(
     with db.driver_transaction(write=True) as run:
         run.execute(statement, row)
     with db.transaction(write=True) as conn:
-        conn.execute(
-            insert(kv_history).values(tenant_id=storage.tenant_id), {**row, "version": 2}
-        )
+        conn.execute(insert(kv_history).values(tenant_id=storage.tenant_id), {**row, "version": 2})
         stored = conn.exec_driver_sql(
             "SELECT updated_at FROM kv_history WHERE scope = 's' ORDER BY version"
         ).all()
@@ -47,9 +45,8 @@ def test_a_refused_driver_statement_is_a_constraint_violation_without_its_values
     row = {"scope": "s", "key": "secret-key", "value": "1", "version": 1, "updated_at": MOMENT}
     with db.driver_transaction(write=True) as run:
         run.execute(statement, row)
-    with pytest.raises(ConstraintViolation) as caught:
-        with db.driver_transaction(write=True) as run:
-            run.execute(statement, row)
+    with pytest.raises(ConstraintViolation) as caught, db.driver_transaction(write=True) as run:
+        run.execute(statement, row)
     assert "secret-key" not in str(caught.value)
     assert storage.kv.get("s", "secret-key") == 1
 
@@ -59,9 +56,8 @@ def test_an_error_inside_a_driver_transaction_rolls_back_its_writes(storage: Sql
     columns = ("scope", "key", "value", "version", "updated_at")
     statement = db.statement(insert(kv_entries).values(tenant_id=storage.tenant_id), columns)
     row = {"scope": "s", "key": "k", "value": "1", "version": 1, "updated_at": MOMENT}
-    with pytest.raises(RuntimeError, match="stop"):
-        with db.driver_transaction(write=True) as run:
-            run.execute(statement, row)
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError, match="stop"), db.driver_transaction(write=True) as run:
+        run.execute(statement, row)
+        raise RuntimeError("stop")
     assert storage.kv.get("s", "k") is None
     assert storage.kv.put("s", "k", 2) == 1
