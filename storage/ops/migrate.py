@@ -28,6 +28,7 @@ from llmspell.storage.ops.transfer import (
     Progress,
     TransferError,
     UnitResult,
+    refuse_held_units,
     target_row_count,
     write_unit,
 )
@@ -97,7 +98,7 @@ def migrate(
             _refuse_same_database(src, dst, component)
         plan = _plan(src, chosen, wanted)
         if not resume:
-            _refuse_held_units(dst, plan)
+            refuse_held_units(dst, [(component, tenant) for component, tenant, _ in plan])
         if on_plan is not None:
             on_plan({c.name: sum(rows for comp, _, rows in plan if comp is c) for c in chosen})
         results = [
@@ -118,22 +119,6 @@ def _plan(
                 rows = sum(tenant_row_count(conn, table, tenant) for table in component.tables)
             plan.append((component, tenant, rows))
     return plan
-
-
-def _refuse_held_units(dst: SqlStorage, plan: list[tuple[Component, str, int]]) -> None:
-    """Refuse, before anything is written, units whose tenant the target already has rows of."""
-    held = [
-        (component.name, tenant, rows)
-        for component, tenant, _ in plan
-        if (rows := target_row_count(tenant_database(dst, component, tenant), component, tenant))
-    ]
-    if held:
-        listed = "; ".join(f"{rows} rows of component {c!r}, tenant {t!r}" for c, t, rows in held)
-        raise TransferError(
-            f"the target already holds {listed}; nothing was written. If they are from an "
-            "interrupted run of this migration, rerun with --resume (resume=True): units the "
-            "target holds exactly as the source does are kept, any other is refused"
-        )
 
 
 def _run_unit(

@@ -19,9 +19,10 @@ from sqlalchemy import Table
 
 from llmspell.storage.database import Database
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.endpoints import write_rows
+from llmspell.storage.ops.endpoints import tenant_database, write_rows
 from llmspell.storage.ops.rows import Digest, Row, digest_of, load_order, tenant_row_count
 from llmspell.storage.registry import Component
+from llmspell.storage.sql_storage import SqlStorage
 
 # Seconds to sleep after each batch written: lets a test kill a transfer half-way, every time.
 BATCH_DELAY_ENV = "LLMSPELL_TRANSFER_BATCH_DELAY_S"
@@ -146,3 +147,19 @@ def write_unit(
         target_rows,
         target_checksum,
     )
+
+
+def refuse_held_units(target: SqlStorage, units: list[tuple[Component, str]]) -> None:
+    """Refuse, before anything is written, units whose tenant the target already has rows of."""
+    held = [
+        (component.name, tenant, rows)
+        for component, tenant in units
+        if (rows := target_row_count(tenant_database(target, component, tenant), component, tenant))
+    ]
+    if held:
+        listed = "; ".join(f"{rows} rows of component {c!r}, tenant {t!r}" for c, t, rows in held)
+        raise TransferError(
+            f"the target already holds {listed}; nothing was written. If they are from an "
+            "interrupted run of this transfer, rerun with --resume (resume=True): units the "
+            "target holds exactly as the source does are kept, any other is refused"
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from storage_helpers import component_params
+from transfer_helpers import MakeStore
 
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
 
@@ -30,3 +32,25 @@ def tenant_pair(
     request.addfinalizer(a.close)
     request.addfinalizer(b.close)
     return a, b
+
+
+@pytest.fixture
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
+    """`make_store(kind, name)`: an open storage on a fresh memory db, a SQLite file, or the
+    session PostgreSQL (as the app role)."""
+    opened: list[SqlStorage] = []
+
+    def make(kind: str, name: str) -> SqlStorage:
+        if kind == "postgres":
+            settings: StorageSettings = request.getfixturevalue("pg_settings")
+        elif kind == "sqlite":
+            settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / f"{name}.db"))
+        else:
+            settings = StorageSettings(backend="memory")
+        storage = open_storage(settings, "opener")
+        opened.append(storage)
+        return storage
+
+    yield make
+    for storage in opened:
+        storage.close()

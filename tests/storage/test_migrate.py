@@ -9,42 +9,18 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from transfer_helpers import FILLED, contents, fill
+from transfer_helpers import FILLED, MakeStore, contents, fill
 
-from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage import StorageSettings, open_storage
 from llmspell.storage.components.kv import kv_entries
 from llmspell.storage.ops.migrate import migrate
 from llmspell.storage.ops.transfer import BATCH_DELAY_ENV, TransferError
 
 BACKENDS = ["memory", "sqlite", "postgres"]
-MakeStore = Callable[[str, str], SqlStorage]
-
-
-@pytest.fixture
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
-    """`make_store(kind, name)`: an open storage on a fresh memory db, a SQLite file, or the
-    session PostgreSQL (as the app role)."""
-    opened: list[SqlStorage] = []
-
-    def make(kind: str, name: str) -> SqlStorage:
-        if kind == "postgres":
-            settings: StorageSettings = request.getfixturevalue("pg_settings")
-        elif kind == "sqlite":
-            settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / f"{name}.db"))
-        else:
-            settings = StorageSettings(backend="memory")
-        storage = open_storage(settings, "opener")
-        opened.append(storage)
-        return storage
-
-    yield make
-    for storage in opened:
-        storage.close()
 
 
 # One session PostgreSQL: it cannot be both source and target.

@@ -3,6 +3,7 @@ components, and what each tenant holds, read back through the stores' own APIs."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from llmspell.storage.components.artifacts import NewArtifact
 from llmspell.storage.components.vectors import NewVector
 
 BODY = bytes(range(256)) * 5000  # 1.28 MB: several artifact chunks
+# `make_store(kind, name)` (a fixture of conftest.py): an open storage of that backend.
+MakeStore = Callable[[str, str], SqlStorage]
 FILLED = ("artifacts", "events", "graph", "kv", "vectors")
 
 

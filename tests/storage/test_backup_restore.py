@@ -1,0 +1,176 @@
+"""`storage.ops.backup` / `restore` / `prune_events`: a JSON Lines backup of any backend
+restores onto any backend with the same rows; a damaged backup writes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from transfer_helpers import BODY, FILLED, MakeStore, contents, fill
+
+from llmspell.storage import SqlStorage
+from llmspell.storage.ops.backup import backup, restore
+from llmspell.storage.ops.retention import prune_events
+from llmspell.storage.ops.transfer import TransferError
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+@pytest.mark.parametrize("target_kind", BACKENDS)
+@pytest.mark.parametrize("source_kind", BACKENDS)
+def test_backup_restores_onto_every_backend_with_the_same_rows(
+    make_store: MakeStore, source_kind: str, target_kind: str, unique_tenant: str, tmp_path: Path
+) -> None:
+    source = make_store(source_kind, "source")
+    tenants = [f"{unique_tenant}-a", f"{unique_tenant}-b"]
+    for tenant in tenants:
+        fill(source, tenant)
+    taken = backup(source, tmp_path / "backup", tenants=tenants, batch_size=4)
+    # a PostgreSQL source must be emptied of these tenants before restoring onto it
+    target = source if source_kind == target_kind == "postgres" else None
+    if target is not None:
+        expected = {tenant: contents(source, tenant) for tenant in tenants}
+        for tenant in tenants:
+            _empty(target, tenant)
+    else:
+        expected = {tenant: contents(source, tenant) for tenant in tenants}
+        target = make_store(target_kind, "target")
+
+    restored = restore(target, tmp_path / "backup", batch_size=3)
+
+    assert {(u.component, u.tenant) for u in restored.units} >= {
+        (c, t) for c in FILLED for t in tenants
+    }
+    assert sorted((u.component, u.tenant, u.checksum) for u in restored.units) == sorted(
+        (u.component, u.tenant, u.checksum) for u in taken.units
+    )
+    for tenant in tenants:
+        assert contents(target, tenant) == expected[tenant]
+
+
+def _empty(storage: SqlStorage, tenant: str) -> None:
+    from llmspell.storage import registry
+
+    for component in registry.components():
+        db = storage.database(component.name).for_tenant(tenant)
+        with db.transaction(write=True) as conn:
+            for table in reversed(component.tables):
+                conn.execute(table.delete().where(table.c.tenant_id == tenant))
+
+
+def test_backup_files_are_json_lines_with_a_manifest_of_counts_and_checksums(
+    make_store: MakeStore, unique_tenant: str, tmp_path: Path
+) -> None:
+    source = make_store("sqlite", "source")
+    fill(source, unique_tenant)
+
+    report = backup(source, tmp_path / "b", components=["kv", "artifacts"])
+
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["format"] == "llmspell-backup"
+    assert manifest["components"]["kv"]["tenants"][unique_tenant]["rows"] == 61
+    lines = (tmp_path / "b" / "kv.jsonl").read_text().splitlines()
+    assert len(lines) == 61
+    first = json.loads(lines[0])
+    assert first["tenant"] == unique_tenant and first["table"] in ("kv_entries", "kv_history")
+    chunks = [
+        json.loads(line)
+        for line in (tmp_path / "b" / "artifacts.jsonl").read_text().splitlines()
+        if '"artifact_chunks"' in line
+    ]
+    assert len(chunks) > 1  # the body went out as several chunk rows, not one line
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "artifacts.jsonl",
+        "kv.jsonl",
+        "manifest.json",
+    ]
+    assert report.rows == sum(
+        t["rows"] for c in manifest["components"].values() for t in c["tenants"].values()
+    )
+    assert len(BODY) > 1_000_000
+
+
+@pytest.mark.parametrize("target_kind", BACKENDS)
+def test_a_damaged_backup_writes_nothing_of_that_unit(
+    make_store: MakeStore, target_kind: str, unique_tenant: str, tmp_path: Path
+) -> None:
+    source = make_store("sqlite", "source")
+    fill(source, unique_tenant)
+    backup(source, tmp_path / "b", components=["kv"])
+    file = tmp_path / "b" / "kv.jsonl"
+    file.write_text(file.read_text().replace("second version", "edited!"))
+    target = make_store(target_kind, "target")
+
+    with pytest.raises(TransferError, match="the source says 61 rows with checksum"):
+        restore(target, tmp_path / "b")
+
+    assert target.for_tenant(unique_tenant).kv.list_keys("app") == []
+
+
+@pytest.mark.parametrize("target_kind", BACKENDS)
+def test_restore_refuses_a_tenant_the_target_already_has_and_resume_keeps_equal_units(
+    make_store: MakeStore, target_kind: str, unique_tenant: str, tmp_path: Path
+) -> None:
+    source = make_store("sqlite", "source")
+    fill(source, unique_tenant)
+    backup(source, tmp_path / "b")
+    target = make_store(target_kind, "target")
+    restore(target, tmp_path / "b", components=["kv"])
+
+    with pytest.raises(TransferError, match=r"already holds 61 rows of component 'kv'"):
+        restore(target, tmp_path / "b")
+    assert target.for_tenant(unique_tenant).events.query() == []
+    report = restore(target, tmp_path / "b", resume=True)
+
+    assert {u.component: u.status for u in report.units}["kv"] == "already there"
+    assert contents(target, unique_tenant) == contents(source, unique_tenant)
+
+
+def test_backup_refuses_a_directory_that_is_not_empty_and_restore_an_unfinished_one(
+    make_store: MakeStore, tmp_path: Path
+) -> None:
+    source = make_store("memory", "source")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not an empty directory"):
+        backup(source, tmp_path / "full")
+    with pytest.raises(ValueError, match=r"holds no manifest\.json"):
+        restore(source, tmp_path / "full")
+    with pytest.raises(ValueError, match="backup: batch_size must be a positive integer"):
+        backup(source, tmp_path / "new", batch_size=-1)
+
+
+def test_restore_refuses_a_backup_of_another_schema_revision(
+    make_store: MakeStore, tmp_path: Path
+) -> None:
+    source = make_store("memory", "source")
+    backup(source, tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["revision"] = "0001"
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="taken at schema revision '0001'"):
+        restore(make_store("memory", "target"), tmp_path / "b")
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_prune_events_deletes_old_events_of_the_tenants_named(
+    make_store: MakeStore, kind: str, unique_tenant: str
+) -> None:
+    store = make_store(kind, "events")
+    old = datetime.now(UTC) - timedelta(days=40)
+    for tenant in (f"{unique_tenant}-a", f"{unique_tenant}-b"):
+        events = store.for_tenant(tenant).events
+        events.append("old", 1, timestamp=old)
+        events.append("new", 2)
+
+    pruned = prune_events(
+        store, before=datetime.now(UTC) - timedelta(days=30), tenants=[f"{unique_tenant}-a"]
+    )
+
+    assert [(p.tenant, p.deleted) for p in pruned] == [(f"{unique_tenant}-a", 1)]
+    assert [e.event_type for e in store.for_tenant(f"{unique_tenant}-a").events.query()] == ["new"]
+    assert len(store.for_tenant(f"{unique_tenant}-b").events.query()) == 2
+    with pytest.raises(ValueError, match="before must be a timezone-aware datetime"):
+        prune_events(store, before=datetime(2026, 1, 1))
