@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, NotFound
+from llmspell.runtime.memory.recall import ConversationRecall
 from llmspell.storage.components.vectors import NewVector, VectorFilter, VectorRecord
 from llmspell.storage.values import refuse_nul
 
@@ -78,6 +79,7 @@ class EpisodicMemory:
         self._vectors = vectors
         self._embedder = embedder
         self._search = search
+        self._recall = ConversationRecall(NAMESPACE, vectors, search)
 
     def add(
         self,
@@ -106,6 +108,7 @@ class EpisodicMemory:
             event_time=timestamp or datetime.now(UTC),
         )
         [entry_id] = self._vectors().add(NAMESPACE, self._embedder.model, [vector])
+        self._recall.remember_speaker(role)
         return entry_id
 
     def search(
@@ -121,7 +124,12 @@ class EpisodicMemory:
         mode: SearchMode = "hybrid",
     ) -> list[EpisodicEntry]:
         """Entries ranked by relevance to `query` (score in [0, 1], best first), within
-        `session_id` or, when it is "", across every session."""
+        `session_id` or, when it is "", across every session.
+
+        The query is read for what a conversation carries (`runtime.memory.recall`): a name
+        that is some entry's role (the speaker), a month, year or date, "before"/"after" a
+        date or an event; entries meeting these rank first. `role`, `since` and `until` are
+        hard filters."""
         session_id = check_session_id(session_id, allow_all=True)
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgument("query must be a non-empty string")
@@ -133,15 +141,14 @@ class EpisodicMemory:
             since=since,
             until=until,
         )
-        hits = self._search.search(
-            NAMESPACE,
-            query,
-            limit,
-            where=None if where.is_empty else where,
-            mode=mode,
-            min_score=min_score,
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"limit must be a non-negative integer, got {limit!r}")
+        if limit == 0:
+            return []
+        found = self._recall.search(
+            query, limit, where, mode=mode, min_score=min_score, speakers_known=role is not None
         )
-        return [entry_of(hit.record, hit.score) for hit in hits]
+        return [entry_of(record, score) for record, score in found]
 
     def get(self, entry_id: str) -> EpisodicEntry:
         found = [r for r in self._vectors().get([entry_id]) if r.namespace == NAMESPACE]

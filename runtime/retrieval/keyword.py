@@ -23,6 +23,18 @@ MAX_QUERY_TERMS = 64
 GROUP_CHARS = 256 * 1024  # text tokenized between two checks of the limits
 
 
+# Words a question uses to ask rather than to say what it is about ("what did Alice *say*
+# about...", "do you *remember*..."): a keyword match on them says nothing about a text.
+QUESTION_WORDS = frozenset(
+    {
+        "say", "says", "said", "saying", "tell", "tells", "told", "mention", "mentions",
+        "mentioned", "talk", "talks", "talked", "ask", "asks", "asked", "remember",
+        "remembers", "remembered", "recall", "think", "thought", "know", "knew", "ever",
+        "anything", "something", "someone", "somebody", "thing", "things",
+    }
+)  # fmt: skip
+
+
 @cache
 def _stop_words() -> frozenset[str]:
     # NLTK's English list (179 words, with question words: what, when, how, you...): a
@@ -30,13 +42,18 @@ def _stop_words() -> frozenset[str]:
     # written in full sentences such matches pushed unrelated chunks up the fused ranking.
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN_PLUS)
+    return frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
+
+
+def is_stop_word(word: str) -> bool:
+    """Whether a lower-cased word is one keyword search ignores in queries."""
+    return word in _stop_words()
 
 
 def query_terms(query: str, limits: HostLimits = UNLIMITED) -> list[str]:
     """The distinct lower-cased words of `query` (letters, digits, _) without English stop
-    words (NLTK's list), in order, at most MAX_QUERY_TERMS: what a keyword index is asked
-    for."""
+    words (NLTK's list) and QUESTION_WORDS, in order, at most MAX_QUERY_TERMS: what a keyword
+    index is asked for."""
     terms: list[str] = []
     stop = _stop_words()
     for _, piece in text_slices(query):
@@ -111,7 +128,7 @@ class KeywordIndex:
 
 def query_coverage(query: str, texts: Sequence[str], limits: HostLimits = UNLIMITED) -> np.ndarray:
     """For each text, the share of the query's distinct terms it contains (0..1)."""
-    terms = set(keyword_tokens([query], limits)[0])
+    terms = set(keyword_tokens([" ".join(query_terms(query, limits))], limits)[0])
     if not terms or not texts:
         return np.zeros(len(texts))
     return np.array(
