@@ -55,21 +55,19 @@ class RuntimeTally:
 def recorded_pools() -> Iterator[list[ConnectionPool[Any]]]:
     """Every pool the storages open meanwhile, to read psycopg_pool's `get_stats()`: the
     storage keeps its pool private, so the benchmark wraps the function that opens it."""
-    from llmspell.storage.postgres import backend
+    from unittest import mock
+
+    from llmspell.storage.postgres.pool import open_pool
 
     pools: list[ConnectionPool[Any]] = []
-    original = backend.open_pool
 
     def recording(url: str, **options: Any) -> ConnectionPool[Any]:
-        pool = original(url, **options)
+        pool = open_pool(url, **options)
         pools.append(pool)
         return pool
 
-    backend.open_pool = recording  # type: ignore[assignment]
-    try:
+    with mock.patch("llmspell.storage.postgres.backend.open_pool", recording):
         yield pools
-    finally:
-        backend.open_pool = original
 
 
 def work(
