@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 sys.path.insert(0, str(Path(__file__).parent))
 from storage_bench import postgres_logins, timed
@@ -53,6 +53,7 @@ from llmspell.storage.components.vectors import (
 DIM = 384
 K = 10
 MODEL = "bench-clustered"
+EPISODIC_BATCH = 100
 
 
 def p50_ms(samples: list[float]) -> float:
@@ -196,7 +197,33 @@ def bench_episodic(storage: SqlStorage, n: int) -> dict[str, float]:
     for vector in raw:
         storage.vectors.add("raw", "raw-model", [vector])
     stores = n / (time.perf_counter() - started)
-    return {"adds_per_s": adds, "embed_only_per_s": embeds, "store_only_per_s": stores}
+    # In batches: what an episodic add of many turns costs (one embedding call, one store call
+    # per EPISODIC_BATCH turns), rows shaped as EpisodicMemory.add writes them.
+    started = time.perf_counter()
+    for at in range(0, n, EPISODIC_BATCH):
+        chunk = texts[at : at + EPISODIC_BATCH]
+        embedded = fresh.embed([text + "  " for text in chunk])
+        storage.vectors.add(
+            "episodic-batch",
+            embedder.model,
+            [
+                NewVector(
+                    embedding=vector,
+                    content=text,
+                    document_id=f"session-{(at + j) % 10}",
+                    metadata={"role": "user", "processed": False, "metadata": {}},
+                    event_time=datetime.now(UTC),
+                )
+                for j, (text, vector) in enumerate(zip(chunk, embedded, strict=True))
+            ],
+        )
+    batched = n / (time.perf_counter() - started)
+    return {
+        "adds_per_s": adds,
+        "embed_only_per_s": embeds,
+        "store_only_per_s": stores,
+        "batched_adds_per_s": batched,
+    }
 
 
 # -- graph --------------------------------------------------------------------------------------
@@ -270,7 +297,31 @@ def bench_graph(
         "depth4_p50_ms": p50_ms(samples),
         "python_bfs_p50_ms": p50_ms(baseline),
         "nodes_reached_median": statistics.median(expected),
+        "rows_fetched_median": statistics.median(rows_fetched(storage, starts[:20])),
     }
+
+
+def rows_fetched(storage: SqlStorage, starts: list[str]) -> list[int]:
+    """Rows the depth-4 traversal's query returns to the client, per start entity (the
+    statement a `neighbors` call sent, run again with its parameters)."""
+    db = storage.database("graph")
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("WITH RECURSIVE"):
+            sent.append((statement, params))
+
+    sizes = []
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for start in starts:
+            storage.graph.neighbors(start, 4)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    for statement, params in sent:
+        with db.transaction() as conn:  # the tenant set as the store sets it
+            sizes.append(len(conn.exec_driver_sql(statement, params).fetchall()))
+    return sizes
 
 
 def run_backend(
@@ -333,6 +384,11 @@ def main() -> None:
                 print_backend(name, report)
     if args.json:
         print(json.dumps(report, indent=2))
+    elif "sqlite" in report and "postgres" in report:
+        for what in ("adds_per_s", "batched_adds_per_s"):
+            pg, lite = (report[b]["episodic_add"][what] for b in ("postgres", "sqlite"))
+            print(f"  episodic {what}: postgres {pg:.0f}/s vs sqlite {lite:.0f}/s "
+                  f"(ratio {pg / lite:.2f})")  # fmt: skip
 
 
 def print_backend(name: str, report: dict[str, Any]) -> None:
@@ -347,8 +403,11 @@ def print_backend(name: str, report: dict[str, Any]) -> None:
     print(f"    episodic add incl. embedding: {ep['adds_per_s']:.0f}/s  | embedding alone "
           f"{ep['embed_only_per_s']:.0f}/s, store alone "
           f"{ep['store_only_per_s']:.0f}/s")  # fmt: skip
-    print(f"    graph neighbors depth 4: p50 {gr['depth4_p50_ms']:.2f} ms "
-          f"({gr['nodes_reached_median']:.0f} nodes)  | baseline in-memory BFS p50 "
+    print(f"    episodic add in batches of {EPISODIC_BATCH} (embed + store): "
+          f"{ep['batched_adds_per_s']:.0f}/s (goal on postgres >= 2000/s)")  # fmt: skip
+    print(f"    graph neighbors depth 4: p50 {gr['depth4_p50_ms']:.2f} ms (goal <= 10 ms), "
+          f"{gr['nodes_reached_median']:.0f} nodes, {gr['rows_fetched_median']:.0f} rows "
+          f"fetched per call  | baseline in-memory BFS p50 "
           f"{gr['python_bfs_p50_ms']:.2f} ms")  # fmt: skip
     if name == "postgres":
         print(f"    (HNSW index build: {report['postgres_hnsw_build_s']:.0f} s, not timed above)")
