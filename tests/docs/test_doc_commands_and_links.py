@@ -117,7 +117,7 @@ def test_every_documented_command_exists_in_the_cli(doc: str, command: str) -> N
 
 
 def test_a_command_the_cli_lacks_is_found() -> None:
-    assert _problem("storage validate") is not None
+    assert _problem("storage vacuum") is not None
     assert _problem("--profile memory storage schema --colour") is not None
     assert _problem("--profile memory storage schema --component kv") is None
 
