@@ -50,9 +50,10 @@ def register(subparsers: Any) -> None:
     subcommand(pg_sub, "status", help="is it running? (exit 3 when not)").set_defaults(
         handler=cmd_pg_status
     )
-    from llmspell import cli_storage_check  # validate, stats, benchmark (uses _guarded below)
+    from llmspell import cli_storage_check, cli_storage_transfer  # (they use _guarded below)
 
     cli_storage_check.register(sub)
+    cli_storage_transfer.register(sub)  # migrate, backup, restore, retention
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
