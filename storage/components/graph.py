@@ -45,7 +45,7 @@ from sqlalchemy.types import NullType
 from llmspell.storage.bitemporal import BitemporalVersions, first_version, temporal_columns
 from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
-from llmspell.storage.schema import metadata, tenant_column
+from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.values import (
     check_limit,
@@ -577,17 +577,36 @@ class SqlGraphStore:
     def _converter(
         self, columns: Sequence[Column[Any]], dialect: Dialect
     ) -> Callable[[Sequence[Any]], list[Any]]:
-        """Converts raw values of `columns` as their types would (built once per dialect)."""
+        """Converts raw values of `columns` as their types would (processors built once per
+        dialect). A converter serves one call: it converts each distinct timestamp once (the
+        rows of one walk share many; datetimes are immutable, so sharing one is safe, unlike
+        property dicts), and its memory goes with it."""
         key = ("converter", tuple(c.name for c in columns), dialect.name)
         processors = self._statements.get(key)
         if processors is None:
             processors = self._statements[key] = [
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
             ]
-        return lambda values: [
-            value if convert is None else convert(value)
-            for convert, value in zip(processors, values, strict=True)
+        seen: list[dict[Any, Any] | None] = [
+            {} if isinstance(c.type, UtcDateTime) else None for c in columns
         ]
+
+        def convert(values: Sequence[Any]) -> list[Any]:
+            converted = []
+            for processor, value, done in zip(processors, values, seen, strict=True):
+                if processor is None or value is None:
+                    converted.append(value)
+                    continue
+                if done is None:
+                    converted.append(processor(value))
+                    continue
+                result = done.get(value, _UNSEEN)
+                if result is _UNSEEN:
+                    result = done[value] = processor(value)
+                converted.append(result)
+            return converted
+
+        return convert
 
     def _walk_statement(self, direction: str, typed: bool) -> Select[Any]:
         """Reached entities (least hop count) joined with the edges followed out of them.
@@ -648,6 +667,9 @@ class SqlGraphStore:
             _raw(nearest.c.hops, "hops"),
             *[_raw(r.c[c.name], f"edge_{c.name}") for c in self._relationships.columns],
         ).select_from(nearest.outerjoin(r, and_(*followed)))
+
+
+_UNSEEN = object()
 
 
 def _raw(column: Any, name: str) -> Any:
