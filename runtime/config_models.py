@@ -193,8 +193,19 @@ class AgentsConfig(_Section):
     memory_context_tokens: int = Field(1000, ge=1, le=100_000)  # Context for memory(true)
 
 
+def default_allowed_paths() -> list[str]:
+    """The reference system's default file access: a temporary directory. Here one private to
+    the user (`<tmp>/llmspell-<uid>`, mode 0700; see `tools.paths.private_temp_root`), so the
+    files scripts write never mix with other users'. None (file access off) when that
+    directory is not safely the user's own."""
+    from llmspell.runtime.tools.paths import private_temp_root
+
+    root = private_temp_root()
+    return [] if root is None else [root]
+
+
 class ToolsConfig(_Section):
-    allowed_paths: list[str] = Field(default_factory=list)
+    allowed_paths: list[str] = Field(default_factory=default_allowed_paths)
     network_allowed: bool = False
 
 

@@ -97,10 +97,13 @@ class AgentRegistry:
                     "agents.default_model in the config"
                 )
             self.services.providers.resolve(model)
-            for tool in spec.tools:
-                if not self.services.tools.exists(tool):
-                    names = ", ".join(t.name for t in self.services.tools.all_tools())
-                    raise NotFound(f"{where}: no tool named {tool!r}; tools: {names}")
+            for name in spec.tools:
+                try:
+                    tool = self.services.tools.get(name)
+                except NotFound as exc:
+                    raise NotFound(f"{where}: {exc}") from None
+                if tool.disabled is not None:  # a reference tool llmspell does not offer
+                    raise InvalidArgument(f"{where}: {tool.disabled}")
         with self._lock:
             agent = self._agents.get(spec.name) or self._load(spec.name)
             if agent is None:

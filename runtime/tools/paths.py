@@ -8,7 +8,10 @@ paths against the working directory), then it must lie inside one of the allowed
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,3 +104,38 @@ def allowed_roots(
             root = anchor / root
         roots.append(root.resolve(strict=False))
     return roots
+
+
+def private_temp_path() -> str:
+    """`<tmp>/llmspell-<uid>`: the user's private temporary directory (see private_temp_root)."""
+    owner = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"llmspell-{owner}")
+
+
+def private_temp_root() -> str | None:
+    """`<tmp>/llmspell-<uid>`, the default of `tools.allowed_paths`, created (mode 0700) when
+    missing; None when it exists but is not safely this user's own (a symlink, another
+    owner, a directory others may write), so file access stays off instead of reaching a
+    directory someone else prepared."""
+    owner = os.getuid() if hasattr(os, "getuid") else 0
+    path = private_temp_path()
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        logging.getLogger("llmspell.tools").warning("cannot create %s: %s", path, exc)
+        return None
+    info = os.lstat(path)
+    unsafe = (
+        not stat.S_ISDIR(info.st_mode)
+        or (hasattr(os, "getuid") and info.st_uid != owner)
+        or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+    if unsafe:
+        logging.getLogger("llmspell.tools").warning(
+            "%s is not a private directory of this user; tools.allowed_paths defaults to none",
+            path,
+        )
+        return None
+    return path

@@ -200,6 +200,10 @@ class ToolRegistry:
         self._lock = threading.Lock()
         self._tools: dict[str, Tool] = {tool.name: tool for tool in builtin_tools(config, limits)}
         self._reference_names = REFERENCE_NAMES
+        from llmspell.runtime.tools.paths import private_temp_path, private_temp_root
+
+        if private_temp_path() in config.allowed_paths:
+            private_temp_root()  # made again if the temporary directory was cleaned meanwhile
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> ToolRegistry:

@@ -15,6 +15,7 @@ from compat_helpers import run
 
 from llmspell.runtime import ScriptError, ScriptRuntime, load_config
 from llmspell.runtime.config import with_overrides
+from llmspell.runtime.tools.paths import private_temp_path
 
 APPENDIX_FUNCTIONS = [
     "get", "getSection", "getDefaultEngine", "getProvider", "listProviders", "setProvider",
@@ -117,7 +118,8 @@ def test_config_set_provider_is_refused_saying_where_providers_are_set(
 
 def test_config_get_security_has_the_documented_fields(lua: ScriptRuntime) -> None:
     security = run(lua, "local security = Config.getSecurity() return security")
-    assert security["allow_file_access"] is False
+    assert security["allow_file_access"] is True  # the default: a private temporary directory
+    assert security["allowed_paths"] == [private_temp_path()]
     assert security["allow_network_access"] is False
     assert security["lua_security"] == "safe"
     assert security["sandboxed"] is True
@@ -136,12 +138,13 @@ def test_config_set_security_is_refused_and_changes_nothing(lua: ScriptRuntime) 
     code = "Config.setSecurity({allow_file_access = true, allow_network_access = true})"
     message = refusal(lua, code)
     assert message.startswith("Config.setSecurity: scripts cannot change the configuration")
-    assert run(lua, "return Config.isFileAccessAllowed()") is False
+    assert run(lua, "return Config.getSecurity().allowed_paths") == [private_temp_path()]
     assert run(lua, "return Config.isNetworkAccessAllowed()") is False
 
 
 def test_config_access_checks_return_booleans(lua: ScriptRuntime) -> None:
-    assert run(lua, "if Config.isFileAccessAllowed() then return 1 end return 0") == 0
+    # file access is on by default (a private temporary directory), network access off
+    assert run(lua, "if Config.isFileAccessAllowed() then return 1 end return 0") == 1
     assert run(lua, "if Config.isNetworkAccessAllowed() then return 1 end return 0") == 0
 
 
@@ -154,7 +157,7 @@ def test_config_add_allowed_path_is_refused_and_adds_nothing(lua: ScriptRuntime)
     message = refusal(lua, 'Config.addAllowedPath("/tmp/myapp")')
     assert message.startswith("Config.addAllowedPath: scripts cannot change the configuration")
     assert "tools.allowed_paths" in message
-    assert run(lua, "return Config.isFileAccessAllowed()") is False
+    assert run(lua, "return Config.getTools().allowed_paths") == [private_temp_path()]
 
 
 def test_config_get_permissions_says_providers_and_security_are_read_only(

@@ -266,8 +266,9 @@ def test_store_file_reads_a_file_inside_the_allowed_paths(files_rt: ScriptRuntim
 
 
 def test_store_file_without_allowed_paths_refuses_even_the_working_directory(
-    rt: ScriptRuntime,
+    make_runtime: MakeRuntime, engine: str
 ) -> None:
+    rt = make_runtime(engine, tools__allowed_paths=[])
     Path("here.txt").write_text("here")
     error = call_error(rt, "Artifact.store_file", session(rt), "here.txt", "user_input")
     assert error.ename == "PermissionError"

@@ -203,7 +203,9 @@ def test_config_reports_engine_network_and_file_access(
     plain = make_runtime(engine)
     assert call(plain, "Config.getDefaultEngine") == "lua"
     assert call(plain, "Config.isNetworkAccessAllowed") is False
-    assert call(plain, "Config.isFileAccessAllowed") is False
+    assert call(plain, "Config.isFileAccessAllowed") is True  # the private temporary directory
+    closed = make_runtime(engine, tools__allowed_paths=[])
+    assert call(closed, "Config.isFileAccessAllowed") is False
     open_ = make_runtime(
         engine, tools__network_allowed=True, tools__allowed_paths=["/data"], default_engine="python"
     )

@@ -348,7 +348,7 @@ def test_ingest_file_stays_inside_allowed_paths(
         "outside tools.allowed_paths"
         in call_error(rt, "RAG.ingest_file", str(library / "link.txt")).evalue
     )
-    closed = make_runtime("lua")
+    closed = make_runtime("lua", tools__allowed_paths=[])
     assert (
         "tools.allowed_paths is empty"
         in call_error(closed, "RAG.ingest_file", str(library / "notes.txt")).evalue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 from runtime_helpers import MakeRuntime, error_of
 
 from llmspell.runtime import ScriptRuntime
+from llmspell.runtime.tools.paths import private_temp_path, private_temp_root
 
 
 def run_tool(rt: ScriptRuntime, name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -433,12 +435,82 @@ def test_file_operations_refuse_every_path_escape(
 
 
 def test_file_operations_are_refused_when_no_path_is_allowed(
-    lua: ScriptRuntime, tmp_path: Path
+    make_runtime: MakeRuntime, tmp_path: Path
 ) -> None:
+    closed = make_runtime(tools__allowed_paths=[])
     err = error_of(
-        lua, f'Tool.execute("file-operations", {{operation = "exists", path = "{tmp_path}"}})'
+        closed, f'Tool.execute("file-operations", {{operation = "exists", path = "{tmp_path}"}})'
     )
     assert "tools.allowed_paths is empty" in err.evalue
+
+
+def test_the_default_allowed_path_is_a_private_temporary_directory(lua: ScriptRuntime) -> None:
+    private = private_temp_path()
+    assert lua.execute("return Config.getTools().allowed_paths").value == [private]
+    assert os.stat(private).st_mode & 0o777 == 0o700
+    path = f"{private}/default-path-test.txt"
+    try:
+        run_tool(lua, "file-operations", {"operation": "write", "path": path, "input": "x"})
+        assert Path(path).read_text() == "x"
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def test_a_default_directory_someone_else_prepared_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    Path(private_temp_path()).symlink_to(target)  # a link planted where the default goes
+    assert private_temp_root() is None
+    Path(private_temp_path()).unlink()
+    Path(private_temp_path()).mkdir(mode=0o777)
+    os.chmod(private_temp_path(), 0o777)  # a directory others may write
+    assert private_temp_root() is None
+    os.chmod(private_temp_path(), 0o700)
+    assert private_temp_root() == private_temp_path()
+
+
+def test_archive_extraction_refuses_links_and_stops_at_the_size_limit(
+    files: tuple[ScriptRuntime, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import tarfile
+
+    from llmspell.runtime.tools import archive_tool
+
+    rt, root = files
+    with tarfile.open(root / "link.tar", "w") as tf:
+        link = tarfile.TarInfo("passwd")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(link)
+    failed = failure_of(
+        rt,
+        "archive-handler",
+        {"operation": "extract", "archive_path": f"{root}/link.tar", "output_path": f"{root}/o"},
+    )
+    assert "is a link or special file" in failed
+    assert not (root / "o" / "passwd").exists()
+    with tarfile.open(root / "big.tar", "w") as tf:
+        data = b"x" * 5000
+        info = tarfile.TarInfo("big.bin")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    monkeypatch.setattr(archive_tool, "MAX_EXTRACT_BYTES", 4096)
+    failed = failure_of(
+        rt,
+        "archive-handler",
+        {"operation": "extract", "archive_path": f"{root}/big.tar", "output_path": f"{root}/b"},
+    )
+    assert "goes past 4096 bytes" in failed and not (root / "b" / "big.bin").exists()
+
+
+def test_an_agent_cannot_be_given_a_disabled_tool(lua: ScriptRuntime) -> None:
+    err = error_of(
+        lua, 'Agent.builder():name("x"):model("mock"):allow_tool("process-executor"):build()'
+    )
+    assert "process-executor is disabled in llmspell" in err.evalue
 
 
 # --- http-request -----------------------------------------------------------------------------
