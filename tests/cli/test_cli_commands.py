@@ -11,6 +11,7 @@ from fakes.connection_strings import FORMS, CredentialForm
 
 from llmspell import __version__
 from llmspell.cli import split_script_args
+from llmspell.runtime.tools.paths import private_temp_path
 
 SHOW_ARGS = "print(JSON.stringify(ARGS))\nprint(JSON.stringify(arg))\n"
 
@@ -276,7 +277,10 @@ def test_config_show_json_is_machine_readable(cli: RunCli, monkeypatch: pytest.M
     data = json.loads(outcome.out)
     assert data["storage.backend"] == {"value": "memory", "source": "profile memory"}
     assert data["storage.postgres.url"]["value"] == "postgresql://app:***@db/llm"
-    assert data["tools.allowed_paths"] == {"value": [], "source": "built-in default"}
+    assert data["tools.allowed_paths"] == {
+        "value": [private_temp_path()],
+        "source": "built-in default",
+    }
 
 
 def test_config_show_picks_up_discovered_files(cli: RunCli, isolated_env: Path) -> None:
