@@ -9,8 +9,6 @@ the progress record: a rerun with `resume=True` skips the units it already holds
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -23,9 +21,6 @@ from llmspell.storage.ops.endpoints import tenant_database, write_rows
 from llmspell.storage.ops.rows import Digest, Row, digest_of, load_order, tenant_row_count
 from llmspell.storage.registry import Component
 from llmspell.storage.sql_storage import SqlStorage
-
-# Seconds to sleep after each batch written: lets a test kill a transfer half-way, every time.
-BATCH_DELAY_ENV = "LLMSPELL_TRANSFER_BATCH_DELAY_S"
 
 Status = Literal["copied", "already there", "would copy", "would skip"]
 
@@ -49,14 +44,6 @@ Progress = Callable[[str, int], None]
 
 class TransferError(StorageError):
     """A unit could not be copied; the target holds none of its rows."""
-
-
-def _batch_delay() -> float:
-    value = os.environ.get(BATCH_DELAY_ENV, "")
-    try:
-        return float(value) if value else 0.0
-    except ValueError:
-        raise ValueError(f"{BATCH_DELAY_ENV} must be a number of seconds, got {value!r}") from None
 
 
 def target_row_count(db: Database, component: Component, tenant: str) -> int:
@@ -85,7 +72,6 @@ def write_unit(
     `resume` is set and they are exactly the source's (`source_digest()`): then nothing is
     written. With `validate`, the rows are read back from the target before the commit.
     """
-    delay = _batch_delay()
     where = f"component {component.name!r}, tenant {tenant!r}"
     with target.transaction(write=True) as conn:
         held = sum(tenant_row_count(conn, table, tenant) for table in component.tables)
@@ -119,8 +105,6 @@ def write_unit(
             written.add_batch(table, rows)
             if progress is not None:
                 progress(component.name, len(rows))
-            if delay:
-                time.sleep(delay)
         source = expected or written
         if not written.matches(source):
             raise TransferError(

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from transfer_helpers import FILLED, MakeStore, contents, fill
 from llmspell.storage import StorageSettings, open_storage
 from llmspell.storage.components.kv import kv_entries
 from llmspell.storage.ops.migrate import migrate
-from llmspell.storage.ops.transfer import BATCH_DELAY_ENV, TransferError
+from llmspell.storage.ops.transfer import TransferError
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 
@@ -169,6 +168,7 @@ def test_the_same_sqlite_file_as_source_and_target_is_refused(tmp_path: Path) ->
 KILLABLE = textwrap.dedent(
     """
     import sys
+    import time
     from llmspell.storage import StorageSettings
     from llmspell.storage.ops.migrate import migrate
 
@@ -179,8 +179,15 @@ KILLABLE = textwrap.dedent(
     tenants = sys.argv[4].split(",")
     resume = sys.argv[5] == "resume"
 
+    batches = {"kv": 0}
+
     def progress(component, rows):
         print(component, rows, flush=True)
+        if component == "kv" and not resume:
+            batches["kv"] += 1
+            if batches["kv"] == 4:  # half-way through the first kv unit: wait for the kill
+                print("paused", flush=True)
+                time.sleep(600)
 
     migrate(source, target, tenants=tenants, batch_size=5, resume=resume, progress=progress)
     print("done", flush=True)
@@ -206,18 +213,17 @@ def test_kill_9_in_the_middle_then_resume_ends_with_identical_rows(
         pg_settings.pg_admin_url,
         ",".join(tenants),
     ]
-    env = {**os.environ, BATCH_DELAY_ENV: "0.05"}
-    child = subprocess.Popen([*args, "fresh"], stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen([*args, "fresh"], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     seen: list[str] = []
-    # kill once the first units are committed and a kv unit is half-way
-    while not (seen and seen[-1].startswith("kv ") and sum(s.startswith("kv") for s in seen) > 3):
+    # the child pauses half-way through its first kv unit, after the artifacts, events and
+    # graph units of both tenants have committed
+    while not seen or seen[-1] != "paused":
         line = child.stdout.readline()
         assert line, f"the migration ended before it could be killed: {seen}"
         seen.append(line.strip())
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    time.sleep(0.1)
 
     target = open_storage(pg_settings, "opener")
     try:
@@ -225,7 +231,7 @@ def test_kill_9_in_the_middle_then_resume_ends_with_identical_rows(
         assert first_tenant.artifacts.list("session-1")  # committed before the kill
         assert first_tenant.kv.list_keys("app") == []  # the unit killed half-way: none of it
 
-        rerun = subprocess.run([*args, "fresh"], capture_output=True, text=True, env=os.environ)
+        rerun = subprocess.run([*args, "fresh"], capture_output=True, text=True)
         assert rerun.returncode != 0 and "--resume" in rerun.stderr
 
         resumed = subprocess.run([*args, "resume"], capture_output=True, text=True)
