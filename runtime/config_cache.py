@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 FORMAT = 1
 # Variables that never change a config (the master key decrypts stored keys).
 _NOT_CONFIG_ENV = frozenset({"LLMSPELL_MASTER_KEY"})
+# Variables (besides LLMSPELL_*) that computed defaults read: the home and temporary dirs.
+_DEFAULTS_ENV = ("HOME", "TMPDIR", "TEMP", "TMP")
 # The sources of the schema: a change to them (an upgrade, an edit) invalidates the cache.
 _SCHEMA_SOURCES = ("config.py", "config_models.py")
 
@@ -98,6 +100,8 @@ def _cache_key(
         "schema": schema,
         "components": _components_listing(),
         "env": variables,
+        "defaults_env": {name: env.get(name) for name in _DEFAULTS_ENV},
+        "uid": os.getuid() if hasattr(os, "getuid") else None,
         "host_defaults": {k: v for k, (v, _) in host_defaults.items()},
     }
     text = json.dumps(inputs, sort_keys=True, default=str)

@@ -153,6 +153,18 @@ def test_a_changed_environment_variable_invalidates_the_cache(
     assert load_config_cached().config.rag.chunk_size == 200
 
 
+def test_a_changed_temporary_or_home_dir_invalidates_the_cache(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # built-in defaults may be computed from them (a private temporary dir)
+    load_config_cached()
+    assert isinstance(load_config_cached().config, LLMSpellConfigView)
+    for name in ("TMPDIR", "HOME"):
+        monkeypatch.setenv(name, str(isolated_env))
+        assert isinstance(load_config_cached().config, LLMSpellConfig)
+        assert isinstance(load_config_cached().config, LLMSpellConfigView)
+
+
 def test_values_from_environment_variables_are_never_written_to_the_cache(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
