@@ -194,6 +194,7 @@ def run(
     suffix = uuid.uuid4().hex[:6]
     names = [f"load-{suffix}-t{n}" for n in range(tenants)]
     tallies = [RuntimeTally() for _ in range(runtimes)]
+    prepare_tenants(settings, names)
     with recorded_pools() as pools:
         deadline = time.monotonic() + duration
         started = time.perf_counter()
@@ -212,6 +213,23 @@ def run(
         elapsed = time.perf_counter() - started
         stats = [pool.get_stats() for pool in pools]
     return report(settings, runtimes, tenants, elapsed, tallies, stats, max_connections)
+
+
+def prepare_tenants(settings: StorageSettings, names: list[str]) -> None:
+    """Each tenant's vector namespaces, as a deployed tenant has them. (Two runtimes adding
+    the first vector of one namespace at the same moment can both find no namespace row on
+    PostgreSQL, and one then fails with a UniqueViolation: a race of the vectors store, not
+    of load.)"""
+    rng = np.random.default_rng(0)
+    for tenant in names:
+        with open_storage(settings, tenant) as storage:
+            for namespace in ("episodic", "rag"):
+                v = rng.standard_normal(DIMENSION).astype(np.float32)
+                storage.vectors.add(
+                    namespace,
+                    "load-model",
+                    [NewVector(v / np.linalg.norm(v), "first note", metadata={"tenant": tenant})],
+                )
 
 
 def server_max_connections(settings: StorageSettings) -> int:

@@ -3,7 +3,8 @@ each beside the raw driver (sqlite3 / psycopg) doing the same statement in the s
 
 The raw figure is the floor: one statement on one connection, no tenant setting, no value
 checks, no SQLAlchemy. SQLite and memory run on a scratch database; PostgreSQL runs on the
-configured database as a tenant of its own, whose rows are deleted afterwards.
+configured database as a tenant of its own, whose rows are deleted afterwards, and the raw
+driver on tables of the same shape the owner creates for the run and drops after it.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _scratch(
             finally:
                 raw.close()
         return
-    raw_pg = PostgresDriver(_app_url(changed))
+    raw_pg = PostgresDriver(_owner_url(changed), tenant.rsplit("-", 1)[1])
     try:
         yield changed, tenant, raw_pg
     finally:
@@ -99,12 +100,12 @@ def _scratch(
         _delete_tenant(changed, tenant)
 
 
-def _app_url(settings: StorageSettings) -> str:
+def _owner_url(settings: StorageSettings) -> str:
     if settings.pg_embedded:
         from llmspell.storage.postgres import embedded
 
-        return embedded.start(settings.pg_data_dir).app_url
-    return settings.pg_url
+        return embedded.start(settings.pg_data_dir).owner_url
+    return settings.admin_url
 
 
 def _delete_tenant(settings: StorageSettings, tenant: str) -> None:
@@ -125,6 +126,9 @@ class RawDriver(ABC):
     """The same statements on the driver itself: a key-value table, a row table, vectors."""
 
     placeholder = "?"
+    kv = "bench_kv"
+    rows = "bench_rows"
+    vectors = "bench_vectors"
 
     @abstractmethod
     def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -133,18 +137,18 @@ class RawDriver(ABC):
     def put(self, key: str, value: str) -> None:
         p = self.placeholder
         self.execute(
-            f"INSERT INTO bench_kv (k, v) VALUES ({p}, {p}) "
+            f"INSERT INTO {self.kv} (k, v) VALUES ({p}, {p}) "
             "ON CONFLICT (k) DO UPDATE SET v = excluded.v",
             (key, value),
         )
 
     def get(self, key: str) -> Any:
-        rows = self.execute(f"SELECT v FROM bench_kv WHERE k = {self.placeholder}", (key,))
+        rows = self.execute(f"SELECT v FROM {self.kv} WHERE k = {self.placeholder}", (key,))
         return rows[0][0] if rows else None
 
     def insert_row(self, row_id: str, body: str) -> None:
         p = self.placeholder
-        self.execute(f"INSERT INTO bench_rows (id, body) VALUES ({p}, {p})", (row_id, body))
+        self.execute(f"INSERT INTO {self.rows} (id, body) VALUES ({p}, {p})", (row_id, body))
 
     @abstractmethod
     def insert_vector(self, vector_id: str, content: str, embedding: np.ndarray) -> None:
@@ -219,25 +223,29 @@ class SqliteDriver(RawDriver):
 
 
 class PostgresDriver(RawDriver):
-    """psycopg as the app role, autocommit, temp tables with the same indexes."""
+    """psycopg as the owner, autocommit, on tables of the same shape (logged, indexed as the
+    store's) that exist for the run only: the app role may not create tables."""
 
     placeholder = "%s"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, owner_url: str, suffix: str) -> None:
         from pgvector.psycopg import register_vector
 
         from llmspell.storage.postgres.urls import connect
 
-        self._conn = connect(url, autocommit=True)
+        self.kv = f"llmspell_bench_{suffix}_kv"
+        self.rows = f"llmspell_bench_{suffix}_rows"
+        self.vectors = f"llmspell_bench_{suffix}_vectors"
+        self._conn = connect(owner_url, autocommit=True)
         register_vector(self._conn)
         for statement in (
-            "CREATE TEMP TABLE bench_kv (k text PRIMARY KEY, v text NOT NULL)",
-            "CREATE TEMP TABLE bench_rows (id text PRIMARY KEY, body text NOT NULL)",
-            f"CREATE TEMP TABLE bench_vectors (id text PRIMARY KEY, content text, "
+            f"CREATE TABLE {self.kv} (k text PRIMARY KEY, v text NOT NULL)",
+            f"CREATE TABLE {self.rows} (id text PRIMARY KEY, body text NOT NULL)",
+            f"CREATE TABLE {self.vectors} (id text PRIMARY KEY, content text, "
             f"embedding vector({DIMENSION}), content_tsv tsvector GENERATED ALWAYS AS "
             "(to_tsvector('english', content)) STORED)",
-            "CREATE INDEX ON bench_vectors USING hnsw (embedding vector_cosine_ops)",
-            "CREATE INDEX ON bench_vectors USING gin (content_tsv)",
+            f"CREATE INDEX ON {self.vectors} USING hnsw (embedding vector_cosine_ops)",
+            f"CREATE INDEX ON {self.vectors} USING gin (content_tsv)",
         ):
             self._conn.execute(statement)
 
@@ -247,27 +255,31 @@ class PostgresDriver(RawDriver):
 
     def insert_vector(self, vector_id: str, content: str, embedding: np.ndarray) -> None:
         self.execute(
-            "INSERT INTO bench_vectors (id, content, embedding) VALUES (%s, %s, %s)",
+            f"INSERT INTO {self.vectors} (id, content, embedding) VALUES (%s, %s, %s)",
             (vector_id, content, embedding.astype(np.float32)),
         )
 
     def nearest(self, query: np.ndarray, k: int) -> list[str]:
         rows = self.execute(
-            "SELECT id FROM bench_vectors ORDER BY embedding <=> %s LIMIT %s",
+            f"SELECT id FROM {self.vectors} ORDER BY embedding <=> %s LIMIT %s",
             (query.astype(np.float32), k),
         )
         return [r[0] for r in rows]
 
     def keyword(self, word: str, k: int) -> list[str]:
         rows = self.execute(
-            "SELECT id FROM bench_vectors, websearch_to_tsquery('english', %s) q "
+            f"SELECT id FROM {self.vectors}, websearch_to_tsquery('english', %s) q "
             "WHERE content_tsv @@ q ORDER BY ts_rank(content_tsv, q, 1) DESC LIMIT %s",
             (word, k),
         )
         return [r[0] for r in rows]
 
     def close(self) -> None:
-        self._conn.close()
+        try:
+            for table in (self.kv, self.rows, self.vectors):
+                self._conn.execute(f"DROP TABLE IF EXISTS {table}")
+        finally:
+            self._conn.close()
 
 
 # --- measuring -----------------------------------------------------------------------------

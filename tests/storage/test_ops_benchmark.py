@@ -63,6 +63,11 @@ def test_the_postgres_benchmark_tenant_leaves_no_rows(pg_settings: StorageSettin
                         )
                     ).scalar()
                     assert left == 0, table.name
+        with every_tenant(storage, "kv", ()) as conn:
+            tables = conn.execute(
+                text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'llmspell_bench_%'")
+            ).scalar()
+        assert tables == 0
 
 
 @pytest.mark.parametrize(
