@@ -160,7 +160,8 @@ def _progress(quiet: bool) -> Iterator[tuple[Any, Any]]:
 
     def on_plan(rows: dict[str, int]) -> None:
         for name, total in rows.items():
-            tasks[name] = bars.add_task(name, total=total)
+            if total:  # a component without rows to copy gets no bar
+                tasks[name] = bars.add_task(name, total=total)
 
     def advance(component: str, rows: int) -> None:
         if component not in tasks:
