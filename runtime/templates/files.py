@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from llmspell.runtime.errors import InvalidArgument
-from llmspell.runtime.rag.extract import extract, format_of
 from llmspell.runtime.templates.run import MAX_FILE_BYTES, TemplateRun
 from llmspell.runtime.templates.schema import MODEL, Parameter, TemplateSchema
 from llmspell.runtime.templates.template import Template
@@ -234,6 +233,10 @@ def _documents(ctx: TemplateRun, p: dict[str, Any]) -> list[dict[str, Any]]:
             raise InvalidArgument(f"{given!r} is not a file")
         if path.stat().st_size > MAX_FILE_BYTES:
             raise InvalidArgument(f"{given!r} is larger than {MAX_FILE_BYTES} bytes")
+        # the RAG package (numpy, SQLAlchemy) loads when a template reads a document, not
+        # at every runtime start (the Template global imports this module)
+        from llmspell.runtime.rag.extract import extract, format_of
+
         text = extract(path.read_bytes(), format_of(path), repr(given)).text
         ask = ASKS[kind].format(lang=p["target_language"], instructions=p["instructions"])
         out = ctx.ask(f"{ask}. Answer in {p['output_format']}.\n\n{text}")

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 from llmspell.runtime.errors import InvalidArgument
-from llmspell.runtime.rag.manager import Document, RagManager
 from llmspell.runtime.templates.run import TemplateRun
 from llmspell.runtime.templates.schema import MODEL, Parameter, TemplateSchema
 from llmspell.runtime.templates.template import Template
@@ -18,6 +17,9 @@ KNOWLEDGE_SCOPE = "knowledge"  # RAG scope of knowledge-management collections
 
 
 def _research(ctx: TemplateRun, p: dict[str, Any]) -> str:
+    # RAG (numpy, SQLAlchemy) loads when a template runs, not at every runtime start
+    from llmspell.runtime.rag.manager import RagManager
+
     rag = ctx.infra.get(RagManager)
     scope = ("research", p["collection"]) if p["collection"] else (None, None)
     hits = rag.search(p["topic"], k=p["max_sources"], scope=scope[0], scope_id=scope[1])
@@ -129,6 +131,9 @@ RESEARCH_ASSISTANT = Template(
 
 
 def _knowledge(ctx: TemplateRun, p: dict[str, Any]) -> Any:
+    # RAG (numpy, SQLAlchemy) loads when a template runs, not at every runtime start
+    from llmspell.runtime.rag.manager import Document, RagManager
+
     rag = ctx.infra.get(RagManager)
     op, where = p["operation"], {"scope": KNOWLEDGE_SCOPE, "scope_id": p["collection"]}
     ctx.extra["operation"] = op

@@ -12,15 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument
-from llmspell.runtime.providers.messages import ChatRequest, Message, Usage
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
     from llmspell.runtime.providers import ProviderManager
+    from llmspell.runtime.providers.messages import Usage
 
 # provider types that run locally and cost nothing per token
 FREE_PROVIDER_TYPES = frozenset({"mock", "ollama"})
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a file a template reads whole
+
+
+def _no_usage() -> Usage:
+    # the providers package (asyncio, the SDKs) loads when a template runs, not at every start
+    from llmspell.runtime.providers.messages import Usage
+
+    return Usage()
 
 
 @dataclass
@@ -34,7 +41,7 @@ class TemplateRun:
     stop_requested: Callable[[], bool] = lambda: False
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=_no_usage)
     api_calls: int = 0
     free: bool = True
     started_at: float = field(default_factory=time.time)
@@ -64,6 +71,8 @@ class TemplateRun:
                 "agents.default_model in the config"
             )
         provider, name = self.providers.resolve(self.model)
+        from llmspell.runtime.providers.messages import ChatRequest, Message
+
         messages = [Message("system", system)] if system else []
         messages += [Message(h["role"], h["content"]) for h in history or []]  # type: ignore[arg-type]
         messages.append(Message("user", prompt))
