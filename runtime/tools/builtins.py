@@ -39,8 +39,9 @@ REFERENCE_NAMES = {
 
 
 def builtin_tools(config: ToolsConfig, limits: HostLimits = UNLIMITED) -> list[Tool]:
-    """Every built-in; `http-request` only when `tools.network_allowed` is true; the reference
-    system's tools llmspell does not offer, as tools that say why. Tools that can work long
+    """Every built-in; `http-request`, `api-tester` and `webhook-caller` only when
+    `tools.network_allowed` is true; the reference system's tools llmspell does not offer, as
+    tools that say why. Tools that can work long
     check the `limits` of the script that runs them."""
     paths = config.allowed_paths
     tools = [
@@ -64,10 +65,10 @@ def builtin_tools(config: ToolsConfig, limits: HostLimits = UNLIMITED) -> list[T
         file_search.make_tool(paths, limits),
         file_converter.make_tool(paths, limits),
         archive_tool.make_tool(paths, limits),
-        *unavailable.unavailable_tools(),
     ]
     if config.network_allowed:
-        from llmspell.runtime.tools import http_tool
+        from llmspell.runtime.tools import http_tool, web_tools
 
-        tools.append(http_tool.TOOL)
-    return tools
+        tools += [http_tool.TOOL, web_tools.API_TESTER, web_tools.make_webhook_caller(limits)]
+    offered = {tool.name for tool in tools}
+    return tools + [tool for tool in unavailable.unavailable_tools() if tool.name not in offered]

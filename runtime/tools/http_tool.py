@@ -78,4 +78,5 @@ TOOL = Tool(
     schema=SCHEMA,
     run=request,
     tags=("http", "network"),
+    aliases={"url": "input"},
 )

@@ -11,6 +11,10 @@ _NETWORK = (
     "llmspell does not offer it; with tools.network_allowed = true, http-request makes the "
     "requests it would make"
 )
+# Offered when the network is allowed (web_tools.py).
+_NEEDS_NETWORK = (
+    "it sends requests, and tools.network_allowed is false; set it to true to enable it"
+)
 UNAVAILABLE: dict[str, tuple[str, str]] = {
     # name: (category, why)
     "process-executor": (
@@ -42,8 +46,8 @@ UNAVAILABLE: dict[str, tuple[str, str]] = {
         "(tools.network_allowed = true) against an API you choose",
     ),
     "web-scraper": ("web", _NETWORK),
-    "api-tester": ("web", _NETWORK),
-    "webhook-caller": ("web", _NETWORK),
+    "api-tester": ("web", _NEEDS_NETWORK),
+    "webhook-caller": ("web", _NEEDS_NETWORK),
     "webpage-monitor": ("web", _NETWORK),
     "sitemap-crawler": ("web", _NETWORK),
     "service-checker": ("system", _NETWORK),

@@ -545,7 +545,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         echoed = self.rfile.read(length)
-        self.send_response(201)
+        self.send_response(503 if self.path == "/down" else 201)
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
         self.wfile.write(echoed)
@@ -583,6 +583,33 @@ def test_http_request_gets_posts_and_reports_any_status(
     assert result_of(rt, "http-request", {"input": f"{server}/missing"})["status"] == 404
     posted = result_of(rt, "http-request", {"input": server, "method": "POST", "json": {"a": 1}})
     assert posted["status"] == 201 and json.loads(posted["body"]) == {"a": 1}
+
+
+def test_api_tester_and_webhook_caller_exist_only_with_the_network(
+    make_runtime: MakeRuntime, server: str
+) -> None:
+    closed = make_runtime()
+    assert "tools.network_allowed is false" in failure_of(
+        closed, "api-tester", {"url": f"{server}/hello"}
+    )
+    rt = make_runtime(tools__network_allowed=True)
+    # the appendix's form: method and url
+    assert (
+        run_tool(rt, "http-request", {"method": "GET", "url": f"{server}/hello"})["status"] == 200
+    )
+    tested = run_tool(rt, "api-tester", {"url": f"{server}/hello", "expected_status": 200})
+    assert tested["passed"] is True and tested["status"] == 200 and tested["response_time_ms"] >= 0
+    assert run_tool(rt, "api-tester", {"endpoint": f"{server}/missing"})["passed"] is False
+    sent = run_tool(rt, "webhook-caller", {"url": server, "payload": {"event": "test"}})
+    assert sent["delivered"] is True and sent["attempts"] == 1
+    assert json.loads(sent["body"]) == {"event": "test"}
+    failed = failure_of(
+        rt,
+        "webhook-caller",
+        {"operation": "call_with_retry", "url": f"{server}/down", "max_retries": 2,
+         "retry_delay": 0},
+    )  # fmt: skip
+    assert failed == "webhook not delivered after 3 attempt(s): the server answered 503"
 
 
 def test_http_request_enforces_the_timeout_and_the_size_cap(
