@@ -175,10 +175,12 @@ class ToolCall:
 
         top = dict(self.value) if isinstance(self.value, dict) else {}
         top.update(self.fields)
-        # The four fields of our own result table win over a result field of the same name.
+        # A result's own `text` (a tool returning `{text = ...}`, the reference's pattern)
+        # stays; the four fields of our own result table win over any other of the name.
+        text = top.get("text")
         return {
             **top,
-            "text": text_of(self.value),
+            "text": text if isinstance(text, str) else text_of(self.value),
             "success": True,
             "result": self.value,
             "metadata": metadata,

@@ -175,10 +175,10 @@ def test_register_with_name_and_function_and_the_tool_step_pattern(lua: ScriptRu
             return { text = result }
         end)
         local r = Tool.execute("my-transformer", {input = "hello"})
-        return {r.success, r.result.text, Tool.exists("my-transformer")}
+        return {r.success, r.result.text, r.text, Tool.exists("my-transformer")}
         """,
     )
-    assert out == [True, "HELLO", True]
+    assert out == [True, "HELLO", "HELLO", True]
     with pytest.raises(ScriptError, match=r"Tool.register\(name, fn\) needs a function"):
         run(lua, 'Tool.register("x", 42)')
 
