@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,6 +274,8 @@ def _discover_files(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when validating: a start from the config cache reads none
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
