@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from llmspell.storage.components.vectors import VectorStore
 
 YEARS_BACK = 10  # how far back a month without a year is looked for
-SHORT_TURN_WORDS = 8  # a turn of at most this many words is read with the one before it
+SHORT_TURN_WORDS = 8  # a turn of at most this many words says little on its own
 # A short turn says little on its own ("Bye for now!" is close to every question for a
 # static embedder): it keeps this share of its own score, and may inherit NEIGHBOUR_SHARE of
 # the score of the turn it answers.
@@ -113,7 +113,7 @@ class ConversationRecall:
         scored: dict[str, tuple[VectorRecord, float, float]] = {}  # id -> record, raw, final
 
         def take(record: VectorRecord, raw: float) -> None:
-            if len(record.content.split()) <= SHORT_TURN_WORDS:
+            if _is_short(record.content):
                 raw *= SHORT_TURN_SHARE
             final = (raw + conditions.met(record)) / (1 + conditions.count)
             if record.id not in scored or scored[record.id][2] < final:
@@ -135,7 +135,7 @@ class ConversationRecall:
             if not record.content.rstrip().endswith("?"):
                 continue
             answer = self._next_turn(record, where)
-            if answer is not None and len(answer.content.split()) <= SHORT_TURN_WORDS:
+            if answer is not None and _is_short(answer.content):
                 take(answer, NEIGHBOUR_SHARE * raw / SHORT_TURN_SHARE)
         ranked = sorted(scored.values(), key=lambda item: (-item[2], -item[1], *_order(item[0])))
         return [
@@ -237,6 +237,10 @@ def _narrow(
         since=since if since is not None else where.since,
         until=until if until is not None else where.until,
     )
+
+
+def _is_short(content: str) -> bool:
+    return len(content.split()) <= SHORT_TURN_WORDS
 
 
 def _order(record: VectorRecord) -> tuple[datetime, str]:

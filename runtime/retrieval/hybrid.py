@@ -93,8 +93,9 @@ class HybridSearch:
         """The `k` best unexpired vectors of `namespace` for `query`, best first.
 
         `mode`: `hybrid` (fused, the default), `vector` (score = cosine clipped to [0, 1]) or
-        `keyword` (score = keyword relevance divided by the best candidate's). `fusion`
-        (default: this search's) picks how hybrid scores are fused. `min_score` drops results
+        `keyword` (score = keyword relevance divided by the best candidate's, times the share
+        of the query's terms the candidate holds). `fusion` (default: this search's) picks
+        how hybrid scores are fused. `min_score` drops results
         scoring below it. Raises `VectorModelMismatch` when the namespace was written by
         another embedding model than this runtime's.
         """
@@ -145,7 +146,12 @@ class HybridSearch:
         if mode == "vector":
             fused = np.clip(cos, 0.0, 1.0)
         elif mode == "keyword":
-            fused = kw / kw.max()
+            # Scaled by the share of the query's terms each text holds: "phone plan" is no
+            # full answer to "vacation plans" just because it has the best score.
+            coverage = query_coverage(
+                query, [records[vid].content for vid in ids], self.embedder.limits
+            )
+            fused = kw / kw.max() * coverage
         elif fusion == "rrf":
             # Only keyword matches covering at least half of the query's terms join the
             # keyword ranking (BM25's usual "minimum should match"): a chunk sharing one

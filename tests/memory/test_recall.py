@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmspell.runtime.config import load_config
+from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.memory import MemoryManager
 from llmspell.runtime.retrieval.keyword import query_terms
 from llmspell.runtime.retrieval.query import TimeSpan, read_query
+from llmspell.storage import StorageSettings, open_storage
 
 
 def test_a_month_and_a_capitalised_name_are_read_from_the_question() -> None:
@@ -134,3 +138,35 @@ def test_a_bad_limit_is_refused_with_what_is_allowed(memory: MemoryManager) -> N
     with pytest.raises(InvalidArgument, match="limit must be a non-negative integer, got -1"):
         memory.episodic.search("", "anything", -1)
     assert memory.episodic.search("", "anything", 0) == []
+
+
+def test_one_shared_word_is_no_full_keyword_match(memory: MemoryManager) -> None:
+    phone = memory.episodic.add("s", "user", "I switched my phone plan to a cheaper one.")
+    trip = memory.episodic.add(
+        "s", "user", "Our vacation plans are settled: Japan in April, mostly by train."
+    )
+    found = {e.id: e.score for e in memory.episodic.search("", "vacation plans", 5, mode="keyword")}
+    assert found[trip] == pytest.approx(1.0)
+    assert found[phone] is not None and found[phone] <= 0.5
+
+
+def test_a_speaker_is_recognised_from_stored_turns_in_a_new_process(tmp_path: Path) -> None:
+    settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "m.db"))
+    first = open_infra(settings)
+    try:
+        episodic = first.get(MemoryManager).episodic
+        episodic.add("s1", "Alice", "I'm reading Circe at the moment.")
+        bruno = episodic.add("s1", "Bruno", "I'm reading Dune at the moment.")
+    finally:
+        first.close()
+    second = open_infra(settings)
+    try:
+        [best, *_] = second.get(MemoryManager).episodic.search("", "What is Bruno reading?", 2)
+        assert best.id == bruno
+    finally:
+        second.close()
+
+
+def open_infra(settings: StorageSettings) -> Infrastructure:
+    config = load_config(profile="memory", env={}).config
+    return Infrastructure(config, storage=open_storage(settings, config.tenancy.tenant_id))
