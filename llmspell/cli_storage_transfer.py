@@ -88,8 +88,14 @@ def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--components", type=_names, help="comma-separated components (default: all)"
     )
-    parser.add_argument(
+    tenants = parser.add_mutually_exclusive_group()
+    tenants.add_argument(
         "--tenant", action="append", help="only this tenant (repeatable; default: every tenant)"
+    )
+    tenants.add_argument(
+        "--all-tenants",
+        action="store_true",
+        help="every tenant the source holds (the default, said explicitly)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=10_000, help="rows per batch (default 10000)"
