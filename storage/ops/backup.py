@@ -187,6 +187,12 @@ def restore(
     if unknown:
         raise ValueError(f"restore: the backup holds unknown components {unknown}")
     chosen = [c for c in selected_components(components) if c.name in recorded]
+    absent = sorted(set(components or ()) - set(recorded))
+    if absent:
+        raise ValueError(
+            f"restore: the backup holds no component {absent[0]!r}; it holds "
+            f"{', '.join(sorted(recorded)) or 'none'}"
+        )
     wanted = checked_tenants(tenants)
     units = [
         (component, tenant)

@@ -154,6 +154,15 @@ def test_restore_refuses_a_backup_of_another_schema_revision(
         restore(make_store("memory", "target"), tmp_path / "b")
 
 
+def test_restore_refuses_a_component_the_backup_does_not_hold(
+    make_store: MakeStore, tmp_path: Path
+) -> None:
+    source = make_store("memory", "source")
+    backup(source, tmp_path / "b", components=["kv"])
+    with pytest.raises(ValueError, match="the backup holds no component 'events'; it holds kv"):
+        restore(make_store("memory", "target"), tmp_path / "b", components=["events"])
+
+
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_prune_events_deletes_old_events_of_the_tenants_named(
     make_store: MakeStore, kind: str, unique_tenant: str
