@@ -38,7 +38,8 @@ from llmspell.runtime.config import (
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig, ProviderConfig
 
-FORMAT = 1
+FORMAT = 2
+MAX_ENTRIES = 8  # configs kept, most recently validated first
 # Variables that never change a config (the master key decrypts stored keys).
 _NOT_CONFIG_ENV = frozenset({"LLMSPELL_MASTER_KEY"})
 # Variables (besides LLMSPELL_*) that computed defaults read: the home and temporary dirs.
@@ -125,30 +126,51 @@ def _components_listing() -> list[str]:
 
 def _read(path: Path, key: str) -> LoadedConfig | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data["key"] != key:
-            return None
-        config = _decode(data["config"])
+        entry = next((e for e in _entries(path) if e["key"] == key), None)
+        if entry is None or entry["digest"] != _content_digest(entry["config"]):
+            return None  # absent, or damaged since it was written
+        config = _decode(entry["config"])
         if not isinstance(config, LLMSpellConfigView):
             return None
         return LoadedConfig(
             config=cast("LLMSpellConfig", config),
-            sources=dict(data["sources"]),
-            files=[Path(p) for p in data["files"]],
-            profile=data["profile"],
+            sources=dict(entry["sources"]),
+            files=[Path(p) for p in entry["files"]],
+            profile=entry["profile"],
         )
+    except (ValueError, KeyError, TypeError):
+        return None  # corrupt: validate again and rewrite it
+
+
+def _content_digest(encoded: Any) -> str:
+    return hashlib.sha256(json.dumps(encoded, sort_keys=True).encode()).hexdigest()
+
+
+def _entries(path: Path) -> list[dict[str, Any]]:
+    """The cached configs, most recent first ([] when the file is absent or not ours)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["entries"]
+        if data["format"] != FORMAT or not isinstance(entries, list):
+            return []
+        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("key"), str)]
     except (OSError, ValueError, KeyError, TypeError):
-        return None  # absent, stale or corrupt: validate again and rewrite it
+        return []
 
 
 def _write(path: Path, key: str, loaded: LoadedConfig) -> None:
-    data = {
+    encoded = _encode(loaded.config)
+    entry = {
         "key": key,
-        "config": _encode(loaded.config),
+        "digest": _content_digest(encoded),
+        "config": encoded,
         "sources": loaded.sources,
         "files": [str(p) for p in loaded.files],
         "profile": loaded.profile,
     }
+    # a few configs (projects, profiles) are kept so that alternating between them stays fast
+    kept = [e for e in _entries(path) if e["key"] != key][: MAX_ENTRIES - 1]
+    data = {"format": FORMAT, "entries": [entry, *kept]}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".config-cache-", dir=path.parent)

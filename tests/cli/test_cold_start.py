@@ -15,8 +15,10 @@ from cli_helpers import LLMSPELL, RunCli
 
 from llmspell.runtime.config import user_config_file
 from llmspell.runtime.config_cache import (
+    MAX_ENTRIES,
     ConfigView,
     LLMSpellConfigView,
+    _content_digest,
     cache_file,
     load_config_cached,
 )
@@ -89,26 +91,62 @@ def test_run_and_exec_see_the_cli_time_limit_from_the_cache(llmspell: RunCli) ->
 
 
 def test_a_corrupt_cache_is_ignored_and_rewritten(isolated_env: Path) -> None:
-    path = cache_file()
-    path.parent.mkdir(parents=True)
-    for garbage in ("{not json", json.dumps({"key": 1}), json.dumps([1, 2]), "\xff"):
-        path.write_text(garbage, encoding="latin-1")
+    load_config_cached(profile="memory")
+    valid = json.loads(cache_file().read_text())
+    broken_entry = json.loads(json.dumps(valid))
+    del broken_entry["entries"][0]["config"]["f"]["storage"]
+    not_a_section = json.loads(json.dumps(valid))
+    not_a_section["entries"][0]["config"] = {"d": {}}
+    garbage = [
+        "{not json",
+        "\xff",
+        json.dumps([1, 2]),
+        json.dumps({"format": 2, "entries": "no"}),
+        json.dumps({"format": 1, "entries": valid["entries"]}),  # an older layout
+        json.dumps(broken_entry),
+        json.dumps(not_a_section),
+    ]
+    for text in garbage:
+        cache_file().write_text(text, encoding="latin-1")
         loaded = load_config_cached(profile="memory")
-        assert isinstance(loaded.config, LLMSpellConfig)  # validated afresh
+        assert isinstance(loaded.config, LLMSpellConfig), text  # validated afresh
         assert loaded.config.storage.backend == "memory"
-        assert "key" in json.loads(path.read_text())
-    assert isinstance(load_config_cached(profile="memory").config, LLMSpellConfigView)
+        assert isinstance(load_config_cached(profile="memory").config, LLMSpellConfigView), text
 
 
 def test_a_cache_of_other_inputs_is_stale(isolated_env: Path) -> None:
     load_config_cached(profile="memory")
-    entry = json.loads(cache_file().read_text())
-    entry["config"]["f"]["storage"]["f"]["backend"] = "postgres"
-    entry["key"] = "0" * 64  # written for some other inputs
-    cache_file().write_text(json.dumps(entry))
+    data = json.loads(cache_file().read_text())
+    data["entries"][0]["config"]["f"]["storage"]["f"]["backend"] = "postgres"
+    data["entries"][0]["key"] = "0" * 64  # written for some other inputs
+    data["entries"][0]["digest"] = _content_digest(data["entries"][0]["config"])
+    cache_file().write_text(json.dumps(data))
     loaded = load_config_cached(profile="memory")
     assert isinstance(loaded.config, LLMSpellConfig)
     assert loaded.config.storage.backend == "memory"
+
+
+def test_alternating_between_projects_stays_cached_up_to_the_limit(
+    isolated_env: Path,
+) -> None:
+    projects = []
+    for i in range(MAX_ENTRIES + 1):
+        project = isolated_env / f"p{i}"
+        project.mkdir()
+        (project / "llmspell.toml").write_text(f"[rag]\nchunk_size = {100 + i}\n")
+        projects.append(project)
+    for i, project in enumerate(projects[:2]):
+        assert load_config_cached(cwd=project).config.rag.chunk_size == 100 + i
+    for i, project in enumerate(projects[:2]):  # both are answered from the cache
+        loaded = load_config_cached(cwd=project)
+        assert isinstance(loaded.config, LLMSpellConfigView)
+        assert loaded.config.rag.chunk_size == 100 + i
+    for project in projects[2:]:
+        load_config_cached(cwd=project)
+    assert len(json.loads(cache_file().read_text())["entries"]) == MAX_ENTRIES
+    # the least recently validated one went first
+    assert isinstance(load_config_cached(cwd=projects[0]).config, LLMSpellConfig)
+    assert isinstance(load_config_cached(cwd=projects[-1]).config, LLMSpellConfigView)
 
 
 @pytest.mark.parametrize("where", ["cwd", "user"])
