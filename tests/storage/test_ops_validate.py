@@ -259,3 +259,8 @@ def test_events_stranded_in_the_default_partition_are_found_and_moved_by_repair(
     assert check(store, repair=True).ok
     with raw(store, "events") as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {name}")).scalar() == 1
+
+
+def test_repair_must_be_a_boolean(store: SqlStorage) -> None:
+    with pytest.raises(ValueError, match="validate: repair must be true or false, got 'yes'"):
+        check(store, repair="yes")
