@@ -24,11 +24,12 @@ from llmspell.runtime.retrieval import HybridSearch
 
 DATA = Path(__file__).with_name("data") / "episodic_eval.json"
 K = 5
-# Measured on this set (see the printed table): hybrid 0.86 recall@5 (MRR 0.66), vector only
-# 0.86, BM25 0.35 (keyword side: the database's index, NLTK stop words dropped from queries).
+# Measured on this set (see the printed table): hybrid 0.955 recall@5 (MRR 0.84), vector only
+# 0.92, BM25 0.36 (keyword side: the database's index, NLTK stop words and question words
+# dropped from queries; short turns count half their own score).
 # The floor sits a little under the measurement: a regression fails, a change of one question
 # does not.
-HYBRID_RECALL_FLOOR = 0.78
+HYBRID_RECALL_FLOOR = 0.88
 
 
 def load_eval() -> dict[str, Any]:
