@@ -41,21 +41,30 @@ def calculate(params: dict[str, Any]) -> dict[str, Any]:
     new = params["new_text"].splitlines(keepends=True)
     fmt = params.get("format", "unified")
     n = params.get("context_lines", 3)
+    # One matcher for the counts and the simple form (ndiff would compare every line pair).
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     if fmt == "unified":
         lines = list(difflib.unified_diff(old, new, "old", "new", n=n))
     elif fmt == "context":
         lines = list(difflib.context_diff(old, new, "old", "new", n=n))
     else:
-        lines = [line for line in difflib.ndiff(old, new) if line[:1] in "+-"]
-    added = sum(1 for line in difflib.ndiff(old, new) if line.startswith("+ "))
-    removed = sum(1 for line in difflib.ndiff(old, new) if line.startswith("- "))
+        lines = []
+        for tag, i1, i2, j1, j2 in opcodes:
+            if tag in ("delete", "replace"):
+                lines += [f"- {line}" for line in old[i1:i2]]
+            if tag in ("insert", "replace"):
+                lines += [f"+ {line}" for line in new[j1:j2]]
     return {
         "diff": "".join(line if line.endswith("\n") else line + "\n" for line in lines),
         "format": fmt,
-        "lines_added": added,
-        "lines_removed": removed,
+        "lines_added": sum(j2 - j1 for tag, _, _, j1, j2 in opcodes if tag in _ADDS),
+        "lines_removed": sum(i2 - i1 for tag, i1, i2, _, _ in opcodes if tag in _REMOVES),
         "identical": old == new,
     }
+
+
+_ADDS = ("insert", "replace")
+_REMOVES = ("delete", "replace")
 
 
 def _document(value: Any) -> Any:

@@ -49,7 +49,8 @@ def make_tool(allowed_paths: Sequence[str], limits: HostLimits = UNLIMITED) -> T
             if not fnmatch.fnmatch(path.name, wanted):
                 continue
             try:
-                path = resolve_allowed_path(str(path), allowed_paths)  # a link leading out
+                if path.is_symlink():  # the walk stays inside the root; a link may lead out
+                    path = resolve_allowed_path(str(path), allowed_paths)
                 if path.stat().st_size > MAX_FILE_BYTES:
                     skipped += 1
                     continue
