@@ -29,6 +29,7 @@ from llmspell.storage.settings import BACKENDS, StorageSettings
 from llmspell.storage.sql_storage import SqlStorage, open_storage
 
 from .bench_drivers import DIMENSION, PostgresDriver, RawDriver, SqliteDriver
+from .every_tenant import require_owner
 
 DEFAULT_OPERATIONS = 500
 K = 10
@@ -69,6 +70,12 @@ def benchmark(
     if not 1 <= operations <= MAX_OPERATIONS:
         raise ValueError(f"benchmark: operations must be 1-{MAX_OPERATIONS:,}, got {operations}")
     name = backend or settings.backend
+    if name == "postgres":
+        require_owner(
+            settings.with_changes(backend=name, component_backends={}),
+            "benchmark",
+            "it creates the raw driver's tables and removes its tenant's rows",
+        )
     with (
         _scratch(settings, name) as (bench_settings, tenant, raw),
         open_storage(bench_settings, tenant) as storage,

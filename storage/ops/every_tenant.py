@@ -14,7 +14,20 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Table, inspect, text
 
 from llmspell.storage.backend import backend_for
+from llmspell.storage.errors import StorageError
+from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sql_storage import SqlStorage
+
+
+def require_owner(settings: StorageSettings, command: str, why: str) -> None:
+    """StorageError unless PostgreSQL, when in use, has an owner login (`why` it is needed)."""
+    uses_postgres = any(backend_for(b).sets_tenant for b in settings.backends_in_use())
+    if uses_postgres and not settings.pg_admin_url and not settings.pg_embedded:
+        raise StorageError(
+            f"{command} needs the owner of the tables ({why}): set storage.postgres.admin_url "
+            "to the owner's login (the app role of storage.postgres.url sees its own tenant "
+            "only)"
+        )
 
 
 @contextmanager

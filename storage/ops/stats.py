@@ -20,7 +20,7 @@ from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sql_storage import SqlStorage, open_storage
 from llmspell.storage.tenancy import check_tenant_id
 
-from .every_tenant import every_tenant
+from .every_tenant import every_tenant, require_owner
 
 STATS_TENANT = "llmspell-stats"
 
@@ -49,6 +49,7 @@ def stats(
             check_tenant_id(tenant)
         except ValueError as exc:
             raise ValueError(f"stats: {exc}") from None
+    require_owner(settings, "stats", "it reads every tenant")
     with _opened(settings, storage) as opened:
         usage: list[Usage] = []
         for component in registry.components():

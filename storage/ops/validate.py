@@ -22,6 +22,7 @@ from .checks import (
     row_level_security,
     schema_revision,
 )
+from .every_tenant import require_owner
 
 __all__ = ["CHECK_NAMES", "CheckResult", "Problem", "ValidationReport", "validate"]
 
@@ -56,6 +57,7 @@ def validate(
     process); by default one is opened without migrating anything. `repair` rebuilds what the
     rows determine and reports it under `repaired`; problems it cannot fix stay problems.
     """
+    require_owner(settings, "validate", "it reads every tenant")
     names = registry.component_names()
     if component is not None and component not in names:
         raise ValueError(f"validate: unknown component {component!r}; allowed: {', '.join(names)}")

@@ -167,3 +167,17 @@ def test_benchmark_refuses_zero_operations(
     config, _ = configured
     code, _, err = run_cli(capsys, config, "storage", "benchmark", "--operations", "0")
     assert code == 1 and "operations must be 1-1,000,000, got 0" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "stats", "benchmark"])
+def test_postgres_without_an_owner_login_is_refused_with_the_setting_to_add(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_settings: StorageSettings, command: str
+) -> None:
+    config = tmp_path / "app-only.toml"
+    config.write_text(
+        f'[storage]\nbackend = "postgres"\n[storage.postgres]\nurl = "{pg_settings.pg_url}"\n'
+    )
+    code, out, err = run_cli(capsys, config, "storage", command)
+    assert code == 1 and out == ""
+    assert f"llmspell storage {command}: {command} needs the owner of the tables (it " in err
+    assert "storage.postgres.admin_url" in err
