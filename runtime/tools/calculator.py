@@ -62,9 +62,14 @@ SCHEMA = {
 def two_operand_form(params: dict[str, Any]) -> dict[str, Any]:
     """`{operation = "add", a = 5, b = 3}` (the reference's form) as `{input = "a + b",
     variables = {a = 5, b = 3}}`; other params as they are."""
-    operation = params.get("operation")
-    if operation not in BINARY_OPERATIONS:
+    operation = params.get("operation", "evaluate")
+    if operation == "evaluate":
         return params
+    if operation not in BINARY_OPERATIONS:
+        raise InvalidArgument(
+            f"calculator: operation must be one of 'evaluate', "
+            f"{', '.join(repr(o) for o in BINARY_OPERATIONS)}, got {operation!r}"
+        )
     operands = {key: params.get(key) for key in ("a", "b")}
     for key, value in operands.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -76,6 +76,13 @@ def test_execute_example_with_operation_a_and_b(lua: ScriptRuntime) -> None:
     assert result["result"] == 8 and result["value"] == 8 and result["text"] == "8"
 
 
+def test_the_two_operand_form_names_what_is_wrong(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match="operation 'add' needs numbers a and b; b is nil"):
+        run(lua, 'return Tool.execute("calculator", {operation = "add", a = 5})')
+    with pytest.raises(ScriptError, match="operation must be one of 'evaluate', 'add'"):
+        run(lua, 'return Tool.execute("calculator", {operation = "sqrt", a = 5})')
+
+
 def test_the_error_handling_pattern_sees_the_error_of_a_division_by_zero(
     lua: ScriptRuntime,
 ) -> None:
