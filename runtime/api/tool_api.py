@@ -47,20 +47,22 @@ class ToolApi(ApiNamespace):
         if options is not None:
             raise ValidationError(
                 f"Tool.execute: options ({type_name(options)}) are not supported: calls are "
-                "bounded by the script's time limit (runtime.timeout_s), never retried or "
+                "bounded by the script's time limit (engines.lua.timeout_s), never retried or "
                 "cached; call Tool.execute(name, params)"
             )
         return self._tools.execute(require_str("Tool.execute", "name", name), params)
 
     def batch(self, calls: Any) -> builtins.list[dict[str, Any]]:
         """Run `{ {name=..., params=...}, ... }` one after another; their results in order."""
-        if not isinstance(calls, (builtins.list, dict)) or (isinstance(calls, dict) and calls):
+        if calls == {}:  # a script's empty table
+            calls = []
+        if not isinstance(calls, builtins.list):
             raise ValidationError(
                 f"Tool.batch: calls must be a list of {{name, params}} tables, got "
                 f"{type_name(calls)}"
             )
         results = []
-        for i, call in enumerate(calls if isinstance(calls, builtins.list) else [], 1):
+        for i, call in enumerate(calls, 1):
             where = f"Tool.batch: call {i}"
             options = require_table(where, "call", call)
             check_options(where, options, {"name", "params"})
