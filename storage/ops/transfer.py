@@ -9,9 +9,11 @@ the progress record: a rerun with `resume=True` skips the units it already holds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Table
 
@@ -44,6 +46,48 @@ Progress = Callable[[str, int], None]
 
 class TransferError(StorageError):
     """A unit could not be copied; the target holds none of its rows."""
+
+
+_DONE = object()
+
+
+def read_ahead(
+    batches: Iterable[tuple[Table, list[Row]]], digest: Digest, depth: int = 2
+) -> Iterator[tuple[Table, list[Row]]]:
+    """`batches`, each added to `digest`, read `depth` ahead in a thread: reading and hashing
+    the next batches overlaps the database's time writing this one."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for table, rows in batches:
+                digest.add_batch(table, rows)
+                if not offer((table, rows)):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the writer, which raises it
+            offer(exc)
+
+    reader = threading.Thread(target=produce, name="llmspell-transfer-read", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def target_row_count(db: Database, component: Component, tenant: str) -> int:
@@ -97,12 +141,11 @@ def write_unit(
             )
             raise TransferError(f"the target already holds {held} rows of {where}; {hint}")
         written = Digest()
-        order = {table.name: index for index, table in enumerate(load_order(component))}
-        for table, rows in batches:
-            if table.name not in order:
+        own = {table.name for table in load_order(component)}
+        for table, rows in read_ahead(batches, written):
+            if table.name not in own:
                 raise TransferError(f"{where}: table {table.name!r} is not one of its tables")
             write_rows(conn, table, rows)
-            written.add_batch(table, rows)
             if progress is not None:
                 progress(component.name, len(rows))
         source = expected or written

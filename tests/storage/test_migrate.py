@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from transfer_helpers import FILLED, MakeStore, contents, fill
 
 from llmspell.storage import StorageSettings, open_storage
@@ -245,3 +246,28 @@ def test_kill_9_in_the_middle_then_resume_ends_with_identical_rows(
     finally:
         target.close()
         source.close()
+
+
+def test_read_ahead_hands_a_reading_error_to_the_writer_and_stops_when_the_writer_does() -> None:
+    import threading
+
+    from llmspell.storage.ops.rows import Digest
+    from llmspell.storage.ops.transfer import read_ahead
+
+    def failing() -> Iterator[tuple[Table, list[tuple[object, ...]]]]:
+        yield kv_entries, [("t", "s", "k", "1", 1, None)]
+        raise ValueError("line 7 is not JSON")
+
+    got = []
+    with pytest.raises(ValueError, match="line 7 is not JSON"):
+        for item in read_ahead(failing(), Digest()):
+            got.append(item)
+    assert len(got) == 1
+
+    endless = ((kv_entries, [("t", "s", str(i), "1", 1, None)]) for i in range(10**9))
+    digest = Digest()
+    for index, _ in enumerate(read_ahead(endless, digest)):
+        if index == 3:
+            break
+    assert 4 <= digest.rows <= 4 + 3  # read at most `depth` (+1 in hand) ahead, then stopped
+    assert not any(t.name == "llmspell-transfer-read" for t in threading.enumerate())
