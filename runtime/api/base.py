@@ -232,6 +232,16 @@ class ApiNamespace:
     def __repr__(self) -> str:
         return f"<{self.api_name} API>"
 
+    def _id_methods(self) -> dict[str, Callable[..., Any]]:
+        """Functions a script may call as methods of an id string or of a RecordWithMethods
+        (`id:get_status()`), each taking that id (or record) first; none by default."""
+        return {}
+
+
+class RecordWithMethods(dict[str, Any]):
+    """A record (data) whose script table also has its namespace's id methods (see
+    `ApiNamespace._id_methods`): `Session.get(id):get_status()` as well as `.status`."""
+
 
 class ApiObject:
     """An object a function returns that scripts call methods on (`handle:id()`, builders).

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
     ApiObject,
+    RecordWithMethods,
     ValidationError,
     check_options,
     ensure_data,
@@ -22,6 +25,7 @@ from llmspell.runtime.api.base import (
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.session_replay import Modification
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
+from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time
 
 if TYPE_CHECKING:
@@ -48,11 +52,12 @@ RECORD_KEYS = (
 )
 
 
-def session_record(info: SessionInfo) -> dict[str, Any]:
+def session_record(info: SessionInfo, methods: SessionMethods | None = None) -> dict[str, Any]:
     """The record scripts see: `{id, name, description, tags, status, created_at, updated_at,
-    parent_id, metadata, artifact_count}` (times in RFC 3339 UTC)."""
+    parent_id, metadata, artifact_count}` (times in RFC 3339 UTC); with `methods`, a record
+    that also has the session methods (`record:get_status()`)."""
     r = info.record
-    return {
+    fields = {
         "id": r.id,
         "name": r.name,
         "description": r.description,
@@ -64,6 +69,122 @@ def session_record(info: SessionInfo) -> dict[str, Any]:
         "metadata": r.metadata,
         "artifact_count": info.artifact_count,
     }
+    return fields if methods is None else SessionRecord(fields, methods)
+
+
+class SessionMethods:
+    """The reference's session object methods (`session:get_status()`), on what stands for a
+    session here: its id, or its record. Scripts call them on either (in Lua any string has
+    them; in Python `Session.create` returns a `SessionHandle`, an id string with them)."""
+
+    NAMES = (
+        "get_id",
+        "get_name",
+        "get_status",
+        "get_created_at",
+        "get_tags",
+        "add_tag",
+        "has_tag",
+        "store_value",
+        "get_value",
+    )
+
+    def __init__(self, sessions: SessionManager, state: StateManager) -> None:
+        self._sessions = sessions
+        self._state = state
+
+    def _id(self, fn: str, session: Any) -> str:
+        if isinstance(session, dict):
+            session = session.get("id")
+        if not isinstance(session, str):
+            raise ValidationError(
+                f"session:{fn}: call it on a session id or record, got {type_name(session)}"
+            )
+        return self._sessions.record(session).id
+
+    def get_id(self, session: Any) -> str:
+        """The session's id."""
+        return self._id("get_id", session)
+
+    def get_name(self, session: Any) -> str | None:
+        """The session's name (nil when it has none)."""
+        return self._sessions.record(self._id("get_name", session)).name
+
+    def get_status(self, session: Any) -> str:
+        """active, suspended, completed, failed or archived."""
+        return self._sessions.record(self._id("get_status", session)).status
+
+    def get_created_at(self, session: Any) -> str:
+        """When the session was created (RFC 3339 UTC)."""
+        return format_time(self._sessions.record(self._id("get_created_at", session)).created_at)
+
+    def get_tags(self, session: Any) -> builtins.list[str]:
+        """The session's tags."""
+        return list(self._sessions.record(self._id("get_tags", session)).tags)
+
+    def add_tag(self, session: Any, tag: str) -> bool:
+        """Add `tag` (nothing changes when the session has it); true."""
+        sid = self._id("add_tag", session)
+        tag = require_str("session:add_tag", "tag", tag)
+        tags = list(self._sessions.record(sid).tags)
+        if tag not in tags:
+            self._sessions.update(sid, tags=[*tags, tag])
+        return True
+
+    def has_tag(self, session: Any, tag: str) -> bool:
+        """Whether the session has `tag`."""
+        sid = self._id("has_tag", session)
+        return require_str("session:has_tag", "tag", tag) in self._sessions.record(sid).tags
+
+    def store_value(self, session: Any, key: str, value: Any) -> bool:
+        """Keep `value` under `key` in the session's State scope `session:<id>` (deleted with
+        the session); true."""
+        sid = self._id("store_value", session)
+        self._state.save(
+            f"session:{sid}",
+            require_str("session:store_value", "key", key),
+            ensure_data("session:store_value", "value", value),
+        )
+        return True
+
+    def get_value(self, session: Any, key: str) -> Any:
+        """The value kept under `key` by `store_value` (nil when there is none)."""
+        sid = self._id("get_value", session)
+        return self._state.load(f"session:{sid}", require_str("session:get_value", "key", key))
+
+    def bound(self) -> dict[str, Callable[..., Any]]:
+        return {name: getattr(self, name) for name in self.NAMES}
+
+
+class SessionHandle(str):
+    """A session id that has the session methods too (`sid.get_status()`), for the Python
+    engine; it is the id string everywhere else (Lua gets a plain string, whose methods come
+    from `SessionMethods` through the engine)."""
+
+    _methods: SessionMethods
+
+    def __new__(cls, session_id: str, methods: SessionMethods) -> SessionHandle:
+        handle = super().__new__(cls, session_id)
+        handle._methods = methods
+        return handle
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SessionMethods.NAMES:
+            return functools.partial(getattr(self._methods, name), str(self))
+        raise AttributeError(name)
+
+
+class SessionRecord(RecordWithMethods):
+    """A session's record that has the session methods too (`Session.get(id):get_status()`)."""
+
+    def __init__(self, fields: dict[str, Any], methods: SessionMethods) -> None:
+        super().__init__(fields)
+        self._methods = methods
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SessionMethods.NAMES:
+            return functools.partial(getattr(self._methods, name), self["id"])
+        raise AttributeError(name)
 
 
 class SessionApi(ApiNamespace):
@@ -75,24 +196,43 @@ class SessionApi(ApiNamespace):
     def _sessions(self) -> SessionManager:
         return self._ctx.infrastructure.get(SessionManager)
 
+    @property
+    def _methods(self) -> SessionMethods:
+        infra = self._ctx.infrastructure
+        return SessionMethods(infra.get(SessionManager), infra.get(StateManager))
+
+    def _id_methods(self) -> dict[str, Callable[..., Any]]:
+        return self._methods.bound()
+
+    def _handle(self, session_id: str | None) -> SessionHandle | None:
+        return None if session_id is None else SessionHandle(session_id, self._methods)
+
     def create(self, options: dict[str, Any] | None = None) -> str:
         """Create an active session from `{id?, name?, description?, tags?, metadata?,
-        parent_id?}`; returns its id (a UUID string). `id` chooses it (a UUID no session has;
+        parent_id?}`; returns its id (a UUID string), which is also the reference's session
+        object: `id:get_id()`, `:get_name()`, `:get_status()`, `:get_created_at()`,
+        `:get_tags()`, `:add_tag(tag)`, `:has_tag(tag)`, `:store_value(key, value)`,
+        `:get_value(key)` (State scope `session:<id>`). `id` chooses it (a UUID no session has;
         session ids are UUIDs in storage); `parent_id` must name an existing session."""
         options = require_table("Session.create", "options", options)
         check_options("Session.create", options, CREATE_OPTIONS)
         fields = {k: v for k, v in options.items() if k != "id"}
-        return self._sessions.create(session_id=options.get("id"), **fields).record.id
+        return SessionHandle(
+            self._sessions.create(session_id=options.get("id"), **fields).record.id,
+            self._methods,
+        )
 
     def builder(self) -> SessionBuilder:
         """A builder: `Session.builder():name(s):description(s):tag(s):tags(t):metadata(t)
-        :build()` returns the new session's id."""
-        return SessionBuilder(self._sessions)
+        :build()` returns the new session's id (with the session methods, as from
+        `Session.create`)."""
+        return SessionBuilder(self._sessions, self._methods)
 
     def get(self, id: str) -> dict[str, Any]:
         """The session's record `{id, name, description, tags, status, created_at, updated_at,
-        parent_id, metadata, artifact_count}`; raises if there is none."""
-        return session_record(self._sessions.get(id))
+        parent_id, metadata, artifact_count}`, which has the session methods too
+        (`Session.get(id):get_status()`); raises if there is none."""
+        return session_record(self._sessions.get(id), self._methods)
 
     def list(self, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Stored sessions (made by any process) matching `{status?, tags?, name?, limit?,
@@ -145,7 +285,8 @@ class SessionApi(ApiNamespace):
                 and (user is None or user in _users_of(info.record.metadata))
             ]
             infos = infos[offset:] if limit is None else infos[offset : offset + limit]
-        return [session_record(info) for info in infos]
+        methods = self._methods
+        return [session_record(info, methods) for info in infos]
 
     def suspend(self, id: str) -> str:
         """active → suspended; returns the new status."""
@@ -242,12 +383,12 @@ class SessionApi(ApiNamespace):
         return [info.record.id for info in infos if self._sessions.can_replay(info.record.id)]
 
     def get_current(self) -> str | None:
-        """This runtime's current session id, or nil."""
-        return self._sessions.current
+        """This runtime's current session id (with the session methods), or nil."""
+        return self._handle(self._sessions.current)
 
     def set_current(self, id: str | None = None) -> str | None:
         """Make a session current for this runtime (nil clears it); returns the id."""
-        return self._sessions.set_current(id)
+        return self._handle(self._sessions.set_current(id))
 
     def save(self, id: str) -> bool:
         """Kept for compatibility: sessions are saved as they change. Checks the session
@@ -257,8 +398,8 @@ class SessionApi(ApiNamespace):
 
     def load(self, id: str) -> str:
         """Kept for compatibility: every stored session is available. Checks it exists;
-        returns its id."""
-        return self._sessions.record(id).id
+        returns its id (with the session methods)."""
+        return SessionHandle(self._sessions.record(id).id, self._methods)
 
 
 class SessionBuilder(ApiObject):
@@ -266,8 +407,9 @@ class SessionBuilder(ApiObject):
 
     api_name = "SessionBuilder"
 
-    def __init__(self, sessions: SessionManager) -> None:
+    def __init__(self, sessions: SessionManager, methods: SessionMethods) -> None:
         self._sessions = sessions
+        self._session_methods = methods
         self._fields: dict[str, Any] = {}
         self._tags: list[str] = []
 
@@ -299,8 +441,9 @@ class SessionBuilder(ApiObject):
         return self
 
     def build(self) -> str:
-        """Create the session; returns its id."""
-        return self._sessions.create(**self._fields, tags=self._tags).record.id
+        """Create the session; returns its id (with the session methods)."""
+        record = self._sessions.create(**self._fields, tags=self._tags).record
+        return SessionHandle(record.id, self._session_methods)
 
 
 def replay_summary(

@@ -1,6 +1,7 @@
 """`Session` as the rs-llmspell v0.13.1 Lua API appendix documents it: every function is there,
 takes the documented arguments (the appendix's examples run as written, but for session ids,
-which are UUIDs here) and returns the documented fields; see docs/reference/compatibility.md."""
+which are UUIDs here) and returns the documented fields; the session object is its id, which
+has the appendix's instance methods; see docs/reference/compatibility.md."""
 
 from __future__ import annotations
 
@@ -239,19 +240,123 @@ def test_an_unknown_replay_option_is_refused_by_name(lua: ScriptRuntime) -> None
     assert info.value.evalue.startswith("Session.replay: unknown option 'speed'; allowed: ")
 
 
-def test_what_the_instance_methods_give_is_in_the_record(lua: ScriptRuntime) -> None:
-    # llmspell's Session.create returns the id, not an object: the record of Session.get holds
-    # what session:get_id/get_name/get_status/get_created_at/get_tags give.
-    record = run(
+INSTANCE_METHODS = [
+    "get_id",
+    "get_name",
+    "get_status",
+    "get_created_at",
+    "get_tags",
+    "add_tag",
+    "has_tag",
+    "store_value",
+    "get_value",
+]
+
+
+def test_the_appendix_instance_methods_work_on_what_create_returns(lua: ScriptRuntime) -> None:
+    out = run(
         lua,
         """
-        local id = Session.create({name = "n", tags = {"production"}})
-        Session.update(id, {tags = {"production", "important"}})
-        return Session.get(id)
+        local session = Session.builder():name("my-session"):tag("production"):build()
+        local id = session:get_id()
+        local name = session:get_name()
+        local status = session:get_status()
+        local created = session:get_created_at()
+        session:add_tag("important")
+        session:add_tag("important")  -- once only
+        local tags = {}
+        for i, tag in ipairs(session:get_tags()) do tags[i] = tag end
+        session:store_value("last_query", "weather")
+        return {id == session, name, status, created == Session.get(session).created_at, tags,
+          session:has_tag("production"), session:has_tag("nope"), session:get_value("last_query"),
+          State.load("session:" .. session, "last_query"), session:get_value("missing")}
         """,
     )
-    assert {"id", "name", "status", "created_at", "tags"} <= set(record)
-    assert record["tags"] == ["production", "important"]
+    assert out == [
+        True,
+        "my-session",
+        "active",
+        True,
+        ["production", "important"],
+        True,
+        False,
+        "weather",
+        "weather",
+    ]
+
+
+def test_the_session_is_its_id_so_string_uses_keep_working(lua: ScriptRuntime) -> None:
+    kind, same, joined, current = run(
+        lua,
+        """
+        local session = Session.create({name = "n"})
+        Session.set_current(session)
+        return type(session), Session.get_current() == session, "session:" .. session,
+          Session.get_current():get_name()
+        """,
+    )
+    assert kind == "string"
+    assert same is True
+    assert joined.startswith("session:") and len(joined) == len("session:") + 36
+    assert current == "n"
+
+
+def test_records_from_get_and_list_have_the_methods_and_their_fields(
+    lua: ScriptRuntime,
+) -> None:
+    status, field, listed, keys = run(
+        lua,
+        """
+        local id = Session.create({name = "rec"})
+        Session.suspend(id)
+        local record = Session.get(id)
+        local keys = 0
+        for _ in pairs(record) do keys = keys + 1 end
+        return record:get_status(), record.status, Session.list()[1]:get_name(), keys
+        """,
+    )
+    # the record's own fields only (description and parent_id are nil): methods are not keys
+    assert (status, field, listed, keys) == ("suspended", "suspended", "rec", 8)
+
+
+def test_every_appendix_instance_method_is_a_function_of_a_session(lua: ScriptRuntime) -> None:
+    for name in INSTANCE_METHODS:
+        kinds = run(
+            lua,
+            f"local s = Session.create({{}}); return type(s.{name}), type(Session.get(s).{name})",
+        )
+        assert kinds == ["function", "function"], name
+
+
+def test_an_instance_method_on_a_string_that_is_no_session_says_so(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError) as info:
+        run(lua, 'return ("user-123"):get_status()')
+    assert info.value.evalue == (
+        "session:get_status: session id must be a UUID string, got 'user-123'"
+    )
+    with pytest.raises(ScriptError) as info:
+        run(lua, "local id = Session.create({}); return id:add_tag(5)")
+    assert "session:add_tag: tag must be a string, got integer" in info.value.evalue
+
+
+def test_the_python_engine_session_has_the_methods_and_is_a_string(
+    isolated_env: object,
+) -> None:
+    from llmspell.runtime import load_config
+
+    rt = ScriptRuntime.with_engine(load_config(profile="memory", env={}).config, "python")
+    try:
+        out = rt.execute(
+            """
+s = Session.create({"name": "py", "tags": ["a"]})
+s.add_tag("b")
+s.store_value("k", 1)
+(isinstance(s, str), s.get_tags(), s.get_value("k"), Session.get(s).get_name())
+"""
+        ).value
+    finally:
+        rt.close()
+    assert out == (True, ["a", "b"], 1, "py")
 
 
 @pytest.mark.parametrize(

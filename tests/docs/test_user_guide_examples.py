@@ -27,6 +27,7 @@ CHAPTERS: dict[str, dict[str, str]] = {
     },
     "10-agents-and-providers.md": {},
     "12-widgets.md": {},
+    "13-templates-local-models-replay.md": {},
 }
 # chapters whose examples need a Jupyter front end (widgets): they run with the `comm`
 # package's own comms, which go nowhere, as in a kernel with no notebook attached

@@ -101,6 +101,11 @@ class LuaBinding:
         for name, value in globals_.items():
             if isinstance(value, ApiNamespace):
                 lua_globals[name.encode()] = self._namespace_proxy(name, value)
+                for method, fn in value._id_methods().items():
+                    qualified = f"{name.lower()}:{method}"
+                    self._p.add_id_method(
+                        method.encode(), self._host_call(qualified, fn), qualified.encode()
+                    )
             elif callable(value):
                 lua_globals[name.encode()] = self._api_function(name, value)
             else:

@@ -10,7 +10,13 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from llmspell.runtime.api.base import JSON_NULL, OpaqueValue, RawValue, ScriptFunction
+from llmspell.runtime.api.base import (
+    JSON_NULL,
+    OpaqueValue,
+    RawValue,
+    RecordWithMethods,
+    ScriptFunction,
+)
 from llmspell.runtime.display import Records
 from llmspell.runtime.host_limits import CHECK_EVERY
 from llmspell.runtime.times import format_time
@@ -146,7 +152,10 @@ class LuaConversion:
                     ((k.encode() if isinstance(k, str) else k), self.to_lua(v))
                     for k, v in pairs[low : low + CHECK_EVERY]
                 )
-            return self._lua.table_from(converted)
+            table = self._lua.table_from(converted)
+            if isinstance(value, RecordWithMethods):
+                return self._p.with_id_methods(table)
+            return table
         if isinstance(value, Records):
             columns = self._lua.table_from([c.encode() for c in value.columns])
             return self._p.mark_records(self._list_to_lua(value), columns)

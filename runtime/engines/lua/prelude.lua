@@ -410,6 +410,19 @@ local function api_function(call, qualified, proxy)
   return f
 end
 
+-- Methods of an id: a namespace's functions a script calls on an id string or on a record the
+-- host marks (`id:get_status()`, `Session.get(id):get_status()`; the reference's session
+-- object is its id here). Strings look them up before the string library.
+local ID_METHODS = {}
+local STRING_INDEX = setmetatable({}, { __index = string })
+raw_getmetatable("").__index = STRING_INDEX
+local RECORD_META = { __index = ID_METHODS }
+local function add_id_method(name, call, qualified)
+  local f = api_function(call, qualified, nil)
+  ID_METHODS[name] = f
+  STRING_INDEX[name] = f
+end
+
 -- Debug.stackTrace: the script's own frames (no C or prelude frames) from its caller outwards,
 -- each {name, source, line, what, locals?, upvalues?}; a variable's value is kept when it is a
 -- string, number or boolean, else its type ("<table>"), so the trace is plain data.
@@ -684,8 +697,10 @@ return {
   aborting = must_propagate,
   api_function = api_function,
   api_name = function(v) return API_NAMES[v] end,
+  add_id_method = add_id_method,
   api_proxy = api_proxy,
   field_proxy = field_proxy,
+  with_id_methods = function(t) return setmetatable(t, RECORD_META) end,
   -- the host's guard: the count hook on the main thread while any call into Lua runs
   arm = function() sethook(hook, "", HOOK_COUNT) end,
   disarm = function() sethook() end,
