@@ -57,6 +57,7 @@ from llmspell.storage.postgres.hnsw import (
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import Embedding, UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
+from llmspell.storage.upsert import upsert_into
 from llmspell.storage.values import (
     check_limit,
     json_object,
@@ -353,7 +354,13 @@ class SqlVectorStore:
         self._ns_get = select(n).where(tenant.where(n, "namespace"))
         self._ns_lock = self._ns_get.with_for_update()
         self._ns_all = select(n).where(tenant.where(n)).order_by(n.c.namespace)
-        self._ns_insert = insert(n).values(tenant.values())
+        # two writers may create a namespace at once: the second one's insert does nothing
+        # and it reads the first one's row (a lock on a missing row locks nothing)
+        self._ns_insert = (
+            upsert_into(db.dialect_name, n)
+            .values(tenant.values())
+            .on_conflict_do_nothing(index_elements=["tenant_id", "namespace"])
+        )
         # UPDATE reserves column names as parameter names: the namespace goes in as `ns`.
         self._ns_bump = (
             update(n)
@@ -564,6 +571,10 @@ class SqlVectorStore:
                         "updated_at": now,
                     },
                 )
+                created = self._pinned(conn, namespace, model, dimension, lock=True)
+                if created.generation != generation:  # another writer created it first
+                    existing = created
+            if existing is None:
                 old = new = generation
             else:
                 old, new = self._touch(conn, namespace, now, existing)
