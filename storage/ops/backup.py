@@ -90,12 +90,13 @@ def backup(
     }
     with opened(source) as storage:
         for component in chosen:
-            found = component_tenants(storage, component)
-            names = found if wanted is None else [t for t in wanted if t in found]
+            names = component_tenants(storage, component) if wanted is None else wanted
             recorded: dict[str, Any] = {}
             with (path / f"{component.name}.jsonl").open("w", encoding="utf-8") as out:
                 for tenant in names:
                     digest = _write_tenant(storage, component, tenant, out, batch_size, progress)
+                    if not digest.rows:  # a tenant named that holds none of these rows
+                        continue
                     recorded[tenant] = {"rows": digest.rows, "checksum": digest.checksum}
                     units.append(
                         UnitResult(

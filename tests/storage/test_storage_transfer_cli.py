@@ -81,7 +81,11 @@ def test_migrate_sqlite_to_sqlite_prints_counts_and_equal_checksums(
 
 
 def test_migrate_to_postgres_and_take_a_tenant_home_to_sqlite(
-    capsys: pytest.CaptureFixture[str], postgres_config: Path, tmp_path: Path, unique_tenant: str
+    capsys: pytest.CaptureFixture[str],
+    postgres_config: Path,
+    pg_urls: PgLogins,
+    tmp_path: Path,
+    unique_tenant: str,
 ) -> None:
     with sqlite_store(tmp_path / "laptop.db") as laptop:
         fill(laptop, unique_tenant)
@@ -95,6 +99,11 @@ def test_migrate_to_postgres_and_take_a_tenant_home_to_sqlite(
         capsys, postgres_config, "storage", "migrate", "--from", "postgres",
         "--to", f"sqlite:{tmp_path / 'home.db'}", "--tenant", unique_tenant,
     )  # fmt: skip
+    # by the app role's URL alone: the tenant is named, so no owner lists the tenants
+    by_url = run_cli(
+        capsys, postgres_config, "storage", "migrate", "--from", f"postgres:{pg_urls.app_url}",
+        "--to", f"sqlite:{tmp_path / 'home2.db'}", "--tenant", unique_tenant, "--components", "kv",
+    )  # fmt: skip
     again = run_cli(
         capsys, postgres_config, "storage", "migrate", "--from", f"sqlite:{tmp_path / 'laptop.db'}",
         "--to", "postgres", "--tenant", unique_tenant,
@@ -104,6 +113,8 @@ def test_migrate_to_postgres_and_take_a_tenant_home_to_sqlite(
     assert "artifacts:" in up[1] and "(checksums equal)" in home[1]
     with sqlite_store(tmp_path / "home.db") as target:
         assert contents(target, unique_tenant) == expected
+    assert by_url[0] == 0, by_url
+    assert "kv: 61 rows of 1 tenant(s) copied; target holds 61 (checksums equal)" in by_url[1]
     assert again[0] == 1
     assert again[2].startswith("llmspell storage migrate: the target already holds")
     assert "--resume" in again[2] and len(again[2].strip().splitlines()) == 1
