@@ -104,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _pull(self, name: str) -> None:
         full = name if ":" in name else f"{name}:latest"
         size = self.fake.pullable.get(full)
+        lines: list[dict[str, Any]]
         if size is None:
             lines = [
                 {"status": "pulling manifest"},
