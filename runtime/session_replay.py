@@ -14,6 +14,8 @@ hook now registered at the recorded point (a later process re-registers its hook
   get the missing tables.
 - `simulate` calls nothing: a recording is successful when its point and context are well
   formed and some hook would be called for it.
+- `debug` is `exact` that also returns a trace: per hook called, the recording, the context
+  it was given, what it returned now and what was recorded.
 
 Either way a recording with no hook to replay against has failed. Replays are not recorded in
 hook history (they re-run what happened; they are not new executions of the session) and the
@@ -34,11 +36,7 @@ from llmspell.runtime.hooks import HOOK_POINTS, HookRegistry, RegisteredHook, in
 if TYPE_CHECKING:
     from llmspell.storage.components.hooks import HookExecution
 
-REPLAY_MODES = ("exact", "modified", "simulate")
-# the reference system's other mode, which needs what llmspell does not record
-UNSUPPORTED_MODES = {
-    "debug": "use mode 'exact' and Hook.history() to inspect each recorded call",
-}
+REPLAY_MODES = ("exact", "modified", "simulate", "debug")
 CONTEXT_KEYS = ("point", "component", "data", "correlation_id")
 
 
@@ -87,6 +85,8 @@ class ReplaySummary:
     duration_ms: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)  # {execution_id, point, error}
     timed_out: bool = False
+    # mode debug: {execution_id, point, hook_id, context, result, recorded_result, error}
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
 
 def recorded_executions(hooks: HookRegistry, session_id: str) -> list[HookExecution]:
@@ -108,8 +108,6 @@ def replay(
     (continue, skip, modified, cancel) than the recorded one; `timeout_s` stops the replay
     before the next recording once that many seconds have passed; `modifications` are what
     mode `modified` changes (and are only accepted with it)."""
-    if mode in UNSUPPORTED_MODES:
-        raise InvalidArgument(f"mode {mode!r} is not supported: {UNSUPPORTED_MODES[mode]}")
     if mode not in REPLAY_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(REPLAY_MODES)}, got {mode!r}")
     if modifications and mode != "modified":
@@ -123,7 +121,8 @@ def replay(
         summary.hooks_replayed += 1
         error = _check(execution, hooks)
         if error is None and mode != "simulate":
-            error = _rerun(execution, hooks, compare_results, modifications)
+            trace = summary.trace if mode == "debug" else None
+            error = _rerun(execution, hooks, compare_results, modifications, trace)
         if error is None:
             summary.successful += 1
             continue
@@ -183,17 +182,31 @@ def _rerun(
     hooks: HookRegistry,
     compare: bool = False,
     modifications: tuple[Modification, ...] = (),
+    trace: list[dict[str, Any]] | None = None,
 ) -> str | None:
     for hook in _targets(execution, hooks):
         context = {**execution.context, "correlation_id": execution.correlation_id}
         for modification in modifications:
             context = modification.apply(context)
+        step: dict[str, Any] = {
+            "execution_id": execution.execution_id,
+            "point": execution.point,
+            "hook_id": hook.id,
+            "context": context,
+            "recorded_result": execution.result,
+            "result": None,
+            "error": None,
+        }
+        if trace is not None:
+            trace.append(step)
         try:
             result, _, _ = interpret(hook.callback(context), context["data"])
         except ScriptStopping:
             raise  # an interrupt or timeout stops the replay, not just this recording
         except Exception as exc:
-            return f"hook {hook.id}: {type(exc).__name__}: {exc}"
+            step["error"] = f"hook {hook.id}: {type(exc).__name__}: {exc}"
+            return str(step["error"])
+        step["result"] = result
         if compare and result != execution.result:
             return f"hook {hook.id}: returned {result}, recorded {execution.result}"
     return None

@@ -20,10 +20,10 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.api.session_api import modifications_of, replay_summary
-from llmspell.runtime.session_replay import REPLAY_MODES, UNSUPPORTED_MODES
+from llmspell.runtime.session_replay import REPLAY_MODES
 from llmspell.runtime.sessions import SessionManager
 
-MODES = {"exact": "exact", "modified": "modified", "simulate": "simulate", "debug": "debug"}
+MODES = {mode: mode for mode in REPLAY_MODES}
 # second minute hour day-of-month month day-of-week (the reference's six-field form), or five
 CRON_FIELD = re.compile(r"^[0-9*/,\-?LW#A-Za-z]+$")
 
@@ -41,10 +41,10 @@ class ReplayApi(ApiNamespace):
         self.schedules = ReplaySchedulesApi(ctx)
 
     def create_config(self, mode: str = "exact") -> ReplayConfig:
-        """A replay configuration for `mode` (one of `Replay.modes`; `debug` is refused when
-        run). Methods: `:add_modification(path, value, enabled?)` or `:add_modification(mod)`,
-        `:get_mode()`, `:get_modifications()`, `:replay(session_id, options?)` (runs
-        `Session.replay` with this mode and these modifications)."""
+        """A replay configuration for `mode` (one of `Replay.modes`). Methods:
+        `:add_modification(path, value, enabled?)` or `:add_modification(mod)`, `:get_mode()`,
+        `:get_modifications()`, `:replay(session_id, options?)` (runs `Session.replay` with this
+        mode and these modifications)."""
         mode = require_str("Replay.create_config", "mode", mode)
         if mode not in MODES:
             raise ValidationError(
@@ -147,12 +147,6 @@ class ReplayConfig(ApiObject):
         for key in ("mode", "modifications"):
             if key in options:
                 raise ValidationError(f"{fn}: {key} comes from the config, not the options")
-        if self._mode in UNSUPPORTED_MODES:
-            raise ValidationError(
-                f"{fn}: mode {self._mode!r} is not supported: {UNSUPPORTED_MODES[self._mode]}"
-            )
-        if self._mode not in REPLAY_MODES:  # pragma: no cover - MODES lists only these
-            raise ValidationError(f"{fn}: mode {self._mode!r} is not supported")
         changes = modifications_of(fn, self._modifications) if self._mode == "modified" else ()
         return replay_summary(fn, self._sessions, session_id, self._mode, options, changes)
 

@@ -332,14 +332,16 @@ class SessionApi(ApiNamespace):
 
     def replay(self, id: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Replay the session's recorded hook executions (oldest first) against the hooks
-        registered now; `{mode?="exact"|"modified"|"simulate", stop_on_error?=false}`. `exact`
+        registered now; `{mode?="exact"|"modified"|"simulate"|"debug", stop_on_error?=false}`.
+        `exact`
         calls each recording's hook (the same registration, else the hooks of its name, else
         every hook now at its point) with the recorded context; `modified` does so after
         applying `modifications` (a list of `{path, value, enabled?}`, as
         `Replay.create_modification` makes: `path` is dotted, under the context's `data` unless
         it starts with `point`, `component`, `data` or `correlation_id`); `simulate` only
-        checks that each could be replayed. Nothing is recorded and no guarded operation is
-        repeated. Further options:
+        checks that each could be replayed; `debug` is `exact` plus `trace = [{execution_id,
+        point, hook_id, context, result, recorded_result, error}]`, one per hook called.
+        Nothing is recorded and no guarded operation is repeated. Further options:
         `compare_results` (a recording fails when its hooks now return another result than
         the recorded one), `timeout_seconds` (stop before the next recording after that
         long; `timed_out` says so), `metadata` (returned as given). Returns `{session_id,
@@ -482,6 +484,7 @@ def replay_summary(
         "successful_replays": summary.successful,
         "failed_replays": summary.failed,
         "total_duration": summary.duration_ms / 1000,
+        **({"trace": summary.trace} if mode == "debug" else {}),
     }
 
 

@@ -97,11 +97,14 @@ def test_create_modification_returns_path_value_enabled(lua: ScriptRuntime) -> N
     assert seen == [0.1]
 
 
-def test_debug_mode_is_made_but_refused_when_run_with_the_reason(lua: ScriptRuntime) -> None:
+def test_debug_mode_replays_and_traces_each_hook_call(lua: ScriptRuntime) -> None:
     lua.execute(RECORDED)
-    with pytest.raises(ScriptError) as info:
-        run(lua, f'Replay.create_config(Replay.modes.debug):replay("{SESSION}")')
-    assert info.value.evalue.startswith("ReplayConfig.replay: mode 'debug' is not supported: ")
+    result = run(lua, f'return Replay.create_config(Replay.modes.debug):replay("{SESSION}")')
+    assert (result["hooks_replayed"], result["successful_replays"]) == (1, 1)
+    (step,) = result["trace"]
+    assert step["point"] == "BeforeStateWrite"
+    assert (step["result"], step["recorded_result"]) == ("continue", "continue")
+    assert step["context"]["data"]["key"] == "k"
 
 
 def test_modifications_outside_modified_mode_are_refused(lua: ScriptRuntime) -> None:

@@ -206,14 +206,13 @@ def test_compare_results_fails_a_recording_whose_hook_now_answers_otherwise(
     assert "returned skip, recorded continue" in results["errors"][0]["error"]
 
 
-def test_simulate_mode_and_the_mode_llmspell_lacks(lua: ScriptRuntime) -> None:
+def test_simulate_and_debug_modes(lua: ScriptRuntime) -> None:
     lua.execute(RECORDED)
     assert (
         run(lua, f'return Session.replay("{USER_ID}", {{mode = "simulate"}}).hooks_replayed') == 1
     )
-    with pytest.raises(ScriptError) as info:
-        run(lua, f'Session.replay("{USER_ID}", {{mode = "debug"}})')
-    assert info.value.evalue.startswith("Session.replay: mode 'debug' is not supported: ")
+    trace = run(lua, f'return Session.replay("{USER_ID}", {{mode = "debug"}}).trace')
+    assert [step["point"] for step in trace] == ["BeforeStateWrite"]
 
 
 def test_get_replay_metadata_and_list_replayable(lua: ScriptRuntime) -> None:

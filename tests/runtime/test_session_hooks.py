@@ -251,7 +251,7 @@ def test_a_later_process_replays_against_the_hooks_it_registered(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"mode": "fast"}, "mode must be one of exact, modified, simulate, got 'fast'"),
+        ({"mode": "fast"}, "mode must be one of exact, modified, simulate, debug, got 'fast'"),
         ({"stop_on_error": "yes"}, "stop_on_error must be a boolean"),
         ({"speed": 2}, "unknown option 'speed'"),
     ],
