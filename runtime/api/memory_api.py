@@ -154,10 +154,10 @@ class EpisodicApi(_MemoryPart):
         """Entries ranked by relevance to `query` (meaning and keywords), best first, each with
         a `score` in [0, 1]. `session_id = ""` searches every session. Options: `min_score`,
         `role`, `since`, `until` (RFC 3339 or Unix seconds), `mode` ("hybrid" default,
-        "vector", "keyword")."""
+        "vector", "keyword"), `rerank` (boolean: re-rank the best candidates word by word)."""
         fn = "Memory.episodic.search"
         opts = require_table(fn, "options", options)
-        check_options(fn, opts, {"min_score", "role", "since", "until", "mode"})
+        check_options(fn, opts, {"min_score", "role", "since", "until", "mode", "rerank"})
         mode = opts.get("mode", "hybrid")
         if mode not in ("hybrid", "vector", "keyword"):
             raise ValidationError(f"{fn}: mode must be hybrid, vector or keyword, got {mode!r}")
@@ -171,6 +171,7 @@ class EpisodicApi(_MemoryPart):
             since=_time(fn, "since", opts.get("since")),
             until=_time(fn, "until", opts.get("until")),
             mode=mode,
+            rerank=_bool(fn, "rerank", opts.get("rerank", False)),
         )
         return [entry_record(e) for e in entries]
 

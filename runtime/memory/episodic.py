@@ -122,6 +122,7 @@ class EpisodicMemory:
         since: datetime | None = None,
         until: datetime | None = None,
         mode: SearchMode = "hybrid",
+        rerank: bool = False,
     ) -> list[EpisodicEntry]:
         """Entries ranked by relevance to `query` (score in [0, 1], best first), within
         `session_id` or, when it is "", across every session.
@@ -129,7 +130,10 @@ class EpisodicMemory:
         The query is read for what a conversation carries (`runtime.memory.recall`): a name
         that is some entry's role (the speaker), a month, year or date, "before"/"after" a
         date or an event; entries meeting these rank first. `role`, `since` and `until` are
-        hard filters."""
+        hard filters. `rerank` adds a second stage that aligns the query's words with each
+        candidate's (`runtime.retrieval.rerank`)."""
+        if not isinstance(rerank, bool):
+            raise InvalidArgument(f"rerank must be true or false, got {rerank!r}")
         session_id = check_session_id(session_id, allow_all=True)
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgument("query must be a non-empty string")
@@ -146,7 +150,13 @@ class EpisodicMemory:
         if limit == 0:
             return []
         found = self._recall.search(
-            query, limit, where, mode=mode, min_score=min_score, speakers_known=role is not None
+            query,
+            limit,
+            where,
+            mode=mode,
+            min_score=min_score,
+            speakers_known=role is not None,
+            rerank=rerank,
         )
         return [entry_of(record, score) for record, score in found]
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from llmspell.runtime.retrieval.query import ReadQuery, TimeSpan, read_query
+from llmspell.runtime.retrieval.rerank import rerank as rerank_scores
 from llmspell.storage.components.vectors import VectorFilter, VectorRecord
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class ConversationRecall:
         self, namespace: str, vectors: Callable[[], VectorStore], search: HybridSearch
     ) -> None:
         self.namespace = namespace
+        self._embedder = search.embedder
         self._vectors = vectors
         self._search = search
         self._speakers: set[str] = set()
@@ -91,11 +93,13 @@ class ConversationRecall:
         mode: SearchMode = "hybrid",
         min_score: float | None = None,
         speakers_known: bool = False,
+        rerank: bool = False,
     ) -> list[tuple[VectorRecord, float]]:
         """The `limit` best turns passing `where` for `query`, with scores in [0, 1].
 
         `speakers_known`: the caller already chose the role (names in the query are then
-        only words)."""
+        only words). `rerank`: the best `max(3 * limit, 30)` are re-ranked by word alignment
+        (`runtime.retrieval.rerank`)."""
         read = read_query(query)
         pool = max(3 * limit, MIN_POOL)
         names = () if speakers_known else read.names
@@ -138,6 +142,16 @@ class ConversationRecall:
             if answer is not None and _is_short(answer.content):
                 take(answer, NEIGHBOUR_SHARE * raw / SHORT_TURN_SHARE)
         ranked = sorted(scored.values(), key=lambda item: (-item[2], -item[1], *_order(item[0])))
+        if rerank and ranked:
+            best = ranked[:pool]
+            fused = rerank_scores(
+                query, [r.content for r, _, _ in best], [f for _, _, f in best], self._embedder
+            )
+            ranked = [
+                (record, raw, float(score))
+                for (record, raw, _), score in zip(best, fused, strict=True)
+            ]
+            ranked.sort(key=lambda item: (-item[2], -item[1], *_order(item[0])))
         return [
             (record, final)
             for record, _, final in ranked

@@ -14,6 +14,7 @@ from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.memory import MemoryManager
 from llmspell.runtime.retrieval.keyword import query_terms
 from llmspell.runtime.retrieval.query import TimeSpan, read_query
+from llmspell.runtime.retrieval.rerank import rerank, word_alignment
 from llmspell.storage import StorageSettings, open_storage
 
 
@@ -170,3 +171,26 @@ def test_a_speaker_is_recognised_from_stored_turns_in_a_new_process(tmp_path: Pa
 def open_infra(settings: StorageSettings) -> Infrastructure:
     config = load_config(profile="memory", env={}).config
     return Infrastructure(config, storage=open_storage(settings, config.tenancy.tenant_id))
+
+
+def test_word_alignment_matches_words_not_averages(memory: MemoryManager) -> None:
+    embedder = memory.episodic._embedder
+    texts = ["Turns out I'm allergic to ragweed, antihistamines help.", "Hello!", "and so it was"]
+    aligned = word_alignment("allergy medicine", texts, embedder)
+    assert aligned[0] > aligned[1] > aligned[2] == 0.0
+    assert word_alignment("the of and", texts, embedder).tolist() == [0.0, 0.0, 0.0]
+    assert rerank("allergy", texts, [0.2, 0.2, 0.2], embedder, 0.0).tolist() == [0.2] * 3
+    with pytest.raises(ValueError, match="rerank weight must be between 0 and 1, got 2"):
+        rerank("allergy", texts, [0.2, 0.2, 0.2], embedder, 2)
+
+
+def test_the_reranking_stage_is_optional_and_checked(
+    memory: MemoryManager, conversation: dict[str, str]
+) -> None:
+    found = memory.episodic.search("", "Which book is Bruno reading?", 3, rerank=True)
+    assert found[0].id == conversation["I'm reading Dune at the moment."]
+    assert all(0.0 <= (e.score or 0.0) <= 1.0 for e in found)
+    from llmspell.runtime.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="rerank must be true or false, got 'yes'"):
+        memory.episodic.search("", "books", 3, rerank="yes")  # type: ignore[arg-type]

@@ -30,6 +30,12 @@ def test_episodic_search_honours_the_query_session_and_options(rt: ScriptRuntime
     assert as_list(future) == []
     error = call_error(rt, "Memory.episodic.search", "s1", "cat", 5, {"colour": "red"})
     assert "Memory.episodic.search: unknown option 'colour'" in error.evalue
+    reranked = call(
+        rt, "Memory.episodic.search", "s1", "Where does the pet nap?", 5, {"rerank": True}
+    )
+    assert "cat" in reranked[0]["content"]
+    error = call_error(rt, "Memory.episodic.search", "s1", "cat", 5, {"rerank": "yes"})
+    assert "Memory.episodic.search: rerank must be true or false" in error.evalue
 
 
 def test_episodic_entries_list_get_delete_and_forget(rt: ScriptRuntime) -> None:
