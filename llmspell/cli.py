@@ -203,7 +203,7 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
 def _load(args: argparse.Namespace) -> Any:
     """The LoadedConfig of a run, with the CLI's defaults where no layer set a value; from the
     config cache when nothing it depends on changed (a start without pydantic)."""
-    from llmspell.runtime.config_cache import load_config_cached
+    from llmspell.runtime.config.cache import load_config_cached
 
     return load_config_cached(
         config_file=args.config, profile=args.profile, host_defaults=CLI_DEFAULTS

@@ -73,7 +73,7 @@ def _guarded(run: Callable[[argparse.Namespace, Any], int]) -> Handler:
         from sqlalchemy.exc import DBAPIError
 
         from llmspell.runtime.config import ConfigError, load_config
-        from llmspell.runtime.storage_settings import storage_settings
+        from llmspell.runtime.config.storage import storage_settings
         from llmspell.storage import StorageError
 
         try:

@@ -90,7 +90,7 @@ class Infrastructure:
             if self._closed:
                 raise RuntimeError("Infrastructure: closed")
             if self._storage is None:
-                from llmspell.runtime.storage_settings import storage_settings
+                from llmspell.runtime.config.storage import storage_settings
                 from llmspell.storage import open_storage
 
                 self._storage = open_storage(storage_settings(self.config), self.tenant_id)

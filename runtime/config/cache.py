@@ -22,21 +22,18 @@ from typing import TYPE_CHECKING, Any, cast
 import platformdirs
 
 from llmspell import __version__
-from llmspell.runtime.config import (
+from llmspell.runtime.config.loader import LoadedConfig, load_config, with_host_defaults
+from llmspell.runtime.config.paths import (
     APP_NAME,
-    ENV_PREFIX,
-    LoadedConfig,
-    candidate_files,
     history_file_of,
     key_env_of,
-    load_config,
     pg_data_dir_of,
     storage_path_of,
-    with_host_defaults,
 )
+from llmspell.runtime.config.sources import ENV_PREFIX, candidate_files
 
 if TYPE_CHECKING:
-    from llmspell.runtime.config import LLMSpellConfig, ProviderConfig
+    from llmspell.runtime.config.models import LLMSpellConfig, ProviderConfig
 
 FORMAT = 2
 MAX_ENTRIES = 8  # configs kept, most recently validated first
@@ -44,8 +41,9 @@ MAX_ENTRIES = 8  # configs kept, most recently validated first
 _NOT_CONFIG_ENV = frozenset({"LLMSPELL_MASTER_KEY"})
 # Variables (besides LLMSPELL_*) that computed defaults read: the home and temporary dirs.
 _DEFAULTS_ENV = ("HOME", "TMPDIR", "TEMP", "TMP")
-# The sources of the schema: a change to them (an upgrade, an edit) invalidates the cache.
-_SCHEMA_SOURCES = ("config.py", "config_models.py")
+# The sources of the schema, profiles and defaults: a change to them (an upgrade, an edit)
+# invalidates the cache. This module's own rules are covered by FORMAT.
+_SCHEMA_SOURCES = ("loader.py", "models.py", "paths.py", "redaction.py", "sources.py")
 
 
 def cache_file() -> Path:
@@ -263,9 +261,9 @@ class ConfigView:
     def _validated(self) -> Any:
         model = object.__getattribute__(self, "_model")
         if model is None:
-            from llmspell.runtime import config_models
+            from llmspell.runtime.config import models
 
-            model_class = getattr(config_models, self._section)
+            model_class = getattr(models, self._section)
             model = model_class.model_validate(_given(self))
             object.__setattr__(self, "_model", model)
         return model

@@ -1,6 +1,6 @@
 """The configuration's schema: one pydantic model per section, validating what `load_config`
 merged. Imported only when a config is validated, so a start from the config cache
-(`config_cache.py`) does not pay for pydantic."""
+(`cache.py`) does not pay for pydantic."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from llmspell.runtime.config import (
-    ENV_PREFIX,
+from llmspell.runtime.config.paths import (
     history_file_of,
     key_env_of,
     pg_data_dir_of,
-    secret_env_names,
     storage_path_of,
 )
+from llmspell.runtime.config.redaction import secret_env_names
+from llmspell.runtime.config.sources import ENV_PREFIX
 from llmspell.runtime.times import MAX_TTL_S
 
 

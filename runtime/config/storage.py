@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from llmspell.storage.settings import StorageSettings
 
 if TYPE_CHECKING:
-    from llmspell.runtime.config import LLMSpellConfig
+    from llmspell.runtime.config.models import LLMSpellConfig
 
 
 def storage_settings(config: LLMSpellConfig) -> StorageSettings:

@@ -62,7 +62,7 @@ class ProviderManager:
         self.config = config
         self._stored_keys = stored_keys  # opens storage on first use
         # the schema (pydantic) is imported when a runtime first needs its providers
-        from llmspell.runtime.config_models import ProviderConfig
+        from llmspell.runtime.config.models import ProviderConfig
 
         self._configs: dict[str, ProviderConfig] = {BUILTIN_MOCK: ProviderConfig(type="mock")}
         self._configs.update(config.providers)

@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import LLMSPELL, RunCli
 
 from llmspell.runtime.config import user_config_file
-from llmspell.runtime.config_cache import (
+from llmspell.runtime.config.cache import (
     MAX_ENTRIES,
     ConfigView,
     LLMSpellConfigView,
@@ -22,7 +22,7 @@ from llmspell.runtime.config_cache import (
     cache_file,
     load_config_cached,
 )
-from llmspell.runtime.config_models import LLMSpellConfig
+from llmspell.runtime.config.models import LLMSpellConfig
 
 HEAVY = ("pydantic", "sqlalchemy", "numpy")
 
@@ -47,7 +47,7 @@ def test_exec_from_a_warm_cache_imports_no_pydantic_sqlalchemy_or_numpy(
     first = imported_modules("exec", "print(1)", cwd=isolated_env)
     assert "pydantic" in first  # no cache yet: the config is validated
     warm = imported_modules("exec", "print(1)", cwd=isolated_env)
-    assert "llmspell.runtime.config_cache" in warm
+    assert "llmspell.runtime.config.cache" in warm
     heavy = sorted(m for m in warm if m.split(".")[0] in HEAVY)
     assert heavy == [], (
         f"a warm `llmspell exec` imported {heavy[:3]}...: a module on the start path (every "

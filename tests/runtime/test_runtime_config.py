@@ -314,7 +314,7 @@ def test_memory_and_embeddings_sections_are_read_and_validated(isolated_env: Pat
 
 def test_kv_component_override_decides_where_state_lives(isolated_env: Path) -> None:
     from llmspell.runtime import ScriptRuntime
-    from llmspell.runtime.storage_settings import storage_settings
+    from llmspell.runtime.config.storage import storage_settings
 
     db = isolated_env / "kv.db"
     config = load_config(

@@ -297,7 +297,7 @@ def test_the_llmspell_command_has_the_storage_group(tmp_path: Path) -> None:
 
 def test_storage_settings_from_the_runtime_config() -> None:
     from llmspell.runtime.config import load_config
-    from llmspell.runtime.storage_settings import storage_settings
+    from llmspell.runtime.config.storage import storage_settings
     from llmspell.storage import KVSettings
 
     config = load_config(
