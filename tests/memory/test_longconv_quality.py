@@ -85,8 +85,8 @@ def evaluate(manager: MemoryManager, ids: dict[str, str], mode: str) -> dict[str
             "",
             question["query"],
             DEPTH,
-            mode=search_mode,
-            rerank=bool(rerank),  # type: ignore[arg-type]
+            mode=search_mode,  # type: ignore[arg-type]
+            rerank=bool(rerank),
         )
         ranked = [ids[entry.id] for entry in found]
         evidence = set(question["evidence"])
