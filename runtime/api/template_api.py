@@ -4,7 +4,7 @@ and execute them."""
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
     ApiNamespace,
@@ -14,8 +14,11 @@ from llmspell.runtime.api.base import (
     require_str,
     require_table,
 )
-from llmspell.runtime.templates import CATEGORIES, TEMPLATES, Template, estimate, run_template
-from llmspell.runtime.templates.run import FREE_PROVIDER_TYPES
+
+# The templates are imported on first use (`from llmspell.runtime.templates import ...` in the
+# methods): every `llmspell exec` builds this global, few scripts run a template.
+if TYPE_CHECKING:
+    from llmspell.runtime.templates import Template
 
 
 class TemplateApi(ApiNamespace):
@@ -29,6 +32,8 @@ class TemplateApi(ApiNamespace):
     def list(self, category: str | None = None) -> builtins.list[dict[str, Any]]:
         """Templates (of `category`: research, chat, analysis, codegen, document, workflow),
         each `{name, id, category, description, version, tags, requires}`."""
+        from llmspell.runtime.templates import TEMPLATES
+
         category = _category("Template.list", category)
         return [t.metadata() for t in TEMPLATES.values() if category in (None, t.category)]
 
@@ -51,6 +56,8 @@ class TemplateApi(ApiNamespace):
     def search(self, query: str, category: str | None = None) -> builtins.list[dict[str, Any]]:
         """Templates whose name, description or tags contain `query` (any case), optionally
         of one category; each as `Template.list` gives it."""
+        from llmspell.runtime.templates import TEMPLATES
+
         text = require_str("Template.search", "query", query).lower()
         category = _category("Template.search", category)
         return [
@@ -67,6 +74,8 @@ class TemplateApi(ApiNamespace):
         template_version, execution_id, started_at, completed_at, model, extra}, metrics =
         {duration_ms, tokens_used, prompt_tokens, completion_tokens, cost_usd, api_calls},
         error}`; a failure while running raises."""
+        from llmspell.runtime.templates import run_template
+
         template = _template("Template.execute", name)
         checked = self._checked(template, params)
         return run_template(template, checked, self._ctx.infrastructure, self._ctx.stop_requested)
@@ -76,6 +85,8 @@ class TemplateApi(ApiNamespace):
         confidence = "low"}` for these parameters: tokens from their words and the model calls
         the template makes; cost 0 on a local provider (mock, ollama) and nil elsewhere
         (llmspell has no price table); duration nil (it depends on the server)."""
+        from llmspell.runtime.templates import estimate
+
         template = _template("Template.estimate_cost", name)
         checked = self._checked(template, params, fn="Template.estimate_cost")
         return estimate(template, checked, self._free(checked.get("model")))
@@ -89,6 +100,7 @@ class TemplateApi(ApiNamespace):
 
     def _free(self, model: str | None) -> bool | None:
         from llmspell.runtime.providers import ProviderManager
+        from llmspell.runtime.templates.run import FREE_PROVIDER_TYPES
 
         model = model or self._ctx.config.agents.default_model
         if not model:
@@ -98,6 +110,8 @@ class TemplateApi(ApiNamespace):
 
 
 def _template(fn: str, name: Any) -> Template:
+    from llmspell.runtime.templates import TEMPLATES
+
     text = require_str(fn, "name", name)
     template = TEMPLATES.get(text)
     if template is None:
@@ -108,6 +122,8 @@ def _template(fn: str, name: Any) -> Template:
 
 
 def _category(fn: str, category: Any) -> str | None:
+    from llmspell.runtime.templates import CATEGORIES
+
     text = optional_str(fn, "category", category)
     if text is not None and text not in CATEGORIES:
         raise ValidationError(

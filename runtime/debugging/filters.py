@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import re2
-
 from llmspell.runtime.api.base import ValidationError
 
 PATTERN_TYPES = ("exact", "wildcard", "hierarchical", "regex")
@@ -52,6 +50,8 @@ class ModuleFilters:
             raise ValidationError(f"{fn}: at most {MAX_RULES} filter rules")
         compiled = None
         if pattern_type in ("wildcard", "regex"):
+            import re2  # here, not at import: `llmspell exec` starts without it
+
             source = _wildcard(pattern) if pattern_type == "wildcard" else pattern
             try:
                 compiled = re2.compile(source)
@@ -87,5 +87,7 @@ class ModuleFilters:
 
 def _wildcard(pattern: str) -> str:
     """A wildcard pattern (`*` any run of characters, `?` one) as a regular expression."""
+    import re2
+
     parts = {"*": ".*", "?": "."}
     return "(?s)" + "".join(parts.get(char) or re2.escape(char) for char in pattern)
