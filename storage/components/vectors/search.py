@@ -1,0 +1,311 @@
+"""The two ways the vectors store searches by similarity, one picked per store when it is
+built: `PostgresSearch` asks pgvector's HNSW index; `MatrixSearch` (SQLite, memory) searches
+exactly over a `NamespaceMatrix` per namespace, kept in step with the store's own writes and
+reloaded when another process changed the namespace's generation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+from sqlalchemy import Connection, and_, bindparam, select
+
+from llmspell.storage.components.vectors.model import (
+    VectorHit,
+    VectorModelMismatch,
+    VectorRecord,
+    VectorSettings,
+)
+from llmspell.storage.components.vectors.namespaces import Namespaces
+from llmspell.storage.components.vectors.rows import (
+    Statements,
+    filter_clauses,
+    filter_params,
+    record_columns,
+    record_of,
+    shape_of,
+)
+from llmspell.storage.components.vectors.tables import vector_table
+from llmspell.storage.database import Database
+from llmspell.storage.postgres.hnsw import (
+    nearest_statement,
+    prepare_hnsw_scan,
+    similarity_statement,
+)
+from llmspell.storage.tenancy import Tenant
+from llmspell.storage.vector_matrix import NamespaceMatrix, VectorFilter
+
+
+def query_vector(query: Any, dimension: int) -> np.ndarray:
+    """`query` as a float32 vector of the namespace's dimension; an error otherwise."""
+    array = np.asarray(query, dtype=np.float32)
+    if array.ndim != 1 or array.shape[0] != dimension:
+        raise VectorModelMismatch(
+            f"query vector has {array.shape[-1] if array.ndim else 0} dimensions; the "
+            f"namespace holds {dimension}-d vectors"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError("query vector holds NaN or infinite values")
+    return array
+
+
+class VectorSearch(Protocol):
+    """Similarity search of one tenant's namespaces, told about the store's writes."""
+
+    def search(
+        self,
+        namespace: str,
+        model: str,
+        query: Any,
+        k: int,
+        where: VectorFilter | None,
+        now: datetime,
+    ) -> list[VectorHit]: ...
+
+    def similarity(
+        self, namespace: str, model: str, query: Any, ids: Sequence[str]
+    ) -> dict[str, float]: ...
+
+    def added(
+        self,
+        namespace: str,
+        existed: bool,
+        generations: tuple[str, str],
+        dropped: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """`rows` were added to `namespace` (and `dropped` ids removed) moving its generation
+        from old to new; `existed`: the namespace was there before."""
+        ...
+
+    def metadata_set(
+        self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
+    ) -> None:
+        """Metadata of `namespace`'s vectors was replaced (id -> metadata)."""
+        ...
+
+    def forget(self, namespaces: Iterable[str]) -> None:
+        """These namespaces changed in ways only a reload follows."""
+        ...
+
+
+class PostgresSearch:
+    """pgvector: nearest neighbours through the HNSW index (`hnsw.iterative_scan =
+    relaxed_order`, the tenant and namespace always filter); nothing is kept in the process."""
+
+    def __init__(
+        self,
+        db: Database,
+        tenant: Tenant,
+        settings: VectorSettings,
+        statements: Statements,
+        namespaces: Namespaces,
+    ) -> None:
+        self._db = db
+        self._tenant = tenant
+        self._settings = settings
+        self._statements = statements
+        self._namespaces = namespaces
+
+    def search(
+        self,
+        namespace: str,
+        model: str,
+        query: Any,
+        k: int,
+        where: VectorFilter | None,
+        now: datetime,
+    ) -> list[VectorHit]:
+        with self._db.transaction() as conn:
+            row = self._namespaces.pinned(conn, namespace, model, None)
+            if row is None or k == 0:
+                return []
+            dimension = int(row.dimension)
+            vector = query_vector(query, dimension)
+            t = vector_table(dimension)
+            shape = shape_of(where, sql_metadata=True)
+            stmt = self._statements.get(
+                ("search", dimension, shape),
+                lambda: nearest_statement(
+                    t, record_columns(t, False), filter_clauses(self._tenant, t, shape, True)
+                ),
+            )
+            prepare_hnsw_scan(conn, self._settings.hnsw_ef_search)
+            params = {**filter_params(where, now), "namespace": namespace, "query": vector, "k": k}
+            rows = conn.execute(stmt, params).all()
+        hits = [VectorHit(record_of(r, False), 1.0 - float(r[-1])) for r in rows]
+        # relaxed_order may return neighbours slightly out of order.
+        hits.sort(key=lambda hit: -hit.score)
+        return hits
+
+    def similarity(
+        self, namespace: str, model: str, query: Any, ids: Sequence[str]
+    ) -> dict[str, float]:
+        with self._db.transaction() as conn:
+            row = self._namespaces.pinned(conn, namespace, model, None)
+            if row is None or not ids:
+                return {}
+            dimension = int(row.dimension)
+            vector = query_vector(query, dimension)
+            t = vector_table(dimension)
+            stmt = self._statements.get(
+                ("similarity", dimension),
+                lambda: similarity_statement(
+                    t,
+                    and_(
+                        self._tenant.where(t, "namespace"),
+                        t.c.id.in_(bindparam("ids", expanding=True)),
+                    ),
+                ),
+            )
+            rows = conn.execute(stmt, {"namespace": namespace, "query": vector, "ids": ids})
+            return {vid: 1.0 - float(distance) for vid, distance in rows}
+
+    def added(
+        self,
+        namespace: str,
+        existed: bool,
+        generations: tuple[str, str],
+        dropped: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        pass  # the index is the table's own
+
+    def metadata_set(
+        self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
+    ) -> None:
+        pass
+
+    def forget(self, namespaces: Iterable[str]) -> None:
+        pass
+
+
+class MatrixSearch:
+    """Exact search over a float32 matrix per namespace, loaded on first search and kept at
+    the namespace's generation. `lock` is the store's: writes change matrices under it."""
+
+    def __init__(
+        self,
+        db: Database,
+        tenant: Tenant,
+        statements: Statements,
+        namespaces: Namespaces,
+        lock: threading.RLock,
+        records: Callable[[Sequence[str]], list[VectorRecord]],
+    ) -> None:
+        self._db = db
+        self._tenant = tenant
+        self._statements = statements
+        self._namespaces = namespaces
+        self._lock = lock
+        self._records = records
+        self._matrices: dict[str, NamespaceMatrix] = {}
+
+    def search(
+        self,
+        namespace: str,
+        model: str,
+        query: Any,
+        k: int,
+        where: VectorFilter | None,
+        now: datetime,
+    ) -> list[VectorHit]:
+        with self._lock, self._db.transaction() as conn:
+            row = self._namespaces.pinned(conn, namespace, model, None)
+            if row is None:
+                return []
+            vector = query_vector(query, int(row.dimension))
+            scored = self._matrix(conn, namespace, row).search(vector, k, where, now)
+        records = {r.id: r for r in self._records([vid for vid, _ in scored])}
+        return [VectorHit(records[vid], score) for vid, score in scored if vid in records]
+
+    def similarity(
+        self, namespace: str, model: str, query: Any, ids: Sequence[str]
+    ) -> dict[str, float]:
+        with self._lock, self._db.transaction() as conn:
+            row = self._namespaces.pinned(conn, namespace, model, None)
+            if row is None or not ids:
+                return {}
+            vector = query_vector(query, int(row.dimension))
+            return self._matrix(conn, namespace, row).scores_of(vector, ids)
+
+    def _matrix(self, conn: Connection, namespace: str, row: Any) -> NamespaceMatrix:
+        """The namespace's matrix at the stored generation (loaded when missing or stale)."""
+        matrix = self._matrices.get(namespace)
+        if matrix is not None and matrix.generation == row.generation:
+            return matrix
+        dimension = int(row.dimension)
+        t = vector_table(dimension)
+        stmt = self._statements.get(
+            ("load", dimension),
+            lambda: select(
+                t.c.id,
+                t.c.embedding,
+                t.c.document_id,
+                t.c["metadata"],
+                t.c.event_time,
+                t.c.expires_at,
+            ).where(self._tenant.where(t, "namespace")),
+        )
+        matrix = NamespaceMatrix(dimension, row.generation)
+        for vid, embedding, document_id, meta, event_time, expires_at in conn.execute(
+            stmt, {"namespace": namespace}
+        ):
+            matrix.add(
+                vid,
+                embedding,
+                document_id=document_id,
+                metadata=dict(meta or {}),
+                event_time=event_time,
+                expires_at=expires_at,
+            )
+        self._matrices[namespace] = matrix
+        return matrix
+
+    def added(
+        self,
+        namespace: str,
+        existed: bool,
+        generations: tuple[str, str],
+        dropped: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        matrix = self._matrices.get(namespace)
+        if matrix is None:
+            return
+        old, new = generations
+        if not existed or matrix.generation != old:
+            self._matrices.pop(namespace, None)
+            return
+        matrix.remove(dropped)
+        for row in rows:
+            matrix.add(
+                row["id"],
+                row["embedding"],
+                document_id=row["document_id"],
+                metadata=row["metadata"],
+                event_time=row["event_time"],
+                expires_at=row["expires_at"],
+            )
+        matrix.generation = new
+
+    def metadata_set(
+        self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
+    ) -> None:
+        matrix = self._matrices.get(namespace)
+        if matrix is None:
+            return
+        old, new = generations
+        if matrix.generation != old:
+            self._matrices.pop(namespace, None)
+            return
+        for vid, meta in updates.items():
+            matrix.set_metadata(vid, meta)
+        matrix.generation = new
+
+    def forget(self, namespaces: Iterable[str]) -> None:
+        for namespace in namespaces:
+            self._matrices.pop(namespace, None)

@@ -1,0 +1,74 @@
+"""The vectors component's tables: one row per namespace, one table of vectors per dimension
+(each with its keyword index, `llmspell.storage.fulltext`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Integer, PrimaryKeyConstraint, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+from llmspell.storage import fulltext
+from llmspell.storage.components.vectors.model import SUPPORTED_DIMENSIONS, check_dimension
+from llmspell.storage.schema import Embedding, UtcDateTime, metadata, tenant_column
+
+
+def _json_type() -> TypeEngine[Any]:
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+vector_namespaces = Table(
+    "vector_namespaces",
+    metadata,
+    tenant_column(),
+    Column("namespace", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("generation", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "namespace"),
+)
+
+
+def _vector_table(dimension: int) -> Table:
+    name = f"vectors_{dimension}"
+    table = Table(
+        name,
+        metadata,
+        tenant_column(),
+        Column("id", Text, nullable=False),
+        Column("namespace", Text, nullable=False),
+        Column("document_id", Text),
+        Column("content", Text, nullable=False),
+        Column("metadata", _json_type(), nullable=False),
+        Column("model", Text, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("event_time", UtcDateTime()),
+        Column("expires_at", UtcDateTime()),
+        Column("embedding", Embedding(dimension), nullable=False),
+        PrimaryKeyConstraint("tenant_id", "id"),
+        Index(
+            f"ix_{name}_tenant_id_namespace_document_id", "tenant_id", "namespace", "document_id"
+        ),
+        Index(f"ix_{name}_tenant_id_expires_at", "tenant_id", "expires_at"),
+    )
+    # The HNSW index (PostgreSQL only) is created by the migration, not declared here: pgvector's
+    # HNSW takes one column, so it cannot lead with tenant_id, and SQLite searches exactly.
+    # Row-level security and the statement's own tenant filter restrict its scans.
+    return table
+
+
+def hnsw_index_name(dimension: int) -> str:
+    return f"ix_vectors_{dimension}_embedding_hnsw"
+
+
+VECTOR_TABLES = {dimension: _vector_table(dimension) for dimension in SUPPORTED_DIMENSIONS}
+for _table in VECTOR_TABLES.values():
+    fulltext.index_with_table(_table)
+
+
+def vector_table(dimension: int) -> Table:
+    """The table that stores vectors of `dimension`."""
+    return VECTOR_TABLES[check_dimension(dimension)]
