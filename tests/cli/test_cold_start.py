@@ -57,6 +57,33 @@ def test_exec_from_a_warm_cache_imports_no_pydantic_sqlalchemy_or_numpy(
     assert {"llmspell.cli_storage", "llmspell.cli_rag", "llmspell.cli_keys"}.isdisjoint(warm)
 
 
+def test_exec_leaves_templates_workflow_runner_and_tool_registry_unimported(
+    isolated_env: Path,
+) -> None:
+    imported_modules("exec", "print(1)", cwd=isolated_env)  # fills the config cache
+    warm = imported_modules("exec", "print(1)", cwd=isolated_env)
+    # every global is still built (the next test uses them); their modules import these on
+    # first use. (-X importtime does not list modules imported by importlib.import_module,
+    # as the `*_api` modules are, but it does list what they import.)
+    unused = {
+        "llmspell.runtime.templates",
+        "llmspell.runtime.workflows.manager",
+        "llmspell.runtime.workflows.runner",
+        "llmspell.runtime.tools.registry",
+    }
+    assert sorted(unused & warm) == [], "imported by a global's module at module level"
+
+
+def test_a_script_reaches_the_globals_whose_modules_load_on_first_use(llmspell: RunCli) -> None:
+    shown = llmspell(
+        "exec",
+        "print(#Template.list() > 0, Workflow.sequential ~= nil, Tool.list()[1] ~= nil); "
+        'Debug.addModuleFilter("llm*", true); print(Debug.getFilterSummary().total_rules)',
+    )
+    assert (shown.code, shown.err) == (0, ""), shown.err
+    assert shown.out == "true\ttrue\ttrue\n1\n"
+
+
 def test_command_groups_still_parse_before_and_after_global_options(cli: RunCli) -> None:
     for argv in (
         ("storage", "--help"),
