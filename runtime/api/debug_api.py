@@ -8,7 +8,7 @@ import logging
 import time
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
     ApiContext,
@@ -27,11 +27,13 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
-from llmspell.runtime.debugging.dumps import DumpOptions, dump_value
 from llmspell.runtime.debugging.filters import ModuleFilters
-from llmspell.runtime.debugging.python_stack import python_stack_trace
-from llmspell.runtime.debugging.reports import folded_stacks, memory_stats, performance_text
 from llmspell.runtime.times import format_time
+
+# dumps, stack traces and reports are imported where they are asked for: every `llmspell exec`
+# builds this global, few scripts dump a value
+if TYPE_CHECKING:
+    from llmspell.runtime.debugging.dumps import DumpOptions
 
 LEVELS = ("trace", "debug", "info", "warn", "error")
 _PY_LEVELS = {
@@ -259,12 +261,16 @@ class DebugApi(ApiNamespace):
     @raw_args("value")
     def dumpCompact(self, value: Any, label: str | None = None) -> str:
         """`value` as a one-line Lua constructor (`{1, 2, x = "y"}`), after `label: `."""
+        from llmspell.runtime.debugging.dumps import DumpOptions
+
         return self._dump("Debug.dumpCompact", value, DumpOptions(indent_size=0), label)
 
     @raw_args("value")
     def dumpVerbose(self, value: Any, label: str | None = None) -> str:
         """`value` indented, every scalar followed by its type (`1 --[[number]]`), 64 levels
         deep, after `label: `."""
+        from llmspell.runtime.debugging.dumps import DumpOptions
+
         options = DumpOptions(max_depth=64, show_types=True)
         return self._dump("Debug.dumpVerbose", value, options, label)
 
@@ -273,6 +279,8 @@ class DebugApi(ApiNamespace):
         """`value` as a Lua constructor with `options` `{max_depth=10, indent_size=2 (0: one
         line), max_string_length=0 (0: whole), show_types=false, show_addresses=false}`.
         `show_addresses = true` is refused: host addresses are not shown to scripts."""
+        from llmspell.runtime.debugging.dumps import DumpOptions
+
         fn = "Debug.dumpWithOptions"
         given = require_table(fn, "options", options)
         check_options(fn, given, set(DUMP_OPTIONS))
@@ -293,6 +301,8 @@ class DebugApi(ApiNamespace):
         return self._dump(fn, value, dump, label)
 
     def _dump(self, fn: str, value: Any, options: DumpOptions, label: Any) -> str:
+        from llmspell.runtime.debugging.dumps import dump_value
+
         label = optional_str(fn, "label", label)
         try:
             plain = value.to_python() if isinstance(value, RawValue) else value
@@ -329,6 +339,8 @@ class DebugApi(ApiNamespace):
 
     def performanceReport(self) -> str:
         """A readable report of the timers: each with its time, laps and events."""
+        from llmspell.runtime.debugging.reports import performance_text
+
         return performance_text([timer._report() for timer in self._timers.values()])
 
     def jsonReport(self) -> str:
@@ -347,11 +359,15 @@ class DebugApi(ApiNamespace):
     def flameGraph(self) -> str:
         """The timers in folded-stack form for flame-graph tools: a line `timer <µs>` per timer
         and `timer;lap <µs>` per lap (the time since the previous lap)."""
+        from llmspell.runtime.debugging.reports import folded_stacks
+
         return folded_stacks([timer._report() for timer in self._timers.values()])
 
     def memoryStats(self) -> dict[str, int]:
         """The host process's memory: `{used_bytes (resident now), allocated_bytes (peak
         resident)}`."""
+        from llmspell.runtime.debugging.reports import memory_stats
+
         return memory_stats()
 
     def memorySnapshot(self) -> dict[str, Any]:
@@ -367,10 +383,14 @@ class DebugApi(ApiNamespace):
         is kept when it is a string, number or boolean, else shown as its type (`"<table>"`).
         (In Lua this runs in Lua itself: a tail call `return Debug.stackTrace()` leaves no frame
         of its caller, as in Lua's own `debug.traceback`.)"""
+        from llmspell.runtime.debugging.python_stack import python_stack_trace
+
         return python_stack_trace("Debug.stackTrace", options, _flag)
 
     def stackTraceJson(self, options: Any = None) -> str:
         """`Debug.stackTrace(options)` as JSON text."""
+        from llmspell.runtime.debugging.python_stack import python_stack_trace
+
         trace = python_stack_trace("Debug.stackTraceJson", options, _flag)
         return json.dumps(trace, ensure_ascii=False, sort_keys=True)
 

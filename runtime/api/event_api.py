@@ -15,10 +15,10 @@ from llmspell.runtime.api.base import (
 )
 from llmspell.runtime.display import Records
 from llmspell.runtime.errors import Disabled
-from llmspell.runtime.events import EventBus, Subscription
 from llmspell.runtime.times import format_time, parse_time
 
 if TYPE_CHECKING:  # the component module loads SQLAlchemy, which start-up should not pay
+    from llmspell.runtime.events import EventBus, Subscription
     from llmspell.storage.components.events import LoggedEvent
 
 PUBLISH_OPTIONS = frozenset({"correlation_id", "ttl_s"})
@@ -74,6 +74,8 @@ class EventApi(ApiNamespace):
 
     @property
     def _bus(self) -> EventBus:
+        from llmspell.runtime.events import EventBus  # on first use: its patterns load RE2
+
         bus = self._ctx.infrastructure.get(EventBus)
         if not bus.enabled:
             raise Disabled("events.enabled")
