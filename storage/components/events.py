@@ -213,10 +213,7 @@ class SqlEventLog:
         self._db = db
         self.tenant_id = tenant.id
         self.max_payload_bytes = settings.max_payload_bytes
-        self._months_ahead = settings.partition_months_ahead
-        self._partitioned = db.dialect_name == "postgresql"
-        self._partitions_until: datetime | None = None  # end of the months known to exist
-        self._partition_lock = threading.Lock()
+        self._partitions = _partitioning(db, settings.partition_months_ahead)
         e, s = event_log, event_sequences
         counter = upsert_into(db.dialect_name, s).values(tenant.values(last_sequence=1))
         self._next_sequence = counter.on_conflict_do_update(
@@ -256,7 +253,6 @@ class SqlEventLog:
         self._prune_before = delete(e).where(
             tenant.where(e), or_(e.c.timestamp < bindparam("before"), expired)
         )
-        self._drop_partitions = EVENT_LOG_PARTITIONS.drop_statement()
 
     def append(
         self,
@@ -277,10 +273,9 @@ class SqlEventLog:
             "payload": json_text("data", data, self.max_payload_bytes),
             "expires_at": _aware("expires_at", expires_at),
         }
-        if self._partitioned:
-            # Around now only: an event stamped far from now lands in the DEFAULT partition
-            # (the app role may not make partitions far away; the owner may).
-            self._ensure_partitions_for(now)
+        # Around now only: an event stamped far from now lands in the DEFAULT partition
+        # (the app role may not make partitions far away; the owner may).
+        self._partitions.ensure_for(now)
         with self._db.transaction(write=True) as conn:
             row["sequence"] = int(conn.execute(self._next_sequence).scalar_one())
             conn.execute(self._insert, row)
@@ -362,37 +357,77 @@ class SqlEventLog:
                 deleted = conn.execute(self._prune_expired, {"now": now}).rowcount
             else:
                 deleted = conn.execute(self._prune_before, {"now": now, "before": cutoff}).rowcount
-        dropped: tuple[str, ...] = ()
-        if self._partitioned:
-            # Whole partitions go only when they end before the cutoff (and before this month)
-            # and the function finds no live row of any tenant in them.
-            older_than = min(cutoff or now, month_start(now))
-            with self._db.transaction(write=True) as conn:
-                names = conn.execute(self._drop_partitions, {"older_than": older_than})
-                dropped = tuple(names.scalar_one() or ())
+        dropped = self._partitions.drop_older_than(min(cutoff or now, month_start(now)))
         return PruneResult(deleted=int(deleted), partitions_dropped=dropped)
 
-    def _ensure_partitions_for(self, moment: datetime) -> None:
+
+class _Unpartitioned:
+    """SQLite: one table, nothing to create or drop."""
+
+    def ensure_for(self, moment: datetime) -> None:
+        pass
+
+    def ensure(self, moment: datetime, months: int) -> list[str]:
+        return []
+
+    def drop_older_than(self, older_than: datetime) -> tuple[str, ...]:
+        return ()
+
+
+class _MonthlyPartitions:
+    """PostgreSQL: the log is range-partitioned by month; partitions are made ahead of the
+    writes and dropped by `prune` when empty of live rows."""
+
+    def __init__(self, db: Database, months_ahead: int) -> None:
+        self._db = db
+        self._months_ahead = months_ahead
+        self._until: datetime | None = None  # end of the months known to exist
+        self._lock = threading.Lock()
+        self._drop = EVENT_LOG_PARTITIONS.drop_statement()
+
+    def ensure_for(self, moment: datetime) -> None:
         """Create this month's partition and the ones ahead once per process and month; the
         DEFAULT partition catches rows meanwhile, so a failure here only logs."""
-        until = self._partitions_until
+        until = self._until
         if until is not None and moment < until:
             return
-        with self._partition_lock:
-            if self._partitions_until is not None and moment < self._partitions_until:
+        with self._lock:
+            if self._until is not None and moment < self._until:
                 return
             first = month_start(moment)
             months = self._months_ahead + 1
             try:
-                created = ensure_event_partitions(self._db, first, months)
+                created = self.ensure(first, months)
             except StorageError as exc:
                 # Not again before next month: until then DEFAULT holds the rows.
                 logger.warning("event log partitions could not be created: %s", exc)
-                self._partitions_until = add_months(first, 1)
+                self._until = add_months(first, 1)
                 return
             if created:
                 logger.info("created event log partitions %s", ", ".join(created))
-            self._partitions_until = add_months(first, months)
+            self._until = add_months(first, months)
+
+    def ensure(self, moment: datetime, months: int) -> list[str]:
+        with self._db.transaction(write=True) as conn:
+            created = conn.execute(
+                EVENT_LOG_PARTITIONS.ensure_statement(),
+                {"first_month": month_start(moment), "months": months},
+            ).scalar_one()
+        return list(created or ())
+
+    def drop_older_than(self, older_than: datetime) -> tuple[str, ...]:
+        # Whole partitions go only when they end before `older_than` (the prune's cutoff, and
+        # before this month) and the function finds no live row of any tenant in them.
+        with self._db.transaction(write=True) as conn:
+            names = conn.execute(self._drop, {"older_than": older_than})
+            return tuple(names.scalar_one() or ())
+
+
+def _partitioning(db: Database, months_ahead: int) -> _Unpartitioned | _MonthlyPartitions:
+    """The log's partitioning on `db`'s dialect (chosen once per store)."""
+    if db.dialect_name == "postgresql":
+        return _MonthlyPartitions(db, months_ahead)
+    return _Unpartitioned()
 
 
 def ensure_event_partitions(db: Database, moment: datetime, months: int) -> list[str]:
@@ -400,14 +435,7 @@ def ensure_event_partitions(db: Database, moment: datetime, months: int) -> list
     (PostgreSQL; the maintenance an operator runs on demand). Returns the names created.
     On a database of the app role only months near now are allowed (see
     `llmspell.storage.postgres.partitions`); the owner's may make any."""
-    if db.dialect_name != "postgresql":
-        return []
-    with db.transaction(write=True) as conn:
-        created = conn.execute(
-            EVENT_LOG_PARTITIONS.ensure_statement(),
-            {"first_month": month_start(moment), "months": months},
-        ).scalar_one()
-    return list(created or ())
+    return _partitioning(db, 0).ensure(moment, months)
 
 
 COMPONENT = Component(
