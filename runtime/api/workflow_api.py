@@ -25,8 +25,9 @@ from llmspell.runtime.api.workflow_objects import (
     workflow_manager,
 )
 from llmspell.runtime.times import format_optional_time, format_time
-from llmspell.runtime.workflows.definition import KINDS, parse_workflow
 
+# runtime.workflows.definition is imported where a workflow is made (its dataclasses cost
+# every `llmspell exec` that builds this global and makes none)
 if TYPE_CHECKING:
     from llmspell.storage.components.workflow_state import WorkflowExecution
 
@@ -107,6 +108,8 @@ class WorkflowApi(ApiNamespace):
         one table (the other fields as for that kind). A step may be written as the reference
         writes it, `{id, action={tool=name, params?}|{agent=name, prompt?}}`, or as llmspell's
         steps."""
+        from llmspell.runtime.workflows.definition import KINDS
+
         options = dict(require_table("Workflow.create", "config", config))
         kind = options.pop("type", "sequential")
         if kind not in KINDS:
@@ -179,6 +182,8 @@ class WorkflowApi(ApiNamespace):
 
     def types(self) -> builtins.list[str]:
         """The workflow kinds: sequential, parallel, conditional, loop."""
+        from llmspell.runtime.workflows.definition import KINDS
+
         return list(KINDS)
 
     def setDefaultErrorHandler(self, handler: Any) -> None:
@@ -199,6 +204,8 @@ class WorkflowApi(ApiNamespace):
         return self._debug
 
     def _make(self, kind: str, spec: Any) -> WorkflowObject:
+        from llmspell.runtime.workflows.definition import KINDS, parse_workflow
+
         assert kind in KINDS
         options = require_table(f"Workflow.{kind}", "spec", spec)
         return self._register(

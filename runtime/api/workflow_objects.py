@@ -19,9 +19,9 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.workflows import rendering  # registers the notebook view, too
-from llmspell.runtime.workflows.definition import WorkflowDefinition, parse_workflow
 
 if TYPE_CHECKING:
+    from llmspell.runtime.workflows.definition import WorkflowDefinition
     from llmspell.runtime.workflows.manager import WorkflowManager
 
 
@@ -306,6 +306,8 @@ class WorkflowBuilder(ApiObject):
 
     def build(self) -> WorkflowObject:
         """The workflow; raises if the definition is incomplete or invalid."""
+        from llmspell.runtime.workflows.definition import parse_workflow
+
         return self._register(
             WorkflowObject(self._ctx, parse_workflow(self._kind, self._spec, definition_of))
         )

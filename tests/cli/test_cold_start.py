@@ -57,7 +57,7 @@ def test_exec_from_a_warm_cache_imports_no_pydantic_sqlalchemy_or_numpy(
     assert {"llmspell.cli_storage", "llmspell.cli_rag", "llmspell.cli_keys"}.isdisjoint(warm)
 
 
-def test_exec_leaves_templates_workflow_runner_and_tool_registry_unimported(
+def test_exec_leaves_what_only_some_calls_of_the_globals_use_unimported(
     isolated_env: Path,
 ) -> None:
     imported_modules("exec", "print(1)", cwd=isolated_env)  # fills the config cache
@@ -70,6 +70,10 @@ def test_exec_leaves_templates_workflow_runner_and_tool_registry_unimported(
         "llmspell.runtime.workflows.manager",
         "llmspell.runtime.workflows.runner",
         "llmspell.runtime.tools.registry",
+        "llmspell.runtime.workflows.definition",
+        "llmspell.runtime.events",
+        "llmspell.runtime.debugging.dumps",
+        "re2",
     }
     assert sorted(unused & warm) == [], "imported by a global's module at module level"
 
@@ -78,10 +82,12 @@ def test_a_script_reaches_the_globals_whose_modules_load_on_first_use(llmspell: 
     shown = llmspell(
         "exec",
         "print(#Template.list() > 0, Workflow.sequential ~= nil, Tool.list()[1] ~= nil); "
-        'Debug.addModuleFilter("llm*", true); print(Debug.getFilterSummary().total_rules)',
+        'Debug.addModuleFilter("llm*", true); print(Debug.getFilterSummary().total_rules); '
+        "print(Debug.dumpCompact({1, 2}), Workflow.types()[1]); "
+        'print(type(Event.publish("a.b", {})))',
     )
     assert (shown.code, shown.err) == (0, ""), shown.err
-    assert shown.out == "true\ttrue\ttrue\n1\n"
+    assert shown.out.splitlines() == ["true\ttrue\ttrue", "1", "{1, 2}\tsequential", "string"]
 
 
 def test_command_groups_still_parse_before_and_after_global_options(cli: RunCli) -> None:
