@@ -13,6 +13,7 @@ costs ~250 ms to import and a kernel that never touches storage should not pay i
 from __future__ import annotations
 
 import pkgutil
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -47,9 +48,12 @@ def __getattr__(name: str) -> Any:
     if not name.startswith("_") and not _is_submodule(name):
         from llmspell.storage import registry
 
-        # A component's public names (`KVStore`, `StateVersion`, `KVSettings`, ...).
+        # A component's public names (`KVStore`, `StateVersion`, `KVSettings`, ...): the
+        # `__all__` of its module or package (one registered at run time: its store's module).
         for component in registry.components():
-            owner = import_module(component.store.__module__)
+            owner = sys.modules.get(f"{registry.COMPONENTS_PACKAGE}.{component.name}")
+            if owner is None:
+                owner = import_module(component.store.__module__)
             if name in getattr(owner, "__all__", ()):
                 return getattr(owner, name)
     raise AttributeError(f"module 'llmspell.storage' has no attribute {name!r}")

@@ -5,6 +5,7 @@ contract check until it has a suite of its own."""
 
 from __future__ import annotations
 
+import importlib
 import pkgutil
 from dataclasses import replace
 from typing import Any, Protocol
@@ -128,3 +129,41 @@ def test_a_private_module_in_the_components_package_is_a_helper_not_a_component(
     names = registry.component_names()
     assert "_ranking" not in names
     assert {"kv", "artifacts", "vectors"} <= set(names)
+
+
+def test_every_name_a_component_package_exports_is_exported_from_llmspell_storage() -> None:
+    # vectors/, graph/ and artifacts/ are packages whose store class lives in a submodule: the
+    # names come from the package's `__all__`, not the store module's.
+    import llmspell.storage as storage
+
+    for component in registry.components():
+        module = importlib.import_module(f"{registry.COMPONENTS_PACKAGE}.{component.name}")
+        for name in module.__all__:
+            assert getattr(storage, name) is getattr(module, name), (component.name, name)
+    assert storage.VectorRecord.__module__.endswith("components.vectors.model")
+    assert storage.EntityVersion.__module__.endswith("components.graph.model")
+
+
+@pytest.mark.parametrize(
+    ("package", "names"),
+    [
+        (
+            "vectors",
+            "SUPPORTED_DIMENSIONS VECTOR_TABLES DocumentSummary NamespaceInfo NewVector "
+            "SqlVectorStore VectorFilter VectorHit VectorModelMismatch VectorRecord VectorSettings "
+            "VectorStore check_dimension hnsw_index_name vector_namespaces vector_table",
+        ),
+        (
+            "graph",
+            "MAX_DEPTH Direction EntityVersion GraphStore Neighbourhood RelationshipVersion "
+            "SqlGraphStore graph_entities graph_relationships",
+        ),
+    ],
+)
+def test_a_component_split_into_a_package_still_offers_every_name_its_module_did(
+    package: str, names: str
+) -> None:
+    module = importlib.import_module(f"{registry.COMPONENTS_PACKAGE}.{package}")
+    missing = [name for name in names.split() if not hasattr(module, name)]
+    assert missing == []
+    assert set(names.split()) <= set(module.__all__)
