@@ -10,16 +10,9 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import Any
 
 from llmspell import __version__
-
-# What `llmspell run|exec` uses where no layer set a value (the kernel has no time limit).
-CLI_DEFAULTS: dict[str, tuple[Any, str]] = {
-    "engines.lua.timeout_s": (300, "llmspell run/exec default (the kernel has none)"),
-    "engines.python.timeout_s": (300, "llmspell run/exec default (the kernel has none)"),
-}
-
+from llmspell.cli_base import CLI_DEFAULTS, fail, global_options, run_config, subcommand
 
 # Command groups in modules of their own (each module's `register` adds its group); a run of
 # `run`/`exec`/`kernel`/`config` does not import them.
@@ -59,33 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
-def _global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
-    # Accepted before or after the command; after it they must not reset what came before.
-    keep: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
-    parser.add_argument("-c", "--config", help="config file (default: discovery, see docs)", **keep)
-    parser.add_argument(
-        "--profile", help="built-in profile: default, memory, postgres, embedded-postgres", **keep
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging", **keep)
-
-
-_AFTER_COMMAND = argparse.ArgumentParser(add_help=False)
-_global_options(_AFTER_COMMAND, after_command=True)
-
-
-def subcommand(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A command parser that also takes the global options (`llmspell exec --profile m ...`)."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name, parents=[_AFTER_COMMAND], allow_abbrev=False, **kwargs
-    )
-    return parser
-
-
 def _groups_needed(tokens: Sequence[str]) -> Sequence[str]:
     """The command groups to register for `tokens`: none when the command is a built-in one,
     all otherwise (help, a group's command, a mistake argparse should explain)."""
     probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    _global_options(probe, after_command=False)
+    global_options(probe, after_command=False)
     probe.add_argument("command", nargs="?")
     probe.add_argument("rest", nargs=argparse.REMAINDER)
     try:
@@ -109,7 +80,7 @@ def build_parser(groups: Sequence[str] | None = None) -> argparse.ArgumentParser
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"llmspell {__version__}")
-    _global_options(parser, after_command=False)
+    global_options(parser, after_command=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = subcommand(
@@ -200,16 +171,6 @@ def split_script_args(tokens: Sequence[str]) -> tuple[list[str], dict[str, str]]
     return positional, named
 
 
-def _load(args: argparse.Namespace) -> Any:
-    """The LoadedConfig of a run, with the CLI's defaults where no layer set a value; from the
-    config cache when nothing it depends on changed (a start without pydantic)."""
-    from llmspell.runtime.config.cache import load_config_cached
-
-    return load_config_cached(
-        config_file=args.config, profile=args.profile, host_defaults=CLI_DEFAULTS
-    )
-
-
 def _run_code(
     args: argparse.Namespace,
     code: str,
@@ -224,9 +185,9 @@ def _run_code(
     from llmspell.runtime.script_runtime import ScriptRuntime
 
     try:
-        loaded = _load(args)
+        loaded = run_config(args)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(args, str(exc))
     try:
         runtime = ScriptRuntime(
             loaded.config, engine=engine, loaded_config=loaded, host_defaults=CLI_DEFAULTS
@@ -236,7 +197,7 @@ def _run_code(
         runtime.infrastructure.check()
     except Exception as exc:
         logging.getLogger("llmspell").debug("start-up failed", exc_info=True)
-        return _fail(f"cannot start the runtime: {exc}")
+        return fail(args, f"cannot start the runtime: {exc}")
     runtime.set_output(ConsoleSink())
     try:
         result = runtime.execute(code, name=name, args=script_args, kwargs=script_kwargs)
@@ -264,19 +225,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     try:
-        check_path_length("run: the script's path", args.file)
+        check_path_length("the script's path", args.file)
         code = path.read_text(encoding="utf-8")
     except InvalidArgument as exc:
-        return _fail(str(exc))
+        return fail(args, str(exc))
     except OSError as exc:
-        return _fail(f"run: cannot read {shown(args.file)}: {exc.strerror}")
+        return fail(args, f"cannot read {shown(args.file)}: {exc.strerror}")
     except UnicodeDecodeError:
-        return _fail(f"run: {shown(args.file)} is not UTF-8 text")
+        return fail(args, f"{shown(args.file)} is not UTF-8 text")
     engine = args.engine or ("python" if path.suffix == ".py" else "lua")
     try:
         positional, named = split_script_args(args.script_args)
     except ScriptArgsError as exc:
-        return _fail(f"run: {exc}")
+        return fail(args, str(exc))
     positional += args.verbatim_args
     return _run_code(args, code, args.file, engine, positional, named, print_value=False)
 
@@ -286,7 +247,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         args.code.encode("utf-8")
     except UnicodeEncodeError:
         # bytes that are not UTF-8 arrive as surrogate escapes; scripts are text, as in `run`
-        return _fail("exec: the code is not UTF-8 text")
+        return fail(args, "the code is not UTF-8 text")
     return _run_code(args, args.code, "exec", args.engine, [], {}, print_value=True)
 
 
@@ -301,7 +262,7 @@ def cmd_kernel_install(args: argparse.Namespace) -> int:
             user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix, name=args.name
         )
     except (ValueError, OSError) as exc:
-        return _fail(f"kernel install: {exc}")
+        return fail(args, str(exc))
     for path in paths:
         print(f"installed kernelspec in {path}")
     return 0
@@ -326,7 +287,7 @@ def cmd_kernel_uninstall(args: argparse.Namespace) -> int:
             name=args.name, user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix
         )
     except (ValueError, OSError) as exc:
-        return _fail(f"kernel uninstall: {exc}")
+        return fail(args, str(exc))
     if not removed:
         where = "there" if (args.user or args.sys_prefix or args.prefix) else "on the Jupyter path"
         print(f"no llmspell kernelspecs were installed {where}")
@@ -357,7 +318,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     try:
         loaded = load_config(config_file=args.config, profile=args.profile)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(args, str(exc))
     rows = describe_sources(loaded, CLI_DEFAULTS)
     if args.json:
         print(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2, default=str))
@@ -374,11 +335,6 @@ def cmd_config_validate(args: argparse.Namespace) -> int:
     try:
         validate_file(args.file)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(args, str(exc))
     print(f"{args.file}: valid")
     return 0
-
-
-def _fail(message: str) -> int:
-    print(f"llmspell: {message}", file=sys.stderr)
-    return 1

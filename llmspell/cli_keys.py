@@ -9,6 +9,7 @@ the machine can see (`ps`).
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import json
 import os
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from llmspell.cli import subcommand
+from llmspell.cli_base import Handler, fail, guarded, subcommand
 
 # Read from a pipe: enough for any key the store accepts, and a bound on what is read.
 STDIN_LIMIT = 16 * 1024 + 2
@@ -83,44 +84,23 @@ def _secret_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(args: argparse.Namespace, message: str) -> int:
-    print(f"llmspell keys {args.keys_command}: {message}", file=sys.stderr)
-    return 1
-
-
-Handler = Callable[[argparse.Namespace], int]
-
-
 def _with_keys(run: Callable[[argparse.Namespace, Any], int]) -> Handler:
-    """Open the configured storage's KeyStore, run, close; expected failures are one line and
-    exit 1."""
+    """A `guarded` command run with the KeyStore of the configured storage (closed after)."""
 
+    @functools.wraps(run)
     def handler(args: argparse.Namespace) -> int:
-        from sqlalchemy.exc import DBAPIError
-
-        from llmspell.runtime.config import ConfigError, load_config
-        from llmspell.runtime.errors import DomainError
+        from llmspell.runtime.config import load_config
         from llmspell.runtime.infrastructure import Infrastructure
         from llmspell.runtime.keys import KeyStore
-        from llmspell.storage import StorageError
 
-        try:
-            config = load_config(config_file=args.config, profile=args.profile).config
-        except ConfigError as exc:
-            return _fail(args, " ".join(str(exc).split()))
+        config = load_config(config_file=args.config, profile=args.profile).config
         infra = Infrastructure.from_config(config)
         try:
             return run(args, infra.get(KeyStore))
-        except (DomainError, ValueError, StorageError) as exc:
-            return _fail(args, " ".join(str(exc).split()))
-        except DBAPIError as exc:
-            return _fail(args, f"database error: {str(exc.orig).strip().splitlines()[0]}")
         finally:
             infra.close()
 
-    handler.__name__ = run.__name__
-    handler.__doc__ = run.__doc__
-    return handler
+    return guarded(handler)
 
 
 def read_secret(args: argparse.Namespace) -> str:
@@ -189,7 +169,7 @@ def cmd_remove(args: argparse.Namespace, keys: Any) -> int:
     """`keys remove SERVICE`."""
     removed = keys.remove(args.service)
     if not removed:
-        return _fail(args, f"no keys stored for service {args.service!r}")
+        return fail(args, f"no keys stored for service {args.service!r}")
     print(f"removed {removed} key{'s' if removed != 1 else ''} of {args.service!r}")
     return 0
 

@@ -8,13 +8,14 @@ so a symbolic link inside them that leads elsewhere is still refused.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from llmspell.cli import _load, subcommand
+from llmspell.cli_base import Handler, fail, guarded, run_config, subcommand
 
 # Extensions `rag ingest` picks up in a folder when no --glob is given.
 DEFAULT_EXTENSIONS = (".md", ".markdown", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
@@ -65,34 +66,21 @@ def _scope_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scope-id", help="the scope's id (with --scope)")
 
 
-def _fail(args: argparse.Namespace, message: str) -> int:
-    print(f"llmspell rag {args.rag_command}: {message}", file=sys.stderr)
-    return 1
+def _with_rag(run: Callable[[argparse.Namespace, Any], int]) -> Handler:
+    """A `guarded` command run with the RagManager of the configured runtime (closed after)."""
 
-
-def _with_rag(run: Callable[[argparse.Namespace, Any], int]) -> Callable[[argparse.Namespace], int]:
-    """Open the runtime's infrastructure, run, close; expected failures are one line, exit 1."""
-
+    @functools.wraps(run)
     def handler(args: argparse.Namespace) -> int:
-        from llmspell.runtime.config import ConfigError
-        from llmspell.runtime.errors import DomainError
         from llmspell.runtime.infrastructure import Infrastructure
         from llmspell.runtime.rag import RagManager
-        from llmspell.storage import StorageError
 
-        try:
-            infra = Infrastructure.from_config(_load(args).config)
-        except ConfigError as exc:
-            return _fail(args, str(exc))
+        infra = Infrastructure.from_config(run_config(args).config)
         try:
             return run(args, infra.get(RagManager))
-        except (DomainError, ValueError, StorageError) as exc:
-            return _fail(args, " ".join(str(exc).split()))
         finally:
             infra.close()
 
-    handler.__name__ = run.__name__
-    return handler
+    return guarded(handler)
 
 
 def files_to_ingest(paths: list[str], glob: str | None) -> Iterator[Path]:
@@ -116,7 +104,7 @@ def cmd_ingest(args: argparse.Namespace, rag: Any) -> int:
 
     files = list(files_to_ingest(args.paths, args.glob))
     if not files:
-        return _fail(args, f"no files to ingest under {', '.join(args.paths)}")
+        return fail(args, f"no files to ingest under {', '.join(args.paths)}")
     roots = [str(Path(p).expanduser()) for p in args.paths]
     options = {
         "scope": args.scope,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from llmspell.cli import subcommand
-
-Handler = Callable[[argparse.Namespace], int]
+from llmspell.cli_base import subcommand, with_storage_settings
 
 
 def register(subparsers: Any) -> None:
@@ -50,44 +47,10 @@ def register(subparsers: Any) -> None:
     subcommand(pg_sub, "status", help="is it running? (exit 3 when not)").set_defaults(
         handler=cmd_pg_status
     )
-    from llmspell import cli_storage_check, cli_storage_transfer  # (they use _guarded below)
+    from llmspell import cli_storage_check, cli_storage_transfer
 
     cli_storage_check.register(sub)
     cli_storage_transfer.register(sub)  # migrate, backup, restore, retention
-
-
-def _fail(args: argparse.Namespace, message: str) -> int:
-    action = " ".join(
-        part
-        for part in (getattr(args, "storage_command", ""), getattr(args, "pg_command", None))
-        if part
-    )
-    print(f"llmspell storage {action}: {message}", file=sys.stderr)
-    return 1
-
-
-def _guarded(run: Callable[[argparse.Namespace, Any], int]) -> Handler:
-    """Load the settings, run, and turn every expected failure into one line and exit 1."""
-
-    def handler(args: argparse.Namespace) -> int:
-        from sqlalchemy.exc import DBAPIError
-
-        from llmspell.runtime.config import ConfigError, load_config
-        from llmspell.runtime.config.storage import storage_settings
-        from llmspell.storage import StorageError
-
-        try:
-            config = load_config(config_file=args.config, profile=args.profile).config
-            settings = storage_settings(config)
-            return run(args, settings)
-        except (ConfigError, StorageError, ValueError) as exc:
-            return _fail(args, " ".join(str(exc).split()))
-        except DBAPIError as exc:
-            return _fail(args, f"database error: {str(exc.orig).strip().splitlines()[0]}")
-
-    handler.__name__ = run.__name__
-    handler.__doc__ = run.__doc__
-    return handler
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -95,7 +58,7 @@ def _print_notes(notes: list[str]) -> None:
         print(f"note: {note}")
 
 
-@_guarded
+@with_storage_settings
 def cmd_upgrade(args: argparse.Namespace, settings: Any) -> int:
     """`storage upgrade [--revision R]`."""
     from llmspell.storage import admin
@@ -109,7 +72,7 @@ def cmd_upgrade(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_downgrade(args: argparse.Namespace, settings: Any) -> int:
     """`storage downgrade R`."""
     from llmspell.storage import admin
@@ -126,7 +89,7 @@ def cmd_downgrade(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_schema(args: argparse.Namespace, settings: Any) -> int:
     """`storage schema [--component C] [--sql]`."""
     from llmspell.storage import admin
@@ -171,7 +134,7 @@ def cmd_schema(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_init_roles(args: argparse.Namespace, settings: Any) -> int:
     """`storage init-roles`."""
     from llmspell.storage import admin
@@ -192,7 +155,7 @@ def _print_status(status: Any) -> None:
         print(f"  kept running: {'yes (until storage pg stop)' if status.keep_running else 'no'}")
 
 
-@_guarded
+@with_storage_settings
 def cmd_pg_start(args: argparse.Namespace, settings: Any) -> int:
     """`storage pg start`."""
     from llmspell.storage import admin
@@ -201,7 +164,7 @@ def cmd_pg_start(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_pg_stop(args: argparse.Namespace, settings: Any) -> int:
     """`storage pg stop`."""
     from llmspell.storage import admin
@@ -211,7 +174,7 @@ def cmd_pg_stop(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_pg_status(args: argparse.Namespace, settings: Any) -> int:
     """`storage pg status`: exit 0 when running, 3 when not (as `pg_ctl status`)."""
     from llmspell.storage import admin

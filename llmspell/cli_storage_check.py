@@ -8,8 +8,7 @@ import json
 import sys
 from typing import Any
 
-from llmspell.cli import subcommand
-from llmspell.cli_storage import _guarded
+from llmspell.cli_base import subcommand, with_storage_settings
 
 
 def register(sub: Any) -> None:
@@ -63,7 +62,7 @@ def _console() -> Any:
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140)
 
 
-@_guarded
+@with_storage_settings
 def cmd_validate(args: argparse.Namespace, settings: Any) -> int:
     """`storage validate [--component C] [--repair] [--json]`: exit 1 on any problem."""
     from llmspell.storage.ops.validate import validate
@@ -123,7 +122,7 @@ def cmd_validate(args: argparse.Namespace, settings: Any) -> int:
     return 0 if report.ok else 1
 
 
-@_guarded
+@with_storage_settings
 def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
     """`storage stats [--tenant T] [--json]`."""
     from llmspell.storage.ops.stats import stats
@@ -149,7 +148,7 @@ def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_benchmark(args: argparse.Namespace, settings: Any) -> int:
     """`storage benchmark [--backend B] [--operations N] [--json]`."""
     from llmspell.storage.ops.benchmark import benchmark

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from llmspell.cli import subcommand
-from llmspell.cli_storage import _guarded
+from llmspell.cli_base import subcommand, with_storage_settings
 
 ENDPOINT_HELP = (
     "sqlite[:PATH], postgres[:URL] or memory; without PATH/URL the configured database "
@@ -197,7 +196,7 @@ def _summary(units: Any, verb: str) -> None:
         )
 
 
-@_guarded
+@with_storage_settings
 def cmd_migrate(args: argparse.Namespace, settings: Any) -> int:
     """`storage migrate --from A --to B [...]`."""
     from llmspell.storage.ops.migrate import migrate
@@ -226,7 +225,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
     """`storage backup DIRECTORY [...]`."""
     from llmspell.storage.ops.backup import backup
@@ -245,7 +244,7 @@ def cmd_backup(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
     """`storage restore DIRECTORY [...]`."""
     from llmspell.storage.ops.backup import restore
@@ -265,7 +264,7 @@ def cmd_restore(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-@_guarded
+@with_storage_settings
 def cmd_retention(args: argparse.Namespace, settings: Any) -> int:
     """`storage retention [--older-than DAYS | --before TIMESTAMP] [--tenant T]`."""
     from llmspell.storage.ops.retention import prune_events

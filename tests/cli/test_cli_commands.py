@@ -81,7 +81,7 @@ def test_arguments_that_are_not_utf8_reach_python_with_surrogate_escapes(
 @pytest.mark.parametrize("engine", ["lua", "python"])
 def test_exec_of_code_that_is_not_utf8_is_a_one_line_error(cli: RunCli, engine: str) -> None:
     outcome = cli("--profile", "memory", "exec", "--engine", engine, 'print("\udcff")')
-    assert (outcome.code, outcome.err) == (1, "llmspell: exec: the code is not UTF-8 text\n")
+    assert (outcome.code, outcome.err) == (1, "llmspell exec: the code is not UTF-8 text\n")
 
 
 def test_run_prints_output_and_returns_zero(cli: RunCli, isolated_env: Path) -> None:
@@ -112,7 +112,7 @@ def test_run_api_error_names_the_function(cli: RunCli, isolated_env: Path) -> No
 def test_run_missing_file_says_so(cli: RunCli) -> None:
     outcome = cli("--profile", "memory", "run", "missing.lua")
     assert outcome.code == 1
-    assert outcome.err == ("llmspell: run: cannot read 'missing.lua': No such file or directory\n")
+    assert outcome.err == ("llmspell run: cannot read 'missing.lua': No such file or directory\n")
 
 
 def test_run_python_files_use_the_python_engine(cli: RunCli, isolated_env: Path) -> None:
@@ -145,7 +145,7 @@ def test_run_with_an_invalid_config_exits_1_without_a_traceback(
     path = script(isolated_env, "ok.lua", "print(1)\n")
     outcome = cli("run", str(path))
     assert outcome.code == 1
-    assert outcome.err.startswith("llmspell: invalid configuration:\n")
+    assert outcome.err.startswith("llmspell run: invalid configuration:\n")
     assert "environment variable LLMSPELL_STORAGE__BACKEND" in outcome.err
     assert "Traceback" not in outcome.err
 
@@ -316,7 +316,7 @@ def test_profile_flag_selects_the_storage(cli: RunCli) -> None:
     assert cli("--profile", "memory", "exec", "Config.get('storage.backend')").out == '"memory"\n'
     outcome = cli("--profile", "nope", "exec", "1")
     assert outcome.code == 1
-    assert outcome.err.startswith("llmspell: unknown profile 'nope'; allowed: default,")
+    assert outcome.err.startswith("llmspell exec: unknown profile 'nope'; allowed: default,")
 
 
 def test_config_flag_reads_that_file(cli: RunCli, isolated_env: Path) -> None:
@@ -365,7 +365,7 @@ def test_a_malformed_script_option_is_a_clear_one_line_error(
     outcome = cli("--profile", "memory", "run", "a.lua", "--=x")
     assert outcome.code == 1 and outcome.out == ""
     assert outcome.err == (
-        "llmspell: run: malformed script option '--=x': use --name value, --name=value or "
+        "llmspell run: malformed script option '--=x': use --name value, --name=value or "
         "--flag (put `--` before arguments the script should get as they are)\n"
     )
 
@@ -408,7 +408,8 @@ def test_an_unknown_profile_in_the_environment_names_the_variable(
     outcome = cli("config", "show")
     assert outcome.code == 1
     assert outcome.err.startswith(
-        "llmspell: environment variable LLMSPELL_PROFILE: unknown profile 'bogus'; allowed: "
+        "llmspell config show: environment variable LLMSPELL_PROFILE: unknown profile 'bogus'; "
+        "allowed: "
     )
 
 
@@ -420,8 +421,8 @@ def test_a_config_file_that_is_not_utf8_is_a_one_line_error(
     outcome = cli("config", "validate", str(bad))
     assert outcome.code == 1
     assert outcome.err == (
-        f"llmspell: config file {str(bad)!r} is not UTF-8 text (byte 0xe9 at offset 22); "
-        "TOML files must be UTF-8\n"
+        f"llmspell config validate: config file {str(bad)!r} is not UTF-8 text (byte 0xe9 at "
+        "offset 22); TOML files must be UTF-8\n"
     )
 
 

@@ -78,7 +78,7 @@ def test_verbose_shows_python_details_of_a_start_up_failure(llmspell: RunCli) ->
     env = {"LLMSPELL_STORAGE__PATH": "/proc/no/such/dir/llmspell.db"}
     quiet = llmspell("exec", "1", env=env)
     assert quiet.code == 1
-    assert quiet.err.startswith("llmspell: cannot start the runtime: ")
+    assert quiet.err.startswith("llmspell exec: cannot start the runtime: ")
     assert "Traceback" not in quiet.err
     verbose = llmspell("-v", "exec", "1", env=env)
     assert verbose.code == 1

@@ -309,7 +309,7 @@ def test_llmspell_run_names_the_limit_of_a_too_long_script_path(
     assert main(["--profile", "memory", "run", "a" * 102_400]) == 1
     err = capsys.readouterr().err
     assert err.startswith(
-        "llmspell: run: the script's path must be at most 4096 bytes long (the file system's "
+        "llmspell run: the script's path must be at most 4096 bytes long (the file system's "
         "limit), got 102400 bytes: 'aaaa"
     )
     assert_clear(err)
