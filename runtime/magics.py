@@ -14,8 +14,6 @@ import math
 import os
 import re
 import resource
-import selectors
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +25,8 @@ from llmspell.runtime.results import Completion, OutputSink, ScriptError
 from llmspell.runtime.workspace_magics import WorkspaceMagics
 
 if TYPE_CHECKING:
+    import subprocess
+
     from llmspell.runtime.config import LLMSpellConfig
     from llmspell.runtime.script_runtime import Engine
 
@@ -337,6 +337,8 @@ class Magics:
             )
         if not command:
             raise ScriptError("UsageError", "!: give a shell command (!ls -l)")
+        import subprocess  # here: most runtimes never run a shell command
+
         timeout_s = self._engine.timeout_s
         deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
         proc = subprocess.Popen(
@@ -368,6 +370,8 @@ def _output_of(
 ) -> Iterator[tuple[str, str]]:
     """("stdout" | "stderr", text) as the command writes it, until it ends, is interrupted or
     runs out of time (then it is killed)."""
+    import selectors
+
     assert proc.stdout is not None and proc.stderr is not None
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout, selectors.EVENT_READ, "stdout")

@@ -4,7 +4,6 @@ only how to find, name and list its own values (`ScriptValues`)."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -183,6 +182,8 @@ class Introspection:
 
 
 def _did_you_mean(typed: str, names: Iterable[str], prefix: str) -> str:
+    import difflib  # only a misspelt name needs it
+
     close = difflib.get_close_matches(typed, sorted(set(names)), n=3, cutoff=0.6)
     return f" Did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
 

@@ -74,6 +74,8 @@ def test_exec_leaves_what_only_some_calls_of_the_globals_use_unimported(
         "llmspell.runtime.events",
         "llmspell.runtime.debugging.dumps",
         "re2",
+        "subprocess",  # the magics' shell commands
+        "difflib",  # "did you mean" of a misspelt name
     }
     assert sorted(unused & warm) == [], "imported by a global's module at module level"
 
