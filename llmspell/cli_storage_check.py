@@ -34,6 +34,7 @@ def register(sub: Any) -> None:
     stats.set_defaults(handler=cmd_stats)
 
     from llmspell.storage.ops.benchmark import DEFAULT_OPERATIONS
+    from llmspell.storage.settings import BACKENDS
 
     benchmark = subcommand(
         sub,
@@ -42,7 +43,7 @@ def register(sub: Any) -> None:
     )
     benchmark.add_argument(
         "--backend",
-        choices=("sqlite", "memory", "postgres"),
+        choices=BACKENDS,
         help="the backend to measure (default: the configured one)",
     )
     benchmark.add_argument(

@@ -29,7 +29,7 @@ class OwnerTarget:
 class Backend(Protocol):
     """One storage backend."""
 
-    name: str  # "sqlite" | "memory" | "postgres"
+    name: str  # one of settings.BACKENDS
     dialect: str  # SQLAlchemy dialect name: "sqlite" | "postgresql"
     # True: each transaction sets app.tenant_id for row-level security (PostgreSQL); False:
     # the statements' own tenant filter is the only guard (SQLite).

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
-BACKENDS = ("sqlite", "memory", "postgres")
+# The storage backends, named once: config validation, `StorageSettings`, `backend_for` and
+# the CLI's choices all read these.
+Backend = Literal["sqlite", "memory", "postgres"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class StorageSettings:
     `component_settings` holds each component's settings object (its defaults when absent).
     """
 
-    backend: str = "sqlite"  # "sqlite" | "memory" | "postgres"
+    backend: str = "sqlite"  # one of BACKENDS
     sqlite_path: str = "llmspell.db"
     sqlite_busy_timeout_s: float = 10.0  # how long a writer waits for another's lock
     auto_upgrade: bool = True

@@ -41,9 +41,17 @@ MAX_ENTRIES = 8  # configs kept, most recently validated first
 _NOT_CONFIG_ENV = frozenset({"LLMSPELL_MASTER_KEY"})
 # Variables (besides LLMSPELL_*) that computed defaults read: the home and temporary dirs.
 _DEFAULTS_ENV = ("HOME", "TMPDIR", "TEMP", "TMP")
-# The sources of the schema, profiles and defaults: a change to them (an upgrade, an edit)
-# invalidates the cache. This module's own rules are covered by FORMAT.
-_SCHEMA_SOURCES = ("loader.py", "models.py", "paths.py", "redaction.py", "sources.py")
+# The sources of the schema, profiles and defaults (relative to the llmspell package): a change
+# to them (an upgrade, an edit) invalidates the cache. This module's own rules are in FORMAT.
+_SCHEMA_SOURCES = (
+    "runtime/config/loader.py",
+    "runtime/config/models.py",
+    "runtime/config/paths.py",
+    "runtime/config/redaction.py",
+    "runtime/config/sources.py",
+    "runtime/embeddings/catalog.py",
+    "storage/settings.py",
+)
 
 
 def cache_file() -> Path:
@@ -84,8 +92,8 @@ def _cache_key(
     cwd: Path,
 ) -> str:
     files = {str(p): _digest(p) for p in candidate_files(config_file, env, cwd)}
-    here = Path(__file__).parent
-    schema = {name: _digest(here / name) for name in _SCHEMA_SOURCES}
+    package = Path(__file__).parents[2]
+    schema = {name: _digest(package / name) for name in _SCHEMA_SOURCES}
     variables = {
         k: v for k, v in env.items() if k.startswith(ENV_PREFIX) and k not in _NOT_CONFIG_ENV
     }

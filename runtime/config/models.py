@@ -18,7 +18,9 @@ from llmspell.runtime.config.paths import (
 )
 from llmspell.runtime.config.redaction import secret_env_names
 from llmspell.runtime.config.sources import ENV_PREFIX
+from llmspell.runtime.embeddings.catalog import ProviderName
 from llmspell.runtime.times import MAX_TTL_S
+from llmspell.storage.settings import Backend
 
 
 class _Section(BaseModel):
@@ -69,9 +71,6 @@ class PostgresConfig(_Section):
     data_dir: str = ""
 
 
-Backend = Literal["sqlite", "memory", "postgres"]
-
-
 def built_components() -> list[str]:
     """The components `[storage.components]` may route: the storage registry's."""
     from llmspell.storage.registry import component_names  # lists modules, imports none
@@ -116,7 +115,7 @@ class MemoryConfig(_Section):
 
 
 class EmbeddingsConfig(_Section):
-    provider: Literal["local", "openai", "ollama", "hash"] = "local"
+    provider: ProviderName = "local"
     model: str = ""  # "" = the provider's default model
     base_url: str = ""  # openai/ollama: the API root, e.g. http://localhost:11434/v1
     api_key_env: str = ""  # openai: environment variable holding the key

@@ -16,13 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from llmspell.runtime.embeddings.catalog import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
 from llmspell.runtime.host_limits import UNLIMITED, HostLimits, slice_groups
 
 BATCH_CHARS = 256 * 1024  # text tokenized in one call (the tokenizer works on it in parallel)
 
-# model name -> dimension it is truncated to (wordllama's weights are matryoshka-trained).
-LOCAL_MODELS = {"wordllama-l2_supercat-256": 256, "wordllama-l2_supercat-128": 128}
-DEFAULT_LOCAL_MODEL = "wordllama-l2_supercat-256"
 
 _lock = threading.Lock()
 _loaded: Any = None

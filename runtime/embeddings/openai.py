@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from llmspell.runtime.embeddings.catalog import PROVIDERS
 from llmspell.runtime.errors import ServiceError
 from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 
+# provider name -> (API root, model) used when the config leaves them empty
 DEFAULTS = {
-    "openai": ("https://api.openai.com/v1", "text-embedding-3-small"),
-    "ollama": ("http://localhost:11434/v1", "nomic-embed-text"),
+    name: (PROVIDERS[name].base_url, PROVIDERS[name].default_model) for name in ("openai", "ollama")
 }
 
 

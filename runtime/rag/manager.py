@@ -599,39 +599,14 @@ class RagManager:
 
     def list_providers(self) -> list[dict[str, Any]]:
         """The embedding providers this runtime can use, and which one it uses."""
-        from llmspell.runtime.embeddings.local import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
-        from llmspell.runtime.embeddings.openai import DEFAULTS
+        from dataclasses import asdict
+
+        from llmspell.runtime.embeddings.catalog import PROVIDERS
 
         active = self.embedder.provider.name
         rows = [
-            {
-                "name": "local",
-                "models": ", ".join(LOCAL_MODELS),
-                "default_model": DEFAULT_LOCAL_MODEL,
-                "offline": True,
-                "description": "wordllama, bundled in its wheel; nothing downloads",
-            },
-            {
-                "name": "openai",
-                "models": "any the server offers",
-                "default_model": DEFAULTS["openai"][1],
-                "offline": False,
-                "description": "an OpenAI-compatible /v1/embeddings server (api_key_env)",
-            },
-            {
-                "name": "ollama",
-                "models": "any pulled embedding model",
-                "default_model": DEFAULTS["ollama"][1],
-                "offline": False,
-                "description": "a local Ollama server's /v1/embeddings",
-            },
-            {
-                "name": "hash",
-                "models": "hash",
-                "default_model": "hash",
-                "offline": True,
-                "description": "deterministic word hashing, for tests only",
-            },
+            {key: value for key, value in asdict(entry).items() if key != "base_url"}
+            for entry in PROVIDERS.values()
         ]
         for row in rows:
             row["active"] = row["name"] == active
