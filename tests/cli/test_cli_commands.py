@@ -474,3 +474,48 @@ def test_plain_kernel_uninstall_names_the_copy_it_removed_and_the_ones_left(
     assert cli("kernel", "uninstall", "--user", "--name", "llmspell").out == (
         f"removed {user / 'kernels' / 'llmspell'}\n"
     )
+
+
+# --- what every command shares (llmspell/cli_base.py) --------------------------------------------
+
+
+def test_a_failure_names_the_command_that_failed_however_deep(cli: RunCli) -> None:
+    outcome = cli("kernel", "install", "--sys-prefix", "--name", "no-such-spec")
+    assert outcome.code == 1
+    assert outcome.err.startswith("llmspell kernel install: ")
+    assert "no-such-spec" in outcome.err and outcome.err.count("\n") == 1
+
+
+def test_a_group_command_reports_an_invalid_config_on_one_line(
+    cli: RunCli, isolated_env: Path
+) -> None:
+    bad = script(isolated_env, "bad.toml", '[storage]\nbackend = "oracle"\n')
+    for argv in (["rag", "search", "x"], ["keys", "list"], ["storage", "schema"]):
+        outcome = cli("-c", str(bad), *argv)
+        assert outcome.code == 1, argv
+        assert outcome.err.startswith(f"llmspell {' '.join(argv[:2])}: invalid configuration: ")
+        assert outcome.err.count("\n") == 1 and "storage.backend" in outcome.err
+
+
+def test_the_profile_option_lists_every_known_profile() -> None:
+    from llmspell.cli import build_parser
+    from llmspell.runtime.config import known_profiles
+
+    help_text = " ".join(build_parser(groups=[]).format_help().split())
+    assert f"built-in profile: {', '.join(known_profiles())}" in help_text
+
+
+def test_command_group_modules_do_not_import_the_main_cli_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import llmspell.cli_keys, llmspell.cli_rag, llmspell.cli_storage\n"
+        "import llmspell.cli_storage_check, llmspell.cli_storage_transfer\n"
+        "print('llmspell.cli' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "False"

@@ -417,3 +417,63 @@ def test_validate_file_rejects_a_bad_file_naming_it(isolated_env: Path) -> None:
 def test_validate_file_reports_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read"):
         validate_file(tmp_path / "absent.toml")
+
+
+# --- the package and the facts it shares with storage and embeddings ----------------------------
+
+
+def test_every_public_name_of_the_config_package_is_importable_from_it() -> None:
+    import llmspell.runtime.config as config_package
+
+    missing = [name for name in config_package.__all__ if not hasattr(config_package, name)]
+    assert missing == []
+    assert config_package.LLMSpellConfig.__module__ == "llmspell.runtime.config.models"
+    assert config_package.load_config_cached.__module__ == "llmspell.runtime.config.cache"
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
+        _ = config_package.NoSuchName
+
+
+def test_importing_the_config_package_loads_neither_pydantic_nor_storage_engines() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from llmspell.runtime.config import load_config, redact, describe_sources\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic', 'sqlalchemy', 'numpy')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+
+
+def test_the_storage_backend_accepts_exactly_the_backends_storage_has(isolated_env: Path) -> None:
+    from llmspell.storage.backend import backend_for
+    from llmspell.storage.settings import BACKENDS
+
+    for backend in BACKENDS:
+        loaded = load_config(overrides={"storage.backend": backend})
+        assert loaded.config.storage.backend == backend
+        assert backend_for(backend).name == backend
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides={"storage.backend": "oracle"})
+    for backend in BACKENDS:
+        assert repr(backend) in str(err.value)
+
+
+def test_the_embeddings_provider_accepts_exactly_the_catalog_providers(
+    isolated_env: Path,
+) -> None:
+    from llmspell.runtime.embeddings import build_provider
+    from llmspell.runtime.embeddings.catalog import PROVIDER_NAMES, PROVIDERS
+
+    assert tuple(PROVIDERS) == PROVIDER_NAMES
+    for name in PROVIDER_NAMES:
+        config = load_config(overrides={"embeddings.provider": name}).config
+        assert build_provider(config.embeddings).name == name  # built, nothing contacted
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides={"embeddings.provider": "word2vec"})
+    for name in PROVIDER_NAMES:
+        assert repr(name) in str(err.value)
