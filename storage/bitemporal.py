@@ -1,4 +1,5 @@
-"""The bi-temporal row model (storage.md, semantic memory), for tables that version rows.
+"""The bi-temporal row model (docs/user-guide/07-memory.md, Semantic memory), for tables that
+version rows.
 
 Each row is one version with a valid period `[valid_from, valid_to)` (when it is true in the
 world; NULL end = still true) and a transaction period `[recorded_at, superseded_at)` (when it

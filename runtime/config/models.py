@@ -227,7 +227,7 @@ class KernelConfig(_Section):
 
 
 class LLMSpellConfig(_Section):
-    """The whole validated configuration (see spec/architecture.md, Configuration)."""
+    """The whole validated configuration (docs/user-guide/02-configuration.md, Reference)."""
 
     default_engine: Literal["lua", "python"] = "lua"
     engines: EnginesConfig = EnginesConfig()

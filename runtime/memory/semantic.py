@@ -1,6 +1,7 @@
 """Semantic memory: the bi-temporal graph of entities and relationships, as scripts use it.
 
-The versioning rules are the graph component's (storage.md); this adds what a caller needs:
+The versioning rules are the graph component's (`storage/bitemporal.py`); this adds what a
+caller needs:
 unknown ids are `NotFound`, the text form of `query` ranks matches by BM25 over name, type and
 property values (an exact name first), and lookups default to now.
 """

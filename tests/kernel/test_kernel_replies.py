@@ -1,6 +1,6 @@
 """Every shell and control request of the messaging spec gets a reply, also with missing,
 malformed or odd fields (an error reply naming what is wrong), and one-way comm messages to
-unknown targets leave a kernel that still answers (issue 16 item 8)."""
+unknown targets leave a kernel that still answers."""
 
 from __future__ import annotations
 

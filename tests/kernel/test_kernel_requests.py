@@ -1,6 +1,6 @@
 """Requests the kernel must answer even when they are malformed or hostile: an error reply
 naming the field, the protocol's execution_count, completion and inspection that run no
-script code, and a Python kernel that a deployment has turned off (issue 7 items 7, 10, 11)."""
+script code, and a Python kernel that a deployment has turned off."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A Lua cell's result: the last statement when it is an expression — also after `;` on one
 line, the same as on two lines — a trailing `;` hiding it, and `is_complete`; compiled a fixed
-number of times whatever the cell's length (issue 7 item 8, issue 8 item 7)."""
+number of times whatever the cell's length."""
 
 from __future__ import annotations
 

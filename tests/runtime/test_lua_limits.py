@@ -197,7 +197,7 @@ def test_python_engine_interrupt_and_timeout(make_runtime: MakeRuntime) -> None:
     assert slow.execute("1 + 1").value == 2
 
 
-# --- work the count hook cannot see (issue 7 items 5-7) ----------------------------------------
+# --- work the count hook cannot see ------------------------------------------------------------
 
 CATASTROPHIC_PATTERN = (
     'string.find(string.rep("a", 32), string.rep("a?", 32) .. string.rep("a", 32) .. "b")'

@@ -106,7 +106,7 @@ def test_api_tables_expose_no_python_attributes(lua: ScriptRuntime) -> None:
     assert lua.execute("return State.__dict__, State._ctx").value == [None, None]
 
 
-# --- require and package (issue 7 items 1-3) ---------------------------------------------------
+# --- require and package -----------------------------------------------------------------------
 
 
 def test_require_debug_gives_only_the_safe_debug_library(lua: ScriptRuntime) -> None:

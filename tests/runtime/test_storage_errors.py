@@ -1,7 +1,6 @@
 """What a script sees when storage refuses or fails: a NUL character is refused with the same
 words on every backend, and no message carries SQL, bound parameters, SQLAlchemy's links or the
-tenant id; a lost PostgreSQL connection is a clear error and the next call works (issue 16
-item 6)."""
+tenant id; a lost PostgreSQL connection is a clear error and the next call works."""
 
 from __future__ import annotations
 

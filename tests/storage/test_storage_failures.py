@@ -1,6 +1,6 @@
 """Failures inside a storage transaction reach the caller without SQL, bound parameters or
 SQLAlchemy's text, on every backend; NUL characters are refused by every component the same
-way (issue 16 item 6)."""
+way."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Lua <-> Python values (spec: architecture.md, Value conversion): data both ways; API proxies
-back to their Python objects; everything else that is not data is left to the binding."""
+"""Lua <-> Python values (docs/developer-guide/01-architecture.md, Conversion): data both ways;
+API proxies back to their Python objects; everything else that is not data is left to the
+binding."""
 
 from __future__ import annotations
 
