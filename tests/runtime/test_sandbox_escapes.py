@@ -1,8 +1,9 @@
-"""The sandbox under attack: every escape and runaway attempt known (those that once worked and
-those that always failed) runs in a process of its own with a hard limit. An escape must be refused, a
-runaway must end with TimeoutError (1 s limit) or KeyboardInterrupt (a real SIGINT after 0.5 s)
-long before it could end by itself, and no process may hang, crash or die by a signal — so a
-regression cannot pass silently. The children run in parallel; the whole table takes seconds."""
+"""The sandbox under attack: every escape and runaway attempt known (those that once worked
+and those that always failed) runs in a process of its own with a hard limit. An escape must be
+refused, a runaway must end with TimeoutError (1 s limit) or KeyboardInterrupt (a real SIGINT
+after 0.5 s) long before it could end by itself, and no process may hang, crash or die by a
+signal — so a regression cannot pass silently. The children run in parallel; the whole table
+takes seconds."""
 
 from __future__ import annotations
 
