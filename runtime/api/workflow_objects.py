@@ -195,9 +195,22 @@ class WorkflowBuilder(ApiObject):
         """Add a step of a conditional's else-branch."""
         return self._append("else_steps", step)
 
-    def condition(self, condition: Any) -> WorkflowBuilder:
-        """A conditional's condition: a function of the input or a condition table; for a
-        loop, its `while_fn`."""
+    def condition(self, condition: Any, value: Any = None) -> WorkflowBuilder:
+        """A conditional's condition: a function of the input, a condition table, or the
+        reference's `(key, value)` — true when the input's `key` (dotted for nested fields)
+        equals `value`; for a loop, its `while_fn` (a function)."""
+        if isinstance(condition, str):
+            if self._kind == "loop":
+                raise ValidationError(
+                    "WorkflowBuilder.condition: a loop's condition is a function "
+                    "fn(input, index, previous); (key, value) is a conditional's"
+                )
+            condition = {"type": "input_equals", "key": condition, "value": value}
+        elif value is not None:
+            raise ValidationError(
+                "WorkflowBuilder.condition: a value goes with a key: condition(key, value); "
+                f"got a {type_name(condition)} and a value"
+            )
         self._spec["while_fn" if self._kind == "loop" else "condition"] = condition
         return self
 
@@ -231,6 +244,11 @@ class WorkflowBuilder(ApiObject):
             )
         return self._append("body", _action_step("WorkflowBuilder.body", "body", action))
 
+    def body_step(self, step: Any) -> WorkflowBuilder:
+        """A loop's body step in llmspell's form (`{type = "tool", tool = name, input?}`),
+        as the reference's loop pattern writes it."""
+        return self._append("body", step)
+
     def on_error(self, strategy: Any) -> WorkflowBuilder:
         """The reference's `"retry"`, `"skip"` (llmspell's "continue") or `"fail"`
         ("fail_fast")."""
@@ -254,20 +272,24 @@ class WorkflowBuilder(ApiObject):
         return self
 
     def timeout(self, ms: Any) -> WorkflowBuilder:
-        """Refused: a workflow has no time limit of its own; the cell's limits bound it."""
-        raise ValidationError(
-            "WorkflowBuilder.timeout is not supported: a workflow run has no time limit of its "
-            "own; the limits of the cell or script running it bound it (and an interrupt stops "
-            "it, recorded as failed)"
-        )
+        """The run's own time limit in milliseconds (`timeout_ms`): checked between steps and
+        while parallel steps run; a run past it ends failed, its running steps failed with
+        the reason. A single lua step runs to its end (the cell's limits bound it)."""
+        self._spec["timeout_ms"] = require_int("WorkflowBuilder.timeout", "ms", ms, minimum=1)
+        return self
 
     def merge_strategy(self, strategy: Any) -> WorkflowBuilder:
-        """`"combine"`: every branch's result, by name (the only merge llmspell does)."""
-        if strategy != "combine":
+        """A parallel run's `merged` result: `"combine"` (every branch's output by name, the
+        default), `"first"` (the branch that succeeded first) or `"vote"` (the output most
+        branches agree on)."""
+        from llmspell.runtime.workflows.definition import MERGE_STRATEGIES
+
+        if strategy not in MERGE_STRATEGIES:
             raise ValidationError(
-                f'WorkflowBuilder.merge_strategy: only "combine" is supported (outputs holds '
-                f"every branch's result by name), got {strategy!r}"
+                "WorkflowBuilder.merge_strategy: strategy must be one of "
+                f"{', '.join(MERGE_STRATEGIES)}, got {strategy!r}"
             )
+        self._spec["merge_strategy"] = strategy
         return self
 
     def max_concurrency(self, n: int) -> WorkflowBuilder:

@@ -17,6 +17,9 @@ KINDS = ("sequential", "parallel", "conditional", "loop")
 STEP_TYPES = ("tool", "lua", "workflow", "agent")
 STRATEGIES = ("fail_fast", "continue", "retry")
 CONDITION_TYPES = ("always", "never", "input_equals", "input_exists")
+# a parallel run's `merged`: every branch's output by name, the first branch to succeed, or
+# the output most branches agree on
+MERGE_STRATEGIES = ("combine", "first", "vote")
 DEFAULT_MAX_ITERATIONS = 1000
 MAX_STEPS = 10_000
 MAX_BACKOFF_MS = 3_600_000  # the longest wait between two attempts of a retried step
@@ -87,6 +90,8 @@ class WorkflowDefinition:
     error_strategy: ErrorStrategy = field(default_factory=ErrorStrategy)
     max_concurrency: int | None = None
     description: str = ""
+    timeout_s: float | None = None  # the run fails once it has taken longer (timeout_ms)
+    merge_strategy: str = "combine"  # a parallel run's `merged`: combine, first or vote
 
     def all_steps(self) -> tuple[Step, ...]:
         return self.steps + self.else_steps
@@ -102,7 +107,7 @@ def parse_workflow(
     object (in a `workflow` step) into its definition, or returns None."""
     if kind not in KINDS:
         raise InvalidArgument(f"workflow type must be one of {', '.join(KINDS)}, got {kind!r}")
-    allowed = {"name", "description", "error_strategy"} | _KIND_KEYS[kind]
+    allowed = {"name", "description", "error_strategy", "timeout_ms"} | _KIND_KEYS[kind]
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise InvalidArgument(
@@ -127,6 +132,13 @@ def parse_workflow(
         steps = parse_steps(spec.get("steps"), "steps", resolve, required=True)
         if kind == "parallel" and spec.get("max_concurrency") is not None:
             max_concurrency = _positive_int("max_concurrency", spec["max_concurrency"])
+    merge = spec.get("merge_strategy", "combine")
+    if merge not in MERGE_STRATEGIES:
+        raise InvalidArgument(
+            f"merge_strategy must be one of {', '.join(MERGE_STRATEGIES)}, got {merge!r}"
+        )
+    timeout_ms = spec.get("timeout_ms")
+    timeout_s = None if timeout_ms is None else _positive_int("timeout_ms", timeout_ms) / 1000
     names = [s.name for s in (*steps, *else_steps)]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -143,12 +155,14 @@ def parse_workflow(
         error_strategy=strategy,
         max_concurrency=max_concurrency,
         description=description,
+        timeout_s=timeout_s,
+        merge_strategy=merge,
     )
 
 
 _KIND_KEYS = {
     "sequential": {"steps"},
-    "parallel": {"steps", "max_concurrency"},
+    "parallel": {"steps", "max_concurrency", "merge_strategy"},
     "conditional": {"condition", "then_steps", "else_steps"},
     "loop": {"body", "range", "collection", "while_fn", "max_iterations"},
 }
@@ -289,10 +303,14 @@ def parse_condition(value: Any) -> Condition:
 
 def parse_loop(spec: Mapping[str, Any]) -> LoopSpec:
     given = [k for k in ("range", "collection", "while_fn") if spec.get(k) is not None]
+    if not given and spec.get("max_iterations") is not None:
+        # the reference's loop of a body and max_iterations alone: that many iterations
+        count = _positive_int("max_iterations", spec["max_iterations"])
+        return LoopSpec(items=tuple(range(1, count + 1)), max_iterations=count)
     if len(given) != 1:
         raise InvalidArgument(
-            "a loop needs exactly one of range = {start, stop, step?}, collection = {...} or "
-            f"while_fn = <function>; got {', '.join(given) or 'none'}"
+            "a loop needs exactly one of range = {start, stop, step?}, collection = {...}, "
+            f"while_fn = <function> or max_iterations alone; got {', '.join(given) or 'none'}"
         )
     max_iterations = _positive_int(
         "max_iterations", spec.get("max_iterations", DEFAULT_MAX_ITERATIONS)

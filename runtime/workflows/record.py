@@ -7,6 +7,7 @@ behind goes through a RunRecord.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -132,12 +133,21 @@ class RunRecord:
         now = datetime.now(UTC)
         self.store.update_execution(self.execution_id, "failed", now, error=reason, finished_at=now)
 
-    def finish(self, outputs: dict[str, Any]) -> dict[str, Any]:
-        """End the execution (completed, or failed at its first failed step) and return the
-        run's result `{success, outputs, execution_id, duration_ms, error?, workflow, type,
-        steps}` plus the reference's `status, workflow_type, text, metadata`."""
+    def timed_out(self, reason: str) -> None:
+        """The run ran past its timeout: the steps still running fail with `reason`."""
+        for attempt in list(self.running):
+            attempt.error = reason
+            attempt.ended = time.monotonic()
+            self.record(attempt, final=True)
+            self.settle(attempt)
+
+    def finish(self, outputs: dict[str, Any], run_error: str | None = None) -> dict[str, Any]:
+        """End the execution (completed, or failed: `run_error`, else at its first failed
+        step) and return the run's result `{success, outputs, execution_id, duration_ms,
+        error?, workflow, type, steps}` plus the reference's `status, workflow_type, text,
+        metadata` (and for a parallel run `merged`, by its merge strategy)."""
         wf = self.definition
-        error = self.error()
+        error = run_error or self.error()
         now = datetime.now(UTC)
         self.store.update_execution(
             self.execution_id,
@@ -166,9 +176,32 @@ class RunRecord:
                 }
             },
         }
+        if wf.kind == "parallel":
+            result["merged"] = self._merged(outputs)
+            if wf.merge_strategy != "combine":
+                result["text"] = _text_of(result["merged"]) or ""
         if error is not None:
             result["error"] = error
         return result
+
+    def _merged(self, outputs: dict[str, Any]) -> Any:
+        """A parallel run's outputs merged by its strategy: `combine` every branch's output
+        by name; `first` the output of the branch that succeeded first; `vote` the output
+        most branches that succeeded agree on (ties: the one finished first); nil when no
+        branch succeeded."""
+        strategy = self.definition.merge_strategy
+        if strategy == "combine":
+            return outputs
+        finished = [s.name for s in self.summaries if s.status == "completed" and not s.reused]
+        reused = [s.name for s in self.summaries if s.status == "completed" and s.reused]
+        succeeded = [outputs[name] for name in reused + finished if name in outputs]
+        if not succeeded:
+            return None
+        if strategy == "first":
+            return succeeded[0]
+        texts = [json.dumps(output, sort_keys=True, default=str) for output in succeeded]
+        best = max(range(len(texts)), key=lambda i: (texts.count(texts[i]), -i))
+        return succeeded[best]
 
     def error(self) -> str | None:
         """The run's error: its first failed step's (and how many failed), None when none."""

@@ -38,6 +38,11 @@ class WorkflowInterrupted(DomainError):
     ename = "KeyboardInterrupt"
 
 
+class WorkflowTimedOut(Exception):
+    """The run took longer than its own `timeout_ms`: it ends as a failed run (a result, not
+    an error), its running steps failed with this message."""
+
+
 @dataclass
 class WorkflowRun:
     """Runs `definition` once (a new execution, or a resumed one with `prior` steps)."""
@@ -82,6 +87,9 @@ class WorkflowRun:
         outputs: dict[str, Any] = {}
         try:
             self._body(outputs)
+        except WorkflowTimedOut as exc:
+            record.timed_out(str(exc))
+            return self._finish(outputs, str(exc))
         except BaseException as exc:  # interrupt, timeout, a bug: the run is recorded, not lost
             reason = "interrupted" if self._stopping(exc) else f"{type(exc).__name__}: {exc}"
             record.aborted(reason)
@@ -93,15 +101,15 @@ class WorkflowRun:
             exc, Exception
         )
 
-    def _finish(self, outputs: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, outputs: dict[str, Any], run_error: str | None = None) -> dict[str, Any]:
         wf, hooks = self.definition, self.services.hooks
-        result = self.record.finish(outputs)
+        result = self.record.finish(outputs, run_error)
         if "error" in result:
-            first = self.record.failures[0]
+            failures = self.record.failures
             hooks.run(
                 "WorkflowError",
                 wf.name,
-                {"step": first.step.name, "error": result["error"]},
+                {"step": failures[0].step.name if failures else None, "error": result["error"]},
                 self.execution_id,
             )
         completed: dict[str, Any] = hooks.run(
@@ -392,6 +400,9 @@ class WorkflowRun:
     def _check_stop(self) -> None:
         if self.services.stop_requested():
             raise WorkflowInterrupted("interrupted")
+        limit = self.definition.timeout_s
+        if limit is not None and time.monotonic() - self.record.clock > limit:
+            raise WorkflowTimedOut(f"the workflow ran past its timeout of {round(limit * 1000)} ms")
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -285,9 +285,54 @@ def test_the_sequential_builder_as_the_appendix_writes_it(lua: ScriptRuntime) ->
     assert out["outputs"]["process"]["result"] == 43
 
 
-def test_the_sequential_builder_refuses_timeout_with_the_reason(lua: ScriptRuntime) -> None:
-    with pytest.raises(ScriptError, match=r"timeout is not supported: .*no time limit"):
-        run(lua, 'return Workflow.sequential():name("x"):timeout(30000)')
+def test_a_run_within_its_builder_timeout_succeeds(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        return Workflow.sequential():name("quick")
+            :step("a", {tool = "calculator", params = {input = "1 + 1"}})
+            :timeout(30000):build():execute({})
+        """,
+    )
+    assert out["success"] is True and out["outputs"]["a"]["result"] == 2
+
+
+def test_a_run_past_its_timeout_ends_failed_with_the_reason_and_skips_later_steps(
+    lua: ScriptRuntime,
+) -> None:
+    out = run(
+        lua,
+        """
+        local function slow()
+            local t = os.clock()
+            while os.clock() - t < 0.3 do end
+            return "slow done"
+        end
+        local ran_last = false
+        local w = Workflow.sequential{name = "slow", timeout_ms = 100, steps = {
+            {name = "slow", type = "lua", fn = slow},
+            {name = "last", type = "lua", fn = function() ran_last = true end},
+        }}
+        local r = w:execute({})
+        return {r, ran_last}
+        """,
+    )
+    result, ran_last = out
+    assert result["success"] is False and result["status"] == "failed"
+    assert result["error"] == "the workflow ran past its timeout of 100 ms"
+    assert ran_last is False
+    assert [s["name"] for s in result["steps"]] == ["slow"]  # the step that ran, kept
+
+
+def test_a_timeout_that_is_not_a_positive_integer_is_refused(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"WorkflowBuilder.timeout: ms must be >= 1, got 0"):
+        run(lua, 'return Workflow.sequential():name("x"):timeout(0)')
+    with pytest.raises(ScriptError, match=r"timeout_ms must be an integer from 1"):
+        run(
+            lua,
+            'return Workflow.sequential{name = "x", timeout_ms = -5, '
+            'steps = {{name = "a", type = "lua", fn = function() end}}}',
+        )
 
 
 def test_the_parallel_builder_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
@@ -307,9 +352,69 @@ def test_the_parallel_builder_as_the_appendix_writes_it(lua: ScriptRuntime) -> N
     assert out["outputs"]["web"]["result"] == 2 and out["outputs"]["docs"]["result"] == 4
 
 
-def test_merge_strategies_other_than_combine_are_refused(lua: ScriptRuntime) -> None:
-    with pytest.raises(ScriptError, match='only "combine" is supported'):
-        run(lua, 'return Workflow.parallel():merge_strategy("vote")')
+def test_merge_strategies_first_and_vote_give_the_merged_result(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local function three(strategy)
+            return Workflow.parallel():name("m-" .. strategy)
+                :branch("a", {tool = "calculator", params = {input = "1 + 1"}})
+                :branch("b", {tool = "calculator", params = {input = "3 - 1"}})
+                :branch("c", {tool = "calculator", params = {input = "2 + 5"}})
+                :merge_strategy(strategy):build():execute({})
+        end
+        return {three("combine"), three("first"), three("vote")}
+        """,
+    )
+    combine, first, vote = out
+    assert set(combine["merged"]) == {"a", "b", "c"}
+    assert first["merged"]["result"] in (2, 7)  # whichever branch finished first
+    assert vote["merged"]["result"] == 2  # two of three branches agree
+    assert vote["text"] == "2"
+
+
+def test_an_unknown_merge_strategy_is_refused_naming_the_allowed_ones(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"must be one of combine, first, vote, got 'best'"):
+        run(lua, 'return Workflow.parallel():merge_strategy("best")')
+
+
+def test_pattern_3_a_conditional_on_a_key_and_value(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local router = Workflow.conditional()
+            :name("smart-router")
+            :condition("step:validation:output", "success")
+            :when_true({ type = "tool", tool = "calculator", input = {input = "1 + 1"} })
+            :when_false({ type = "tool", tool = "calculator", input = {input = "2 + 2"} })
+            :build()
+        local yes = router:execute({["step:validation:output"] = "success"})
+        local no = router:execute({["step:validation:output"] = "failure"})
+        return {yes.outputs.when_true.result, no.outputs.when_false.result}
+        """,
+    )
+    assert out == [2, 4]
+
+
+def test_pattern_4_a_loop_of_a_body_step_and_max_iterations(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local processor = Workflow.loop()
+            :name("batch-processor")
+            :max_iterations(3)
+            :body_step({ type = "tool", tool = "uuid-generator" })
+            :build()
+        local r = processor:execute({})
+        return {r.success, #r.outputs.step1}  -- a step without a name is step<position>
+        """,
+    )
+    assert out == [True, 3]
+
+
+def test_a_key_condition_on_a_loop_is_refused(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"a loop's condition is a function"):
+        run(lua, 'return Workflow.loop():condition("k", 1)')
 
 
 def test_the_conditional_builder_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
