@@ -87,14 +87,28 @@ def _wrap_public_methods(cls: type) -> None:
 
 
 class ScriptFunction:
-    """A function written in the script's language, callable from Python (engine-neutral)."""
+    """A function written in the script's language, callable from Python (engine-neutral).
+    `call_updating` also returns the arguments as the function left them, for an engine
+    whose tables are copies (Lua): a table the function changed in place comes back changed."""
 
-    def __init__(self, call: Callable[..., Any], description: str = "function") -> None:
+    def __init__(
+        self,
+        call: Callable[..., Any],
+        description: str = "function",
+        call_updating: Callable[..., tuple[Any, list[Any]]] | None = None,
+    ) -> None:
         self._call = call
+        self._call_updating = call_updating
         self.description = description
 
     def __call__(self, *args: Any) -> Any:
         return self._call(*args)
+
+    def call_updating(self, *args: Any) -> tuple[Any, list[Any]]:
+        """(the result, the arguments after the call)."""
+        if self._call_updating is None:  # arguments are shared objects
+            return self._call(*args), list(args)
+        return self._call_updating(*args)
 
     def __repr__(self) -> str:
         return f"<{self.description}>"

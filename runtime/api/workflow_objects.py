@@ -234,14 +234,13 @@ class WorkflowBuilder(ApiObject):
         return self.add_else_step(_action_step("WorkflowBuilder.when_false", "when_false", action))
 
     def body(self, action: Any) -> WorkflowBuilder:
-        """A loop's body step, `{tool=name, params?}|{agent=name, prompt?}`; the reference's
-        `update` function is refused (a loop's state is its outputs, one per iteration)."""
+        """A loop's body step, `{tool=name, params?, update?}|{agent=name, prompt?, update?}`.
+        `update(context, result)` runs after each iteration and changes the loop's context
+        (a copy of the input) in place; `:condition(fn(context))` and the body's input then
+        see the changed context."""
         if isinstance(action, dict) and "update" in action:
-            raise ValidationError(
-                "WorkflowBuilder.body: update is not supported: a loop does not share a mutable "
-                "context; each iteration's result is kept (outputs.body[i]) and while_fn gets "
-                "(input, index, previous outputs)"
-            )
+            action = dict(action)
+            self._spec["update"] = action.pop("update")
         return self._append("body", _action_step("WorkflowBuilder.body", "body", action))
 
     def body_step(self, step: Any) -> WorkflowBuilder:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmspell.runtime.errors import InvalidArgument, kind_of
@@ -60,6 +60,9 @@ class LoopSpec:
     items: tuple[Any, ...] | None = None  # range or collection, expanded
     while_fn: Callable[..., Any] | None = None
     max_iterations: int = DEFAULT_MAX_ITERATIONS
+    # the reference's `update(context, result)`: after each iteration it changes the loop's
+    # context (a copy of the input), which while_fn and the body's input then see
+    update: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ _KIND_KEYS = {
     "sequential": {"steps"},
     "parallel": {"steps", "max_concurrency", "merge_strategy"},
     "conditional": {"condition", "then_steps", "else_steps"},
-    "loop": {"body", "range", "collection", "while_fn", "max_iterations"},
+    "loop": {"body", "range", "collection", "while_fn", "max_iterations", "update"},
 }
 
 
@@ -302,6 +305,13 @@ def parse_condition(value: Any) -> Condition:
 
 
 def parse_loop(spec: Mapping[str, Any]) -> LoopSpec:
+    update = spec.get("update")
+    if update is not None and not callable(update):
+        raise InvalidArgument(f"update must be a function, got {kind_of(update)}")
+    return replace(_loop_kind(spec), update=update)
+
+
+def _loop_kind(spec: Mapping[str, Any]) -> LoopSpec:
     given = [k for k in ("range", "collection", "while_fn") if spec.get(k) is not None]
     if not given and spec.get("max_iterations") is not None:
         # the reference's loop of a body and max_iterations alone: that many iterations

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -278,6 +278,7 @@ class WorkflowRun:
         loop = wf.loop
         assert loop is not None
         base = self.input if isinstance(self.input, dict) else {}
+        context = dict(base)  # what the loop's update changes (a copy of the input)
         for step in wf.steps:
             outputs[step.name] = []
         previous: dict[str, Any] | None = None
@@ -293,21 +294,51 @@ class WorkflowRun:
                 item = index
                 if not self._iteration_done(index):
                     assert loop.while_fn is not None
-                    if not truthy(loop.while_fn(self.input, index, previous)):
+                    seen = context if loop.update is not None else self.input
+                    if not truthy(loop.while_fn(seen, index, previous)):
                         return
                     if index > loop.max_iterations:
                         self._fail_loop(index, loop.max_iterations)
                         return
             iteration_outputs: dict[str, Any] = {}
             failures = len(self.record.failures)
+            given = context if loop.update is not None else base
             self._sequence(
-                wf.steps, {**base, "item": item, "index": index}, iteration_outputs, index
+                wf.steps, {**given, "item": item, "index": index}, iteration_outputs, index
             )
             for step in wf.steps:
                 outputs[step.name].append(iteration_outputs.get(step.name))
             previous = iteration_outputs
+            if loop.update is not None and len(self.record.failures) == failures:
+                context = self._updated(loop.update, context, iteration_outputs, index)
             if len(self.record.failures) > failures and wf.error_strategy.kind != "continue":
                 return
+
+    def _updated(
+        self,
+        update: Callable[..., Any],
+        context: dict[str, Any],
+        outputs: dict[str, Any],
+        index: int,
+    ) -> dict[str, Any]:
+        """`update(context, result)` with the iteration's last output; the context as it left
+        it (a failure of the update fails the loop at that iteration)."""
+        last = self.definition.steps[-1]
+        try:
+            call_updating = getattr(update, "call_updating", None)  # a script's function
+            if call_updating is not None:
+                _, (changed, _) = call_updating(context, outputs.get(last.name))
+            else:  # a Python function changes the shared dict itself
+                update(context, outputs.get(last.name))
+                changed = context
+        except ScriptStopping:
+            raise
+        except Exception as exc:
+            self.record.failed_without_a_step(last, index, f"the loop's update failed: {exc}")
+            return context
+        if not isinstance(changed, dict):
+            changed = {}  # an update that emptied the table
+        return changed
 
     def _iteration_done(self, index: int) -> bool:
         return all(

@@ -455,11 +455,55 @@ def test_the_loop_builder_runs_while_its_condition_holds(lua: ScriptRuntime) -> 
     assert out["success"] is True and len(out["outputs"]["body"]) == 3
 
 
-def test_a_loop_body_update_function_is_refused_with_the_reason(lua: ScriptRuntime) -> None:
-    with pytest.raises(ScriptError, match=r"update is not supported: .*mutable"):
+def test_the_loop_builder_with_update_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        Tool.register{name = "process-item", description = "doubles n",
+            fn = function(p) return (p.n or 1) * 2 end}
+        local workflow = Workflow.loop()
+            :name("data-processor")
+            :condition(function(context)
+                return context.items_remaining > 0
+            end)
+            :body({
+                tool = "process-item",
+                params = {n = 21},
+                update = function(context, result)
+                    context.items_remaining = context.items_remaining - 1
+                    table.insert(context.results, result)
+                end
+            })
+            :max_iterations(100)
+            :build()
+        local r = workflow:execute({items_remaining = 3, results = {}})
+        return {r.success, #r.outputs.body, r.outputs.body[3].result}
+        """,
+    )
+    assert out == [True, 3, 42]  # the update counted down: three iterations, not 100
+
+
+def test_a_failing_update_fails_the_loop_at_that_iteration(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local r = Workflow.loop():name("bad-update")
+            :condition(function(context) return true end)
+            :body({tool = "calculator", params = {input = "1 + 1"},
+                   update = function(context, result) error("no room") end})
+            :max_iterations(5):build():execute({})
+        return {r.success, r.error, #r.outputs.body}
+        """,
+    )
+    success, error, iterations = out
+    assert success is False and iterations == 1
+    assert "the loop's update failed" in error and "no room" in error
+
+
+def test_an_update_that_is_not_a_function_is_refused(lua: ScriptRuntime) -> None:
+    with pytest.raises(ScriptError, match=r"update must be a function, got string"):
         run(
             lua,
-            """
-            return Workflow.loop():body({tool = "calculator", update = function() end})
-            """,
+            'return Workflow.loop():name("u"):max_iterations(2)'
+            ':body({tool = "calculator", update = "x"}):build()',
         )

@@ -645,3 +645,20 @@ def test_an_interrupt_while_parallel_steps_wait_stops_the_run(
         release.set()
     assert err.ename == "KeyboardInterrupt" and time.monotonic() - started < 10
     assert value(lua, 'return Workflow.executions{name = "waits"}[1].status') == "failed"
+
+
+def test_a_loop_update_in_the_python_engine_changes_the_context(py: ScriptRuntime) -> None:
+    result = py.execute(
+        """
+def update(context, result):
+    context["left"] -= 1
+    context["seen"].append(result["result"])
+
+w = Workflow.loop({"name": "countdown", "max_iterations": 10, "update": update,
+                   "while_fn": lambda context, index, previous: context["left"] > 0,
+                   "body": [{"name": "n", "fn": lambda input: input["left"]}]})
+r = w.execute({"left": 3, "seen": []})
+[o["result"] for o in r["outputs"]["n"]]
+"""
+    ).value
+    assert result == [3, 2, 1]

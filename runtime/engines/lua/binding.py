@@ -266,6 +266,13 @@ class LuaBinding:
     # --- Lua → Python ---------------------------------------------------------------------------
 
     def _script_function(self, fn: Any) -> ScriptFunction:
+        def call_updating(*args: Any) -> tuple[Any, list[Any]]:
+            lua_args = [self.conversion.to_lua(a) for a in args]
+            results = self.call_lua(fn, *lua_args)
+            values = [self.conversion.to_python(v) for v in results]
+            value = None if not values else values[0] if len(values) == 1 else values
+            return value, [self.conversion.to_python(a) for a in lua_args]
+
         def call(*args: Any) -> Any:
             results = self.call_lua(fn, *[self.conversion.to_lua(a) for a in args])
             values = [self.conversion.to_python(v) for v in results]
@@ -273,7 +280,7 @@ class LuaBinding:
                 return None
             return values[0] if len(values) == 1 else values
 
-        return ScriptFunction(call, "Lua function")
+        return ScriptFunction(call, "Lua function", call_updating)
 
     def call_lua(self, fn: Any, *args: Any) -> tuple[Any, ...]:
         """Call a Lua function from the host, under the limits (also when no cell runs: a
