@@ -122,21 +122,31 @@ class WorkflowApi(ApiNamespace):
         return self._make(kind, options)
 
     def from_yaml(self, yaml_string: Any) -> WorkflowObject:
-        """Refused: llmspell workflows are Lua tables (`Workflow.create{...}`), whose lua steps
-        and conditions are functions that YAML cannot hold."""
-        raise ValidationError(
-            "Workflow.from_yaml is not supported: llmspell workflows are written as Lua tables "
-            "(Workflow.create{name, type, steps}), since their lua steps and conditions are "
-            "functions YAML cannot hold"
-        )
+        """A workflow from YAML text holding what `Workflow.create` takes: `name`, `type`,
+        `steps` (each `{id, tool|agent, params?, prompt?}`, `{id, action}` or llmspell's form)
+        and the kind's options. Lua steps and conditions are functions, which YAML cannot
+        hold: write those workflows as tables. YAML aliases are refused (they can expand
+        without bound)."""
+        text = require_str("Workflow.from_yaml", "yaml_string", yaml_string)
+        self._ctx.infrastructure.limits.check_size("the YAML text", len(text.encode()))
+        return self.create(_yaml_workflow("Workflow.from_yaml", text))
 
     def from_file(self, filepath: Any) -> WorkflowObject:
-        """Refused, as `Workflow.from_yaml`: write the workflow as a Lua table in a module
-        and `require` it."""
-        raise ValidationError(
-            "Workflow.from_file is not supported: llmspell workflows are written as Lua tables "
-            "(Workflow.create{name, type, steps}); keep one in a Lua module and require it"
+        """`Workflow.from_yaml` of a YAML file, which must lie under `tools.allowed_paths`
+        (symbolic links and `..` resolved)."""
+        from llmspell.runtime.tools.paths import resolve_allowed_path
+
+        path = resolve_allowed_path(
+            require_str("Workflow.from_file", "filepath", filepath),
+            self._ctx.config.tools.allowed_paths,
         )
+        try:
+            size = path.stat().st_size
+            self._ctx.infrastructure.limits.check_size(f"the file {str(path)!r}", size)
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"Workflow.from_file: cannot read {str(path)!r}: {exc}") from None
+        return self.create(_yaml_workflow("Workflow.from_file", text))
 
     def list(self) -> list[dict[str, Any]]:
         """The workflows made or saved in this runtime, by name: `{name, type, description,
@@ -223,6 +233,28 @@ class WorkflowApi(ApiNamespace):
     def _register(self, workflow: WorkflowObject) -> WorkflowObject:
         self._workflows[workflow.definition.name] = workflow
         return workflow
+
+
+def _yaml_workflow(fn: str, text: str) -> dict[str, Any]:
+    """The table a workflow's YAML text describes; ValidationError naming `fn` when it is not
+    YAML, holds an alias, or is not a mapping."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("aliases (*name) are not accepted")
+            return super().compose_node(parent, index)
+
+    try:
+        data = yaml.load(text, Loader=NoAliases)  # a SafeLoader: plain data only
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"{fn}: not a workflow's YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValidationError(
+            f"{fn}: the YAML must be a mapping with name, type and steps, got {type_name(data)}"
+        )
+    return data
 
 
 def _record(execution: WorkflowExecution) -> dict[str, Any]:

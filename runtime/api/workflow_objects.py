@@ -353,8 +353,16 @@ def _action_step(fn: str, name: Any, action: Any) -> dict[str, Any]:
 def reference_step(step: Any) -> Any:
     """A step as `{id, action={tool=name, params?}|{agent=name, prompt?}}` (the reference's
     form) as llmspell's `{name, tool, input}` / `{name, agent, prompt}`; others unchanged."""
-    if not isinstance(step, dict) or "action" not in step:
+    if not isinstance(step, dict):
         return step
+    if "action" not in step:
+        if "id" not in step or "name" in step or not ({"tool", "agent"} & set(step)):
+            return step
+        # the YAML form: {id, tool|agent, params?, prompt?}
+        step = {
+            "id": step["id"],
+            "action": {k: v for k, v in step.items() if k != "id"},
+        }
     out = {k: v for k, v in step.items() if k not in ("id", "action")}
     if "id" in step:
         out["name"] = step["id"]

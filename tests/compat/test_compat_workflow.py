@@ -5,10 +5,13 @@ error that says why) and returns the documented fields; see docs/reference/compa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from compat_helpers import run
 
-from llmspell.runtime import ScriptError, ScriptRuntime
+from llmspell.runtime import ScriptError, ScriptRuntime, load_config
+from llmspell.runtime.config import with_overrides
 
 # --- Workflow Result Structure -----------------------------------------------------------------
 
@@ -130,14 +133,80 @@ def test_create_refuses_an_unknown_type_by_name(lua: ScriptRuntime) -> None:
         run(lua, 'return Workflow.create({name = "x", type = "dag", steps = {}})')
 
 
-def test_from_yaml_and_from_file_are_refused_with_the_reason(lua: ScriptRuntime) -> None:
-    with pytest.raises(ScriptError, match=r"from_yaml is not supported: .*Lua tables"):
-        run(lua, 'return Workflow.from_yaml("name: my-workflow\\ntype: sequential\\n")')
-    with pytest.raises(ScriptError, match=r"from_file is not supported: .*Lua tables"):
-        run(lua, 'return Workflow.from_file("workflows/pipeline.yaml")')
+APPENDIX_YAML = """
+local yaml = [[
+name: my-workflow
+type: sequential
+steps:
+  - id: fetch
+    tool: web-fetch
+  - id: process
+    agent: processor
+]]
+local workflow = Workflow.from_yaml(yaml)
+"""
 
 
-# --- Workflow Management -----------------------------------------------------------------------
+def test_from_yaml_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
+    out = run(
+        lua, APPENDIX_YAML + "return {tostring(workflow), Workflow.get('my-workflow') ~= nil}"
+    )
+    assert out == ["<Workflow my-workflow (sequential)>", True]
+
+
+def test_a_workflow_from_yaml_runs_its_tool_steps(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local w = Workflow.from_yaml([[
+name: sums
+type: sequential
+steps:
+  - id: add
+    tool: calculator
+    params: {input: "{{input.expr}}"}
+  - id: twice
+    tool: calculator
+    params: {input: "{{step.add.result}} * 2"}
+]])
+        return w:execute({expr = "20 + 1"}).outputs.twice.result
+        """,
+    )
+    assert out == 42
+
+
+def test_from_yaml_refuses_aliases_and_what_is_not_a_workflow(lua: ScriptRuntime) -> None:
+    bomb = "a: &a [x, x]\\nb: &b [*a, *a]\\nc: [*b, *b]\\n"
+    with pytest.raises(ScriptError, match=r"Workflow.from_yaml: not a workflow's YAML: .*aliases"):
+        run(lua, f'return Workflow.from_yaml("{bomb}")')
+    with pytest.raises(ScriptError, match=r"the YAML must be a mapping .*, got list"):
+        run(lua, 'return Workflow.from_yaml("- a\\n- b\\n")')
+    with pytest.raises(ScriptError, match=r"Workflow.from_yaml: not a workflow's YAML"):
+        run(lua, 'return Workflow.from_yaml("name: [unclosed")')
+
+
+def test_from_file_reads_a_yaml_file_under_the_allowed_paths(
+    isolated_env: Path, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "allowed"
+    (allowed / "workflows").mkdir(parents=True)
+    (allowed / "workflows" / "pipeline.yaml").write_text(
+        "name: pipeline\nsteps:\n  - id: one\n    tool: calculator\n"
+        "    params: {input: '6 * 7'}\n"
+    )
+    (tmp_path / "outside.yaml").write_text("name: outside\nsteps: []\n")
+    config = with_overrides(
+        load_config(profile="memory", env={}).config, {"tools.allowed_paths": [str(allowed)]}
+    )
+    rt = ScriptRuntime.with_engine(config, "lua")
+    try:
+        path = allowed / "workflows" / "pipeline.yaml"
+        out = run(rt, f'return Workflow.from_file("{path}"):execute({{}}).outputs.one.result')
+        assert out == 42
+        with pytest.raises(ScriptError, match=r"from_file: path .* is outside tools\.allowed_paths"):
+            run(rt, f'return Workflow.from_file("{tmp_path / "outside.yaml"}")')
+    finally:
+        rt.close()
 
 
 def test_list_get_save_delete_as_the_appendix_writes_them(lua: ScriptRuntime) -> None:
