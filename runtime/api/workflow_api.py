@@ -197,12 +197,18 @@ class WorkflowApi(ApiNamespace):
         return list(KINDS)
 
     def setDefaultErrorHandler(self, handler: Any) -> None:
-        """Refused: llmspell handles a failed step per workflow, by its `error_strategy`."""
-        raise ValidationError(
-            "Workflow.setDefaultErrorHandler is not supported: each workflow says how a failed "
-            'step is handled, error_strategy = "fail_fast", "continue", "retry" or '
-            '{type="retry", max_attempts, backoff_ms}; a hook on WorkflowError sees failures'
-        )
+        """`fn(error, context)` decides about a failed step of every workflow of this runtime
+        that has no `error_strategy` of its own: it returns `"retry"` (the step runs again,
+        up to 3 attempts), `"skip"` (the run goes on; the step stays failed) or `"fail"` (the
+        run stops, as by default). `error` is `{message, step, attempt, iteration}`,
+        `context` `{workflow, execution_id, input}`. Another return value, or an error in
+        `fn`, counts as "fail" and is added to the step's error. nil removes it."""
+        if handler is not None and not callable(handler):
+            raise ValidationError(
+                "Workflow.setDefaultErrorHandler: handler must be a function or nil, "
+                f"got {type_name(handler)}"
+            )
+        workflow_manager(self._ctx).default_error_handler = handler
 
     def enableDebug(self) -> None:
         """Turn on the debug flag `Workflow.isDebugEnabled` reports. Runs are recorded step by

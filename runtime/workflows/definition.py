@@ -36,6 +36,7 @@ class ErrorStrategy:
     kind: str = "fail_fast"
     max_attempts: int = 1
     backoff_ms: float = 0.0
+    given: bool = True  # False: the default, which Workflow.setDefaultErrorHandler may decide
 
     def delay_s(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (2, 3, ...)."""
@@ -244,7 +245,9 @@ _TYPE_KEYS = {"tool": "tool", "agent": "agent", "workflow": "workflow", "lua": "
 def parse_error_strategy(value: Any) -> ErrorStrategy:
     """`"fail_fast"` (default), `"continue"`, `"retry"` (3 attempts, 100 ms backoff) or
     `{type = "retry", max_attempts = n, backoff_ms = ms}`."""
-    if value is None or value == "fail_fast":
+    if value is None:
+        return ErrorStrategy(given=False)
+    if value == "fail_fast":
         return ErrorStrategy()
     if value == "continue":
         return ErrorStrategy("continue")

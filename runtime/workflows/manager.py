@@ -38,6 +38,7 @@ class WorkflowManager:
         agents: Callable[[], AgentRegistry],
     ) -> None:
         self._store = store  # opens storage on first use
+        self.default_error_handler: Callable[..., Any] | None = None  # setDefaultErrorHandler
         self._tools = tools
         self._hooks = hooks
         self._agents = agents
@@ -59,7 +60,12 @@ class WorkflowManager:
         self, stop_requested: Callable[[], bool], progress: Progress | None
     ) -> RunServices:
         services = RunServices(
-            self._store(), self._tools(), self._hooks(), stop_requested, self._agents
+            self._store(),
+            self._tools(),
+            self._hooks(),
+            stop_requested,
+            self._agents,
+            error_handler=self.default_error_handler,
         )
         return services if progress is None else replace(services, progress=progress)
 

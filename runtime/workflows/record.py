@@ -35,6 +35,7 @@ class Attempt:
     output: Any = None
     error: str | None = None
     ended: float = 0.0
+    skipped: bool = False  # failed, and the default error handler said to go on
 
     @property
     def ok(self) -> bool:
@@ -199,7 +200,15 @@ class RunRecord:
             return None
         if strategy == "first":
             return succeeded[0]
-        texts = [json.dumps(output, sort_keys=True, default=str) for output in succeeded]
+        # a step's output also holds its own timings: branches agree on their results
+        texts = [
+            json.dumps(
+                output.get("result") if isinstance(output, dict) else output,
+                sort_keys=True,
+                default=str,
+            )
+            for output in succeeded
+        ]
         best = max(range(len(texts)), key=lambda i: (texts.count(texts[i]), -i))
         return succeeded[best]
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from llmspell.storage.components.workflow_state import WorkflowStep
 
 POLL_S = 0.05  # how often a waiting run looks for a stop request
+HANDLER_ATTEMPTS = 3  # attempts at a step while the default error handler says "retry"
+HANDLER_DECISIONS = ("retry", "skip", "fail")
 
 
 class WorkflowInterrupted(DomainError):
@@ -145,7 +147,11 @@ class WorkflowRun:
             attempt = self._with_retries(step, input_, outputs, iteration)
             if attempt.output is not None or attempt.ok:
                 outputs[step.name] = attempt.output
-            if not attempt.ok and self.definition.error_strategy.kind != "continue":
+            if (
+                not attempt.ok
+                and not attempt.skipped
+                and self.definition.error_strategy.kind != "continue"
+            ):
                 return
 
     def _with_retries(
@@ -158,11 +164,18 @@ class WorkflowRun:
             if attempt.ok:
                 self.steps.work(attempt)
             self._complete(attempt)
-            if attempt.ok or strategy.kind != "retry" or number >= strategy.max_attempts:
-                self._settle(attempt)
-                return attempt
-            number += 1
-            self._sleep(strategy.delay_s(number))
+            if not attempt.ok and strategy.kind == "retry" and number < strategy.max_attempts:
+                number += 1
+                self._sleep(strategy.delay_s(number))
+                continue
+            if not attempt.ok:
+                decision = self._handler_decision(attempt)
+                if decision == "retry" and number < HANDLER_ATTEMPTS:
+                    number += 1
+                    continue
+                attempt.skipped = decision == "skip"
+            self._settle(attempt)
+            return attempt
 
     def _parallel(self, steps: tuple[Step, ...], input_: Any, outputs: dict[str, Any]) -> None:
         strategy = self.definition.error_strategy
@@ -189,6 +202,12 @@ class WorkflowRun:
                 ready = time.monotonic() + strategy.delay_s(attempt.number + 1)
                 delayed.append((ready, attempt.step, attempt.number + 1))
                 return
+            if not attempt.ok:
+                decision = self._handler_decision(attempt)
+                if decision == "retry" and attempt.number < HANDLER_ATTEMPTS:
+                    pending.appendleft((attempt.step, attempt.number + 1))
+                    return
+                attempt.skipped = decision == "skip"
             self._settle(attempt)
             if attempt.output is not None or attempt.ok:
                 outputs[attempt.step.name] = attempt.output
@@ -200,7 +219,7 @@ class WorkflowRun:
                 for entry in [d for d in delayed if d[0] <= now]:
                     delayed.remove(entry)
                     pending.appendleft((entry[1], entry[2]))
-                stop_starting = bool(self.record.failures) and strategy.kind != "continue"
+                stop_starting = self._failed_hard(0)
                 while pending and len(in_flight) < limit and not stop_starting:
                     step, number = pending.popleft()
                     attempt = self._start(step, input_, outputs, 0, number)
@@ -221,7 +240,7 @@ class WorkflowRun:
                         self.steps.work(attempt)
                     self._complete(attempt)
                     settle(attempt)
-                    stop_starting = bool(self.record.failures) and strategy.kind != "continue"
+                    stop_starting = self._failed_hard(0)
                 if stop_starting and not in_flight:
                     pending.clear()
                     delayed.clear()
@@ -311,7 +330,7 @@ class WorkflowRun:
             previous = iteration_outputs
             if loop.update is not None and len(self.record.failures) == failures:
                 context = self._updated(loop.update, context, iteration_outputs, index)
-            if len(self.record.failures) > failures and wf.error_strategy.kind != "continue":
+            if self._failed_hard(failures):
                 return
 
     def _updated(
@@ -339,6 +358,46 @@ class WorkflowRun:
         if not isinstance(changed, dict):
             changed = {}  # an update that emptied the table
         return changed
+
+    def _failed_hard(self, since: int) -> bool:
+        """Whether a step failed (of the failures after the first `since`) in a way that stops
+        the run: its strategy is not `continue`, and the default error handler did not skip it."""
+        if self.definition.error_strategy.kind == "continue":
+            return False
+        return any(not a.skipped for a in self.record.failures[since:])
+
+    def _handler_decision(self, attempt: Attempt) -> str | None:
+        """What Workflow.setDefaultErrorHandler's function says of a failed attempt ("retry",
+        "skip" or "fail"), for a workflow without an error_strategy of its own; None when
+        there is no such function or the workflow has its own strategy."""
+        handler = self.services.error_handler
+        if handler is None or self.definition.error_strategy.given:
+            return None
+        error = {
+            "message": attempt.error,
+            "step": attempt.step.name,
+            "attempt": attempt.number,
+            "iteration": attempt.iteration,
+        }
+        context = {
+            "workflow": self.definition.name,
+            "execution_id": self.execution_id,
+            "input": self.input,
+        }
+        try:
+            decision = handler(error, context)
+        except ScriptStopping:
+            raise
+        except Exception as exc:
+            attempt.error = f"{attempt.error} (and the default error handler failed: {exc})"
+            return "fail"
+        if decision not in HANDLER_DECISIONS:
+            attempt.error = (
+                f"{attempt.error} (the default error handler returned {decision!r}; "
+                f"allowed: {', '.join(HANDLER_DECISIONS)})"
+            )
+            return "fail"
+        return str(decision)
 
     def _iteration_done(self, index: int) -> bool:
         return all(

@@ -35,6 +35,9 @@ class RunServices:
     agents: Callable[[], AgentRegistry]
     # progress(running step or None, steps finished so far): after each step starts and ends
     progress: Callable[[str | None, int], None] = lambda running, finished: None
+    # Workflow.setDefaultErrorHandler's fn(error, context) -> "retry" | "skip" | "fail", asked
+    # about a failed step of a workflow without an error_strategy of its own
+    error_handler: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
 
 
 @dataclass

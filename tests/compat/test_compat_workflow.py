@@ -191,8 +191,7 @@ def test_from_file_reads_a_yaml_file_under_the_allowed_paths(
     allowed = tmp_path / "allowed"
     (allowed / "workflows").mkdir(parents=True)
     (allowed / "workflows" / "pipeline.yaml").write_text(
-        "name: pipeline\nsteps:\n  - id: one\n    tool: calculator\n"
-        "    params: {input: '6 * 7'}\n"
+        "name: pipeline\nsteps:\n  - id: one\n    tool: calculator\n    params: {input: '6 * 7'}\n"
     )
     (tmp_path / "outside.yaml").write_text("name: outside\nsteps: []\n")
     config = with_overrides(
@@ -203,7 +202,9 @@ def test_from_file_reads_a_yaml_file_under_the_allowed_paths(
         path = allowed / "workflows" / "pipeline.yaml"
         out = run(rt, f'return Workflow.from_file("{path}"):execute({{}}).outputs.one.result')
         assert out == 42
-        with pytest.raises(ScriptError, match=r"from_file: path .* is outside tools\.allowed_paths"):
+        with pytest.raises(
+            ScriptError, match=r"from_file: path .* is outside tools\.allowed_paths"
+        ):
             run(rt, f'return Workflow.from_file("{tmp_path / "outside.yaml"}")')
     finally:
         rt.close()
@@ -319,18 +320,90 @@ def test_debug_flag_as_the_appendix_writes_it(lua: ScriptRuntime) -> None:
     assert out == [False, True]
 
 
-def test_set_default_error_handler_is_refused_with_the_reason(lua: ScriptRuntime) -> None:
-    with pytest.raises(
-        ScriptError, match=r"setDefaultErrorHandler is not supported: .*error_strategy"
-    ):
-        run(
-            lua,
-            """
-            Workflow.setDefaultErrorHandler(function(error, context)
-                return "retry"
-            end)
-            """,
-        )
+HANDLED = """
+local calls = 0
+local function flaky()
+    calls = calls + 1
+    if calls < 3 then error("not yet") end
+    return "done after " .. calls
+end
+local function make(name, strategy)
+    return Workflow.sequential{name = name, error_strategy = strategy, steps = {
+        {name = "flaky", type = "lua", fn = flaky},
+        {name = "after", type = "lua", fn = function() return "after ran" end},
+    }}
+end
+"""
+
+
+def test_the_default_error_handler_as_the_appendix_writes_it_retries(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        HANDLED
+        + """
+        local seen = {}
+        Workflow.setDefaultErrorHandler(function(error, context)
+            print("Workflow error:", error.message)
+            table.insert(seen, {error.step, error.attempt, context.workflow})
+            return "retry"  -- or "skip", "fail"
+        end)
+        local r = make("retried"):execute({})
+        return {r.success, r.outputs.flaky.result, r.steps[1].attempts, seen}
+        """,
+    )
+    success, result, attempts, seen = out
+    assert success is True and result == "done after 3" and attempts == 3
+    assert seen == [["flaky", 1, "retried"], ["flaky", 2, "retried"]]
+
+
+def test_the_default_error_handler_skips_and_fails(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        HANDLED
+        + """
+        Workflow.setDefaultErrorHandler(function() return "skip" end)
+        local skipped = make("skipped"):execute({})
+        calls = 0
+        Workflow.setDefaultErrorHandler(function() return "fail" end)
+        local failed = make("failed"):execute({})
+        return {skipped.outputs.after and skipped.outputs.after.result, skipped.success,
+                failed.outputs.after == nil, failed.success}
+        """,
+    )
+    assert out == ["after ran", False, True, False]
+
+
+def test_a_workflow_with_its_own_error_strategy_is_not_asked_about(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        HANDLED
+        + """
+        local asked = 0
+        Workflow.setDefaultErrorHandler(function() asked = asked + 1 return "retry" end)
+        local r = make("own", "fail_fast"):execute({})
+        Workflow.setDefaultErrorHandler(nil)
+        calls = 0
+        local plain = make("plain"):execute({})
+        return {r.success, asked, plain.success}
+        """,
+    )
+    assert out == [False, 0, False]
+
+
+def test_a_handler_answer_outside_retry_skip_fail_fails_the_step_saying_so(
+    lua: ScriptRuntime,
+) -> None:
+    out = run(
+        lua,
+        HANDLED
+        + """
+        Workflow.setDefaultErrorHandler(function() return "later" end)
+        return make("odd"):execute({}).error
+        """,
+    )
+    assert "returned 'later'; allowed: retry, skip, fail" in out
+    with pytest.raises(ScriptError, match=r"handler must be a function or nil, got string"):
+        run(lua, 'Workflow.setDefaultErrorHandler("retry")')
 
 
 # --- Workflow Builders -------------------------------------------------------------------------
