@@ -8,7 +8,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +66,7 @@ class LuaEngine:
             max_memory=lua_cfg.max_memory_mb * 1024 * 1024,
             attribute_filter=_deny_attribute_access,
         )
-        package = resources.files("llmspell.runtime.engines.lua")
+        package = Path(__file__).parent  # bounded.lua and prelude.lua (see stdlib_docs.DOCS)
         host = self._lua.table_from(
             {
                 b"check": self.limits.check,

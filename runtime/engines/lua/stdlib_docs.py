@@ -5,7 +5,7 @@ described: the sandbox removes some functions."""
 from __future__ import annotations
 
 import re
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import lupa.lua54 as lupa
@@ -41,9 +41,9 @@ def _parse(text: str) -> dict[str, tuple[str, str]]:
     return entries
 
 
-DOCS = _parse(
-    resources.files("llmspell.runtime.engines.lua").joinpath("stdlib.txt").read_text("utf-8")
-)
+# beside this module (package data; not importlib.resources, whose zip support costs every
+# start ~2 ms of imports for a package that is never zipped)
+DOCS = _parse(Path(__file__).with_name("stdlib.txt").read_text("utf-8"))
 
 
 class StdlibDocs:
