@@ -42,15 +42,20 @@ class ToolApi(ApiNamespace):
         running returns `success=false` with `error`. BeforeToolExecution hooks may change
         the parameters or cancel the call (it then raises "cancelled by hook: <reason>");
         AfterToolExecution hooks may change the result; ToolError hooks see failures.
-        `options` (the reference's `{timeout, retry, cache}`) is refused: the script's time
-        limit bounds every call."""
-        if options is not None:
-            raise ValidationError(
-                f"Tool.execute: options ({type_name(options)}) are not supported: calls are "
-                "bounded by the script's time limit (engines.lua.timeout_s), never retried or "
-                "cached; call Tool.execute(name, params)"
-            )
-        return self._tools.execute(require_str("Tool.execute", "name", name), params)
+        `options` (the reference's configuration table): `timeout` (milliseconds, for a
+        built-in tool: past it the call fails saying so), `retry` (up to 10 more runs while
+        it fails; `metadata.attempts` counts them), `cache` (true: an identical earlier
+        successful call's result is returned again, marked `metadata.cached`)."""
+        from llmspell.runtime.tools import call_options
+
+        name = require_str("Tool.execute", "name", name)
+        if options is None:
+            return self._tools.execute(name, params)
+        chosen = call_options.CallOptions.parse("Tool.execute", options)
+        cache = self.__dict__.setdefault("_result_cache", call_options.ResultCache())
+        return call_options.execute(
+            self._tools, name, params, chosen, cache, self._ctx.stop_requested
+        )
 
     def batch(self, calls: Any) -> builtins.list[dict[str, Any]]:
         """Run `{ {name=..., params=...}, ... }` one after another; their results in order."""

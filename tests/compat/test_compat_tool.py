@@ -5,6 +5,8 @@ run with its parameter names, the others fail saying why. See docs/reference/com
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from compat_helpers import run
 
 from llmspell.runtime import ScriptError, ScriptRuntime, load_config
 from llmspell.runtime.config import with_overrides
+from llmspell.runtime.tools import Tool, ToolRegistry
 
 APPENDIX_FUNCTIONS = [
     "list", "execute", "get", "discover", "get_info", "get_schema", "exists", "categories",
@@ -203,9 +206,48 @@ def test_batch_runs_calls_in_order(lua: ScriptRuntime) -> None:
     assert results[0]["result"] == 4 and len(results[1]["uuid"]) == 36
 
 
-def test_execute_options_are_refused_with_the_reason(lua: ScriptRuntime) -> None:
-    with pytest.raises(ScriptError, match=r"Tool.execute: options \(table\) are not supported"):
-        run(lua, 'return Tool.execute("calculator", {input = "1"}, {timeout = 5000})')
+def test_the_configuration_table_pattern_retries_and_caches(lua: ScriptRuntime) -> None:
+    out = run(
+        lua,
+        """
+        local first = Tool.execute("calculator", {input = "6 * 7"},
+            {timeout = 5000, retry = 3, cache = true})
+        local again = Tool.execute("calculator", {input = "6 * 7"}, {cache = true})
+        local failing = Tool.execute("calculator", {input = "6 +* 7"}, {retry = 2})
+        return {first.result, first.metadata.attempts, again.result, again.metadata.cached,
+                failing.success, failing.metadata.attempts}
+        """,
+    )
+    assert out == [42, 1, 42, True, False, 3]
+
+
+def test_a_built_in_tool_past_its_call_timeout_fails_saying_so(lua: ScriptRuntime) -> None:
+    lua.infrastructure.get(ToolRegistry).add(
+        Tool(
+            name="slow-sleeper",
+            description="sleeps",
+            category="test",
+            schema={"type": "object"},
+            run=lambda params: time.sleep(2) or "woke",
+            builtin=False,
+        )
+    )
+    out = run(lua, 'local r = Tool.execute("slow-sleeper", {}, {timeout = 100}) return r')
+    assert out["success"] is False and out["error"] == "timed out after 100 ms"
+
+
+def test_call_options_are_checked(lua: ScriptRuntime) -> None:
+    for options, message in [
+        ("{timeout = 0}", "timeout must be milliseconds >= 1, got 0"),
+        ("{retry = 11}", "retry must be an integer from 0 to 10, got 11"),
+        ('{cache = "yes"}', "cache must be true or false, got 'yes'"),
+        ("{ttl = 5}", "unknown option 'ttl'; options: timeout, retry, cache"),
+    ]:
+        with pytest.raises(ScriptError, match=rf"Tool\.execute: {re.escape(message)}"):
+            run(lua, f'return Tool.execute("calculator", {{input = "1"}}, {options})')
+    run(lua, 'Tool.register{name = "luafn", description = "d", fn = function() return 1 end}')
+    with pytest.raises(ScriptError, match=r"timeout applies to built-in tools; 'luafn'"):
+        run(lua, 'return Tool.execute("luafn", {}, {timeout = 100})')
 
 
 # --- the reference's tools ---------------------------------------------------------------------
