@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, NotFound, kind_of
-from llmspell.runtime.session_data import owns_session_data
 from llmspell.runtime.sessions import (
     MAX_TAG,
     SessionManager,
@@ -21,6 +20,7 @@ from llmspell.runtime.sessions import (
     check_text,
     require_text,
 )
+from llmspell.runtime.sessions.data import owns_session_data
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.values import MAX_INTEGER, shown
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, kind_of
 from llmspell.runtime.hooks import HookRegistry
-from llmspell.runtime.session_data import owns_session_data
+from llmspell.runtime.sessions.data import owns_session_data
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure

@@ -17,7 +17,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
-from llmspell.runtime.session_vectors import SessionVectors  # noqa: F401 - joins the cascade
+from llmspell.runtime.sessions.vectors import SessionVectors  # noqa: F401 - joins the cascade
 from llmspell.runtime.times import format_optional_time, format_time, parse_time
 
 if TYPE_CHECKING:

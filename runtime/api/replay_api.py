@@ -20,8 +20,8 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.api.session_api import modifications_of, replay_summary
-from llmspell.runtime.session_replay import REPLAY_MODES
 from llmspell.runtime.sessions import SessionManager
+from llmspell.runtime.sessions.replay import REPLAY_MODES
 
 MODES = {mode: mode for mode in REPLAY_MODES}
 # second minute hour day-of-month month day-of-week (the reference's six-field form), or five

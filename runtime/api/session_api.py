@@ -23,8 +23,8 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import html_table, register_renderer
-from llmspell.runtime.session_replay import Modification
 from llmspell.runtime.sessions import UNSET, SessionInfo, SessionManager, check_tags
+from llmspell.runtime.sessions.replay import Modification
 from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time
 

@@ -14,7 +14,7 @@ from llmspell.runtime.memory.consolidation import Consolidation, ConsolidationRe
 from llmspell.runtime.memory.episodic import EpisodicMemory, check_session_id
 from llmspell.runtime.memory.procedural import ProceduralMemory
 from llmspell.runtime.memory.semantic import SemanticMemory
-from llmspell.runtime.session_vectors import SessionVectors
+from llmspell.runtime.sessions.vectors import SessionVectors
 
 if TYPE_CHECKING:
     from llmspell.runtime.embeddings import Embedder

@@ -191,7 +191,7 @@ def test_the_session_cascade_works_with_memory_disabled(memory: MemoryManager, i
     from llmspell.runtime.config import load_config, with_overrides
     from llmspell.runtime.errors import Disabled
     from llmspell.runtime.infrastructure import Infrastructure
-    from llmspell.runtime.session_vectors import SessionVectors
+    from llmspell.runtime.sessions.vectors import SessionVectors
 
     memory.episodic.add("s", "user", "written while memory was on")
     config = with_overrides(load_config(profile="memory", env={}).config, {"memory.enabled": False})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmspell.runtime.session_data import owns_session_data
+from llmspell.runtime.sessions.data import owns_session_data
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure

@@ -3,7 +3,7 @@ session.
 
 Statuses move only along `TRANSITIONS`; a change is written conditionally on the status it was
 read with, so two processes cannot both apply one. Deleting a session first asks every
-declared session-data owner (`llmspell.runtime.session_data`) to delete what it keeps for it,
+declared session-data owner (`llmspell.runtime.sessions.data`) to delete what it keeps for it,
 then removes the record — a failure half-way leaves the session there to delete again.
 
 Hooks: `SessionStart` runs when a session is created and `SessionEnd` when it ends (complete or
@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime import session_replay
 from llmspell.runtime.errors import InvalidArgument, InvalidState, NotFound, kind_of
 from llmspell.runtime.hooks import HookRegistry
-from llmspell.runtime.session_data import session_data_owners
+from llmspell.runtime.sessions import replay as session_replay
+from llmspell.runtime.sessions.data import session_data_owners
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -272,7 +272,7 @@ class SessionManager:
         timeout_s: float | None = None,
         modifications: tuple[session_replay.Modification, ...] = (),
     ) -> session_replay.ReplaySummary:
-        """Replay the session's recorded hook executions (`llmspell.runtime.session_replay`)."""
+        """Replay the session's recorded hook executions (`llmspell.runtime.sessions.replay`)."""
         record = self.record(session_id)
         return session_replay.replay(
             self._hooks, record.id, mode, stop_on_error, compare_results, timeout_s, modifications
