@@ -6,6 +6,7 @@ versioned artifacts of each session that point at them.
 - `tables`: the SQLAlchemy tables;
 - `bodies`: where bytes live (chunk rows, written and read one chunk at a time);
 - `store`: `SqlArtifactStore`, the rules of storing, referencing, reading and deleting.
+- `integrity`: the check of reference counts and bodies (`check_integrity`).
 """
 
 from llmspell.storage.components.artifacts.content import (

@@ -152,3 +152,21 @@ class ArtifactStore(Protocol):
         """This tenant's hash mismatches, missing bodies, wrong reference counts and orphaned
         chunk rows."""
         ...
+
+
+def check_new_artifact(artifact: NewArtifact) -> None:
+    """ValueError naming the first field of `artifact` that cannot be stored."""
+    for name in ("session_id", "name", "type"):
+        value = getattr(artifact, name)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if artifact.mime_type is not None and (
+        not isinstance(artifact.mime_type, str) or not artifact.mime_type
+    ):
+        raise ValueError(f"mime_type must be a non-empty string, got {artifact.mime_type!r}")
+    if not all(isinstance(tag, str) and tag for tag in artifact.tags):
+        raise ValueError(f"tags must be non-empty strings, got {list(artifact.tags)!r}")
+    if not isinstance(artifact.metadata, dict):
+        raise ValueError(f"metadata must be a dict, got {type(artifact.metadata).__name__}")
+    for name in ("session_id", "name", "type", "mime_type", "tags", "metadata", "created_by"):
+        refuse_nul(name, getattr(artifact, name))

@@ -14,7 +14,6 @@ import builtins
 import hashlib
 import io
 import json
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +30,7 @@ from sqlalchemy import (
     update,
 )
 
-from llmspell.storage.components.artifacts.bodies import Bodies, MissingBody
+from llmspell.storage.components.artifacts.bodies import Bodies
 from llmspell.storage.components.artifacts.content import (
     Content,
     ContentLike,
@@ -40,13 +39,14 @@ from llmspell.storage.components.artifacts.content import (
     as_content,
     digest,
 )
+from llmspell.storage.components.artifacts.integrity import IntegrityCheck
 from llmspell.storage.components.artifacts.model import (
     ArtifactQuery,
     ArtifactRecord,
     ArtifactSettings,
-    ArtifactStore,
     IntegrityProblem,
     NewArtifact,
+    check_new_artifact,
 )
 from llmspell.storage.components.artifacts.tables import (
     artifact_content,
@@ -59,16 +59,6 @@ from llmspell.storage.glob import matches_glob
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
 from llmspell.storage.values import refuse_nul
-
-__all__ = [
-    "ArtifactQuery",
-    "ArtifactRecord",
-    "ArtifactSettings",
-    "ArtifactStore",
-    "IntegrityProblem",
-    "NewArtifact",
-    "SqlArtifactStore",
-]
 
 TEXT_MIME = "text/plain"
 BINARY_MIME = "application/octet-stream"
@@ -115,23 +105,6 @@ def _json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata cannot be stored as JSON: {exc}") from None
-
-
-def _check_new(artifact: NewArtifact) -> None:
-    for name in ("session_id", "name", "type"):
-        value = getattr(artifact, name)
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    if artifact.mime_type is not None and (
-        not isinstance(artifact.mime_type, str) or not artifact.mime_type
-    ):
-        raise ValueError(f"mime_type must be a non-empty string, got {artifact.mime_type!r}")
-    if not all(isinstance(tag, str) and tag for tag in artifact.tags):
-        raise ValueError(f"tags must be non-empty strings, got {list(artifact.tags)!r}")
-    if not isinstance(artifact.metadata, dict):
-        raise ValueError(f"metadata must be a dict, got {type(artifact.metadata).__name__}")
-    for name in ("session_id", "name", "type", "mime_type", "tags", "metadata", "created_by"):
-        refuse_nul(name, getattr(artifact, name))
 
 
 class SqlArtifactStore:
@@ -218,15 +191,12 @@ class SqlArtifactStore:
             .where(tenant.where(a), a.c.session_id.in_(bindparam("session_ids", expanding=True)))
             .group_by(a.c.session_id)
         )
-        self._contents = select(c.c.content_hash, c.c.size, c.c.ref_count).where(tenant.where(c))
-        self._references = (
-            select(a.c.content_hash, func.count()).where(tenant.where(a)).group_by(a.c.content_hash)
-        )
+        self._integrity = IntegrityCheck(tenant, self._bodies)
 
     # --- storing ----------------------------------------------------------------------------
 
     def store(self, artifact: NewArtifact, content: ContentLike) -> ArtifactRecord:
-        _check_new(artifact)
+        check_new_artifact(artifact)
         source = as_content(content)
         tags = list(dict.fromkeys(artifact.tags))
         metadata = _json(artifact.metadata)
@@ -471,60 +441,5 @@ class SqlArtifactStore:
     # --- integrity --------------------------------------------------------------------------
 
     def check_integrity(self) -> builtins.list[IntegrityProblem]:
-        problems: builtins.list[IntegrityProblem] = []
         with self._db.transaction() as conn:
-            references = Counter(
-                {content_hash: int(n) for content_hash, n in conn.execute(self._references)}
-            )
-            contents = conn.execute(self._contents).all()
-            for row in contents:
-                problems.extend(self._check_content(conn, row, references[row.content_hash]))
-            stored = {row.content_hash for row in contents}
-            for content_hash in sorted(set(references) - stored):
-                problems.append(
-                    IntegrityProblem(
-                        "missing_body",
-                        content_hash,
-                        f"{references[content_hash]} artifacts reference content that has no "
-                        "content row",
-                    )
-                )
-            for content_hash, rows in sorted(self._bodies.orphaned_chunks(conn).items()):
-                problems.append(
-                    IntegrityProblem(
-                        "orphaned_chunks", content_hash, f"{rows} chunk rows without a content row"
-                    )
-                )
-        return problems
-
-    def _check_content(
-        self, conn: Connection, row: Any, referenced: int
-    ) -> builtins.list[IntegrityProblem]:
-        found: builtins.list[IntegrityProblem] = []
-        if row.ref_count != referenced:
-            found.append(
-                IntegrityProblem(
-                    "ref_count",
-                    row.content_hash,
-                    f"reference count is {row.ref_count} but {referenced} artifacts reference it",
-                )
-            )
-        sha = hashlib.sha256()
-        size = 0
-        try:
-            for chunk in self._bodies.read(conn, row.content_hash, int(row.size)):
-                sha.update(chunk)
-                size += len(chunk)
-        except MissingBody as exc:
-            found.append(IntegrityProblem("missing_body", row.content_hash, str(exc)))
-            return found
-        if size != row.size or sha.hexdigest() != row.content_hash:
-            found.append(
-                IntegrityProblem(
-                    "hash_mismatch",
-                    row.content_hash,
-                    f"the body ({size} bytes) hashes to {sha.hexdigest()}, not to its content "
-                    f"hash ({row.size} bytes)",
-                )
-            )
-        return found
+            return self._integrity.problems(conn)
