@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ProducerStep
-from llmspell.runtime.code_hooks import execute_with_hooks
 from llmspell.runtime.config import LoadedConfig, describe_sources
 from llmspell.runtime.docs import DocIndex, help_target
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.errors import ScriptStopping
 from llmspell.runtime.hooks import HookCancelled, HookRegistry
+from llmspell.runtime.hooks.code import execute_with_hooks
 from llmspell.runtime.host_limits import MemoryLimit
 from llmspell.runtime.infrastructure import Infrastructure
 from llmspell.runtime.magics import CellMagic, Code, Magics, cell_parts

@@ -16,7 +16,7 @@ from typing import Any
 
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.errors import ScriptStopping
-from llmspell.runtime.hooks import HookCancelled, HookRegistry
+from llmspell.runtime.hooks.registry import HookCancelled, HookRegistry
 from llmspell.runtime.results import ScriptError
 
 COMPONENT = "runtime"
