@@ -311,7 +311,7 @@ class ScriptRuntime:
             self._running_thread = None
 
     def _run_cell(self, code: str, name: str, sink: OutputSink) -> tuple[bool, Any, dict[str, Any]]:
-        """Run a cell: plain code on the engine, a cell with magic lines (runtime/magics.py)
+        """Run a cell: plain code on the engine, a cell with magic lines (runtime/magics/)
         part by part."""
         self._magics.workspace.inputs.append(code)
         parts = cell_parts(code, self._magics.compiles)

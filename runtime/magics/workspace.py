@@ -1,5 +1,5 @@
 """The magics about what surrounds the code: `%run FILE`, `%load FILE`, `%history [N]`,
-`%env [NAME[=VALUE]]` and `%who_ls`. `runtime/magics.py` registers them next to its own.
+`%env [NAME[=VALUE]]` and `%who_ls`. `runtime/magics/commands.py` registers them next to its own.
 
 Files: a trusted engine reads any; in the sandbox only files under the working directory and
 `tools.allowed_paths` (the roots `require` searches). The environment: the sandbox shows only
