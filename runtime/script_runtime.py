@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from llmspell import __version__
 from llmspell.runtime.api import ApiContext, build_globals
 from llmspell.runtime.api.base import ProducerStep
+from llmspell.runtime.api.docs import DocIndex, help_target
 from llmspell.runtime.config import LoadedConfig, describe_sources
-from llmspell.runtime.docs import DocIndex, help_target
+from llmspell.runtime.display.widgets import WidgetHost
 from llmspell.runtime.engines.introspection import Introspection
 from llmspell.runtime.errors import ScriptStopping
 from llmspell.runtime.hooks import HookCancelled, HookRegistry
@@ -29,7 +30,6 @@ from llmspell.runtime.results import (
     OutputSink,
     ScriptError,
 )
-from llmspell.runtime.widgets import WidgetHost
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig

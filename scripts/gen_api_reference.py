@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmspell.runtime import ScriptRuntime, load_config
-from llmspell.runtime.docs import markdown_reference
+from llmspell.runtime.api.docs import markdown_reference
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "reference" / "lua-api.md"
 

@@ -21,9 +21,9 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.api.display_api import IMAGE_MIMES
-from llmspell.runtime.artifacts import ArtifactContent, ArtifactManager, check_sequence
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import SessionManager, check_tags
+from llmspell.runtime.sessions.artifacts import ArtifactContent, ArtifactManager, check_sequence
 from llmspell.runtime.times import format_time, parse_time
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from llmspell.storage.values import MAX_INTEGER, shown
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
+    from llmspell.runtime.display.widgets import WidgetHost
     from llmspell.runtime.infrastructure import Infrastructure
     from llmspell.runtime.results import OutputSink
-    from llmspell.runtime.widgets import WidgetHost
 
 
 class ApiError(Exception):
@@ -213,7 +213,7 @@ class ApiContext:
     # check on as a callable (a workflow between steps, Event.receive between short waits)
     stop_requested: Callable[[], bool] = field(default=lambda: False)
     # widgets' link to a Jupyter front end and their callbacks' way back into the script
-    # (runtime/widgets.py); None where no runtime made one (a bare ApiContext in tests)
+    # (runtime/display/widgets.py); None where no runtime made one (a bare ApiContext in tests)
     widgets: WidgetHost | None = None
 
     @property

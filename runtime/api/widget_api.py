@@ -16,7 +16,7 @@ from llmspell.runtime.api.base import (
     type_name,
 )
 from llmspell.runtime.display import register_renderer
-from llmspell.runtime.widgets import KINDS, WIDGET_VIEW_MIME, OutputWidgetSink, WidgetHost
+from llmspell.runtime.display.widgets import KINDS, WIDGET_VIEW_MIME, OutputWidgetSink, WidgetHost
 from llmspell.storage.values import shown
 
 CALLBACK_OPTIONS = frozenset({"output"})

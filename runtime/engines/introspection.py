@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from llmspell.runtime.api.base import ApiNamespace, ApiObject
-from llmspell.runtime.docs import DocEntry, DocIndex
+from llmspell.runtime.api.docs import DocEntry, DocIndex
 from llmspell.runtime.results import Completion
 
 

@@ -171,7 +171,7 @@ class ToolCall:
         }
         if self.error is not None:
             return {"success": False, "result": None, "error": self.error, "metadata": metadata}
-        from llmspell.runtime.value_text import text_of
+        from llmspell.runtime.display.text import text_of
 
         top = dict(self.value) if isinstance(self.value, dict) else {}
         top.update(self.fields)

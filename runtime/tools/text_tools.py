@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from llmspell.runtime.display.text import text_of
 from llmspell.runtime.tools.registry import Tool, ToolFailure
-from llmspell.runtime.value_text import text_of
 
 TEXT_OPERATIONS = (
     "uppercase",

@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from llmspell.runtime.display.text import text_of
 from llmspell.runtime.errors import InvalidArgument
-from llmspell.runtime.value_text import text_of
 
 PLACEHOLDER = re.compile(r"\{\{\s*((?:input|step)(?:\.[^{}\s]*)?)\s*\}\}")
 

@@ -360,7 +360,7 @@ def test_large_content_round_trips_through_lua(lua: ScriptRuntime) -> None:
 
 
 def test_python_callers_can_stream_an_artifact_to_a_file(py: ScriptRuntime) -> None:
-    from llmspell.runtime.artifacts import ArtifactManager
+    from llmspell.runtime.sessions.artifacts import ArtifactManager
 
     sid = session(py)
     py.execute(f"art = Artifact.store({sid!r}, 'user_input', 'b.bin', bytearray(b'\\x00' * 3000))")

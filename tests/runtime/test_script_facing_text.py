@@ -44,7 +44,7 @@ def test_help_lists_whole_first_sentences_wrapped_under_their_column(lua: Script
 
 
 def test_first_sentence_does_not_stop_at_e_g_or_a_dotted_name() -> None:
-    from llmspell.runtime.docs import first_sentence
+    from llmspell.runtime.api.docs import first_sentence
 
     assert first_sentence("Use `Agent.builder()`, e.g. for a\nmock. More here.") == (
         "Use `Agent.builder()`, e.g. for a mock."

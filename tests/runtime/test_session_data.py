@@ -9,8 +9,8 @@ import pytest
 from runtime_helpers import call, call_error
 
 from llmspell.runtime import ScriptRuntime
-from llmspell.runtime.artifacts import ArtifactManager
 from llmspell.runtime.sessions import data as session_data
+from llmspell.runtime.sessions.artifacts import ArtifactManager
 from llmspell.runtime.sessions.data import owns_session_data, session_data_owners
 from llmspell.runtime.sessions.vectors import SessionVectors
 from llmspell.runtime.state import StateManager
