@@ -262,13 +262,13 @@ class RagApi(ApiNamespace):
             fn, {k: v for k, v in opts.items() if k in SESSION_OPTIONS}
         )
         made = self._session_collection(fn, session_id, ttl_s, max_vectors)
-        self._rag.keep_session_collection(made["session_id"], persist)
+        self._rag.sessions.keep(made["session_id"], persist)
         return {**made, "persist": persist}
 
     def _session_collection(
         self, fn: str, session_id: str, ttl_s: float | None, max_vectors: int | None
     ) -> dict[str, Any]:
-        made = self._rag.create_session_collection(
+        made = self._rag.sessions.create(
             require_str(fn, "session_id", session_id), ttl_s, max_vectors
         )
         return {

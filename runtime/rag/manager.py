@@ -1,4 +1,6 @@
 """`RagManager`: documents in (chunked, embedded, stored per scope), relevant chunks out.
+(Over ~450 lines: ingest, search and deletes share the collection rules — ids, scopes, expiry,
+the size cap — that splitting them would scatter.)
 
 Chunks are vectors of their collection's namespace (see `scopes`): the document id is their
 document id; the document's metadata plus the chunk's place (`chunk_index`, `chunk_count`,
@@ -12,27 +14,35 @@ keyword rankings (or vector only), every score in [0, 1].
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import Disabled, InvalidArgument
 from llmspell.runtime.host_limits import UNLIMITED, HostLimits
 from llmspell.runtime.rag.chunking import Chunk, Chunker, check_window
+from llmspell.runtime.rag.collections import COLLECTION_KEY, SessionCollections, ttl_of
 from llmspell.runtime.rag.extract import extract, format_of
+from llmspell.runtime.rag.records import (
+    CHUNK_KEYS,
+    Document,
+    DocumentInfo,
+    IngestReport,
+    Progress,
+    RagHit,
+    SessionCollection,
+    chunk_id,
+    document_metadata,
+)
 from llmspell.runtime.rag.scopes import (
     GLOBAL_NAMESPACE,
     SESSION_SCOPE,
     Collection,
-    check_scope_id,
     collection,
     collection_of,
     namespace_prefix,
 )
 from llmspell.runtime.rag.temporal import document_times
-from llmspell.runtime.times import format_time, parse_time, ttl_seconds
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.components.vectors import NewVector, VectorFilter
 from llmspell.storage.values import refuse_nul
@@ -46,82 +56,10 @@ if TYPE_CHECKING:
     from llmspell.storage.components.kv import KVStore
     from llmspell.storage.components.vectors import VectorStore
 
-CHUNK_KEYS = ("chunk_index", "chunk_count", "chunk_start", "chunk_end", "chunk_tokens")
 MAX_DOCUMENT_ID_LEN = 256
 MAX_K = 1000
 # Chunks embedded and written per transaction during an ingest (progress is reported after each).
 WRITE_BATCH_CHUNKS = 256
-# Where a session collection's lifetime is kept: in the session's own State scope, so deleting
-# the Session deletes it with the rest of the session's state.
-COLLECTION_KEY = "rag.collection"
-_CHUNK_IDS = uuid.UUID("5b0f4d52-7a1e-4c55-9b0e-2f1c6a1b7e11")
-
-# progress(chunks_done, chunks_total): called after each batch of an ingest that needs more
-# than one batch (smaller ones finish before a progress display would help).
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Document:
-    """A document to ingest: its text, id (default: from its content) and metadata."""
-
-    content: str
-    id: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    documents_processed: int
-    chunks_created: int
-    vectors_created: int
-    total_tokens: int
-
-
-@dataclass(frozen=True)
-class RagHit:
-    """A chunk found by a search: `score` in [0, 1]; the raw signals beside it."""
-
-    id: str
-    document_id: str
-    content: str
-    score: float
-    metadata: dict[str, Any]
-    vector_score: float
-    keyword_score: float
-    created_at: datetime
-    scope: str | None
-    scope_id: str | None
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    document_id: str
-    chunks: int
-    metadata: dict[str, Any]
-    ingested_at: datetime
-    expires_at: datetime | None
-    scope: str | None
-    scope_id: str | None
-
-
-@dataclass(frozen=True)
-class SessionCollection:
-    session_id: str
-    ttl_s: float | None
-    expires_at: datetime | None
-    max_vectors: int | None = None
-    created: bool = True  # False: the collection was there and got these settings
-
-
-def chunk_id(namespace: str, document_id: str, index: int) -> str:
-    """The id of a document's `index`-th chunk in a namespace (stable across re-ingests)."""
-    return str(uuid.uuid5(_CHUNK_IDS, f"{namespace}\x00{document_id}\x00{index}"))
-
-
-def document_metadata(chunk_metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """A chunk's metadata without the chunk's own keys: the document's metadata."""
-    return {k: v for k, v in chunk_metadata.items() if k not in CHUNK_KEYS}
 
 
 class RagManager:
@@ -150,8 +88,7 @@ class RagManager:
         # RAG.configure's chunk window for this runtime (None: `[rag]`'s)
         self._chunk_size: int | None = None
         self._chunk_overlap: int | None = None
-        # session collections to delete when the runtime closes (configure_session persist=false)
-        self._transient: dict[str, tuple[VectorStore, KVStore]] = {}
+        self.sessions = SessionCollections(vectors, kv)
 
     @classmethod
     def from_infrastructure(cls, infra: Infrastructure) -> RagManager:
@@ -289,10 +226,10 @@ class RagManager:
 
     def _expiry(self, target: Collection, ttl_s: float | None) -> datetime | None:
         now = datetime.now(UTC)
-        own = None if ttl_s is None else now + timedelta(seconds=_ttl(ttl_s))
+        own = None if ttl_s is None else now + timedelta(seconds=ttl_of(ttl_s))
         if target.scope != SESSION_SCOPE or target.scope_id is None:
             return own
-        session = self.session_collection(target.scope_id)
+        session = self.sessions.get(target.scope_id)
         if session is None or session.expires_at is None:
             return own
         return session.expires_at if own is None else min(own, session.expires_at)
@@ -301,7 +238,7 @@ class RagManager:
         """Refuse an ingest that would take a session collection past its `max_vectors`."""
         if target.scope != SESSION_SCOPE or target.scope_id is None:
             return
-        session = self.session_collection(target.scope_id)
+        session = self.sessions.get(target.scope_id)
         if session is None or session.max_vectors is None:
             return
         kept = sum(
@@ -538,64 +475,8 @@ class RagManager:
             "collections": held,
         }
 
-    def create_session_collection(
-        self, session_id: str, ttl_s: float | None = None, max_vectors: int | None = None
-    ) -> SessionCollection:
-        """Give a session's collection a lifetime of `ttl_s` seconds from now (None: until the
-        session or the collection is deleted): its chunks, present and future, expire then.
-        `max_vectors` caps how many chunks it holds (an ingest past it is refused)."""
-        if not isinstance(session_id, str) or not session_id:
-            raise InvalidArgument("session_id must be a non-empty string")
-        if max_vectors is not None and (
-            isinstance(max_vectors, bool) or not isinstance(max_vectors, int) or max_vectors < 1
-        ):
-            raise InvalidArgument(f"max_vectors must be a positive integer, got {max_vectors!r}")
-        target = collection(SESSION_SCOPE, session_id)
-        assert target.scope_id is not None
-        existed = self.session_collection(target.scope_id) is not None or (
-            self._vectors().namespace(target.namespace) is not None
-        )
-        expires_at = None
-        if ttl_s is not None:
-            expires_at = datetime.now(UTC) + timedelta(seconds=_ttl(ttl_s))
-        record = {
-            "ttl_s": ttl_s,
-            "expires_at": None if expires_at is None else format_time(expires_at),
-            "created_at": format_time(datetime.now(UTC)),
-            "max_vectors": max_vectors,
-        }
-        self._kv().put(target.namespace, COLLECTION_KEY, record)
-        self._vectors().set_expiry(target.namespace, expires_at)
-        return SessionCollection(target.scope_id, ttl_s, expires_at, max_vectors, not existed)
-
-    def session_collection(self, session_id: str) -> SessionCollection | None:
-        """A session's live collection record (None when there is none or it expired)."""
-        scope_id = check_scope_id(SESSION_SCOPE, session_id)
-        record = self._kv().get(f"{SESSION_SCOPE}:{scope_id}", COLLECTION_KEY)
-        if not isinstance(record, dict):
-            return None
-        expires_at = record.get("expires_at")
-        moment = None if expires_at is None else parse_time("collection", "expires_at", expires_at)
-        if moment is not None and moment <= datetime.now(UTC):
-            return None
-        return SessionCollection(
-            scope_id, record.get("ttl_s"), moment, record.get("max_vectors"), created=False
-        )
-
-    def keep_session_collection(self, session_id: str, persist: bool) -> None:
-        """persist=False: delete the session's collection when this runtime closes."""
-        namespace = collection(SESSION_SCOPE, session_id).namespace
-        if persist:
-            self._transient.pop(namespace, None)
-        else:
-            self._transient[namespace] = (self._vectors(), self._kv())
-
     def close(self) -> None:
-        # the stores were taken while storage was open: at close it can no longer be opened
-        for namespace, (vectors, kv) in self._transient.items():
-            vectors.delete_namespace(namespace)
-            kv.delete(namespace, COLLECTION_KEY)
-        self._transient.clear()
+        self.sessions.close()
 
     def list_providers(self) -> list[dict[str, Any]]:
         """The embedding providers this runtime can use, and which one it uses."""
@@ -612,10 +493,6 @@ class RagManager:
             row["active"] = row["name"] == active
             row["model"] = self.embedder.model if row["active"] else None
         return rows
-
-
-def _ttl(ttl_s: Any) -> float:
-    return ttl_seconds("ttl_s", ttl_s, zero_is_never=False)
 
 
 __all__ = [
