@@ -30,7 +30,15 @@ if TYPE_CHECKING:
 TARGET_OPTIONS = frozenset({"scope", "scope_id", "collection", "tenant_id"})
 INGEST_OPTIONS = TARGET_OPTIONS | {"chunk_size", "chunk_overlap", "ttl_s"}
 FILE_OPTIONS = INGEST_OPTIONS | {"id", "metadata", "format"}
-SEARCH_OPTIONS = TARGET_OPTIONS | {"k", "top_k", "limit", "threshold", "filters", "hybrid"}
+SEARCH_OPTIONS = TARGET_OPTIONS | {
+    "k",
+    "top_k",
+    "limit",
+    "threshold",
+    "filters",
+    "hybrid",
+    "rerank",
+}
 COLLECTION_SCOPE = "collection"
 CONFIGURE_OPTIONS = frozenset(
     {"provider", "embedding_model", "vector_dimensions", "chunk_size", "chunk_overlap"}
@@ -139,7 +147,9 @@ class RagApi(ApiNamespace):
         `filters` (exact metadata matches), `scope`/`scope_id` (no scope, or "global": only
         the global collection; "tenant": this runtime's tenant, whose collection is the global
         one), `collection` (a named collection), `tenant_id` (must be this runtime's),
-        `hybrid` (default true: meaning and keywords fused by rank; false: meaning only)."""
+        `hybrid` (default true: meaning and keywords fused by rank; false: meaning only),
+        `rerank` (true: the best candidates re-ranked by aligning the query's words with each
+        chunk's, offline with the bundled model)."""
         fn = "RAG.search"
         opts = require_table(fn, "options", options)
         check_options(fn, opts, SEARCH_OPTIONS)
@@ -153,6 +163,9 @@ class RagApi(ApiNamespace):
         hybrid = opts.get("hybrid", True)
         if not isinstance(hybrid, bool):
             raise ValidationError(f"{fn}: hybrid must be true or false, got {type_name(hybrid)}")
+        rerank = opts.get("rerank", False)
+        if not isinstance(rerank, bool):
+            raise ValidationError(f"{fn}: rerank must be true or false, got {type_name(rerank)}")
         filters = require_table(fn, "filters", opts.get("filters"))
         scope, scope_id = _target(fn, opts, self._ctx.tenant_id)
         hits = self._rag.search(
@@ -163,6 +176,7 @@ class RagApi(ApiNamespace):
             scope=scope,
             scope_id=scope_id,
             hybrid=hybrid,
+            rerank=rerank,
         )
         return {
             "success": True,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -339,12 +340,16 @@ class RagManager:
         scope_id: str | None = None,
         hybrid: bool = True,
         keyword_only: bool = False,
+        rerank: bool = False,
     ) -> list[RagHit]:
         """The `k` chunks of one collection most relevant to `query`, best first. `hybrid`:
         reciprocal-rank fusion of vector and keyword rankings (score: the fused value over its
         best possible); else vector only (score: cosine). `threshold` drops lower scores;
         `filters` are exact matches on metadata. `keyword_only` ranks by keywords alone (for
-        evaluation)."""
+        evaluation). `rerank`: the best `max(3 * k, 30)` are re-ranked by aligning the query's
+        words with each chunk's (`runtime.retrieval.rerank`), as episodic search does."""
+        if not isinstance(rerank, bool):
+            raise InvalidArgument(f"rerank must be true or false, got {rerank!r}")
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgument("query must be a non-empty string")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -359,15 +364,28 @@ class RagManager:
         target = collection(scope, scope_id)
         where = VectorFilter(metadata=dict(filters)) if filters else None
         mode: SearchMode = "keyword" if keyword_only else "hybrid" if hybrid else "vector"
+        minimum = None if threshold is None else float(threshold)
         hits = self._search.search(
             target.namespace,
             query,
-            k,
+            min(max(3 * k, 30), MAX_K) if rerank else k,
             where=where,
             mode=mode,
-            min_score=None if threshold is None else float(threshold),
+            min_score=None if rerank else minimum,
             fusion="rrf",
         )
+        if rerank and hits:
+            from llmspell.runtime.retrieval.rerank import rerank as rerank_scores
+
+            scores = rerank_scores(
+                query, [h.record.content for h in hits], [h.score for h in hits], self.embedder
+            )
+            order = sorted(range(len(hits)), key=lambda i: -scores[i])
+            hits = [
+                replace(hits[i], score=float(scores[i]))
+                for i in order
+                if minimum is None or scores[i] >= minimum
+            ][:k]
         return [
             RagHit(
                 id=hit.record.id,

@@ -128,6 +128,24 @@ def test_hybrid_false_ranks_by_meaning_alone_and_differs_on_a_keyword_heavy_quer
     assert "hybrid must be true or false" in error.evalue
 
 
+def test_rerank_reorders_the_best_candidates_and_keeps_k_and_threshold(
+    rt: ScriptRuntime,
+) -> None:
+    ingest(rt, TICKETS)
+    question = "monthly invoices for ticket KQ-88"
+    plain = call(rt, "RAG.search", question, {"k": 3})
+    reranked = call(rt, "RAG.search", question, {"k": 3, "rerank": True})
+    assert len(as_list(reranked["results"])) == 3
+    assert set(ids(reranked)) <= {d["id"] for d in TICKETS}
+    scores = [r["score"] for r in as_list(reranked["results"])]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert scores != [r["score"] for r in as_list(plain["results"])]  # the stage ran
+    high = call(rt, "RAG.search", question, {"rerank": True, "threshold": 0.99})
+    assert all(r["score"] >= 0.99 for r in as_list(high["results"]))
+    error = call_error(rt, "RAG.search", question, {"rerank": "yes"})
+    assert "rerank must be true or false" in error.evalue
+
+
 def test_ttl_s_makes_chunks_expire(rt: ScriptRuntime, time_machine: TimeMachineFixture) -> None:
     # the clock stands still until the test moves it: a slow ingest (a model load on a busy
     # machine) cannot use up the lifetime before the first search
