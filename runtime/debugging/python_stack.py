@@ -63,7 +63,7 @@ def python_stack_trace(
 # API wrappers between the script and this function, and the engine that runs the script).
 _RUNTIME_DIR = str(Path(__file__).resolve().parents[1])
 _HOST_DIRS = (*{str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)}, _RUNTIME_DIR)
-_ENGINE_FILE = str(Path(__file__).parents[1] / "engines" / "python.py")  # as imported
+_ENGINE_FILE = str(Path(__file__).parents[1] / "engines" / "python" / "engine.py")  # as imported
 
 
 def _is_script_code(filename: str) -> bool:

@@ -5,40 +5,27 @@ from __future__ import annotations
 import ast
 import builtins
 import codeop
-import ctypes
-import inspect
 import io
-import keyword
 import pprint
-import re
-import signal
-import sys
 import textwrap
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ApiObject,
     NotAProducer,
     ProducerStep,
-    public_functions,
-    public_members,
     type_name,
 )
 from llmspell.runtime.display import data_bundle, picture_first
 from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
-from llmspell.runtime.engines.introspection import Introspection, api_name_of, summary_page
-from llmspell.runtime.engines.python_display import rich_bundle
-from llmspell.runtime.engines.python_modules import MODULE_NAMES
+from llmspell.runtime.engines.python.display import rich_bundle
+from llmspell.runtime.engines.python.stopping import ScriptInterrupted, Stopper, stop_error
+from llmspell.runtime.engines.python.values import PythonIntrospection, PythonValues
 from llmspell.runtime.results import (
     CompletenessCheck,
-    Completion,
     OutputSink,
     ScriptError,
     ScriptExit,
@@ -49,139 +36,6 @@ if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
 
 _MISSING = object()
-
-
-class _Interrupted(BaseException):
-    """Raised asynchronously into the running script by `interrupt()` or the timeout."""
-
-
-RERAISE_S = 0.2  # how often a stop that has not ended the script is raised again
-
-
-def _host_directories() -> tuple[str, ...]:
-    """Where llmspell's and Python's own code lives: a stop is never raised there on purpose
-    (half-done storage writes), only in the script's code. Reads the packages already loaded
-    (it runs before tracing starts; importing from a trace function would trace the import)."""
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    for name in ("llmspell", "llmspell.runtime", "llmspell.storage", "llmspell.kernel"):
-        module = sys.modules.get(name)
-        dirs |= {str(Path(p)) for p in getattr(module, "__path__", [])}
-    return tuple(sorted(dirs))
-
-
-class _Stopper:
-    """Stops one running script. Once the deadline passes or `trigger` is called, it stops the
-    script's thread, and again every RERAISE_S until `finish`, so `except BaseException:` in a
-    loop cannot keep the script alive:
-
-    - on the main thread (the CLI, the kernel) it sends SIGINT: the signal breaks a blocking call
-      such as time.sleep, and the runtime's handler calls `interrupt`, which raises there and
-      makes every later line of the script's own code raise again (a trace function), so the
-      stop also lands after an `except` that swallowed it;
-    - on another thread it raises asynchronously (blocking calls finish first)."""
-
-    def __init__(self, thread_id: int, timeout_s: float) -> None:
-        self.thread_id = thread_id
-        self._host_dirs = _host_directories()
-        self.reason: str | None = None
-        self._lock = threading.Lock()
-        self._triggered = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._watch, args=(timeout_s,), name="llmspell-python-stopper", daemon=True
-        )
-        self._tracing = False
-        self._previous_trace: Any = None
-        self._script_code: dict[str, bool] = {}
-
-    def start(self) -> None:
-        self._thread.start()
-
-    @property
-    def active(self) -> bool:
-        return not self._done.is_set()
-
-    def trigger(self, reason: str) -> None:
-        with self._lock:
-            if self.reason is None:
-                self.reason = reason
-        self._triggered.set()
-
-    def raise_on_every_line(self) -> None:
-        """From now on every line of the script's code raises the stop again. Must run in the
-        script's thread (the SIGINT handler does)."""
-        if self._tracing or not self.active:
-            return
-        self._tracing = True
-        self._previous_trace = sys.gettrace()
-        sys.settrace(self._trace)
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None:  # frames already running get line events too
-            frame.f_trace = self._trace
-            frame = frame.f_back
-
-    def finish(self) -> None:
-        """The script has ended: nothing more is raised, and a raise still pending is dropped.
-        Runs in the script's thread; idempotent (a raise landing in here means: call again)."""
-        with self._lock:
-            self._done.set()
-        self._triggered.set()
-        if self._tracing:
-            sys.settrace(self._previous_trace)
-            self._tracing = False
-        if self._thread.ident is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-        # A raise still pending lands at the next check of the interpreter: here, not in the
-        # host's code. (Clearing it with PyThreadState_SetAsyncExc(id, NULL) would leave
-        # CPython 3.11's eval breaker set for good.)
-        try:
-            for _ in range(2):
-                pass
-        except _Interrupted:
-            pass
-
-    def _trace(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if not self.active or not self._in_script(frame):
-            return None
-        if event == "line":
-            self._raise_async()
-        return self._trace
-
-    def _in_script(self, frame: FrameType) -> bool:
-        filename = frame.f_code.co_filename
-        known = self._script_code.get(filename)
-        if known is None:
-            host = filename.startswith("<") or filename.startswith(self._host_dirs)
-            known = self._script_code[filename] = not host
-        return known
-
-    def _watch(self, timeout_s: float) -> None:
-        self._triggered.wait(timeout_s if timeout_s > 0 else None)
-        if self._done.is_set():
-            return  # the script ended first: it was not stopped
-        self.trigger("timeout")
-        while True:
-            with self._lock:
-                if self._done.is_set():
-                    return
-                self._stop_thread()
-            if self._done.wait(RERAISE_S):
-                return
-
-    def _stop_thread(self) -> None:
-        if self.thread_id == threading.main_thread().ident and callable(
-            signal.getsignal(signal.SIGINT)
-        ):
-            # A Python handler is installed (the runtime's, while a script runs), so the
-            # signal breaks a blocking system call instead of killing the process.
-            signal.pthread_kill(self.thread_id, signal.SIGINT)
-        else:
-            self._raise_async()
-
-    def _raise_async(self) -> None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(self.thread_id), ctypes.py_object(_Interrupted)
-        )
 
 
 class _SinkWriter(io.TextIOBase):
@@ -207,11 +61,11 @@ class PythonEngine:
         self._config = config
         self._sink = sink
         self._namespace: dict[str, Any] = {"__name__": "__llmspell__", "__builtins__": builtins}
-        self._stopper: _Stopper | None = None
+        self._stopper: Stopper | None = None
         self._in_cell = False
         self._stop_pending = False  # interrupted while the cell was being prepared
         self._baseline: dict[str, Any] = {}
-        self.introspection = _PythonIntrospection(_PythonValues(self._namespace, self.format_value))
+        self.introspection = PythonIntrospection(PythonValues(self._namespace, self.format_value))
         self.language_info = dict(LANGUAGE_INFO["python"])
 
     @property
@@ -326,7 +180,7 @@ class PythonEngine:
         timeout_s = self.timeout_s
         out = _SinkWriter(lambda s: self._sink().stdout(s))
         err = _SinkWriter(lambda s: self._sink().stderr(s))
-        stopper = self._stopper = _Stopper(threading.get_ident(), timeout_s)
+        stopper = self._stopper = Stopper(threading.get_ident(), timeout_s)
         # The redirects end after the stopper: no stop may land in their restoring code.
         with redirect_stdout(out), redirect_stderr(err):
             try:
@@ -334,7 +188,7 @@ class PythonEngine:
                     stopper.start()
                     if self._stop_pending:
                         stopper.trigger("interrupt")
-                        raise _Interrupted()
+                        raise ScriptInterrupted()
                     return run()
                 finally:
                     while True:  # a stop raised before finish() took effect: finish again
@@ -342,10 +196,10 @@ class PythonEngine:
                             self._stopper = None
                             stopper.finish()
                             break
-                        except (_Interrupted, KeyboardInterrupt):
+                        except (ScriptInterrupted, KeyboardInterrupt):
                             continue
-            except (_Interrupted, KeyboardInterrupt):
-                raise _stop_error(stopper, timeout_s) from None
+            except (ScriptInterrupted, KeyboardInterrupt):
+                raise stop_error(stopper, timeout_s) from None
             except MemoryError:
                 raise ScriptError("MemoryError", "not enough memory") from None
             except SystemExit as exc:
@@ -354,7 +208,7 @@ class PythonEngine:
             except Exception as exc:
                 if stopper.reason is not None:
                     # host work the script called stopped itself (host_limits.HostStopped)
-                    raise _stop_error(stopper, timeout_s) from None
+                    raise stop_error(stopper, timeout_s) from None
                 raise _script_error(exc, script_file) from None
 
     @contextmanager
@@ -377,7 +231,7 @@ class PythonEngine:
         if threading.get_ident() == stopper.thread_id:
             # the runtime's SIGINT handler, running in the script's own thread
             stopper.raise_on_every_line()
-            raise _Interrupted()
+            raise ScriptInterrupted()
 
     def stop_requested(self) -> bool:
         """Whether the running cell must stop (interrupted, or past its time limit)."""
@@ -412,81 +266,6 @@ class PythonEngine:
 
     def close(self) -> None:
         self._namespace.clear()
-
-
-class _PythonIntrospection(Introspection):
-    """The shared introspection, plus module names in `import` lines."""
-
-    def complete(self, code: str, cursor_pos: int) -> Completion:
-        return MODULE_NAMES.complete(code, cursor_pos) or super().complete(code, cursor_pos)
-
-
-class _PythonValues:
-    """The `ScriptValues` of the Python namespace (see runtime/engines/introspection.py)."""
-
-    name_chars = re.compile(r"[A-Za-z0-9_.]")
-    name_at_end = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\.?)$")
-    separators = "."
-    private_prefix = "_"
-    inspect_names_value = False
-    overview_note = "Python objects are documented too: help(len), help(str.split)."
-
-    def __init__(self, namespace: dict[str, Any], format_value: Callable[[Any], str]) -> None:
-        self._namespace = namespace
-        self._format_value = format_value
-
-    def lookup(self, dotted: str) -> Any:
-        # getattr_static: inspecting a name must not run properties or __getattr__
-        parts = dotted.split(".")
-        if parts[0] in self._namespace:
-            value = self._namespace[parts[0]]
-        elif hasattr(builtins, parts[0]):
-            value = getattr(builtins, parts[0])
-        else:
-            raise LookupError(dotted)
-        for part in parts[1:]:
-            try:
-                value = inspect.getattr_static(value, part)
-            except AttributeError:
-                raise LookupError(dotted) from None
-        return value
-
-    def api_name_of(self, value: Any) -> str | None:
-        return api_name_of(value)
-
-    def text_of(self, value: Any) -> str | None:
-        return value if isinstance(value, str) else None
-
-    def language_doc(self, value: Any) -> str | None:
-        doc = inspect.getdoc(value) if callable(value) else None
-        if not doc:
-            return None
-        try:
-            return f"{getattr(value, '__name__', '')}{inspect.signature(value)}\n\n{doc}\n"
-        except (TypeError, ValueError):
-            return f"{doc}\n"
-
-    def summary(self, value: Any) -> str:
-        return summary_page(type(value).__name__, self._format_value(value))
-
-    def global_names(self) -> Iterable[str]:
-        names = set(self._namespace) | set(dir(builtins)) | set(keyword.kwlist)
-        return (n for n in names if not n.startswith("__"))
-
-    def member_names(self, value: Any, methods_only: bool) -> Iterable[str]:
-        if isinstance(value, (ApiNamespace, ApiObject)):
-            # What scripts call, not the Python plumbing (`api_name`) the class carries.
-            names = {n for n, _ in public_functions(value)}
-            if isinstance(value, ApiNamespace):
-                names |= {n for n, _ in public_members(value)}
-            return names
-        return dir(value)
-
-
-def _stop_error(stopper: _Stopper, timeout_s: float) -> ScriptError:
-    if stopper.reason == "timeout":
-        return ScriptError("TimeoutError", f"execution exceeded the time limit of {timeout_s:g} s")
-    return ScriptError("KeyboardInterrupt", "execution interrupted")
 
 
 def _script_error(exc: BaseException, script_file: Callable[[str], bool]) -> ScriptError:
