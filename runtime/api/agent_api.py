@@ -16,12 +16,8 @@ from llmspell.runtime.api.agent_objects import (
     agent_record,
     agent_registry,
 )
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ensure_data,
-    require_str,
-    require_table,
-)
+from llmspell.runtime.api.arguments import ensure_data, require_str, require_table
+from llmspell.runtime.api.base import ApiNamespace
 from llmspell.runtime.display import Records
 
 if TYPE_CHECKING:

@@ -6,16 +6,8 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiContext,
-    ApiError,
-    ApiObject,
-    ValidationError,
-    ensure_data,
-    require_str,
-    require_table,
-    type_name,
-)
+from llmspell.runtime.api.arguments import ensure_data, require_str, require_table, type_name
+from llmspell.runtime.api.base import ApiContext, ApiError, ApiObject, ValidationError
 from llmspell.runtime.times import format_optional_time, format_time
 
 if TYPE_CHECKING:

@@ -7,19 +7,15 @@ import base64
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    RawValue,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     optional_str,
-    raw_args,
-    raw_of,
     require_int,
     require_str,
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiNamespace, RawValue, ValidationError, raw_args, raw_of
 from llmspell.runtime.api.display_api import IMAGE_MIMES
 from llmspell.runtime.display import html_table, register_renderer
 from llmspell.runtime.sessions import SessionManager, check_tags

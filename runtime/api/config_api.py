@@ -9,7 +9,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import ApiError, ApiNamespace, optional_str, require_int, require_str
+from llmspell.runtime.api.arguments import optional_str, require_int, require_str
+from llmspell.runtime.api.base import ApiError, ApiNamespace
 from llmspell.runtime.config import redact, redacted_view
 
 if TYPE_CHECKING:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import ApiNamespace, optional_str, require_int, require_str
+from llmspell.runtime.api.arguments import optional_str, require_int, require_str
+from llmspell.runtime.api.base import ApiNamespace
 from llmspell.runtime.display import Records, register_renderer
 from llmspell.runtime.display.context import render_context_value
 from llmspell.runtime.times import format_optional_time

@@ -10,6 +10,15 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from llmspell.runtime.api.arguments import (
+    check_options,
+    ensure_data,
+    optional_str,
+    require_int,
+    require_str,
+    require_table,
+    type_name,
+)
 from llmspell.runtime.api.base import (
     ApiContext,
     ApiError,
@@ -17,15 +26,8 @@ from llmspell.runtime.api.base import (
     ApiObject,
     RawValue,
     ValidationError,
-    check_options,
-    ensure_data,
-    optional_str,
     raw_args,
     raw_of,
-    require_int,
-    require_str,
-    require_table,
-    type_name,
 )
 from llmspell.runtime.debugging.filters import ModuleFilters
 from llmspell.runtime.times import format_time

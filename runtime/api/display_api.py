@@ -8,15 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmspell.runtime.api.base import (
-    ApiError,
-    ApiNamespace,
-    ValidationError,
-    raw_args,
-    raw_of,
-    require_str,
-    type_name,
-)
+from llmspell.runtime.api.arguments import require_str, type_name
+from llmspell.runtime.api.base import ApiError, ApiNamespace, ValidationError, raw_args, raw_of
 from llmspell.runtime.display import html_table, json_safe, text_table
 from llmspell.runtime.tools.paths import PathNotAllowed, check_path_length, resolve_allowed_path
 from llmspell.storage.values import shown

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
+from llmspell.runtime.api.arguments import (
     check_options,
     ensure_data,
     require_int,
@@ -13,6 +12,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiNamespace
 from llmspell.runtime.display import Records
 from llmspell.runtime.errors import Disabled
 from llmspell.runtime.times import format_time, parse_time

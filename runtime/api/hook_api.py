@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ApiObject,
+from llmspell.runtime.api.arguments import (
     check_options,
     require_int,
     require_str,
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiNamespace, ApiObject
 from llmspell.runtime.display import Records
 from llmspell.runtime.errors import Disabled
 from llmspell.runtime.hooks import (

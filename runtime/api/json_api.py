@@ -6,12 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from llmspell.runtime.api.base import (
-    JSON_NULL,
-    ApiContext,
-    ApiError,
-    ApiNamespace,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     ensure_data,
     require_int,
@@ -19,6 +14,7 @@ from llmspell.runtime.api.base import (
     require_table,
     swap_null,
 )
+from llmspell.runtime.api.base import JSON_NULL, ApiContext, ApiError, ApiNamespace, ValidationError
 from llmspell.runtime.host_limits import Ticker
 
 # Deeper data cannot cross into a script anyway (the engines convert tables up to this depth),

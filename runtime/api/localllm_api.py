@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import ApiNamespace, ValidationError, optional_str, require_str
+from llmspell.runtime.api.arguments import optional_str, require_str
+from llmspell.runtime.api.base import ApiNamespace, ValidationError
 
 if TYPE_CHECKING:
     from llmspell.runtime.providers.ollama_models import OllamaServer

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiContext,
-    ApiNamespace,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     ensure_data,
     optional_number,
@@ -17,6 +14,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiContext, ApiNamespace, ValidationError
 from llmspell.runtime.sessions.vectors import SessionVectors  # noqa: F401 - joins the cascade
 from llmspell.runtime.times import format_optional_time, format_time, parse_time
 

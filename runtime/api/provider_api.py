@@ -6,7 +6,8 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import ApiNamespace, ValidationError, require_str, type_name
+from llmspell.runtime.api.arguments import require_str, type_name
+from llmspell.runtime.api.base import ApiNamespace, ValidationError
 from llmspell.runtime.display import Records
 
 if TYPE_CHECKING:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiContext,
-    ApiNamespace,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     ensure_data,
     optional_number,
@@ -18,6 +15,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiContext, ApiNamespace, ValidationError
 from llmspell.runtime.display import Records, register_renderer
 from llmspell.runtime.display.rag import ingest_progress, render_rag_value
 from llmspell.runtime.times import format_optional_time, format_time

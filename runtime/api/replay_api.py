@@ -8,10 +8,7 @@ import json
 import re
 from typing import Any
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ApiObject,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     ensure_data,
     optional_number,
     require_int,
@@ -19,6 +16,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiNamespace, ApiObject, ValidationError
 from llmspell.runtime.api.session_api import modifications_of, replay_summary
 from llmspell.runtime.sessions import SessionManager
 from llmspell.runtime.sessions.replay import REPLAY_MODES

@@ -8,10 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ApiObject,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     ensure_data,
     optional_str,
@@ -20,6 +17,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiNamespace, ApiObject, ValidationError
 from llmspell.runtime.api.session_objects import (
     SessionHandle,
     SessionMethods,

@@ -8,13 +8,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    RecordWithMethods,
-    ValidationError,
-    ensure_data,
-    require_str,
-    type_name,
-)
+from llmspell.runtime.api.arguments import ensure_data, require_str, type_name
+from llmspell.runtime.api.base import RecordWithMethods, ValidationError
 from llmspell.runtime.sessions import SessionInfo, SessionManager
 from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time

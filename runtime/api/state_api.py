@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ensure_data,
-    optional_str,
-    require_int,
-    require_str,
-)
+from llmspell.runtime.api.arguments import ensure_data, optional_str, require_int, require_str
+from llmspell.runtime.api.base import ApiNamespace
 from llmspell.runtime.errors import DomainError, InvalidArgument, kind_of
 from llmspell.runtime.state import StateManager
 from llmspell.runtime.times import format_time

@@ -6,14 +6,8 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ValidationError,
-    ensure_data,
-    optional_str,
-    require_str,
-    require_table,
-)
+from llmspell.runtime.api.arguments import ensure_data, optional_str, require_str, require_table
+from llmspell.runtime.api.base import ApiNamespace, ValidationError
 
 # The templates are imported on first use (`from llmspell.runtime.templates import ...` in the
 # methods): every `llmspell exec` builds this global, few scripts run a template.

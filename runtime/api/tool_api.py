@@ -5,15 +5,14 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiNamespace,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     optional_str,
     require_str,
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiNamespace, ValidationError
 
 if TYPE_CHECKING:
     from llmspell.runtime.tools.registry import Tool, ToolRegistry

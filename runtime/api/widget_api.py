@@ -6,15 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmspell.runtime.api.base import (
-    ApiError,
-    ApiNamespace,
-    ApiObject,
-    ValidationError,
-    check_options,
-    require_table,
-    type_name,
-)
+from llmspell.runtime.api.arguments import check_options, require_table, type_name
+from llmspell.runtime.api.base import ApiError, ApiNamespace, ApiObject, ValidationError
 from llmspell.runtime.display import register_renderer
 from llmspell.runtime.display.widgets import KINDS, WIDGET_VIEW_MIME, OutputWidgetSink, WidgetHost
 from llmspell.storage.values import shown

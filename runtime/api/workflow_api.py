@@ -6,10 +6,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiContext,
-    ApiNamespace,
-    ValidationError,
+from llmspell.runtime.api.arguments import (
     check_options,
     optional_str,
     require_int,
@@ -17,6 +14,7 @@ from llmspell.runtime.api.base import (
     require_table,
     type_name,
 )
+from llmspell.runtime.api.base import ApiContext, ApiNamespace, ValidationError
 from llmspell.runtime.api.workflow_objects import (
     WorkflowBuilder,
     WorkflowObject,

@@ -9,15 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    ApiContext,
-    ApiObject,
-    ValidationError,
-    ensure_data,
-    require_int,
-    require_str,
-    type_name,
-)
+from llmspell.runtime.api.arguments import ensure_data, require_int, require_str, type_name
+from llmspell.runtime.api.base import ApiContext, ApiObject, ValidationError
 from llmspell.runtime.workflows import rendering  # registers the notebook view, too
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmspell.runtime.api.base import JSON_NULL, OpaqueValue, type_name
+from llmspell.runtime.api.arguments import type_name
+from llmspell.runtime.api.base import JSON_NULL, OpaqueValue
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmspell.runtime.api.base import check_options, require_int, require_table, type_name
+from llmspell.runtime.api.arguments import check_options, require_int, require_table, type_name
 
 _TRACE_OPTIONS = ("max_depth", "capture_locals", "capture_upvalues", "include_source")
 

@@ -14,11 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import TYPE_CHECKING, Any
 
-from llmspell.runtime.api.base import (
-    NotAProducer,
-    ProducerStep,
-    type_name,
-)
+from llmspell.runtime.api.arguments import type_name
+from llmspell.runtime.api.base import NotAProducer, ProducerStep
 from llmspell.runtime.display import data_bundle, picture_first
 from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.engines.python.display import rich_bundle
