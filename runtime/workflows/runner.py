@@ -1,5 +1,6 @@
 """One run of a workflow: steps in order, in parallel, by branch or by iteration, each recorded
-in workflow state as it starts and as it ends.
+in workflow state as it starts and as it ends. (Over ~450 lines: the four kinds share one
+run's retry, stop, timeout and default-error-handler rules, which a split would scatter.)
 
 Threads: the run belongs to the script's thread. Steps whose work is Python-side (built-in
 tools) may run in a bounded thread pool; everything that may call a script function — lua
