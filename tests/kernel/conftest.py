@@ -5,6 +5,7 @@ an isolated environment (memory storage profile, private XDG/IPython dirs and hi
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -46,6 +47,10 @@ def kernel_env(home: Path, prefix: Path, extra: dict[str, str] | None = None) ->
     return env
 
 
+# after the probe's kernel_info reply, before the welcome test subscribes (see below)
+WELCOME_SETTLE_S = 1.0
+
+
 @pytest.fixture(scope="session")
 def start_kernel(kernel_prefix: Path) -> StartKernel:
     """Context manager factory: `with start_kernel(home, "llmspell") as (km, kc): ...`."""
@@ -78,6 +83,11 @@ def start_kernel(kernel_prefix: Path) -> StartKernel:
                 probe.start_channels(iopub=False, stdin=False, hb=False, control=False)
                 probe.kernel_info(reply=True, timeout=60)
                 probe.stop_channels()
+                # The kernel publishes the request's closing `status: idle` just after the
+                # reply; a subscription that lands before it would see that status ahead of
+                # its welcome. Nobody is subscribed yet, so waiting lets it go nowhere (failed
+                # once in CI on a busy machine).
+                time.sleep(WELCOME_SETTLE_S)
             yield km, kc
         finally:
             kc.stop_channels()
