@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+from wheel_helpers import build_wheel, install_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -145,40 +144,9 @@ def test_a_component_added_by_the_recipe_works_from_the_built_wheel(tmp_path: Pa
     revisions_file.write_text(text.replace(f'    "{head}",\n)', f'    "{head}",\n    "{rev}",\n)'))
     assert f'"{rev}"' in revisions_file.read_text()
 
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (wheel,) = dist.glob("llmspell-*.whl")
+    wheel = build_wheel(source, tmp_path / "dist")
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = Path(
-        subprocess.check_output(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            text=True,
-        ).strip()
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(site),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (site / "zz_project_deps.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n")
+    python = install_wheel(wheel, venv)
     out = subprocess.run(
         [str(python), "-I", "-c", PROBE, str(venv), str(tmp_path / "notes.db")],
         capture_output=True,

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from wheel_helpers import build_wheel, install_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -32,15 +31,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("wheel")
     source = base / "src"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
-    dist = base / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (built,) = dist.glob("llmspell-*.whl")
-    yield built
+    yield build_wheel(source, base / "dist")
 
 
 def names_in(wheel: Path) -> list[str]:
@@ -78,37 +69,7 @@ def test_wheel_includes_data_files(wheel: Path) -> None:
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the wheel installed (dependencies from this venv); its python."""
-    tmp_path = tmp_path_factory.mktemp("installed")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    fresh_site = Path(
-        subprocess.check_output(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            text=True,
-        ).strip()
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "-q",
-            "--target",
-            str(fresh_site),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    # Dependencies come from this venv, appended after the fresh site-packages so the wheel's
-    # copy of llmspell is found first (the editable install's finder is not loaded: .pth only).
-    ours = Path(sysconfig.get_paths()["purelib"])
-    (fresh_site / "zz_project_deps.pth").write_text(f"{ours}\n")
-    return python
+    return install_wheel(wheel, tmp_path_factory.mktemp("installed") / "venv")
 
 
 def test_wheel_installs_into_a_fresh_venv_and_imports(installed: Path, tmp_path: Path) -> None:
