@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import InvalidArgument, kind_of
 from llmspell.runtime.hooks import HookRegistry
-from llmspell.runtime.sessions.data import owns_session_data
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -25,7 +24,6 @@ MAX_SCOPE_LEN = 256
 HOOK_COMPONENT = "state"
 
 
-@owns_session_data
 class StateManager:
     """Validates and stores state for one tenant (the tenant is fixed by the KVStore)."""
 

@@ -44,6 +44,13 @@ class Component:
     tables: tuple[Table, ...]
     store: Callable[[Database, Tenant, Any], Any]
     settings: type | None = None
+    # the settings object from the `[storage]` config section (an object with its keys as
+    # attributes: `max_value_mb`, ...); None: the component has no config keys
+    from_config: Callable[[Any], Any] | None = None
+    # "module:Class" of the runtime manager that deletes what this component keeps for a
+    # session (`delete_session_data(session_id)`); `Session.delete` asks it. Named, not
+    # imported: storage does not depend on the runtime.
+    session_data_owner: str | None = None
     table_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,11 @@ NUL_REFUSED = "contains a NUL byte (\\0), which storage does not accept"
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
+def mebibytes(value: float) -> int:
+    """A size the config gives in MiB (`storage.max_value_mb`), in bytes."""
+    return int(value * 1024 * 1024)
+
+
 def refuse_nul(what: str, value: Any) -> None:
     """ValueError naming `what` (and where inside it: `metadata.tags[2]`) when a string in
     `value` (a string, or a key or a value at any depth of a table) contains a NUL character."""

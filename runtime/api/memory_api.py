@@ -15,7 +15,6 @@ from llmspell.runtime.api.arguments import (
     type_name,
 )
 from llmspell.runtime.api.base import ApiContext, ApiNamespace, ValidationError
-from llmspell.runtime.sessions.vectors import SessionVectors  # noqa: F401 - joins the cascade
 from llmspell.runtime.times import format_optional_time, format_time, parse_time
 
 if TYPE_CHECKING:

@@ -35,25 +35,13 @@ def storage_settings(config: LLMSpellConfig) -> StorageSettings:
 
 
 def component_settings(config: LLMSpellConfig) -> dict[str, Any]:
-    """Component name → its settings object, for the components that have config keys."""
+    """Component name → its settings object, for the components that map config keys
+    (each declares its mapping: `Component.from_config`, given the `[storage]` section)."""
     # Imported here: component modules load SQLAlchemy, which only an opening storage needs.
-    from llmspell.storage.components.agent_state import AgentStateSettings
-    from llmspell.storage.components.artifacts import ArtifactSettings
-    from llmspell.storage.components.events import EventLogSettings
-    from llmspell.storage.components.kv import KVSettings
-    from llmspell.storage.components.workflow_state import WorkflowStateSettings
+    from llmspell.storage import registry
 
-    storage = config.storage
-    max_value_bytes = int(storage.max_value_mb * 1024 * 1024)
     return {
-        "kv": KVSettings(
-            max_value_bytes=max_value_bytes,
-            history_limit=int(storage.state_history_limit),
-        ),
-        "agent_state": AgentStateSettings(max_state_bytes=max_value_bytes),
-        "events": EventLogSettings(max_payload_bytes=max_value_bytes),
-        "workflow_state": WorkflowStateSettings(
-            max_output_bytes=max_value_bytes,
-        ),
-        "artifacts": ArtifactSettings(max_bytes=int(storage.max_artifact_mb * 1024 * 1024)),
+        component.name: component.from_config(config.storage)
+        for component in registry.components()
+        if component.from_config is not None
     }

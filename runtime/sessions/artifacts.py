@@ -1,6 +1,6 @@
 """ArtifactManager: the rules of artifacts (which session, which names, types, files and sizes)
 over the content-addressed artifacts store. It keeps data per session, so deleting a session
-deletes its artifacts (`owns_session_data`)."""
+deletes its artifacts (the artifacts component names it as its session-data owner)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from llmspell.runtime.sessions import (
     check_text,
     require_text,
 )
-from llmspell.runtime.sessions.data import owns_session_data
 from llmspell.runtime.tools.paths import resolve_allowed_path
 from llmspell.storage.values import MAX_INTEGER, shown
 
@@ -43,7 +42,6 @@ class ArtifactContent:
     content: bytes
 
 
-@owns_session_data
 class ArtifactManager:
     """Artifacts of one tenant's sessions."""
 

@@ -1,15 +1,17 @@
 """Who keeps data per session: the hook point `Session.delete` cascades through.
 
-A manager that stores data belonging to a session (artifacts, the `session:<id>` State scope,
-episodic memory, session-scoped RAG chunks...) declares itself in its own module with
-`@owns_session_data` and implements `delete_session_data(session_id) -> int` (how many things
-it removed). `SessionManager.delete` asks every declared owner, through the runtime's
-Infrastructure, before it removes the session itself; it never names the owners.
+A storage component whose rows belong to sessions (artifacts, the `session:<id>` State scope,
+episodic memory and session-scoped RAG chunks in vectors) names, in its declaration, the
+runtime manager that deletes them: `Component(..., session_data_owner="module:Class")`. The
+manager implements `delete_session_data(session_id) -> int` (how many things it removed).
+`SessionManager.delete` asks every owner, through the runtime's Infrastructure, before it
+removes the session itself; it never names the owners.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
@@ -26,29 +28,21 @@ class SessionDataOwner(Protocol):
         ...
 
 
-OwnerClass = TypeVar("OwnerClass", bound=type)
-
-_owners: dict[str, type[SessionDataOwner]] = {}
-
-
-def owns_session_data(cls: OwnerClass) -> OwnerClass:
-    """Class decorator: `cls` (a manager with `from_infrastructure` and `delete_session_data`)
-    keeps data per session, so deleting a session deletes that data too."""
+def owner_class(path: str) -> type[SessionDataOwner]:
+    """The class a component names as its session-data owner ("module:Class"); TypeError
+    when it lacks what the cascade calls."""
+    module, _, name = path.partition(":")
+    cls: type[SessionDataOwner] = getattr(import_module(module), name)
     for needed in ("from_infrastructure", "delete_session_data"):
         if not callable(getattr(cls, needed, None)):
-            raise TypeError(f"{cls.__qualname__} declares session data but has no {needed}()")
-    _owners[f"{cls.__module__}.{cls.__qualname__}"] = cls
+            raise TypeError(f"{path} is named as a session-data owner but has no {needed}()")
     return cls
 
 
 def session_data_owners() -> list[type[SessionDataOwner]]:
-    """Every declared owner, in a stable order (by module and class name).
+    """The owners the storage components name, in a stable order (by component name), each
+    once."""
+    from llmspell.storage import registry
 
-    The script globals' modules are imported first: each imports the managers it calls, so
-    every owner has declared itself however this runtime was started (ScriptRuntime, the
-    kernel, or a library user with only an Infrastructure).
-    """
-    from llmspell.runtime.api import global_classes
-
-    global_classes()
-    return [_owners[name] for name in sorted(_owners)]
+    paths = [c.session_data_owner for c in registry.components() if c.session_data_owner]
+    return [owner_class(path) for path in dict.fromkeys(paths)]

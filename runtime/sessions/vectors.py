@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmspell.runtime.sessions.data import owns_session_data
-
 if TYPE_CHECKING:
     from llmspell.runtime.infrastructure import Infrastructure
 
 
-@owns_session_data
 class SessionVectors:
     """Deletes what the vectors component holds for a session."""
 

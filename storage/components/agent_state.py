@@ -34,7 +34,13 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import canonical_json, check_limit, json_object, require_name
+from llmspell.storage.values import (
+    canonical_json,
+    check_limit,
+    json_object,
+    mebibytes,
+    require_name,
+)
 
 __all__ = [
     "AgentStateConflict",
@@ -326,4 +332,5 @@ COMPONENT = Component(
     tables=(agent_states,),
     store=SqlAgentStateStore,
     settings=AgentStateSettings,
+    from_config=lambda storage: AgentStateSettings(max_state_bytes=mebibytes(storage.max_value_mb)),
 )

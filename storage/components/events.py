@@ -48,7 +48,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import check_limit, json_text, refuse_nul
+from llmspell.storage.values import check_limit, json_text, mebibytes, refuse_nul
 
 __all__ = [
     "EVENT_LOG_PARTITIONS",
@@ -445,4 +445,5 @@ COMPONENT = Component(
     tables=(event_log, event_sequences),
     store=SqlEventLog,
     settings=EventLogSettings,
+    from_config=lambda storage: EventLogSettings(max_payload_bytes=mebibytes(storage.max_value_mb)),
 )

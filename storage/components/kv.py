@@ -29,7 +29,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
-from llmspell.storage.values import check_limit, json_text, refuse_nul, require_text
+from llmspell.storage.values import check_limit, json_text, mebibytes, refuse_nul, require_text
 
 __all__ = ["KVSettings", "KVStore", "SqlKVStore", "StateVersion"]
 
@@ -272,4 +272,9 @@ COMPONENT = Component(
     tables=(kv_entries, kv_history),
     store=SqlKVStore,
     settings=KVSettings,
+    from_config=lambda storage: KVSettings(
+        max_value_bytes=mebibytes(storage.max_value_mb),
+        history_limit=int(storage.state_history_limit),
+    ),
+    session_data_owner="llmspell.runtime.state:StateManager",
 )

@@ -36,6 +36,7 @@ from llmspell.storage.upsert import upsert_into
 from llmspell.storage.values import (
     check_limit,
     json_text,
+    mebibytes,
     message_text,
     optional_text,
     require_text,
@@ -398,4 +399,7 @@ COMPONENT = Component(
     tables=(workflow_executions, workflow_steps),
     store=SqlWorkflowStateStore,
     settings=WorkflowStateSettings,
+    from_config=lambda storage: WorkflowStateSettings(
+        max_output_bytes=mebibytes(storage.max_value_mb)
+    ),
 )

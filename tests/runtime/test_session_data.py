@@ -1,5 +1,5 @@
-"""The session-delete cascade as a hook point: managers declare that they keep data per session
-and `Session.delete` asks each of them, whatever module declared it."""
+"""The session-delete cascade as a hook point: storage components name the runtime manager
+that deletes what they keep per session, and `Session.delete` asks each of them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from runtime_helpers import call, call_error
 
 from llmspell.runtime import ScriptRuntime
-from llmspell.runtime.sessions import data as session_data
+from llmspell.runtime.sessions import manager as session_manager
 from llmspell.runtime.sessions.artifacts import ArtifactManager
-from llmspell.runtime.sessions.data import owns_session_data, session_data_owners
+from llmspell.runtime.sessions.data import owner_class, session_data_owners
 from llmspell.runtime.sessions.vectors import SessionVectors
 from llmspell.runtime.state import StateManager
 
@@ -35,15 +35,17 @@ class Recorder:
 
 @pytest.fixture
 def declared(monkeypatch: pytest.MonkeyPatch) -> type[Recorder]:
-    monkeypatch.setattr(session_data, "_owners", dict(session_data._owners))
+    """Recorder as one more owner (as a component naming it would make it)."""
+    owners = session_data_owners()
+    monkeypatch.setattr(session_manager, "session_data_owners", lambda: [*owners, Recorder])
     monkeypatch.setattr(Recorder, "deleted", [])
     monkeypatch.setattr(Recorder, "fail", False)
-    return owns_session_data(Recorder)
+    return Recorder
 
 
-def test_state_artifacts_and_vectors_are_declared_owners() -> None:
+def test_the_components_name_state_artifacts_and_vectors_as_owners() -> None:
     owners = session_data_owners()
-    assert StateManager in owners and ArtifactManager in owners and SessionVectors in owners
+    assert owners == [ArtifactManager, StateManager, SessionVectors]  # artifacts, kv, vectors
 
 
 def test_deleting_a_session_deletes_its_episodic_memory_and_session_vectors(
@@ -84,14 +86,15 @@ def test_an_owner_that_fails_leaves_the_session_to_delete_again(
     assert declared.deleted == [session_id]
 
 
-def test_a_class_without_the_cascade_method_cannot_declare_itself() -> None:
-    class Incomplete:
-        @classmethod
-        def from_infrastructure(cls, infra: Any) -> Incomplete:
-            return cls()
+class Incomplete:
+    @classmethod
+    def from_infrastructure(cls, infra: Any) -> Incomplete:
+        return cls()
 
-    with pytest.raises(TypeError, match="has no delete_session_data"):
-        owns_session_data(Incomplete)
+
+def test_a_class_without_the_cascade_method_cannot_be_an_owner() -> None:
+    with pytest.raises(TypeError, match=r"test_session_data:Incomplete .* no delete_session_data"):
+        owner_class("test_session_data:Incomplete")
 
 
 def test_the_cascade_reaches_artifacts_kept_on_another_backend(

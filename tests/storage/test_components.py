@@ -147,3 +147,18 @@ def test_invalid_tenant_ids_are_rejected_naming_what_is_allowed(tenant_id: str) 
     settings = StorageSettings(backend="memory")
     with pytest.raises(ValueError, match=re.escape("1-128 characters from A-Z a-z 0-9 _ . : -")):
         open_storage(settings, tenant_id)
+
+
+def test_a_components_declared_config_mapping_and_session_data_owner_work(
+    component: str,
+) -> None:
+    from llmspell.runtime.config import load_config
+    from llmspell.runtime.sessions.data import owner_class
+
+    declared = registry.get(component)
+    if declared.from_config is not None:
+        settings = declared.from_config(load_config(profile="memory", env={}).config.storage)
+        assert declared.settings is not None and isinstance(settings, declared.settings)
+    if declared.session_data_owner is not None:
+        owner = owner_class(declared.session_data_owner)
+        assert callable(owner.delete_session_data)

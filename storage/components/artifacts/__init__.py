@@ -26,6 +26,7 @@ from llmspell.storage.components.artifacts.model import (
 from llmspell.storage.components.artifacts.store import SqlArtifactStore
 from llmspell.storage.components.artifacts.tables import TABLES
 from llmspell.storage.registry import Component
+from llmspell.storage.values import mebibytes
 
 __all__ = [
     "ArtifactQuery",
@@ -48,4 +49,6 @@ COMPONENT = Component(
     tables=TABLES,
     store=SqlArtifactStore,
     settings=ArtifactSettings,
+    from_config=lambda storage: ArtifactSettings(max_bytes=mebibytes(storage.max_artifact_mb)),
+    session_data_owner="llmspell.runtime.sessions.artifacts:ArtifactManager",
 )

@@ -69,4 +69,5 @@ COMPONENT = Component(
     tables=(vector_namespaces, *VECTOR_TABLES.values()),
     store=SqlVectorStore,
     settings=VectorSettings,
+    session_data_owner="llmspell.runtime.sessions.vectors:SessionVectors",
 )
