@@ -1,4 +1,6 @@
 """The Jupyter kernel: translates Jupyter messages into `ScriptRuntime` calls and back.
+(Over ~450 lines: one handler per message type of one ipykernel class; start-up, output and
+error replies live in kernel/startup.py, frontend.py and errors.py.)
 
 Everything language-specific (values, completion, help text) is the runtime's job; this class
 only forwards what the runtime produces, as ipykernel's wrapper-kernel pattern intends.

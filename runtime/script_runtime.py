@@ -1,4 +1,6 @@
-"""ScriptRuntime: the one path the CLI, the kernel and library users take to run scripts."""
+"""ScriptRuntime: the one path the CLI, the kernel and library users take to run scripts.
+(Over ~450 lines: it is the runtime's one facade — execute, complete, inspect, interrupt,
+callbacks — each a few lines over the engine, infrastructure and magics.)"""
 
 from __future__ import annotations
 
