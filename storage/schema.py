@@ -97,6 +97,14 @@ class Embedding(TypeDecorator[Any]):
         return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
 
 
+def json_column_type() -> TypeEngine[Any]:
+    """JSON documents: JSONB on PostgreSQL (indexable, compared by value), JSON on SQLite."""
+    from sqlalchemy import JSON
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
 def tenant_column() -> Column[str]:
     """The column every table starts with."""
     return Column("tenant_id", Text, nullable=False)

@@ -3,18 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import JSON, Column, Index, Integer, PrimaryKeyConstraint, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Column, Index, Integer, PrimaryKeyConstraint, Table, Text
 
 from llmspell.storage.bitemporal import temporal_columns
-from llmspell.storage.schema import metadata, tenant_column
-
-
-def _json_type() -> Any:
-    return JSON().with_variant(JSONB(), "postgresql")
-
+from llmspell.storage.schema import json_column_type, metadata, tenant_column
 
 graph_entities = Table(
     "graph_entities",
@@ -24,7 +16,7 @@ graph_entities = Table(
     Column("version", Integer, nullable=False),
     Column("name", Text, nullable=False),
     Column("type", Text, nullable=False),
-    Column("properties", _json_type(), nullable=False),
+    Column("properties", json_column_type(), nullable=False),
     *temporal_columns(),
     PrimaryKeyConstraint("tenant_id", "entity_id", "version"),
     Index("ix_graph_entities_tenant_id_type", "tenant_id", "type"),
@@ -40,7 +32,7 @@ graph_relationships = Table(
     Column("from_id", Text, nullable=False),
     Column("to_id", Text, nullable=False),
     Column("type", Text, nullable=False),
-    Column("properties", _json_type(), nullable=False),
+    Column("properties", json_column_type(), nullable=False),
     *temporal_columns(),
     PrimaryKeyConstraint("tenant_id", "relationship_id", "version"),
     Index("ix_graph_relationships_tenant_id_from_id", "tenant_id", "from_id"),

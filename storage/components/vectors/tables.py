@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import JSON, Column, Index, Integer, PrimaryKeyConstraint, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeEngine
+from sqlalchemy import Column, Index, Integer, PrimaryKeyConstraint, Table, Text
 
 from llmspell.storage import fulltext
 from llmspell.storage.components.vectors.model import SUPPORTED_DIMENSIONS, check_dimension
-from llmspell.storage.schema import Embedding, UtcDateTime, metadata, tenant_column
-
-
-def _json_type() -> TypeEngine[Any]:
-    return JSON().with_variant(JSONB(), "postgresql")
-
+from llmspell.storage.schema import (
+    Embedding,
+    UtcDateTime,
+    json_column_type,
+    metadata,
+    tenant_column,
+)
 
 vector_namespaces = Table(
     "vector_namespaces",
@@ -42,7 +39,7 @@ def _vector_table(dimension: int) -> Table:
         Column("namespace", Text, nullable=False),
         Column("document_id", Text),
         Column("content", Text, nullable=False),
-        Column("metadata", _json_type(), nullable=False),
+        Column("metadata", json_column_type(), nullable=False),
         Column("model", Text, nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
         Column("event_time", UtcDateTime()),
