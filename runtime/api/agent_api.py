@@ -68,7 +68,9 @@ class AgentApi(ApiNamespace):
     def list(self) -> builtins.list[dict[str, Any]]:
         """Every agent of the tenant: `{name, type, model, provider, description, tools,
         capabilities, memory, calls, updated_at}`, by name."""
-        return Records([agent_record(a) for a in agent_registry(self._ctx).all()], AGENT_COLUMNS)
+        return Records(
+            [agent_record(self._ctx, a) for a in agent_registry(self._ctx).all()], AGENT_COLUMNS
+        )
 
     def discover(self) -> builtins.list[dict[str, Any]]:
         """The same as `list()` (the reference's name)."""
@@ -78,7 +80,7 @@ class AgentApi(ApiNamespace):
         """Agents that have `capability`, as in `list()`."""
         wanted = require_str("Agent.discover_by_capability", "capability", capability)
         agents = [a for a in agent_registry(self._ctx).all() if wanted in a.spec.capabilities]
-        return Records([agent_record(a) for a in agents], AGENT_COLUMNS)
+        return Records([agent_record(self._ctx, a) for a in agents], AGENT_COLUMNS)
 
     def remove(self, name: str) -> bool:
         """Forget agent `name` and its kept state (conversations, data); true if it existed."""
@@ -89,7 +91,7 @@ class AgentApi(ApiNamespace):
         max_tokens, tools, capabilities, memory, context_window, members, strategy, template,
         created_at, updated_at}` of agent `name`, or nil."""
         agent = agent_registry(self._ctx).get(require_str("Agent.get_info", "name", name))
-        return None if agent is None else agent_info(agent)
+        return None if agent is None else agent_info(self._ctx, agent)
 
     def get_details(self, name: str) -> dict[str, Any] | None:
         """`get_info` plus what is kept for the agent: `{state_version, conversations,
@@ -98,7 +100,7 @@ class AgentApi(ApiNamespace):
         if agent is None:
             return None
         return {
-            **agent_info(agent),
+            **agent_info(self._ctx, agent),
             "state_version": agent.version,
             "conversations": len(agent.conversations),
             "messages": agent.message_count(),
@@ -113,7 +115,9 @@ class AgentApi(ApiNamespace):
 
     def list_instances(self) -> builtins.list[dict[str, Any]]:
         """Agents this runtime has made or used, as in `list()`."""
-        return Records([agent_record(a) for a in agent_registry(self._ctx).live()], AGENT_COLUMNS)
+        return Records(
+            [agent_record(self._ctx, a) for a in agent_registry(self._ctx).live()], AGENT_COLUMNS
+        )
 
     def get_hierarchy(self, name: str) -> dict[str, Any]:
         """`{name, type, children}`: a composite agent's members, recursively."""

@@ -20,9 +20,10 @@ def agent_registry(ctx: ApiContext) -> AgentRegistry:
     return ctx.infrastructure.get(AgentRegistry)
 
 
-def agent_record(agent: Agent) -> dict[str, Any]:
+def agent_record(ctx: ApiContext, agent: Agent) -> dict[str, Any]:
     return {
         **agent.spec.info(),
+        "provider": provider_of(ctx, agent.spec),
         "calls": agent.usage["calls"],
         "updated_at": format_time(agent.updated_at),
     }
@@ -131,7 +132,7 @@ class AgentObject(ApiObject):
 
     def info(self) -> dict[str, Any]:
         """What `Agent.get_info(name)` returns for this agent."""
-        return agent_info(self.agent)
+        return agent_info(self._ctx, self.agent)
 
     def history(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """The kept messages of the conversation of `session_id` (nil: the one without a
@@ -270,10 +271,25 @@ class AgentBuilder(ApiObject):
         return AgentObject(self._ctx, agent)
 
 
-def agent_info(agent: Agent) -> dict[str, Any]:
+def provider_of(ctx: ApiContext, spec: AgentSpec) -> str:
+    """The name of the provider the agent's model runs on, as a turn would pick it (a bare
+    `"mock"` or a model the only configured provider serves); "" when none is found."""
+    from llmspell.runtime.errors import InvalidArgument, NotFound
+    from llmspell.runtime.providers import ProviderManager
+
+    if not spec.model:
+        return ""
+    try:
+        return ctx.infrastructure.get(ProviderManager).choose(spec.model)[0]
+    except (InvalidArgument, NotFound):
+        return str(spec.info()["provider"])
+
+
+def agent_info(ctx: ApiContext, agent: Agent) -> dict[str, Any]:
     spec: AgentSpec = agent.spec
     return {
         **spec.info(),
+        "provider": provider_of(ctx, spec),
         "system_prompt": spec.system_prompt,
         "temperature": spec.temperature,
         "max_tokens": spec.max_tokens,

@@ -140,6 +140,13 @@ class ProviderManager:
         `"name/model"` (a configured provider's name, or a type only one provider has),
         `"name"` (that provider's default model), or a bare model served by the only
         configured provider. Errors list the providers there are."""
+        name, rest = self.choose(model)
+        provider = self.get(name)
+        return provider, rest if rest is not None else provider.model
+
+    def choose(self, model: str) -> tuple[str, str | None]:
+        """The provider's name and the model `resolve` picks for `model`, without building
+        the provider (None: the provider's default model)."""
         if not isinstance(model, str) or not model.strip():
             raise InvalidArgument(f"model must be a non-empty string, got {model!r}")
         model = model.strip()
@@ -149,17 +156,16 @@ class ProviderManager:
         if sep and rest:
             name = self._provider_named(head)
             if name is not None:
-                return self.get(name), rest
+                return name, rest
         if not sep and model in self._configs:
-            provider = self.get(model)
-            return provider, provider.model
+            return model, None
         if sep and rest and head not in self._configs:
             raise NotFound(
                 f"unknown provider {head!r} in model {model!r}; providers: {listed} "
                 f"(add a [providers.{head}] section to the config)"
             )
         if len(configured) == 1:
-            return self.get(configured[0]), model
+            return configured[0], model
         if not configured:
             raise NotFound(
                 f"model {model!r} names no provider and none is configured; write "

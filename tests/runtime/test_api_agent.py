@@ -147,6 +147,8 @@ def test_create_and_register_take_a_table_of_the_builders_settings(lua: ScriptRu
     )
     first, second, text = out
     assert first["tools"] == ["calculator"] and first["system_prompt"] == "S"
+    # a bare "mock" is the built-in mock provider's default model: the provider is named
+    assert first["provider"] == "mock" and second["provider"] == "mock"
     assert second["tools"] == ["uuid-generator"] and second["capabilities"] == ["x"]
     assert text == "You said: hi"
 
