@@ -15,7 +15,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, RootTransaction, bindparam, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    PoolProxiedConnection,
+    RootTransaction,
+    bindparam,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
@@ -36,6 +45,8 @@ if TYPE_CHECKING:
 SET_TENANT = select(func.set_config(TENANT_SETTING, bindparam("tenant"), True))
 
 WRITE_OPTION = "llmspell_write"
+# Key in a driver connection's `info`: the `EngineSource` generation it was made in.
+_GENERATION = "llmspell_driver_generation"
 
 logger = logging.getLogger("llmspell.storage")
 
@@ -73,6 +84,8 @@ class EngineSource:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._idle_drivers: list[PoolProxiedConnection] = []
+        self._drivers_generation = 0  # one more on each engine.dispose(): kept ones are stale
 
     @property
     def engine(self) -> Engine:
@@ -92,8 +105,44 @@ class EngineSource:
                     if self._on_close is not None:
                         self._on_close()
                     raise
+                event.listen(engine, "engine_disposed", self._drop_idle_drivers)
                 self._engine = engine
             return self._engine
+
+    def driver_connection(self) -> PoolProxiedConnection:
+        """A DBAPI connection for `Database.driver_transaction`: one an earlier driver
+        transaction left idle, else a new one (set up by the engine's connect hooks) detached
+        from the pool, so kept ones never use up the pool's slots. With one shared connection
+        (`serialize`) it is that connection, still the pool's."""
+        try:
+            # list.pop is atomic: concurrent transactions never get the same connection.
+            return self._idle_drivers.pop()
+        except IndexError:
+            pass
+        generation = self._drivers_generation
+        conn = self.engine.raw_connection()
+        if self.serial is None:
+            conn.detach()
+        conn.info[_GENERATION] = generation
+        return conn
+
+    def keep_driver_connection(self, conn: PoolProxiedConnection) -> None:
+        """Keep `conn` (outside any transaction) for the next driver transaction; closed
+        instead once the source is closed. Checking out and returning a pooled connection
+        costs more than SQLite's own work on the state hot path."""
+        with self._lock:
+            if not self._closed and conn.info[_GENERATION] == self._drivers_generation:
+                self._idle_drivers.append(conn)
+                return
+        conn.close()
+
+    def _drop_idle_drivers(self, _engine: Engine) -> None:
+        """On `engine.dispose()`: close the kept connections, as the pool closes its own."""
+        with self._lock:
+            self._drivers_generation += 1
+            idle, self._idle_drivers = self._idle_drivers, []
+        for conn in idle:
+            conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -101,6 +150,9 @@ class EngineSource:
                 return
             self._closed = True
             engine, self._engine = self._engine, None
+            idle, self._idle_drivers = self._idle_drivers, []
+        for conn in idle:
+            conn.close()
         if engine is not None:
             engine.dispose()
         if self._on_close is not None:
@@ -172,18 +224,21 @@ class Database:
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
             with self._serialized():
-                pooled = self.engine.raw_connection()
+                pooled = self.source.driver_connection()
+                driver: Any = pooled.dbapi_connection  # what a detached one still holds
                 try:
-                    driver: Any = pooled.driver_connection
                     driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                     try:
                         yield DriverRunner(driver, self.engine)
+                        driver.commit()
                     except BaseException:
                         driver.rollback()
                         raise
-                    driver.commit()
                 finally:
-                    pooled.close()
+                    if driver.in_transaction:  # a rollback failed: not for the next one
+                        pooled.close()
+                    else:
+                        self.source.keep_driver_connection(pooled)
         except dbapi_error as exc:
             raise self.source.explain(exc) or driver_failure(exc) from None
 

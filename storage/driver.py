@@ -41,20 +41,28 @@ class DriverStatement:
         self._positional = bool(dialect.positional)
         names = list(compiled.positiontup or ()) if self._positional else list(compiled.params)
         self._names = tuple(names)
-        # Per parameter: its name, the value bound into the statement (tenant) or _GIVEN, and
-        # the conversion of its type on this dialect (None: passed as it is).
+        # Per parameter: its name, the value bound into the statement (tenant), converted once,
+        # or _GIVEN, and the conversion of a given value's type (None: passed as it is).
         plan: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
         for name in names:
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            plan.append((name, _GIVEN if bind.required else bind.value, processor))
+            if bind.required:
+                plan.append((name, _GIVEN, processor))
+            else:
+                fixed = bind.value
+                converted = fixed if processor is None or fixed is None else processor(fixed)
+                plan.append((name, converted, None))
         self._plan = tuple(plan)
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters: the statement's own bound values plus `given`, converted."""
         values = []
         for name, fixed, processor in self._plan:
-            value = given[name] if fixed is _GIVEN else fixed
+            if fixed is not _GIVEN:
+                values.append(fixed)
+                continue
+            value = given[name]
             values.append(value if processor is None or value is None else processor(value))
         return tuple(values) if self._positional else dict(zip(self._names, values, strict=True))
 

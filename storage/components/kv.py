@@ -161,14 +161,20 @@ class SqlKVStore:
                 "updated_at": upsert.excluded.updated_at,
             },
         ).returning(e.c.version)
-        self._record = insert(h).values(tenant.values())
+        # The kept version is the row the upsert left: copied in SQL, so the value and the
+        # timestamp are bound (and converted) once per put.
+        current = select(e.c.tenant_id, e.c.scope, e.c.key, e.c.version, e.c.value, e.c.updated_at)
+        self._record = insert(h).from_select(
+            ["tenant_id", "scope", "key", "version", "value", "updated_at"],
+            current.where(tenant.where(e, "scope", "key")),
+        )
         self._prune = delete(h).where(
             tenant.where(h, "scope", "key"), h.c.version <= bindparam("oldest_dropped")
         )
         self._fast_get = db.statement(self._get)
         columns = ("scope", "key", "value", "updated_at")
         self._fast_put = db.statement(self._put, column_keys=columns)
-        self._fast_record = db.statement(self._record, column_keys=(*columns, "version"))
+        self._fast_record = db.statement(self._record)
         self._fast_prune = db.statement(self._prune)
         self._delete_history = delete(h).where(tenant.where(h, "scope", "key"))
         self._delete = delete(e).where(tenant.where(e, "scope", "key"))
@@ -196,7 +202,6 @@ class SqlKVStore:
         }
         with self._db.driver_transaction(write=True) as run:
             version = int(run.first(self._fast_put, params)[0])
-            params["version"] = version
             run.execute(self._fast_record, params)
             if version > self.history_limit:
                 params["oldest_dropped"] = version - self.history_limit

@@ -1,14 +1,19 @@
 """`Database.driver_transaction`: statements compiled once (the state hot path) behave as the
-same statements through SQLAlchemy on every backend: same stored text, same errors, rollback."""
+same statements through SQLAlchemy on every backend: same stored text, same errors, rollback;
+the DBAPI connections they keep between transactions are never shared and are closed with the
+storage (or on engine.dispose)."""
 
 from __future__ import annotations
 
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
 
-from llmspell.storage import SqlStorage
+from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.components.kv import kv_entries, kv_history
 from llmspell.storage.errors import ConstraintViolation
 
@@ -61,3 +66,46 @@ def test_an_error_inside_a_driver_transaction_rolls_back_its_writes(storage: Sql
         raise RuntimeError("stop")
     assert storage.kv.get("s", "k") is None
     assert storage.kv.put("s", "k", 2) == 1
+
+
+def test_driver_transactions_from_many_threads_keep_every_write(storage: SqlStorage) -> None:
+    # Driver transactions reuse kept connections: two threads must never share one.
+    def writer(thread: int) -> list[int]:
+        return [storage.kv.put("threads", f"t{thread}", n) for n in range(40)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        versions = list(pool.map(writer, range(6)))
+    assert versions == [list(range(1, 41))] * 6
+    assert [storage.kv.get("threads", f"t{t}") for t in range(6)] == [39] * 6
+    assert [v.value for v in storage.kv.history("threads", "t3", 3)] == [39, 38, 37]
+
+
+def test_closing_a_sqlite_storage_closes_the_connections_driver_transactions_kept(
+    tmp_path: Path,
+) -> None:
+    storage = open_storage(
+        StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "kept.db")), "t"
+    )
+    storage.kv.put("s", "k", 1)
+    kept = storage.database("kv").source.driver_connection()
+    storage.database("kv").source.keep_driver_connection(kept)
+    driver = kept.dbapi_connection
+    storage.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        driver.execute("SELECT 1")  # type: ignore[union-attr]
+
+
+def test_a_driver_transaction_after_engine_dispose_runs_on_a_new_connection(
+    tmp_path: Path,
+) -> None:
+    settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "disposed.db"))
+    with open_storage(settings, "t") as storage:
+        storage.kv.put("s", "k", 1)
+        source = storage.database("kv").source
+        before = source.driver_connection()
+        source.keep_driver_connection(before)
+        storage.database("kv").engine.dispose()
+        after = source.driver_connection()
+        source.keep_driver_connection(after)
+        assert after.dbapi_connection is not before.dbapi_connection
+        assert storage.kv.put("s", "k", 2) == 2
