@@ -59,8 +59,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Embedding(TypeDecorator[Any]):
-    """A float32 vector: pgvector `vector(N)` (`halfvec(N)` above 2000) on PostgreSQL, a
-    float32 BLOB on SQLite."""
+    """A float32 vector: pgvector `vector(N)` (`halfvec(N)` above 2000) on PostgreSQL, sent and
+    read in binary, a float32 BLOB on SQLite."""
 
     impl = LargeBinary
     cache_ok = True
@@ -71,11 +71,14 @@ class Embedding(TypeDecorator[Any]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            from pgvector.sqlalchemy import HALFVEC, VECTOR
+            from llmspell.storage.postgres.vector_types import column_type
 
-            kind = HALFVEC if self.dimension >= HALFVEC_FROM else VECTOR
-            return dialect.type_descriptor(kind(self.dimension))
+            return dialect.type_descriptor(column_type(self.dimension, self._half))
         return dialect.type_descriptor(LargeBinary())
+
+    @property
+    def _half(self) -> bool:
+        return self.dimension >= HALFVEC_FROM
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         # numpy loads with the first vector, not with every storage that opens
@@ -84,7 +87,14 @@ class Embedding(TypeDecorator[Any]):
         if value is None:
             return None
         array = np.asarray(value, dtype=np.float32)
-        return array if dialect.name == "postgresql" else array.tobytes()
+        if dialect.name != "postgresql":
+            return array.tobytes()
+        # psycopg sends these in pgvector's binary format (`postgres.vector_types`)
+        if self._half:
+            from pgvector import HalfVector
+
+            return HalfVector(array)
+        return array
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         import numpy as np

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from llmspell.storage.components.graph import EntityVersion, RelationshipVersion
 
 
+TURN_FIELDS = frozenset({"session_id", "role", "content", "metadata", "timestamp"})
+
+
 def _time(fn: str, arg: str, value: Any) -> datetime | None:
     return None if value is None else parse_time(fn, arg, value)
 
@@ -141,6 +144,42 @@ class EpisodicApi(_MemoryPart):
             require_str(fn, "session_id", session_id), require_str(fn, "role", role),
             require_str(fn, "content", content), meta,
         )  # fmt: skip
+
+    def add_batch(self, turns: Any) -> list[str]:
+        """Remember many turns at once: a list of `{session_id, role, content, metadata?,
+        timestamp?}` (`timestamp`: when it was said, RFC 3339 or Unix seconds; default now, in
+        list order). One embedding call and one write, so much faster than `add` in a loop;
+        returns the ids in order. All or nothing: a bad turn stores none, and the error names
+        it (`turn 3: content must be a non-empty string`)."""
+        from llmspell.runtime.memory import NewTurn
+
+        fn = "Memory.episodic.add_batch"
+        if turns == {}:
+            turns = []  # an empty Lua table
+        if not isinstance(turns, list):
+            raise ValidationError(
+                f"{fn}: turns must be a list of {{session_id, role, content, metadata?, "
+                f"timestamp?}}, got {type_name(turns)}"
+            )
+        batch = []
+        for i, turn in enumerate(turns, start=1):
+            if not isinstance(turn, dict):
+                raise ValidationError(
+                    f"{fn}: turn {i} must be a table {{session_id, role, content, metadata?, "
+                    f"timestamp?}}, got {type_name(turn)}"
+                )
+            what = f"turn {i}"
+            check_options(f"{fn}: {what}", turn, TURN_FIELDS)
+            batch.append(
+                NewTurn(
+                    require_str(fn, f"{what} session_id", turn.get("session_id")),
+                    require_str(fn, f"{what} role", turn.get("role")),
+                    require_str(fn, f"{what} content", turn.get("content")),
+                    _properties(fn, f"{what} metadata", turn.get("metadata")),
+                    _time(fn, f"{what} timestamp", turn.get("timestamp")),
+                )
+            )
+        return self._memory.episodic.add_batch(batch)
 
     def search(
         self,

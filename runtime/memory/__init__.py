@@ -8,7 +8,7 @@ from llmspell.runtime.memory.consolidation import (
     Decision,
     LlmProvider,
 )
-from llmspell.runtime.memory.episodic import EpisodicEntry, EpisodicMemory
+from llmspell.runtime.memory.episodic import EpisodicEntry, EpisodicMemory, NewTurn
 from llmspell.runtime.memory.manager import MemoryManager
 from llmspell.runtime.memory.procedural import Pattern, ProceduralMemory
 from llmspell.runtime.memory.semantic import SemanticMemory
@@ -21,6 +21,7 @@ __all__ = [
     "EpisodicMemory",
     "LlmProvider",
     "MemoryManager",
+    "NewTurn",
     "Pattern",
     "ProceduralMemory",
     "SemanticMemory",

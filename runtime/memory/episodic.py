@@ -8,7 +8,7 @@ when the session id is "".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 NAMESPACE = "episodic"
 MAX_ROLE_LEN = 64
 MAX_SESSION_LEN = 256
+
+
+@dataclass(frozen=True)
+class NewTurn:
+    """A turn to remember (`EpisodicMemory.add_batch`); `timestamp`: when it happened."""
+
+    session_id: str
+    role: str
+    content: str
+    metadata: Mapping[str, Any] | None = None
+    timestamp: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,26 +101,67 @@ class EpisodicMemory:
         timestamp: datetime | None = None,
     ) -> str:
         """Remember one turn; returns its id."""
-        session_id = check_session_id(session_id)
+        turn = self._checked(NewTurn(session_id, role, content, metadata, timestamp))
+        [entry_id] = self._store([turn], datetime.now(UTC))
+        return entry_id
+
+    def add_batch(self, turns: Sequence[NewTurn]) -> list[str]:
+        """Remember many turns with one embedding call and one write; returns their ids in
+        order. All or nothing: a bad turn stores none and the error names it (`turn 3: ...`).
+        Turns without a timestamp happened now, in list order."""
+        if isinstance(turns, str | bytes) or not isinstance(turns, Sequence):
+            raise InvalidArgument(f"turns must be a list of turns, got {turns!r}")
+        checked = []
+        for i, turn in enumerate(turns, start=1):
+            if not isinstance(turn, NewTurn):
+                raise InvalidArgument(f"turn {i} must be a NewTurn, got {turn!r}")
+            try:
+                checked.append(self._checked(turn))
+            except ValueError as error:  # InvalidArgument, or storage's refusal of a NUL
+                raise InvalidArgument(f"turn {i}: {error}") from None
+        return self._store(checked, datetime.now(UTC)) if checked else []
+
+    def _checked(self, turn: NewTurn) -> NewTurn:
+        check_session_id(turn.session_id)
+        role, content, metadata = turn.role, turn.content, turn.metadata
         if not isinstance(role, str) or not role or len(role) > MAX_ROLE_LEN:
             raise InvalidArgument(f"role must be a string of 1-{MAX_ROLE_LEN} characters")
         if not isinstance(content, str) or not content.strip():
             raise InvalidArgument("content must be a non-empty string")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgument(f"metadata must be a table, got {metadata!r}")
+        if turn.timestamp is not None and (
+            not isinstance(turn.timestamp, datetime) or turn.timestamp.tzinfo is None
+        ):
+            raise InvalidArgument(
+                f"timestamp must be a timezone-aware datetime, got {turn.timestamp!r}"
+            )
         for what, value in (("role", role), ("content", content), ("metadata", metadata)):
             refuse_nul(what, value)
         self._embedder.limits.check_size("content", len(content))
-        vector = NewVector(
-            embedding=self._embedder.embed_one(content),
-            content=content,
-            document_id=session_id,
-            metadata={"role": role, "processed": False, "metadata": dict(metadata or {})},
-            event_time=timestamp or datetime.now(UTC),
-        )
-        [entry_id] = self._vectors().add(NAMESPACE, self._embedder.model, [vector])
-        self._recall.remember_speaker(role)
-        return entry_id
+        return turn
+
+    def _store(self, turns: list[NewTurn], now: datetime) -> list[str]:
+        embeddings = self._embedder.embed([turn.content for turn in turns])
+        vectors = [
+            NewVector(
+                embedding=embedding,
+                content=turn.content,
+                document_id=turn.session_id,
+                metadata={
+                    "role": turn.role,
+                    "processed": False,
+                    "metadata": dict(turn.metadata or {}),
+                },
+                # a microsecond apart: a session lists its turns by time, in the order given
+                event_time=turn.timestamp or now + timedelta(microseconds=i),
+            )
+            for i, (turn, embedding) in enumerate(zip(turns, embeddings, strict=True))
+        ]
+        ids = self._vectors().add(NAMESPACE, self._embedder.model, vectors)
+        for turn in turns:
+            self._recall.remember_speaker(turn.role)
+        return ids
 
     def search(
         self,
@@ -208,4 +260,11 @@ class EpisodicMemory:
         return len({e.session_id for e in self.unprocessed()})
 
 
-__all__ = ["NAMESPACE", "EpisodicEntry", "EpisodicMemory", "check_session_id", "entry_of"]
+__all__ = [
+    "NAMESPACE",
+    "EpisodicEntry",
+    "EpisodicMemory",
+    "NewTurn",
+    "check_session_id",
+    "entry_of",
+]

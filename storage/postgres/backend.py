@@ -20,6 +20,7 @@ from llmspell.storage.errors import SchemaVersionError, StorageError
 from llmspell.storage.postgres import embedded
 from llmspell.storage.postgres.pool import open_pool, pool_engine
 from llmspell.storage.postgres.urls import connect, describe, role_of
+from llmspell.storage.postgres.vector_types import register_vector_types
 from llmspell.storage.redaction import redact_secrets
 from llmspell.storage.revision import classify, outdated_message, read_revision
 from llmspell.storage.settings import StorageSettings
@@ -46,10 +47,16 @@ def owner_engine(owner_url: str) -> Engine:
     """An unpooled engine logged in as the owner (migrations are rare and short)."""
     return create_engine(
         "postgresql+psycopg://",
-        creator=lambda: connect(owner_url, what="PostgreSQL (admin_url)"),
+        creator=lambda: _owner_connection(owner_url),
         poolclass=NullPool,
         hide_parameters=True,
     )
+
+
+def _owner_connection(owner_url: str) -> psycopg.Connection[Any]:
+    conn = connect(owner_url, what="PostgreSQL (admin_url)")
+    register_vector_types(conn)
+    return conn
 
 
 def upgrade_postgres(owner_url: str, app_role: str, revision: str = "head") -> MigrationResult:

@@ -12,6 +12,8 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
+from llmspell.storage.postgres.vector_types import register_vector_types
+
 
 class PooledConnection(psycopg.Connection[TupleRow]):
     """A pool connection; SQLAlchemy adds its notice handler on every checkout, keep one."""
@@ -33,6 +35,7 @@ def open_pool(url: str, *, min_size: int, max_size: int, name: str) -> Connectio
         close_returns=True,
         timeout=30.0,
         open=False,
+        configure=register_vector_types,
     )
     pool.open(wait=min_size > 0, timeout=30.0)
     return pool

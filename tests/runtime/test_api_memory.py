@@ -63,6 +63,43 @@ def test_episodic_add_refuses_bad_input(rt: ScriptRuntime) -> None:
     assert "session_id must be a non-empty string" in error.evalue
 
 
+def test_episodic_add_batch_stores_turns_in_order_all_or_nothing(rt: ScriptRuntime) -> None:
+    fn = "Memory.episodic.add_batch"
+    turns = [
+        {"session_id": "s", "role": "user", "content": f"turn {i}", "metadata": {"n": i}}
+        for i in range(3)
+    ]
+    turns.append(
+        {
+            "session_id": "s",
+            "role": "Bob",
+            "content": "long ago",
+            "timestamp": "2020-01-02T03:04:05Z",
+        }
+    )
+    ids = call(rt, fn, turns)
+    listed = call(rt, "Memory.episodic.session", "s")
+    assert [e["id"] for e in listed] == [ids[3], *ids[:3]]
+    assert [e["content"] for e in listed] == ["long ago", "turn 0", "turn 1", "turn 2"]
+    assert listed[0]["timestamp"].startswith("2020-01-02T03:04:05")
+    assert [e["metadata"] for e in listed[1:]] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    bad = [
+        {"session_id": "s", "role": "user", "content": "fine"},
+        {"session_id": "s", "role": "user"},
+    ]
+    error = call_error(rt, fn, bad)
+    assert error.evalue == f"{fn}: turn 2 content must be a string, got nil"
+    error = call_error(rt, fn, [turns[0], {**turns[0], "content": " "}])
+    assert error.evalue == f"{fn}: turn 2: content must be a non-empty string"
+    error = call_error(rt, fn, [turns[0], {**turns[0], "colour": "red"}])
+    assert error.evalue.startswith(f"{fn}: turn 2: unknown option 'colour'; allowed: content")
+    error = call_error(rt, fn, [turns[0], {**turns[0], "timestamp": "soon"}])
+    assert error.evalue.startswith(f"{fn}: turn 2 timestamp")
+    assert call_error(rt, fn, "s").evalue.startswith(f"{fn}: turns must be a list of")
+    assert as_list(call(rt, fn, [])) == []
+    assert len(call(rt, "Memory.episodic.session", "s")) == 4
+
+
 def test_semantic_graph_versions_query_and_traversal(rt: ScriptRuntime) -> None:
     alice = call(
         rt, "Memory.semantic.add_entity",
