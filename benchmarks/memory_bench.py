@@ -2,6 +2,7 @@
 
     python benchmarks/memory_bench.py [--backend sqlite|memory|postgres ...] [--vectors N]
                                       [--queries Q] [--episodic E] [--entities V --edges M]
+                                      [--graph-runs R] [--part vectors|episodic|graph ...]
 
 Per backend, with a baseline measured in the same run:
 - vector search, N x 384 (default 100K), k = 10: p50 latency through the vectors store and
@@ -12,6 +13,7 @@ Per backend, with a baseline measured in the same run:
   embedder alone on the same texts.
 - graph `neighbors` depth 4 (out) on V entities / M edges (default 10K / 50K): p50 of the one
   recursive CTE, against a breadth-first search over an in-memory adjacency list.
+`--part` (repeatable) runs only the parts named (default: all three).
 Bulk data is loaded with plain INSERT/COPY (the loading is not what is measured); PostgreSQL is
 the embedded server in a temp dir, or LLMSPELL_BENCH_PG_URL (see storage_bench.py).
 """
@@ -54,6 +56,7 @@ DIM = 384
 K = 10
 MODEL = "bench-clustered"
 EPISODIC_BATCH = 100
+PARTS = ("vectors", "episodic", "graph")
 
 
 def p50_ms(samples: list[float]) -> float:
@@ -334,18 +337,25 @@ def run_backend(
     data = clustered_vectors(args.vectors, seed=1)
     queries = clustered_vectors(args.queries, seed=2)
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
+    parts = args.part or PARTS
+    report[name] = {}
     with open_storage(settings, tenant) as storage:
-        if name == "postgres":
-            other = clustered_vectors(max(1000, args.vectors // 10), seed=3)
-            built = load_vectors_postgres(owner_url, [(tenant, data), (f"{tenant}-other", other)])
-            report[f"{name}_hnsw_build_s"] = built
-        else:
-            load_vectors_sql(storage, data, "bench")
-        report[name] = {"vector_search": bench_vector_search(storage, data, queries, "bench")}
-        report[name]["episodic_add"] = bench_episodic(storage, args.episodic)
-        report[name]["graph"] = bench_graph(
-            storage, args.entities, args.edges, args.graph_runs, owner_url
-        )
+        if "vectors" in parts:
+            if name == "postgres":
+                other = clustered_vectors(max(1000, args.vectors // 10), seed=3)
+                built = load_vectors_postgres(
+                    owner_url, [(tenant, data), (f"{tenant}-other", other)]
+                )
+                report[f"{name}_hnsw_build_s"] = built
+            else:
+                load_vectors_sql(storage, data, "bench")
+            report[name]["vector_search"] = bench_vector_search(storage, data, queries, "bench")
+        if "episodic" in parts:
+            report[name]["episodic_add"] = bench_episodic(storage, args.episodic)
+        if "graph" in parts:
+            report[name]["graph"] = bench_graph(
+                storage, args.entities, args.edges, args.graph_runs, owner_url
+            )
 
 
 def main() -> None:
@@ -363,12 +373,15 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=10_000)
     parser.add_argument("--edges", type=int, default=50_000)
     parser.add_argument("--graph-runs", type=int, default=100)
+    parser.add_argument("--part", choices=PARTS, action="append")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     report: dict[str, Any] = {"vectors": args.vectors, "dimension": DIM}
     if not args.json:
-        print(f"llmspell memory benchmark: {args.vectors} x {DIM} vectors, k={K}, "
-              f"{args.entities} entities / {args.edges} edges")  # fmt: skip
+        sizes = {"vectors": f"{args.vectors} x {DIM} vectors, k={K}",
+                 "episodic": f"{args.episodic} episodic adds",
+                 "graph": f"{args.entities} entities / {args.edges} edges"}  # fmt: skip
+        print("llmspell memory benchmark: " + ", ".join(sizes[p] for p in args.part or PARTS))
     with tempfile.TemporaryDirectory(prefix="llmspell-memory-bench-") as tmp:
         for name in args.backend or ["sqlite", "postgres"]:
             if name == "postgres":
@@ -384,7 +397,7 @@ def main() -> None:
                 print_backend(name, report)
     if args.json:
         print(json.dumps(report, indent=2))
-    elif "sqlite" in report and "postgres" in report:
+    elif all("episodic_add" in report.get(b, {}) for b in ("postgres", "sqlite")):
         for what in ("adds_per_s", "batched_adds_per_s"):
             pg, lite = (report[b]["episodic_add"][what] for b in ("postgres", "sqlite"))
             print(f"  episodic {what}: postgres {pg:.0f}/s vs sqlite {lite:.0f}/s "
@@ -393,24 +406,29 @@ def main() -> None:
 
 def print_backend(name: str, report: dict[str, Any]) -> None:
     row = report[name]
-    vs, ep, gr = row["vector_search"], row["episodic_add"], row["graph"]
-    how = "HNSW, tenant filter" if name == "postgres" else "exact numpy matrix"
     print(f"  {name}")
-    ratio = vs["p50_ms"] / vs["numpy_p50_ms"]
-    print(f"    vector search ({how}): p50 {vs['p50_ms']:.2f} ms, "
-          f"recall@10 {vs['recall_at_10']:.3f}  | baseline numpy exact p50 "
-          f"{vs['numpy_p50_ms']:.2f} ms (ratio {ratio:.1f}x)")  # fmt: skip
-    print(f"    episodic add incl. embedding: {ep['adds_per_s']:.0f}/s  | embedding alone "
-          f"{ep['embed_only_per_s']:.0f}/s, store alone "
-          f"{ep['store_only_per_s']:.0f}/s")  # fmt: skip
-    print(f"    episodic add in batches of {EPISODIC_BATCH} (embed + store): "
-          f"{ep['batched_adds_per_s']:.0f}/s (goal on postgres >= 2000/s)")  # fmt: skip
-    print(f"    graph neighbors depth 4: p50 {gr['depth4_p50_ms']:.2f} ms (goal <= 10 ms), "
-          f"{gr['nodes_reached_median']:.0f} nodes, {gr['rows_fetched_median']:.0f} rows "
-          f"fetched per call  | baseline in-memory BFS p50 "
-          f"{gr['python_bfs_p50_ms']:.2f} ms")  # fmt: skip
-    if name == "postgres":
-        print(f"    (HNSW index build: {report['postgres_hnsw_build_s']:.0f} s, not timed above)")
+    if "vector_search" in row:
+        vs = row["vector_search"]
+        how = "HNSW, tenant filter" if name == "postgres" else "exact numpy matrix"
+        ratio = vs["p50_ms"] / vs["numpy_p50_ms"]
+        print(f"    vector search ({how}): p50 {vs['p50_ms']:.2f} ms, "
+              f"recall@10 {vs['recall_at_10']:.3f}  | baseline numpy exact p50 "
+              f"{vs['numpy_p50_ms']:.2f} ms (ratio {ratio:.1f}x)")  # fmt: skip
+    if "episodic_add" in row:
+        ep = row["episodic_add"]
+        print(f"    episodic add incl. embedding: {ep['adds_per_s']:.0f}/s  | embedding alone "
+              f"{ep['embed_only_per_s']:.0f}/s, store alone "
+              f"{ep['store_only_per_s']:.0f}/s")  # fmt: skip
+        print(f"    episodic add in batches of {EPISODIC_BATCH} (embed + store): "
+              f"{ep['batched_adds_per_s']:.0f}/s (goal on postgres >= 2000/s)")  # fmt: skip
+    if "graph" in row:
+        gr = row["graph"]
+        print(f"    graph neighbors depth 4: p50 {gr['depth4_p50_ms']:.2f} ms (goal <= 10 ms), "
+              f"{gr['nodes_reached_median']:.0f} nodes, {gr['rows_fetched_median']:.0f} rows "
+              f"fetched per call  | baseline in-memory BFS p50 "
+              f"{gr['python_bfs_p50_ms']:.2f} ms")  # fmt: skip
+    if f"{name}_hnsw_build_s" in report:
+        print(f"    (HNSW index build: {report[f'{name}_hnsw_build_s']:.0f} s, not timed above)")
     sys.stdout.flush()
 
 

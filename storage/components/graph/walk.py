@@ -1,27 +1,31 @@
-"""The recursive walk of the graph: one recursive CTE per `neighbors` call, on both dialects,
-and the conversion of its raw rows. `PostgresWalk` asks for a custom plan before each walk;
+"""The recursive walk of the graph: one statement per `neighbors` call on both dialects (a
+recursive CTE over entity ids and hop counts, then the payloads of what it reached), and the
+conversion of its raw rows. `PostgresWalk` asks for a custom plan before each walk;
 the store picks its walk once when it is built."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Integer,
-    Select,
     and_,
     bindparam,
     case,
     exists,
     func,
     literal,
+    null,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType
@@ -35,11 +39,11 @@ from llmspell.storage.components.graph.model import (
     relationship_of,
 )
 from llmspell.storage.components.graph.tables import graph_entities, graph_relationships
-from llmspell.storage.schema import UtcDateTime
 from llmspell.storage.tenancy import Tenant
 
 CUSTOM_PLANS = select(func.set_config("plan_cache_mode", "force_custom_plan", True))
 _UNSEEN = object()
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class GraphWalk:
@@ -54,7 +58,7 @@ class GraphWalk:
         self._tenant = tenant
         self._entities = entities
         self._relationships = relationships
-        self._statements: dict[Hashable, Select[Any]] = {}
+        self._statements: dict[Hashable, CompoundSelect[Any]] = {}
         self._processors: dict[Hashable, list[Any]] = {}
 
     def neighbors(
@@ -72,20 +76,19 @@ class GraphWalk:
             stmt = self._statements[key] = self._statement(direction, typed)
         nodes: dict[str, tuple[EntityVersion, int]] = {}
         edges: dict[str, RelationshipVersion] = {}
-        width = len(self._entities.columns)
         node_values = self._converter(self._entities.columns, conn.dialect)
         edge_values = self._converter(self._relationships.columns, conn.dialect)
         self._prepare(conn)
         for row in conn.execute(stmt, params):
-            node_id = row[0]
-            if node_id != entity_id and node_id not in nodes:
-                nodes[node_id] = (entity_of(node_values(row[:width])), int(row[width]))
-            edge = row[width + 1 :]
-            if edge[0] is not None and edge[0] not in edges:
-                edges[edge[0]] = relationship_of(edge_values(edge))
-        ordered = sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id))
+            # An entity row carries its hop count last, an edge row NULL (see `_statement`).
+            hops = row[-1]
+            if hops is None:
+                if row[0] not in edges:
+                    edges[row[0]] = relationship_of(edge_values(row[:-1]))
+            elif row[0] != entity_id and row[0] not in nodes:
+                nodes[row[0]] = (entity_of(node_values(row[:3] + row[4:-1])), int(hops))
         return Neighbourhood(
-            nodes=ordered,
+            nodes=sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id)),
             edges=sorted(edges.values(), key=lambda edge: (edge.type, edge.from_id, edge.to_id)),
         )
 
@@ -96,95 +99,111 @@ class GraphWalk:
         self, columns: Sequence[Column[Any]], dialect: Dialect
     ) -> Callable[[Sequence[Any]], list[Any]]:
         """Converts raw values of `columns` as their types would (processors built once per
-        dialect). A converter serves one call: it converts each distinct timestamp once (the
-        rows of one walk share many; datetimes are immutable, so sharing one is safe, unlike
-        property dicts), and its memory goes with it."""
+        dialect; columns without one are copied as they are). A converter serves one call and
+        converts each distinct timestamp and each distinct flat JSON text once: the rows of
+        one walk share many, and sharing is safe for datetimes (immutable) and for a flat
+        object (`entity_of` copies it, and its values are immutable), unlike nested ones."""
         key = (tuple(c.name for c in columns), dialect.name)
         processors = self._processors.get(key)
         if processors is None:
             processors = self._processors[key] = [
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+                (i, processor)
+                for i, c in enumerate(columns)
+                if (processor := c.type.dialect_impl(dialect).result_processor(dialect, None))
             ]
-        seen: list[dict[Any, Any] | None] = [
-            {} if isinstance(c.type, UtcDateTime) else None for c in columns
-        ]
+        steps: list[tuple[int, Any, dict[Any, Any]]] = [(i, p, {}) for i, p in processors]
 
         def convert(values: Sequence[Any]) -> list[Any]:
-            converted = []
-            for processor, value, done in zip(processors, values, seen, strict=True):
-                if processor is None or value is None:
-                    converted.append(value)
+            converted = list(values)
+            for i, processor, done in steps:
+                value = converted[i]
+                if value is None:
                     continue
-                if done is None:
-                    converted.append(processor(value))
-                    continue
-                result = done.get(value, _UNSEEN)
+                try:
+                    result = done.get(value, _UNSEEN)
+                except TypeError:  # unhashable: a JSON value the driver decoded already
+                    result = _UNSEEN
                 if result is _UNSEEN:
-                    result = done[value] = processor(value)
-                converted.append(result)
+                    result = processor(value)
+                    if _shareable(result):
+                        done[value] = result
+                converted[i] = result
             return converted
 
         return convert
 
-    def _statement(self, direction: str, typed: bool) -> Select[Any]:
-        """Reached entities (least hop count) joined with the edges followed out of them.
+    def _statement(self, direction: str, typed: bool) -> CompoundSelect[Any]:
+        """The reached entities (least hop count) and the edges followed, in one statement.
 
-        The recursive part carries the entity's row and its hop count; `UNION` drops a repeat,
-        so the walk ends at the depth bound whatever cycles there are and each entity is
-        expanded at most once per depth. Carrying the row keeps the final query from joining
-        the entities table again (SQLite would scan it instead of probing it).
+        The recursive part carries only the entity id and its hop count: `UNION` drops a
+        repeated (id, hops), so each entity is expanded at most once per depth and the walk
+        ends at the depth bound whatever cycles there are. Payloads are read once, for the
+        result: each reached entity's valid version, and each valid edge leaving an entity
+        below the depth bound towards a reached entity (a valid other end is reached by that
+        edge). Both kinds of rows share the relationship's columns and a hop count: an entity
+        row has NULL for `to_id` and its hop count last, an edge row NULL there.
         """
         e, r = graph_entities, graph_relationships
         valid = BitemporalVersions.valid
-        columns = self._entities.columns
         start = (
-            select(*columns, literal(0, Integer).label("hops"))
+            select(e.c.entity_id, literal(0, Integer).label("hops"))
             .where(self._tenant.where(e), e.c.entity_id == bindparam("start"), valid(e))
             .cte("walk", recursive=True)
         )
         walk = start.alias("w")
-        follows, reached = _ends(direction, walk.c.entity_id)
+        follows, other_end = _ends(direction, walk.c.entity_id)
         edge_ok = [self._tenant.where(r), follows, valid(r)]
         if typed:
             edge_ok.append(r.c.type.in_(bindparam("types", expanding=True)))
-        step = (
-            select(*columns, walk.c.hops + 1)
-            .select_from(
-                walk.join(r, and_(*edge_ok)).join(
-                    e, and_(self._tenant.where(e), e.c.entity_id == reached, valid(e))
+        target = e.alias("target")
+
+        def is_valid_entity(entity_id: Any) -> ColumnElement[bool]:
+            return exists(
+                select(target.c.entity_id).where(
+                    self._tenant.where(target), target.c.entity_id == entity_id, valid(target)
                 )
             )
-            .where(walk.c.hops < bindparam("depth"))
+
+        step = (
+            select(other_end, walk.c.hops + 1)
+            .select_from(walk.join(r, and_(*edge_ok)))
+            .where(walk.c.hops < bindparam("depth"), is_valid_entity(other_end))
         )
         found = start.union(step)
-        kept = [found.c[c.name] for c in columns]
-        nearest = select(*kept, func.min(found.c.hops).label("hops")).group_by(*kept).cte("reached")
-        # An edge out of a reached entity (below the depth bound) whose other end is valid
-        # leads to a reached entity: an indexed lookup, not a scan of the walk.
-        far = e.alias("far")
-        # Entities at the depth bound have no edges to follow: NULL matches no edge, so their
-        # edges are never read (a plain `hops < depth` would filter them after reading).
-        expandable = case((nearest.c.hops < bindparam("depth"), nearest.c.entity_id))
-        follows_out, other_end = _ends(direction, expandable)
-        followed = [
-            self._tenant.where(r),
-            follows_out,
-            valid(r),
-            exists(
-                select(far.c.entity_id).where(
-                    self._tenant.where(far), far.c.entity_id == other_end, valid(far)
-                )
-            ),
-        ]
-        if typed:
-            followed.append(r.c.type.in_(bindparam("types", expanding=True)))
-        # Values come back unconverted (an entity repeats on each of its edges' rows); the
-        # caller converts each distinct entity and edge once (`_converter`).
-        return select(
-            *[_raw(nearest.c[c.name], c.name) for c in columns],
-            _raw(nearest.c.hops, "hops"),
-            *[_raw(r.c[c.name], f"edge_{c.name}") for c in self._relationships.columns],
-        ).select_from(nearest.outerjoin(r, and_(*followed)))
+        reached = (
+            select(found.c.entity_id, func.min(found.c.hops).label("hops"))
+            .group_by(found.c.entity_id)
+            .cte("reached")
+        )
+        # Every reached entity is valid (the walk checked), so the LEFT JOIN always matches:
+        # it is LEFT so that SQLite keeps the walk as the outer loop.
+        entity = [_raw(e.c[c.name], c.name) for c in self._entities.columns]
+        entity_rows = select(
+            *entity[:3], null().label("to_id"), *entity[3:], _raw(reached.c.hops, "hops")
+        ).select_from(
+            reached.outerjoin(
+                e, and_(self._tenant.where(e), e.c.entity_id == reached.c.entity_id, valid(e))
+            )
+        )
+        # Edges are looked up from the ids below the depth bound (SQLite would rather probe
+        # the edges of every reached id) and their other end by its key, as in the walk. Both
+        # directions are two lookups (an OR would scan the tenant's edges on SQLite); an edge
+        # between two such ids comes twice and is kept once.
+        expandable = select(reached.c.entity_id).where(reached.c.hops < bindparam("depth"))
+        ends = {"out": [(r.c.from_id, r.c.to_id)], "in": [(r.c.to_id, r.c.from_id)]}
+        ends["both"] = ends["out"] + ends["in"]
+        edge_rows = []
+        for near, far in ends[direction]:
+            followed = [self._tenant.where(r), near.in_(expandable), valid(r), is_valid_entity(far)]
+            if typed:
+                followed.append(r.c.type.in_(bindparam("types", expanding=True)))
+            edge_rows.append(
+                select(
+                    *[_raw(r.c[c.name], c.name) for c in self._relationships.columns],
+                    null().label("hops"),
+                ).where(*followed)
+            )
+        return union_all(entity_rows, *edge_rows)
 
 
 def _ends(direction: str, node: Any) -> tuple[ColumnElement[bool], Any]:
@@ -198,6 +217,13 @@ def _ends(direction: str, node: Any) -> tuple[ColumnElement[bool], Any]:
         or_(r.c.from_id == node, r.c.to_id == node),
         case((r.c.from_id == node, r.c.to_id), else_=r.c.from_id),
     )
+
+
+def _shareable(value: Any) -> bool:
+    """Whether one converted value may serve every row with the same raw value."""
+    if isinstance(value, dict):
+        return all(isinstance(v, _SCALARS) for v in value.values())
+    return isinstance(value, (*_SCALARS, datetime))
 
 
 def _raw(column: Any, name: str) -> Any:

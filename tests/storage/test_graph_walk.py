@@ -1,0 +1,154 @@
+"""The graph walk (`neighbors`) against a breadth-first search in Python over the stored
+versions of a seeded random bi-temporal graph, on memory, sqlite and postgres: the same
+entities with the same hop counts and versions, the same edges, at past and present valid and
+transaction times, in every direction, with and without types, at depths 1 to 6."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from llmspell.storage import SqlStorage
+from llmspell.storage.components.graph import (
+    MAX_DEPTH,
+    EntityVersion,
+    Neighbourhood,
+    RelationshipVersion,
+    SqlGraphStore,
+)
+
+TYPES = ("a", "b", "c")
+
+
+def at(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=UTC)
+
+
+def holds(version: EntityVersion | RelationshipVersion, as_of: datetime, known: datetime) -> bool:
+    """The bi-temporal rule, written out: valid at `as_of`, believed at `known`."""
+    return (
+        version.valid_from <= as_of
+        and (version.valid_to is None or version.valid_to > as_of)
+        and version.recorded_at <= known
+        and (version.superseded_at is None or version.superseded_at > known)
+    )
+
+
+@dataclass
+class Graph:
+    entities: dict[str, list[EntityVersion]]  # every version, as stored
+    relationships: list[RelationshipVersion]
+    moments: list[datetime]  # transaction times between the phases that built the graph
+
+
+def build(g: SqlGraphStore, rng: random.Random) -> Graph:
+    """40 entities and 140 edges (self-loops and parallel edges among them) with valid
+    periods, then updates, closes and past corrections recorded later."""
+    entities = []
+    for i in range(40):
+        start = rng.randint(2010, 2016)
+        end = at(rng.randint(2021, 2030)) if rng.random() < 0.2 else None
+        entities.append(g.add_entity(f"n{i % 30}", "node", {"i": i}, at(start), end))
+    relationships = []
+    for _ in range(140):
+        source, target = rng.choice(entities), rng.choice(entities)
+        start = rng.randint(2010, 2018)
+        end = at(rng.randint(2019, 2030)) if rng.random() < 0.25 else None
+        relationships.append(
+            g.add_relationship(source, target, rng.choice(TYPES), {"w": 1}, at(start), end)
+        )
+    moments = []
+    for _ in range(2):
+        time.sleep(0.002)
+        moments.append(datetime.now(UTC))
+        time.sleep(0.002)
+        for entity in rng.sample(entities, 6):
+            g.update_entity(entity, {"seen": rng.randint(0, 9)}, at(rng.randint(2012, 2024)))
+        for entity in rng.sample(entities, 3):
+            g.delete_entity(entity, at(rng.randint(2017, 2026)))
+        for relationship in rng.sample(relationships, 12):
+            g.delete_relationship(relationship, at(rng.randint(2014, 2026)))
+    return Graph(
+        {e: g.entity_history(e) for e in entities},
+        [edge for r in relationships for edge in g.relationship_history(r)],
+        moments,
+    )
+
+
+def breadth_first(
+    graph: Graph,
+    start: str,
+    depth: int,
+    direction: str,
+    types: list[str] | None,
+    as_of: datetime,
+    known: datetime,
+) -> tuple[dict[str, tuple[EntityVersion, int]], dict[str, RelationshipVersion]]:
+    """What `neighbors` must find, from the full histories and the rule in `holds`."""
+    valid = {
+        entity: version
+        for entity, versions in graph.entities.items()
+        for version in versions
+        if holds(version, as_of, known)
+    }
+    steps: dict[str, list[tuple[RelationshipVersion, str]]] = {e: [] for e in graph.entities}
+    for edge in graph.relationships:
+        if not holds(edge, as_of, known) or (types is not None and edge.type not in types):
+            continue
+        if direction in ("out", "both"):
+            steps[edge.from_id].append((edge, edge.to_id))
+        if direction in ("in", "both"):
+            steps[edge.to_id].append((edge, edge.from_id))
+    if start not in valid:
+        return {}, {}
+    hops = {start: 0}
+    edges: dict[str, RelationshipVersion] = {}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if hops[node] == depth:
+            continue
+        for edge, other in steps[node]:
+            if other not in valid:
+                continue
+            edges[edge.id] = edge
+            if other not in hops:
+                hops[other] = hops[node] + 1
+                queue.append(other)
+    nodes = {e: (valid[e], n) for e, n in hops.items() if e != start}
+    return nodes, edges
+
+
+def check(found: Neighbourhood, nodes: dict[str, Any], edges: dict[str, Any]) -> None:
+    assert found.nodes == sorted(nodes.values(), key=lambda n: (n[1], n[0].name, n[0].id))
+    assert {edge.id: edge for edge in found.edges} == edges
+    assert len(found.edges) == len(edges), "each edge once"
+    keys = [(edge.type, edge.from_id, edge.to_id) for edge in found.edges]
+    assert keys == sorted(keys)
+
+
+def test_neighbors_equal_a_breadth_first_search_over_the_stored_versions(
+    storage: SqlStorage,
+) -> None:
+    g = storage.graph
+    rng = random.Random(19)
+    graph = build(g, rng)
+    now = datetime.now(UTC)
+    reached_far = 0
+    for known in [*graph.moments, now]:
+        for as_of in (at(2013), at(2019), at(2025), now):
+            for direction in ("out", "in", "both"):
+                for depth in (1, 2, 4, MAX_DEPTH):
+                    types = rng.choice([None, ["a"], ["a", "b"], []])
+                    start = rng.choice(list(graph.entities))
+                    nodes, edges = breadth_first(
+                        graph, start, depth, direction, types, as_of, known
+                    )
+                    found = g.neighbors(start, depth, direction, types, as_of, known)  # type: ignore[arg-type]
+                    check(found, nodes, edges)
+                    reached_far += any(hops > 2 for _, hops in nodes.values())
+    assert reached_far > 10, "the random graph is deep enough to test depth limits"
