@@ -1,36 +1,26 @@
-"""Full-text (keyword) search over the content of the vectors tables, in the database itself.
-
-Each `vectors_<N>` table has a keyword index kept in step with its rows by the database, so a
-write never rebuilds anything in the process and every process sees the same index:
+"""The database's own full-text index over the content of the vectors tables (migration 0007,
+and `create_all` for the in-memory database), kept in step with the rows by the database:
 
 - SQLite: an FTS5 table `vectors_<N>_fts` over the table's `content` (external content, keyed
-  by rowid, porter-stemmed `unicode61` tokens), maintained by triggers; ranked by FTS5's
-  `bm25()`. (A VACUUM renumbers rowids of tables without an INTEGER PRIMARY KEY: after one,
-  `rebuild_sqlite_sql` re-indexes.)
+  by rowid, porter-stemmed `unicode61` tokens), maintained by triggers. (A VACUUM renumbers
+  rowids of tables without an INTEGER PRIMARY KEY: after one, `rebuild_sqlite_sql` re-indexes;
+  `storage validate` checks it.)
 - PostgreSQL: a stored generated column `content_tsv = to_tsvector('english', content)` with a
-  GIN index; ranked by `ts_rank(content_tsv, query, 1)` (length-normalised term frequency).
+  GIN index.
 
-The ranking contract is the same on both: a query is a list of words (`\\w+`, the caller drops
-stop words); a row matches when it contains at least one of them after the backend's English
-stemming; its score is the backend's relevance (> 0, higher is better). Both the migration and
-`create_all` (the in-memory database) create these objects from the functions here.
+Keyword search ranks in process (`llmspell.storage.keyword_index`, the same tokens and BM25 as
+FTS5's `bm25()`): asking the database to rank scored every row holding a common word.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import DDL, Float, Table, bindparam, event, func, literal_column
-from sqlalchemy.dialects.postgresql import REGCONFIG
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import DDL, Table, event
 
 TSV_COLUMN = "content_tsv"
 TEXT_SEARCH_CONFIG = "english"
 SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
-MAX_TERMS = 64
-_WORD = re.compile(r"^\w+$")
 
 
 def fts_table_name(table: str) -> str:
@@ -110,63 +100,6 @@ def is_fulltext_object(name: str | None) -> bool:
     if name is None:
         return False
     return name == TSV_COLUMN or "_fts" in name or name.endswith(f"_{TSV_COLUMN}")
-
-
-def check_terms(terms: Sequence[str]) -> list[str]:
-    """`terms` as a list of distinct words (`\\w+`), at most MAX_TERMS; ValueError otherwise."""
-    if isinstance(terms, str):
-        raise ValueError("terms must be a list of words, not one string")
-    words: list[str] = []
-    for term in terms:
-        if not isinstance(term, str) or not _WORD.match(term):
-            raise ValueError(f"keyword terms must be words (letters, digits, _), got {term!r}")
-        if term not in words:
-            words.append(term)
-    if len(words) > MAX_TERMS:
-        raise ValueError(f"at most {MAX_TERMS} keyword terms, got {len(words)}")
-    return words
-
-
-def match_text(terms: Sequence[str], dialect: str) -> str:
-    """The query text the backend parses: any of the words (they are `\\w+`, so no quoting
-    can be broken and no operator can be formed)."""
-    if dialect == "postgresql":
-        # websearch_to_tsquery: words joined by `or`; it never raises on odd input.
-        return " or ".join(terms)
-    return " OR ".join(f'"{term}"' for term in terms)
-
-
-def match_clause(table: Table, dialect: str) -> ColumnElement[bool]:
-    """`table`'s rows containing a term of `:terms` (the text from `match_text`)."""
-    if dialect == "postgresql":
-        return literal_column(f"{table.name}.{TSV_COLUMN}").op("@@")(_tsquery())
-    return literal_column(fts_table_name(table.name)).op("MATCH")(bindparam("terms"))
-
-
-def rank_expression(table: Table, dialect: str) -> ColumnElement[Any]:
-    """The relevance of a matching row (> 0, higher is better)."""
-    if dialect == "postgresql":
-        return func.ts_rank(
-            literal_column(f"{table.name}.{TSV_COLUMN}"), _tsquery(), 1, type_=Float()
-        )
-    return -func.bm25(literal_column(fts_table_name(table.name)), type_=Float())
-
-
-def sqlite_join_condition(table: Table) -> ColumnElement[bool]:
-    fts = fts_table_name(table.name)
-    return literal_column(f"{fts}.rowid") == literal_column(f"{table.name}.rowid")
-
-
-def sqlite_fts_table(table: Table) -> Any:
-    from sqlalchemy import table as lightweight_table
-
-    return lightweight_table(fts_table_name(table.name))
-
-
-def _tsquery() -> ColumnElement[Any]:
-    return func.websearch_to_tsquery(
-        literal_column(f"'{TEXT_SEARCH_CONFIG}'", type_=REGCONFIG()), bindparam("terms")
-    )
 
 
 def sqlite_index_in_step(conn: Any, table: str) -> bool:

@@ -77,6 +77,36 @@ def timestamp(moment: datetime | None, absent: float) -> float:
     return absent if moment is None else moment.timestamp()
 
 
+def passing(
+    where: VectorFilter | None,
+    now: datetime,
+    expires: np.ndarray,
+    events: np.ndarray,
+    doc_codes: np.ndarray,
+    doc_code_of: Mapping[str | None, int],
+    metadata: Sequence[Mapping[str, Any]] | None,
+) -> np.ndarray:
+    """Which of some rows are live (not expired) and pass `where`, given their columns:
+    expiry and event times as timestamps, document codes (`doc_code_of` maps a document id to
+    its code) and metadata (needed only when `where` filters on metadata)."""
+    keep = expires > now.timestamp()
+    if where is None or where.is_empty:
+        return keep
+    if where.document_ids is not None:
+        codes = [doc_code_of[d] for d in where.document_ids if d in doc_code_of]
+        keep &= np.isin(doc_codes, np.asarray(codes, dtype=np.int64))
+    if where.since is not None:
+        keep &= events >= where.since.timestamp()  # NaN (no event time) compares False
+    if where.until is not None:
+        keep &= events <= where.until.timestamp()
+    if where.metadata:
+        assert metadata is not None
+        for row in np.flatnonzero(keep):
+            if not where.matches_metadata(metadata[int(row)]):
+                keep[row] = False
+    return keep
+
+
 class NamespaceMatrix:
     """The unit vectors of one namespace with what filters need, in insertion slots.
 
@@ -174,22 +204,15 @@ class NamespaceMatrix:
     def mask(self, where: VectorFilter | None, now: datetime) -> np.ndarray:
         """Which rows are live (not expired) and pass `where`."""
         n = self.size
-        keep = self._expires[:n] > now.timestamp()
-        if where is None or where.is_empty:
-            return keep
-        if where.document_ids is not None:
-            codes = [self._doc_code_of[d] for d in where.document_ids if d in self._doc_code_of]
-            keep &= np.isin(self._doc_codes[:n], np.asarray(codes, dtype=np.int64))
-        events = self._event[:n]
-        if where.since is not None:
-            keep &= events >= where.since.timestamp()  # NaN (no event time) compares False
-        if where.until is not None:
-            keep &= events <= where.until.timestamp()
-        if where.metadata:
-            for slot in np.flatnonzero(keep):
-                if not where.matches_metadata(self.metadata[slot]):
-                    keep[slot] = False
-        return keep
+        return passing(
+            where,
+            now,
+            self._expires[:n],
+            self._event[:n],
+            self._doc_codes[:n],
+            self._doc_code_of,
+            self.metadata,
+        )
 
     def search(
         self, query: np.ndarray, k: int, where: VectorFilter | None, now: datetime

@@ -1,48 +1,51 @@
-"""Keyword search over the vectors' content, ranked by the database's own full-text index
-(`llmspell.storage.fulltext`). The dialect's ranking is picked once per store:
-`PostgresKeywords` (tsvector, `ts_rank`, metadata filtered in SQL) or `SqliteKeywords` (FTS5,
-`bm25()`, metadata compared in Python as JSON equality)."""
+"""Keyword search over the vectors' content: BM25 over a `NamespaceKeywords` per namespace
+(`llmspell.storage.keyword_index`), on every backend. Built from the stored rows on the first
+search, kept in step with the store's own writes, and rebuilt when the namespace's generation
+shows another process (or runtime) changed it; the hits' rows are then read by id."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
-from llmspell.storage import fulltext
 from llmspell.storage.components.vectors.model import VectorHit
 from llmspell.storage.components.vectors.namespaces import Namespaces
 from llmspell.storage.components.vectors.rows import (
-    Shape,
     Statements,
-    filter_clauses,
-    filter_params,
+    live,
     record_columns,
     record_of,
-    shape_of,
 )
 from llmspell.storage.components.vectors.tables import vector_table
 from llmspell.storage.database import Database
+from llmspell.storage.keyword_index import NamespaceKeywords, check_terms
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.values import refuse_nul
 from llmspell.storage.vector_matrix import VectorFilter
 
 
 class KeywordSearch:
-    """Keyword search of one tenant's namespaces; subclasses name the dialect."""
-
-    dialect: ClassVar[str]
-    sql_metadata: ClassVar[bool]  # metadata filters run in SQL (else in Python, past `k`)
+    """Keyword search of one tenant's namespaces. `lock` is the store's: writes change the
+    indexes under it."""
 
     def __init__(
-        self, db: Database, tenant: Tenant, statements: Statements, namespaces: Namespaces
+        self,
+        db: Database,
+        tenant: Tenant,
+        statements: Statements,
+        namespaces: Namespaces,
+        lock: threading.RLock,
     ) -> None:
         self._db = db
         self._tenant = tenant
         self._statements = statements
         self._namespaces = namespaces
+        self._lock = lock
+        self._indexes: dict[str, NamespaceKeywords] = {}
 
     def search(
         self,
@@ -52,7 +55,7 @@ class KeywordSearch:
         where: VectorFilter | None,
         ids: Collection[str] | None,
     ) -> list[VectorHit]:
-        words = fulltext.check_terms(terms)
+        words = check_terms(terms)
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         chosen = None if ids is None else sorted(set(ids))
@@ -60,73 +63,112 @@ class KeywordSearch:
         if not words or k == 0 or chosen == []:
             return []
         now = datetime.now(UTC)
-        shape = shape_of(where, sql_metadata=self.sql_metadata)
-        # Metadata compared in Python reads past `k` rows.
-        post_filter = not self.sql_metadata and where is not None and bool(where.metadata)
-        with self._db.transaction() as conn:
+        with self._lock, self._db.transaction() as conn:
             row = self._namespaces.row(conn, namespace)
             if row is None:
                 return []
+            scored = self._index(conn, namespace, row).search(words, k, where, chosen, now)
+            if not scored:
+                return []
             dimension = int(row.dimension)
+            t = vector_table(dimension)
+            # By (tenant, id) alone: with the namespace too, SQLite's planner walks the
+            # namespace's index instead of the key.
             stmt = self._statements.get(
-                ("keyword", dimension, shape, chosen is not None, post_filter),
-                lambda: self._statement(
-                    vector_table(dimension), shape, chosen is not None, not post_filter
+                ("keyword_rows", dimension),
+                lambda: select(*record_columns(t, False)).where(
+                    self._tenant.where(t), live(t), t.c.id.in_(bindparam("ids", expanding=True))
                 ),
             )
-            params = {
-                **filter_params(where, now),
-                "namespace": namespace,
-                "terms": fulltext.match_text(words, self.dialect),
-            }
-            if chosen is not None:
-                params["ids"] = chosen
-            if not post_filter:
-                params["k"] = k
-            hits: list[VectorHit] = []
-            for found in conn.execute(stmt, params):
-                record = record_of(found, False)
-                if (
-                    post_filter
-                    and where is not None
-                    and not where.matches_metadata(record.metadata)
-                ):
-                    continue
-                hits.append(VectorHit(record, float(found[-1])))
-                if len(hits) >= k:
-                    break
-        return hits
-
-    def _statement(self, t: Table, shape: Shape, some_ids: bool, limited: bool) -> Select[Any]:
-        rank = fulltext.rank_expression(t, self.dialect).label("keyword_score")
-        clauses = [
-            filter_clauses(self._tenant, t, shape, with_namespace=True),
-            fulltext.match_clause(t, self.dialect),
+            params = {"now": now, "ids": [vid for vid, _ in scored]}
+            records = {found[0]: record_of(found, False) for found in conn.execute(stmt, params)}
+        return [
+            VectorHit(records[vid], score)
+            for vid, score in scored
+            if vid in records and records[vid].namespace == namespace
         ]
-        if some_ids:
-            clauses.append(t.c.id.in_(bindparam("ids", expanding=True)))
-        stmt = self._from(select(*record_columns(t, False), rank), t)
-        stmt = stmt.where(*clauses).order_by(rank.desc(), t.c.id)
-        return stmt.limit(bindparam("k")) if limited else stmt
 
-    def _from(self, stmt: Select[Any], t: Table) -> Select[Any]:
-        return stmt
-
-
-class PostgresKeywords(KeywordSearch):
-    """The table's generated tsvector column, ranked by `ts_rank`."""
-
-    dialect = "postgresql"
-    sql_metadata = True
-
-
-class SqliteKeywords(KeywordSearch):
-    """The table's FTS5 shadow table joined by rowid, ranked by `bm25()`."""
-
-    dialect = "sqlite"
-    sql_metadata = False
-
-    def _from(self, stmt: Select[Any], t: Table) -> Select[Any]:
-        return stmt.select_from(
-            fulltext.sqlite_fts_table(t).join(t, fulltext.sqlite_join_condition(t))
+    def _index(self, conn: Connection, namespace: str, row: Any) -> NamespaceKeywords:
+        """The namespace's index at the stored generation (built when missing or stale)."""
+        index = self._indexes.get(namespace)
+        if index is not None and index.generation == row.generation:
+            return index
+        dimension = int(row.dimension)
+        t = vector_table(dimension)
+        stmt = self._statements.get(
+            ("keyword_load", dimension),
+            lambda: select(
+                t.c.id,
+                t.c.content,
+                t.c.document_id,
+                t.c["metadata"],
+                t.c.event_time,
+                t.c.expires_at,
+            ).where(self._tenant.where(t, "namespace")),
         )
+        index = NamespaceKeywords(row.generation)
+        index.add(
+            {
+                "id": vid,
+                "content": content,
+                "document_id": document_id,
+                "metadata": dict(meta or {}),
+                "event_time": event_time,
+                "expires_at": expires_at,
+            }
+            for vid, content, document_id, meta, event_time, expires_at in conn.execute(
+                stmt, {"namespace": namespace}
+            )
+        )
+        self._indexes[namespace] = index
+        return index
+
+    def added(
+        self,
+        namespace: str,
+        existed: bool,
+        generations: tuple[str, str],
+        dropped: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        with self._lock:
+            self._added(namespace, existed, generations, dropped, rows)
+
+    def _added(
+        self,
+        namespace: str,
+        existed: bool,
+        generations: tuple[str, str],
+        dropped: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        index = self._indexes.get(namespace)
+        if index is None:
+            return
+        old, new = generations
+        if not existed or index.generation != old:
+            self._indexes.pop(namespace, None)
+            return
+        index.remove(dropped)
+        index.add(rows)
+        index.generation = new
+
+    def metadata_set(
+        self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
+    ) -> None:
+        with self._lock:
+            index = self._indexes.get(namespace)
+            if index is None:
+                return
+            old, new = generations
+            if index.generation != old:
+                self._indexes.pop(namespace, None)
+                return
+            for vid, meta in updates.items():
+                index.set_metadata(vid, meta)
+            index.generation = new
+
+    def forget(self, namespaces: Iterable[str]) -> None:
+        with self._lock:
+            for namespace in namespaces:
+                self._indexes.pop(namespace, None)

@@ -52,22 +52,9 @@ def query_vector(query: Any, dimension: int) -> np.ndarray:
     return array
 
 
-class VectorSearch(Protocol):
-    """Similarity search of one tenant's namespaces, told about the store's writes."""
-
-    def search(
-        self,
-        namespace: str,
-        model: str,
-        query: Any,
-        k: int,
-        where: VectorFilter | None,
-        now: datetime,
-    ) -> list[VectorHit]: ...
-
-    def similarity(
-        self, namespace: str, model: str, query: Any, ids: Sequence[str]
-    ) -> dict[str, float]: ...
+class WriteFollower(Protocol):
+    """What the store keeps in process per namespace (an index, a matrix), told about its
+    writes."""
 
     def added(
         self,
@@ -90,6 +77,24 @@ class VectorSearch(Protocol):
     def forget(self, namespaces: Iterable[str]) -> None:
         """These namespaces changed in ways only a reload follows."""
         ...
+
+
+class VectorSearch(WriteFollower, Protocol):
+    """Similarity search of one tenant's namespaces, told about the store's writes."""
+
+    def search(
+        self,
+        namespace: str,
+        model: str,
+        query: Any,
+        k: int,
+        where: VectorFilter | None,
+        now: datetime,
+    ) -> list[VectorHit]: ...
+
+    def similarity(
+        self, namespace: str, model: str, query: Any, ids: Sequence[str]
+    ) -> dict[str, float]: ...
 
 
 class PostgresSearch:

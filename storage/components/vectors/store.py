@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,11 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from llmspell.storage.components.vectors.keyword import (
-    KeywordSearch,
-    PostgresKeywords,
-    SqliteKeywords,
-)
+from llmspell.storage.components.vectors.keyword import KeywordSearch
 from llmspell.storage.components.vectors.model import (
     DocumentSummary,
     NamespaceInfo,
@@ -46,7 +42,12 @@ from llmspell.storage.components.vectors.rows import (
     record_of,
     shape_of,
 )
-from llmspell.storage.components.vectors.search import MatrixSearch, PostgresSearch, VectorSearch
+from llmspell.storage.components.vectors.search import (
+    MatrixSearch,
+    PostgresSearch,
+    VectorSearch,
+    WriteFollower,
+)
 from llmspell.storage.components.vectors.tables import vector_table
 from llmspell.storage.database import Database
 from llmspell.storage.schema import UtcDateTime
@@ -72,15 +73,15 @@ class SqlVectorStore:
         self._ns = Namespaces(db.dialect_name, tenant, self._statements)
         self._removals = Removals(tenant, self._statements, self._ns)
         self._search: VectorSearch
-        self._keywords: KeywordSearch
         if db.dialect_name == "postgresql":
             self._search = PostgresSearch(db, tenant, settings, self._statements, self._ns)
-            self._keywords = PostgresKeywords(db, tenant, self._statements, self._ns)
         else:
             self._search = MatrixSearch(
                 db, tenant, self._statements, self._ns, self._lock, self.get
             )
-            self._keywords = SqliteKeywords(db, tenant, self._statements, self._ns)
+        self._keywords = KeywordSearch(db, tenant, self._statements, self._ns, self._lock)
+        # what is kept in process per namespace, told about every write
+        self._followers: tuple[WriteFollower, ...] = (self._search, self._keywords)
 
     # -- namespaces ----------------------------------------------------------------------------
 
@@ -172,10 +173,16 @@ class SqlVectorStore:
                     for row in rows
                 ],
             )
-        self._search.forget(swept)
-        self._search.forget(ns for ns in replaced if ns != namespace)
-        self._search.added(namespace, existing is not None, generations, dropped, rows)
+        for follower in self._followers:
+            follower.forget([*swept, *(ns for ns in replaced if ns != namespace)])
+            follower.added(namespace, existing is not None, generations, dropped, rows)
         return ids
+
+    def _forget(self, namespaces: Iterable[str]) -> None:
+        """These namespaces changed in ways only a reload of what the process keeps follows."""
+        changed = list(namespaces)
+        for follower in self._followers:
+            follower.forget(changed)
 
     def _delete_documents(self, namespace: str, documents: Sequence[str]) -> None:
         now = datetime.now(UTC)
@@ -187,7 +194,7 @@ class SqlVectorStore:
             if dropped:
                 self._ns.after_delete(conn, namespace, now)
         if dropped:
-            self._search.forget([namespace])
+            self._forget([namespace])
 
     def set_expiry(self, namespace: str, expires_at: datetime | None) -> int:
         namespace = require_text("namespace", namespace)
@@ -214,7 +221,7 @@ class SqlVectorStore:
             )
             self._ns.touch(conn, namespace, now, row)
         # The matrix keeps expiry times per row: it reloads on the next search.
-        self._search.forget([namespace])
+        self._forget([namespace])
         return changed
 
     def sweep_expired(self) -> int:
@@ -225,7 +232,7 @@ class SqlVectorStore:
                 for ns, ids in self._removals.sweep_table(conn, dimension, now).items():
                     removed.setdefault(ns, []).extend(ids)
         # The generation changed under those namespaces; their matrices reload.
-        self._search.forget(removed)
+        self._forget(removed)
         return sum(len(ids) for ids in removed.values())
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -238,7 +245,7 @@ class SqlVectorStore:
             self._removals.delete_ids(conn, ids)
             for ns in owners:
                 self._ns.after_delete(conn, ns, now)
-        self._search.forget(owners)
+        self._forget(owners)
         return sum(len(v) for v in owners.values())
 
     def delete_where(self, namespace: str | None, where: VectorFilter) -> int:
@@ -267,7 +274,7 @@ class SqlVectorStore:
             )
             removed = int(conn.execute(stmt, {"namespace": namespace}).rowcount)
             conn.execute(self._ns.delete, {"namespace": namespace})
-        self._search.forget([namespace])
+        self._forget([namespace])
         return removed
 
     def set_metadata(self, namespace: str, updates: Mapping[str, Mapping[str, Any]]) -> int:
@@ -299,7 +306,8 @@ class SqlVectorStore:
                     conn.execute(stmt, {"ns": namespace, "vid": vid, "meta": meta}).rowcount
                 )
             generations = self._ns.touch(conn, namespace, now)
-        self._search.metadata_set(namespace, generations, encoded)
+        for follower in self._followers:
+            follower.metadata_set(namespace, generations, encoded)
         return changed
 
     # -- reads ---------------------------------------------------------------------------------
