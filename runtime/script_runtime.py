@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmspell import __version__
-from llmspell.runtime.api import ApiContext, build_globals
+from llmspell.runtime.api import ApiContext, Globals, build_globals
 from llmspell.runtime.api.base import ProducerStep
 from llmspell.runtime.api.docs import DocIndex, help_target
 from llmspell.runtime.config import LoadedConfig, describe_sources
@@ -68,7 +68,10 @@ class Engine(Protocol):
         """The memory limit of its scripts, which also bounds host work (None: none)."""
         ...
 
-    def install_globals(self, globals_: Mapping[str, Any]) -> None: ...
+    def install_globals(self, globals_: Globals) -> None:
+        """Give scripts the globals (building each on first use where the engine can)."""
+        ...
+
     def user_globals(self) -> dict[str, str]:
         """Globals scripts defined or replaced, name → type name (%who)."""
         ...
@@ -190,9 +193,9 @@ class ScriptRuntime:
             stop_requested=self.infrastructure.limits.stop_requested,
             widgets=self.widgets,
         )
-        globals_ = build_globals(ctx)
-        self._engine.introspection.docs = DocIndex(globals_)
-        self._engine.install_globals(globals_)
+        self._globals = build_globals(ctx)  # each built on first use
+        self._engine.introspection.docs = DocIndex(self._globals)
+        self._engine.install_globals(self._globals)
         self._loaded_config = loaded_config
         self._host_defaults = dict(host_defaults or {})
         self._magics = Magics(self._engine, self._config_rows, config)

@@ -223,6 +223,8 @@ class ApiNamespace:
     are namespaces are its sub-tables (`Memory.episodic`)."""
 
     api_name: str = ""
+    # the names `_id_methods` offers: an engine installs them before the namespace is built
+    id_method_names: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -245,7 +247,8 @@ class ApiNamespace:
 
     def _id_methods(self) -> dict[str, Callable[..., Any]]:
         """Functions a script may call as methods of an id string or of a RecordWithMethods
-        (`id:get_status()`), each taking that id (or record) first; none by default."""
+        (`id:get_status()`), each taking that id (or record) first, one per name in
+        `id_method_names`; none by default."""
         return {}
 
 

@@ -44,7 +44,7 @@ class DocIndex:
     """Qualified name → DocEntry for the globals a runtime installs."""
 
     def __init__(self, globals_: Mapping[str, Any]) -> None:
-        self._globals = dict(globals_)
+        self._globals = globals_  # read (and so built, when they are built lazily) on first use
 
     @cached_property
     def entries(self) -> dict[str, DocEntry]:

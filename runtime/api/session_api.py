@@ -57,6 +57,7 @@ class SessionApi(ApiNamespace):
     """Sessions: named, tagged units of work with a status, persistent in storage."""
 
     api_name = "Session"
+    id_method_names = SessionMethods.NAMES
 
     @property
     def _sessions(self) -> SessionManager:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from importlib import import_module
 from typing import Any
 
 from llmspell.runtime.api.base import JSON_NULL
@@ -22,11 +23,32 @@ Renderer = Callable[[Any], dict[str, Any] | None]
 _RENDERERS: list[Renderer] = []
 
 
+# Modules that register renderers as they are imported (API modules a start leaves unimported,
+# runtime/api/catalog.py): imported before the first value that is not a plain scalar is shown.
+_RENDERER_MODULES: set[str] = set()
+_SCALARS = (type(None), bool, int, float, str, bytes)
+
+
 def register_renderer(render: Renderer) -> None:
     """Let `render(value)` give the MIME entries of the values it recognises (the first
     renderer that answers wins)."""
     if render not in _RENDERERS:
         _RENDERERS.append(render)
+
+
+def load_renderers_from(modules: Iterable[str]) -> None:
+    """Import `modules` (which register renderers) before a value is next shown."""
+    _RENDERER_MODULES.update(modules)
+
+
+def registered_renderers() -> list[Renderer]:
+    return list(_RENDERERS)
+
+
+def _renderers() -> list[Renderer]:
+    while _RENDERER_MODULES:
+        import_module(_RENDERER_MODULES.pop())
+    return _RENDERERS
 
 
 class Records(list[dict[str, Any]]):
@@ -106,7 +128,7 @@ def data_bundle(value: Any, text: str) -> dict[str, Any]:
             columns = value.columns
         if columns is not None and isinstance(value, list):
             bundle["text/html"] = html_table(value, columns)
-    for render in _RENDERERS:
+    for render in _RENDERERS if isinstance(value, _SCALARS) else _renderers():
         extra = render(value)
         if extra is not None:
             bundle.update(extra)

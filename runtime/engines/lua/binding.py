@@ -8,7 +8,7 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from llmspell.runtime.api.base import (
     public_members,
     raw_params,
 )
+from llmspell.runtime.api.catalog import DeferredFunction, Globals
 from llmspell.runtime.engines.lua.conversion import LuaConversion, lua_text
 from llmspell.runtime.engines.lua.limits import MEMORY_ERROR, LuaLimits
 from llmspell.runtime.errors import ScriptStopping
@@ -96,20 +97,45 @@ class LuaBinding:
         self._arities: dict[Callable[..., Any], _Arity] = {}
         self._methods: dict[type, list[str]] = {}
 
-    def install(self, lua_globals: Any, globals_: Mapping[str, Any]) -> None:
-        """Set every script global: namespaces as proxies, functions wrapped, values converted."""
-        for name, value in globals_.items():
-            if isinstance(value, ApiNamespace):
-                lua_globals[name.encode()] = self._namespace_proxy(name, value)
-                for method, fn in value._id_methods().items():
+    def install(self, lua_globals: Any, globals_: Globals) -> None:
+        """Set every script global without building any: a namespace as a proxy the prelude
+        fills on first use (and its id methods), a function wrapped to be built at its first
+        call."""
+        for name in globals_:
+            entry = globals_.entry(name)
+            build = functools.partial(globals_.__getitem__, name)
+            if entry.function:
+                lua_globals[name.encode()] = self._api_function(name, DeferredFunction(build))
+                continue
+            proxy = self._p.lazy_proxy(
+                f"<{name} API>".encode(), name.encode(), self._namespace_loader(name, build)
+            )
+            lua_globals[name.encode()] = proxy
+            for method in entry.id_methods:
+                self._p.lazy_id_method(method.encode(), proxy, f"{name.lower()}:{method}".encode())
+
+    def _namespace_loader(
+        self, name: str, build: Callable[[], ApiNamespace]
+    ) -> Callable[[], tuple[Any, ...]]:
+        """The prelude's `load` of a lazy proxy: (True, namespace, functions, members) of the
+        built namespace, its id methods added; (False, message) when it cannot be built."""
+
+        def load() -> tuple[Any, ...]:
+            try:
+                namespace = build()
+                for method, fn in namespace._id_methods().items():
                     qualified = f"{name.lower()}:{method}"
                     self._p.add_id_method(
                         method.encode(), self._host_call(qualified, fn), qualified.encode()
                     )
-            elif callable(value):
-                lua_globals[name.encode()] = self._api_function(name, value)
-            else:
-                lua_globals[name.encode()] = self.conversion.to_lua(value)
+                return (True, namespace, *self._proxy_contents(name, namespace))
+            except Exception as exc:
+                if self._limits.stopping:
+                    return False, b"execution stopped"
+                logger.exception("building %s failed", name)
+                return False, f"{name}: cannot be built: {type(exc).__name__}: {exc}".encode()
+
+        return load
 
     def producer(self, raw: Any) -> ProducerStep:
         """Steps of a Lua function run as a coroutine; each value stays a Lua value."""
@@ -149,6 +175,15 @@ class LuaBinding:
         return self._p.api_function(self._host_call(qualified, fn), qualified.encode(), None)
 
     def _namespace_proxy(self, qualified: str, namespace: ApiNamespace) -> Any:
+        return self._p.api_proxy(
+            f"<{qualified} API>".encode(),
+            qualified.encode(),
+            namespace,
+            *self._proxy_contents(qualified, namespace),
+        )
+
+    def _proxy_contents(self, qualified: str, namespace: ApiNamespace) -> tuple[Any, Any]:
+        """(functions, members) of a namespace's proxy, as the prelude's api_proxy takes them."""
         functions = {
             name.encode(): self._function_entry(f"{qualified}.{name}", fn)
             for name, fn in public_functions(namespace)
@@ -159,13 +194,7 @@ class LuaBinding:
                 members[name.encode()] = self._namespace_proxy(f"{qualified}.{name}", member)
             else:
                 members[name.encode()] = self.conversion.to_lua(member)
-        return self._p.api_proxy(
-            f"<{qualified} API>".encode(),
-            qualified.encode(),
-            namespace,
-            self._lua.table_from(functions),
-            self._lua.table_from(members),
-        )
+        return self._lua.table_from(functions), self._lua.table_from(members)
 
     def _object_proxy(self, obj: ApiObject) -> Any:
         methods = self._methods.get(type(obj))
@@ -201,8 +230,10 @@ class LuaBinding:
         to_python, to_lua = self.conversion.to_python, self.conversion.to_lua
 
         def call(*args: Any) -> tuple[bool, Any]:
-            nonlocal known
+            nonlocal known, fn
             if known is None:
+                if isinstance(fn, DeferredFunction):
+                    fn = fn.resolve()
                 known = self._arity(fn)
             arity = known
             # Lua passes trailing nils for omitted arguments only when written; drop them.

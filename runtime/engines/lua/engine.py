@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import lupa.lua54 as lupa
 
 from llmspell.runtime.api.base import ProducerStep
+from llmspell.runtime.api.catalog import Globals
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.engines import IMPLEMENTATION, LANGUAGE_INFO
 from llmspell.runtime.engines.introspection import Introspection
@@ -112,7 +113,7 @@ class LuaEngine:
 
     # --- globals ------------------------------------------------------------------------------
 
-    def install_globals(self, globals_: Mapping[str, Any]) -> None:
+    def install_globals(self, globals_: Globals) -> None:
         """Expose API namespaces as tables of wrapped functions and plain values as Lua values;
         `ARGS`/`arg` start empty (a kernel has no script arguments)."""
         self._binding.install(self._globals, globals_)

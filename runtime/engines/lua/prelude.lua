@@ -125,6 +125,11 @@ local NO_DISPLAY = setmetatable({}, { __mode = "k" }) -- values a cell result do
 -- Lists of records an API returned → their columns, so a cell showing one gets a table even
 -- when a record lacks a field (a nil value).
 local RECORD_COLUMNS = setmetatable({}, { __mode = "k" })
+-- A global's proxy that is filled on first use (runtime/api/catalog.py) → the host's `load`,
+-- which builds the namespace: (true, object, functions, members) or (false, message). Reading,
+-- iterating, raw reads (rawget, next), setmetatable and the host's introspection fill it first.
+local LAZY = setmetatable({}, { __mode = "k" })
+local filled -- (proxy) → the proxy, filled; defined with the API proxies below
 
 local function quote(s)
   return '"' .. sgsub(s, '[%c"\\]', function(c)
@@ -312,6 +317,20 @@ io.type = function(obj)
   return c_io_type(obj)
 end
 
+-- A lazily filled global looks filled to the raw functions too (`rawget(State, "save")`).
+G.rawget = function(...)
+  if LAZY[...] ~= nil then filled((...)) end
+  return rawget(...)
+end
+G.next = function(...)
+  if LAZY[...] ~= nil then filled((...)) end
+  return next(...)
+end
+G.setmetatable = function(...)
+  if LAZY[...] ~= nil then filled((...)) end
+  return setmetatable(...)
+end
+
 -- lupa's `python` module is no part of Lua: gone in both modes.
 python = nil
 package.loaded.python = nil
@@ -328,6 +347,7 @@ if safe then
 
   -- Finalisers run with hooks off, so a looping __gc could never be stopped.
   G.setmetatable = function(t, mt)
+    if LAZY[t] ~= nil then filled(t) end
     if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
       raw_error("setmetatable: __gc metamethods are not allowed in safe mode (finalisers run " ..
         "outside the time limit and the interrupt)", 2)
@@ -535,17 +555,68 @@ local LUA_MEMBERS = {
 }
 
 -- `functions` maps a name to {call, qualified name}; `members` holds plain fields (or is nil).
-local function api_proxy(label, qualified, object, functions, members)
-  local proxy = {}
-  for name, pair in next, functions do proxy[name] = api_function(pair[1], pair[2], proxy) end
-  for name, value in next, members or {} do proxy[name] = value end
+-- A field the script set already (on a proxy filled late) stays the script's.
+local function fill_proxy(proxy, qualified, object, functions, members)
+  local function put(name, value)
+    if rawget(proxy, name) == nil then proxy[name] = value end
+  end
+  for name, pair in next, functions do put(name, api_function(pair[1], pair[2], proxy)) end
+  for name, value in next, members or {} do put(name, value) end
   for name, fn in next, LUA_MEMBERS[qualified] or {} do
-    proxy[name] = fn
+    put(name, fn)
     API_NAMES[fn] = qualified .. "." .. name
   end
-  API_NAMES[proxy] = qualified
   PROXY_OBJECTS[proxy] = object
+end
+
+local function api_proxy(label, qualified, object, functions, members)
+  local proxy = {}
+  fill_proxy(proxy, qualified, object, functions, members)
+  API_NAMES[proxy] = qualified
   return setmetatable(proxy, { __tostring = function() return label end, __name = label })
+end
+
+filled = function(proxy)
+  local load = LAZY[proxy]
+  if load == nil then return proxy end
+  local ok, object, functions, members = load()
+  if not ok then raw_error(object, 0) end
+  if LAZY[proxy] ~= nil then
+    LAZY[proxy] = nil
+    local mt = raw_getmetatable(proxy)
+    if mt ~= nil then mt.__index, mt.__pairs = nil, nil end
+    fill_proxy(proxy, API_NAMES[proxy], object, functions, members)
+  end
+  return proxy
+end
+
+-- A global's proxy as the script sees it before its namespace is built: the first read of a
+-- field (or pairs) fills it, and from then on it is a plain API proxy.
+local function lazy_proxy(label, qualified, load)
+  local proxy = setmetatable({}, {
+    __tostring = function() return label end,
+    __name = label,
+    __index = function(t, key) return filled(t)[key] end,
+    __pairs = function(t) return next, filled(t), nil end,
+  })
+  API_NAMES[proxy] = qualified
+  LAZY[proxy] = load
+  return proxy
+end
+
+-- An id method of a global not built yet: its first call fills the global, which adds the
+-- method itself (add_id_method) in place of this one.
+local function lazy_id_method(name, proxy, qualified)
+  local stub
+  stub = function(...)
+    filled(proxy)
+    local method = ID_METHODS[name]
+    if method == stub then raw_error(qualified .. ": not provided by " .. API_NAMES[proxy], 0) end
+    return method(...)
+  end
+  API_NAMES[stub] = qualified
+  ID_METHODS[name] = stub
+  STRING_INDEX[name] = stub
 end
 
 -- An API object with fields (`w.value`): reading a field that is not a method asks `get(key)`,
@@ -586,6 +657,7 @@ end
 local function raw_field(t, key)
   local depth = 0
   while type(t) == "table" and depth < 8 do
+    if LAZY[t] ~= nil then filled(t) end
     local v = rawget(t, key)
     if v ~= nil then return v end
     local mt = raw_getmetatable(t)
@@ -597,6 +669,7 @@ end
 
 -- Keys of a value for completion: fields, plus the __index chain of its metatable (raw).
 local function keys_of(v)
+  if LAZY[v] ~= nil then filled(v) end
   local out, seen = {}, {}
   local depth = 0
   local fields = FIELD_NAMES[v]
@@ -699,6 +772,8 @@ return {
   api_name = function(v) return API_NAMES[v] end,
   add_id_method = add_id_method,
   api_proxy = api_proxy,
+  lazy_proxy = lazy_proxy,
+  lazy_id_method = lazy_id_method,
   field_proxy = field_proxy,
   with_id_methods = function(t) return setmetatable(t, RECORD_META) end,
   -- the host's guard: the count hook on the main thread while any call into Lua runs
@@ -707,6 +782,7 @@ return {
   collect_garbage = function() collectgarbage() end,
   compile = compile,
   count_keys = function(t)
+    if LAZY[t] ~= nil then filled(t) end
     local n = 0
     for _ in next, t do n = n + 1 end
     return n
@@ -720,7 +796,10 @@ return {
   -- the host calls a script function through this C function, so no prelude code runs
   -- unprotected between the host and the script (an abort must come back as a value)
   protected_call = raw_pcall,
-  proxy_object = function(t) return PROXY_OBJECTS[t] end,
+  proxy_object = function(t)
+    if LAZY[t] ~= nil then filled(t) end
+    return PROXY_OBJECTS[t]
+  end,
   raw_field = raw_field,
   mark_records = function(t, columns) RECORD_COLUMNS[t] = columns; return t end,
   record_columns = function(t) return RECORD_COLUMNS[t] end,
