@@ -78,23 +78,42 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+_BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
+MAX_CACHED_STEMS = 500_000
+
+
+class _Stems(dict[str, str]):
+    """word -> Snowball stem, each word stemmed once per process (up to MAX_CACHED_STEMS)."""
+
+    def __missing__(self, word: str) -> str:
+        stemmed = stem(word)
+        if len(self) < MAX_CACHED_STEMS:
+            self[word] = stemmed
+        return stemmed
+
+
+_STEMS = _Stems()
+
+
+@cache
+def _index_stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
 def keyword_tokens(texts: Sequence[str], limits: HostLimits = UNLIMITED) -> list[list[str]]:
     """The terms BM25 sees for each text: lower-cased words of 2+ characters, English stop
-    words removed, Snowball-stemmed."""
-    import bm25s
-
+    words removed, Snowball-stemmed (what `bm25s.tokenize(..., stopwords="en", stemmer=...)`
+    returns, without its per-call vocabulary: hybrid search tokenizes every candidate)."""
+    stop = _index_stop_words()
+    stems = _STEMS
     found: list[list[str]] = [[] for _ in texts]
     for group in slice_groups(texts, GROUP_CHARS):
         limits.check_stop()
-        tokens = bm25s.tokenize(
-            [piece for _, piece in group],
-            stopwords="en",
-            stemmer=_stemmer(),
-            show_progress=False,
-            return_ids=False,
-        )
-        for (row, _), terms in zip(group, tokens, strict=True):
-            found[row].extend(terms)
+        for row, piece in group:
+            words = _BM25_TOKEN.findall(piece.lower())
+            found[row].extend([stems[word] for word in words if word not in stop])
     return found
 
 
