@@ -89,6 +89,14 @@ def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> N
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
 
 
+# The column types COPY sends in binary: psycopg's binary dumpers for them take the values the
+# columns' bind processors give (str, int, bool, float, bytes, aware datetime). A table with
+# another type (JSON, vectors) is sent as text.
+_BINARY_COPY_TYPES = frozenset(
+    {"text", "varchar", "int4", "int8", "bool", "float8", "bytea", "timestamptz"}
+)
+
+
 def _copy_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
     # COPY refuses a table under row-level security: the rows are copied into a temporary
     # table (which has none) and moved by one INSERT ... SELECT, which the policy checks.
@@ -112,7 +120,13 @@ def _copy_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> N
                 staging, target
             )
         )
-        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, column_list)) as copy:
+        cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(column_list, staging))
+        types = [driver.adapters.types.get(column.type_code) for column in cursor.description]
+        binary = all(t is not None and t.name in _BINARY_COPY_TYPES for t in types)
+        copy_sql = "COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
+        with cursor.copy(sql.SQL(copy_sql).format(staging, column_list)) as copy:
+            if binary:
+                copy.set_types([t.oid for t in types])
             for row in rows:
                 if processors:
                     values = list(row)

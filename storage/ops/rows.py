@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
+from itertools import count
 from typing import Any
 
 from sqlalchemy import JSON, Connection, LargeBinary, Table, func, select
 
+from llmspell.storage.database import driver_failure
 from llmspell.storage.registry import Component
 from llmspell.storage.schema import HALFVEC_FROM, Embedding, UtcDateTime
 
@@ -26,6 +28,8 @@ Row = tuple[Any, ...]
 # The checksum is a sum of per-row hashes modulo 2**128: independent of the order rows come
 # in, which differs between SQLite's and PostgreSQL's text collations.
 _MODULUS = 1 << 128
+# Server-side cursors of one connection need names of their own (several may be open).
+_cursor_numbers = count()
 
 
 def load_order(component: Component) -> list[Table]:
@@ -163,11 +167,59 @@ class Digest:
 def tenant_rows(
     conn: Connection, table: Table, tenant: str, batch_size: int
 ) -> Iterator[list[Row]]:
-    """The tenant's rows of `table` in batches of up to `batch_size`, streamed."""
-    query = select(table).where(table.c.tenant_id == tenant)
-    result = conn.execution_options(yield_per=batch_size).execute(query)
-    for batch in result.partitions():
-        yield [tuple(row) for row in batch]
+    """The tenant's rows of `table` in batches of up to `batch_size`, streamed.
+
+    Read on the DBAPI cursor of `conn` (a server-side cursor on PostgreSQL) and converted by the
+    columns' own result processors: the rows SQLAlchemy returns, without its per-row work (a
+    third of a migration's time).
+    """
+    dialect = conn.dialect
+    compiled = select(table).where(table.c.tenant_id == tenant).compile(dialect=dialect)
+    params = compiled.construct_params()
+    args: Any = (
+        tuple(params[name] for name in compiled.positiontup or ()) if dialect.positional else params
+    )
+    driver: Any = conn.connection.driver_connection
+    server_side = dialect.name == "postgresql"
+    cursor = (
+        driver.cursor(name=f"llmspell_rows_{next(_cursor_numbers)}")
+        if server_side
+        else driver.cursor()
+    )
+    error: type[Exception] = dialect.loaded_dbapi.Error
+    try:
+        try:
+            cursor.execute(compiled.string, args)
+            batch = cursor.fetchmany(batch_size)
+        except error as exc:
+            raise driver_failure(exc) from None
+        processors = [
+            (index, process)
+            for index, (column, described) in enumerate(
+                zip(table.columns, cursor.description, strict=True)
+            )
+            if (
+                process := column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            )
+            is not None
+        ]
+        while batch:
+            if processors:
+                converted = []
+                for row in batch:
+                    values = list(row)
+                    for index, process in processors:
+                        values[index] = process(values[index])
+                    converted.append(tuple(values))
+                yield converted
+            else:
+                yield [tuple(row) for row in batch]
+            try:
+                batch = cursor.fetchmany(batch_size)
+            except error as exc:
+                raise driver_failure(exc) from None
+    finally:
+        cursor.close()
 
 
 def tenant_row_count(conn: Connection, table: Table, tenant: str) -> int:

@@ -9,15 +9,19 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import Table, insert, select
 from transfer_helpers import FILLED, MakeStore, contents, fill
 
-from llmspell.storage import StorageSettings, open_storage
+from llmspell.storage import StorageSettings, open_storage, registry
+from llmspell.storage.components.hooks import hook_history
 from llmspell.storage.components.kv import kv_entries
 from llmspell.storage.ops.migrate import migrate
+from llmspell.storage.ops.rows import tenant_rows
 from llmspell.storage.ops.transfer import TransferError
 
 BACKENDS = ["memory", "sqlite", "postgres"]
@@ -271,3 +275,91 @@ def test_read_ahead_hands_a_reading_error_to_the_writer_and_stops_when_the_write
             break
     assert 4 <= digest.rows <= 4 + 3  # read at most `depth` (+1 in hand) ahead, then stopped
     assert not any(t.name == "llmspell-transfer-read" for t in threading.enumerate())
+
+
+def _hook_row(tenant: str, i: int) -> dict[str, object]:
+    return {
+        "tenant_id": tenant,
+        "execution_id": f"x{i}",
+        "hook_point": "BeforeStateWrite",
+        "hook_id": "h",
+        "hook_name": None if i % 2 else "named",
+        "component": "state",
+        "correlation_id": None,
+        "session_id": "s",
+        "started_at": datetime(2026, 1, 2, 3, 4, 5, i, tzinfo=UTC),
+        "duration_ms": 0.1 * i,
+        "result": "continue",
+        "error": None,
+        "context": bytes([0, 255, i % 256]),
+        "context_compressed": bool(i % 2),
+    }
+
+
+@pytest.mark.parametrize("source_kind", ["memory", "sqlite"])
+def test_bytes_booleans_floats_timestamps_and_nulls_survive_a_binary_copy_to_postgres(
+    make_store: MakeStore, source_kind: str, unique_tenant: str
+) -> None:
+    # hook_history has only types COPY sends in binary (text, float8, bytea, bool, timestamptz).
+    source = make_store(source_kind, "source")
+    target = make_store("postgres", "target")
+    rows = [_hook_row(unique_tenant, i) for i in range(25)]
+    with source.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn:
+        conn.execute(insert(hook_history), rows)
+
+    report = migrate(source, target, components=["hooks"], tenants=[unique_tenant], batch_size=10)
+
+    assert [(u.rows, u.target_rows) for u in report.units] == [(25, 25)]
+    query = select(hook_history).order_by(hook_history.c.execution_id)
+    with target.database("hooks").for_tenant(unique_tenant).transaction() as conn:
+        copied = [dict(row._mapping) for row in conn.execute(query)]
+    assert copied == sorted(rows, key=lambda row: str(row["execution_id"]))
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_rows_read_for_a_transfer_are_the_rows_sqlalchemy_reads(
+    make_store: MakeStore, kind: str, unique_tenant: str
+) -> None:
+    storage = make_store(kind, "rows")
+    fill(storage, unique_tenant)
+    for component in registry.components():
+        database = storage.database(component.name).for_tenant(unique_tenant)
+        for table in component.tables:
+            with database.transaction() as conn:
+                read = [
+                    row for batch in tenant_rows(conn, table, unique_tenant, 4) for row in batch
+                ]
+                query = select(table).where(table.c.tenant_id == unique_tenant)
+                expected = [tuple(row) for row in conn.execute(query)]
+            assert sorted(map(repr, read)) == sorted(map(repr, expected)), table.name
+
+
+def test_a_copy_without_read_back_that_loses_a_row_is_refused(
+    make_store: MakeStore, unique_tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    fill(source, unique_tenant, keys=20)
+    from llmspell.storage.ops import endpoints
+
+    real = endpoints.write_rows
+
+    def losing(conn: Any, table: Any, rows: list[Any]) -> None:
+        real(conn, table, rows[:-1])
+
+    monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", losing)
+    with pytest.raises(TransferError, match=r"rows were read but the target holds \d+ after"):
+        migrate(source, target, components=["kv"], tenants=[unique_tenant], validate=False)
+    assert target.for_tenant(unique_tenant).kv.list_keys("app") == []
+
+
+def test_a_copy_without_read_back_reports_no_checksum_it_did_not_compare(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    fill(source, unique_tenant, keys=20)
+    report = migrate(source, target, components=["kv"], tenants=[unique_tenant], validate=False)
+    assert [(u.rows, u.target_rows, u.checksum, u.target_checksum) for u in report.units] == [
+        (41, 41, "", "")
+    ]
