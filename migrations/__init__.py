@@ -17,6 +17,7 @@ REVISIONS: tuple[str, ...] = (
     "0009",
     "0010",
     "0011",
+    "0012",
 )
 HEAD: str = REVISIONS[-1]
 

@@ -152,3 +152,23 @@ def test_neighbors_equal_a_breadth_first_search_over_the_stored_versions(
                     check(found, nodes, edges)
                     reached_far += any(hops > 2 for _, hops in nodes.values())
     assert reached_far > 10, "the random graph is deep enough to test depth limits"
+
+
+def test_entities_with_equal_properties_do_not_share_them(storage: SqlStorage) -> None:
+    """The walk converts each distinct JSON text once per call; what it hands out is still
+    each entity's own (a nested value changed on one is not changed on another)."""
+    g = storage.graph
+    hub = g.add_entity("hub", "node", {})
+    flat = [g.add_entity(f"f{i}", "node", {"k": 1}) for i in range(2)]
+    nested = [g.add_entity(f"n{i}", "node", {"tags": ["x"], "at": {"k": 1}}) for i in range(2)]
+    for entity in flat + nested:
+        g.add_relationship(hub, entity, "has", {"w": [1]})
+    found = {node.name: node for node, _ in g.neighbors(hub).nodes}
+    found["f0"].properties["k"] = 2
+    found["n0"].properties["tags"].append("y")
+    found["n0"].properties["at"]["k"] = 2
+    assert found["f1"].properties == {"k": 1}
+    assert found["n1"].properties == {"tags": ["x"], "at": {"k": 1}}
+    first, second = g.neighbors(hub).edges[:2]
+    first.properties["w"].append(2)
+    assert second.properties == {"w": [1]}

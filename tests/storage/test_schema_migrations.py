@@ -308,6 +308,54 @@ def test_0011_keeps_the_app_roles_partitions_near_now_and_its_downgrade_restores
     assert created is not None and len(created[0]) == 3, "replacing kept the app role's grant"
 
 
+def _graph_indexes(settings: StorageSettings) -> set[str]:
+    engine = _owner_engine(settings)
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn)
+            return {
+                str(index["name"])
+                for table in ("graph_entities", "graph_relationships")
+                for index in found.get_indexes(table)
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_0012_walk_indexes_replace_the_edge_indexes_and_its_downgrade_restores_0011(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    walk = {
+        "ix_graph_entities_walk",
+        "ix_graph_relationships_walk_out",
+        "ix_graph_relationships_walk_in",
+    }
+    edges_0011 = {
+        "ix_graph_relationships_tenant_id_from_id",
+        "ix_graph_relationships_tenant_id_to_id",
+    }
+    admin.upgrade(settings)
+    with open_storage(settings, "walker") as storage:
+        g = storage.graph
+        a, b, c = (g.add_entity(name, "node", {}) for name in "ABC")
+        g.add_relationship(a, b, "knows", {})
+        g.add_relationship(b, c, "knows", {})
+        before = g.neighbors(a, 2)
+    assert walk <= _graph_indexes(settings)
+    assert not edges_0011 & _graph_indexes(settings)
+    admin.downgrade(settings, "0011")
+    assert edges_0011 <= _graph_indexes(settings)
+    assert not walk & _graph_indexes(settings)
+    admin.upgrade(settings)
+    assert walk <= _graph_indexes(settings)
+    with open_storage(settings, "walker") as storage:
+        assert storage.graph.neighbors(a, 2) == before, "the rows outlive down and up"
+
+
 def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:
     engine = sqlite_engine(None)
     try:

@@ -1,5 +1,9 @@
 """The graph component's tables: versioned rows of entities and of relationships
-(bi-temporal columns from `llmspell.storage.bitemporal`)."""
+(bi-temporal columns from `llmspell.storage.bitemporal`).
+
+The walk's indexes (migration 0012) hold every column a step of the walk reads, so a step is
+answered from the index alone: whether an entity is valid at the lookup times, and which valid
+edges leave (or enter) an entity and where they lead."""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from sqlalchemy import Column, Index, Integer, PrimaryKeyConstraint, Table, Text
 
 from llmspell.storage.bitemporal import temporal_columns
 from llmspell.storage.schema import json_column_type, metadata, tenant_column
+
+# The bi-temporal period columns, in the order of `temporal_columns`.
+PERIODS = ("valid_from", "valid_to", "recorded_at", "superseded_at")
 
 graph_entities = Table(
     "graph_entities",
@@ -21,6 +28,7 @@ graph_entities = Table(
     PrimaryKeyConstraint("tenant_id", "entity_id", "version"),
     Index("ix_graph_entities_tenant_id_type", "tenant_id", "type"),
     Index("ix_graph_entities_tenant_id_name", "tenant_id", "name"),
+    Index("ix_graph_entities_walk", "tenant_id", "entity_id", *PERIODS),
 )
 
 graph_relationships = Table(
@@ -35,6 +43,6 @@ graph_relationships = Table(
     Column("properties", json_column_type(), nullable=False),
     *temporal_columns(),
     PrimaryKeyConstraint("tenant_id", "relationship_id", "version"),
-    Index("ix_graph_relationships_tenant_id_from_id", "tenant_id", "from_id"),
-    Index("ix_graph_relationships_tenant_id_to_id", "tenant_id", "to_id"),
+    Index("ix_graph_relationships_walk_out", "tenant_id", "from_id", *PERIODS, "to_id", "type"),
+    Index("ix_graph_relationships_walk_in", "tenant_id", "to_id", *PERIODS, "from_id", "type"),
 )

@@ -5,19 +5,23 @@ the store picks its walk once when it is built."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     CompoundSelect,
     Connection,
     Integer,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -99,17 +103,22 @@ class GraphWalk:
         self, columns: Sequence[Column[Any]], dialect: Dialect
     ) -> Callable[[Sequence[Any]], list[Any]]:
         """Converts raw values of `columns` as their types would (processors built once per
-        dialect; columns without one are copied as they are). A converter serves one call and
-        converts each distinct timestamp and each distinct flat JSON text once: the rows of
-        one walk share many, and sharing is safe for datetimes (immutable) and for a flat
-        object (`entity_of` copies it, and its values are immutable), unlike nested ones."""
+        dialect; columns without one are copied as they are). JSON comes as text on both
+        dialects (`_raw`), so that a converter, which serves one call, can convert each
+        distinct JSON text once, as each distinct timestamp: the rows of one walk share many,
+        and sharing is safe for datetimes (immutable) and for a flat object (`entity_of`
+        copies it, and its values are immutable), unlike nested ones."""
         key = (tuple(c.name for c in columns), dialect.name)
         processors = self._processors.get(key)
         if processors is None:
             processors = self._processors[key] = [
                 (i, processor)
                 for i, c in enumerate(columns)
-                if (processor := c.type.dialect_impl(dialect).result_processor(dialect, None))
+                if (
+                    processor := json.loads
+                    if isinstance(c.type, JSON)
+                    else c.type.dialect_impl(dialect).result_processor(dialect, None)
+                )
             ]
         steps: list[tuple[int, Any, dict[Any, Any]]] = [(i, p, {}) for i, p in processors]
 
@@ -119,10 +128,7 @@ class GraphWalk:
                 value = converted[i]
                 if value is None:
                     continue
-                try:
-                    result = done.get(value, _UNSEEN)
-                except TypeError:  # unhashable: a JSON value the driver decoded already
-                    result = _UNSEEN
+                result = done.get(value, _UNSEEN)
                 if result is _UNSEEN:
                     result = processor(value)
                     if _shareable(result):
@@ -177,9 +183,9 @@ class GraphWalk:
         )
         # Every reached entity is valid (the walk checked), so the LEFT JOIN always matches:
         # it is LEFT so that SQLite keeps the walk as the outer loop.
-        entity = [_raw(e.c[c.name], c.name) for c in self._entities.columns]
+        entity = [_raw(e.c[c.name]) for c in self._entities.columns]
         entity_rows = select(
-            *entity[:3], null().label("to_id"), *entity[3:], _raw(reached.c.hops, "hops")
+            *entity[:3], null().label("to_id"), *entity[3:], _raw(reached.c.hops)
         ).select_from(
             reached.outerjoin(
                 e, and_(self._tenant.where(e), e.c.entity_id == reached.c.entity_id, valid(e))
@@ -199,7 +205,7 @@ class GraphWalk:
                 followed.append(r.c.type.in_(bindparam("types", expanding=True)))
             edge_rows.append(
                 select(
-                    *[_raw(r.c[c.name], c.name) for c in self._relationships.columns],
+                    *[_raw(r.c[c.name]) for c in self._relationships.columns],
                     null().label("hops"),
                 ).where(*followed)
             )
@@ -226,8 +232,11 @@ def _shareable(value: Any) -> bool:
     return isinstance(value, (*_SCALARS, datetime))
 
 
-def _raw(column: Any, name: str) -> Any:
-    """`column` selected without result conversion."""
+def _raw(column: Any) -> Any:
+    """`column` selected without result conversion; JSON as its text (see `_converter`)."""
+    name = column.name
+    if isinstance(column.type, JSON):
+        column = cast(column, Text)
     return type_coerce(column, NullType()).label(name)
 
 
