@@ -9,6 +9,7 @@ PostgreSQL-only parts (RLS policies, extensions) live in the migrations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,37 @@ class UtcDateTime(TypeDecorator[datetime]):
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
+
+    # On SQLite, one function each way instead of SQLAlchemy's chain of three (this type's, then
+    # DATETIME's format): the same text and the same values, at a third of the cost, which the
+    # state write (one timestamp per put) and a migration's reads (one per row) pay.
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            moment = self.process_bind_param(value, dialect)
+            if moment is None:
+                return None
+            # SQLAlchemy's DATETIME format, "%Y-%m-%d %H:%M:%S.%f" (microseconds always).
+            return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            # What SQLAlchemy's DATETIME reads it with, then `process_result_value`.
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                return moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC)
+
+        return process
 
 
 class Embedding(TypeDecorator[Any]):
