@@ -36,8 +36,16 @@ B = 0.75
 MIN_IDF = 1e-6
 MAX_TERMS = 64
 _TOKEN = re.compile(r"[^\W_]+")
+_TOKEN_OR_END = re.compile(r"[^\W_]+|\0")
 _WORD = re.compile(r"^\w+$")
 _STEMMED_BYTES = (3, 64)  # FTS5's porter tokenizer leaves shorter and longer tokens alone
+_END = -1  # the term id of the NUL that ends each text of a group
+TOKENIZE_GROUP = 2_000  # texts per regex pass
+# ASCII text splits faster than a regex scans it: every character but letters, digits and the
+# NUL becomes a space (a one-to-one ASCII table: str.translate's fast path).
+_ASCII_SEPARATORS = str.maketrans(
+    {chr(code): " " for code in range(1, 128) if not chr(code).isalnum()}
+)
 MIN_MERGE = 50_000  # recent postings kept outside the CSR block before a merge
 
 
@@ -71,10 +79,6 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_fold(text))
-
-
 def _term(token: str) -> str:
     low, high = _STEMMED_BYTES
     return str(_stemmer().stemWord(token)) if low <= len(token.encode()) <= high else token
@@ -82,14 +86,14 @@ def _term(token: str) -> str:
 
 def index_terms(text: str) -> list[str]:
     """The terms a text is indexed under, in order (one per token)."""
-    return [_term(token) for token in _tokens(text)]
+    return [_term(token) for token in _TOKEN.findall(_fold(text))]
 
 
 class _TermIds(dict[str, int]):
     """token -> term id, each new token stemmed once (`terms`: term -> id, shared)."""
 
     def __init__(self, terms: dict[str, int]) -> None:
-        super().__init__()
+        super().__init__({"\0": _END})
         self._terms = terms
 
     def __missing__(self, token: str) -> int:
@@ -169,14 +173,9 @@ class NamespaceKeywords:
             return
         self.remove([row["id"] for row in batch])
         self._grow(self.size + len(batch))
-        term_of = self._token_term
-        terms: list[int] = []
-        lengths = np.zeros(len(batch), dtype=np.int64)
+        first = self.size
         for i, row in enumerate(batch):
-            slot = self.size + i
-            tokens = _tokens(row["content"])
-            lengths[i] = len(tokens)
-            terms.extend([term_of[token] for token in tokens])
+            slot = first + i
             vector_id = row["id"]
             self.ids.append(vector_id)
             self.metadata.append(row["metadata"])
@@ -185,21 +184,20 @@ class NamespaceKeywords:
             self._event[slot] = timestamp(row["event_time"], NO_TIME)
             code = self._doc_code_of.setdefault(row["document_id"], len(self._doc_code_of))
             self._doc_codes[slot] = code
-        first = self.size
+        terms, lengths = self._terms_of([row["content"] for row in batch])
         self.size += len(batch)
         self._length[first : self.size] = lengths
         self._alive[first : self.size] = True
         self.live += len(batch)
         self._total_length += float(lengths.sum())
-        if terms:
-            # one key per (slot, term): its count is the term's frequency in the row
-            vocabulary = len(self._term_id)
+        if len(terms):
+            # one key per (term, slot), in that order: its count is the term's frequency
             slots = np.repeat(np.arange(first, self.size, dtype=np.int64), lengths)
-            keys, counts = np.unique(slots * vocabulary + np.asarray(terms), return_counts=True)
+            keys, counts = np.unique(terms * self.size + slots, return_counts=True)
             self._recent.append(
                 (
-                    (keys % vocabulary).astype(np.int64),
-                    (keys // vocabulary).astype(np.int32),
+                    keys // self.size,
+                    (keys % self.size).astype(np.int32),
                     counts.astype(np.float32),
                 )
             )
@@ -207,6 +205,27 @@ class NamespaceKeywords:
             self._recent_joined = None
         if self._recent_size > max(MIN_MERGE, len(self._slots) // 8):
             self._merge()
+
+    def _terms_of(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The term ids of all `texts`, concatenated, and each text's number of tokens.
+        Texts are tokenized in groups joined by NUL (which stored content never holds), one
+        regex pass per group."""
+        term_of = self._token_term
+        found: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        for start in range(0, len(texts), TOKENIZE_GROUP):
+            group = texts[start : start + TOKENIZE_GROUP]
+            joined = "\0".join(group) + "\0"
+            if joined.isascii():
+                spaced = joined.lower().replace("\0", " \0 ")
+                tokens = spaced.translate(_ASCII_SEPARATORS).split()
+            else:
+                tokens = _TOKEN_OR_END.findall(_fold(joined))
+            ids = np.asarray([term_of[t] for t in tokens], dtype=np.int64)
+            ends = np.flatnonzero(ids == _END)
+            lengths.append(np.diff(ends, prepend=-1) - 1)
+            found.append(ids[ids != _END])
+        return np.concatenate(found), np.concatenate(lengths)
 
     def remove(self, vector_ids: Iterable[str]) -> None:
         """Drop rows (unknown ids are ignored: they were never in this namespace)."""
@@ -228,9 +247,8 @@ class NamespaceKeywords:
     def _merge(self) -> None:
         """Fold the recent postings into the CSR block, dropping dead slots."""
         recent_terms, recent_slots, recent_counts = self._recent_postings()
-        # Recent postings are in slot order, all after the block's: a stable sort by term puts
-        # them in (term, slot) order, and a stable sort of block + recent is a linear merge of
-        # two sorted runs.
+        # Each recent block is in (term, slot) order, the blocks in slot order after the CSR
+        # block's slots: stable sorts by term merge these sorted runs.
         order = np.argsort(recent_terms, kind="stable")
         block_terms = np.repeat(
             np.arange(len(self._start) - 1, dtype=np.int64), np.diff(self._start)

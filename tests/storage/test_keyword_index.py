@@ -83,10 +83,15 @@ def fts5_ranking(texts: Mapping[str, str], words: list[str]) -> list[tuple[str, 
     return [(vid, float(score)) for vid, score in rows]
 
 
+# ASCII-only texts take the index's faster tokenizing path
+ASCII_TEXTS = {vid: body for vid, body in TEXTS.items() if body.isascii()}
+
+
+@pytest.mark.parametrize("texts", [TEXTS, ASCII_TEXTS], ids=["unicode", "ascii"])
 @pytest.mark.parametrize("words", QUERIES, ids=lambda w: "+".join(w))
-def test_the_index_ranks_and_scores_like_fts5_bm25(words: list[str]) -> None:
-    expected = fts5_ranking(TEXTS, words)
-    found = index_of(TEXTS).search(words, len(TEXTS), None, None, NOW)
+def test_the_index_ranks_and_scores_like_fts5_bm25(texts: dict[str, str], words: list[str]) -> None:
+    expected = fts5_ranking(texts, words)
+    found = index_of(texts).search(words, len(texts), None, None, NOW)
     assert [vid for vid, _ in found] == [vid for vid, _ in expected]
     for (_, score), (_, fts_score) in zip(found, expected, strict=True):
         assert score == pytest.approx(fts_score, rel=1e-9)
