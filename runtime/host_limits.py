@@ -22,7 +22,6 @@ checked and `wait` runs `fn` inline.
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
@@ -88,6 +87,8 @@ class HostLimits:
         when no script is attached, or on a helper thread already (work nested in `fn`)."""
         if self._stop_requested is None or getattr(_helper, "active", False):
             return fn()
+        import concurrent.futures  # here: a start that waits for nothing does without it
+
         self.check_stop()
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 

@@ -23,7 +23,7 @@ from llmspell.runtime.hooks import HookCancelled, HookRegistry
 from llmspell.runtime.hooks.code import execute_with_hooks
 from llmspell.runtime.host_limits import MemoryLimit
 from llmspell.runtime.infrastructure import Infrastructure
-from llmspell.runtime.magics import CellMagic, Code, Magics, cell_parts
+from llmspell.runtime.magics import CellMagic, Code, cell_parts
 from llmspell.runtime.results import (
     CapturingSink,
     CompletenessCheck,
@@ -35,6 +35,7 @@ from llmspell.runtime.results import (
 
 if TYPE_CHECKING:
     from llmspell.runtime.config import LLMSpellConfig
+    from llmspell.runtime.magics import Magics
 
 ENGINES = ("lua", "python")
 INCOMPLETE = CompletenessCheck("incomplete", "")
@@ -198,7 +199,17 @@ class ScriptRuntime:
         self._engine.install_globals(self._globals)
         self._loaded_config = loaded_config
         self._host_defaults = dict(host_defaults or {})
-        self._magics = Magics(self._engine, self._config_rows, config)
+        self._inputs: list[str] = []  # every cell run, in order (%history)
+        self._magics_made: Magics | None = None
+
+    @property
+    def _magics(self) -> Magics:
+        """The magics, made when a cell first has one (or completion or an interrupt asks)."""
+        if self._magics_made is None:
+            from llmspell.runtime.magics import Magics
+
+            self._magics_made = Magics(self._engine, self._config_rows, self.config, self._inputs)
+        return self._magics_made
 
     @classmethod
     def with_engine(cls, config: LLMSpellConfig, engine: str) -> ScriptRuntime:
@@ -318,11 +329,15 @@ class ScriptRuntime:
     def _run_cell(self, code: str, name: str, sink: OutputSink) -> tuple[bool, Any, dict[str, Any]]:
         """Run a cell: plain code on the engine, a cell with magic lines (runtime/magics/)
         part by part."""
-        self._magics.workspace.inputs.append(code)
-        parts = cell_parts(code, self._magics.compiles)
+        self._inputs.append(code)
+        parts = cell_parts(code, self._compiles)
         if parts is None:
             return self._engine.execute(code, name)
         return self._magics.run(parts, name, sink)
+
+    def _compiles(self, code: str) -> bool:
+        """Whether `code` is complete code of the engine (how `cell_parts` tells a magic line)."""
+        return self._engine.is_complete(code).status == "complete"
 
     def _config_rows(self) -> list[tuple[str, Any, str]]:
         loaded = self._loaded_config or LoadedConfig(self.config)
@@ -355,7 +370,7 @@ class ScriptRuntime:
 
     def _is_complete(self, code: str) -> CompletenessCheck:
         try:
-            parts = cell_parts(code, self._magics.compiles)
+            parts = cell_parts(code, self._compiles)
         except ScriptError:
             return CompletenessCheck("invalid")
         if parts is None:
@@ -378,7 +393,8 @@ class ScriptRuntime:
     def interrupt(self) -> None:
         """Stop the running script (thread-safe); it fails with KeyboardInterrupt."""
         self._engine.interrupt()
-        self._magics.interrupt()
+        if self._magics_made is not None:  # no magic ran, so none is running
+            self._magics_made.interrupt()
 
     def close(self) -> None:
         """Release the engine and (if this runtime built it) the infrastructure. Idempotent."""

@@ -15,11 +15,10 @@ import os
 import pkgutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import platformdirs
 
@@ -32,8 +31,8 @@ _PACKAGE = "llmspell.runtime.api"
 _HERE = Path(__file__).parent
 
 
-@dataclass(frozen=True)
-class GlobalEntry:
+# NamedTuples, not dataclasses: every start reads these, and making a dataclass costs ~0.5 ms.
+class GlobalEntry(NamedTuple):
     """One script global: its name and the class that provides it."""
 
     name: str  # "State", or a global function's name ("help")
@@ -65,8 +64,7 @@ def global_classes() -> list[type[ApiNamespace]]:
     return found
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     """The globals, and the modules that register display renderers (`register_renderer`) as
     they are imported: a value is shown only after they are (see display/bundles.py)."""
 
@@ -174,7 +172,7 @@ def _write(path: Path, key: list[Any], found: Catalog) -> None:
     text = json.dumps(
         {
             "key": key,
-            "entries": [asdict(e) for e in found.entries],
+            "entries": [e._asdict() for e in found.entries],
             "renderer_modules": found.renderer_modules,
         }
     )

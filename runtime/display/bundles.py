@@ -8,7 +8,6 @@ that tree reads 0-based. Script values are shown as Lua text or as their picture
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable, Iterable
 from importlib import import_module
@@ -73,6 +72,8 @@ def records_columns(value: Any) -> list[str] | None:
 
 
 def html_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    import html  # here: it loads its entity table (~1 ms), which a start showing no table skips
+
     columns = columns or _all_columns(rows)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
     body = []

@@ -9,8 +9,7 @@ end) and calls `WidgetHost.connect`; elsewhere (`llmspell run`/`exec`) there is 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmspell.runtime.results import OutputSink, StdinNotAvailable
 
@@ -99,8 +98,7 @@ class OutputWidgetSink:
         self._widget.outputs = tuple(outputs)
 
 
-@dataclass(frozen=True)
-class WidgetKind:
+class WidgetKind(NamedTuple):  # not a dataclass: making one costs every start ~0.5 ms
     """One `Widget.<name>{...}`: the options it takes (also the fields a script reads and
     assigns), and how it is made from them."""
 

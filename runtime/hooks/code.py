@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from llmspell.runtime.display import data_bundle
 from llmspell.runtime.errors import ScriptStopping
-from llmspell.runtime.hooks.registry import HookCancelled, HookRegistry
+from llmspell.runtime.hooks.registry import HookCancelled, HookRegistry, new_id
 from llmspell.runtime.results import ScriptError
 
 COMPONENT = "runtime"
@@ -37,7 +36,7 @@ def execute_with_hooks(
     run_after = bool(hooks.hooks("AfterCodeExecution"))
     if not run_before and not run_after:
         return execute(code)
-    correlation_id = str(uuid.uuid4())
+    correlation_id = new_id()
     data = {"code": code, "name": name, "engine": engine}
     changed: Any = data
     if run_before:

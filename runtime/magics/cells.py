@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from llmspell.runtime.results import ScriptError
 
@@ -16,27 +16,25 @@ _CANDIDATE_ANYWHERE = re.compile(r"^[ \t]*(?:%%?[A-Za-z_]|!(?!=))", re.M)
 _PROBE = "$"
 
 
-@dataclass(frozen=True)
-class Code:
+# The parts are NamedTuples, not dataclasses: every start imports this module (to tell a cell
+# without magics), and making a dataclass costs ~0.5 ms. A part's kind is its class.
+class Code(NamedTuple):
     text: str  # preceded by blank lines, so line numbers in errors are the cell's
 
 
-@dataclass(frozen=True)
-class LineMagic:
+class LineMagic(NamedTuple):
     name: str
     args: str
     line: int  # 1-based line of the cell
 
 
-@dataclass(frozen=True)
-class CellMagic:
+class CellMagic(NamedTuple):
     name: str
     args: str
     body: str  # preceded by a blank line for each line above it
 
 
-@dataclass(frozen=True)
-class Shell:
+class Shell(NamedTuple):
     command: str
 
 

@@ -43,11 +43,14 @@ TIMEIT_REPEAT = 7
 class Magics:
     """Runs the parts of a cell against one engine."""
 
-    def __init__(self, engine: Engine, config_rows: ConfigRows, config: LLMSpellConfig) -> None:
+    def __init__(
+        self, engine: Engine, config_rows: ConfigRows, config: LLMSpellConfig, inputs: list[str]
+    ) -> None:
+        """`inputs`: every cell the runtime ran, in order (%history reads them)."""
         self._engine = engine
         self._config_rows = config_rows
         self._interrupted = threading.Event()
-        self.workspace = WorkspaceMagics(engine, config)
+        self.workspace = WorkspaceMagics(engine, config, inputs)
         workspace = {
             "env": self.workspace.env,
             "history": self.workspace.history,

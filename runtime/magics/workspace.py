@@ -30,10 +30,11 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # %run/%load: a script, not a data file
 class WorkspaceMagics:
     """`%run`, `%load`, `%history`, `%env`, `%who_ls` for one engine and config."""
 
-    def __init__(self, engine: Engine, config: LLMSpellConfig) -> None:
+    def __init__(self, engine: Engine, config: LLMSpellConfig, inputs: list[str]) -> None:
+        """`inputs`: every cell the runtime ran, in order, as it keeps them (%history)."""
         self._engine = engine
         self._config = config
-        self.inputs: list[str] = []  # every cell this runtime ran, in order (%history)
+        self.inputs = inputs
 
     # --- files ------------------------------------------------------------------------------
 

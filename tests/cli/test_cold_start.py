@@ -4,10 +4,12 @@ or the cache is stale or corrupt."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,7 @@ def test_exec_leaves_what_only_some_calls_of_the_globals_use_unimported(
 ) -> None:
     imported_modules("exec", "print(1)", cwd=isolated_env)  # fills the config cache
     warm = imported_modules("exec", "print(1)", cwd=isolated_env)
-    # every global is still built (the next test uses them); their modules import these on
-    # first use. (-X importtime does not list modules imported by importlib.import_module,
-    # as the `*_api` modules are, but it does list what they import.)
+    # what a global's module imports on first use, or what only some calls use
     unused = {
         "llmspell.runtime.templates",
         "llmspell.runtime.workflows.manager",
@@ -79,6 +79,48 @@ def test_exec_leaves_what_only_some_calls_of_the_globals_use_unimported(
         "zipfile",  # importlib.resources' readers: the Lua engine reads its files by path
     }
     assert sorted(unused & warm) == [], "imported by a global's module at module level"
+
+
+def test_exec_imports_no_globals_module_nor_what_magics_hooks_or_tables_use(
+    isolated_env: Path,
+) -> None:
+    imported_modules("exec", "print(1)", cwd=isolated_env)  # fills the caches
+    # sys.modules, not -X importtime: the globals' modules are imported with import_module
+    listing = (
+        "import sys; from llmspell.cli import main; main(['exec', 'print(1)']); "
+        "print(' '.join(sys.modules), file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", listing], capture_output=True, text=True, cwd=isolated_env
+    )
+    assert (proc.returncode, proc.stdout) == (0, "1\n"), proc.stderr
+    loaded = set(proc.stderr.split())
+    assert "llmspell.runtime.script_runtime" in loaded
+    globals_modules = sorted(
+        m for m in loaded if m.startswith("llmspell.runtime.api.") and m.endswith("_api")
+    )
+    assert globals_modules == [], "a global was built for a script that touches none"
+    unused = {
+        "llmspell.runtime.magics.commands",  # a cell without magics
+        "llmspell.runtime.magics.workspace",
+        "html",  # no table shown
+        "concurrent.futures",  # storage not opened
+        "uuid",  # no hook ran
+        "platform",
+    }
+    assert sorted(unused & loaded) == []
+
+
+def test_an_in_process_run_leaves_the_collector_as_it_was(cli: RunCli) -> None:
+    # main(argv) is not the program: it neither leaves the collector off nor freezes objects
+    assert cli("--profile", "memory", "exec", "print(1)").out == "1\n"
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        assert cli("--profile", "memory", "exec", "print(2)").out == "2\n"
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_script_reaches_the_globals_whose_modules_load_on_first_use(llmspell: RunCli) -> None:
