@@ -6,7 +6,8 @@ Three runs over the same N kv entries of one tenant, in one process:
   raw COPY   the floor: sqlite3 reads the rows as stored, psycopg COPYs them into a scratch
              copy of the table (same primary key) as the owner: no row-level security, no
              type conversion, no checksum;
-  migrate    `storage.ops.migrate` without read-back (`validate=False`);
+  migrate    `storage.ops.migrate` without read-back (`validate=False`, `--no-validate`: the
+             rows are counted in the target, no checksum is computed);
   validated  `storage.ops.migrate` as the CLI runs it, reading every unit back before commit.
 Each prints items/s and its ratio to the raw COPY of the same run. PostgreSQL is the embedded
 server, or LLMSPELL_BENCH_PG_URL (see storage_bench.py).
