@@ -51,7 +51,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 class GraphWalk:
-    """Walks of one tenant's graph: the statement per (direction, typed), built once."""
+    """Walks of one tenant's graph (on SQLite; `PostgresWalk` on PostgreSQL): the statement
+    per (direction, typed), built once."""
 
     def __init__(
         self,
@@ -157,10 +158,6 @@ class GraphWalk:
             .cte("walk", recursive=True)
         )
         walk = start.alias("w")
-        follows, other_end = _ends(direction, walk.c.entity_id)
-        edge_ok = [self._tenant.where(r), follows, valid(r)]
-        if typed:
-            edge_ok.append(r.c.type.in_(bindparam("types", expanding=True)))
         target = e.alias("target")
 
         def is_valid_entity(entity_id: Any) -> ColumnElement[bool]:
@@ -170,12 +167,17 @@ class GraphWalk:
                 )
             )
 
-        step = (
-            select(other_end, walk.c.hops + 1)
-            .select_from(walk.join(r, and_(*edge_ok)))
-            .where(walk.c.hops < bindparam("depth"), is_valid_entity(other_end))
-        )
-        found = start.union(step)
+        steps = []
+        for follows, other_end in self._steps(direction, walk.c.entity_id):
+            edge_ok = [self._tenant.where(r), follows, valid(r)]
+            if typed:
+                edge_ok.append(r.c.type.in_(bindparam("types", expanding=True)))
+            steps.append(
+                select(other_end, walk.c.hops + 1)
+                .select_from(walk.join(r, and_(*edge_ok)))
+                .where(walk.c.hops < bindparam("depth"), is_valid_entity(other_end))
+            )
+        found = start.union(*steps)
         reached = (
             select(found.c.entity_id, func.min(found.c.hops).label("hops"))
             .group_by(found.c.entity_id)
@@ -196,11 +198,14 @@ class GraphWalk:
         # directions are two lookups (an OR would scan the tenant's edges on SQLite); an edge
         # between two such ids comes twice and is kept once.
         expandable = select(reached.c.entity_id).where(reached.c.hops < bindparam("depth"))
-        ends = {"out": [(r.c.from_id, r.c.to_id)], "in": [(r.c.to_id, r.c.from_id)]}
-        ends["both"] = ends["out"] + ends["in"]
         edge_rows = []
-        for near, far in ends[direction]:
-            followed = [self._tenant.where(r), near.in_(expandable), valid(r), is_valid_entity(far)]
+        for near, far in _SIDES[direction]:
+            followed = [
+                self._tenant.where(r),
+                r.c[near].in_(expandable),
+                valid(r),
+                is_valid_entity(r.c[far]),
+            ]
             if typed:
                 followed.append(r.c.type.in_(bindparam("types", expanding=True)))
             edge_rows.append(
@@ -211,18 +216,20 @@ class GraphWalk:
             )
         return union_all(entity_rows, *edge_rows)
 
+    def _steps(self, direction: str, node: Any) -> list[tuple[ColumnElement[bool], Any]]:
+        """(the edge leaves `node` in `direction`, the entity at its other end), one per
+        recursive step: both directions are two steps on SQLite, each an index lookup (one
+        step with an OR would scan the tenant's edges for every entity walked)."""
+        r = graph_relationships
+        return [(r.c[near] == node, r.c[far]) for near, far in _SIDES[direction]]
 
-def _ends(direction: str, node: Any) -> tuple[ColumnElement[bool], Any]:
-    """(the edge leaves `node` in `direction`, the entity at its other end)."""
-    r = graph_relationships
-    if direction == "out":
-        return r.c.from_id == node, r.c.to_id
-    if direction == "in":
-        return r.c.to_id == node, r.c.from_id
-    return (
-        or_(r.c.from_id == node, r.c.to_id == node),
-        case((r.c.from_id == node, r.c.to_id), else_=r.c.from_id),
-    )
+
+# The (near end, far end) columns of the edges followed in each direction.
+_SIDES = {
+    "out": [("from_id", "to_id")],
+    "in": [("to_id", "from_id")],
+    "both": [("from_id", "to_id"), ("to_id", "from_id")],
+}
 
 
 def _shareable(value: Any) -> bool:
@@ -243,7 +250,19 @@ def _raw(column: Any) -> Any:
 class PostgresWalk(GraphWalk):
     """The walk on PostgreSQL: psycopg prepares a statement run often, and PostgreSQL's
     generic plan for this recursive query (not knowing the start entity) is many times
-    slower, so each walk asks for a custom plan."""
+    slower, so each walk asks for a custom plan. A recursive CTE may refer to itself only
+    once: both directions are one step (a BitmapOr of the two edge indexes)."""
 
     def _prepare(self, conn: Connection) -> None:
         conn.execute(CUSTOM_PLANS)
+
+    def _steps(self, direction: str, node: Any) -> list[tuple[ColumnElement[bool], Any]]:
+        if direction != "both":
+            return super()._steps(direction, node)
+        r = graph_relationships
+        return [
+            (
+                or_(r.c.from_id == node, r.c.to_id == node),
+                case((r.c.from_id == node, r.c.to_id), else_=r.c.from_id),
+            )
+        ]
