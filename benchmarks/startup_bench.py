@@ -8,7 +8,10 @@ measured interleaved in the same run.
 
 Both as a normal install runs them: bytecode cached (one untimed run first), no LLMSPELL_*
 settings, the default SQLite storage in a fresh data dir. Prints medians of N and the ratios.
-Run: `.venv/bin/python benchmarks/startup_bench.py [--runs 11] [--starts 5]`.
+`--before DIR` also times `llmspell exec` from another checkout of the code (a worktree of an
+earlier commit whose `llmspell/` has the same symlinks), interleaved with the rest: a change's
+before and after from one run on a busy machine.
+Run: `.venv/bin/python benchmarks/startup_bench.py [--runs 11] [--starts 5] [--before DIR]`.
 """
 
 from __future__ import annotations
@@ -54,7 +57,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11, help="timed runs of each command")
     parser.add_argument("--starts", type=int, default=5, help="timed starts of each kernel")
+    parser.add_argument(
+        "--before", metavar="DIR", help="a checkout whose `llmspell exec` is timed alongside"
+    )
     args = parser.parse_args()
+    if args.before and not (Path(args.before) / "llmspell" / "cli.py").is_file():
+        parser.error(f"--before: {args.before} is not a checkout of llmspell (no llmspell/cli.py)")
 
     with tempfile.TemporaryDirectory(prefix="llmspell-startup-") as tmp:
         home = Path(tmp)
@@ -75,12 +83,16 @@ def main() -> int:
             'python -c "import lupa"': [sys.executable, "-c", "import lupa"],
             "  ... with no config cache": exec_argv,
         }
+        if args.before:
+            commands["  ... code of --before"] = exec_argv
         runs: dict[str, list[float]] = {label: [] for label in commands}
         for i in range(args.runs + 1):  # the first round is untimed: bytecode, the database
             for label, argv in commands.items():
                 run_env = env
                 if label.endswith("no config cache"):
                     run_env = {**env, "XDG_CACHE_HOME": str(home / f"cache-{i}")}
+                if label.endswith("--before"):
+                    run_env = {**env, "PYTHONPATH": str(Path(args.before).resolve())}
                 took = wall(argv, run_env, tmp)
                 if i > 0:
                     runs[label].append(took)
@@ -103,6 +115,11 @@ def main() -> int:
         runs['python -c "import lupa"']
     )
     print(f"  ratio llmspell exec / import lupa: {exec_ratio:.2f} (goal <= {EXEC_GOAL})")
+    if args.before:
+        before_ratio = statistics.median(runs["  ... code of --before"]) / statistics.median(
+            runs['python -c "import lupa"']
+        )
+        print(f"  ratio with the code of --before: {before_ratio:.2f}")
     print(f"kernel start -> first kernel_info_reply, median of {args.starts} (interleaved):")
     for name in kernels:
         print(f"  {name:28s} {statistics.median(ready[name]) * 1000:7.0f} ms")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
 
@@ -44,17 +43,28 @@ class StdinNotAvailable(RuntimeError):
     why without naming a function: each engine puts its own in front (`io.read`, `input`)."""
 
 
-@dataclass
 class ExecutionResult:
-    """The outcome of one `ScriptRuntime.execute`."""
+    """The outcome of one `ScriptRuntime.execute`.
 
-    value: Any = None  # Python value of the last expression (None if none)
-    has_value: bool = False  # False when there was no expression or it was nil / suppressed by `;`
-    bundle: dict[str, Any] = field(default_factory=dict)  # mime bundle of `value` for display
-    stdout: str = ""  # captured only when no OutputSink is attached
-    stderr: str = ""
-    displays: list[dict[str, Any]] = field(default_factory=list)  # display() bundles when no sink
-    pages: list[str] = field(default_factory=list)  # help() pages when no sink
+    A plain class, not a dataclass: a start makes none, so `llmspell exec` does without
+    `dataclasses` and the `inspect` it imports (with `ast` and `dis`, ~4 ms)."""
+
+    def __init__(self) -> None:
+        self.value: Any = None  # Python value of the last expression (None if none)
+        # False when there was no expression or it was nil / suppressed by `;`
+        self.has_value = False
+        self.bundle: dict[str, Any] = {}  # mime bundle of `value` for display
+        self.stdout = ""  # captured only when no OutputSink is attached
+        self.stderr = ""
+        self.displays: list[dict[str, Any]] = []  # display() bundles when no sink
+        self.pages: list[str] = []  # help() pages when no sink
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"ExecutionResult({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
 
 
 # NamedTuples, not dataclasses: every start imports this module, and making a dataclass costs

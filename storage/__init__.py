@@ -12,7 +12,6 @@ costs ~250 ms to import and a kernel that never touches storage should not pay i
 
 from __future__ import annotations
 
-import pkgutil
 import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -62,4 +61,6 @@ def __getattr__(name: str) -> Any:
 def _is_submodule(name: str) -> bool:
     # `from llmspell.storage import registry` asks this module first; answering it must not
     # load every component (and SQLAlchemy) on the cheap start-up path.
+    import pkgutil  # here: a start that asks for no storage name does without it
+
     return any(info.name == name for info in pkgutil.iter_modules(__path__))

@@ -7,9 +7,8 @@ the Lua engine wraps each public method once (argument/return conversion, errors
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
 from llmspell.runtime.errors import DomainError
@@ -79,7 +78,7 @@ def _qualified(owner: Any, name: str) -> str:
 
 def _wrap_public_methods(cls: type) -> None:
     for name, attr in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(attr) and name != "api_name":
+        if not name.startswith("_") and isinstance(attr, FunctionType) and name != "api_name":
             setattr(cls, name, _names_failures(attr))
 
 
@@ -188,30 +187,43 @@ def _needs_an_engine(value: Any) -> ProducerStep:
     raise NotAProducer("can only be made by a script engine")
 
 
-@dataclass
 class ApiContext:
-    """What the globals share: config, infrastructure, the current output sink, the engine."""
+    """What the globals share: config, infrastructure, the current output sink, the engine.
 
-    config: LLMSpellConfig
-    infrastructure: Infrastructure
-    sink: OutputSink
-    # what the engine says about itself, set once it exists; untrusted until then
-    engine_trusted: bool = False  # scripts run without a sandbox (Python, Lua "trusted")
-    bundle_for: Callable[[Any], dict[str, Any]] = field(
-        default=lambda value: {"text/plain": repr(value)}
-    )
-    format_value: Callable[[Any], str] = field(default=repr)
-    describe: Callable[[Any], str | None] = field(default=lambda value: None)
-    # a script value that produces values (Lua function, Python generator) → its steps;
-    # NotAProducer for any other value
-    producer: Callable[[Any], ProducerStep] = field(default=_needs_an_engine)
-    # true once the running script must stop (interrupt, timeout): the runtime passes
-    # `infrastructure.limits.stop_requested` (runtime/host_limits.py), for code that hands the
-    # check on as a callable (a workflow between steps, Event.receive between short waits)
-    stop_requested: Callable[[], bool] = field(default=lambda: False)
-    # widgets' link to a Jupyter front end and their callbacks' way back into the script
-    # (runtime/display/widgets.py); None where no runtime made one (a bare ApiContext in tests)
-    widgets: WidgetHost | None = None
+    A plain class, not a dataclass: a start makes none, so `llmspell exec` does without
+    `dataclasses` and the `inspect` it imports (with `ast` and `dis`, ~4 ms)."""
+
+    def __init__(
+        self,
+        config: LLMSpellConfig,
+        infrastructure: Infrastructure,
+        sink: OutputSink,
+        # what the engine says about itself, set once it exists; untrusted until then
+        engine_trusted: bool = False,  # scripts run without a sandbox (Python, Lua "trusted")
+        bundle_for: Callable[[Any], dict[str, Any]] = lambda value: {"text/plain": repr(value)},
+        format_value: Callable[[Any], str] = repr,
+        describe: Callable[[Any], str | None] = lambda value: None,
+        # a script value that produces values (Lua function, Python generator) → its steps;
+        # NotAProducer for any other value
+        producer: Callable[[Any], ProducerStep] = _needs_an_engine,
+        # true once the running script must stop (interrupt, timeout): the runtime passes
+        # `infrastructure.limits.stop_requested` (runtime/host_limits.py), for code that hands
+        # the check on as a callable (a workflow between steps, Event.receive between waits)
+        stop_requested: Callable[[], bool] = lambda: False,
+        # widgets' link to a Jupyter front end and their callbacks' way back into the script
+        # (runtime/display/widgets.py); None where no runtime made one (a bare ApiContext)
+        widgets: WidgetHost | None = None,
+    ) -> None:
+        self.config = config
+        self.infrastructure = infrastructure
+        self.sink = sink
+        self.engine_trusted = engine_trusted
+        self.bundle_for = bundle_for
+        self.format_value = format_value
+        self.describe = describe
+        self.producer = producer
+        self.stop_requested = stop_requested
+        self.widgets = widgets
 
     @property
     def tenant_id(self) -> str:
@@ -288,7 +300,7 @@ def public_functions(obj: object) -> Iterator[tuple[str, Callable[..., Any]]]:
         if name.startswith("_") or name == "api_name":
             continue
         attr = getattr(type(obj), name)
-        if inspect.isfunction(attr):
+        if isinstance(attr, FunctionType):
             yield name, getattr(obj, name)
 
 
@@ -301,6 +313,8 @@ def public_members(obj: ApiNamespace) -> Iterator[tuple[str, Any]]:
 
 def signature_of(qualified: str, fn: Callable[..., Any]) -> str:
     """`State.save(scope, key, value)` for a bound method."""
+    import inspect  # here: only help and inspection read signatures; a start does without it
+
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -319,4 +333,6 @@ def signature_of(qualified: str, fn: Callable[..., Any]) -> str:
 
 
 def doc_of(fn: Callable[..., Any]) -> str:
+    import inspect
+
     return inspect.cleandoc(fn.__doc__ or "")

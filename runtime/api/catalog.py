@@ -9,15 +9,13 @@ start did before) and rewritten atomically; an unwritable cache dir only costs t
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
-import pkgutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from importlib import import_module
 from pathlib import Path
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any, NamedTuple
 
 import platformdirs
@@ -44,6 +42,8 @@ class GlobalEntry(NamedTuple):
 
 def _api_modules() -> list[ModuleType]:
     """The `*_api` modules of this package, imported."""
+    import pkgutil  # here: a start from the cached catalog does without it
+
     return [
         import_module(f"{_PACKAGE}.{info.name}")
         for info in pkgutil.iter_modules([str(_HERE)])
@@ -55,7 +55,9 @@ def global_classes() -> list[type[ApiNamespace]]:
     """Every script global's class, from the `*_api` modules of this package (imports them)."""
     found: list[type[ApiNamespace]] = []
     for module in _api_modules():
-        for _, member in inspect.getmembers(module, inspect.isclass):
+        for member in vars(module).values():
+            if not isinstance(member, type):
+                continue
             if not issubclass(member, ApiNamespace) or member.__module__ != module.__name__:
                 continue
             namespace: type[ApiNamespace] = member
@@ -96,7 +98,7 @@ def discover() -> Catalog:
             )
             continue
         for name in sorted(dir(cls)):  # a holder: its public methods are global functions
-            if not name.startswith("_") and inspect.isfunction(getattr(cls, name)):
+            if not name.startswith("_") and isinstance(getattr(cls, name), FunctionType):
                 entries.append(GlobalEntry(name, function=True, id_methods=(), **where))
     return Catalog(sorted(entries, key=lambda e: e.name), renderer_modules)
 

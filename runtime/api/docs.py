@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
-from types import MethodType
+from types import FunctionType, MethodType
 from typing import Any, NamedTuple
 
 from llmspell.runtime.api.base import (
@@ -80,7 +79,7 @@ class DocIndex:
             return
         for name in sorted(dir(cls)):
             attr = getattr(cls, name)
-            if name.startswith("_") or not inspect.isfunction(attr):
+            if name.startswith("_") or not isinstance(attr, FunctionType):
                 continue
             qualified = f"{cls.api_name}.{name}"
             if qualified not in self._entries:

@@ -124,8 +124,9 @@ def _digest(path: Path) -> str | None:
 
 def _components_listing() -> list[str]:
     # `storage.components` is checked against the component modules there are (listed, not
-    # imported: the registry's import costs more than the whole cache saves).
-    from llmspell.storage import components
+    # imported: the registry's import costs more than the whole cache saves). Imported by its
+    # full name: `from llmspell.storage import` would ask the package's __getattr__ first.
+    import llmspell.storage.components as components
 
     return sorted(os.listdir(components.__path__[0]))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +41,32 @@ def known_profiles() -> Sequence[str]:
     return sorted(PROFILES)
 
 
-@dataclass
 class LoadedConfig:
-    """A validated config plus where each value came from."""
+    """A validated config plus where each value came from.
 
-    config: LLMSpellConfig
-    sources: dict[str, str] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
-    profile: str | None = None
+    A plain class, not a dataclass: a start makes none, so `llmspell exec` does without
+    `dataclasses` and the `inspect` it imports (with `ast` and `dis`, ~4 ms)."""
+
+    def __init__(
+        self,
+        config: LLMSpellConfig,
+        sources: dict[str, str] | None = None,
+        files: list[Path] | None = None,
+        profile: str | None = None,
+    ) -> None:
+        self.config = config
+        self.sources: dict[str, str] = {} if sources is None else sources
+        self.files: list[Path] = [] if files is None else files
+        self.profile = profile
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedConfig(config={self.config!r}, sources={self.sources!r}, "
+            f"files={self.files!r}, profile={self.profile!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
 
     def source_of(self, dotted: str) -> str:
         return self.sources.get(dotted, "default")

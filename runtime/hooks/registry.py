@@ -13,9 +13,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from llmspell.runtime.errors import DomainError, InvalidArgument, ScriptStopping, kind_of
 from llmspell.storage.values import MAX_INTEGER, shown
@@ -84,16 +83,21 @@ class HookCancelled(DomainError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class RegisteredHook:
+class RegisteredHook(NamedTuple):  # not a dataclass: making one costs every start ~0.5 ms
     """A callback registered at a point."""
 
     id: str
     point: str
     priority: int
     name: str | None
-    callback: Callable[[dict[str, Any]], Any] = field(repr=False)
-    order: int = field(repr=False)  # registration order: the tie-break between equal priorities
+    callback: Callable[[dict[str, Any]], Any]
+    order: int  # registration order: the tie-break between equal priorities
+
+    def __repr__(self) -> str:
+        return (
+            f"RegisteredHook(id={self.id!r}, point={self.point!r}, priority={self.priority!r}, "
+            f"name={self.name!r})"
+        )
 
 
 def check_point(point: Any) -> str:

@@ -5,7 +5,6 @@ functions called from the host (callbacks, stream producers)."""
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -64,6 +63,8 @@ class _Arity(NamedTuple):  # not a dataclass: making one costs every start ~0.5 
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> _Arity:
+        import inspect  # here: a start that calls no API function does without it
+
         raw = raw_params(fn)
         try:
             params = list(inspect.signature(fn).parameters.values())

@@ -17,13 +17,15 @@ from llmspell.runtime.engines.lua.conversion import lua_text
 from llmspell.runtime.engines.lua.introspection import KEYWORDS
 from llmspell.runtime.results import CompletenessCheck, ScriptError
 
+# The patterns are compiled on first use (`re` keeps them): a run whose cells compile as they
+# are (`print(1)`) never scans them, and compiling both costs a start ~0.6 ms.
 # Strings and comments, the only places where a Lua line start is not the lexer's own.
-_SPAN = re.compile(
+_SPAN = (
     r"""--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]"""
     r"""|"(?:[^"\\\n]|\\z\s*|\\.)*"?|'(?:[^'\\\n]|\\z\s*|\\.)*'?""",
     re.S,
 )
-_TOKEN = re.compile(
+_TOKEN = (
     r"""(?P<space>[ \t\n\r\f\v]+)
       | (?P<comment>--\[(?P<cq>=*)\[.*?\](?P=cq)\]|--[^\n]*)
       | (?P<string>\[(?P<sq>=*)\[.*?\](?P=sq)\]
@@ -177,7 +179,7 @@ class CellCompiler:
         start = code.rfind("\n", 0, near) + 1
         if start == 0:
             return 0
-        for count, span in enumerate(_SPAN.finditer(code)):
+        for count, span in enumerate(re.compile(*_SPAN).finditer(code)):
             if count % POLL_EVERY == 0:
                 self._poll()
             if span.start() >= start:
@@ -188,7 +190,7 @@ class CellCompiler:
 
     def _tokens(self, code: str, begin: int) -> list[_Token]:
         tokens: list[_Token] = []
-        for count, m in enumerate(_TOKEN.finditer(code, begin)):
+        for count, m in enumerate(re.compile(*_TOKEN).finditer(code, begin)):
             if count % POLL_EVERY == 0:
                 self._poll()
             kind = m.lastgroup
