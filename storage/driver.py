@@ -20,14 +20,12 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 __all__ = ["ConnectionRunner", "DriverRunner", "DriverStatement", "StatementRunner"]
 
-_GIVEN = object()  # a parameter whose value comes at execution
-
 
 class DriverStatement:
     """`statement` compiled for `dialect`; `column_keys` names the parameters an INSERT takes
     at execution (as SQLAlchemy derives them from the first parameter set)."""
 
-    __slots__ = ("_names", "_plan", "_positional", "sql", "statement")
+    __slots__ = ("_given", "_names", "_positional", "_template", "sql", "statement")
 
     def __init__(
         self, statement: Executable, dialect: Dialect, column_keys: Sequence[str] | None = None
@@ -41,29 +39,29 @@ class DriverStatement:
         self._positional = bool(dialect.positional)
         names = list(compiled.positiontup or ()) if self._positional else list(compiled.params)
         self._names = tuple(names)
-        # Per parameter: its name, the value bound into the statement (tenant), converted once,
-        # or _GIVEN, and the conversion of a given value's type (None: passed as it is).
-        plan: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
-        for name in names:
+        # The parameters with the values bound into the statement (tenant) converted once, and
+        # per parameter given at execution: its position, name and the conversion of its type
+        # (None: passed as it is).
+        template: list[Any] = []
+        given: list[tuple[int, str, Callable[[Any], Any] | None]] = []
+        for position, name in enumerate(names):
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if bind.required:
-                plan.append((name, _GIVEN, processor))
+                template.append(None)
+                given.append((position, name, processor))
             else:
                 fixed = bind.value
-                converted = fixed if processor is None or fixed is None else processor(fixed)
-                plan.append((name, converted, None))
-        self._plan = tuple(plan)
+                template.append(fixed if processor is None or fixed is None else processor(fixed))
+        self._template = tuple(template)
+        self._given = tuple(given)
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters: the statement's own bound values plus `given`, converted."""
-        values = []
-        for name, fixed, processor in self._plan:
-            if fixed is not _GIVEN:
-                values.append(fixed)
-                continue
+        values = list(self._template)
+        for position, name, processor in self._given:
             value = given[name]
-            values.append(value if processor is None or value is None else processor(value))
+            values[position] = value if processor is None or value is None else processor(value)
         return tuple(values) if self._positional else dict(zip(self._names, values, strict=True))
 
 
@@ -88,19 +86,12 @@ class DriverRunner:
         self._driver = driver
         self.engine = engine
 
+    # The cursor is let go as soon as it is read: CPython frees (and so closes) it at once.
     def first(self, statement: DriverStatement, params: Mapping[str, Any]) -> Any:
-        cursor = self._driver.execute(statement.sql, statement.parameters(params))
-        try:
-            return cursor.fetchone()
-        finally:
-            cursor.close()
+        return self._driver.execute(statement.sql, statement.parameters(params)).fetchone()
 
     def execute(self, statement: DriverStatement, params: Mapping[str, Any]) -> int:
-        cursor = self._driver.execute(statement.sql, statement.parameters(params))
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        return int(self._driver.execute(statement.sql, statement.parameters(params)).rowcount)
 
 
 class ConnectionRunner:
