@@ -184,48 +184,45 @@ class NamespaceKeywords:
             self._event[slot] = timestamp(row["event_time"], NO_TIME)
             code = self._doc_code_of.setdefault(row["document_id"], len(self._doc_code_of))
             self._doc_codes[slot] = code
-        terms, lengths = self._terms_of([row["content"] for row in batch])
+        texts = [row["content"] for row in batch]
+        for start in range(0, len(texts), TOKENIZE_GROUP):
+            self._index(first + start, texts[start : start + TOKENIZE_GROUP])
         self.size += len(batch)
-        self._length[first : self.size] = lengths
-        self._alive[first : self.size] = True
-        self.live += len(batch)
-        self._total_length += float(lengths.sum())
-        if len(terms):
-            # one key per (term, slot), in that order: its count is the term's frequency
-            slots = np.repeat(np.arange(first, self.size, dtype=np.int64), lengths)
-            keys, counts = np.unique(terms * self.size + slots, return_counts=True)
-            self._recent.append(
-                (
-                    keys // self.size,
-                    (keys % self.size).astype(np.int32),
-                    counts.astype(np.float32),
-                )
-            )
-            self._recent_size += len(keys)
-            self._recent_joined = None
         if self._recent_size > max(MIN_MERGE, len(self._slots) // 8):
             self._merge()
 
-    def _terms_of(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The term ids of all `texts`, concatenated, and each text's number of tokens.
-        Texts are tokenized in groups joined by NUL (which stored content never holds), one
-        regex pass per group."""
+    def _index(self, first: int, texts: Sequence[str]) -> None:
+        """Index `texts` into the slots from `first` on: one pass over them joined by NUL
+        (which stored content never holds), ASCII split by `str.translate`, else by regex."""
+        joined = "\0".join(texts) + "\0"
+        if joined.isascii():
+            spaced = joined.lower().replace("\0", " \0 ")
+            tokens = spaced.translate(_ASCII_SEPARATORS).split()
+        else:
+            tokens = _TOKEN_OR_END.findall(_fold(joined))
         term_of = self._token_term
-        found: list[np.ndarray] = []
-        lengths: list[np.ndarray] = []
-        for start in range(0, len(texts), TOKENIZE_GROUP):
-            group = texts[start : start + TOKENIZE_GROUP]
-            joined = "\0".join(group) + "\0"
-            if joined.isascii():
-                spaced = joined.lower().replace("\0", " \0 ")
-                tokens = spaced.translate(_ASCII_SEPARATORS).split()
-            else:
-                tokens = _TOKEN_OR_END.findall(_fold(joined))
-            ids = np.asarray([term_of[t] for t in tokens], dtype=np.int64)
-            ends = np.flatnonzero(ids == _END)
-            lengths.append(np.diff(ends, prepend=-1) - 1)
-            found.append(ids[ids != _END])
-        return np.concatenate(found), np.concatenate(lengths)
+        ids = np.asarray([term_of[t] for t in tokens], dtype=np.int64)
+        lengths = np.diff(np.flatnonzero(ids == _END), prepend=-1) - 1
+        terms = ids[ids != _END]
+        end = first + len(texts)
+        self._length[first:end] = lengths
+        self._alive[first:end] = True
+        self.live += len(texts)
+        self._total_length += float(lengths.sum())
+        if len(terms) == 0:
+            return
+        # one key per (term, slot), in that order: its count is the term's frequency
+        local = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        keys, counts = np.unique(terms * len(texts) + local, return_counts=True)
+        self._recent.append(
+            (
+                (keys // len(texts)).astype(np.int32),
+                (keys % len(texts) + first).astype(np.int32),
+                counts.astype(np.float32),
+            )
+        )
+        self._recent_size += len(keys)
+        self._recent_joined = None
 
     def remove(self, vector_ids: Iterable[str]) -> None:
         """Drop rows (unknown ids are ignored: they were never in this namespace)."""
@@ -251,7 +248,7 @@ class NamespaceKeywords:
         # block's slots: stable sorts by term merge these sorted runs.
         order = np.argsort(recent_terms, kind="stable")
         block_terms = np.repeat(
-            np.arange(len(self._start) - 1, dtype=np.int64), np.diff(self._start)
+            np.arange(len(self._start) - 1, dtype=np.int32), np.diff(self._start)
         )
         terms = np.concatenate([block_terms, recent_terms[order]])
         slots = np.concatenate([self._slots, recent_slots[order]])
@@ -282,7 +279,7 @@ class NamespaceKeywords:
     def _recent_postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._recent_joined is None:
             blocks = self._recent or [
-                (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+                (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
             ]
             self._recent_joined = (
                 np.concatenate([b[0] for b in blocks]),
