@@ -24,15 +24,12 @@ COMMAND_MODULES = {"storage": "cli_storage", "rag": "cli_rag", "keys": "cli_keys
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv`; by default this process's own arguments, and then main is
     the program: the process ends when it returns."""
-    status = _run_command_line(sys.argv[1:] if argv is None else argv)
     if argv is None:
-        # Everything the process made (modules, classes, the Lua state) ends with it: frozen,
-        # it is skipped by the interpreter's last collection (~10 ms of `llmspell exec`).
-        gc.freeze()
-    return status
+        return _run_command_line(sys.argv[1:], as_program=True)
+    return _run_command_line(argv, as_program=False)
 
 
-def _run_command_line(argv: Sequence[str]) -> int:
+def _run_command_line(argv: Sequence[str], as_program: bool) -> int:
     tokens = list(argv)
     parser = build_parser(groups=_groups_needed(tokens))
     # `--` ends llmspell's options: what follows goes to the script as it is (`run` only).
@@ -44,6 +41,7 @@ def _run_command_line(argv: Sequence[str]) -> int:
     if verbatim and args.command != "run":
         parser.error("only `llmspell run FILE` takes arguments after `--`")
     args.verbatim_args = verbatim
+    args.as_program = as_program
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -212,6 +210,12 @@ def _run_code(
         except Exception as exc:
             logging.getLogger("llmspell").debug("start-up failed", exc_info=True)
             return fail(args, f"cannot start the runtime: {exc}")
+    if args.as_program:
+        # What start-up made (modules, classes, the runtime) lives until the process ends:
+        # frozen, the collector never scans it again, during the script or in the
+        # interpreter's last collection at exit (~10 ms of `llmspell exec`), which then
+        # frees only what the script made.
+        gc.freeze()
     runtime.set_output(ConsoleSink())
     try:
         result = runtime.execute(code, name=name, args=script_args, kwargs=script_kwargs)

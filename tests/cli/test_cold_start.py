@@ -125,6 +125,22 @@ def test_an_in_process_run_leaves_the_collector_as_it_was(cli: RunCli) -> None:
         gc.enable()
 
 
+def test_as_the_program_exec_freezes_what_start_up_made(isolated_env: Path) -> None:
+    # frozen, the start-up's objects are skipped by the collections during the script and at
+    # exit; what the script makes is still collected
+    program = (
+        "import gc, sys\n"
+        "from llmspell.cli import main\n"
+        "sys.argv = ['llmspell', 'exec', 'print(1)']\n"
+        "status = main()\n"
+        "print(status, gc.isenabled(), gc.get_freeze_count() > 1000, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=isolated_env
+    )
+    assert (proc.stdout, proc.stderr) == ("1\n", "0 True True\n")
+
+
 def test_a_script_reaches_the_globals_whose_modules_load_on_first_use(llmspell: RunCli) -> None:
     shown = llmspell(
         "exec",
