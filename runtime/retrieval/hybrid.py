@@ -1,10 +1,9 @@
 """`HybridSearch`: the query's embedding and its keywords against one namespace, fused.
 
 Vector side: the vectors store's search (exact on SQLite, HNSW on PostgreSQL) for the best
-`candidates`. Keyword side: the store's keyword index (`keyword_search`: FTS5's BM25 on SQLite,
-`ts_rank` over a GIN-indexed tsvector on PostgreSQL), kept by the database, so no write makes
-the process rebuild anything. Each candidate of either side gets its cosine from the store;
-the fusion turns both signals into one score in [0, 1]:
+`candidates`. Keyword side: the store's keyword index (`keyword_search`: BM25 over an
+in-process index per namespace, kept in step with every write). Each candidate of either side
+gets its cosine from the store; the fusion turns both signals into one score in [0, 1]:
 
 - `convex` (episodic memory's default): `w * min_max(cos) + (1 - w) * max_scaled(kw) * coverage`
   (keyword scores of vector candidates are looked up too);

@@ -1,7 +1,7 @@
 """Keywords: the words of a query a keyword index looks up (`query_terms`), and `KeywordIndex`,
 BM25 over a fixed list of texts (bm25s, English stop words, Snowball stems) for callers that
-rank their own candidates. Namespaces of the vectors store have their keyword index in the
-database (`VectorStore.keyword_search`).
+rank their own candidates. Namespaces of the vectors store have their own keyword index
+(`VectorStore.keyword_search`, `llmspell.storage.keyword_index`).
 
 Text is tokenized in slices, with the limits of the script waiting for it checked between them
 (`host_limits`): a query or a candidate can be megabytes."""
@@ -158,5 +158,5 @@ def query_coverage(query: str, texts: Sequence[str], limits: HostLimits = UNLIMI
     stop, stems = _index_stop_words(), _STEMS
     held: list[set[str]] = [set() for _ in texts]
     for row, words in _words(texts, limits):
-        held[row].update(stems[word] for word in set(words) if word not in stop)
+        held[row].update(map(stems.__getitem__, set(words) - stop))
     return np.array([len(terms & found) / len(terms) for found in held])

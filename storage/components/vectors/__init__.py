@@ -17,7 +17,7 @@ are swept by every write to their table.
 - `rows`: statement cache, filter clauses, selected columns and records, checked new rows;
 - `namespaces`: the namespace row (model pin, generation, count, end when empty);
 - `search`: similarity search, `PostgresSearch` (HNSW) or `MatrixSearch` (exact, in process);
-- `keyword`: keyword search ranked by the dialect's full-text index;
+- `keyword`: keyword search, BM25 over an in-process index per namespace (`keyword_index`);
 - `store`: `SqlVectorStore`, writes, expiry, deletes and reads, picking both strategies once.
 """
 
