@@ -59,6 +59,13 @@ def test_a_field_a_script_set_before_the_first_use_stays_the_scripts(lua: Script
     assert value == ["mine", "function"]
 
 
+def test_a_global_filled_late_keeps_its_lua_members(lua: ScriptRuntime) -> None:
+    # Debug.stackTrace reads Lua's own stack, in place of the host function of that name
+    frames = lua.execute("return Debug.stackTrace().frames").value
+    assert [f["what"] for f in frames] == ["main"]
+    assert lua.execute("return type(Streaming.yield)").value == "function"
+
+
 def test_a_metatable_set_on_a_global_or_on_the_global_table_keeps_the_globals(
     lua: ScriptRuntime,
 ) -> None:

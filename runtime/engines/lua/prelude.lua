@@ -555,10 +555,13 @@ local LUA_MEMBERS = {
 }
 
 -- `functions` maps a name to {call, qualified name}; `members` holds plain fields (or is nil).
--- A field the script set already (on a proxy filled late) stays the script's.
+-- A field the script set already (on a proxy filled late) stays the script's; a Lua member
+-- replaces the host function of the same name (`Debug.stackTrace` reads Lua's own stack).
 local function fill_proxy(proxy, qualified, object, functions, members)
+  local scripts = {}
+  for name in next, proxy do scripts[name] = true end
   local function put(name, value)
-    if rawget(proxy, name) == nil then proxy[name] = value end
+    if not scripts[name] then proxy[name] = value end
   end
   for name, pair in next, functions do put(name, api_function(pair[1], pair[2], proxy)) end
   for name, value in next, members or {} do put(name, value) end
