@@ -24,6 +24,7 @@ from llmspell.storage.components.graph import (
     RelationshipVersion,
     SqlGraphStore,
 )
+from llmspell.storage.components.graph.walk import OneStepWalk
 
 TYPES = ("a", "b", "c")
 
@@ -138,7 +139,20 @@ def check(found: Neighbourhood, nodes: dict[str, Any], edges: dict[str, Any]) ->
 def test_neighbors_equal_a_breadth_first_search_over_the_stored_versions(
     storage: SqlStorage,
 ) -> None:
-    g = storage.graph
+    compare_with_breadth_first_search(storage.graph)
+
+
+def test_the_one_step_walk_of_sqlite_before_3_34_finds_the_same(tmp_path: Path) -> None:
+    """SQLite before 3.34 allows one recursive step: both directions join edges by either end
+    (`OneStepWalk`, PostgreSQL's shape), with the same results."""
+    settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "g.db"))
+    with open_storage(settings, "old-sqlite") as storage:
+        g = storage.graph
+        g._walk = OneStepWalk(g._tenant, g._entities, g._relationships)
+        compare_with_breadth_first_search(g)
+
+
+def compare_with_breadth_first_search(g: SqlGraphStore) -> None:
     rng = random.Random(19)
     graph = build(g, rng)
     now = datetime.now(UTC)

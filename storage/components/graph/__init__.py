@@ -4,9 +4,10 @@ Entities and relationships are versioned rows of the bi-temporal model
 (`llmspell.storage.bitemporal`): valid time x transaction time, updates supersede and
 re-record, nothing is physically removed.
 
-Traversal is one recursive CTE per call, on both dialects: breadth by hop count, `UNION` so each
-(entity, hops) pair is produced once (cycles end at the depth bound), only entities and edges
-valid at the lookup times, and the tenant on every join.
+Traversal is one statement per call, on both dialects: a recursive CTE over entity ids and hop
+counts, `UNION` so each (entity, hops) pair is produced once (cycles end at the depth bound),
+only entities and edges valid at the lookup times (answered from covering indexes), the tenant
+on every join; then the versions of the entities and edges it reached, read once.
 
 - `model`: entity and relationship versions, neighbourhoods, the `GraphStore` Protocol;
 - `tables`: the SQLAlchemy tables;

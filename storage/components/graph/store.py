@@ -33,7 +33,7 @@ from llmspell.storage.components.graph.model import (
     relationship_of,
 )
 from llmspell.storage.components.graph.tables import graph_entities, graph_relationships
-from llmspell.storage.components.graph.walk import GraphWalk, PostgresWalk
+from llmspell.storage.components.graph.walk import walk_for
 from llmspell.storage.database import Database
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.values import (
@@ -55,8 +55,7 @@ class SqlGraphStore:
         self._entities = BitemporalVersions(tenant, graph_entities, "entity_id")
         self._relationships = BitemporalVersions(tenant, graph_relationships, "relationship_id")
         self._statements: dict[Hashable, Any] = {}
-        walk = PostgresWalk if db.dialect_name == "postgresql" else GraphWalk
-        self._walk = walk(tenant, self._entities, self._relationships)
+        self._walk = walk_for(db.dialect_name)(tenant, self._entities, self._relationships)
         e, r = graph_entities, graph_relationships
         valid = BitemporalVersions.valid
         self._count_entities = select(func.count()).where(tenant.where(e), valid(e))

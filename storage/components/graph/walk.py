@@ -1,11 +1,12 @@
 """The recursive walk of the graph: one statement per `neighbors` call on both dialects (a
 recursive CTE over entity ids and hop counts, then the payloads of what it reached), and the
-conversion of its raw rows. `PostgresWalk` asks for a custom plan before each walk;
-the store picks its walk once when it is built."""
+conversion of its raw rows. `PostgresWalk` asks for a custom plan before each walk; the store
+picks its walk once when it is built (`walk_for`)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Any
@@ -51,8 +52,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 class GraphWalk:
-    """Walks of one tenant's graph (on SQLite; `PostgresWalk` on PostgreSQL): the statement
-    per (direction, typed), built once."""
+    """Walks of one tenant's graph (on SQLite from 3.34, which allows several recursive steps;
+    see `walk_for`): the statement per (direction, typed), built once."""
 
     def __init__(
         self,
@@ -247,14 +248,10 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, NullType()).label(name)
 
 
-class PostgresWalk(GraphWalk):
-    """The walk on PostgreSQL: psycopg prepares a statement run often, and PostgreSQL's
-    generic plan for this recursive query (not knowing the start entity) is many times
-    slower, so each walk asks for a custom plan. A recursive CTE may refer to itself only
-    once: both directions are one step (a BitmapOr of the two edge indexes)."""
-
-    def _prepare(self, conn: Connection) -> None:
-        conn.execute(CUSTOM_PLANS)
+class OneStepWalk(GraphWalk):
+    """The walk where a recursive CTE may refer to itself only once (PostgreSQL, SQLite before
+    3.34): both directions are one step, edges joined by either end (on PostgreSQL a BitmapOr
+    of the two edge indexes)."""
 
     def _steps(self, direction: str, node: Any) -> list[tuple[ColumnElement[bool], Any]]:
         if direction != "both":
@@ -266,3 +263,19 @@ class PostgresWalk(GraphWalk):
                 case((r.c.from_id == node, r.c.to_id), else_=r.c.from_id),
             )
         ]
+
+
+class PostgresWalk(OneStepWalk):
+    """The walk on PostgreSQL: psycopg prepares a statement run often, and PostgreSQL's
+    generic plan for this recursive query (not knowing the start entity) is many times
+    slower, so each walk asks for a custom plan."""
+
+    def _prepare(self, conn: Connection) -> None:
+        conn.execute(CUSTOM_PLANS)
+
+
+def walk_for(dialect_name: str) -> type[GraphWalk]:
+    """The walk for a dialect, picked once when the store is built."""
+    if dialect_name == "postgresql":
+        return PostgresWalk
+    return GraphWalk if sqlite3.sqlite_version_info >= (3, 34) else OneStepWalk
