@@ -85,7 +85,8 @@ class GraphWalk:
         node_values = self._converter(self._entities.columns, conn.dialect)
         edge_values = self._converter(self._relationships.columns, conn.dialect)
         self._prepare(conn)
-        for row in conn.execute(stmt, params):
+        # All rows at once: the drivers fetch them in one call instead of one call per row.
+        for row in conn.execute(stmt, params).fetchall():
             # An entity row carries its hop count last, an edge row NULL (see `_statement`).
             hops = row[-1]
             if hops is None:
@@ -205,7 +206,7 @@ class GraphWalk:
                 self._tenant.where(r),
                 r.c[near].in_(expandable),
                 valid(r),
-                is_valid_entity(r.c[far]),
+                self._leads_to_reached(r.c[far], reached, is_valid_entity),
             ]
             if typed:
                 followed.append(r.c.type.in_(bindparam("types", expanding=True)))
@@ -216,6 +217,14 @@ class GraphWalk:
                 ).where(*followed)
             )
         return union_all(entity_rows, *edge_rows)
+
+    def _leads_to_reached(
+        self, far: Any, reached: Any, is_valid_entity: Callable[[Any], ColumnElement[bool]]
+    ) -> ColumnElement[bool]:
+        """The far end of an edge followed is a reached entity: on SQLite probed by its key
+        (a valid far end is reached; SQLite, asked for membership in the walk, would drive
+        the lookup from the walk's every entity instead)."""
+        return is_valid_entity(far)
 
     def _steps(self, direction: str, node: Any) -> list[tuple[ColumnElement[bool], Any]]:
         """(the edge leaves `node` in `direction`, the entity at its other end), one per
@@ -272,6 +281,13 @@ class PostgresWalk(OneStepWalk):
 
     def _prepare(self, conn: Connection) -> None:
         conn.execute(CUSTOM_PLANS)
+
+    def _leads_to_reached(
+        self, far: Any, reached: Any, is_valid_entity: Callable[[Any], ColumnElement[bool]]
+    ) -> ColumnElement[bool]:
+        # One hash of the walk's ids, not an index probe per edge.
+        result: ColumnElement[bool] = far.in_(select(reached.c.entity_id))
+        return result
 
 
 def walk_for(dialect_name: str) -> type[GraphWalk]:
