@@ -6,6 +6,7 @@ storage (or on engine.dispose)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,3 +110,25 @@ def test_a_driver_transaction_after_engine_dispose_runs_on_a_new_connection(
         source.keep_driver_connection(after)
         assert after.dbapi_connection is not before.dbapi_connection
         assert storage.kv.put("s", "k", 2) == 2
+
+
+def test_a_failed_driver_transaction_on_memory_lets_other_threads_use_the_database() -> None:
+    # `memory` serializes its one connection: a failure must release it.
+    with open_storage(StorageSettings(backend="memory"), "t") as storage:
+        db = storage.database("kv")
+        columns = ("scope", "key", "value", "version", "updated_at")
+        statement = db.statement(insert(kv_entries).values(tenant_id=storage.tenant_id), columns)
+        row = {"scope": "s", "key": "k", "value": "1", "version": 1, "updated_at": MOMENT}
+        with db.driver_transaction(write=True) as run:
+            run.execute(statement, row)
+        with pytest.raises(ConstraintViolation), db.driver_transaction(write=True) as run:
+            run.execute(statement, row)
+        with pytest.raises(RuntimeError, match="stop"), db.driver_transaction() as run:
+            raise RuntimeError("stop")
+        versions: list[int] = []
+        other = threading.Thread(
+            target=lambda: versions.append(storage.kv.put("s", "other", 2)), daemon=True
+        )
+        other.start()
+        other.join(timeout=60)  # generous: only a lock never released makes it wait
+        assert versions == [1]
