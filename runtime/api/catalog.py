@@ -22,7 +22,6 @@ import platformdirs
 
 from llmspell import __version__
 from llmspell.runtime.api.base import ApiContext, ApiNamespace
-from llmspell.runtime.display.bundles import load_renderers_from, registered_renderers
 
 FORMAT = 1
 _PACKAGE = "llmspell.runtime.api"
@@ -76,6 +75,8 @@ class Catalog(NamedTuple):
 
 def discover() -> Catalog:
     """The catalog found by importing every `*_api` module."""
+    from llmspell.runtime.display.bundles import registered_renderers  # see catalog()
+
     modules = _api_modules()
     renderers = registered_renderers()
     registered = {id(render) for render in renderers}
@@ -111,6 +112,10 @@ def catalog_file() -> Path:
 def catalog() -> Catalog:
     """The catalog of this installation's globals: cached, or discovered and cached. The
     modules with renderers are imported before the first value is shown."""
+    # imported here: display's modules import `api.base`, so this package may be loading
+    # because `llmspell.runtime.display` is
+    from llmspell.runtime.display.bundles import load_renderers_from
+
     key = _key()
     path = catalog_file()
     found = _read(path, key)
