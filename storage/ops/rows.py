@@ -180,6 +180,7 @@ def tenant_rows(
         tuple(params[name] for name in compiled.positiontup or ()) if dialect.positional else params
     )
     driver: Any = conn.connection.driver_connection
+    # psycopg's plain cursor holds the whole result in memory; SQLite's steps as it is read.
     server_side = dialect.name == "postgresql"
     cursor = (
         driver.cursor(name=f"llmspell_rows_{next(_cursor_numbers)}")
