@@ -141,3 +141,28 @@ def test_on_sqlite_the_ranking_is_the_databases_fts5_bm25(tmp_path: Path) -> Non
                 assert hit.score == pytest.approx(score, rel=1e-9)
     finally:
         storage.close()
+
+
+def test_own_deletes_leave_the_index_scoring_as_one_built_afresh(
+    runtimes: tuple[SqlStorage, SqlStorage],
+) -> None:
+    first, second = runtimes
+    texts = ["storm storm", "storm warning", "calm sea", "storm at sea", "sea sea sea"]
+    first.vectors.add(
+        "ns",
+        "m",
+        [
+            NewVector(unit(i), body, id=f"v{i}", document_id=f"d{i % 2}")
+            for i, body in enumerate(texts)
+        ],
+    )
+    assert found(first, ["storm"]) == ["v0", "v1", "v3"]  # the first runtime's index is built
+    assert first.vectors.delete(["v0"]) == 1
+    first.vectors.add("ns", "m", [], replace_documents={"d1"})  # drops v1 and v3
+
+    def ranking(storage: SqlStorage) -> list[tuple[str, float]]:
+        hits = storage.vectors.keyword_search("ns", ["storm", "sea"], 10)
+        return [(hit.record.id, hit.score) for hit in hits]
+
+    assert [vid for vid, _ in ranking(first)] == ["v4", "v2"]
+    assert ranking(first) == ranking(second)  # the second runtime builds its index now

@@ -168,6 +168,18 @@ class KeywordSearch:
                 index.set_metadata(vid, meta)
             index.generation = new
 
+    def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
+        with self._lock:
+            index = self._indexes.get(namespace)
+            if index is None:
+                return
+            old, new = generations
+            if index.generation != old:
+                self._indexes.pop(namespace, None)
+                return
+            index.remove(ids)
+            index.generation = new
+
     def forget(self, namespaces: Iterable[str]) -> None:
         with self._lock:
             for namespace in namespaces:

@@ -104,11 +104,14 @@ class Namespaces:
         conn.execute(self._bump, {"ns": namespace, "generation": new, "updated_at": now})
         return row.generation, new
 
-    def after_delete(self, conn: Connection, namespace: str, now: datetime) -> None:
-        """A namespace lost vectors: new generation, or gone when it is empty."""
+    def after_delete(
+        self, conn: Connection, namespace: str, now: datetime
+    ) -> tuple[str, str] | None:
+        """A namespace lost vectors: new generation (returns (old, new)), or gone when it is
+        empty (returns None)."""
         row = self.row(conn, namespace, lock=True)
         if row is None:
-            return
+            return None
         t = vector_table(int(row.dimension))
         any_left = self._statements.get(
             ("any_left", int(row.dimension)),
@@ -116,5 +119,5 @@ class Namespaces:
         )
         if conn.execute(any_left, {"namespace": namespace}).first() is None:
             conn.execute(self.delete, {"namespace": namespace})
-        else:
-            self.touch(conn, namespace, now)
+            return None
+        return self.touch(conn, namespace, now, row)

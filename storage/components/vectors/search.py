@@ -74,6 +74,10 @@ class WriteFollower(Protocol):
         """Metadata of `namespace`'s vectors was replaced (id -> metadata)."""
         ...
 
+    def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
+        """`ids` were deleted from `namespace`, moving its generation from old to new."""
+        ...
+
     def forget(self, namespaces: Iterable[str]) -> None:
         """These namespaces changed in ways only a reload follows."""
         ...
@@ -182,6 +186,9 @@ class PostgresSearch:
     def metadata_set(
         self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
     ) -> None:
+        pass
+
+    def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
         pass
 
     def forget(self, namespaces: Iterable[str]) -> None:
@@ -309,6 +316,17 @@ class MatrixSearch:
             return
         for vid, meta in updates.items():
             matrix.set_metadata(vid, meta)
+        matrix.generation = new
+
+    def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
+        matrix = self._matrices.get(namespace)
+        if matrix is None:
+            return
+        old, new = generations
+        if matrix.generation != old:
+            self._matrices.pop(namespace, None)
+            return
+        matrix.remove(ids)
         matrix.generation = new
 
     def forget(self, namespaces: Iterable[str]) -> None:

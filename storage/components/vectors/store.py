@@ -184,6 +184,20 @@ class SqlVectorStore:
         for follower in self._followers:
             follower.forget(changed)
 
+    def _removed(
+        self,
+        generations: Mapping[str, tuple[str, str] | None],
+        ids: Mapping[str, Sequence[str]],
+    ) -> None:
+        """Vectors were deleted (namespace -> ids); a namespace's generations are None when
+        the delete emptied it."""
+        for namespace, moved in generations.items():
+            for follower in self._followers:
+                if moved is None:
+                    follower.forget([namespace])
+                else:
+                    follower.removed(namespace, moved, ids[namespace])
+
     def _delete_documents(self, namespace: str, documents: Sequence[str]) -> None:
         now = datetime.now(UTC)
         with self._lock, self._db.transaction(write=True) as conn:
@@ -191,10 +205,9 @@ class SqlVectorStore:
             if row is None:
                 return
             dropped = self._removals.drop_documents(conn, int(row.dimension), namespace, documents)
-            if dropped:
-                self._ns.after_delete(conn, namespace, now)
+            generations = self._ns.after_delete(conn, namespace, now) if dropped else None
         if dropped:
-            self._forget([namespace])
+            self._removed({namespace: generations}, {namespace: dropped})
 
     def set_expiry(self, namespace: str, expires_at: datetime | None) -> int:
         namespace = require_text("namespace", namespace)
@@ -243,9 +256,8 @@ class SqlVectorStore:
         with self._lock, self._db.transaction(write=True) as conn:
             owners = self._removals.owners_of(conn, ids)
             self._removals.delete_ids(conn, ids)
-            for ns in owners:
-                self._ns.after_delete(conn, ns, now)
-        self._forget(owners)
+            generations = {ns: self._ns.after_delete(conn, ns, now) for ns in owners}
+        self._removed(generations, owners)
         return sum(len(v) for v in owners.values())
 
     def delete_where(self, namespace: str | None, where: VectorFilter) -> int:
