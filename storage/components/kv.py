@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -126,13 +127,20 @@ kv_history = Table(
 )
 
 
+# A put deletes the versions past `history_limit` when its version is a multiple of this; in
+# between, at most PRUNE_EVERY - 1 older rows of a key wait (no read returns them).
+PRUNE_EVERY = 8
+
+
 class SqlKVStore:
     """`KVStore` on any SQL backend, for one tenant.
 
     The current value lives in `kv_entries`; every kept version (current included) in
-    `kv_history`, pruned to `history_limit` on each put. Statements are built once per store
-    (statement construction costs more than a SQLite lookup); get and put, the hot path, are
-    compiled once too and run through `driver_transaction`.
+    `kv_history`. Reads see the newest `history_limit` versions; older rows are deleted by
+    every PRUNE_EVERY-th put of a key (one statement in PRUNE_EVERY, not one per put).
+    Statements are built once per store (statement construction costs more than a SQLite
+    lookup); get and put, the hot path, are compiled once too and run through
+    `driver_transaction`.
     """
 
     def __init__(self, db: Database, tenant: Tenant, settings: KVSettings) -> None:
@@ -151,7 +159,16 @@ class SqlKVStore:
         self._count = select(func.count()).where(tenant.where(e, "scope"))
         self._scopes = select(func.count(func.distinct(e.c.scope))).where(tenant.where(e))
         self._values = select(e.c.value).where(tenant.where(e))
-        self._versions = select(func.count()).where(tenant.where(h))
+        # kept versions: the newest `history_limit` of each key (older rows wait for a prune)
+        self._versions = select(func.count()).where(
+            tenant.where(h),
+            exists().where(
+                e.c.tenant_id == h.c.tenant_id,
+                e.c.scope == h.c.scope,
+                e.c.key == h.c.key,
+                h.c.version > e.c.version - self.history_limit,
+            ),
+        )
         upsert = upsert_into(db.dialect_name, e).values(tenant.values(version=1))
         self._put = upsert.on_conflict_do_update(
             index_elements=[e.c.tenant_id, e.c.scope, e.c.key],
@@ -203,7 +220,7 @@ class SqlKVStore:
         with self._db.driver_transaction(write=True) as run:
             version = int(run.first(self._fast_put, params)[0])
             run.execute(self._fast_record, params)
-            if version > self.history_limit:
+            if version > self.history_limit and version % PRUNE_EVERY == 0:
                 params["oldest_dropped"] = version - self.history_limit
                 run.execute(self._fast_prune, params)
         return version

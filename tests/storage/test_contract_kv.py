@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import func, select
 from storage_helpers import json_values
 
 from llmspell.storage import KVSettings, SqlStorage, StateVersion
-from llmspell.storage.components.kv import KVUsage, SqlKVStore
+from llmspell.storage.components.kv import PRUNE_EVERY, KVUsage, SqlKVStore, kv_history
 
 
 def _three_versions(kv: SqlKVStore) -> None:
-    for _ in range(3):  # enough versions that put also prunes history (limit 2 below)
+    for _ in range(PRUNE_EVERY):  # enough versions that put also prunes history (limit 2 below)
         kv.put("g", "k", 0)
 
 
@@ -70,6 +71,22 @@ def test_history_is_bounded_by_history_limit(open_test_storage: Any) -> None:
     assert [h.version for h in storage.kv.history("g", "k")] == [7, 6, 5]
     assert [h.value for h in storage.kv.history("g", "k", limit=2)] == [6, 5]
     assert storage.kv.history("g", "k", limit=0) == []
+
+
+def test_older_versions_wait_at_most_prune_every_puts(open_test_storage: Any) -> None:
+    storage = open_test_storage(component_settings={"kv": KVSettings(history_limit=3)})
+    stored = select(func.count()).select_from(kv_history).where(kv_history.c.key == "k")
+    counts = []
+    for i in range(1, 3 * PRUNE_EVERY + 1):
+        storage.kv.put("g", "k", i)
+        with storage.database("kv").transaction() as conn:
+            counts.append(conn.execute(stored).scalar_one())
+        assert [h.version for h in storage.kv.history("g", "k")] == list(
+            range(i, max(i - 3, 0), -1)
+        )
+        assert storage.kv.usage().versions == min(i, 3)
+    assert max(counts) == 3 + PRUNE_EVERY - 1  # never more than this many rows of one key
+    assert counts[-1] == 3  # a put whose version is a multiple of PRUNE_EVERY prunes
 
 
 def test_history_of_a_missing_key_is_empty(storage: SqlStorage) -> None:
