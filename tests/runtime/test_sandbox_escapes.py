@@ -22,6 +22,9 @@ import pytest
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 LIMIT_S = 1.0  # the time limit given to runaway attempts
+# ... and to the others, which end by being refused or by their value: only a bound, wide so a
+# loaded machine cannot turn a slow refusal (a memory bomb filling its 32 MiB) into a timeout
+OTHERS_LIMIT_S = 20.0
 INTERRUPT_AFTER_S = 0.5  # when the SIGINT reaches an interrupted attempt
 # How long after the limit or the signal an attempt may still run: wide, as four children share
 # a loaded machine; every runaway would run far longer (or forever) without the stop.
@@ -265,7 +268,7 @@ def _spec(attempt: Attempt, work: Path, interrupt: bool) -> dict[str, Any]:
         "dir": str(work),
         "engine": attempt.engine,
         "code": attempt.code,
-        "timeout_s": 0 if interrupt else LIMIT_S,
+        "timeout_s": 0 if interrupt else LIMIT_S if attempt.kind == "runaway" else OTHERS_LIMIT_S,
         "interrupt_after": INTERRUPT_AFTER_S if interrupt else 0,
         "action": attempt.action,
         "setup": attempt.setup,
