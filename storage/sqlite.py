@@ -66,6 +66,9 @@ def _install_transaction_control(engine: Engine, *, wal: bool, busy_timeout_s: f
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # 16 MiB of page cache per connection (SQLite's default is 2 MiB): a graph walk
+            # or a keyword index build reads the same index pages many times over.
+            cursor.execute("PRAGMA cache_size=-16384")
             cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000):d}")
         finally:
             cursor.close()

@@ -216,3 +216,21 @@ def test_on_sqlite_every_step_finds_edges_by_their_end_not_by_scanning_the_tenan
     edges = [line for line in plan if "graph_relationships" in line]
     assert edges, plan
     assert all(re.search(r"\((tenant_id=\? AND (from|to)_id=\?)", line) for line in edges), plan
+
+
+def test_versions_built_by_the_walk_equal_dataclass_built_ones() -> None:
+    from llmspell.storage.components.graph.model import (
+        EntityVersion,
+        RelationshipVersion,
+        entity_of,
+        relationship_of,
+    )
+
+    at = datetime(2024, 1, 2, tzinfo=UTC)
+    entity = entity_of(["e1", 2, "Alice", "person", {"k": 1}, at, None, at, None])
+    made = EntityVersion("e1", 2, "Alice", "person", {"k": 1}, at, None, at, None)
+    assert entity == made and repr(entity) == repr(made)
+    edge = relationship_of(["r1", 1, "e1", "e2", "knows", None, at, None, at, None])
+    assert edge == RelationshipVersion("r1", 1, "e1", "e2", "knows", {}, at, None, at, None)
+    with pytest.raises(AttributeError):
+        entity.name = "Bob"  # type: ignore[misc]
