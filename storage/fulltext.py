@@ -1,15 +1,14 @@
-"""The database's own full-text index over the content of the vectors tables (migration 0007,
-and `create_all` for the in-memory database), kept in step with the rows by the database:
-
-- SQLite: an FTS5 table `vectors_<N>_fts` over the table's `content` (external content, keyed
-  by rowid, porter-stemmed `unicode61` tokens), maintained by triggers. (A VACUUM renumbers
-  rowids of tables without an INTEGER PRIMARY KEY: after one, `rebuild_sqlite_sql` re-indexes;
-  `storage validate` checks it.)
-- PostgreSQL: a stored generated column `content_tsv = to_tsvector('english', content)` with a
-  GIN index.
+"""SQLite's own full-text index over the content of the vectors tables (migration 0007, and
+`create_all` for the in-memory database): an FTS5 table `vectors_<N>_fts` over the table's
+`content` (external content, keyed by rowid, porter-stemmed `unicode61` tokens), maintained by
+triggers. (A VACUUM renumbers rowids of tables without an INTEGER PRIMARY KEY: after one,
+`rebuild_sqlite_sql` re-indexes; `storage validate` checks it.)
 
 Keyword search ranks in process (`llmspell.storage.keyword_index`, the same tokens and BM25 as
-FTS5's `bm25()`): asking the database to rank scored every row holding a common word.
+FTS5's `bm25()`): asking the database to rank scored every row holding a common word. FTS5
+stays as the reference those scores are tested against and for tools reading the file;
+PostgreSQL keeps no keyword index (migration 0013 dropped its tsvector column and GIN index,
+which every write paid for and nothing read).
 """
 
 from __future__ import annotations
@@ -18,17 +17,11 @@ from typing import Any
 
 from sqlalchemy import DDL, Table, event
 
-TSV_COLUMN = "content_tsv"
-TEXT_SEARCH_CONFIG = "english"
 SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
 def fts_table_name(table: str) -> str:
     return f"{table}_fts"
-
-
-def tsv_index_name(table: str) -> str:
-    return f"ix_{table}_{TSV_COLUMN}"
 
 
 def sqlite_create_sql(table: str) -> list[str]:
@@ -62,44 +55,17 @@ def sqlite_drop_sql(table: str) -> list[str]:
     ]
 
 
-def postgres_create_sql(table: str) -> list[str]:
-    """The generated tsvector column (computed for existing rows) and its GIN index."""
-    return [
-        f"ALTER TABLE {table} ADD COLUMN {TSV_COLUMN} tsvector GENERATED ALWAYS AS "
-        f"(to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, content)) STORED",
-        f"CREATE INDEX {tsv_index_name(table)} ON {table} USING gin ({TSV_COLUMN})",
-    ]
-
-
-def postgres_drop_sql(table: str) -> list[str]:
-    return [
-        f"DROP INDEX IF EXISTS {tsv_index_name(table)}",
-        f"ALTER TABLE {table} DROP COLUMN IF EXISTS {TSV_COLUMN}",
-    ]
-
-
-def create_sql(table: str, dialect: str) -> list[str]:
-    return postgres_create_sql(table) if dialect == "postgresql" else sqlite_create_sql(table)
-
-
-def drop_sql(table: str, dialect: str) -> list[str]:
-    return postgres_drop_sql(table) if dialect == "postgresql" else sqlite_drop_sql(table)
-
-
 def index_with_table(table: Table) -> None:
-    """Create the keyword index whenever `metadata.create_all` creates `table` (the in-memory
-    database is built that way; files and servers get it from the migration)."""
-    for dialect in ("sqlite", "postgresql"):
-        for statement in create_sql(table.name, dialect):
-            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+    """Create the keyword index whenever `metadata.create_all` creates `table` on SQLite (the
+    in-memory database is built that way; files get it from the migration)."""
+    for statement in sqlite_create_sql(table.name):
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
 
 
 def is_fulltext_object(name: str | None) -> bool:
-    """Whether a table, column or index name belongs to a keyword index (not declared in the
-    schema module: the schema comparison skips them, as it skips HNSW indexes)."""
-    if name is None:
-        return False
-    return name == TSV_COLUMN or "_fts" in name or name.endswith(f"_{TSV_COLUMN}")
+    """Whether a table or trigger name belongs to a keyword index (not declared in the schema
+    module: the schema comparison skips them, as it skips HNSW indexes)."""
+    return name is not None and "_fts" in name
 
 
 def sqlite_index_in_step(conn: Any, table: str) -> bool:

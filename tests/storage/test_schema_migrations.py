@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -27,6 +28,7 @@ from llmspell.storage.registry import metadata
 from llmspell.storage.revision import alembic_version
 from llmspell.storage.schema_migrations import alembic_config, alembic_head, alembic_revisions
 from llmspell.storage.sqlite import create_at_head, sqlite_engine
+from llmspell.storage.tenancy import TENANT_SETTING
 
 
 @pytest.fixture
@@ -354,6 +356,97 @@ def test_0012_walk_indexes_replace_the_edge_indexes_and_its_downgrade_restores_0
     assert walk <= _graph_indexes(settings)
     with open_storage(settings, "walker") as storage:
         assert storage.graph.neighbors(a, 2) == before, "the rows outlive down and up"
+
+
+def _vectors_384_keyword_objects(settings: StorageSettings) -> set[str]:
+    """The keyword-index columns, indexes and tables of vectors_384 as the database holds them."""
+    engine = _owner_engine(settings)
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn)
+            names = {str(c["name"]) for c in found.get_columns("vectors_384")}
+            names |= {str(i["name"]) for i in found.get_indexes("vectors_384")}
+            names |= set(found.get_table_names())
+            return {name for name in names if "tsv" in name or name.startswith("vectors_384_fts")}
+    finally:
+        engine.dispose()
+
+
+def _pg_rls(settings: StorageSettings, table: str) -> tuple[bool, bool]:
+    with psycopg.connect(str(settings.pg_admin_url)) as conn:
+        row = conn.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = %s",
+            (table,),
+        ).fetchone()
+    assert row is not None
+    return bool(row[0]), bool(row[1])
+
+
+def _tsvector_matches(settings: StorageSettings, word: str) -> set[str]:
+    """Ids of tenant `lexer` whose 0007 tsvector column matches `word` (read as the owner, under
+    the tenant policy); fails unless the column's GIN index exists and is valid."""
+    with psycopg.connect(str(settings.pg_admin_url)) as conn:
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = %s::regclass",
+            ("ix_vectors_384_content_tsv",),
+        ).fetchone()
+        assert valid == (True,)
+        conn.execute("SELECT set_config(%s, 'lexer', false)", (TENANT_SETTING,))
+        rows = conn.execute(
+            "SELECT id FROM vectors_384 WHERE content_tsv @@ to_tsquery('english', %s)", (word,)
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_0013_drops_the_postgres_tsvector_and_its_downgrade_restores_and_backfills_it(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    from llmspell.storage.components.vectors import NewVector
+
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    fts = {"vectors_384_fts", "vectors_384_fts_docsize"}
+    tsv = {"content_tsv", "ix_vectors_384_content_tsv"}
+    admin.upgrade(settings)
+    unit = np.eye(384, dtype=np.float32)
+    with open_storage(settings, "lexer") as storage:
+        storage.vectors.add(
+            "ns",
+            "m",
+            [
+                NewVector(unit[0], "the ferry leaves the harbour", id="v1"),
+                NewVector(unit[1], "an invoice for the turnstile", id="v2"),
+            ],
+        )
+        before = storage.vectors.keyword_search("ns", ["ferry"], 5)
+    assert [hit.record.id for hit in before] == ["v1"]
+    at_head = _vectors_384_keyword_objects(settings)
+    if backend == "sqlite":
+        assert fts <= at_head and not tsv & at_head, "SQLite keeps its FTS5 index"
+    else:
+        assert not at_head, "PostgreSQL keeps no keyword index at head"
+        assert _pg_rls(settings, "vectors_384") == (True, True)
+
+    admin.downgrade(settings, "0012")
+    at_0012 = _vectors_384_keyword_objects(settings)
+    if backend == "sqlite":
+        assert at_0012 == at_head, "on SQLite 0013 changes nothing"
+    else:
+        assert at_0012 == tsv
+        assert _tsvector_matches(settings, "ferry") == {"v1"}, "existing rows were backfilled"
+        assert _tsvector_matches(settings, "turnstil") == {"v2"}
+        assert _pg_rls(settings, "vectors_384") == (True, True)
+
+    admin.upgrade(settings)
+    assert _vectors_384_keyword_objects(settings) == at_head
+    with open_storage(settings, "lexer") as storage:
+        storage.vectors.add("ns", "m", [NewVector(unit[2], "a second ferry", id="v3")])
+        after = storage.vectors.keyword_search("ns", ["ferry"], 5)
+    assert {hit.record.id for hit in after} == {"v1", "v3"}, "the rows outlive down and up"
+    if backend == "postgres":
+        assert _pg_rls(settings, "vectors_384") == (True, True)
 
 
 def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:

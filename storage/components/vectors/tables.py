@@ -1,5 +1,5 @@
 """The vectors component's tables: one row per namespace, one table of vectors per dimension
-(each with its keyword index, `llmspell.storage.fulltext`)."""
+(on SQLite each with its FTS5 keyword index, `llmspell.storage.fulltext`)."""
 
 from __future__ import annotations
 

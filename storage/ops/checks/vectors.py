@@ -77,7 +77,8 @@ def keyword_index(storage: SqlStorage, component: str, repair: bool) -> CheckRes
     from llmspell.storage.components.vectors import VECTOR_TABLES
 
     if backend_for(storage.settings.backend_of(component)).dialect != "sqlite":
-        # PostgreSQL's keyword index is a generated column: it cannot fall out of step.
+        # PostgreSQL keeps no keyword index in the database (migration 0013): search ranks in
+        # process over the rows themselves.
         return CheckResult("keyword_index", component, applies=False)
     problems: list[Problem] = []
     repaired: list[str] = []
