@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, Select
 
 from llmspell.storage.driver import (
     ConnectionRunner,
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 # Transaction-local (`is_local = true`): a pooled connection never carries a tenant into the
 # next transaction.
 SET_TENANT = select(func.set_config(TENANT_SETTING, bindparam("tenant"), True))
+# The tenant setting and N more run-time settings in one round trip (`Database.transaction`).
+_SET_TENANT_AND: dict[int, Select[Any]] = {}
 
 WRITE_OPTION = "llmspell_write"
 # Key in a driver connection's `info`: the `EngineSource` generation it was made in.
@@ -186,17 +188,23 @@ class Database:
         return self.source.serial if self.source.serial is not None else nullcontext()
 
     @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Connection]:
+    def transaction(
+        self, write: bool = False, settings: Mapping[str, str] | None = None
+    ) -> Iterator[Connection]:
         """A connection inside one transaction: committed on success, rolled back on error.
 
         `write=True` takes SQLite's write lock up front (BEGIN IMMEDIATE), so a read-then-write
-        never fails half-way for lack of the lock. A connection the server closed since its
-        last use is replaced before the transaction starts; one lost later fails the
-        transaction with a StorageError, and the next transaction connects afresh.
+        never fails half-way for lack of the lock. `settings` are PostgreSQL run-time settings
+        (name: value) local to the transaction, set in the same statement as the tenant (one
+        round trip less than a statement of their own); a backend that does not set the tenant
+        has none, and refuses them. A connection the server closed since its last use is
+        replaced before the transaction starts; one lost later fails the transaction with a
+        StorageError, and the next transaction connects afresh.
         """
+        extra = self._checked_settings(settings)
         try:
             with self._serialized():
-                conn, outer = self._begin(write)
+                conn, outer = self._begin(write, extra)
                 with conn, outer:
                     yield conn
         except Exception as exc:
@@ -226,7 +234,27 @@ class Database:
         with self.transaction(write) as conn:
             yield ConnectionRunner(conn)
 
-    def _begin(self, write: bool) -> tuple[Connection, RootTransaction]:
+    def _checked_settings(self, settings: Mapping[str, str] | None) -> dict[str, str]:
+        """`settings` as bind parameters of `_set_tenant_and` (empty: none given)."""
+        if not settings:
+            return {}
+        if self._tenant_setting is None:
+            raise ValueError(
+                f"Database.transaction: settings {dict(settings)!r} are PostgreSQL run-time "
+                f"settings; the {self.backend.name} backend has none (allowed: no settings)"
+            )
+        if TENANT_SETTING in settings:
+            raise ValueError(
+                f"Database.transaction: settings may not include {TENANT_SETTING!r} (the "
+                f"transaction's tenant is {self.tenant_id!r}); allowed: other run-time settings"
+            )
+        values: dict[str, str] = {}
+        for i, (name, value) in enumerate(settings.items()):
+            values[f"name_{i}"] = name
+            values[f"value_{i}"] = value
+        return values
+
+    def _begin(self, write: bool, settings: dict[str, str]) -> tuple[Connection, RootTransaction]:
         engine = self.engine
         for attempt in range(2):
             conn = engine.connect()
@@ -235,7 +263,10 @@ class Database:
                     conn.execution_options(**{WRITE_OPTION: True})
                 outer = conn.begin()
                 if self._tenant_setting is not None:
-                    conn.execute(SET_TENANT, {"tenant": self._tenant_setting})
+                    conn.execute(
+                        _set_tenant_and(len(settings) // 2),
+                        {"tenant": self._tenant_setting, **settings},
+                    )
                 return conn, outer
             except DBAPIError as exc:
                 conn.close()
@@ -351,3 +382,21 @@ def _failure(error: BaseException, integrity: bool) -> StorageError:
     return StorageError(
         f"the database refused a statement: {what}; the statement is in the debug log (llmspell -v)"
     )
+
+
+def _set_tenant_and(count: int) -> Select[Any]:
+    """The tenant setting, then `count` settings named by `name_<i>` to `value_<i>`, all local
+    to the transaction, in one statement (built once per count)."""
+    stmt = _SET_TENANT_AND.get(count)
+    if stmt is None:
+        stmt = _SET_TENANT_AND[count] = (
+            SET_TENANT
+            if not count
+            else SET_TENANT.add_columns(
+                *[
+                    func.set_config(bindparam(f"name_{i}"), bindparam(f"value_{i}"), True)
+                    for i in range(count)
+                ]
+            )
+        )
+    return stmt

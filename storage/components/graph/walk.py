@@ -1,19 +1,18 @@
 """The recursive walk of the graph: one statement per `neighbors` call on both dialects (a
 recursive CTE over entity ids and hop counts, then the payloads of what it reached), and the
-conversion of its raw rows. `PostgresWalk` asks for a custom plan before each walk; the store
-picks its walk once when it is built (`walk_for`)."""
+conversion of its raw rows. `PostgresWalk` asks for a custom plan in each walk's transaction;
+the store picks its walk once when it is built (`walk_for`)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Column,
     ColumnElement,
     CompoundSelect,
     Connection,
@@ -43,17 +42,18 @@ from llmspell.storage.components.graph.model import (
     entity_of,
     relationship_of,
 )
-from llmspell.storage.components.graph.tables import graph_entities, graph_relationships
+from llmspell.storage.components.graph.tables import PERIODS, graph_entities, graph_relationships
 from llmspell.storage.tenancy import Tenant
 
-CUSTOM_PLANS = select(func.set_config("plan_cache_mode", "force_custom_plan", True))
-_UNSEEN = object()
 _SCALARS = (str, int, float, bool, type(None))
 
 
 class GraphWalk:
     """Walks of one tenant's graph (on SQLite from 3.34, which allows several recursive steps;
     see `walk_for`): the statement per (direction, typed), built once."""
+
+    # The run-time settings of a walk's transaction (`Database.transaction`).
+    settings: Mapping[str, str] = {}
 
     def __init__(
         self,
@@ -65,7 +65,7 @@ class GraphWalk:
         self._entities = entities
         self._relationships = relationships
         self._statements: dict[Hashable, CompoundSelect[Any]] = {}
-        self._processors: dict[Hashable, list[Any]] = {}
+        self._processors: dict[str, list[Callable[[Any], Any] | None]] = {}
 
     def neighbors(
         self,
@@ -75,71 +75,88 @@ class GraphWalk:
         typed: bool,
         params: dict[str, Any],
     ) -> Neighbourhood:
-        """Entities reached from `entity_id` (params: start, depth, as_of, known_at, types)."""
+        """Entities reached from `entity_id` (params: start, depth, as_of, known_at, types),
+        on a connection in a transaction with the walk's `settings`."""
         key = (direction, typed)
         stmt = self._statements.get(key)
         if stmt is None:
             stmt = self._statements[key] = self._statement(direction, typed)
-        nodes: dict[str, tuple[EntityVersion, int]] = {}
-        edges: dict[str, RelationshipVersion] = {}
-        node_values = self._converter(self._entities.columns, conn.dialect)
-        edge_values = self._converter(self._relationships.columns, conn.dialect)
-        self._prepare(conn)
+        properties, *periods = self._memos(conn.dialect)
+        valid_from, valid_to, recorded_at, superseded_at = periods
+        # Keyed for sorting by the tuples themselves (compared in C, no key function): a
+        # node's id is unique, an edge's sequence number breaks ties in the order found.
+        nodes: dict[str, tuple[int, str, str, EntityVersion]] = {}
+        edges: dict[str, tuple[str, str, str, int, RelationshipVersion]] = {}
         # All rows at once: the drivers fetch them in one call instead of one call per row.
-        for row in conn.execute(stmt, params).fetchall():
-            # An entity row carries its hop count last, an edge row NULL (see `_statement`).
-            hops = row[-1]
+        # Both kinds of rows have the relationship's columns and a hop count (see
+        # `_statement`): an entity row has its name where an edge has `from_id`.
+        for (
+            row_id,
+            version,
+            name_or_from,
+            to_id,
+            type_,
+            props,
+            vf,
+            vt,
+            ra,
+            sa,
+            hops,
+        ) in conn.execute(stmt, params).fetchall():
             if hops is None:
-                if row[0] not in edges:
-                    edges[row[0]] = relationship_of(edge_values(row[:-1]))
-            elif row[0] != entity_id and row[0] not in nodes:
-                nodes[row[0]] = (entity_of(node_values(row[:3] + row[4:-1])), int(hops))
+                if row_id not in edges:
+                    edge = relationship_of(
+                        (
+                            row_id,
+                            version,
+                            name_or_from,
+                            to_id,
+                            type_,
+                            properties[props],
+                            valid_from[vf],
+                            valid_to[vt],
+                            recorded_at[ra],
+                            superseded_at[sa],
+                        )
+                    )
+                    edges[row_id] = (type_, name_or_from, to_id, len(edges), edge)
+            elif row_id != entity_id and row_id not in nodes:
+                entity = entity_of(
+                    (
+                        row_id,
+                        version,
+                        name_or_from,
+                        type_,
+                        properties[props],
+                        valid_from[vf],
+                        valid_to[vt],
+                        recorded_at[ra],
+                        superseded_at[sa],
+                    )
+                )
+                nodes[row_id] = (int(hops), name_or_from, row_id, entity)
         return Neighbourhood(
-            nodes=sorted(nodes.values(), key=lambda item: (item[1], item[0].name, item[0].id)),
-            edges=sorted(edges.values(), key=lambda edge: (edge.type, edge.from_id, edge.to_id)),
+            nodes=[(entity, hops) for hops, _, _, entity in sorted(nodes.values())],
+            edges=[edge for *_, edge in sorted(edges.values())],
         )
 
-    def _prepare(self, conn: Connection) -> None:
-        """What the dialect needs before a walk (nothing on SQLite)."""
-
-    def _converter(
-        self, columns: Sequence[Column[Any]], dialect: Dialect
-    ) -> Callable[[Sequence[Any]], list[Any]]:
-        """Converts raw values of `columns` as their types would (processors built once per
-        dialect; columns without one are copied as they are). JSON comes as text on both
-        dialects (`_raw`), so that a converter, which serves one call, can convert each
-        distinct JSON text once, as each distinct timestamp: the rows of one walk share many,
-        and sharing is safe for datetimes (immutable) and for a flat object (`entity_of`
-        copies it, and its values are immutable), unlike nested ones."""
-        key = (tuple(c.name for c in columns), dialect.name)
-        processors = self._processors.get(key)
+    def _memos(self, dialect: Dialect) -> list[_Memo]:
+        """For one call, a memo per converted column of the rows (`properties`, then the
+        periods): each converts a raw value as the column's type would (processors built once
+        per dialect). JSON comes as text on both dialects (`_raw`), so that each distinct JSON
+        text is converted once per call, as each distinct timestamp: the rows of one walk
+        share many, and sharing is safe for datetimes (immutable) and for a flat object
+        (`entity_of` copies it, and its values are immutable), unlike nested ones."""
+        processors = self._processors.get(dialect.name)
         if processors is None:
-            processors = self._processors[key] = [
-                (i, processor)
-                for i, c in enumerate(columns)
-                if (
-                    processor := json.loads
-                    if isinstance(c.type, JSON)
-                    else c.type.dialect_impl(dialect).result_processor(dialect, None)
-                )
+            columns = graph_relationships.c
+            processors = self._processors[dialect.name] = [
+                json.loads
+                if isinstance(columns[name].type, JSON)
+                else columns[name].type.dialect_impl(dialect).result_processor(dialect, None)
+                for name in ("properties", *PERIODS)
             ]
-        steps: list[tuple[int, Any, dict[Any, Any]]] = [(i, p, {}) for i, p in processors]
-
-        def convert(values: Sequence[Any]) -> list[Any]:
-            converted = list(values)
-            for i, processor, done in steps:
-                value = converted[i]
-                if value is None:
-                    continue
-                result = done.get(value, _UNSEEN)
-                if result is _UNSEEN:
-                    result = processor(value)
-                    if _shareable(result):
-                        done[value] = result
-                converted[i] = result
-            return converted
-
-        return convert
+        return [_Memo(processor) for processor in processors]
 
     def _statement(self, direction: str, typed: bool) -> CompoundSelect[Any]:
         """The reached entities (least hop count) and the edges followed, in one statement.
@@ -242,6 +259,23 @@ _SIDES = {
 }
 
 
+class _Memo(dict[Any, Any]):
+    """Raw value -> converted value, converting on a miss (looked up in C on a hit) and
+    keeping what `_shareable` allows; NULL stays None, no processor leaves values as they are."""
+
+    def __init__(self, processor: Callable[[Any], Any] | None) -> None:
+        super().__init__({None: None})
+        self._processor = processor
+
+    def __missing__(self, raw: Any) -> Any:
+        if self._processor is None:
+            return raw
+        value = self._processor(raw)
+        if _shareable(value):
+            self[raw] = value
+        return value
+
+
 def _shareable(value: Any) -> bool:
     """Whether one converted value may serve every row with the same raw value."""
     if isinstance(value, dict):
@@ -277,10 +311,9 @@ class OneStepWalk(GraphWalk):
 class PostgresWalk(OneStepWalk):
     """The walk on PostgreSQL: psycopg prepares a statement run often, and PostgreSQL's
     generic plan for this recursive query (not knowing the start entity) is many times
-    slower, so each walk asks for a custom plan."""
+    slower, so each walk's transaction asks for a custom plan."""
 
-    def _prepare(self, conn: Connection) -> None:
-        conn.execute(CUSTOM_PLANS)
+    settings = {"plan_cache_mode": "force_custom_plan"}
 
     def _leads_to_reached(
         self, far: Any, reached: Any, is_valid_entity: Callable[[Any], ColumnElement[bool]]
