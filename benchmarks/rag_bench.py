@@ -172,7 +172,7 @@ def bench(backend: str, size: int, queries: int) -> float:
         begin = time.perf_counter()
         index = NamespaceKeywords("bench")
         undated = {"document_id": None, "metadata": {}, "event_time": None, "expires_at": None}
-        index.add({"id": d.id, "content": d.content, **undated} for d in docs)
+        index.add_rows({"id": d.id, "content": d.content, **undated} for d in docs)
         built = time.perf_counter() - begin
         print(
             f"{'':<17}  keyword index built from scratch: {built * 1000:8.0f} ms, "

@@ -165,7 +165,7 @@ class NamespaceKeywords:
             array[: self.size] = getattr(self, name)[: self.size]
             setattr(self, name, array)
 
-    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def add_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Add (or replace) rows: mappings with id, content, document_id, metadata,
         event_time and expires_at."""
         batch = list(rows)

@@ -176,6 +176,19 @@ class NamespaceMatrix:
         self._slot[vector_id] = slot
         self.size += 1
 
+    def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add (or replace) rows: mappings with id, embedding, document_id, metadata,
+        event_time and expires_at."""
+        for row in rows:
+            self.add(
+                row["id"],
+                row["embedding"],
+                document_id=row["document_id"],
+                metadata=row["metadata"],
+                event_time=row["event_time"],
+                expires_at=row["expires_at"],
+            )
+
     def remove(self, vector_ids: Iterable[str]) -> None:
         """Drop vectors (unknown ids are ignored: they were never in this namespace)."""
         for vector_id in vector_ids:

@@ -58,7 +58,7 @@ def row(vid: str, content: str, **extra: Any) -> dict[str, Any]:
 
 def index_of(texts: Mapping[str, str]) -> NamespaceKeywords:
     index = NamespaceKeywords("g")
-    index.add(row(vid, text) for vid, text in texts.items())
+    index.add_rows(row(vid, text) for vid, text in texts.items())
     return index
 
 
@@ -162,7 +162,7 @@ def test_after_any_writes_the_index_scores_like_one_built_from_the_remaining_row
         for kind, payload in steps:
             if kind == "add":
                 added = {f"v{n}": " ".join(words) for n, words in payload}
-                index.add(row(vid, text) for vid, text in added.items())
+                index.add_rows(row(vid, text) for vid, text in added.items())
                 stored.update(added)
             else:
                 gone = [f"v{n}" for n in payload]
@@ -196,7 +196,7 @@ def test_filters_ids_and_expiry_choose_exactly_the_rows_vector_filter_matches() 
             )
         )
     index = NamespaceKeywords("g")
-    index.add(rows)
+    index.add_rows(rows)
     filters = [
         None,
         VectorFilter(document_ids=frozenset({"d1", "d3"})),

@@ -6,12 +6,13 @@ shows another process (or runtime) changed it; the hits' rows are then read by i
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from llmspell.storage.components.vectors.follow import NamespaceFollower
 from llmspell.storage.components.vectors.model import VectorHit
 from llmspell.storage.components.vectors.namespaces import Namespaces
 from llmspell.storage.components.vectors.rows import (
@@ -28,7 +29,7 @@ from llmspell.storage.values import refuse_nul
 from llmspell.storage.vector_matrix import VectorFilter
 
 
-class KeywordSearch:
+class KeywordSearch(NamespaceFollower[NamespaceKeywords]):
     """Keyword search of one tenant's namespaces. `lock` is the store's: writes change the
     indexes under it."""
 
@@ -44,8 +45,7 @@ class KeywordSearch:
         self._tenant = tenant
         self._statements = statements
         self._namespaces = namespaces
-        self._lock = lock
-        self._indexes: dict[str, NamespaceKeywords] = {}
+        super().__init__(lock)
 
     def search(
         self,
@@ -90,7 +90,7 @@ class KeywordSearch:
 
     def _index(self, conn: Connection, namespace: str, row: Any) -> NamespaceKeywords:
         """The namespace's index at the stored generation (built when missing or stale)."""
-        index = self._indexes.get(namespace)
+        index = self.kept.get(namespace)
         if index is not None and index.generation == row.generation:
             return index
         dimension = int(row.dimension)
@@ -107,7 +107,7 @@ class KeywordSearch:
             ).where(self._tenant.where(t, "namespace")),
         )
         index = NamespaceKeywords(row.generation)
-        index.add(
+        index.add_rows(
             {
                 "id": vid,
                 "content": content,
@@ -120,67 +120,5 @@ class KeywordSearch:
                 stmt, {"namespace": namespace}
             )
         )
-        self._indexes[namespace] = index
+        self.kept[namespace] = index
         return index
-
-    def added(
-        self,
-        namespace: str,
-        existed: bool,
-        generations: tuple[str, str],
-        dropped: Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
-    ) -> None:
-        with self._lock:
-            self._added(namespace, existed, generations, dropped, rows)
-
-    def _added(
-        self,
-        namespace: str,
-        existed: bool,
-        generations: tuple[str, str],
-        dropped: Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
-    ) -> None:
-        index = self._indexes.get(namespace)
-        if index is None:
-            return
-        old, new = generations
-        if not existed or index.generation != old:
-            self._indexes.pop(namespace, None)
-            return
-        index.remove(dropped)
-        index.add(rows)
-        index.generation = new
-
-    def metadata_set(
-        self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
-    ) -> None:
-        with self._lock:
-            index = self._indexes.get(namespace)
-            if index is None:
-                return
-            old, new = generations
-            if index.generation != old:
-                self._indexes.pop(namespace, None)
-                return
-            for vid, meta in updates.items():
-                index.set_metadata(vid, meta)
-            index.generation = new
-
-    def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
-        with self._lock:
-            index = self._indexes.get(namespace)
-            if index is None:
-                return
-            old, new = generations
-            if index.generation != old:
-                self._indexes.pop(namespace, None)
-                return
-            index.remove(ids)
-            index.generation = new
-
-    def forget(self, namespaces: Iterable[str]) -> None:
-        with self._lock:
-            for namespace in namespaces:
-                self._indexes.pop(namespace, None)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import Connection, and_, bindparam, select
 
+from llmspell.storage.components.vectors.follow import NamespaceFollower
 from llmspell.storage.components.vectors.model import (
     VectorHit,
     VectorModelMismatch,
@@ -195,7 +196,7 @@ class PostgresSearch:
         pass
 
 
-class MatrixSearch:
+class MatrixSearch(NamespaceFollower[NamespaceMatrix]):
     """Exact search over a float32 matrix per namespace, loaded on first search and kept at
     the namespace's generation. `lock` is the store's: writes change matrices under it."""
 
@@ -212,9 +213,8 @@ class MatrixSearch:
         self._tenant = tenant
         self._statements = statements
         self._namespaces = namespaces
-        self._lock = lock
+        super().__init__(lock)
         self._records = records
-        self._matrices: dict[str, NamespaceMatrix] = {}
 
     def search(
         self,
@@ -246,7 +246,7 @@ class MatrixSearch:
 
     def _matrix(self, conn: Connection, namespace: str, row: Any) -> NamespaceMatrix:
         """The namespace's matrix at the stored generation (loaded when missing or stale)."""
-        matrix = self._matrices.get(namespace)
+        matrix = self.kept.get(namespace)
         if matrix is not None and matrix.generation == row.generation:
             return matrix
         dimension = int(row.dimension)
@@ -274,61 +274,5 @@ class MatrixSearch:
                 event_time=event_time,
                 expires_at=expires_at,
             )
-        self._matrices[namespace] = matrix
+        self.kept[namespace] = matrix
         return matrix
-
-    def added(
-        self,
-        namespace: str,
-        existed: bool,
-        generations: tuple[str, str],
-        dropped: Sequence[str],
-        rows: Sequence[Mapping[str, Any]],
-    ) -> None:
-        matrix = self._matrices.get(namespace)
-        if matrix is None:
-            return
-        old, new = generations
-        if not existed or matrix.generation != old:
-            self._matrices.pop(namespace, None)
-            return
-        matrix.remove(dropped)
-        for row in rows:
-            matrix.add(
-                row["id"],
-                row["embedding"],
-                document_id=row["document_id"],
-                metadata=row["metadata"],
-                event_time=row["event_time"],
-                expires_at=row["expires_at"],
-            )
-        matrix.generation = new
-
-    def metadata_set(
-        self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
-    ) -> None:
-        matrix = self._matrices.get(namespace)
-        if matrix is None:
-            return
-        old, new = generations
-        if matrix.generation != old:
-            self._matrices.pop(namespace, None)
-            return
-        for vid, meta in updates.items():
-            matrix.set_metadata(vid, meta)
-        matrix.generation = new
-
-    def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
-        matrix = self._matrices.get(namespace)
-        if matrix is None:
-            return
-        old, new = generations
-        if matrix.generation != old:
-            self._matrices.pop(namespace, None)
-            return
-        matrix.remove(ids)
-        matrix.generation = new
-
-    def forget(self, namespaces: Iterable[str]) -> None:
-        for namespace in namespaces:
-            self._matrices.pop(namespace, None)
