@@ -176,7 +176,7 @@ class NamespaceMatrix:
         self._slot[vector_id] = slot
         self.size += 1
 
-    def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def add_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Add (or replace) rows: mappings with id, embedding, document_id, metadata,
         event_time and expires_at."""
         for row in rows:

@@ -6,8 +6,14 @@ never saw, so the structure is dropped and rebuilt at its next use."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import Connection, select
+
+from llmspell.storage.components.vectors.rows import Statements
+from llmspell.storage.components.vectors.tables import vector_table
+from llmspell.storage.tenancy import Tenant
 
 
 class Followed(Protocol):
@@ -15,7 +21,7 @@ class Followed(Protocol):
 
     generation: str
 
-    def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def add_rows(self, rows: Iterable[Mapping[str, Any]]) -> None: ...
 
     def remove(self, vector_ids: Iterable[str]) -> None: ...
 
@@ -23,6 +29,45 @@ class Followed(Protocol):
 
 
 F = TypeVar("F", bound=Followed)
+
+
+class NamespaceLoad:
+    """Reads what a kept structure is built from: every row of one namespace as a mapping of
+    id, `column` (content or embedding), document_id, metadata, event_time and expires_at."""
+
+    def __init__(self, tenant: Tenant, statements: Statements, column: str) -> None:
+        self._tenant = tenant
+        self._statements = statements
+        self._column = column
+
+    def rows(self, conn: Connection, namespace: str, dimension: int) -> Iterator[dict[str, Any]]:
+        """The rows, streamed (read while the caller's transaction is open)."""
+        t = vector_table(dimension)
+        column = self._column
+        stmt = self._statements.get(
+            (f"load_{column}", dimension),
+            lambda: select(
+                t.c.id,
+                t.c[column],
+                t.c.document_id,
+                t.c["metadata"],
+                t.c.event_time,
+                t.c.expires_at,
+            ).where(self._tenant.where(t, "namespace")),
+        )
+        return (
+            {
+                "id": vid,
+                column: value,
+                "document_id": document_id,
+                "metadata": dict(meta or {}),
+                "event_time": event_time,
+                "expires_at": expires_at,
+            }
+            for vid, value, document_id, meta, event_time, expires_at in conn.execute(
+                stmt, {"namespace": namespace}
+            )
+        )
 
 
 class NamespaceFollower(Generic[F]):
@@ -58,6 +103,24 @@ class NamespaceFollower(Generic[F]):
 
     def removed(self, namespace: str, generations: tuple[str, str], ids: Sequence[str]) -> None:
         self._advance(namespace, generations, lambda kept: kept.remove(ids))
+
+    def current(
+        self,
+        conn: Connection,
+        namespace: str,
+        row: Any,
+        load: NamespaceLoad,
+        make: Callable[[str], F],
+    ) -> F:
+        """The namespace's kept structure at the stored generation (`row`: its namespace
+        row); made with `make(generation)` and filled from the table when missing or stale."""
+        kept = self.kept.get(namespace)
+        if kept is not None and kept.generation == row.generation:
+            return kept
+        kept = make(row.generation)
+        kept.add_rows(load.rows(conn, namespace, int(row.dimension)))
+        self.kept[namespace] = kept
+        return kept
 
     def forget(self, namespaces: Iterable[str]) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from llmspell.storage.components.vectors.follow import NamespaceFollower
+from llmspell.storage.components.vectors.follow import NamespaceFollower, NamespaceLoad
 from llmspell.storage.components.vectors.model import VectorHit
 from llmspell.storage.components.vectors.namespaces import Namespaces
 from llmspell.storage.components.vectors.rows import (
@@ -46,6 +46,7 @@ class KeywordSearch(NamespaceFollower[NamespaceKeywords]):
         self._statements = statements
         self._namespaces = namespaces
         super().__init__(lock)
+        self._load = NamespaceLoad(tenant, statements, "content")
 
     def search(
         self,
@@ -90,35 +91,4 @@ class KeywordSearch(NamespaceFollower[NamespaceKeywords]):
 
     def _index(self, conn: Connection, namespace: str, row: Any) -> NamespaceKeywords:
         """The namespace's index at the stored generation (built when missing or stale)."""
-        index = self.kept.get(namespace)
-        if index is not None and index.generation == row.generation:
-            return index
-        dimension = int(row.dimension)
-        t = vector_table(dimension)
-        stmt = self._statements.get(
-            ("keyword_load", dimension),
-            lambda: select(
-                t.c.id,
-                t.c.content,
-                t.c.document_id,
-                t.c["metadata"],
-                t.c.event_time,
-                t.c.expires_at,
-            ).where(self._tenant.where(t, "namespace")),
-        )
-        index = NamespaceKeywords(row.generation)
-        index.add_rows(
-            {
-                "id": vid,
-                "content": content,
-                "document_id": document_id,
-                "metadata": dict(meta or {}),
-                "event_time": event_time,
-                "expires_at": expires_at,
-            }
-            for vid, content, document_id, meta, event_time, expires_at in conn.execute(
-                stmt, {"namespace": namespace}
-            )
-        )
-        self.kept[namespace] = index
-        return index
+        return self.current(conn, namespace, row, self._load, NamespaceKeywords)

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection, and_, bindparam
 
-from llmspell.storage.components.vectors.follow import NamespaceFollower
+from llmspell.storage.components.vectors.follow import NamespaceFollower, NamespaceLoad
 from llmspell.storage.components.vectors.model import (
     VectorHit,
     VectorModelMismatch,
@@ -214,6 +214,7 @@ class MatrixSearch(NamespaceFollower[NamespaceMatrix]):
         self._statements = statements
         self._namespaces = namespaces
         super().__init__(lock)
+        self._load = NamespaceLoad(tenant, statements, "embedding")
         self._records = records
 
     def search(
@@ -246,33 +247,7 @@ class MatrixSearch(NamespaceFollower[NamespaceMatrix]):
 
     def _matrix(self, conn: Connection, namespace: str, row: Any) -> NamespaceMatrix:
         """The namespace's matrix at the stored generation (loaded when missing or stale)."""
-        matrix = self.kept.get(namespace)
-        if matrix is not None and matrix.generation == row.generation:
-            return matrix
         dimension = int(row.dimension)
-        t = vector_table(dimension)
-        stmt = self._statements.get(
-            ("load", dimension),
-            lambda: select(
-                t.c.id,
-                t.c.embedding,
-                t.c.document_id,
-                t.c["metadata"],
-                t.c.event_time,
-                t.c.expires_at,
-            ).where(self._tenant.where(t, "namespace")),
+        return self.current(
+            conn, namespace, row, self._load, lambda gen: NamespaceMatrix(dimension, gen)
         )
-        matrix = NamespaceMatrix(dimension, row.generation)
-        for vid, embedding, document_id, meta, event_time, expires_at in conn.execute(
-            stmt, {"namespace": namespace}
-        ):
-            matrix.add(
-                vid,
-                embedding,
-                document_id=document_id,
-                metadata=dict(meta or {}),
-                event_time=event_time,
-                expires_at=expires_at,
-            )
-        self.kept[namespace] = matrix
-        return matrix
