@@ -198,6 +198,31 @@ def test_adding_an_existing_id_replaces_it(storage: SqlStorage) -> None:
     assert [(h.record.id, h.record.content) for h in hits] == [("v", "second")]
 
 
+@pytest.mark.parametrize(
+    ("where", "matches"),
+    [
+        ({"tags": ["x"]}, False),  # contained in the stored list, not equal to it
+        ({"tags": ["x", "y"]}, True),
+        ({"o": {"a": 1}}, False),  # a part of the stored object
+        ({"o": {"b": 2, "a": 1}}, True),  # key order does not matter
+        ({"n": 1.0}, True),  # 1 equals 1.0
+        ({"flag": 1}, False),  # true is not 1
+        ({"missing": None}, False),
+    ],
+)
+def test_a_metadata_filter_is_exact_json_equality_of_each_key(
+    storage: SqlStorage, where: dict[str, Any], matches: bool
+) -> None:
+    store = storage.vectors
+    meta = {"tags": ["x", "y"], "o": {"a": 1, "b": 2}, "n": 1, "flag": True}
+    store.add("ns", "m", [NewVector(unit(1), "river", id="v", metadata=meta)])
+    chosen = VectorFilter(metadata=where)
+    expected = ["v"] if matches else []
+    assert [h.record.id for h in store.search("ns", "m", unit(1), 5, chosen)] == expected
+    assert [h.record.id for h in store.keyword_search("ns", ["river"], 5, chosen)] == expected
+    assert store.count("ns", chosen) == len(expected)
+
+
 def test_set_metadata_replaces_metadata_and_filters_see_it(storage: SqlStorage) -> None:
     store = storage.vectors
     store.add("ns", "m", [NewVector(unit(1), "x", id="v", metadata={"processed": False})])

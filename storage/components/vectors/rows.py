@@ -56,8 +56,16 @@ def filter_clauses(
     if until:
         clauses.append(t.c.event_time <= bindparam("until", type_=UtcDateTime()))
     if meta:
-        # PostgreSQL only: JSONB containment (exact values of the given keys).
-        clauses.append(t.c["metadata"].op("@>")(bindparam("meta", type_=JSONB())))
+        # PostgreSQL only. Containment narrows the rows, but `{"tags": ["x"]}` is contained in
+        # `{"tags": ["x", "y"]}`: the metadata cut to the filter's keys must also equal the
+        # filter, as `VectorFilter` (exact JSON equality) and the other backends have it.
+        wanted = bindparam("meta", type_=JSONB())
+        key = func.jsonb_object_keys(wanted).table_valued("key").render_derived(name="wanted_key")
+        cut = select(
+            func.jsonb_object_agg(key.c.key, t.c["metadata"].op("->")(key.c.key))
+        ).scalar_subquery()
+        clauses.append(t.c["metadata"].op("@>")(wanted))
+        clauses.append(cut.op("=")(wanted))
     return and_(*clauses)
 
 
