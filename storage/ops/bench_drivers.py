@@ -17,6 +17,7 @@ class RawDriver(ABC):
     placeholder = "?"
     kv = "bench_kv"
     rows = "bench_rows"
+    edges = "bench_edges"
     vectors = "bench_vectors"
 
     @abstractmethod
@@ -38,6 +39,34 @@ class RawDriver(ABC):
     def insert_row(self, row_id: str, body: str) -> None:
         p = self.placeholder
         self.execute(f"INSERT INTO {self.rows} (id, body) VALUES ({p}, {p})", (row_id, body))
+
+    def insert_edge(self, edge_id: str, from_id: str, to_id: str) -> None:
+        p = self.placeholder
+        self.execute(
+            f"INSERT INTO {self.edges} (id, from_id, to_id) VALUES ({p}, {p}, {p})",
+            (edge_id, from_id, to_id),
+        )
+
+    def reach(self, start: str, depth: int) -> list[str]:
+        """The ids within `depth` hops out of `start` (a recursive CTE over the edges)."""
+        p = self.placeholder
+        rows = self.execute(
+            f"WITH RECURSIVE walk(id, hops) AS (SELECT CAST({p} AS TEXT), 0 UNION "
+            f"SELECT e.to_id, w.hops + 1 FROM walk w JOIN {self.edges} e ON e.from_id = w.id "
+            f"WHERE w.hops < {p}) SELECT DISTINCT id FROM walk WHERE id <> {p}",
+            (start, depth, start),
+        )
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def edge_table(name: str) -> list[str]:
+        """The statements making the edges table `name` (indexed by its start, as the
+        store's walk index is)."""
+        return [
+            f"CREATE TABLE {name} (id TEXT PRIMARY KEY, from_id TEXT NOT NULL, "
+            "to_id TEXT NOT NULL)",
+            f"CREATE INDEX {name}_from ON {name} (from_id, to_id)",
+        ]
 
     @abstractmethod
     def insert_vector(self, vector_id: str, content: str, embedding: np.ndarray) -> None:
@@ -71,6 +100,7 @@ class SqliteDriver(RawDriver):
             # In the scratch file itself (a TEMP table would skip the file's commits).
             "CREATE TABLE bench_kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
             "CREATE TABLE bench_rows (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+            *self.edge_table(self.edges),
             "CREATE TABLE bench_vectors (id TEXT PRIMARY KEY, content TEXT, embedding BLOB)",
             "CREATE VIRTUAL TABLE bench_fts USING fts5(content, content='bench_vectors', "
             "content_rowid='rowid')",
@@ -125,12 +155,14 @@ class PostgresDriver(RawDriver):
 
         self.kv = f"llmspell_bench_{suffix}_kv"
         self.rows = f"llmspell_bench_{suffix}_rows"
+        self.edges = f"llmspell_bench_{suffix}_edges"
         self.vectors = f"llmspell_bench_{suffix}_vectors"
         self._conn = connect(owner_url, autocommit=True)
         register_vector(self._conn)
         for statement in (
             f"CREATE TABLE {self.kv} (k text PRIMARY KEY, v text NOT NULL)",
             f"CREATE TABLE {self.rows} (id text PRIMARY KEY, body text NOT NULL)",
+            *self.edge_table(self.edges),
             f"CREATE TABLE {self.vectors} (id text PRIMARY KEY, content text, "
             f"embedding vector({DIMENSION}))",
             f"CREATE INDEX ON {self.vectors} USING hnsw (embedding vector_cosine_ops)",
@@ -176,7 +208,7 @@ class PostgresDriver(RawDriver):
 
     def close(self) -> None:
         try:
-            for table in (self.kv, self.rows, self.vectors, self.keywords):
+            for table in (self.kv, self.rows, self.edges, self.vectors, self.keywords):
                 self._conn.execute(f"DROP TABLE IF EXISTS {table}")
         finally:
             self._conn.close()

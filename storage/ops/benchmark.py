@@ -201,14 +201,41 @@ def _run(storage: SqlStorage, raw: RawDriver, n: int) -> list[OperationResult]:
     results.append(
         _result("sessions.create", n, create_session, lambda i: raw.insert_row(f"s{i}", body))
     )
+    entities: list[str] = []
     results.append(
         _result(
             "graph.add_entity",
             n,
-            lambda i: storage.graph.add_entity(f"e{i}", "thing", value),
+            lambda i: entities.append(storage.graph.add_entity(f"e{i}", "thing", value)),
             lambda i: raw.insert_row(f"e{i}", body),
         )
     )
+
+    # One edge out of every entity, to one 7 further on: a walk of depth 3 reaches 3 entities.
+    def far(i: int) -> int:
+        return (i * 7 + 1) % n
+
+    results.append(
+        _result(
+            "graph.add_relationship",
+            n,
+            lambda i: storage.graph.add_relationship(entities[i], entities[far(i)], "link", {}),
+            lambda i: raw.insert_edge(f"r{i}", f"e{i}", f"e{far(i)}"),
+        )
+    )
+    results.append(
+        _result(
+            "graph.neighbors",
+            n,
+            lambda i: storage.graph.neighbors(entities[i], 3),
+            lambda i: raw.reach(f"e{i}", 3),
+            "depth 3",
+        )
+    )
+    for i in range(min(n, 20)):  # the two walks measured are the same walk
+        walked = sorted(e.name for e, _ in storage.graph.neighbors(entities[i], 3).nodes)
+        if walked != sorted(raw.reach(f"e{i}", 3)):
+            raise RuntimeError(f"graph.neighbors and the raw walk differ from e{i}")
     results.append(
         _result(
             "events.append",

@@ -17,6 +17,8 @@ OPERATIONS = [
     "state.get",
     "sessions.create",
     "graph.add_entity",
+    "graph.add_relationship",
+    "graph.neighbors",
     "events.append",
     "vectors.add",
     "vectors.search",
