@@ -154,7 +154,7 @@ def test_benchmark_prints_each_operation_beside_the_raw_driver(
     code, out, _ = run_cli(capsys, config, "storage", "benchmark", "--operations", "5", "--json")
     assert code == 0
     figures = json.loads(out)
-    assert len(figures) == 8 and all(f["raw_p50_ms"] > 0 for f in figures)
+    assert len(figures) == 10 and all(f["raw_p50_ms"] > 0 for f in figures)
     code, out, _ = run_cli(
         capsys, config, "storage", "benchmark", "--backend", "memory", "--operations", "3"
     )
