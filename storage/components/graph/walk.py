@@ -284,7 +284,7 @@ def _shareable(value: Any) -> bool:
 
 
 def _raw(column: Any) -> Any:
-    """`column` selected without result conversion; JSON as its text (see `_converter`)."""
+    """`column` selected without result conversion; JSON as its text (see `_memos`)."""
     name = column.name
     if isinstance(column.type, JSON):
         column = cast(column, Text)
