@@ -152,8 +152,11 @@ class EngineSource:
                 return
             self._closed = True
             engine, self._engine = self._engine, None
+            idle, self._idle_drivers = self._idle_drivers, []
+        for conn in idle:
+            conn.close()
         if engine is not None:
-            engine.dispose()  # closes the kept driver connections too (_drop_idle_drivers)
+            engine.dispose()
         if self._on_close is not None:
             self._on_close()
 
