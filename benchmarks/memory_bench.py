@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import event, insert
+from sqlalchemy import event, func, insert, not_, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 from storage_bench import postgres_logins, timed
@@ -56,6 +56,7 @@ DIM = 384
 K = 10
 MODEL = "bench-clustered"
 EPISODIC_BATCH = 100
+EPISODIC_DIM = 256  # wordllama
 PARTS = ("vectors", "episodic", "graph")
 
 
@@ -143,7 +144,10 @@ def load_vectors_postgres(owner_url: str, tenants: list[tuple[str, np.ndarray]])
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("SET max_parallel_maintenance_workers = 1")
         started = time.perf_counter()
-        conn.execute(f"CREATE INDEX {index} ON {table} USING hnsw (embedding vector_cosine_ops)")
+        conn.execute(
+            f"CREATE INDEX {index} ON {table} USING hnsw (embedding vector_cosine_ops) "
+            "WHERE indexed"
+        )
         built = time.perf_counter() - started
         conn.execute(f"ANALYZE {table}")
     return built
@@ -210,13 +214,32 @@ def bench_episodic(storage: SqlStorage, n: int) -> dict[str, float]:
                 for j, text in enumerate(texts[at : at + EPISODIC_BATCH])
             ]
         )
-    batched = n / (time.perf_counter() - started)
-    return {
+    batched_s = time.perf_counter() - started
+    report = {
         "adds_per_s": adds,
         "embed_only_per_s": embeds,
         "store_only_per_s": stores,
-        "batched_adds_per_s": batched,
+        "batched_adds_per_s": n / batched_s,
     }
+    if storage.backend == "postgres":
+        # Deferred indexing: rows wait outside the HNSW index until the store's fold takes
+        # them in (the writer folds itself past `hnsw_unindexed_max`). Here: how long the
+        # fold needs for what is left, and the batched adds' rate with that time included.
+        report["unindexed_after_batches"] = unindexed(storage, EPISODIC_DIM)
+        started = time.perf_counter()
+        while unindexed(storage, EPISODIC_DIM):
+            time.sleep(0.02)
+        report["fold_drain_s"] = time.perf_counter() - started
+        report["batched_plus_fold_per_s"] = n / (batched_s + report["fold_drain_s"])
+    return report
+
+
+def unindexed(storage: SqlStorage, dimension: int) -> int:
+    """The tenant's vectors of `dimension` not yet in the HNSW index (PostgreSQL)."""
+    t = vector_table(dimension)
+    waiting = select(func.count()).where(t.c.tenant_id == storage.tenant_id, not_(t.c.indexed))
+    with storage.database("vectors").transaction() as conn:
+        return int(conn.execute(waiting).scalar_one())
 
 
 # -- graph --------------------------------------------------------------------------------------
@@ -412,6 +435,10 @@ def print_backend(name: str, report: dict[str, Any]) -> None:
               f"{ep['store_only_per_s']:.0f}/s")  # fmt: skip
         print(f"    episodic add in batches of {EPISODIC_BATCH} (embed + store): "
               f"{ep['batched_adds_per_s']:.0f}/s (goal on postgres >= 2000/s)")  # fmt: skip
+        if "fold_drain_s" in ep:
+            print(f"    HNSW fold: {ep['unindexed_after_batches']} rows outside the index "
+                  f"after the batches, folded in {ep['fold_drain_s']:.1f} s; batches + fold "
+                  f"{ep['batched_plus_fold_per_s']:.0f}/s")  # fmt: skip
     if "graph" in row:
         gr = row["graph"]
         print(f"    graph neighbors depth 4: p50 {gr['depth4_p50_ms']:.2f} ms (goal <= 10 ms), "

@@ -19,6 +19,7 @@ REVISIONS: tuple[str, ...] = (
     "0011",
     "0012",
     "0013",
+    "0014",
 )
 HEAD: str = REVISIONS[-1]
 

@@ -88,6 +88,8 @@ class EngineSource:
         self._closed = False
         self._idle_drivers: list[PoolProxiedConnection] = []
         self._drivers_generation = 0  # one more on each engine.dispose(): kept ones are stale
+        self._before_close: dict[int, Callable[[], None]] = {}
+        self._next_callback = 0
 
     @property
     def engine(self) -> Engine:
@@ -146,7 +148,25 @@ class EngineSource:
         for conn in idle:
             conn.close()
 
+    def before_close(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run `callback` when `close` begins, while transactions still work (a store
+        finishing its background work); returns a function that cancels it."""
+        with self._lock:
+            key = self._next_callback
+            self._next_callback += 1
+            self._before_close[key] = callback
+
+        def cancel() -> None:
+            with self._lock:
+                self._before_close.pop(key, None)
+
+        return cancel
+
     def close(self) -> None:
+        with self._lock:
+            callbacks, self._before_close = list(self._before_close.values()), {}
+        for callback in callbacks:
+            callback()
         with self._lock:
             if self._closed:
                 return

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Float, Select, Table, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Float,
+    Select,
+    Table,
+    bindparam,
+    func,
+    not_,
+    select,
+    union_all,
+)
 
 from llmspell.storage.schema import Embedding
 
@@ -32,16 +44,23 @@ def _distance(table: Table) -> Any:
     )
 
 
-def nearest_statement(table: Table, columns: list[Any], where: ColumnElement[bool]) -> Select[Any]:
-    """`columns` and the cosine distance of the `:k` rows nearest to `:query` passing `where`,
-    ordered by distance so the HNSW index serves it."""
+def nearest_statement(
+    table: Table, columns: list[Any], where: ColumnElement[bool]
+) -> CompoundSelect[Any]:
+    """`columns` and the cosine distance of rows passing `where`: the `:k` nearest to `:query`
+    of the rows in the HNSW index (`indexed`, the partial index serves it) and the `:k`
+    nearest of the un-indexed tail, found exactly; the caller keeps the best `k` of both."""
     distance = _distance(table)
-    return (
-        select(*columns, distance.label("distance"))
-        .where(where)
-        .order_by(distance)
-        .limit(bindparam("k"))
-    )
+
+    def nearest(part: ColumnElement[bool]) -> Select[Any]:
+        return (
+            select(*columns, distance.label("distance"))
+            .where(where, part)
+            .order_by(distance)
+            .limit(bindparam("k"))
+        )
+
+    return union_all(nearest(table.c.indexed), nearest(not_(table.c.indexed)))
 
 
 def similarity_statement(table: Table, where: ColumnElement[bool]) -> Select[Any]:

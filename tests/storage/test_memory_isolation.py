@@ -14,7 +14,12 @@ from sqlalchemy import insert
 
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
 from llmspell.storage.components.graph import graph_relationships
-from llmspell.storage.components.vectors import NewVector, VectorFilter, hnsw_index_name
+from llmspell.storage.components.vectors import (
+    NewVector,
+    VectorFilter,
+    VectorSettings,
+    hnsw_index_name,
+)
 
 # the components whose tenant isolation this module proves (tests/storage/test_components.py)
 ISOLATED_COMPONENTS = ("graph", "procedural", "vectors")
@@ -32,8 +37,11 @@ def vectors(seed: int, n: int) -> np.ndarray:
 def tenants(
     pg_settings: StorageSettings, unique_tenant: str
 ) -> Iterator[tuple[SqlStorage, SqlStorage]]:
-    a = open_storage(pg_settings, f"{unique_tenant}-a")
-    b = open_storage(pg_settings, f"{unique_tenant}-b")
+    # Every add folds its vectors into the HNSW index before it returns: the searches below
+    # go through the index, not the exact search of the un-indexed tail.
+    settings = pg_settings.with_component("vectors", VectorSettings(hnsw_unindexed_max=0))
+    a = open_storage(settings, f"{unique_tenant}-a")
+    b = open_storage(settings, f"{unique_tenant}-b")
     yield a, b
     a.close()
     b.close()

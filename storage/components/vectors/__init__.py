@@ -8,7 +8,8 @@ changes with every write (in-process caches compare it to know they are current)
 
 Search returns `score = 1 - cosine distance`. PostgreSQL: pgvector `vector(N)` columns with an
 HNSW index (`halfvec` for 3072), `hnsw.iterative_scan = relaxed_order` on every search (the
-tenant and namespace always filter). SQLite and memory: float32 BLOBs and exact search over a
+tenant and namespace always filter); new rows wait outside the index (`indexed = false`, searched
+exactly) until a fold takes them in. SQLite and memory: float32 BLOBs and exact search over a
 `NamespaceMatrix` kept in step with the store's own writes. Expired vectors never come back and
 are swept by every write to their table.
 
@@ -17,6 +18,7 @@ are swept by every write to their table.
 - `rows`: statement cache, filter clauses, selected columns and records, checked new rows;
 - `namespaces`: the namespace row (model pin, generation, count, end when empty);
 - `search`: similarity search, `PostgresSearch` (HNSW) or `MatrixSearch` (exact, in process);
+- `fold`: PostgreSQL's deferred indexing, folding new rows into the HNSW index after the add;
 - `keyword`: keyword search, BM25 over an in-process index per namespace (`keyword_index`);
 - `store`: `SqlVectorStore`, writes, expiry, deletes and reads, picking both strategies once.
 """

@@ -197,7 +197,22 @@ class VectorSettings:
 
     # PostgreSQL: the HNSW candidate list (`hnsw.ef_search`); higher = better recall, slower.
     hnsw_ef_search: int = 100
+    # PostgreSQL: how many of a tenant's vectors of one size may wait outside the HNSW index
+    # (searched exactly) before an add folds them in itself; 0 folds every add at once.
+    hnsw_unindexed_max: int = 5_000
+    # PostgreSQL: a thread of the store folds the tail after every add; False leaves it to the
+    # adds over `hnsw_unindexed_max` and to closing the storage (a bulk load that wants the
+    # server's cores for its inserts).
+    hnsw_fold_in_background: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.hnsw_ef_search <= 1000:
             raise ValueError(f"hnsw_ef_search must be 1-1000, got {self.hnsw_ef_search}")
+        limit = self.hnsw_unindexed_max
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 1_000_000:
+            raise ValueError(f"hnsw_unindexed_max must be 0-1000000, got {limit!r}")
+        if not isinstance(self.hnsw_fold_in_background, bool):
+            raise ValueError(
+                "hnsw_fold_in_background must be true or false, got "
+                f"{self.hnsw_fold_in_background!r}"
+            )

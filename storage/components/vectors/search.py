@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import Connection, and_, bindparam
 
+from llmspell.storage.components.vectors.fold import HnswFold
 from llmspell.storage.components.vectors.follow import NamespaceFollower, NamespaceLoad
 from llmspell.storage.components.vectors.model import (
     VectorHit,
@@ -87,6 +88,9 @@ class WriteFollower(Protocol):
 class VectorSearch(WriteFollower, Protocol):
     """Similarity search of one tenant's namespaces, told about the store's writes."""
 
+    # Columns the strategy sets on every new row.
+    new_row_values: Mapping[str, Any]
+
     def search(
         self,
         namespace: str,
@@ -104,7 +108,11 @@ class VectorSearch(WriteFollower, Protocol):
 
 class PostgresSearch:
     """pgvector: nearest neighbours through the HNSW index (`hnsw.iterative_scan =
-    relaxed_order`, the tenant and namespace always filter); nothing is kept in the process."""
+    relaxed_order`, the tenant and namespace always filter) merged with an exact search of the
+    rows not yet in it, which `HnswFold` folds in after each add (deferred indexing)."""
+
+    # New rows land outside the partial HNSW index (`WHERE indexed`).
+    new_row_values: Mapping[str, Any] = {"indexed": False}
 
     def __init__(
         self,
@@ -119,6 +127,9 @@ class PostgresSearch:
         self._settings = settings
         self._statements = statements
         self._namespaces = namespaces
+        self.fold = HnswFold(
+            db, tenant, settings.hnsw_unindexed_max, settings.hnsw_fold_in_background
+        )
 
     def search(
         self,
@@ -147,9 +158,10 @@ class PostgresSearch:
             params = {**filter_params(where, now), "namespace": namespace, "query": vector, "k": k}
             rows = conn.execute(stmt, params).all()
         hits = [VectorHit(record_of(r, False), 1.0 - float(r[-1])) for r in rows]
-        # relaxed_order may return neighbours slightly out of order.
+        # The index's best and the tail's best; relaxed_order may return neighbours slightly
+        # out of order.
         hits.sort(key=lambda hit: -hit.score)
-        return hits
+        return hits[:k]
 
     def similarity(
         self, namespace: str, model: str, query: Any, ids: Sequence[str]
@@ -182,7 +194,8 @@ class PostgresSearch:
         dropped: Sequence[str],
         rows: Sequence[Mapping[str, Any]],
     ) -> None:
-        pass  # the index is the table's own
+        # the rows of one add share their dimension (their table)
+        self.fold.added(len(rows[0]["embedding"]), len(rows))
 
     def metadata_set(
         self, namespace: str, generations: tuple[str, str], updates: Mapping[str, Any]
@@ -199,6 +212,8 @@ class PostgresSearch:
 class MatrixSearch(NamespaceFollower[NamespaceMatrix]):
     """Exact search over a float32 matrix per namespace, loaded on first search and kept at
     the namespace's generation. `lock` is the store's: writes change matrices under it."""
+
+    new_row_values: Mapping[str, Any] = {}  # rows keep the column's default: indexed
 
     def __init__(
         self,

@@ -164,7 +164,8 @@ class SqlVectorStore:
                     if other != namespace:
                         self._ns.after_delete(conn, other, now)
             stmt = self._statements.get(
-                ("insert", dimension), lambda: insert(t).values(self._tenant.values())
+                ("insert", dimension),
+                lambda: insert(t).values(self._tenant.values(**self._search.new_row_values)),
             )
             conn.execute(
                 stmt,

@@ -3,7 +3,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, PrimaryKeyConstraint, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    not_,
+    true,
+)
 
 from llmspell.storage import fulltext
 from llmspell.storage.components.vectors.model import SUPPORTED_DIMENSIONS, check_dimension
@@ -45,20 +55,37 @@ def _vector_table(dimension: int) -> Table:
         Column("event_time", UtcDateTime()),
         Column("expires_at", UtcDateTime()),
         Column("embedding", Embedding(dimension), nullable=False),
+        # In the HNSW index (PostgreSQL): new rows land false and a fold sets it (`fold`).
+        # SQLite searches exactly: its rows are all true.
+        Column("indexed", Boolean, nullable=False, server_default=true()),
         PrimaryKeyConstraint("tenant_id", "id"),
         Index(
             f"ix_{name}_tenant_id_namespace_document_id", "tenant_id", "namespace", "document_id"
         ),
         Index(f"ix_{name}_tenant_id_expires_at", "tenant_id", "expires_at"),
     )
-    # The HNSW index (PostgreSQL only) is created by the migration, not declared here: pgvector's
-    # HNSW takes one column, so it cannot lead with tenant_id, and SQLite searches exactly.
-    # Row-level security and the statement's own tenant filter restrict its scans.
+    # The tail not yet in the HNSW index, per tenant and namespace (empty on SQLite).
+    not_indexed = not_(table.c.indexed)
+    Index(
+        unindexed_index_name(dimension),
+        table.c.tenant_id,
+        table.c.namespace,
+        postgresql_where=not_indexed,
+        sqlite_where=not_indexed,
+    )
+    # The HNSW index (PostgreSQL only, partial: `WHERE indexed`) is created by the migration,
+    # not declared here: pgvector's HNSW takes one column, so it cannot lead with tenant_id,
+    # and SQLite searches exactly. Row-level security and the statement's own tenant filter
+    # restrict its scans.
     return table
 
 
 def hnsw_index_name(dimension: int) -> str:
     return f"ix_vectors_{dimension}_embedding_hnsw"
+
+
+def unindexed_index_name(dimension: int) -> str:
+    return f"ix_vectors_{dimension}_unindexed"
 
 
 VECTOR_TABLES = {dimension: _vector_table(dimension) for dimension in SUPPORTED_DIMENSIONS}

@@ -1,0 +1,157 @@
+"""Deferred HNSW indexing (PostgreSQL): an add writes its rows with `indexed = false`, outside
+the partial HNSW index (`WHERE indexed`), so it does not pay the index's upkeep (about a
+millisecond per row); search reads that tail exactly beside the HNSW scan. `HnswFold` moves
+the tail into the index: a background thread of the store folds it in batches after every add,
+the writer folds itself while the tail is over `hnsw_unindexed_max`, and closing the storage
+folds what is left. Rows are picked `FOR UPDATE SKIP LOCKED`, so folds of several processes
+share the work; they run as the app role under row-level security, one tenant each.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Update, bindparam, func, not_, select, update
+
+from llmspell.storage.components.vectors.tables import vector_table
+from llmspell.storage.database import Database
+from llmspell.storage.tenancy import Tenant
+
+logger = logging.getLogger("llmspell.storage")
+
+# Rows per fold transaction: a writer deleting a row the fold holds waits at most one batch.
+FOLD_BATCH = 256
+
+
+class HnswFold:
+    """Folds one tenant's un-indexed vectors into the HNSW index of their table.
+
+    `limit`: how many rows of one table may wait outside the index after an add returns (the
+    tail is searched exactly, so it must stay small); `background`: whether a thread folds
+    the tail after every add.
+    """
+
+    def __init__(self, db: Database, tenant: Tenant, limit: int, background: bool = True) -> None:
+        self._db = db
+        self._tenant = tenant
+        self._limit = limit
+        self._background = background
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        # table (dimension) -> rows believed to wait: the last count plus this process's adds
+        self._tails: dict[int, int] = {}
+        self._adds = 0  # one more per add: a count taken meanwhile may have missed its rows
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._cancel_close: Callable[[], None] | None = None
+        self._built: dict[int, tuple[Update, Any]] = {}
+
+    def added(self, dimension: int, rows: int) -> None:
+        """`rows` un-indexed rows were committed to the table of `dimension`: wake the
+        background fold, and fold here down to the limit when the tail is over it."""
+        with self._lock:
+            self._adds += 1
+            tail = self._tails[dimension] = self._tails.get(dimension, 0) + rows
+            if self._cancel_close is None:
+                self._cancel_close = self._db.source.before_close(self.close)
+            if self._background and self._thread is None and not self._stopping:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"llmspell-hnsw-fold-{self._tenant.id}", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+        if tail > self._limit:
+            self.fold(dimension, self._limit)
+
+    def fold(self, dimension: int, down_to: int) -> int:
+        """Fold the tail of `dimension` until at most `down_to` rows wait, or the rest is held
+        by folds of other processes; returns the rows left. A failure is logged, not raised
+        (the rows are stored and search finds them either way); it returns -1."""
+        try:
+            _, left = self._fold_some(dimension, 0)
+            while left > down_to:
+                folded, left = self._fold_some(dimension, min(FOLD_BATCH, left - down_to))
+                if folded == 0:
+                    break
+        except Exception as exc:
+            logger.warning("folding vectors_%d into its HNSW index failed: %s", dimension, exc)
+            return -1
+        with self._lock:
+            self._tails[dimension] = left
+        return left
+
+    def close(self) -> None:
+        """Stop the background fold and fold every tail (run while the storage still
+        connects: `EngineSource.before_close`)."""
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+            self._wake.notify()
+        if thread is not None:
+            thread.join()
+        with self._lock:
+            dimensions = sorted(self._tails)
+        for dimension in dimensions:
+            self.fold(dimension, 0)
+        with self._lock:
+            cancel, self._cancel_close = self._cancel_close, None
+            self._thread = None
+            self._stopping = False
+        if cancel is not None:
+            cancel()
+
+    def _run(self) -> None:
+        """The background fold: a batch at a time while a tail is left, then asleep until the
+        next add."""
+        while True:
+            with self._lock:
+                while not self._stopping and not any(self._tails.values()):
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                dimension = next(d for d, rows in self._tails.items() if rows)
+                adds = self._adds
+            try:
+                folded, left = self._fold_some(dimension, FOLD_BATCH)
+            except Exception as exc:
+                logger.warning("folding vectors_%d into its HNSW index failed: %s", dimension, exc)
+                with self._lock:
+                    self._thread = None  # the next add starts another
+                return
+            with self._lock:
+                if self._adds != adds:
+                    left = max(left, 1)  # count again: an add committed after this count
+                elif folded == 0:
+                    left = 0  # folds of other processes hold the rest
+                self._tails[dimension] = left
+
+    def _fold_some(self, dimension: int, rows: int) -> tuple[int, int]:
+        """Mark up to `rows` rows of the tail indexed, in one transaction (0: only count);
+        returns (rows folded, rows left)."""
+        fold, count = self._statements(dimension)
+        with self._db.transaction(write=True) as conn:
+            folded = int(conn.execute(fold, {"batch": rows}).rowcount) if rows else 0
+            return folded, int(conn.execute(count).scalar_one())
+
+    def _statements(self, dimension: int) -> tuple[Update, Any]:
+        built = self._built.get(dimension)
+        if built is None:
+            t = vector_table(dimension)
+            tail = t.alias("tail")
+            pick = (
+                select(tail.c.id)
+                .where(self._tenant.where(tail), not_(tail.c.indexed))
+                .limit(bindparam("batch"))
+                .with_for_update(skip_locked=True)
+            )
+            fold = (
+                update(t)
+                .where(self._tenant.where(t), not_(t.c.indexed), t.c.id.in_(pick.scalar_subquery()))
+                .values(indexed=True)
+            )
+            count = select(func.count()).where(self._tenant.where(t), not_(t.c.indexed))
+            built = self._built[dimension] = (fold, count)
+        return built

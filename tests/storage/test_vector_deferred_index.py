@@ -1,0 +1,177 @@
+"""Deferred HNSW indexing: on PostgreSQL an add leaves its rows outside the HNSW index and a
+fold moves them in; search finds them exactly as well before the fold as after it, on every
+backend. The tail stays within `hnsw_unindexed_max`, and closing the storage folds the rest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import psycopg
+import pytest
+
+from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage.components.vectors import NewVector, VectorSettings
+from llmspell.storage.components.vectors.fold import HnswFold
+from llmspell.storage.tenancy import Tenant
+
+DIM = 128
+
+
+def unit_rows(seed: int, n: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    normed: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return normed
+
+
+def exact_top(matrix: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    return [int(i) for i in np.argsort(-(matrix @ query), kind="stable")[:k]]
+
+
+def rows_of(settings: StorageSettings, tenant: str, indexed: bool) -> int:
+    """Rows of `tenant` in (or outside) the HNSW index, counted on a connection of its own
+    as the app role."""
+    with psycopg.connect(settings.pg_url) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
+        row = conn.execute(
+            f"SELECT count(*) FROM vectors_{DIM} WHERE indexed = %s", (indexed,)
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
+def tail_size(settings: StorageSettings, tenant: str) -> int:
+    return rows_of(settings, tenant, indexed=False)
+
+
+@pytest.fixture
+def open_pg(
+    pg_settings: StorageSettings, unique_tenant: str
+) -> Iterator[Callable[..., SqlStorage]]:
+    """`open(limit, suffix, background)`: storage on the session PostgreSQL (app role) whose
+    vectors keep at most `limit` rows outside the HNSW index, folded by a background thread
+    unless `background` is False; closed afterwards."""
+    opened: list[SqlStorage] = []
+
+    def open_(limit: int, suffix: str = "", background: bool = True) -> SqlStorage:
+        vector_settings = VectorSettings(
+            hnsw_unindexed_max=limit, hnsw_fold_in_background=background
+        )
+        settings = pg_settings.with_component("vectors", vector_settings)
+        storage = open_storage(settings, unique_tenant + suffix)
+        opened.append(storage)
+        return storage
+
+    yield open_
+    for storage in opened:
+        storage.close()
+
+
+def test_a_search_right_after_each_add_finds_every_added_row(storage: SqlStorage) -> None:
+    data = unit_rows(1, 400)
+    for start in range(0, len(data), 50):
+        batch = data[start : start + 50]
+        storage.vectors.add(
+            "ns", "m", [NewVector(v, "", id=f"v{start + i}") for i, v in enumerate(batch)]
+        )
+        for i, vector in enumerate(batch[:5]):
+            [hit] = storage.vectors.search("ns", "m", vector, 1)
+            assert hit.record.id == f"v{start + i}"
+            assert hit.score == pytest.approx(1.0, abs=1e-4)
+    found = 0
+    for query in unit_rows(2, 20):
+        hits = storage.vectors.search("ns", "m", query, 10)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        expected = {f"v{i}" for i in exact_top(data, query, 10)}
+        found += len(expected & {h.record.id for h in hits})
+    assert found / 200 >= 0.95, "recall@10 against exact search"
+
+
+@pytest.mark.postgres
+def test_rows_land_outside_the_index_and_closing_the_storage_folds_them_in(
+    open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
+) -> None:
+    storage = open_pg(1_000_000, background=False)
+    data = unit_rows(3, 300)
+    storage.vectors.add("ns", "m", [NewVector(v, "") for v in data])
+    assert tail_size(pg_settings, storage.tenant_id) == 300
+    storage.close()
+    assert tail_size(pg_settings, storage.tenant_id) == 0
+    assert rows_of(pg_settings, storage.tenant_id, indexed=True) == 300
+
+
+@pytest.mark.postgres
+def test_the_background_fold_empties_the_tail_while_the_storage_stays_open(
+    open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
+) -> None:
+    storage = open_pg(1_000_000)
+    storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(8, 600)])
+    deadline = time.monotonic() + 120  # generous: the machine is shared
+    while tail_size(pg_settings, storage.tenant_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tail_size(pg_settings, storage.tenant_id) == 0
+
+
+@pytest.mark.postgres
+def test_search_merges_the_index_and_the_tail_into_the_exact_top_k(
+    open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
+) -> None:
+    folded = open_pg(0, background=False)  # each add folds before it returns: all indexed
+    data = unit_rows(4, 600)
+    folded.vectors.add("ns", "m", [NewVector(v, "", id=f"v{i}") for i, v in enumerate(data[:300])])
+    assert tail_size(pg_settings, folded.tenant_id) == 0
+    tail = open_pg(1_000_000, background=False)  # the same tenant: these rows stay outside
+    tail_ids = {f"v{i}" for i in range(300, 600)}
+    tail.vectors.add("ns", "m", [NewVector(data[i], "", id=f"v{i}") for i in range(300, 600)])
+    assert tail_size(pg_settings, folded.tenant_id) == 300
+    found = 0
+    for query in unit_rows(5, 20):
+        expected = [f"v{i}" for i in exact_top(data, query, 10)]
+        got = [h.record.id for h in tail.vectors.search("ns", "m", query, 10)]
+        assert len(got) == 10
+        # the tail is searched exactly: none of its rows in the true top 10 is missed
+        assert {vid for vid in expected if vid in tail_ids} <= set(got)
+        found += len(set(got) & set(expected))
+    assert found / 200 >= 0.95, "recall@10 against exact search"
+
+
+@pytest.mark.postgres
+def test_an_add_folds_the_tail_itself_while_it_is_over_the_limit(
+    open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
+) -> None:
+    storage = open_pg(40)
+    data = unit_rows(6, 300)
+    for start in range(0, 300, 30):
+        storage.vectors.add("ns", "m", [NewVector(v, "") for v in data[start : start + 30]])
+        assert tail_size(pg_settings, storage.tenant_id) <= 40
+    assert storage.vectors.count("ns") == 300
+
+
+@pytest.mark.postgres
+def test_the_fold_of_one_tenant_never_marks_another_tenants_rows_under_row_level_security(
+    open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
+) -> None:
+    a = open_pg(1_000_000, "-a", background=False)
+    b = open_pg(1_000_000, "-b", background=False)
+    db_a = a.database("vectors")
+    data = unit_rows(7, 50)
+    a.vectors.add("ns", "m", [NewVector(v, "") for v in data])
+    assert tail_size(pg_settings, a.tenant_id) == 50
+    # A fold whose statements name tenant A, run in transactions of tenant B (the app role's
+    # setting decides what it sees): nothing of A is folded, and nothing of A is counted.
+    forged = HnswFold(db_a.for_tenant(b.tenant_id), Tenant(a.tenant_id), limit=0)
+    assert forged.fold(DIM, 0) == 0
+    assert tail_size(pg_settings, a.tenant_id) == 50
+    # B's own fold folds B's rows only.
+    b.vectors.add("ns", "m", [NewVector(v, "") for v in data[:10]])
+    b.close()
+    assert tail_size(pg_settings, b.tenant_id) == 0
+    assert tail_size(pg_settings, a.tenant_id) == 50
+    assert HnswFold(db_a, Tenant(a.tenant_id), limit=0).fold(DIM, 0) == 0
+    assert tail_size(pg_settings, a.tenant_id) == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 1_000_001, True, 2.5, "10"])
+def test_hnsw_unindexed_max_outside_0_to_a_million_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"hnsw_unindexed_max must be 0-1000000, got"):
+        VectorSettings(hnsw_unindexed_max=bad)  # type: ignore[arg-type]
