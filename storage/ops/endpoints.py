@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 
 from llmspell.storage import registry
 from llmspell.storage.database import Database
+from llmspell.storage.ops.copy_text import CopyText
 from llmspell.storage.ops.every_tenant import every_tenant
 from llmspell.storage.registry import Component
 from llmspell.storage.settings import StorageSettings
@@ -78,8 +79,19 @@ def tenant_database(storage: SqlStorage, component: Component, tenant: str) -> D
     return storage.database(component.name).for_tenant(tenant)
 
 
-def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert `rows` into `table` in the connection's transaction: COPY on PostgreSQL."""
+def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]] | CopyText) -> None:
+    """Insert `rows` into `table` in the connection's transaction: COPY on PostgreSQL (of the
+    text as it is, for `CopyText`), an INSERT of many rows elsewhere."""
+    if isinstance(rows, CopyText):
+        if conn.dialect.name != "postgresql":
+            raise ValueError(f"write_rows: COPY text is for PostgreSQL, not {conn.dialect.name}")
+        if rows.rows:
+            with _staging(conn, table) as (cursor, copy_sql, _):
+                # Timestamps come as SQLite stores them: UTC, mostly without an offset.
+                cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
+                with cursor.copy(copy_sql) as copy:
+                    copy.write(rows.text)
+        return
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -97,34 +109,49 @@ _BINARY_COPY_TYPES = frozenset(
 )
 
 
-def _copy_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    # COPY refuses a table under row-level security: the rows are copied into a temporary
-    # table (which has none) and moved by one INSERT ... SELECT, which the policy checks.
+@contextmanager
+def _staging(conn: Connection, table: Table) -> Iterator[tuple[Any, Any, Any]]:
+    """A cursor, the `COPY ... FROM STDIN` (text) of a staging table like `table` and the
+    `SELECT` of its columns; its rows move into `table` when the block ends.
+
+    COPY refuses a table under row-level security: the rows are copied into a temporary table
+    (which has none) and moved by one INSERT ... SELECT, which the policy checks.
+    """
     from psycopg import sql
 
-    dialect = conn.dialect
-    columns = list(table.columns)
-    processors = [
-        (index, process)
-        for index, column in enumerate(columns)
-        if (process := _bind_processor(column.type, dialect)) is not None
-    ]
-    names = [column.name for column in columns]
+    names = [column.name for column in table.columns]
     target = sql.Identifier(table.name)
     staging = sql.Identifier(f"llmspell_copy_{table.name}")
     column_list = sql.SQL(", ").join(sql.Identifier(name) for name in names)
     driver: Any = conn.connection.driver_connection
+    staged = sql.SQL("SELECT {} FROM {}").format(column_list, staging)
     with driver.cursor() as cursor:
         cursor.execute(
             sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DROP").format(
                 staging, target
             )
         )
-        cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(column_list, staging))
+        yield cursor, sql.SQL("COPY {} ({}) FROM STDIN").format(staging, column_list), staged
+        cursor.execute(sql.SQL("INSERT INTO {} ({}) {}").format(target, column_list, staged))
+        cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
+
+
+def _copy_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    from psycopg import sql
+
+    dialect = conn.dialect
+    processors = [
+        (index, process)
+        for index, column in enumerate(table.columns)
+        if (process := _bind_processor(column.type, dialect)) is not None
+    ]
+    driver: Any = conn.connection.driver_connection
+    with _staging(conn, table) as (cursor, copy_sql, select_sql):
+        cursor.execute(sql.SQL("{} LIMIT 0").format(select_sql))
         types = [driver.adapters.types.get(column.type_code) for column in cursor.description]
         binary = all(t is not None and t.name in _BINARY_COPY_TYPES for t in types)
-        copy_sql = "COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
-        with cursor.copy(sql.SQL(copy_sql).format(staging, column_list)) as copy:
+        statement = sql.SQL("{} (FORMAT BINARY)").format(copy_sql) if binary else copy_sql
+        with cursor.copy(statement) as copy:
             if binary:
                 copy.set_types([t.oid for t in types])
             converted: Iterable[tuple[Any, ...]] = rows
@@ -136,12 +163,6 @@ def _copy_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> N
                 converted = zip(*values, strict=True)
             for row in converted:
                 copy.write_row(row)
-        cursor.execute(
-            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                target, column_list, column_list, staging
-            )
-        )
-        cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
 
 
 def _keeping_null(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

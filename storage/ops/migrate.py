@@ -9,12 +9,14 @@ absent, and a rerun with `resume=True` continues where the last one stopped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Table
 
 from llmspell.storage.database import Database
+from llmspell.storage.ops.copy_text import CopyText, copy_text
 from llmspell.storage.ops.endpoints import (
     Endpoint,
     checked_tenants,
@@ -23,8 +25,9 @@ from llmspell.storage.ops.endpoints import (
     selected_components,
     tenant_database,
 )
-from llmspell.storage.ops.rows import Row, digest_of, load_order, tenant_row_count, tenant_rows
+from llmspell.storage.ops.rows import digest_of, load_order, tenant_row_count, tenant_rows
 from llmspell.storage.ops.transfer import (
+    Batch,
     Progress,
     TransferError,
     UnitResult,
@@ -135,14 +138,33 @@ def _run_unit(
 ) -> UnitResult:
     source_db = tenant_database(src, component, tenant)
     target_db = tenant_database(dst, component, tenant)
+    # From SQLite to PostgreSQL, SQLite writes the COPY text itself (see copy_text).
+    as_text = source_db.dialect_name == "sqlite" and target_db.dialect_name == "postgresql"
     with source_db.transaction() as sconn:
         if dry_run:
             return _dry_run_unit(sconn, target_db, component, tenant, batch_size)
 
-        def batches() -> Iterator[tuple[Table, list[Row]]]:
+        def batches() -> Iterator[tuple[Table, Batch]]:
+            # closing(): a unit that fails half-way closes its cursors while the source is open
             for table in load_order(component):
-                for batch in tenant_rows(sconn, table, tenant, batch_size):
-                    yield table, batch
+                if not as_text:
+                    with closing(tenant_rows(sconn, table, tenant, batch_size)) as values:
+                        yield from ((table, batch) for batch in values)
+                elif not validate:
+                    with closing(copy_text(sconn, table, tenant, batch_size)) as texts:
+                        yield from ((table, text) for text in texts)
+                else:  # the rows too, for the checksum (two cursors over the same rows)
+                    with (
+                        closing(copy_text(sconn, table, tenant, batch_size)) as texts,
+                        closing(tenant_rows(sconn, table, tenant, batch_size)) as values,
+                    ):
+                        for text, batch in zip(texts, values, strict=True):
+                            if text.rows != len(batch):
+                                raise TransferError(
+                                    f"table {table.name!r}: {text.rows} rows read as text "
+                                    f"beside {len(batch)} read as values"
+                                )
+                            yield table, CopyText(text.text, text.rows, batch)
 
         return write_unit(
             target_db,

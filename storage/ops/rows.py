@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
@@ -166,7 +166,7 @@ class Digest:
 
 def tenant_rows(
     conn: Connection, table: Table, tenant: str, batch_size: int
-) -> Iterator[list[Row]]:
+) -> Generator[list[Row], None, None]:
     """The tenant's rows of `table` in batches of up to `batch_size`, streamed.
 
     Read on the DBAPI cursor of `conn` (a server-side cursor on PostgreSQL) and converted by the

@@ -19,6 +19,7 @@ from sqlalchemy import Table
 
 from llmspell.storage.database import Database
 from llmspell.storage.errors import StorageError
+from llmspell.storage.ops.copy_text import CopyText
 from llmspell.storage.ops.endpoints import tenant_database, write_rows
 from llmspell.storage.ops.rows import Digest, Row, digest_of, load_order, tenant_row_count
 from llmspell.storage.registry import Component
@@ -51,11 +52,16 @@ class TransferError(StorageError):
 _DONE = object()
 
 
+# Rows of a table as values, or as COPY text formatted by the source (SQLite to PostgreSQL).
+Batch = list[Row] | CopyText
+
+
 def read_ahead(
-    batches: Iterable[tuple[Table, list[Row]]], digest: Digest | None, depth: int = 2
-) -> Iterator[tuple[Table, list[Row]]]:
+    batches: Iterable[tuple[Table, Batch]], digest: Digest | None, depth: int = 2
+) -> Iterator[tuple[Table, Batch]]:
     """`batches`, each added to `digest` (if any), read `depth` ahead in a thread: reading and
-    hashing the next batches overlaps the database's time writing this one."""
+    hashing the next batches overlaps the database's time writing this one. A `CopyText`
+    batch is hashed by its `typed` rows."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -69,15 +75,22 @@ def read_ahead(
         return False
 
     def produce() -> None:
+        items = iter(batches)
         try:
-            for table, rows in batches:
+            for table, rows in items:
                 if digest is not None:
-                    digest.add_batch(table, rows)
+                    digest.add_batch(table, _values(table, rows))
                 if not offer((table, rows)):
                     return
             offer(_DONE)
         except BaseException as exc:  # handed to the writer, which raises it
             offer(exc)
+        finally:
+            # A generator left half-read closes its cursors here, while their connection is
+            # still open, not whenever it is collected.
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     reader = threading.Thread(target=produce, name="llmspell-transfer-read", daemon=True)
     reader.start()
@@ -91,6 +104,14 @@ def read_ahead(
         reader.join()
 
 
+def _values(table: Table, batch: Batch) -> list[Row]:
+    if isinstance(batch, list):
+        return batch
+    if batch.typed is None:
+        raise TransferError(f"table {table.name!r}: COPY text to hash came without its rows")
+    return batch.typed
+
+
 def target_row_count(db: Database, component: Component, tenant: str) -> int:
     """How many rows the target holds for the unit."""
     with db.transaction() as conn:
@@ -101,7 +122,7 @@ def write_unit(
     target: Database,
     component: Component,
     tenant: str,
-    batches: Iterable[tuple[Table, list[Row]]],
+    batches: Iterable[tuple[Table, Batch]],
     *,
     expected: Digest | None,
     source_digest: Callable[[], Digest],
@@ -110,7 +131,8 @@ def write_unit(
     batch_size: int,
     progress: Progress | None = None,
 ) -> UnitResult:
-    """Write one unit's `batches` to `target` in one transaction.
+    """Write one unit's `batches` (rows, or COPY text with the rows when they are hashed) to
+    `target` in one transaction.
 
     `expected` is the digest the rows must have (a backup's manifest; None: the digest of the
     rows as they are read). A target that already holds rows of the unit is refused unless
@@ -150,9 +172,10 @@ def write_unit(
             if table.name not in own:
                 raise TransferError(f"{where}: table {table.name!r} is not one of its tables")
             write_rows(conn, table, rows)
-            rows_read += len(rows)
+            count = rows.rows if isinstance(rows, CopyText) else len(rows)
+            rows_read += count
             if progress is not None:
-                progress(component.name, len(rows))
+                progress(component.name, count)
         reference = expected or written  # None: nothing compares a checksum
         if written is not None and reference is not None and not written.matches(reference):
             raise TransferError(

@@ -20,6 +20,7 @@ from transfer_helpers import FILLED, MakeStore, contents, fill
 from llmspell.storage import StorageSettings, open_storage, registry
 from llmspell.storage.components.hooks import hook_history
 from llmspell.storage.components.kv import kv_entries
+from llmspell.storage.ops.copy_text import CopyText
 from llmspell.storage.ops.migrate import migrate
 from llmspell.storage.ops.rows import tenant_rows
 from llmspell.storage.ops.transfer import TransferError
@@ -297,10 +298,10 @@ def _hook_row(tenant: str, i: int) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("source_kind", ["memory", "sqlite"])
-def test_bytes_booleans_floats_timestamps_and_nulls_survive_a_binary_copy_to_postgres(
+def test_bytes_booleans_floats_timestamps_and_nulls_survive_a_copy_to_postgres(
     make_store: MakeStore, source_kind: str, unique_tenant: str
 ) -> None:
-    # hook_history has only types COPY sends in binary (text, float8, bytea, bool, timestamptz).
+    # hook_history: text, float8, bytea, bool, timestamptz (from SQLite, as SQLite's COPY text).
     source = make_store(source_kind, "source")
     target = make_store("postgres", "target")
     rows = [_hook_row(unique_tenant, i) for i in range(25)]
@@ -344,8 +345,11 @@ def test_a_copy_without_read_back_that_loses_a_row_is_refused(
 
     real = endpoints.write_rows
 
-    def losing(conn: Any, table: Any, rows: list[Any]) -> None:
-        real(conn, table, rows[:-1])
+    def losing(conn: Any, table: Any, rows: Any) -> None:
+        # the source is SQLite and the target PostgreSQL: the rows come as COPY text
+        assert isinstance(rows, CopyText)
+        lines = rows.text.splitlines(keepends=True)
+        real(conn, table, CopyText("".join(lines[:-1]), rows.rows - 1))
 
     monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", losing)
     with pytest.raises(TransferError, match=r"rows were read but the target holds \d+ after"):

@@ -1,0 +1,187 @@
+"""COPY text formatted by SQLite (`storage.ops.copy_text`): every value a SQLite source holds
+arrives in PostgreSQL as SQLAlchemy reads it from the source, whatever characters it holds."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import insert, select
+from transfer_helpers import MakeStore
+
+from llmspell.storage import SqlStorage
+from llmspell.storage.components.hooks import hook_history
+from llmspell.storage.errors import StorageError
+from llmspell.storage.ops.copy_text import CopyText, copy_text
+from llmspell.storage.ops.endpoints import write_rows
+from llmspell.storage.ops.migrate import migrate
+
+# Every character COPY text gives a meaning to, the escapes PostgreSQL writes for others, the
+# NULL marker as text, and characters beyond ASCII.
+TRICKY = "\\\t\n\r\x08\x0c\x0b\x01N.é✓😀 a"
+
+
+def _tricky_text(rng: random.Random) -> str:
+    return "".join(rng.choice(TRICKY) for _ in range(rng.randrange(0, 12)))
+
+
+def _doubles(count: int) -> list[float]:
+    """Doubles from random bit patterns (every exponent), and the edges."""
+    bits = np.random.default_rng(11).integers(0, 2**63, size=count, dtype=np.uint64)
+    signs = np.random.default_rng(12).integers(0, 2, size=count, dtype=np.uint64) << 63
+    values = [float(v) for v in (bits | signs).view(np.float64) if math.isfinite(v)]
+    edges = [0.0, 0.1, 1 / 3, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]
+    return [*edges, math.inf, -math.inf, *values]
+
+
+def _hook_rows(tenant: str) -> list[dict[str, Any]]:
+    rng = random.Random(5)
+    floats = _doubles(300)
+    start = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    return [
+        {
+            "tenant_id": tenant,
+            "execution_id": f"x{i:04d}",
+            "hook_point": _tricky_text(rng),
+            "hook_id": "",
+            "hook_name": None if i % 3 == 0 else _tricky_text(rng),
+            "component": "\\N" if i % 5 == 0 else "state",
+            "correlation_id": None,
+            "session_id": "\\.",
+            "started_at": start + timedelta(microseconds=i * 999_999),
+            "duration_ms": value,
+            "result": "continue",
+            "error": _tricky_text(rng) if i % 2 else None,
+            "context": bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40))),
+            "context_compressed": bool(i % 2),
+        }
+        for i, value in enumerate(floats)
+    ]
+
+
+def _hooks_of(storage: SqlStorage, tenant: str) -> list[dict[str, Any]]:
+    query = select(hook_history).order_by(hook_history.c.execution_id)
+    with storage.database("hooks").for_tenant(tenant).transaction() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
+    assert len(a) == len(b)
+    for left, right in zip(a, b, strict=True):
+        assert left.keys() == right.keys()
+        for name in left:
+            x, y = left[name], right[name]
+            if isinstance(x, float):  # -0.0 == 0.0 (SQLite keeps no -0.0): the sign too
+                assert (x, math.copysign(1, x)) == (y, math.copysign(1, y)), name
+            else:
+                assert x == y, (name, x, y)
+
+
+@pytest.mark.parametrize("source_kind", ["sqlite", "memory"])
+def test_text_floats_bytes_booleans_and_nulls_arrive_as_the_source_holds_them(
+    make_store: MakeStore, source_kind: str, unique_tenant: str
+) -> None:
+    source = make_store(source_kind, "source")
+    target = make_store("postgres", "target")
+    rows = _hook_rows(unique_tenant)
+    with source.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn:
+        conn.execute(insert(hook_history), rows)
+
+    report = migrate(source, target, components=["hooks"], tenants=[unique_tenant], batch_size=64)
+
+    [unit] = report.units
+    assert (unit.rows, unit.target_rows, unit.target_checksum) == (
+        len(rows),
+        len(rows),
+        unit.checksum,
+    )
+    _same(_hooks_of(target, unique_tenant), _hooks_of(source, unique_tenant))
+    _same(_hooks_of(target, unique_tenant), sorted(rows, key=lambda r: str(r["execution_id"])))
+
+
+def test_timestamps_stored_with_an_offset_or_as_a_date_arrive_as_the_same_instant(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    stored = {
+        "a": "2026-01-02 03:04:05.000006",
+        "b": "2026-01-02T03:04:05.5+02:00",
+        "c": "2026-01-02 03:04:05-05:30",
+        "d": "2026-01-02",
+    }
+    row = _hook_rows(unique_tenant)[1]
+    with source.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn:
+        for execution_id, text in stored.items():
+            conn.execute(insert(hook_history), {**row, "execution_id": execution_id})
+            conn.exec_driver_sql(
+                "UPDATE hook_history SET started_at = ? WHERE tenant_id = ? AND execution_id = ?",
+                (text, unique_tenant, execution_id),
+            )
+
+    migrate(source, target, components=["hooks"], tenants=[unique_tenant])
+
+    copied = {r["execution_id"]: r["started_at"] for r in _hooks_of(target, unique_tenant)}
+    assert copied == {r["execution_id"]: r["started_at"] for r in _hooks_of(source, unique_tenant)}
+    assert copied["b"] == datetime(2026, 1, 2, 3, 4, 5, 500000, tzinfo=timezone(timedelta(hours=2)))
+    assert copied["c"] == datetime(2026, 1, 2, 8, 34, 5, tzinfo=UTC)
+    assert copied["d"] == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("nul", ["char(0)", "char(0, 3)", "char(0, 4)"])
+def test_a_value_holding_nul_is_refused_and_nothing_of_its_unit_is_written(
+    make_store: MakeStore, unique_tenant: str, nul: str
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    rows = _hook_rows(unique_tenant)[:10]
+    with source.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn:
+        conn.execute(insert(hook_history), rows)
+        conn.exec_driver_sql(
+            f"UPDATE hook_history SET error = 'a' || {nul} || 'b' WHERE execution_id = 'x0007'"
+        )
+
+    with pytest.raises(StorageError, match="table 'hook_history': a value holds a NUL"):
+        migrate(source, target, components=["hooks"], tenants=[unique_tenant], batch_size=4)
+    assert _hooks_of(target, unique_tenant) == []
+
+
+def test_copy_text_reads_only_sqlite_and_postgres_alone_takes_it(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    postgres = make_store("postgres", "pg")
+    sqlite = make_store("sqlite", "lite")
+    with (
+        postgres.database("hooks").for_tenant(unique_tenant).transaction() as conn,
+        pytest.raises(ValueError, match="copy_text: reads SQLite, not postgresql"),
+    ):
+        next(copy_text(conn, hook_history, unique_tenant, 10))
+    with (
+        sqlite.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn,
+        pytest.raises(ValueError, match="write_rows: COPY text is for PostgreSQL, not sqlite"),
+    ):
+        write_rows(conn, hook_history, CopyText("", 0))
+
+
+def test_lines_are_one_per_row_with_tabs_between_values_and_backslash_n_for_null(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    row = {
+        **_hook_rows(unique_tenant)[0],
+        "hook_point": "a\tb\\c\nd\re",
+        "duration_ms": 0.1,
+        "context": b"\x00\xff",
+    }
+    with source.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn:
+        conn.execute(insert(hook_history), row)
+        [batch] = list(copy_text(conn, hook_history, unique_tenant, 10))
+    assert batch.rows == 1
+    assert batch.text == (
+        f"{unique_tenant}\tx0000\ta\\tb\\\\c\\nd\\re\t\t\\N\t\\\\N\t\\N\t\\\\.\t"
+        "2026-01-02 03:04:05.000006\t0.1\tcontinue\t\\N\t\\\\x00FF\t0\n"
+    )
