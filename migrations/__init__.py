@@ -20,6 +20,7 @@ REVISIONS: tuple[str, ...] = (
     "0012",
     "0013",
     "0014",
+    "0015",
 )
 HEAD: str = REVISIONS[-1]
 

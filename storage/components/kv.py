@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    DDL,
     Column,
     Integer,
     PrimaryKeyConstraint,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -127,6 +129,47 @@ kv_history = Table(
 )
 
 
+# The database records every version after a key's first: an UPDATE that raises `version`
+# (only `put` makes one) copies the new row into kv_history, in the statement's own work instead
+# of a second statement from Python. A key's first version `put` records itself: copies
+# (`storage migrate`, `storage restore`) INSERT entries together with their history rows, and an
+# INSERT trigger would record those twice.
+RECORD_VERSION_TRIGGER = "kv_entries_record_version"
+RECORD_VERSION_FUNCTION = "llmspell_kv_record_version"  # PostgreSQL's trigger function
+_HISTORY_COLUMNS = 'tenant_id, scope, "key", version, value, updated_at'
+_NEW_ROW = 'NEW.tenant_id, NEW.scope, NEW."key", NEW.version, NEW.value, NEW.updated_at'
+
+
+def record_version_sql(dialect_name: str) -> list[str]:
+    """The trigger (and on PostgreSQL its function) that records each new version of a key."""
+    insert_new = f"INSERT INTO kv_history ({_HISTORY_COLUMNS}) VALUES ({_NEW_ROW});"
+    when = "AFTER UPDATE OF version ON kv_entries FOR EACH ROW WHEN (NEW.version > OLD.version)"
+    if dialect_name == "postgresql":
+        return [
+            f"CREATE FUNCTION {RECORD_VERSION_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {insert_new} RETURN NULL; END $$",
+            f"CREATE TRIGGER {RECORD_VERSION_TRIGGER} {when} "
+            f"EXECUTE FUNCTION {RECORD_VERSION_FUNCTION}()",
+        ]
+    return [f"CREATE TRIGGER {RECORD_VERSION_TRIGGER} {when} BEGIN {insert_new} END"]
+
+
+def drop_record_version_sql(dialect_name: str) -> list[str]:
+    """`record_version_sql` undone (migration 0015's downgrade)."""
+    drop = [f"DROP TRIGGER IF EXISTS {RECORD_VERSION_TRIGGER}"]
+    if dialect_name == "postgresql":
+        drop[0] += " ON kv_entries"
+        drop.append(f"DROP FUNCTION IF EXISTS {RECORD_VERSION_FUNCTION}()")
+    return drop
+
+
+# `metadata.create_all` (the in-memory database) makes the trigger too; files and PostgreSQL get
+# it from migration 0015.
+for _dialect in ("sqlite", "postgresql"):
+    for _statement in record_version_sql(_dialect):
+        event.listen(kv_entries, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+
+
 # A put deletes the versions past `history_limit` when its version is a multiple of this; in
 # between, at most PRUNE_EVERY - 1 older rows of a key wait (no read returns them).
 PRUNE_EVERY = 8
@@ -136,8 +179,10 @@ class SqlKVStore:
     """`KVStore` on any SQL backend, for one tenant.
 
     The current value lives in `kv_entries`; every kept version (current included) in
-    `kv_history`. Reads see the newest `history_limit` versions; older rows are deleted by
-    every PRUNE_EVERY-th put of a key (one statement in PRUNE_EVERY, not one per put).
+    `kv_history`: a key's first by `put`, later ones by the database (RECORD_VERSION_TRIGGER),
+    so a put is one statement from Python. Reads see the newest `history_limit` versions; older
+    rows are deleted by every PRUNE_EVERY-th put of a key (one statement in PRUNE_EVERY, not one
+    per put).
     Statements are built once per store (statement construction costs more than a SQLite
     lookup); get and put, the hot path, are compiled once too and run through
     `driver_transaction`.
@@ -178,8 +223,8 @@ class SqlKVStore:
                 "updated_at": upsert.excluded.updated_at,
             },
         ).returning(e.c.version)
-        # The kept version is the row the upsert left: copied in SQL, so the value and the
-        # timestamp are bound (and converted) once per put.
+        # A key's first kept version is the row the upsert left: copied in SQL, so the value and
+        # the timestamp are bound (and converted) once per put.
         current = select(e.c.tenant_id, e.c.scope, e.c.key, e.c.version, e.c.value, e.c.updated_at)
         self._record = insert(h).from_select(
             ["tenant_id", "scope", "key", "version", "value", "updated_at"],
@@ -219,8 +264,9 @@ class SqlKVStore:
         }
         with self._db.driver_transaction(write=True) as run:
             version = int(run.first(self._fast_put, params)[0])
-            run.execute(self._fast_record, params)
-            if version > self.history_limit and version % PRUNE_EVERY == 0:
+            if version == 1:  # later versions the database records (RECORD_VERSION_TRIGGER)
+                run.execute(self._fast_record, params)
+            elif version > self.history_limit and version % PRUNE_EVERY == 0:
                 params["oldest_dropped"] = version - self.history_limit
                 run.execute(self._fast_prune, params)
         return version

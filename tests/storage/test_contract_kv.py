@@ -117,6 +117,29 @@ def test_delete_removes_the_key_and_its_history(storage: SqlStorage) -> None:
     assert storage.kv.put("g", "k", 3) == 1, "a deleted key starts again at version 1"
 
 
+def test_each_version_is_kept_with_the_value_and_time_it_was_put(storage: SqlStorage) -> None:
+    versions = [storage.kv.put("g", "k", {"i": i}) for i in range(4)]
+    history = storage.kv.history("g", "k")
+    assert versions == [1, 2, 3, 4]
+    assert [(h.version, h.value) for h in history] == [
+        (4, {"i": 3}),
+        (3, {"i": 2}),
+        (2, {"i": 1}),
+        (1, {"i": 0}),
+    ]
+    stamps = [h.updated_at for h in history]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_a_key_put_again_after_delete_keeps_only_its_new_versions(storage: SqlStorage) -> None:
+    for i in range(3):
+        storage.kv.put("g", "k", i)
+    storage.kv.delete("g", "k")
+    assert [storage.kv.put("g", "k", v) for v in ("a", "b")] == [1, 2]
+    assert [(h.version, h.value) for h in storage.kv.history("g", "k")] == [(2, "b"), (1, "a")]
+    assert storage.kv.usage().versions == 2
+
+
 def test_exists_distinguishes_a_stored_none_from_a_missing_key(storage: SqlStorage) -> None:
     storage.kv.put("g", "nothing", None)
     assert storage.kv.exists("g", "nothing") is True

@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
+from llmspell.storage.components.kv import RECORD_VERSION_FUNCTION, RECORD_VERSION_TRIGGER
 from llmspell.storage.fulltext import is_fulltext_object
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import connect, role_of, with_login
@@ -449,11 +450,94 @@ def test_0013_drops_the_postgres_tsvector_and_its_downgrade_restores_and_backfil
         assert _pg_rls(settings, "vectors_384") == (True, True)
 
 
+SQLITE_KV_TRIGGERS = (
+    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'kv_entries'"
+)
+
+
+def _kv_triggers(settings: StorageSettings) -> set[str]:
+    """The triggers on kv_entries, and (PostgreSQL) the kv functions, as the database holds them."""
+    engine = _owner_engine(settings)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                query = SQLITE_KV_TRIGGERS
+            else:
+                query = (
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'kv_entries'::regclass "
+                    "AND NOT tgisinternal "
+                    "UNION SELECT proname FROM pg_proc WHERE proname LIKE '%kv%'"
+                )
+            return {str(name) for name in conn.execute(text(query)).scalars()}
+    finally:
+        engine.dispose()
+
+
+def _raise_version_as_owner(settings: StorageSettings, tenant: str, value: str) -> None:
+    """What a put of an existing key does to its entry, as the owner (under the tenant policy)."""
+    engine = _owner_engine(settings)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT set_config(:name, :tenant, true)"),
+                    {"name": TENANT_SETTING, "tenant": tenant},
+                )
+            conn.execute(
+                text(
+                    "UPDATE kv_entries SET version = version + 1, value = :value "
+                    "WHERE tenant_id = :tenant AND scope = 'g' AND key = 'k'"
+                ),
+                {"tenant": tenant, "value": value},
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_0015_records_new_versions_in_the_database_and_its_downgrade_leaves_it_to_the_code(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    objects = {RECORD_VERSION_TRIGGER} | (
+        {RECORD_VERSION_FUNCTION} if backend == "postgres" else set()
+    )
+    admin.upgrade(settings)
+    with open_storage(settings, "versioned") as storage:
+        assert [storage.kv.put("g", "k", f"v{i}") for i in range(1, 4)] == [1, 2, 3]
+    assert _kv_triggers(settings) == objects
+
+    admin.downgrade(settings, "0014")
+    assert _kv_triggers(settings) == set()
+    _raise_version_as_owner(settings, "versioned", '"v4"')  # at 0014 the code records it, not SQL
+
+    admin.upgrade(settings)
+    assert _kv_triggers(settings) == objects
+    _raise_version_as_owner(settings, "versioned", '"v5"')  # at head the trigger records it
+    with open_storage(settings, "versioned") as storage:
+        assert storage.kv.put("g", "k", "v6") == 6
+        history = storage.kv.history("g", "k")
+    assert [(h.version, h.value) for h in history] == [
+        (6, "v6"),
+        (5, "v5"),
+        (3, "v3"),
+        (2, "v2"),
+        (1, "v1"),
+    ], "the rows outlive down and up; version 4 (written at 0014 outside the code) has no row"
+
+
 def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:
     engine = sqlite_engine(None)
     try:
         create_at_head(engine)
         assert _schema_differences(engine) == []
+        with engine.connect() as conn:
+            triggers = conn.execute(text(SQLITE_KV_TRIGGERS)).scalars()
+            assert set(triggers) == {RECORD_VERSION_TRIGGER}, (
+                "kv versions are recorded as in a file"
+            )
         with engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == HEAD
     finally:

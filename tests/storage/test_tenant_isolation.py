@@ -48,6 +48,26 @@ def test_tenant_b_writing_the_same_key_does_not_update_tenant_a(
     assert b.kv.get("shared", "secret") == "b's own"
 
 
+def test_versions_the_database_records_go_to_the_writing_tenants_history_only(
+    two_tenants: tuple[SqlStorage, SqlStorage],
+) -> None:
+    # Versions after the first are written by a trigger (PostgreSQL: as the app role, so under
+    # row-level security); each lands in its writer's history.
+    a, b = two_tenants
+    for value in ("b1", "b2", "b3"):
+        b.kv.put("shared", "secret", value)
+    assert [(h.version, h.value) for h in b.kv.history("shared", "secret")] == [
+        (3, "b3"),
+        (2, "b2"),
+        (1, "b1"),
+    ]
+    assert [(h.version, h.value) for h in a.kv.history("shared", "secret")] == [
+        (2, {"owner": "a", "v": 2}),
+        (1, {"owner": "a"}),
+    ]
+    assert a.kv.usage().versions == 3 and b.kv.usage().versions == 3
+
+
 def test_tenant_b_cannot_delete_or_clear_tenant_a_state(
     two_tenants: tuple[SqlStorage, SqlStorage],
 ) -> None:
