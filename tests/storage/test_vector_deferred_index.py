@@ -4,6 +4,7 @@ backend. The tail stays within `hnsw_unindexed_max`, and closing the storage fol
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -110,6 +111,15 @@ def test_the_background_fold_empties_the_tail_while_the_storage_stays_open(
     while tail_size(pg_settings, storage.tenant_id) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert tail_size(pg_settings, storage.tenant_id) == 0
+    # with nothing left to fold the thread ends (the next add starts another)
+    name = f"llmspell-hnsw-fold-{storage.tenant_id}"
+    while any(t.name == name for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == name for t in threading.enumerate())
+    storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(9, 10)])
+    while tail_size(pg_settings, storage.tenant_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tail_size(pg_settings, storage.tenant_id) == 0
 
 
 @pytest.mark.postgres
@@ -175,3 +185,44 @@ def test_the_fold_of_one_tenant_never_marks_another_tenants_rows_under_row_level
 def test_hnsw_unindexed_max_outside_0_to_a_million_is_refused(bad: object) -> None:
     with pytest.raises(ValueError, match=r"hnsw_unindexed_max must be 0-1000000, got"):
         VectorSettings(hnsw_unindexed_max=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_two_runtimes_of_one_tenant_adding_at_once_share_the_fold_and_index_every_row(
+    open_pg: Callable[..., SqlStorage],
+    pg_settings: StorageSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first, second = open_pg(100), open_pg(100)  # the same tenant, separate pools and folds
+    data = unit_rows(10, 800)
+    errors: list[BaseException] = []
+
+    def write(storage: SqlStorage, rows: np.ndarray, prefix: str) -> None:
+        try:
+            for start in range(0, len(rows), 40):
+                batch = rows[start : start + 40]
+                storage.vectors.add(
+                    "ns",
+                    "m",
+                    [NewVector(v, "", id=f"{prefix}{start + i}") for i, v in enumerate(batch)],
+                )
+        except BaseException as exc:  # the test thread reports it
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(first, data[:400], "a")),
+        threading.Thread(target=write, args=(second, data[400:], "b")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for i in (0, 399, 400, 799):
+        [hit] = first.vectors.search("ns", "m", data[i], 1)
+        assert hit.record.id == (f"a{i}" if i < 400 else f"b{i - 400}")
+    first.close()
+    second.close()
+    assert tail_size(pg_settings, first.tenant_id) == 0
+    assert rows_of(pg_settings, first.tenant_id, indexed=True) == 800
+    assert "failed" not in caplog.text

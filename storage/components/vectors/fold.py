@@ -40,7 +40,6 @@ class HnswFold:
         self._limit = limit
         self._background = background
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         # table (dimension) -> rows believed to wait: the last count plus this process's adds
         self._tails: dict[int, int] = {}
         self._adds = 0  # one more per add: a count taken meanwhile may have missed its rows
@@ -50,7 +49,7 @@ class HnswFold:
         self._built: dict[int, tuple[Update, Any]] = {}
 
     def added(self, dimension: int, rows: int) -> None:
-        """`rows` un-indexed rows were committed to the table of `dimension`: wake the
+        """`rows` un-indexed rows were committed to the table of `dimension`: start the
         background fold, and fold here down to the limit when the tail is over it."""
         with self._lock:
             self._adds += 1
@@ -62,7 +61,6 @@ class HnswFold:
                     target=self._run, name=f"llmspell-hnsw-fold-{self._tenant.id}", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
         if tail > self._limit:
             self.fold(dimension, self._limit)
 
@@ -70,6 +68,8 @@ class HnswFold:
         """Fold the tail of `dimension` until at most `down_to` rows wait, or the rest is held
         by folds of other processes; returns the rows left. A failure is logged, not raised
         (the rows are stored and search finds them either way); it returns -1."""
+        with self._lock:
+            adds = self._adds
         try:
             _, left = self._fold_some(dimension, 0)
             while left > down_to:
@@ -79,8 +79,7 @@ class HnswFold:
         except Exception as exc:
             logger.warning("folding vectors_%d into its HNSW index failed: %s", dimension, exc)
             return -1
-        with self._lock:
-            self._tails[dimension] = left
+        self._counted(dimension, left, adds)
         return left
 
     def close(self) -> None:
@@ -89,7 +88,6 @@ class HnswFold:
         with self._lock:
             self._stopping = True
             thread = self._thread
-            self._wake.notify()
         if thread is not None:
             thread.join()
         with self._lock:
@@ -104,13 +102,18 @@ class HnswFold:
             cancel()
 
     def _run(self) -> None:
-        """The background fold: a batch at a time while a tail is left, then asleep until the
-        next add."""
+        """The background fold: a batch at a time while a tail is left; then the thread ends
+        (the next add starts another) and, with nothing left to fold, closing has nothing to
+        do either."""
         while True:
             with self._lock:
-                while not self._stopping and not any(self._tails.values()):
-                    self._wake.wait()
                 if self._stopping:
+                    return
+                if not any(self._tails.values()):
+                    self._thread = None
+                    cancel, self._cancel_close = self._cancel_close, None
+                    if cancel is not None:
+                        cancel()
                     return
                 dimension = next(d for d, rows in self._tails.items() if rows)
                 adds = self._adds
@@ -121,11 +124,15 @@ class HnswFold:
                 with self._lock:
                     self._thread = None  # the next add starts another
                 return
-            with self._lock:
-                if self._adds != adds:
-                    left = max(left, 1)  # count again: an add committed after this count
-                elif folded == 0:
-                    left = 0  # folds of other processes hold the rest
+            # Nothing this fold may take: folds of other processes hold the rest.
+            self._counted(dimension, 0 if folded == 0 else left, adds)
+
+    def _counted(self, dimension: int, left: int, adds: int) -> None:
+        """The tail of `dimension` was counted after add number `adds`: the estimate becomes
+        the count, unless adds came since (their rows may be missing from it; the estimate,
+        which includes them, stays until the next count)."""
+        with self._lock:
+            if self._adds == adds:
                 self._tails[dimension] = left
 
     def _fold_some(self, dimension: int, rows: int) -> tuple[int, int]:
