@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import psycopg
 import pytest
 
-from llmspell.storage import SqlStorage, StorageSettings, open_storage
+from llmspell.storage import SqlStorage, StorageSettings, admin, open_storage
 from llmspell.storage.components.vectors import NewVector, VectorSettings
 from llmspell.storage.components.vectors.fold import HnswFold
+from llmspell.storage.components.vectors.tables import hnsw_index_name, unindexed_index_name
+from llmspell.storage.postgres.embedded import PgLogins
+from llmspell.storage.postgres.urls import connect, role_of, with_login
 from llmspell.storage.tenancy import Tenant
 
 DIM = 128
+HNSW, TAIL = hnsw_index_name(DIM), unindexed_index_name(DIM)
 
 
 def unit_rows(seed: int, n: int) -> np.ndarray:
@@ -226,3 +231,84 @@ def test_two_runtimes_of_one_tenant_adding_at_once_share_the_fold_and_index_ever
     assert tail_size(pg_settings, first.tenant_id) == 0
     assert rows_of(pg_settings, first.tenant_id, indexed=True) == 800
     assert "failed" not in caplog.text
+
+
+@pytest.fixture
+def fresh_db(pg_urls: PgLogins) -> Iterator[StorageSettings]:
+    """An empty database with the vector extension, owned by the owner role; dropped after."""
+    name = f"llmspell_fold_{uuid.uuid4().hex[:8]}"
+    with connect(pg_urls.superuser_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{role_of(pg_urls.owner_url)}"')
+    with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    yield StorageSettings(
+        backend="postgres",
+        pg_url=with_login(pg_urls.app_url, dbname=name),
+        pg_admin_url=with_login(pg_urls.owner_url, dbname=name),
+        auto_upgrade=False,
+    )
+    with connect(pg_urls.superuser_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def vectors_128_schema(settings: StorageSettings) -> tuple[dict[str, str], bool, tuple[bool, bool]]:
+    """The indexes of vectors_128 (name -> definition), whether it has `indexed`, and its
+    row-level security (enabled, forced), as the owner sees them."""
+    with psycopg.connect(settings.admin_url) as conn:
+        indexes: dict[str, str] = {
+            str(name): str(definition)
+            for name, definition in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vectors_128'"
+            )
+        }
+        column = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'vectors_128' AND column_name = 'indexed'"
+        ).fetchone()
+        rls = conn.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'vectors_128'"
+        ).fetchone()
+    assert rls is not None
+    return indexes, column == (1,), (bool(rls[0]), bool(rls[1]))
+
+
+@pytest.mark.postgres
+def test_0014_makes_the_hnsw_index_partial_and_its_downgrade_indexes_the_tail_again(
+    fresh_db: StorageSettings,
+) -> None:
+    admin.upgrade(fresh_db)
+    settings = fresh_db.with_component(
+        "vectors", VectorSettings(hnsw_unindexed_max=1_000_000, hnsw_fold_in_background=False)
+    )
+    data = unit_rows(11, 40)
+    with open_storage(settings, "mig") as storage:
+        for prefix in "vw":
+            storage.vectors.add(
+                "ns", "m", [NewVector(v, "", id=f"{prefix}{i}") for i, v in enumerate(data)]
+            )
+        assert tail_size(settings, "mig") == 80
+    assert tail_size(settings, "mig") == 0, "closing folded them"
+    # half of them back outside the index, as a process that died before its fold leaves them
+    with psycopg.connect(settings.pg_url) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', 'mig', true)")
+        conn.execute("UPDATE vectors_128 SET indexed = false WHERE id LIKE 'w%'")
+    assert tail_size(settings, "mig") == 40
+    at_head = vectors_128_schema(settings)
+    indexes, has_column, rls = at_head
+    assert "hnsw" in indexes[HNSW] and "WHERE indexed" in indexes[HNSW]
+    assert "WHERE (NOT indexed)" in indexes[TAIL]
+    assert has_column and rls == (True, True)
+
+    admin.downgrade(settings, "0013")
+    indexes, has_column, rls = vectors_128_schema(settings)
+    assert "hnsw" in indexes[HNSW] and "WHERE" not in indexes[HNSW], "the full index takes all"
+    assert TAIL not in indexes
+    assert not has_column and rls == (True, True)
+
+    admin.upgrade(settings)
+    assert vectors_128_schema(settings) == at_head
+    assert tail_size(settings, "mig") == 0, "rows the downgrade indexed come back indexed"
+    with open_storage(settings, "mig") as storage:
+        assert storage.vectors.count("ns") == 80
+        [hit] = storage.vectors.search("ns", "m", data[7], 1)
+        assert hit.record.id in {"v7", "w7"}
