@@ -66,7 +66,11 @@ class UtcDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def process(value: datetime | None) -> str | None:
-            moment = self.process_bind_param(value, dialect)
+            if value is None:
+                return None
+            # Every timestamp llmspell makes is in UTC: it needs neither the check nor the
+            # conversion.
+            moment = value if value.tzinfo is UTC else self.process_bind_param(value, dialect)
             if moment is None:
                 return None
             # SQLAlchemy's DATETIME format, "%Y-%m-%d %H:%M:%S.%f" (microseconds always), is
