@@ -19,6 +19,7 @@ from llmspell.storage.backend import backend_for
 from llmspell.storage.database import WRITE_OPTION
 from llmspell.storage.errors import StorageError
 from llmspell.storage.revision import read_revision
+from llmspell.storage.schema import CREATED_WITH
 from llmspell.storage.settings import StorageSettings
 
 if TYPE_CHECKING:
@@ -231,6 +232,8 @@ def schema_sql(settings: StorageSettings, component: str | None = None) -> str:
         statements.extend(
             str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes
         )
+        for created in table.info.get(CREATED_WITH, ()):
+            statements.extend(created(dialect.name))
         if postgres:
             statements.extend(enable_rls_sql(name, dialect.identifier_preparer.quote))
     return "".join(f"{statement};\n\n" for statement in statements).rstrip() + "\n"

@@ -15,12 +15,15 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Dialect,
     LargeBinary,
     MetaData,
+    Table,
     Text,
     TypeDecorator,
+    event,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -33,6 +36,24 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# Key in a table's `info`: functions giving, for a dialect name, the statements that follow its
+# CREATE TABLE (`created_with`).
+CREATED_WITH = "llmspell_created_with"
+
+
+def created_with(table: Table, statements: Callable[[str], list[str]]) -> None:
+    """Run `statements(dialect_name)` (triggers and the like, which a Table cannot declare)
+    whenever `metadata.create_all` creates `table` (the in-memory database), and list them in
+    `storage schema --sql`; files and PostgreSQL get them from a migration."""
+    table.info.setdefault(CREATED_WITH, []).append(statements)
+
+    def create(target: Table, connection: Connection, **_: Any) -> None:
+        for statement in statements(connection.dialect.name):
+            connection.exec_driver_sql(statement)
+
+    event.listen(table, "after_create", create)
+
+
 # pgvector's HNSW indexes `vector` up to 2000 dimensions; larger ones are stored as halfvec.
 HALFVEC_FROM = 2001
 

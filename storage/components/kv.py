@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    DDL,
     Column,
     Integer,
     PrimaryKeyConstraint,
@@ -20,7 +19,6 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
-    event,
     exists,
     func,
     insert,
@@ -29,7 +27,7 @@ from sqlalchemy import (
 
 from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
-from llmspell.storage.schema import UtcDateTime, metadata, tenant_column
+from llmspell.storage.schema import UtcDateTime, created_with, metadata, tenant_column
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
 from llmspell.storage.values import check_limit, json_text, mebibytes, refuse_nul, require_text
@@ -163,11 +161,7 @@ def drop_record_version_sql(dialect_name: str) -> list[str]:
     return drop
 
 
-# `metadata.create_all` (the in-memory database) makes the trigger too; files and PostgreSQL get
-# it from migration 0015.
-for _dialect in ("sqlite", "postgresql"):
-    for _statement in record_version_sql(_dialect):
-        event.listen(kv_entries, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+created_with(kv_entries, record_version_sql)  # migration 0015 for files and PostgreSQL
 
 
 # A put deletes the versions past `history_limit` when its version is a multiple of this; in

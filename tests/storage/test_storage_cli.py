@@ -123,11 +123,14 @@ def test_schema_sql_prints_ddl_for_the_backend_dialect(
 ) -> None:
     code, out, _ = run_cli(capsys, "storage", "schema", "--sql", config=sqlite_config)
     assert code == 0 and "CREATE TABLE kv_entries" in out and "ROW LEVEL SECURITY" not in out
+    assert "CREATE TRIGGER kv_entries_record_version AFTER UPDATE OF version ON kv_entries" in out
     pg = write_config(tmp_path / "pgsql.toml", 'backend = "postgres"')
     code, out, _ = run_cli(capsys, "storage", "schema", "--sql", "--component", "kv", config=pg)
     assert code == 0
     assert "CREATE EXTENSION IF NOT EXISTS vector;" in out
     assert "TIMESTAMP WITH TIME ZONE" in out
+    assert "CREATE FUNCTION llmspell_kv_record_version() RETURNS trigger" in out
+    assert "EXECUTE FUNCTION llmspell_kv_record_version();" in out
     for table in ("kv_entries", "kv_history"):
         assert f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY;" in out
         assert f"CREATE POLICY tenant_isolation ON {table}" in out
