@@ -158,47 +158,73 @@ class GraphStore(Protocol):
         ...
 
 
-# A walk builds a thousand or more versions per call: they are made by filling the instance
-# dict directly, a third of what a frozen dataclass's __init__ costs (one object.__setattr__
-# per field). The result is the same object: same fields, equality, hash and repr.
+# A walk builds a thousand or more versions per call: they are made by setting the instance
+# dict directly (one dict, no per-field object.__setattr__ as in a frozen dataclass's
+# __init__). The result is the same object: same fields, equality, hash and repr.
 _new = object.__new__
+_set_dict = object.__setattr__
 
 
-def entity_of(values: Sequence[Any]) -> EntityVersion:
+def entity_of(
+    entity_id: str,
+    version: int,
+    name: str,
+    type_: str,
+    properties: Mapping[str, Any] | None,
+    valid_from: datetime,
+    valid_to: datetime | None,
+    recorded_at: datetime,
+    superseded_at: datetime | None,
+) -> EntityVersion:
     """An entity from its columns in table order (after tenant_id)."""
-    entity_id, version, name, type_, properties, valid_from, valid_to, recorded, superseded = values
     entity = _new(EntityVersion)
-    entity.__dict__.update(
-        id=entity_id,
-        version=int(version),
-        name=name,
-        type=type_,
-        properties=dict(properties or {}),
-        valid_from=valid_from,
-        valid_to=valid_to,
-        recorded_at=recorded,
-        superseded_at=superseded,
+    _set_dict(
+        entity,
+        "__dict__",
+        {
+            "id": entity_id,
+            "version": int(version),
+            "name": name,
+            "type": type_,
+            "properties": dict(properties or {}),
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "recorded_at": recorded_at,
+            "superseded_at": superseded_at,
+        },
     )
     return entity
 
 
-def relationship_of(values: Sequence[Any]) -> RelationshipVersion:
+def relationship_of(
+    relationship_id: str,
+    version: int,
+    from_id: str,
+    to_id: str,
+    type_: str,
+    properties: Mapping[str, Any] | None,
+    valid_from: datetime,
+    valid_to: datetime | None,
+    recorded_at: datetime,
+    superseded_at: datetime | None,
+) -> RelationshipVersion:
     """A relationship from its columns in table order (after tenant_id)."""
-    rid, version, from_id, to_id, type_, properties, valid_from, valid_to, recorded, superseded = (
-        values
-    )
     relationship = _new(RelationshipVersion)
-    relationship.__dict__.update(
-        id=rid,
-        version=int(version),
-        from_id=from_id,
-        to_id=to_id,
-        type=type_,
-        properties=dict(properties or {}),
-        valid_from=valid_from,
-        valid_to=valid_to,
-        recorded_at=recorded,
-        superseded_at=superseded,
+    _set_dict(
+        relationship,
+        "__dict__",
+        {
+            "id": relationship_id,
+            "version": int(version),
+            "from_id": from_id,
+            "to_id": to_id,
+            "type": type_,
+            "properties": dict(properties or {}),
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "recorded_at": recorded_at,
+            "superseded_at": superseded_at,
+        },
     )
     return relationship
 

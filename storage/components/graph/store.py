@@ -84,11 +84,11 @@ class SqlGraphStore:
 
     @staticmethod
     def _entity(row: Any) -> EntityVersion:
-        return entity_of(tuple(row))
+        return entity_of(*row)
 
     @staticmethod
     def _relationship(row: Any) -> RelationshipVersion:
-        return relationship_of(tuple(row))
+        return relationship_of(*row)
 
     # -- entities ------------------------------------------------------------------------------
 
@@ -342,5 +342,5 @@ class SqlGraphStore:
         if typed:
             params["types"] = list(types or [])
             refuse_nul("types", params["types"])
-        with self._db.transaction(settings=self._walk.settings) as conn:
+        with self._db.transaction() as conn:
             return self._walk.neighbors(conn, entity_id, direction, typed, params)

@@ -1,28 +1,28 @@
 """The recursive walk of the graph: one statement per `neighbors` call on both dialects (a
-recursive CTE over entity ids and hop counts, then the payloads of what it reached), and the
-conversion of its raw rows. `PostgresWalk` asks for a custom plan in each walk's transaction;
-the store picks its walk once when it is built (`walk_for`)."""
+recursive CTE over the entities reached and their hop counts, then the edges followed), and the
+conversion of its raw rows. The store picks its walk once when it is built (`walk_for`)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     JSON,
     ColumnElement,
     CompoundSelect,
     Connection,
     Integer,
+    Select,
     Text,
     and_,
     bindparam,
     case,
     cast,
-    exists,
     func,
     literal,
     null,
@@ -31,6 +31,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import NullType
 
@@ -51,9 +52,6 @@ _SCALARS = (str, int, float, bool, type(None))
 class GraphWalk:
     """Walks of one tenant's graph (on SQLite from 3.34, which allows several recursive steps;
     see `walk_for`): the statement per (direction, typed), built once."""
-
-    # The run-time settings of a walk's transaction (`Database.transaction`).
-    settings: Mapping[str, str] = {}
 
     def __init__(
         self,
@@ -76,16 +74,16 @@ class GraphWalk:
         params: dict[str, Any],
     ) -> Neighbourhood:
         """Entities reached from `entity_id` (params: start, depth, as_of, known_at, types),
-        on a connection in a transaction with the walk's `settings`."""
+        on a connection in a transaction."""
         key = (direction, typed)
         stmt = self._statements.get(key)
         if stmt is None:
             stmt = self._statements[key] = self._statement(direction, typed)
-        properties, *periods = self._memos(conn.dialect)
-        valid_from, valid_to, recorded_at, superseded_at = periods
+        properties, valid_from, valid_to, recorded_at, superseded_at = self._memos(conn.dialect)
         # Keyed for sorting by the tuples themselves (compared in C, no key function): a
-        # node's id is unique, an edge's sequence number breaks ties in the order found.
-        nodes: dict[str, tuple[int, str, str, EntityVersion]] = {}
+        # node's id is unique, an edge's sequence number breaks ties in the order found. The
+        # start is a node here (hop count 0), so that `reached` holds every entity reached.
+        reached: dict[str, tuple[int, str, str, EntityVersion]] = {}
         edges: dict[str, tuple[str, str, str, int, RelationshipVersion]] = {}
         # All rows at once: the drivers fetch them in one call instead of one call per row.
         # Both kinds of rows have the relationship's columns and a hop count (see
@@ -106,26 +104,10 @@ class GraphWalk:
             if hops is None:
                 if row_id not in edges:
                     edge = relationship_of(
-                        (
-                            row_id,
-                            version,
-                            name_or_from,
-                            to_id,
-                            type_,
-                            properties[props],
-                            valid_from[vf],
-                            valid_to[vt],
-                            recorded_at[ra],
-                            superseded_at[sa],
-                        )
-                    )
-                    edges[row_id] = (type_, name_or_from, to_id, len(edges), edge)
-            elif row_id != entity_id and row_id not in nodes:
-                entity = entity_of(
-                    (
                         row_id,
                         version,
                         name_or_from,
+                        to_id,
                         type_,
                         properties[props],
                         valid_from[vf],
@@ -133,11 +115,29 @@ class GraphWalk:
                         recorded_at[ra],
                         superseded_at[sa],
                     )
+                    edges[row_id] = (type_, name_or_from, to_id, len(edges), edge)
+            elif row_id not in reached:
+                entity = entity_of(
+                    row_id,
+                    version,
+                    name_or_from,
+                    type_,
+                    properties[props],
+                    valid_from[vf],
+                    valid_to[vt],
+                    recorded_at[ra],
+                    superseded_at[sa],
                 )
-                nodes[row_id] = (int(hops), name_or_from, row_id, entity)
+                reached[row_id] = (hops, name_or_from, row_id, entity)
+        # An edge followed leads to an entity reached: its far end was valid (the statement
+        # sends every valid edge leaving an entity below the depth bound, see `_statement`).
         return Neighbourhood(
-            nodes=[(entity, hops) for hops, _, _, entity in sorted(nodes.values())],
-            edges=[edge for *_, edge in sorted(edges.values())],
+            nodes=[(entity, hops) for hops, _, _, entity in sorted(reached.values()) if hops],
+            edges=[
+                edge
+                for _, from_id, to_id, _, edge in sorted(edges.values())
+                if from_id in reached and to_id in reached
+            ],
         )
 
     def _memos(self, dialect: Dialect) -> list[_Memo]:
@@ -159,72 +159,46 @@ class GraphWalk:
         return [_Memo(processor) for processor in processors]
 
     def _statement(self, direction: str, typed: bool) -> CompoundSelect[Any]:
-        """The reached entities (least hop count) and the edges followed, in one statement.
+        """The reached entities (least hop count, the start with 0) and the edges leaving
+        those below the depth bound, in one statement.
 
-        The recursive part carries only the entity id and its hop count: `UNION` drops a
-        repeated (id, hops), so each entity is expanded at most once per depth and the walk
-        ends at the depth bound whatever cycles there are. Payloads are read once, for the
-        result: each reached entity's valid version, and each valid edge leaving an entity
-        below the depth bound towards a reached entity (a valid other end is reached by that
-        edge). Both kinds of rows share the relationship's columns and a hop count: an entity
-        row has NULL for `to_id` and its hop count last, an edge row NULL there.
+        The recursive part carries the entity's walked columns (`_walked`) and its hop count:
+        `UNION` drops a repeated row, so each entity is expanded at most once per depth and
+        the walk ends at the depth bound whatever cycles there are. A step follows a valid
+        edge to a valid entity. Then every valid edge leaving an entity below the depth
+        bound: the caller keeps those whose far end was reached (a valid far end is reached
+        by that edge), which spares the statement a second lookup of each far end. Both kinds
+        of rows share the relationship's columns and a hop count: an entity row has NULL for
+        `to_id` and its hop count last, an edge row NULL there.
         """
         e, r = graph_entities, graph_relationships
         valid = BitemporalVersions.valid
         start = (
-            select(e.c.entity_id, literal(0, Integer).label("hops"))
+            select(*self._walked(e), literal(0, Integer).label("hops"))
             .where(self._tenant.where(e), e.c.entity_id == bindparam("start"), valid(e))
             .cte("walk", recursive=True)
         )
         walk = start.alias("w")
         target = e.alias("target")
-
-        def is_valid_entity(entity_id: Any) -> ColumnElement[bool]:
-            return exists(
-                select(target.c.entity_id).where(
-                    self._tenant.where(target), target.c.entity_id == entity_id, valid(target)
-                )
-            )
-
         steps = []
         for follows, other_end in self._steps(direction, walk.c.entity_id):
             edge_ok = [self._tenant.where(r), follows, valid(r)]
             if typed:
                 edge_ok.append(r.c.type.in_(bindparam("types", expanding=True)))
+            target_ok = [self._tenant.where(target), target.c.entity_id == other_end, valid(target)]
             steps.append(
-                select(other_end, walk.c.hops + 1)
-                .select_from(walk.join(r, and_(*edge_ok)))
-                .where(walk.c.hops < bindparam("depth"), is_valid_entity(other_end))
+                select(*self._walked(target), walk.c.hops + 1)
+                .select_from(walk.join(r, and_(*edge_ok)).join(target, and_(*target_ok)))
+                .where(walk.c.hops < bindparam("depth"))
             )
-        found = start.union(*steps)
-        reached = (
-            select(found.c.entity_id, func.min(found.c.hops).label("hops"))
-            .group_by(found.c.entity_id)
-            .cte("reached")
-        )
-        # Every reached entity is valid (the walk checked), so the LEFT JOIN always matches:
-        # it is LEFT so that SQLite keeps the walk as the outer loop.
-        entity = [_raw(e.c[c.name]) for c in self._entities.columns]
-        entity_rows = select(
-            *entity[:3], null().label("to_id"), *entity[3:], _raw(reached.c.hops)
-        ).select_from(
-            reached.outerjoin(
-                e, and_(self._tenant.where(e), e.c.entity_id == reached.c.entity_id, valid(e))
-            )
-        )
+        entity_rows, expandable = self._reached(start.union(*steps))
         # Edges are looked up from the ids below the depth bound (SQLite would rather probe
-        # the edges of every reached id) and their other end by its key, as in the walk. Both
-        # directions are two lookups (an OR would scan the tenant's edges on SQLite); an edge
-        # between two such ids comes twice and is kept once.
-        expandable = select(reached.c.entity_id).where(reached.c.hops < bindparam("depth"))
+        # the edges of every reached id). Both directions are two lookups (an OR would scan
+        # the tenant's edges on SQLite); an edge between two such ids comes twice and is kept
+        # once.
         edge_rows = []
-        for near, far in _SIDES[direction]:
-            followed = [
-                self._tenant.where(r),
-                r.c[near].in_(expandable),
-                valid(r),
-                self._leads_to_reached(r.c[far], reached, is_valid_entity),
-            ]
+        for near, _ in _SIDES[direction]:
+            followed = [self._tenant.where(r), r.c[near].in_(expandable), valid(r)]
             if typed:
                 followed.append(r.c.type.in_(bindparam("types", expanding=True)))
             edge_rows.append(
@@ -235,13 +209,35 @@ class GraphWalk:
             )
         return union_all(entity_rows, *edge_rows)
 
-    def _leads_to_reached(
-        self, far: Any, reached: Any, is_valid_entity: Callable[[Any], ColumnElement[bool]]
-    ) -> ColumnElement[bool]:
-        """The far end of an edge followed is a reached entity: on SQLite probed by its key
-        (a valid far end is reached; SQLite, asked for membership in the walk, would drive
-        the lookup from the walk's every entity instead)."""
-        return is_valid_entity(far)
+    def _walked(self, entities: Any) -> list[Any]:
+        """The columns of an entity the walk carries: its id (payloads are read once the walk
+        is done, see `_reached`)."""
+        return [entities.c.entity_id]
+
+    def _reached(self, found: CTE) -> tuple[Select[Any], Select[Any]]:
+        """(the entity rows: each reached entity's valid version and least hop count, the ids
+        below the depth bound). Every reached entity is valid (the walk checked), so the LEFT
+        JOIN always matches: it is LEFT so that SQLite keeps the walk as the outer loop."""
+        e = graph_entities
+        reached = (
+            select(found.c.entity_id, func.min(found.c.hops).label("hops"))
+            .group_by(found.c.entity_id)
+            .cte("reached")
+        )
+        entity = [_raw(e.c[c.name]) for c in self._entities.columns]
+        rows = select(
+            *entity[:3], null().label("to_id"), *entity[3:], _raw(reached.c.hops)
+        ).select_from(
+            reached.outerjoin(
+                e,
+                and_(
+                    self._tenant.where(e),
+                    e.c.entity_id == reached.c.entity_id,
+                    BitemporalVersions.valid(e),
+                ),
+            )
+        )
+        return rows, select(reached.c.entity_id).where(reached.c.hops < bindparam("depth"))
 
     def _steps(self, direction: str, node: Any) -> list[tuple[ColumnElement[bool], Any]]:
         """(the edge leaves `node` in `direction`, the entity at its other end), one per
@@ -309,18 +305,26 @@ class OneStepWalk(GraphWalk):
 
 
 class PostgresWalk(OneStepWalk):
-    """The walk on PostgreSQL: psycopg prepares a statement run often, and PostgreSQL's
-    generic plan for this recursive query (not knowing the start entity) is many times
-    slower, so each walk's transaction asks for a custom plan."""
+    """The walk on PostgreSQL: each step reads the whole valid version of the entity it
+    reaches (the lookup that checks it is valid finds it), so the payloads need no second
+    lookup; the rows of an entity reached at several depths are reduced to the least. The
+    plan does not depend on the start entity: psycopg prepares the statement once it is run
+    often, and PostgreSQL's generic plan is as good as a custom one, with no planning per
+    call."""
 
-    settings = {"plan_cache_mode": "force_custom_plan"}
+    def _walked(self, entities: Any) -> list[Any]:
+        return [entities.c[c.name] for c in self._entities.columns]
 
-    def _leads_to_reached(
-        self, far: Any, reached: Any, is_valid_entity: Callable[[Any], ColumnElement[bool]]
-    ) -> ColumnElement[bool]:
-        # One hash of the walk's ids, not an index probe per edge.
-        result: ColumnElement[bool] = far.in_(select(reached.c.entity_id))
-        return result
+    def _reached(self, found: CTE) -> tuple[Select[Any], Select[Any]]:
+        least = (
+            select(found)
+            .ext(distinct_on(found.c.entity_id))
+            .order_by(found.c.entity_id, found.c.hops)
+            .subquery("reached")
+        )
+        entity = [_raw(least.c[c.name]) for c in self._entities.columns]
+        rows = select(*entity[:3], null().label("to_id"), *entity[3:], _raw(least.c.hops))
+        return rows, select(found.c.entity_id).where(found.c.hops < bindparam("depth"))
 
 
 def walk_for(dialect_name: str) -> type[GraphWalk]:
