@@ -88,11 +88,11 @@ def raw_copy(path: Path, owner_url: str) -> float:
     return elapsed
 
 
-def formatted(path: Path, batch_size: int) -> list[str]:
+def formatted(path: Path, batch_size: int) -> list[bytes]:
     """The rows as COPY text chunks, formatted by SQLite as migrate formats them."""
     settings = StorageSettings(backend="sqlite", sqlite_path=str(path))
     with open_storage(settings, TENANT) as storage, storage.database("kv").transaction() as conn:
-        return [chunk.text for chunk in copy_text(conn, kv_entries, TENANT, batch_size)]
+        return [chunk.data for chunk in copy_text(conn, kv_entries, TENANT, batch_size)]
 
 
 def raw_copy_text(path: Path, owner_url: str, batch_size: int) -> float:
@@ -118,7 +118,8 @@ def staged_text(path: Path, app_url: str, batch_size: int) -> float:
     """Seconds for the same text COPYed into a temporary table and moved into kv_entries by
     INSERT ... SELECT as the app role (row-level security forced), batch by batch."""
     tenant = f"{TENANT}-{uuid.uuid4().hex[:6]}"
-    chunks = [chunk.replace(f"{TENANT}\t", f"{tenant}\t") for chunk in formatted(path, batch_size)]
+    old, new = f"{TENANT}\t".encode(), f"{tenant}\t".encode()
+    chunks = [chunk.replace(old, new) for chunk in formatted(path, batch_size)]
     with connect(app_url) as conn:
         start = time.perf_counter()
         conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))

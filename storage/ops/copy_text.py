@@ -9,13 +9,25 @@ PostgreSQL by `endpoints.write_rows`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Float, LargeBinary, Table, case, func, literal, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import (
+    Connection,
+    Float,
+    LargeBinary,
+    Table,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    tuple_,
+)
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from llmspell.storage.database import driver_failure
 from llmspell.storage.errors import StorageError
@@ -25,21 +37,23 @@ from llmspell.storage.schema import Embedding
 # SQLite joins a row's values with these and marks NULL with the third. Each starts with NUL,
 # which no value can hold (PostgreSQL text cannot store it; SQLite's stores refuse it), so
 # escaping the values afterwards, over the whole batch, never touches a separator.
-_FIELD = "\x00\x03"
-_LINE = "\x00\x04"
-_NULL = "\x00\x05"
+_FIELD = b"\x00\x03"
+_LINE = b"\x00\x04"
+_NULL = b"\x00\x05"
 # The characters COPY text gives a meaning to, in the order they are escaped (backslash first).
-_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+# UTF-8 never has these bytes (nor NUL) inside a character, so the text is handled as bytes.
+_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
 
 
 @dataclass(frozen=True)
 class CopyText:
-    """Some rows of a table as COPY text lines (tab-separated, `\\N` for NULL), and how many.
+    """Some rows of a table as COPY text lines (UTF-8, tab-separated, `\\N` for NULL), and how
+    many.
 
     `typed` holds the same rows as `rows.tenant_rows` reads them, when a checksum is wanted.
     """
 
-    text: str
+    data: bytes
     rows: int
     typed: list[Row] | None = None
 
@@ -48,36 +62,105 @@ def copy_text(
     conn: Connection, table: Table, tenant: str, batch_size: int
 ) -> Generator[CopyText, None, None]:
     """The tenant's rows of `table` on SQLite as COPY text, in batches of up to `batch_size`
-    rows. Timestamps are the stored text, to be read with the session's TimeZone at UTC."""
+    rows. Timestamps are the stored text, to be read with the session's TimeZone at UTC.
+
+    A table of small values comes a batch per statement step: SQLite concatenates the batch's
+    lines itself (`group_concat` over a range of the primary key), so the reading thread holds
+    the GIL once per batch, not once per row, and the thread writing to PostgreSQL is not kept
+    waiting for it. A table with bytes or vectors comes line by line (a batch of those could
+    pass SQLite's limit on one string, and their rows are few and large)."""
     if conn.dialect.name != "sqlite":
         raise ValueError(f"copy_text: reads SQLite, not {conn.dialect.name}")
-    fields = [func.coalesce(_field(column), func.char(0, 5)) for column in table.columns]
+    fields = [
+        _field(column) if not column.nullable else func.coalesce(_field(column), func.char(0, 5))
+        for column in table.columns
+    ]
     line: ColumnElement[Any] = fields[0]
     for field in fields[1:]:
         line = line.op("||")(func.char(0, 3)).op("||")(field)
     line = line.op("||")(func.char(0, 4))
-    compiled = select(line).where(table.c.tenant_id == tenant).compile(dialect=conn.dialect)
-    params = compiled.construct_params()
-    args = tuple(params[name] for name in compiled.positiontup or ())
     driver: Any = conn.connection.driver_connection
     for name, function in _FUNCTIONS.items():
         driver.create_function(name, 1, function, deterministic=True)
-    cursor = driver.cursor()
+    large = any(isinstance(column.type, LargeBinary | Embedding) for column in table.columns)
+    batches = _line_batches if large else _range_batches
+    try:
+        yield from batches(_Reader(driver, conn.dialect), table, line, tenant, batch_size)
+    except sqlite3.Error as exc:
+        raise driver_failure(exc) from None
+
+
+class _Reader:
+    """Statements compiled once for SQLite and run on its driver connection."""
+
+    def __init__(self, driver: Any, dialect: Any) -> None:
+        self.driver = driver
+        self.dialect = dialect
+        self._compiled: dict[str, Any] = {}
+
+    def cursor(self, name: str, statement: Any, values: dict[str, Any]) -> Any:
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            compiled = self._compiled[name] = statement.compile(dialect=self.dialect)
+        params = compiled.construct_params(values)
+        cursor = self.driver.cursor()
+        cursor.execute(compiled.string, tuple(params[key] for key in compiled.positiontup))
+        return cursor
+
+
+def _line_batches(
+    reader: _Reader, table: Table, line: ColumnElement[Any], tenant: str, batch_size: int
+) -> Iterator[CopyText]:
+    lines = select(cast(line, LargeBinary)).where(table.c.tenant_id == tenant)
+    cursor = reader.cursor("lines", lines, {})
     first = itemgetter(0)
     try:
-        try:
-            cursor.execute(compiled.string, args)
-            batch = cursor.fetchmany(batch_size)
-        except sqlite3.Error as exc:
-            raise driver_failure(exc) from None
-        while batch:
-            yield CopyText(_escaped(table, "".join(map(first, batch)), len(batch)), len(batch))
-            try:
-                batch = cursor.fetchmany(batch_size)
-            except sqlite3.Error as exc:
-                raise driver_failure(exc) from None
+        while batch := cursor.fetchmany(batch_size):
+            yield CopyText(_escaped(table, b"".join(map(first, batch)), len(batch)), len(batch))
     finally:
         cursor.close()
+
+
+def _range_batches(
+    reader: _Reader, table: Table, line: ColumnElement[Any], tenant: str, batch_size: int
+) -> Iterator[CopyText]:
+    # Ranges of the primary key after the tenant: the last key of each batch is found by an
+    # OFFSET in the index, and the batch is every row after the previous one up to it.
+    keys = [column for column in table.primary_key.columns if column.name != "tenant_id"]
+    after: list[BindParameter[Any]] = [bindparam(f"after_{i}") for i in range(len(keys))]
+    upto: list[BindParameter[Any]] = [bindparam(f"upto_{i}") for i in range(len(keys))]
+    owned = table.c.tenant_id == tenant
+    previous: Row | None = None
+    while True:
+        last: Row | None = None
+        if keys:
+            bound = select(*keys).where(owned).order_by(*keys).offset(batch_size - 1).limit(1)
+            if previous is not None:
+                bound = bound.where(tuple_(*keys) > tuple_(*after))
+            cursor = reader.cursor(f"last_{previous is not None}", bound, _named("after", previous))
+            last = cursor.fetchone()
+            cursor.close()
+        lines = select(line.label("line")).where(owned)
+        if previous is not None:
+            lines = lines.where(tuple_(*keys) > tuple_(*after))
+        if last is not None:
+            lines = lines.where(tuple_(*keys) <= tuple_(*upto))
+        inner = lines.subquery()
+        joined = cast(func.group_concat(inner.c.line, ""), LargeBinary)
+        batch = select(joined, func.count()).select_from(inner)
+        values = _named("after", previous) | _named("upto", last)
+        cursor = reader.cursor(f"batch_{previous is not None}_{last is not None}", batch, values)
+        data, rows = cursor.fetchone()
+        cursor.close()
+        if rows:
+            yield CopyText(_escaped(table, data, rows), rows)
+        if last is None:
+            return
+        previous = last
+
+
+def _named(prefix: str, key: Row | None) -> dict[str, Any]:
+    return {} if key is None else {f"{prefix}_{i}": value for i, value in enumerate(key)}
 
 
 def _field(column: Any) -> ColumnElement[Any]:
@@ -112,7 +195,7 @@ def _vector_text(blob: bytes | None) -> str | None:
 _FUNCTIONS = {"llmspell_float_text": _float_text, "llmspell_vector_text": _vector_text}
 
 
-def _escaped(table: Table, text: str, rows: int) -> str:
+def _escaped(table: Table, text: bytes, rows: int) -> bytes:
     """Lines joined with the markers as COPY text: values escaped, markers made tabs, newlines
     and `\\N`. StorageError when a value held a NUL: the markers would not be the rows'.
 
@@ -122,12 +205,12 @@ def _escaped(table: Table, text: str, rows: int) -> str:
     if (
         fields != rows * (len(table.columns) - 1)
         or text.count(_LINE) != rows
-        or text.count("\x00") != fields + rows + text.count(_NULL)
+        or text.count(b"\x00") != fields + rows + text.count(_NULL)
     ):
         raise StorageError(
             f"table {table.name!r}: a value holds a NUL character, which PostgreSQL cannot store"
         )
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+    if b"\\" in text or b"\t" in text or b"\n" in text or b"\r" in text:
         for plain, escaped in _ESCAPES:
             text = text.replace(plain, escaped)
-    return text.replace(_FIELD, "\t").replace(_LINE, "\n").replace(_NULL, "\\N")
+    return text.replace(_FIELD, b"\t").replace(_LINE, b"\n").replace(_NULL, b"\\N")

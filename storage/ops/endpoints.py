@@ -90,7 +90,7 @@ def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]] | Cop
                 # Timestamps come as SQLite stores them: UTC, mostly without an offset.
                 cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
                 with cursor.copy(copy_sql) as copy:
-                    copy.write(rows.text)
+                    copy.write(rows.data)
         return
     if not rows:
         return

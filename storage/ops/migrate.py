@@ -164,7 +164,7 @@ def _run_unit(
                                     f"table {table.name!r}: {text.rows} rows read as text "
                                     f"beside {len(batch)} read as values"
                                 )
-                            yield table, CopyText(text.text, text.rows, batch)
+                            yield table, CopyText(text.data, text.rows, batch)
 
         return write_unit(
             target_db,

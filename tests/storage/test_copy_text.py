@@ -15,6 +15,7 @@ from transfer_helpers import MakeStore
 
 from llmspell.storage import SqlStorage
 from llmspell.storage.components.hooks import hook_history
+from llmspell.storage.components.kv import kv_entries, kv_history
 from llmspell.storage.errors import StorageError
 from llmspell.storage.ops.copy_text import CopyText, copy_text
 from llmspell.storage.ops.endpoints import write_rows
@@ -164,7 +165,7 @@ def test_copy_text_reads_only_sqlite_and_postgres_alone_takes_it(
         sqlite.database("hooks").for_tenant(unique_tenant).transaction(write=True) as conn,
         pytest.raises(ValueError, match="write_rows: COPY text is for PostgreSQL, not sqlite"),
     ):
-        write_rows(conn, hook_history, CopyText("", 0))
+        write_rows(conn, hook_history, CopyText(b"", 0))
 
 
 def test_lines_are_one_per_row_with_tabs_between_values_and_backslash_n_for_null(
@@ -181,7 +182,41 @@ def test_lines_are_one_per_row_with_tabs_between_values_and_backslash_n_for_null
         conn.execute(insert(hook_history), row)
         [batch] = list(copy_text(conn, hook_history, unique_tenant, 10))
     assert batch.rows == 1
-    assert batch.text == (
+    assert batch.data.decode() == (
         f"{unique_tenant}\tx0000\ta\\tb\\\\c\\nd\\re\t\t\\N\t\\\\N\t\\N\t\\\\.\t"
         "2026-01-02 03:04:05.000006\t0.1\tcontinue\t\\N\t\\\\x00FF\t0\n"
     )
+
+
+def _kv_of(storage: SqlStorage, tenant: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    with storage.database("kv").for_tenant(tenant).transaction() as conn:
+        for table in (kv_entries, kv_history):
+            query = select(table).where(table.c.tenant_id == tenant)
+            rows += sorted(tuple(row) for row in conn.execute(query))
+    return rows
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 7, 1000])
+def test_key_ranges_cover_every_row_of_the_tenant_once_whatever_the_batch_size(
+    make_store: MakeStore, unique_tenant: str, batch_size: int
+) -> None:
+    # kv rows come a key range per statement: 28 entries (a multiple of 4 and 7) whose scopes
+    # and keys hold every character COPY escapes, between rows of two other tenants
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    rng = random.Random(batch_size)
+    tenants = [f"{unique_tenant}-a", f"{unique_tenant}-b", f"{unique_tenant}-c"]
+    for tenant in tenants:
+        store = source.for_tenant(tenant).kv
+        keys = [(f"scope{i % 3}\t", f"k{i}{_tricky_text(rng)}") for i in range(28)]
+        for scope, key in keys:
+            store.put(scope, key, {"v": _tricky_text(rng)})
+        store.put(*keys[0], "second version")  # 28 entries, 29 kept versions
+
+    report = migrate(source, target, components=["kv"], tenants=tenants[1:2], batch_size=batch_size)
+
+    [unit] = report.units
+    assert (unit.rows, unit.target_rows) == (28 + 29, 28 + 29)
+    assert _kv_of(target, tenants[1]) == _kv_of(source, tenants[1])
+    assert _kv_of(target, tenants[0]) == _kv_of(target, tenants[2]) == []

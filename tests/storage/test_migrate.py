@@ -348,8 +348,8 @@ def test_a_copy_without_read_back_that_loses_a_row_is_refused(
     def losing(conn: Any, table: Any, rows: Any) -> None:
         # the source is SQLite and the target PostgreSQL: the rows come as COPY text
         assert isinstance(rows, CopyText)
-        lines = rows.text.splitlines(keepends=True)
-        real(conn, table, CopyText("".join(lines[:-1]), rows.rows - 1))
+        lines = rows.data.split(b"\n")[:-1]  # each line ends with a newline
+        real(conn, table, CopyText(b"".join(line + b"\n" for line in lines[:-1]), rows.rows - 1))
 
     monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", losing)
     with pytest.raises(TransferError, match=r"rows were read but the target holds \d+ after"):
