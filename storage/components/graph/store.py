@@ -342,5 +342,5 @@ class SqlGraphStore:
         if typed:
             params["types"] = list(types or [])
             refuse_nul("types", params["types"])
-        with self._db.transaction() as conn:
+        with self._db.transaction(settings=self._walk.settings) as conn:
             return self._walk.neighbors(conn, entity_id, direction, typed, params)
