@@ -50,6 +50,30 @@ def test_backup_restores_onto_every_backend_with_the_same_rows(
         assert contents(target, tenant) == expected[tenant]
 
 
+@pytest.mark.parametrize("target_kind", BACKENDS)
+def test_restored_state_keeps_its_versions_and_later_writes_continue_them(
+    make_store: MakeStore, target_kind: str, unique_tenant: str, tmp_path: Path
+) -> None:
+    # The restore inserts entries with their history rows; the database records the versions
+    # of later writes (revision 0015), neither twice.
+    source = make_store("sqlite", "source")
+    kv = source.for_tenant(unique_tenant).kv
+    for value in ("v1", "v2", "v3"):
+        kv.put("app", "k", value)
+    backup(source, tmp_path / "backup", tenants=[unique_tenant])
+    target = make_store(target_kind, "target").for_tenant(unique_tenant)
+    restore(target, tmp_path / "backup")
+
+    assert [(h.version, h.value) for h in target.kv.history("app", "k")] == [
+        (3, "v3"),
+        (2, "v2"),
+        (1, "v1"),
+    ]
+    assert target.kv.put("app", "k", "v4") == 4
+    assert [h.version for h in target.kv.history("app", "k")] == [4, 3, 2, 1]
+    assert target.kv.usage().versions == 4
+
+
 def _empty(storage: SqlStorage, tenant: str) -> None:
     from llmspell.storage import registry
 
