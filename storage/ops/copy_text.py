@@ -15,10 +15,14 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Connection,
     Float,
+    Integer,
     LargeBinary,
     Table,
+    Text,
     bindparam,
     case,
     cast,
@@ -27,12 +31,14 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import BIT
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from llmspell.storage.database import driver_failure
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.rows import Row
-from llmspell.storage.schema import Embedding
+from llmspell.storage.ops.rows import Digest, Row
+from llmspell.storage.schema import Embedding, UtcDateTime
 
 # SQLite joins a row's values with these and marks NULL with the third. Each starts with NUL,
 # which no value can hold (PostgreSQL text cannot store it; SQLite's stores refuse it), so
@@ -50,7 +56,9 @@ class CopyText:
     """Some rows of a table as COPY text lines (UTF-8, tab-separated, `\\N` for NULL), and how
     many.
 
-    `typed` holds the same rows as `rows.tenant_rows` reads them, when a checksum is wanted.
+    A checksum of them is taken over `typed`, the same rows as `rows.tenant_rows` reads them,
+    when given; else over the lines (`Digest.add_lines`), which `lines_digest` reads back from
+    PostgreSQL for a table that is `line_checked`.
     """
 
     data: bytes
@@ -164,10 +172,17 @@ def _named(prefix: str, key: Row | None) -> dict[str, Any]:
 
 
 def _field(column: Any) -> ColumnElement[Any]:
-    """A column's value as COPY reads it (NULL stays NULL): text, integers, booleans (0/1),
-    JSON and timestamps as stored; bytes as `\\x` hex; floats and vectors by Python (SQLite's
-    own printf is not exact past 15 digits)."""
+    """A column's value as COPY reads it (NULL stays NULL): text, integers, booleans (0/1) and
+    JSON as stored; timestamps as UTC `YYYY-MM-DD HH:MM:SS.ffffff` (as stored, mostly); bytes
+    as `\\x` hex; floats and vectors by Python (SQLite's printf is not exact past 15 digits)."""
     kind = column.type
+    if isinstance(kind, UtcDateTime):
+        canonical = (
+            (func.length(column) == 26)
+            & (func.substr(column, 11, 1) == " ")
+            & (func.substr(column, 20, 1) == ".")
+        )
+        return case((canonical, column), else_=func.llmspell_utc_text(column))
     if isinstance(kind, Embedding):
         return func.llmspell_vector_text(column)
     if isinstance(kind, Float):
@@ -175,6 +190,12 @@ def _field(column: Any) -> ColumnElement[Any]:
     if isinstance(kind, LargeBinary):  # hex(NULL) is '', so NULL is kept apart
         return case((column.is_not(None), literal("\\x").op("||")(func.hex(column))))
     return column  # type: ignore[no-any-return]
+
+
+def _utc_text(value: str | None) -> str | None:
+    """A stored timestamp in another form (an offset, a date alone) as UTC text."""
+    moment = _read_utc(value)
+    return None if moment is None else moment.isoformat(" ", "microseconds")[:-6]
 
 
 def _float_text(value: float | None) -> str | None:
@@ -192,7 +213,59 @@ def _vector_text(blob: bytes | None) -> str | None:
 
 
 # The SQLite functions `_field` calls, registered on the connection before each read.
-_FUNCTIONS = {"llmspell_float_text": _float_text, "llmspell_vector_text": _vector_text}
+_FUNCTIONS = {
+    "llmspell_float_text": _float_text,
+    "llmspell_utc_text": _utc_text,
+    "llmspell_vector_text": _vector_text,
+}
+# How SQLite's timestamps are read as values (for `_utc_text`).
+_read_utc: Any = UtcDateTime().result_processor(sqlite_dialect(), None)
+# The column types whose value PostgreSQL prints exactly as SQLite's COPY line has it.
+_LINE_TYPES = (Text, Integer, BigInteger, Boolean, LargeBinary, UtcDateTime)
+
+
+def line_checked(table: Table) -> bool:
+    """Whether `lines_digest` can check the table's rows: every column one of `_LINE_TYPES`
+    (not JSON, whose JSONB PostgreSQL rewrites, nor floats or vectors, printed otherwise)."""
+    return all(type(column.type) in _LINE_TYPES for column in table.columns)
+
+
+def lines_digest(conn: Connection, table: Table, tenant: str) -> Digest:
+    """On PostgreSQL, the digest of the tenant's rows of a `line_checked` table as the COPY
+    lines SQLite writes for them (`Digest.add_lines`), each line printed and hashed (MD5) by
+    the server: the rows are not read back into Python."""
+    if conn.dialect.name != "postgresql" or not line_checked(table):
+        raise ValueError(f"lines_digest: table {table.name!r} on {conn.dialect.name}")
+    fields = [
+        _printed(column) if not column.nullable else func.coalesce(_printed(column), "\\N")
+        for column in table.columns
+    ]
+    line: ColumnElement[Any] = fields[0]
+    for field in fields[1:]:
+        line = line.op("||")(literal("\t")).op("||")(field)
+    hashed = select(func.md5(line).label("h")).where(table.c.tenant_id == tenant).subquery()
+    # A row hashes as the first 64 bits of its line's MD5, a signed bigint (as in add_lines).
+    first = cast(cast(literal("x").op("||")(func.substr(hashed.c.h, 1, 16)), BIT(64)), BigInteger)
+    query = select(func.count(), func.coalesce(func.sum(first), 0)).select_from(hashed)
+    rows, total = conn.execute(query).one()
+    return Digest.of_sum(int(rows), int(total))
+
+
+def _printed(column: Any) -> ColumnElement[Any]:
+    """A column's value on PostgreSQL as `_field` and `_escaped` make it on SQLite."""
+    kind = column.type
+    if isinstance(kind, UtcDateTime):
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+    if isinstance(kind, LargeBinary):
+        return literal("\\\\x").op("||")(func.upper(func.encode(column, "hex")))
+    if isinstance(kind, Boolean):
+        return cast(cast(column, Integer), Text)
+    if isinstance(kind, Integer):
+        return cast(column, Text)
+    escaped: ColumnElement[Any] = column
+    for plain, replacement in _ESCAPES:
+        escaped = func.replace(escaped, plain.decode(), replacement.decode())
+    return escaped
 
 
 def _escaped(table: Table, text: bytes, rows: int) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Table
 
 from llmspell.storage.database import Database
-from llmspell.storage.ops.copy_text import CopyText, copy_text
+from llmspell.storage.ops.copy_text import CopyText, copy_text, line_checked
 from llmspell.storage.ops.endpoints import (
     Endpoint,
     checked_tenants,
@@ -150,10 +150,10 @@ def _run_unit(
                 if not as_text:
                     with closing(tenant_rows(sconn, table, tenant, batch_size)) as values:
                         yield from ((table, batch) for batch in values)
-                elif not validate:
+                elif not validate or line_checked(table):  # hashed as lines, if at all
                     with closing(copy_text(sconn, table, tenant, batch_size)) as texts:
                         yield from ((table, text) for text in texts)
-                else:  # the rows too, for the checksum (two cursors over the same rows)
+                else:  # the rows as values too, for the checksum (a second cursor)
                     with (
                         closing(copy_text(sconn, table, tenant, batch_size)) as texts,
                         closing(tenant_rows(sconn, table, tenant, batch_size)) as values,

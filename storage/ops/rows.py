@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from hashlib import blake2b
+from hashlib import blake2b, md5
 from itertools import count
 from typing import Any
 
@@ -151,6 +151,24 @@ class Digest:
         self._sum = total % _MODULUS
         self.rows += count
 
+    def add_lines(self, data: bytes) -> None:
+        """Add rows given as COPY text lines (each ending with a newline): a row hashes as the
+        first 64 bits of its line's MD5 as a signed integer, which PostgreSQL computes as fast
+        as it reads the rows (`copy_text.lines_digest`)."""
+        lines = data.split(b"\n")
+        lines.pop()  # after the last newline
+        total = self._sum
+        for line in lines:
+            hashed = md5(line, usedforsecurity=False).digest()
+            total += int.from_bytes(hashed[:8], "big", signed=True)
+        self._sum = total % _MODULUS
+        self.rows += len(lines)
+
+    def add(self, other: Digest) -> None:
+        """Add the rows of another digest (of other rows)."""
+        self.rows += other.rows
+        self._sum = (self._sum + other._sum) % _MODULUS
+
     @property
     def checksum(self) -> str:
         return f"{self._sum:032x}"
@@ -162,6 +180,11 @@ class Digest:
     def of(cls, rows: int, checksum: str) -> Digest:
         """A digest recorded earlier (a backup's manifest)."""
         return cls(rows, int(checksum, 16))
+
+    @classmethod
+    def of_sum(cls, rows: int, total: int) -> Digest:
+        """The digest of `rows` rows whose hashes add up to `total`."""
+        return cls(rows, total % _MODULUS)
 
 
 def tenant_rows(

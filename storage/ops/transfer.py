@@ -15,13 +15,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 
 from llmspell.storage.database import Database
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.copy_text import CopyText
+from llmspell.storage.ops.copy_text import CopyText, lines_digest
 from llmspell.storage.ops.endpoints import tenant_database, write_rows
-from llmspell.storage.ops.rows import Digest, Row, digest_of, load_order, tenant_row_count
+from llmspell.storage.ops.rows import (
+    Digest,
+    Row,
+    digest_of,
+    load_order,
+    tenant_row_count,
+    tenant_rows,
+)
 from llmspell.storage.registry import Component
 from llmspell.storage.sql_storage import SqlStorage
 
@@ -79,7 +86,7 @@ def read_ahead(
         try:
             for table, rows in items:
                 if digest is not None:
-                    digest.add_batch(table, _values(table, rows))
+                    _hash(digest, table, rows)
                 if not offer((table, rows)):
                     return
             offer(_DONE)
@@ -104,12 +111,13 @@ def read_ahead(
         reader.join()
 
 
-def _values(table: Table, batch: Batch) -> list[Row]:
+def _hash(digest: Digest, table: Table, batch: Batch) -> None:
     if isinstance(batch, list):
-        return batch
-    if batch.typed is None:
-        raise TransferError(f"table {table.name!r}: COPY text to hash came without its rows")
-    return batch.typed
+        digest.add_batch(table, batch)
+    elif batch.typed is not None:
+        digest.add_batch(table, batch.typed)
+    else:
+        digest.add_lines(batch.data)
 
 
 def target_row_count(db: Database, component: Component, tenant: str) -> int:
@@ -168,9 +176,12 @@ def write_unit(
         written = Digest() if expected is not None or validate else None
         own = {table.name for table in load_order(component)}
         rows_read = 0
+        hashed_as_lines: set[str] = set()  # read back by `lines_digest`, not as values
         for table, rows in read_ahead(batches, written):
             if table.name not in own:
                 raise TransferError(f"{where}: table {table.name!r} is not one of its tables")
+            if isinstance(rows, CopyText) and rows.typed is None:
+                hashed_as_lines.add(table.name)
             write_rows(conn, table, rows)
             count = rows.rows if isinstance(rows, CopyText) else len(rows)
             rows_read += count
@@ -191,7 +202,7 @@ def write_unit(
             )
         target_checksum = ""
         if validate and reference is not None:
-            copied = digest_of(conn, component, tenant, batch_size)
+            copied = _target_digest(conn, component, tenant, batch_size, hashed_as_lines)
             if not copied.matches(reference):
                 raise TransferError(
                     f"{where}: the target holds {copied.rows} rows with checksum "
@@ -208,6 +219,21 @@ def write_unit(
         target_rows,
         target_checksum,
     )
+
+
+def _target_digest(
+    conn: Connection, component: Component, tenant: str, batch_size: int, as_lines: set[str]
+) -> Digest:
+    """The digest of the unit's rows in the target, each table as its rows were hashed when
+    read: as COPY lines (computed by PostgreSQL) or as values (read back)."""
+    digest = Digest()
+    for table in load_order(component):
+        if table.name in as_lines:
+            digest.add(lines_digest(conn, table, tenant))
+        else:
+            for batch in tenant_rows(conn, table, tenant, batch_size):
+                digest.add_batch(table, batch)
+    return digest
 
 
 def refuse_held_units(target: SqlStorage, units: list[tuple[Component, str]]) -> None:

@@ -17,9 +17,10 @@ from llmspell.storage import SqlStorage
 from llmspell.storage.components.hooks import hook_history
 from llmspell.storage.components.kv import kv_entries, kv_history
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.copy_text import CopyText, copy_text
+from llmspell.storage.ops.copy_text import CopyText, copy_text, line_checked, lines_digest
 from llmspell.storage.ops.endpoints import write_rows
 from llmspell.storage.ops.migrate import migrate
+from llmspell.storage.ops.transfer import TransferError
 
 # Every character COPY text gives a meaning to, the escapes PostgreSQL writes for others, the
 # NULL marker as text, and characters beyond ASCII.
@@ -220,3 +221,76 @@ def test_key_ranges_cover_every_row_of_the_tenant_once_whatever_the_batch_size(
     assert (unit.rows, unit.target_rows) == (28 + 29, 28 + 29)
     assert _kv_of(target, tenants[1]) == _kv_of(source, tenants[1])
     assert _kv_of(target, tenants[0]) == _kv_of(target, tenants[2]) == []
+
+
+def test_state_timestamps_stored_in_other_forms_arrive_as_the_same_instant_and_validate(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    # kv is checked by the lines' checksum, computed by PostgreSQL: a timestamp stored with an
+    # offset, a 'T' or as a date alone is written as UTC text first, so both sides agree
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    store = source.for_tenant(unique_tenant).kv
+    stored = {
+        "a": "2026-01-02T03:04:05.000006",
+        "b": "2026-01-02 03:04:05.5+02:00",
+        "c": "2026-01-02 03:04:05-05:30",
+        "d": "2026-01-02",
+        "e": "2026-01-02 03:04:05.123456",
+    }
+    for key in stored:
+        store.put("app", key, key)
+    with source.database("kv").for_tenant(unique_tenant).transaction(write=True) as conn:
+        for key, text in stored.items():
+            conn.exec_driver_sql(
+                "UPDATE kv_entries SET updated_at = ? WHERE tenant_id = ? AND key = ?",
+                (text, unique_tenant, key),
+            )
+
+    report = migrate(source, target, components=["kv"], tenants=[unique_tenant])
+
+    [unit] = report.units
+    assert unit.target_checksum == unit.checksum and unit.target_rows == 10
+    assert _kv_of(target, unique_tenant) == _kv_of(source, unique_tenant)
+    with target.database("kv").for_tenant(unique_tenant).transaction() as conn:
+        query = select(kv_entries.c.key, kv_entries.c.updated_at)
+        moments = dict(tuple(row) for row in conn.execute(query))
+    assert moments["b"] == datetime(2026, 1, 2, 1, 4, 5, 500000, tzinfo=UTC)
+    assert moments["d"] == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def test_a_value_changed_on_the_way_fails_the_lines_checksum_and_nothing_is_written(
+    make_store: MakeStore, unique_tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    store = source.for_tenant(unique_tenant).kv
+    for i in range(20):
+        store.put("app", f"key-{i}", {"text": "tab\there"})
+    real = write_rows
+
+    def changing(conn: Any, table: Any, rows: Any) -> None:
+        assert isinstance(rows, CopyText) and rows.typed is None  # kv: hashed as lines
+        real(conn, table, CopyText(rows.data.replace(b"tab\\\\there", b"tab\\\\thebe"), rows.rows))
+
+    monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", changing)
+    with pytest.raises(TransferError, match=r"the target holds 40 rows with checksum \w+ after"):
+        migrate(source, target, components=["kv"], tenants=[unique_tenant], batch_size=8)
+    assert _kv_of(target, unique_tenant) == []
+
+
+def test_lines_digest_is_for_postgres_and_tables_it_can_print(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    postgres = make_store("postgres", "pg")
+    sqlite = make_store("sqlite", "lite")
+    assert line_checked(kv_entries) and not line_checked(hook_history)  # floats
+    with postgres.database("hooks").for_tenant(unique_tenant).transaction() as conn:
+        with pytest.raises(ValueError, match="lines_digest: table 'hook_history' on postgresql"):
+            lines_digest(conn, hook_history, unique_tenant)
+        assert lines_digest(conn, kv_entries, unique_tenant).rows == 0
+    with (
+        sqlite.database("kv").for_tenant(unique_tenant).transaction() as conn,
+        pytest.raises(ValueError, match="lines_digest: table 'kv_entries' on sqlite"),
+    ):
+        lines_digest(conn, kv_entries, unique_tenant)
