@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ logger = logging.getLogger("llmspell.storage")
 # Rows per fold transaction: a writer deleting a row the fold holds waits at most one batch.
 FOLD_BATCH = 256
 NO_FLUSH_WAIT = {"synchronous_commit": "off"}
+# How long a writer over the limit keeps trying rows other transactions hold.
+HELD_ROWS_WAIT_S = 10.0
 
 
 class HnswFold:
@@ -66,17 +69,22 @@ class HnswFold:
             self.fold(dimension, self._limit)
 
     def fold(self, dimension: int, down_to: int) -> int:
-        """Fold the tail of `dimension` until at most `down_to` rows wait, or the rest is held
-        by folds of other processes; returns the rows left. A failure is logged, not raised
-        (the rows are stored and search finds them either way); it returns -1."""
+        """Fold the tail of `dimension` until at most `down_to` rows wait; returns the rows
+        left. Rows other transactions hold (another fold's batch, a writer deleting them) are
+        skipped, never waited for (no deadlock with a writer), and tried again shortly, for at
+        most `HELD_ROWS_WAIT_S`. A failure is logged, not raised (the rows are stored and
+        search finds them either way); it returns -1."""
         with self._lock:
             adds = self._adds
         try:
             _, left = self._fold_some(dimension, 0)
+            give_up = time.monotonic() + HELD_ROWS_WAIT_S
             while left > down_to:
                 folded, left = self._fold_some(dimension, min(FOLD_BATCH, left - down_to))
                 if folded == 0:
-                    break
+                    if time.monotonic() > give_up:
+                        break
+                    time.sleep(0.02)  # the rest is held: let its holders commit
         except Exception as exc:
             logger.warning("folding vectors_%d into its HNSW index failed: %s", dimension, exc)
             return -1
