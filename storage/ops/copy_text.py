@@ -75,8 +75,9 @@ def copy_text(
     A table of small values comes a batch per statement step: SQLite concatenates the batch's
     lines itself (`group_concat` over a range of the primary key), so the reading thread holds
     the GIL once per batch, not once per row, and the thread writing to PostgreSQL is not kept
-    waiting for it. A table with bytes or vectors comes line by line (a batch of those could
-    pass SQLite's limit on one string, and their rows are few and large)."""
+    waiting for it (a batch past SQLite's limit on one string comes row by row). A table with
+    bytes or vectors comes line by line: a batch of those would often pass that limit, and
+    their rows are few and large."""
     if conn.dialect.name != "sqlite":
         raise ValueError(f"copy_text: reads SQLite, not {conn.dialect.name}")
     fields = [
@@ -107,13 +108,26 @@ class _Reader:
         self._compiled: dict[str, Any] = {}
 
     def cursor(self, name: str, statement: Any, values: dict[str, Any]) -> Any:
+        """A cursor over `statement` (compiled once under `name`) with `values` bound."""
         compiled = self._compiled.get(name)
         if compiled is None:
             compiled = self._compiled[name] = statement.compile(dialect=self.dialect)
         params = compiled.construct_params(values)
         cursor = self.driver.cursor()
-        cursor.execute(compiled.string, tuple(params[key] for key in compiled.positiontup))
+        try:
+            cursor.execute(compiled.string, tuple(params[key] for key in compiled.positiontup))
+        except BaseException:
+            cursor.close()
+            raise
         return cursor
+
+    def one(self, name: str, statement: Any, values: dict[str, Any]) -> Any:
+        """The first row of `statement` (None: no row)."""
+        cursor = self.cursor(name, statement, values)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()
 
 
 def _line_batches(
@@ -145,9 +159,7 @@ def _range_batches(
             bound = select(*keys).where(owned).order_by(*keys).offset(batch_size - 1).limit(1)
             if previous is not None:
                 bound = bound.where(tuple_(*keys) > tuple_(*after))
-            cursor = reader.cursor(f"last_{previous is not None}", bound, _named("after", previous))
-            last = cursor.fetchone()
-            cursor.close()
+            last = reader.one(f"last_{previous is not None}", bound, _named("after", previous))
         lines = select(line.label("line")).where(owned)
         if previous is not None:
             lines = lines.where(tuple_(*keys) > tuple_(*after))
@@ -157,9 +169,15 @@ def _range_batches(
         joined = cast(func.group_concat(inner.c.line, ""), LargeBinary)
         batch = select(joined, func.count()).select_from(inner)
         values = _named("after", previous) | _named("upto", last)
-        cursor = reader.cursor(f"batch_{previous is not None}_{last is not None}", batch, values)
-        data, rows = cursor.fetchone()
-        cursor.close()
+        shape = f"{previous is not None}_{last is not None}"
+        try:
+            data, rows = reader.one(f"batch_{shape}", batch, values)
+        except sqlite3.DataError:  # the batch passes SQLite's limit on one string: row by row
+            one_by_one = select(cast(inner.c.line, LargeBinary))
+            cursor = reader.cursor(f"rows_{shape}", one_by_one, values)
+            found = cursor.fetchall()
+            cursor.close()
+            data, rows = b"".join(map(itemgetter(0), found)), len(found)
         if rows:
             yield CopyText(_escaped(table, data, rows), rows)
         if last is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -294,3 +295,24 @@ def test_lines_digest_is_for_postgres_and_tables_it_can_print(
         pytest.raises(ValueError, match="lines_digest: table 'kv_entries' on sqlite"),
     ):
         lines_digest(conn, kv_entries, unique_tenant)
+
+
+def test_a_batch_past_sqlites_string_limit_is_read_row_by_row(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    source = make_store("sqlite", "source")
+    store = source.for_tenant(unique_tenant).kv
+    for i in range(30):
+        store.put("app", f"key-{i:02d}", "x" * 200)
+    with source.database("kv").for_tenant(unique_tenant).transaction() as conn:
+        driver: Any = conn.connection.driver_connection
+        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
+        driver.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2000)  # ~7 rows' lines
+        try:
+            batches = list(copy_text(conn, kv_entries, unique_tenant, 10))
+        finally:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+    assert [batch.rows for batch in batches] == [10, 10, 10]
+    lines = b"".join(batch.data for batch in batches).decode().splitlines()
+    assert sorted(line.split("\t")[2] for line in lines) == [f"key-{i:02d}" for i in range(30)]
+    assert {line.split("\t")[3] for line in lines} == {'"' + "x" * 200 + '"'}
