@@ -1,9 +1,10 @@
-"""A table's rows as PostgreSQL COPY text, formatted by SQLite itself.
+"""COPY text lines of a table's rows: written by SQLite itself, and printed back by PostgreSQL.
 
-One SELECT turns each row into one COPY line in C (values joined by separators no value can
-hold, NULL marked), and a batch of lines is escaped by a few `str.replace` passes over the whole
-batch: a migration from SQLite to PostgreSQL does almost no Python work per row. Written to
-PostgreSQL by `endpoints.write_rows`.
+`copy_text`: one SELECT turns each row into one COPY line in C (values joined by separators no
+value can hold, NULL marked), and a batch of lines is escaped by a few passes over its bytes: a
+migration from SQLite to PostgreSQL does almost no Python work per row (the lines are written by
+`endpoints.write_rows`). `lines_digest`: PostgreSQL prints and hashes the rows it holds as the
+same lines, so a copy is checked without reading it back (`Digest.add_lines` on the other side).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def copy_text(
     conn: Connection, table: Table, tenant: str, batch_size: int
 ) -> Generator[CopyText, None, None]:
     """The tenant's rows of `table` on SQLite as COPY text, in batches of up to `batch_size`
-    rows. Timestamps are the stored text, to be read with the session's TimeZone at UTC.
+    rows. Timestamps are UTC text without an offset, to be read with the TimeZone at UTC.
 
     A table of small values comes a batch per statement step: SQLite concatenates the batch's
     lines itself (`group_concat` over a range of the primary key), so the reading thread holds

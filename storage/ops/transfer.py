@@ -68,7 +68,7 @@ def read_ahead(
 ) -> Iterator[tuple[Table, Batch]]:
     """`batches`, each added to `digest` (if any), read `depth` ahead in a thread: reading and
     hashing the next batches overlaps the database's time writing this one. A `CopyText`
-    batch is hashed by its `typed` rows."""
+    batch is hashed by its `typed` rows, or else by its lines."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
