@@ -28,11 +28,16 @@ from llmspell.storage.schema import Embedding
 def prepare_hnsw_scan(conn: Connection, ef_search: int) -> None:
     """Settings for the transaction's HNSW scans: `relaxed_order` iterative scans keep reading
     the index until enough rows pass the filters (the tenant and the namespace always filter);
-    `ef_search` widens the candidate list (recall against speed)."""
+    `ef_search` widens the candidate list (recall against speed). No sequential or bitmap
+    scans: the un-indexed tail is read through its partial index (statistics taken while a
+    large tail waited make a scan of the whole table look cheaper, and a bitmap scan visits
+    the folded rows' dead versions every time, where an index scan marks them dead once)."""
     conn.execute(
         select(
             func.set_config("hnsw.iterative_scan", "relaxed_order", True),
             func.set_config("hnsw.ef_search", str(ef_search), True),
+            func.set_config("enable_seqscan", "off", True),
+            func.set_config("enable_bitmapscan", "off", True),
         )
     )
 
