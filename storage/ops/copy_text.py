@@ -47,6 +47,7 @@ from llmspell.storage.schema import Embedding, UtcDateTime
 _FIELD = b"\x00\x03"
 _LINE = b"\x00\x04"
 _NULL = b"\x00\x05"
+_MARKERS = bytes.maketrans(_FIELD[1:] + _LINE[1:], b"\t\n")
 # The characters COPY text gives a meaning to, in the order they are escaped (backslash first).
 # UTF-8 never has these bytes (nor NUL) inside a character, so the text is handled as bytes.
 _ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
@@ -304,5 +305,9 @@ def _escaped(table: Table, text: bytes, rows: int) -> bytes:
     if b"\\" in text or b"\t" in text or b"\n" in text or b"\r" in text:
         for plain, escaped in _ESCAPES:
             text = text.replace(plain, escaped)
+    fields = rows * (len(table.columns) - 1)
+    if not nulls and text.count(_FIELD[1:]) == fields and text.count(_LINE[1:]) == rows:
+        # No value holds the markers' second bytes: one pass maps them and drops the NULs.
+        return text.translate(_MARKERS, b"\x00")
     text = text.replace(_FIELD, b"\t").replace(_LINE, b"\n")
     return text.replace(_NULL, b"\\N") if nulls else text

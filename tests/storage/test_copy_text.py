@@ -26,8 +26,8 @@ from llmspell.storage.ops.transfer import TransferError
 from llmspell.storage.schema import Embedding, UtcDateTime
 
 # Every character COPY text gives a meaning to, the escapes PostgreSQL writes for others, the
-# NULL marker as text, and characters beyond ASCII.
-TRICKY = "\\\t\n\r\x08\x0c\x0b\x01N.é✓😀 a"
+# second bytes of copy_text's markers, the NULL marker as text, and characters beyond ASCII.
+TRICKY = "\\\t\n\r\x08\x0c\x0b\x01\x03\x04\x05N.é✓😀 a"
 
 
 def _tricky_text(rng: random.Random) -> str:
