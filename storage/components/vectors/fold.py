@@ -143,6 +143,8 @@ class HnswFold:
         with self._lock:
             if self._adds == adds:
                 self._tails[dimension] = left
+            if left and self._cancel_close is None:  # closing folds what is left
+                self._cancel_close = self._db.source.before_close(self.close)
 
     def _fold_some(self, dimension: int, rows: int) -> tuple[int, int]:
         """Mark up to `rows` rows of the tail indexed, in one transaction (0: only count);
