@@ -3,36 +3,26 @@ PostgreSQL database each, since validate reads every tenant) and raw access to i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from psycopg import sql
+from pg_databases import fresh_pg_database
 from sqlalchemy import Connection, text
 
 from llmspell.storage import SqlStorage, StorageSettings
 from llmspell.storage.backend import backend_for
 from llmspell.storage.postgres.backend import upgrade_postgres
 from llmspell.storage.postgres.embedded import PgLogins
-from llmspell.storage.postgres.urls import connect, role_of, with_login
+from llmspell.storage.postgres.urls import role_of, with_login
 
 
 @contextmanager
 def fresh_pg_settings(pg_urls: PgLogins) -> Iterator[StorageSettings]:
     """Settings on a new PostgreSQL database migrated to head (dropped afterwards)."""
-    name = f"llmspell_ops_{uuid.uuid4().hex[:8]}"
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(role_of(pg_urls.owner_url))
-            )
-        )
-    with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vector")
-    owner = with_login(pg_urls.owner_url, dbname=name)
-    app = with_login(pg_urls.app_url, dbname=name)
-    upgrade_postgres(owner, role_of(app))
-    try:
+    with fresh_pg_database(pg_urls, "llmspell_ops") as name:
+        owner = with_login(pg_urls.owner_url, dbname=name)
+        app = with_login(pg_urls.app_url, dbname=name)
+        upgrade_postgres(owner, role_of(app))
         yield StorageSettings(
             backend="postgres",
             pg_url=app,
@@ -41,9 +31,6 @@ def fresh_pg_settings(pg_urls: PgLogins) -> Iterator[StorageSettings]:
             pg_pool_min=0,
             pg_pool_max=2,
         )
-    finally:
-        with connect(pg_urls.superuser_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextmanager

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pg_databases import fresh_pg_database as fresh_database
 from psycopg import sql
 
 from llmspell import cli_storage
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import registry
 from llmspell.storage.postgres.embedded import PgLogins
-from llmspell.storage.postgres.urls import as_url, connect, parse_url, role_of, with_login
+from llmspell.storage.postgres.urls import as_url, connect, parse_url, with_login
 
 
 @pytest.fixture(autouse=True)
@@ -62,19 +63,8 @@ def sqlite_config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fresh_pg_database(pg_urls: PgLogins) -> Iterator[str]:
-    name = f"llmspell_cli_{uuid.uuid4().hex[:8]}"
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(role_of(pg_urls.owner_url))
-            )
-        )
-    # What the operator does once as a superuser (pgvector is not a trusted extension).
-    with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vector")
-    yield name
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(pg_urls, "llmspell_cli") as name:
+        yield name
 
 
 @pytest.fixture

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import psycopg
 import pytest
+from pg_databases import fresh_pg_database
 
 from llmspell.storage import SqlStorage, StorageSettings, admin, open_storage
 from llmspell.storage.components.vectors import NewVector, VectorSettings
 from llmspell.storage.components.vectors.fold import HnswFold
 from llmspell.storage.components.vectors.tables import hnsw_index_name, unindexed_index_name
 from llmspell.storage.postgres.embedded import PgLogins
-from llmspell.storage.postgres.urls import connect, role_of, with_login
+from llmspell.storage.postgres.urls import with_login
 from llmspell.storage.tenancy import Tenant
 
 DIM = 128
@@ -236,19 +236,13 @@ def test_two_runtimes_of_one_tenant_adding_at_once_share_the_fold_and_index_ever
 @pytest.fixture
 def fresh_db(pg_urls: PgLogins) -> Iterator[StorageSettings]:
     """An empty database with the vector extension, owned by the owner role; dropped after."""
-    name = f"llmspell_fold_{uuid.uuid4().hex[:8]}"
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" OWNER "{role_of(pg_urls.owner_url)}"')
-    with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vector")
-    yield StorageSettings(
-        backend="postgres",
-        pg_url=with_login(pg_urls.app_url, dbname=name),
-        pg_admin_url=with_login(pg_urls.owner_url, dbname=name),
-        auto_upgrade=False,
-    )
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_pg_database(pg_urls, "llmspell_fold") as name:
+        yield StorageSettings(
+            backend="postgres",
+            pg_url=with_login(pg_urls.app_url, dbname=name),
+            pg_admin_url=with_login(pg_urls.owner_url, dbname=name),
+            auto_upgrade=False,
+        )
 
 
 def vectors_128_schema(settings: StorageSettings) -> tuple[dict[str, str], bool, tuple[bool, bool]]:
