@@ -73,6 +73,11 @@ class RawDriver(ABC):
         """Store one vector with its content (and, where the store keeps one in the database,
         the content's keyword index entry)."""
 
+    def index_vectors(self) -> None:
+        """Put every stored vector into the nearest-neighbour index, as the store's
+        `index_now` does between the adds and the searches (nothing where search is exact)."""
+        return
+
     @abstractmethod
     def nearest(self, query: np.ndarray, k: int) -> list[str]:
         """The ids of the `k` vectors nearest `query` (cosine)."""
@@ -163,9 +168,12 @@ class PostgresDriver(RawDriver):
             f"CREATE TABLE {self.kv} (k text PRIMARY KEY, v text NOT NULL)",
             f"CREATE TABLE {self.rows} (id text PRIMARY KEY, body text NOT NULL)",
             *self.edge_table(self.edges),
+            # As the store's tables since revision 0014: rows land outside the partial HNSW
+            # index and are indexed afterwards (deferred indexing).
             f"CREATE TABLE {self.vectors} (id text PRIMARY KEY, content text, "
-            f"embedding vector({DIMENSION}))",
-            f"CREATE INDEX ON {self.vectors} USING hnsw (embedding vector_cosine_ops)",
+            f"embedding vector({DIMENSION}), indexed boolean NOT NULL DEFAULT false)",
+            f"CREATE INDEX ON {self.vectors} USING hnsw (embedding vector_cosine_ops) "
+            "WHERE indexed",
         ):
             self._conn.execute(statement)
         # The store keeps no keyword index in PostgreSQL (it ranks in process, built at its
@@ -184,9 +192,12 @@ class PostgresDriver(RawDriver):
             (vector_id, content, embedding.astype(np.float32)),
         )
 
+    def index_vectors(self) -> None:
+        self.execute(f"UPDATE {self.vectors} SET indexed = true WHERE NOT indexed")
+
     def nearest(self, query: np.ndarray, k: int) -> list[str]:
         rows = self.execute(
-            f"SELECT id FROM {self.vectors} ORDER BY embedding <=> %s LIMIT %s",
+            f"SELECT id FROM {self.vectors} WHERE indexed ORDER BY embedding <=> %s LIMIT %s",
             (query.astype(np.float32), k),
         )
         return [r[0] for r in rows]

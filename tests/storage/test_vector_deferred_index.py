@@ -107,6 +107,30 @@ def test_rows_land_outside_the_index_and_closing_the_storage_folds_them_in(
 
 
 @pytest.mark.postgres
+def test_index_now_puts_every_waiting_row_into_the_index_before_it_returns(
+    open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
+) -> None:
+    storage = open_pg(1_000_000, background=False)
+    data = unit_rows(4, 300)
+    storage.vectors.add("ns", "m", [NewVector(v, "", id=f"v{i}") for i, v in enumerate(data)])
+    storage.vectors.add("other", "m", [NewVector(v, "") for v in unit_rows(5, 20)])
+    assert tail_size(pg_settings, storage.tenant_id) == 320
+    assert storage.vectors.index_now() == 0
+    assert tail_size(pg_settings, storage.tenant_id) == 0
+    assert rows_of(pg_settings, storage.tenant_id, indexed=True) == 320
+    [hit] = storage.vectors.search("ns", "m", data[7], 1)
+    assert hit.record.id == "v7"
+
+
+def test_index_now_has_nothing_to_do_where_search_is_exact(storage: SqlStorage) -> None:
+    storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(6, 50)])
+    if storage.settings.backend == "postgres":
+        storage.vectors.index_now()
+    assert storage.vectors.index_now() == 0
+    assert storage.vectors.count("ns") == 50
+
+
+@pytest.mark.postgres
 def test_the_background_fold_empties_the_tail_while_the_storage_stays_open(
     open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
 ) -> None:

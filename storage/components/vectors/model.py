@@ -190,6 +190,12 @@ class VectorStore(Protocol):
         """Delete every expired vector of the tenant; returns how many."""
         ...
 
+    def index_now(self) -> int:
+        """Put every vector of the tenant still waiting outside the PostgreSQL HNSW index into
+        it now (after a bulk load, before it is searched); returns how many still wait (rows
+        other runtimes hold at the moment). Elsewhere search is exact and this returns 0."""
+        ...
+
 
 @dataclass(frozen=True)
 class VectorSettings:

@@ -32,6 +32,7 @@ from llmspell.storage.components.vectors.rows import (
 )
 from llmspell.storage.components.vectors.tables import vector_table
 from llmspell.storage.database import Database
+from llmspell.storage.errors import StorageError
 from llmspell.storage.postgres.hnsw import (
     nearest_statement,
     prepare_hnsw_scan,
@@ -104,6 +105,10 @@ class VectorSearch(WriteFollower, Protocol):
     def similarity(
         self, namespace: str, model: str, query: Any, ids: Sequence[str]
     ) -> dict[str, float]: ...
+
+    def index_now(self, dimensions: Iterable[int]) -> int:
+        """Index every waiting row of these tables now; returns how many still wait."""
+        ...
 
 
 class PostgresSearch:
@@ -186,6 +191,19 @@ class PostgresSearch:
             rows = conn.execute(stmt, {"namespace": namespace, "query": vector, "ids": ids})
             return {vid: 1.0 - float(distance) for vid, distance in rows}
 
+    def index_now(self, dimensions: Iterable[int]) -> int:
+        left = 0
+        for dimension in sorted(dimensions):
+            waiting = self.fold.fold(dimension, 0)
+            if waiting < 0:
+                raise StorageError(
+                    f"vectors.index_now: folding vectors_{dimension} into its HNSW index "
+                    "failed (the warning logged by llmspell.storage says why); its rows are "
+                    "stored and searched exactly meanwhile"
+                )
+            left += waiting
+        return left
+
     def added(
         self,
         namespace: str,
@@ -259,6 +277,9 @@ class MatrixSearch(NamespaceFollower[NamespaceMatrix]):
                 return {}
             vector = query_vector(query, int(row.dimension))
             return self._matrix(conn, namespace, row).scores_of(vector, ids)
+
+    def index_now(self, dimensions: Iterable[int]) -> int:
+        return 0  # the search is exact over the whole matrix: nothing waits
 
     def _matrix(self, conn: Connection, namespace: str, row: Any) -> NamespaceMatrix:
         """The namespace's matrix at the stored generation (loaded when missing or stale)."""

@@ -456,6 +456,9 @@ class SqlVectorStore:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         return self._search.search(namespace, model, query, k, where, datetime.now(UTC))
 
+    def index_now(self) -> int:
+        return self._search.index_now({info.dimension for info in self.namespaces()})
+
     def similarity(
         self, namespace: str, model: str, query: Any, ids: Sequence[str]
     ) -> dict[str, float]:
