@@ -317,17 +317,9 @@ class PostgresWalk(OneStepWalk):
 
     The walk's transaction reads timestamps in UTC: psycopg converts each one to the
     session's time zone, through zoneinfo for a named zone (a server's default, such as
-    Etc/UTC), which doubled the cost of fetching a walk's rows (two to four per row).
+    Etc/UTC), which doubled the cost of fetching a walk's rows (two to four per row)."""
 
-    It also always takes the generic plan, from a connection's first walk on. PostgreSQL
-    plans the first executions of a statement for their values (custom plans) before it
-    settles on the generic one; on a graph with history (most entities and edges changed,
-    several versions each, `valid_to` / `superseded_at` set), such a plan expected the walk to
-    reach hundreds of entities and read all the valid edges with a sequential scan (14 against
-    3 ms at 12K edges, 46K versions: `benchmarks/graph_history_bench.py`). The generic plan
-    reads both tables by key, on fresh data and on history alike."""
-
-    settings = {"TimeZone": "UTC", "plan_cache_mode": "force_generic_plan"}
+    settings = {"TimeZone": "UTC"}
 
     def _walked(self, entities: Any) -> list[Any]:
         return [entities.c[c.name] for c in self._entities.columns]
