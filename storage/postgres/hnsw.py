@@ -11,12 +11,10 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
-    Connection,
     Float,
     Select,
     Table,
     bindparam,
-    func,
     not_,
     select,
     union_all,
@@ -25,21 +23,20 @@ from sqlalchemy import (
 from llmspell.storage.schema import Embedding
 
 
-def prepare_hnsw_scan(conn: Connection, ef_search: int) -> None:
-    """Settings for the transaction's HNSW scans: `relaxed_order` iterative scans keep reading
-    the index until enough rows pass the filters (the tenant and the namespace always filter);
+def hnsw_scan_settings(ef_search: int) -> dict[str, str]:
+    """Settings for a transaction's HNSW scans (`Database.transaction(settings=...)`, set with
+    the tenant, no round trip of their own): `relaxed_order` iterative scans keep reading the
+    index until enough rows pass the filters (the tenant and the namespace always filter);
     `ef_search` widens the candidate list (recall against speed). No sequential or bitmap
     scans: the un-indexed tail is read through its partial index (statistics taken while a
     large tail waited make a scan of the whole table look cheaper, and a bitmap scan visits
     the folded rows' dead versions every time, where an index scan marks them dead once)."""
-    conn.execute(
-        select(
-            func.set_config("hnsw.iterative_scan", "relaxed_order", True),
-            func.set_config("hnsw.ef_search", str(ef_search), True),
-            func.set_config("enable_seqscan", "off", True),
-            func.set_config("enable_bitmapscan", "off", True),
-        )
-    )
+    return {
+        "hnsw.iterative_scan": "relaxed_order",
+        "hnsw.ef_search": str(ef_search),
+        "enable_seqscan": "off",
+        "enable_bitmapscan": "off",
+    }
 
 
 def _distance(table: Table) -> Any:

@@ -34,8 +34,8 @@ from llmspell.storage.components.vectors.tables import vector_table
 from llmspell.storage.database import Database
 from llmspell.storage.errors import StorageError
 from llmspell.storage.postgres.hnsw import (
+    hnsw_scan_settings,
     nearest_statement,
-    prepare_hnsw_scan,
     similarity_statement,
 )
 from llmspell.storage.tenancy import Tenant
@@ -132,6 +132,7 @@ class PostgresSearch:
         self._settings = settings
         self._statements = statements
         self._namespaces = namespaces
+        self._scan_settings = hnsw_scan_settings(settings.hnsw_ef_search)
         self.fold = HnswFold(
             db, tenant, settings.hnsw_unindexed_max, settings.hnsw_fold_in_background
         )
@@ -145,7 +146,7 @@ class PostgresSearch:
         where: VectorFilter | None,
         now: datetime,
     ) -> list[VectorHit]:
-        with self._db.transaction() as conn:
+        with self._db.transaction(settings=self._scan_settings) as conn:
             row = self._namespaces.pinned(conn, namespace, model, None)
             if row is None or k == 0:
                 return []
@@ -159,7 +160,6 @@ class PostgresSearch:
                     t, record_columns(t, False), filter_clauses(self._tenant, t, shape, True)
                 ),
             )
-            prepare_hnsw_scan(conn, self._settings.hnsw_ef_search)
             params = {**filter_params(where, now), "namespace": namespace, "query": vector, "k": k}
             rows = conn.execute(stmt, params).all()
         hits = [VectorHit(record_of(r, False), 1.0 - float(r[-1])) for r in rows]
