@@ -21,6 +21,7 @@ REVISIONS: tuple[str, ...] = (
     "0013",
     "0014",
     "0015",
+    "0016",
 )
 HEAD: str = REVISIONS[-1]
 

@@ -19,7 +19,7 @@ from llmspell.storage.backend import backend_for
 from llmspell.storage.database import WRITE_OPTION
 from llmspell.storage.errors import StorageError
 from llmspell.storage.revision import read_revision
-from llmspell.storage.schema import CREATED_WITH
+from llmspell.storage.schema import CREATED_WITH, created_on
 from llmspell.storage.settings import StorageSettings
 
 if TYPE_CHECKING:
@@ -230,7 +230,9 @@ def schema_sql(settings: StorageSettings, component: str | None = None) -> str:
         table = registry.metadata().tables[name]
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
         statements.extend(
-            str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes
+            str(CreateIndex(index).compile(dialect=dialect)).strip()
+            for index in table.indexes
+            if created_on(index, dialect.name)
         )
         for created in table.info.get(CREATED_WITH, ()):
             statements.extend(created(dialect.name))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Dialect,
+    Index,
     LargeBinary,
     MetaData,
     Table,
@@ -52,6 +53,28 @@ def created_with(table: Table, statements: Callable[[str], list[str]]) -> None:
             connection.exec_driver_sql(statement)
 
     event.listen(table, "after_create", create)
+
+
+# Key in an index's `info`: the one dialect it exists on (`dialect_indexes`).
+CREATED_ON = "llmspell_created_on"
+
+
+def dialect_indexes(name: str, lookup: list[str], carried: list[str]) -> list[Index]:
+    """One index under one name in each dialect's form: it looks up `lookup` and answers from
+    the `carried` columns too. On SQLite (no INCLUDE) every column is a key column; on
+    PostgreSQL only `lookup` is and the rest are INCLUDE columns, so a lookup checks the
+    carried columns as filters rather than as index conditions (see migration 0016)."""
+    return [
+        Index(name, *lookup, *carried, info={CREATED_ON: "sqlite"}).ddl_if(dialect="sqlite"),
+        Index(name, *lookup, postgresql_include=carried, info={CREATED_ON: "postgresql"}).ddl_if(
+            dialect="postgresql"
+        ),
+    ]
+
+
+def created_on(index: Index, dialect_name: str) -> bool:
+    """Whether `index` exists in databases of `dialect_name` (see `dialect_indexes`)."""
+    return bool(index.info.get(CREATED_ON, dialect_name) == dialect_name)
 
 
 # pgvector's HNSW indexes `vector` up to 2000 dimensions; larger ones are stored as halfvec.

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from psycopg import sql
-from sqlalchemy import Engine, create_engine, inspect, text, update
+from sqlalchemy import Engine, Index, create_engine, inspect, text, update
 from sqlalchemy.pool import NullPool
 
 from llmspell.migrations import HEAD, REVISIONS
@@ -27,6 +27,7 @@ from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import connect, role_of, with_login
 from llmspell.storage.registry import metadata
 from llmspell.storage.revision import alembic_version
+from llmspell.storage.schema import created_on
 from llmspell.storage.schema_migrations import alembic_config, alembic_head, alembic_revisions
 from llmspell.storage.sqlite import create_at_head, sqlite_engine
 from llmspell.storage.tenancy import TENANT_SETTING
@@ -105,6 +106,18 @@ def _declared_or_not_ann(
     return True
 
 
+def _compared_on(dialect_name: str) -> Callable[[object, str | None, str, bool, object], bool]:
+    """`_declared_or_not_ann`, and of an index declared per dialect (`dialect_indexes`) only
+    the form of `dialect_name`."""
+
+    def include(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
+        if isinstance(obj, Index) and not reflected and not created_on(obj, dialect_name):
+            return False
+        return _declared_or_not_ann(obj, name, type_, reflected, other)
+
+    return include
+
+
 def _schema_differences(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         # Partitions (PostgreSQL) come from the partition functions, not from the metadata:
@@ -124,7 +137,7 @@ def _schema_differences(engine: Engine) -> list[object]:
             opts={
                 "compare_type": True,
                 "include_name": declared,
-                "include_object": _declared_or_not_ann,
+                "include_object": _compared_on(conn.dialect.name),
             },
         )
         return list(compare_metadata(context, metadata()))
@@ -355,6 +368,63 @@ def test_0012_walk_indexes_replace_the_edge_indexes_and_its_downgrade_restores_0
     assert not walk & _graph_indexes(settings)
     admin.upgrade(settings)
     assert walk <= _graph_indexes(settings)
+    with open_storage(settings, "walker") as storage:
+        assert storage.graph.neighbors(a, 2) == before, "the rows outlive down and up"
+
+
+def _walk_index_definitions(settings: StorageSettings) -> dict[str, str]:
+    """The graph walk's three indexes as the database defines them (PostgreSQL)."""
+    with psycopg.connect(str(settings.pg_admin_url)) as conn:
+        rows = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_graph%walk%'"
+        ).fetchall()
+    return {str(name): str(definition) for name, definition in rows}
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_0016_carries_the_walk_periods_as_include_columns_and_its_downgrade_restores_0012(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    walk = {
+        "ix_graph_entities_walk",
+        "ix_graph_relationships_walk_out",
+        "ix_graph_relationships_walk_in",
+    }
+    admin.upgrade(settings)
+    with open_storage(settings, "walker") as storage:
+        g = storage.graph
+        a, b, c = (g.add_entity(name, "node", {}) for name in "ABC")
+        g.add_relationship(a, b, "knows", {})
+        g.add_relationship(b, c, "knows", {})
+        g.update_entity(b, {"seen": 1})
+        before = g.neighbors(a, 2)
+    assert [node.name for node, _ in before.nodes] == ["B", "C"]
+    periods = "valid_from, valid_to, recorded_at, superseded_at"
+    as_0012 = {
+        "ix_graph_entities_walk": f"(tenant_id, entity_id, {periods})",
+        "ix_graph_relationships_walk_out": f"(tenant_id, from_id, {periods}, to_id, type)",
+        "ix_graph_relationships_walk_in": f"(tenant_id, to_id, {periods}, from_id, type)",
+    }
+    as_0016 = {
+        "ix_graph_entities_walk": f"(tenant_id, entity_id) INCLUDE ({periods})",
+        "ix_graph_relationships_walk_out": f"(tenant_id, from_id) INCLUDE ({periods}, to_id, type)",
+        "ix_graph_relationships_walk_in": f"(tenant_id, to_id) INCLUDE ({periods}, from_id, type)",
+    }
+    for target in ("0015", "head", "0015", "head"):
+        if target == "0015":
+            admin.downgrade(settings, target)
+        else:
+            admin.upgrade(settings, target)
+        assert walk <= _graph_indexes(settings)
+        if backend == "postgres":
+            definitions = _walk_index_definitions(settings)
+            expected = as_0012 if target == "0015" else as_0016
+            assert set(definitions) == walk
+            assert all(definitions[name].endswith(f"USING btree {expected[name]}")
+                       for name in walk), definitions  # fmt: skip
     with open_storage(settings, "walker") as storage:
         assert storage.graph.neighbors(a, 2) == before, "the rows outlive down and up"
 
