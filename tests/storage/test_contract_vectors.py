@@ -55,6 +55,7 @@ TENANT_FILTER_CALLS: dict[str, Callable[[SqlVectorStore], Any]] = {
     "namespace": lambda s: s.namespace("ns"),
     "namespaces": lambda s: s.namespaces("n"),
     "sweep_expired": lambda s: s.sweep_expired(),
+    "index_now": lambda s: s.index_now(),
     "keyword_search": lambda s: (
         s.keyword_search("ns", ["a"], 5, VectorFilter(metadata={"k": 1}), ids=["v1"]),
         s.keyword_search("ns", ["a"], 5),
