@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from pg_databases import fresh_pg_database
 from psycopg import sql
 from sqlalchemy import Engine, Index, create_engine, inspect, text, update
 from sqlalchemy.pool import NullPool
@@ -39,26 +39,13 @@ def sqlite_settings(tmp_path: Path) -> StorageSettings:
 
 
 def _fresh_pg(pg_urls: PgLogins, *, vector: bool) -> Iterator[StorageSettings]:
-    name = f"llmspell_mig_{uuid.uuid4().hex[:8]}"
-    owner = role_of(pg_urls.owner_url)
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(owner)
-            )
+    with fresh_pg_database(pg_urls, "llmspell_mig", vector=vector) as name:
+        yield StorageSettings(
+            backend="postgres",
+            pg_url=with_login(pg_urls.app_url, dbname=name),
+            pg_admin_url=with_login(pg_urls.owner_url, dbname=name),
+            auto_upgrade=False,
         )
-    if vector:
-        # What the operator does once as a superuser (pgvector is not a trusted extension).
-        with connect(with_login(pg_urls.superuser_url, dbname=name), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION vector")
-    yield StorageSettings(
-        backend="postgres",
-        pg_url=with_login(pg_urls.app_url, dbname=name),
-        pg_admin_url=with_login(pg_urls.owner_url, dbname=name),
-        auto_upgrade=False,
-    )
-    with connect(pg_urls.superuser_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
