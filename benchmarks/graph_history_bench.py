@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import uuid
-from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).parent))
+from memory_bench import bfs
 from storage_bench import postgres_logins, timed
 
 from llmspell.storage import SqlStorage, StorageSettings, open_storage
@@ -117,22 +117,6 @@ def load(storage: SqlStorage, entities: int, edges: int, changed: float) -> dict
             for start in range(0, len(rows), 10000):
                 conn.execute(insert(table), rows[start : start + 10000])
     return {e: nxt for e, nxt in adjacency.items() if e in valid}
-
-
-def bfs(adjacency: dict[str, list[str]], start: str, depth: int) -> int:
-    if start not in adjacency:
-        return 0
-    seen = {start: 0}
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        if seen[node] == depth:
-            continue
-        for nxt in adjacency[node]:
-            if nxt not in seen:
-                seen[nxt] = seen[node] + 1
-                queue.append(nxt)
-    return len(seen) - 1
 
 
 def explain(storage: SqlStorage, app_url: str, start: str) -> dict[str, Any]:

@@ -276,6 +276,10 @@ def load_graph(storage: SqlStorage, entities: int, edges: int, seed: int) -> dic
 
 
 def bfs(adjacency: dict[str, list[str]], start: str, depth: int) -> int:
+    """How many entities a breadth-first walk of `depth` hops from `start` reaches (the walk's
+    in-memory floor and its check)."""
+    if start not in adjacency:
+        return 0
     seen = {start: 0}
     queue = deque([start])
     while queue:
