@@ -22,6 +22,7 @@ REVISIONS: tuple[str, ...] = (
     "0014",
     "0015",
     "0016",
+    "0017",
 )
 HEAD: str = REVISIONS[-1]
 

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
 from llmspell.storage.components.kv import RECORD_VERSION_FUNCTION, RECORD_VERSION_TRIGGER
+from llmspell.storage.components.vectors.tables import ANALYZE_FUNCTION
 from llmspell.storage.fulltext import is_fulltext_object
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import connect, role_of, with_login
@@ -583,6 +584,42 @@ def test_0015_records_new_versions_in_the_database_and_its_downgrade_leaves_it_t
         (2, "v2"),
         (1, "v1"),
     ], "the rows outlive down and up; version 4 (written at 0014 outside the code) has no row"
+
+
+def _functions_named(settings: StorageSettings, name: str) -> list[str]:
+    with psycopg.connect(str(settings.pg_admin_url)) as conn:
+        rows = conn.execute(
+            "SELECT p.prosecdef, p.proconfig::text FROM pg_proc p WHERE p.proname = %s", (name,)
+        ).fetchall()
+    return [f"definer={row[0]} config={row[1]}" for row in rows]
+
+
+@pytest.mark.postgres
+def test_0017_adds_the_vectors_analyze_function_and_its_downgrade_drops_it(
+    fresh_pg: StorageSettings,
+) -> None:
+    admin.upgrade(fresh_pg)
+    [found] = _functions_named(fresh_pg, ANALYZE_FUNCTION)
+    assert found == 'definer=True config={"search_path=public, pg_temp"}', found
+    admin.downgrade(fresh_pg, "0016")
+    assert _functions_named(fresh_pg, ANALYZE_FUNCTION) == []
+    admin.upgrade(fresh_pg)
+    assert len(_functions_named(fresh_pg, ANALYZE_FUNCTION)) == 1
+    with psycopg.connect(str(fresh_pg.pg_url)) as conn:  # the app role may run it, checked
+        conn.execute(f"SELECT {ANALYZE_FUNCTION}(256)")
+        with pytest.raises(psycopg.errors.RaiseException, match="dimension must be one of"):
+            conn.execute(f"SELECT {ANALYZE_FUNCTION}(7)")
+
+
+@pytest.mark.postgres
+def test_0017_the_analyze_function_is_not_for_everyone(fresh_pg: StorageSettings) -> None:
+    admin.upgrade(fresh_pg)
+    with psycopg.connect(str(fresh_pg.pg_admin_url)) as conn:
+        row = conn.execute(
+            "SELECT has_function_privilege('public', %s, 'EXECUTE')",
+            (f"{ANALYZE_FUNCTION}(integer)",),
+        ).fetchone()
+    assert row == (False,)
 
 
 def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:

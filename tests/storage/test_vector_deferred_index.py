@@ -16,7 +16,11 @@ from pg_databases import fresh_pg_database
 from llmspell.storage import SqlStorage, StorageSettings, admin, open_storage
 from llmspell.storage.components.vectors import NewVector, VectorSettings
 from llmspell.storage.components.vectors.fold import HnswFold
-from llmspell.storage.components.vectors.tables import hnsw_index_name, unindexed_index_name
+from llmspell.storage.components.vectors.tables import (
+    ANALYZE_FUNCTION,
+    hnsw_index_name,
+    unindexed_index_name,
+)
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.urls import with_login
 from llmspell.storage.tenancy import Tenant
@@ -330,3 +334,35 @@ def test_0014_makes_the_hnsw_index_partial_and_its_downgrade_indexes_the_tail_ag
         assert storage.vectors.count("ns") == 80
         [hit] = storage.vectors.search("ns", "m", data[7], 1)
         assert hit.record.id in {"v7", "w7"}
+
+
+def indexed_statistics(settings: StorageSettings, pg_urls: PgLogins) -> str | None:
+    """The planner's most common values of vectors_128.indexed (read as the superuser: the
+    statistics of a table under row-level security are hidden from the other roles)."""
+    dbname = psycopg.conninfo.conninfo_to_dict(settings.pg_url)["dbname"]
+    with psycopg.connect(with_login(pg_urls.superuser_url, dbname=str(dbname))) as conn:
+        row = conn.execute(
+            "SELECT most_common_vals::text FROM pg_stats "
+            "WHERE tablename = 'vectors_128' AND attname = 'indexed'"
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def test_a_fold_that_empties_a_large_tail_has_the_table_analyzed(
+    fresh_db: StorageSettings, pg_urls: PgLogins
+) -> None:
+    admin.upgrade(fresh_db)
+    settings = fresh_db.with_component(
+        "vectors", VectorSettings(hnsw_unindexed_max=1_000_000, hnsw_fold_in_background=False)
+    )
+    with open_storage(settings, "stats") as storage:
+        storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(12, 300)])
+        assert storage.vectors.index_now() == 0
+        # 300 rows folded: under ANALYZE_AFTER_ROWS, the statistics are autovacuum's to take
+        assert indexed_statistics(settings, pg_urls) is None
+        storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(13, 900)])
+        with psycopg.connect(settings.pg_url) as conn:  # as autovacuum saw it mid-ingest
+            conn.execute(f"SELECT {ANALYZE_FUNCTION}({DIM})")
+        assert indexed_statistics(settings, pg_urls) == "{f,t}"  # mostly outside
+        assert storage.vectors.index_now() == 0
+    assert indexed_statistics(settings, pg_urls) == "{t}", "the planner sees the rows indexed"

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Update, bindparam, func, not_, select, update
 
-from llmspell.storage.components.vectors.tables import vector_table
+from llmspell.storage.components.vectors.tables import ANALYZE_FUNCTION, vector_table
 from llmspell.storage.database import Database
 from llmspell.storage.tenancy import Tenant
 
@@ -28,6 +28,10 @@ FOLD_BATCH = 256
 NO_FLUSH_WAIT = {"synchronous_commit": "off"}
 # How long a writer over the limit keeps trying rows other transactions hold.
 HELD_ROWS_WAIT_S = 10.0
+# A fold that empties a tail after folding at least this many rows of the table since the
+# last ANALYZE has the table analyzed (`ANALYZE_FUNCTION`): the planner's statistics would
+# otherwise still count those rows as outside the index.
+ANALYZE_AFTER_ROWS = 1_000
 
 
 class HnswFold:
@@ -51,6 +55,8 @@ class HnswFold:
         self._stopping = False
         self._cancel_close: Callable[[], None] | None = None
         self._built: dict[int, tuple[Update, Any]] = {}
+        # table (dimension) -> rows this process folded since it last analyzed the table
+        self._folded: dict[int, int] = {}
 
     def added(self, dimension: int, rows: int) -> None:
         """`rows` un-indexed rows were committed to the table of `dimension`: start the
@@ -89,6 +95,8 @@ class HnswFold:
             logger.warning("folding vectors_%d into its HNSW index failed: %s", dimension, exc)
             return -1
         self._counted(dimension, left, adds)
+        if left == 0:
+            self._analyze_if_due(dimension)
         return left
 
     def close(self) -> None:
@@ -135,6 +143,8 @@ class HnswFold:
                 return
             # Nothing this fold may take: folds of other processes hold the rest.
             self._counted(dimension, 0 if folded == 0 else left, adds)
+            if left == 0:
+                self._analyze_if_due(dimension)
 
     def _counted(self, dimension: int, left: int, adds: int) -> None:
         """The tail of `dimension` was counted after add number `adds`: the estimate becomes
@@ -146,6 +156,20 @@ class HnswFold:
             if left and self._cancel_close is None:  # closing folds what is left
                 self._cancel_close = self._db.source.before_close(self.close)
 
+    def _analyze_if_due(self, dimension: int) -> None:
+        """The tail of `dimension` is empty: analyze the table when this process folded
+        `ANALYZE_AFTER_ROWS` or more of its rows since it last did. A failure is logged (the
+        planner then waits for autovacuum), never raised."""
+        with self._lock:
+            if self._folded.get(dimension, 0) < ANALYZE_AFTER_ROWS:
+                return
+            self._folded[dimension] = 0
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(select(getattr(func, ANALYZE_FUNCTION)(dimension)))
+        except Exception as exc:
+            logger.warning("analyzing vectors_%d after a fold failed: %s", dimension, exc)
+
     def _fold_some(self, dimension: int, rows: int) -> tuple[int, int]:
         """Mark up to `rows` rows of the tail indexed, in one transaction (0: only count);
         returns (rows folded, rows left)."""
@@ -154,7 +178,11 @@ class HnswFold:
         # exact search of the tail and folded again: its commit need not wait for the WAL flush.
         with self._db.transaction(write=True, settings=NO_FLUSH_WAIT) as conn:
             folded = int(conn.execute(fold, {"batch": rows}).rowcount) if rows else 0
-            return folded, int(conn.execute(count).scalar_one())
+            left = int(conn.execute(count).scalar_one())
+        if folded:
+            with self._lock:
+                self._folded[dimension] = self._folded.get(dimension, 0) + folded
+        return folded, left
 
     def _statements(self, dimension: int) -> tuple[Update, Any]:
         built = self._built.get(dimension)
