@@ -15,6 +15,7 @@ from sqlalchemy import event
 from llmspell.storage import StorageSettings, open_storage
 from llmspell.storage.components.artifacts import NewArtifact
 from llmspell.storage.components.events import EVENT_LOG_PARTITIONS
+from llmspell.storage.components.vectors.tables import ANALYZE_FUNCTION
 from llmspell.storage.postgres.embedded import PgLogins
 from llmspell.storage.postgres.rls import POLICY_NAME
 from llmspell.storage.postgres.urls import database_of, with_login
@@ -27,6 +28,8 @@ PARTITION_FUNCTIONS = {
     f"{EVENT_LOG_PARTITIONS.ensure_function}(timestamp with time zone,integer)",
     f"{EVENT_LOG_PARTITIONS.drop_function}(timestamp with time zone)",
 }
+# ANALYZE of one vectors table after a fold of deferred HNSW indexing (revision 0017).
+OWNER_FUNCTIONS = PARTITION_FUNCTIONS | {f"{ANALYZE_FUNCTION}(integer)"}
 
 
 @pytest.fixture
@@ -210,7 +213,7 @@ def test_the_schema_has_no_sequence_every_counter_is_a_row_under_rls(
     assert counters <= {table.name for table in schema_tables()}
 
 
-def test_beyond_what_every_role_may_run_the_app_role_runs_the_two_partition_functions(
+def test_beyond_what_every_role_may_run_the_app_role_runs_three_functions_of_the_owner(
     app: psycopg.Connection[Any],
 ) -> None:
     extra = rows(
@@ -219,7 +222,7 @@ def test_beyond_what_every_role_may_run_the_app_role_runs_the_two_partition_func
         "WHERE has_function_privilege(p.oid, 'EXECUTE') "
         "AND NOT has_function_privilege('public', p.oid, 'EXECUTE')",
     )
-    assert {name for name, _, _ in extra} == PARTITION_FUNCTIONS
+    assert {name for name, _, _ in extra} == OWNER_FUNCTIONS
     schema = rows(app, "SELECT current_schema()")[0][0]
     for name, security_definer, config in extra:
         assert security_definer, name
@@ -229,7 +232,14 @@ def test_beyond_what_every_role_may_run_the_app_role_runs_the_two_partition_func
         "SELECT p.oid::regprocedure::text FROM pg_proc p "
         "WHERE p.prosecdef AND has_function_privilege(p.oid, 'EXECUTE')",
     )
-    assert {name for (name,) in definers} == PARTITION_FUNCTIONS, "no other SECURITY DEFINER"
+    assert {name for (name,) in definers} == OWNER_FUNCTIONS, "no other SECURITY DEFINER"
+
+
+def test_the_vectors_analyze_function_takes_only_a_supported_dimension(
+    app: psycopg.Connection[Any],
+) -> None:
+    with pytest.raises(psycopg.errors.RaiseException, match="dimension must be one of"):
+        app.execute(f"SELECT {ANALYZE_FUNCTION}(257)")
 
 
 def test_the_partition_functions_refuse_the_app_role_far_from_now(
