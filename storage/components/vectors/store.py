@@ -457,7 +457,9 @@ class SqlVectorStore:
         return self._search.search(namespace, model, query, k, where, datetime.now(UTC))
 
     def index_now(self) -> int:
-        return self._search.index_now({info.dimension for info in self.namespaces()})
+        with self._db.transaction() as conn:
+            dimensions = self._ns.dimensions(conn)
+        return self._search.index_now(dimensions)
 
     def similarity(
         self, namespace: str, model: str, query: Any, ids: Sequence[str]
