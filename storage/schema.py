@@ -49,8 +49,10 @@ def created_with(table: Table, statements: Callable[[str], list[str]]) -> None:
     table.info.setdefault(CREATED_WITH, []).append(statements)
 
     def create(target: Table, connection: Connection, **_: Any) -> None:
+        # psycopg reads % as a placeholder even without parameters (a PL/pgSQL RAISE uses it)
+        percent = "%%" if connection.dialect.paramstyle in ("format", "pyformat") else "%"
         for statement in statements(connection.dialect.name):
-            connection.exec_driver_sql(statement)
+            connection.exec_driver_sql(statement.replace("%", percent))
 
     event.listen(table, "after_create", create)
 

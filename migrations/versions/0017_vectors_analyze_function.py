@@ -19,23 +19,30 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from llmspell.storage.components.vectors.tables import (
-    ANALYZE_FUNCTION,
-    analyze_function_sql,
-    drop_analyze_function_sql,
-)
-
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
 
+# The SQL as this revision made it, frozen here: the live module may change its function later
+# (in a revision of its own), and that must not change what 0017 did.
+ANALYZE_FUNCTION = "llmspell_vectors_analyze"
+_DIMENSIONS = "128, 256, 384, 512, 768, 1024, 1536, 3072"
+CREATE = [
+    f"CREATE OR REPLACE FUNCTION {ANALYZE_FUNCTION}(dimension integer) RETURNS void "
+    "LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$ BEGIN "
+    f"IF dimension IS NULL OR NOT dimension = ANY (ARRAY[{_DIMENSIONS}]) THEN "
+    f"RAISE EXCEPTION 'dimension must be one of {_DIMENSIONS}, got %', dimension; END IF; "
+    "EXECUTE format('ANALYZE %I', 'vectors_' || dimension); END $fn$",
+    f"REVOKE ALL ON FUNCTION {ANALYZE_FUNCTION}(integer) FROM PUBLIC",
+]
+
 
 def upgrade() -> None:
     bind = op.get_bind()
-    for statement in analyze_function_sql(bind.dialect.name):
-        op.execute(statement)
     if bind.dialect.name == "postgresql":
+        for statement in CREATE:
+            op.execute(statement)
         # Pinned to the schema of the tables, as the partition functions of 0011 are: a
         # SECURITY DEFINER function must not resolve names through a caller's schema.
         schema = str(bind.execute(sa.text("SELECT current_schema()")).scalar_one())
@@ -46,5 +53,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for statement in drop_analyze_function_sql(op.get_bind().dialect.name):
-        op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {ANALYZE_FUNCTION}(integer)")
