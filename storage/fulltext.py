@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DDL, Table, event
+from sqlalchemy import Table
 
 SQLITE_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -57,9 +57,14 @@ def sqlite_drop_sql(table: str) -> list[str]:
 
 def index_with_table(table: Table) -> None:
     """Create the keyword index whenever `metadata.create_all` creates `table` on SQLite (the
-    in-memory database is built that way; files get it from the migration)."""
-    for statement in sqlite_create_sql(table.name):
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
+    in-memory database is built that way; files get it from the migration), and list it in
+    `storage schema --sql`."""
+    from llmspell.storage.schema import created_with
+
+    def statements(dialect_name: str) -> list[str]:
+        return sqlite_create_sql(table.name) if dialect_name == "sqlite" else []
+
+    created_with(table, statements)
 
 
 def is_fulltext_object(name: str | None) -> bool:

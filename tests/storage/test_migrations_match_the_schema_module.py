@@ -5,6 +5,7 @@ needs a revision of its own, and this test says when one is missing."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +106,14 @@ def test_a_migrated_postgres_database_has_the_schema_modules_triggers_and_functi
     declared_names = {name for name, *_ in declared_functions}
     assert declared_names, "the schema module declares functions"
     assert {f for f in migrated_functions if f[0] in declared_names} == declared_functions
+
+
+def test_the_printed_sqlite_schema_makes_the_triggers_the_migrations_make(tmp_path: Path) -> None:
+    """`storage schema --sql` lists everything a file gets, the keyword index's triggers too."""
+    migrated = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "migrated.db"))
+    admin.upgrade(migrated)
+    printed = tmp_path / "printed.db"
+    with sqlite3.connect(printed) as conn:
+        conn.executescript(admin.schema_sql(migrated))
+    assert any("_fts_" in name for name, _, _ in _sqlite_triggers(str(printed)))
+    assert _sqlite_triggers(str(printed)) == _sqlite_triggers(migrated.sqlite_path)
