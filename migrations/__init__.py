@@ -23,6 +23,7 @@ REVISIONS: tuple[str, ...] = (
     "0015",
     "0016",
     "0017",
+    "0018",
 )
 HEAD: str = REVISIONS[-1]
 

@@ -37,6 +37,10 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+# PostgreSQL run-time setting a copy (`storage migrate`, `storage restore`) turns on in its
+# transaction: triggers that derive rows from the rows written (a state entry's first version)
+# stand aside, for the copy writes those rows as the source holds them.
+COPYING_SETTING = "llmspell.copying"
 # Key in a table's `info`: functions giving, for a dialect name, the statements that follow its
 # CREATE TABLE (`created_with`).
 CREATED_WITH = "llmspell_created_with"

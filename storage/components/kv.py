@@ -21,13 +21,18 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     select,
 )
 
 from llmspell.storage.database import Database
 from llmspell.storage.registry import Component
-from llmspell.storage.schema import UtcDateTime, created_with, metadata, tenant_column
+from llmspell.storage.schema import (
+    COPYING_SETTING,
+    UtcDateTime,
+    created_with,
+    metadata,
+    tenant_column,
+)
 from llmspell.storage.tenancy import Tenant
 from llmspell.storage.upsert import upsert_into
 from llmspell.storage.values import check_limit, json_text, mebibytes, refuse_nul, require_text
@@ -127,41 +132,42 @@ kv_history = Table(
 )
 
 
-# The database records every version after a key's first: an UPDATE that raises `version`
-# (only `put` makes one) copies the new row into kv_history, in the statement's own work instead
-# of a second statement from Python. A key's first version `put` records itself: copies
-# (`storage migrate`, `storage restore`) INSERT entries together with their history rows, and an
-# INSERT trigger would record those twice.
+# The database records every version of a key, so a put is one statement from Python: the
+# INSERT of a new key copies its row into kv_history (RECORD_FIRST_TRIGGER, revision 0018), an
+# UPDATE that raises `version` (only `put` makes one) the new row (RECORD_VERSION_TRIGGER, 0015).
+# Copies (`storage migrate`, `storage restore`) write a unit's history rows themselves: on
+# PostgreSQL the insert trigger stands aside while COPYING_SETTING is on (a PL/pgSQL call per
+# row would slow a COPY of millions); SQLite has no setting a trigger reads for less than the
+# trigger saves (a pragma table costs a put 2-3 us), so there a copy's INSERT skips rows already
+# there: the first versions the trigger wrote from the entries, equal to the source's.
 RECORD_VERSION_TRIGGER = "kv_entries_record_version"
-RECORD_VERSION_FUNCTION = "llmspell_kv_record_version"  # PostgreSQL's trigger function
+RECORD_FIRST_TRIGGER = "kv_entries_record_first"
+RECORD_VERSION_FUNCTION = "llmspell_kv_record_version"  # PostgreSQL's function for both
 _HISTORY_COLUMNS = 'tenant_id, scope, "key", version, value, updated_at'
 _NEW_ROW = 'NEW.tenant_id, NEW.scope, NEW."key", NEW.version, NEW.value, NEW.updated_at'
 
 
 def record_version_sql(dialect_name: str) -> list[str]:
-    """The trigger (and on PostgreSQL its function) that records each new version of a key."""
+    """The triggers (and on PostgreSQL their function) that record each version of a key."""
     insert_new = f"INSERT INTO kv_history ({_HISTORY_COLUMNS}) VALUES ({_NEW_ROW});"
-    when = "AFTER UPDATE OF version ON kv_entries FOR EACH ROW WHEN (NEW.version > OLD.version)"
+    raised = "AFTER UPDATE OF version ON kv_entries FOR EACH ROW WHEN (NEW.version > OLD.version)"
+    inserted = "AFTER INSERT ON kv_entries FOR EACH ROW"
     if dialect_name == "postgresql":
+        run = f"EXECUTE FUNCTION {RECORD_VERSION_FUNCTION}()"
+        not_copying = f"WHEN (current_setting('{COPYING_SETTING}', true) IS DISTINCT FROM 'on')"
         return [
             f"CREATE FUNCTION {RECORD_VERSION_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN {insert_new} RETURN NULL; END $$",
-            f"CREATE TRIGGER {RECORD_VERSION_TRIGGER} {when} "
-            f"EXECUTE FUNCTION {RECORD_VERSION_FUNCTION}()",
+            f"CREATE TRIGGER {RECORD_VERSION_TRIGGER} {raised} {run}",
+            f"CREATE TRIGGER {RECORD_FIRST_TRIGGER} {inserted} {not_copying} {run}",
         ]
-    return [f"CREATE TRIGGER {RECORD_VERSION_TRIGGER} {when} BEGIN {insert_new} END"]
+    return [
+        f"CREATE TRIGGER {RECORD_VERSION_TRIGGER} {raised} BEGIN {insert_new} END",
+        f"CREATE TRIGGER {RECORD_FIRST_TRIGGER} {inserted} BEGIN {insert_new} END",
+    ]
 
 
-def drop_record_version_sql(dialect_name: str) -> list[str]:
-    """`record_version_sql` undone (migration 0015's downgrade)."""
-    drop = [f"DROP TRIGGER IF EXISTS {RECORD_VERSION_TRIGGER}"]
-    if dialect_name == "postgresql":
-        drop[0] += " ON kv_entries"
-        drop.append(f"DROP FUNCTION IF EXISTS {RECORD_VERSION_FUNCTION}()")
-    return drop
-
-
-created_with(kv_entries, record_version_sql)  # migration 0015 for files and PostgreSQL
+created_with(kv_entries, record_version_sql)  # migrations 0015 and 0018 for files and PostgreSQL
 
 
 # A put deletes the versions past `history_limit` when its version is a multiple of this; in
@@ -173,8 +179,8 @@ class SqlKVStore:
     """`KVStore` on any SQL backend, for one tenant.
 
     The current value lives in `kv_entries`; every kept version (current included) in
-    `kv_history`: a key's first by `put`, later ones by the database (RECORD_VERSION_TRIGGER),
-    so a put is one statement from Python. Reads see the newest `history_limit` versions; older
+    `kv_history`, recorded by the database (RECORD_FIRST_TRIGGER, RECORD_VERSION_TRIGGER), so a
+    put is one statement from Python. Reads see the newest `history_limit` versions; older
     rows are deleted by every PRUNE_EVERY-th put of a key (one statement in PRUNE_EVERY, not one
     per put).
     Statements are built once per store (statement construction costs more than a SQLite
@@ -217,20 +223,12 @@ class SqlKVStore:
                 "updated_at": upsert.excluded.updated_at,
             },
         ).returning(e.c.version)
-        # A key's first kept version is the row the upsert left: copied in SQL, so the value and
-        # the timestamp are bound (and converted) once per put.
-        current = select(e.c.tenant_id, e.c.scope, e.c.key, e.c.version, e.c.value, e.c.updated_at)
-        self._record = insert(h).from_select(
-            ["tenant_id", "scope", "key", "version", "value", "updated_at"],
-            current.where(tenant.where(e, "scope", "key")),
-        )
         self._prune = delete(h).where(
             tenant.where(h, "scope", "key"), h.c.version <= bindparam("oldest_dropped")
         )
         self._fast_get = db.statement(self._get)
         columns = ("scope", "key", "value", "updated_at")
         self._fast_put = db.statement(self._put, column_keys=columns)
-        self._fast_record = db.statement(self._record)
         self._fast_prune = db.statement(self._prune)
         self._delete_history = delete(h).where(tenant.where(h, "scope", "key"))
         self._delete = delete(e).where(tenant.where(e, "scope", "key"))
@@ -258,9 +256,7 @@ class SqlKVStore:
         }
         with self._db.driver_transaction(write=True) as run:
             version = int(run.first(self._fast_put, params)[0])
-            if version == 1:  # later versions the database records (RECORD_VERSION_TRIGGER)
-                run.execute(self._fast_record, params)
-            elif version > self.history_limit and version % PRUNE_EVERY == 0:
+            if version > self.history_limit and version % PRUNE_EVERY == 0:
                 params["oldest_dropped"] = version - self.history_limit
                 run.execute(self._fast_prune, params)
         return version

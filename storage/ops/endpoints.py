@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, union
+from sqlalchemy import Connection, Table, select, union
 from sqlalchemy.engine import Dialect
 
 from llmspell.storage import registry
@@ -22,6 +22,7 @@ from llmspell.storage.registry import Component
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sql_storage import SqlStorage, open_storage
 from llmspell.storage.tenancy import check_tenant_id
+from llmspell.storage.upsert import upsert_into
 
 Endpoint = StorageSettings | SqlStorage
 # The tenant a transfer opens storage as; every statement names its own tenant.
@@ -97,8 +98,14 @@ def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]] | Cop
     if conn.dialect.name == "postgresql":
         _copy_rows(conn, table, rows)
     else:
+        # A conflict can only be with a row a trigger wrote from an earlier table of the unit (a
+        # state entry's first version, as the source holds it): the target held none of the
+        # unit's rows, and the unit's count and checksum see any other difference.
         names = [column.name for column in table.columns]
-        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        conn.execute(
+            upsert_into(conn.dialect.name, table).on_conflict_do_nothing(),
+            [dict(zip(names, row, strict=True)) for row in rows],
+        )
 
 
 # The column types COPY sends in binary: psycopg's binary dumpers for them take the values the

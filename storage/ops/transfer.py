@@ -30,6 +30,7 @@ from llmspell.storage.ops.rows import (
     tenant_rows,
 )
 from llmspell.storage.registry import Component
+from llmspell.storage.schema import COPYING_SETTING
 from llmspell.storage.sql_storage import SqlStorage
 
 Status = Literal["copied", "already there", "would copy", "would skip"]
@@ -148,7 +149,10 @@ def write_unit(
     written. With `validate`, the rows are read back from the target before the commit.
     """
     where = f"component {component.name!r}, tenant {tenant!r}"
-    with target.transaction(write=True) as conn:
+    # The copy writes every row of the unit itself: on PostgreSQL the triggers that derive rows
+    # from the rows written stand aside (on SQLite `write_rows` skips the rows they wrote).
+    copying = {COPYING_SETTING: "on"} if target.dialect_name == "postgresql" else None
+    with target.transaction(write=True, settings=copying) as conn:
         held = sum(tenant_row_count(conn, table, tenant) for table in component.tables)
         if held:
             source = expected or source_digest()

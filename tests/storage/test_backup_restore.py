@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from transfer_helpers import BODY, FILLED, MakeStore, contents, fill
+from transfer_helpers import (
+    BODY,
+    FILLED,
+    MakeStore,
+    assert_state_continues,
+    contents,
+    fill,
+    put_versions,
+    state_rows,
+)
 
 from llmspell.storage import SqlStorage
 from llmspell.storage.ops.backup import backup, restore
@@ -72,6 +81,37 @@ def test_restored_state_keeps_its_versions_and_later_writes_continue_them(
     assert target.kv.put("app", "k", "v4") == 4
     assert [h.version for h in target.kv.history("app", "k")] == [4, 3, 2, 1]
     assert target.kv.usage().versions == 4
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize("target_kind", BACKENDS)
+@pytest.mark.parametrize("source_kind", BACKENDS)
+def test_restored_state_has_exactly_the_backups_history_rows_none_twice(
+    make_store: MakeStore,
+    source_kind: str,
+    target_kind: str,
+    validate: bool,
+    unique_tenant: str,
+    tmp_path: Path,
+) -> None:
+    # The backup lists entries before their history rows; the target's database records each
+    # entry's first version as it is inserted (revision 0018) unless the copy keeps it from that.
+    source = make_store(source_kind, "source")
+    put_versions(source, unique_tenant)
+    backup(source, tmp_path / "backup", components=["kv"], tenants=[unique_tenant])
+    expected = state_rows(source, unique_tenant)
+    if source_kind == target_kind == "postgres":  # one session PostgreSQL: empty it first
+        _empty(source, unique_tenant)
+        target = source
+    else:
+        target = make_store(target_kind, "target")
+
+    [unit] = restore(target, tmp_path / "backup", validate=validate).units
+
+    assert (unit.rows, unit.target_rows) == (5 + 7, 5 + 7)
+    assert unit.target_checksum == (unit.checksum if validate else "")
+    assert state_rows(target, unique_tenant) == expected
+    assert_state_continues(target, unique_tenant)
 
 
 def _empty(storage: SqlStorage, tenant: str) -> None:

@@ -16,7 +16,13 @@ from sqlalchemy import func, select
 from storage_helpers import json_values
 
 from llmspell.storage import KVSettings, SqlStorage, StateVersion
-from llmspell.storage.components.kv import PRUNE_EVERY, KVUsage, SqlKVStore, kv_history
+from llmspell.storage.components.kv import (
+    PRUNE_EVERY,
+    KVUsage,
+    SqlKVStore,
+    kv_entries,
+    kv_history,
+)
 
 
 def _three_versions(kv: SqlKVStore) -> None:
@@ -87,6 +93,32 @@ def test_older_versions_wait_at_most_prune_every_puts(open_test_storage: Any) ->
         assert storage.kv.usage().versions == min(i, 3)
     assert max(counts) == 3 + PRUNE_EVERY - 1  # never more than this many rows of one key
     assert counts[-1] == 3  # a put whose version is a multiple of PRUNE_EVERY prunes
+
+
+def test_a_first_put_records_exactly_one_history_row_equal_to_the_entry(
+    storage: SqlStorage,
+) -> None:
+    # The database records it (revision 0018's trigger), not a second statement of `put`.
+    e, h = kv_entries, kv_history
+    assert storage.kv.put("g", "first", {"v": 1}) == 1
+    with storage.database("kv").transaction() as conn:
+        entries = conn.execute(
+            select(e.c.version, e.c.value, e.c.updated_at).where(
+                e.c.tenant_id == storage.tenant_id, e.c.key == "first"
+            )
+        ).all()
+        recorded = conn.execute(
+            select(h.c.version, h.c.value, h.c.updated_at).where(
+                h.c.tenant_id == storage.tenant_id, h.c.key == "first"
+            )
+        ).all()
+    assert len(recorded) == 1
+    assert recorded == entries
+    assert storage.kv.put("g", "first", {"v": 2}) == 2
+    assert [(v.version, v.value) for v in storage.kv.history("g", "first")] == [
+        (2, {"v": 2}),
+        (1, {"v": 1}),
+    ]
 
 
 def test_history_of_a_missing_key_is_empty(storage: SqlStorage) -> None:

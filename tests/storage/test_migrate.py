@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Table, insert, select
-from transfer_helpers import FILLED, MakeStore, contents, fill
+from transfer_helpers import (
+    FILLED,
+    MakeStore,
+    assert_state_continues,
+    contents,
+    fill,
+    put_versions,
+    state_rows,
+)
 
 from llmspell.storage import StorageSettings, open_storage, registry
 from llmspell.storage.components.hooks import hook_history
@@ -53,6 +61,26 @@ def test_migrate_copies_every_tenants_rows_with_equal_checksums(
     for tenant in tenants:
         assert contents(target, tenant) == contents(source, tenant)
     assert report.totals()["kv"][0] == 2 * (30 + 31)  # entries + history rows
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize(("source_kind", "target_kind"), PAIRS)
+def test_migrated_state_has_exactly_the_sources_history_rows_none_twice(
+    make_store: MakeStore, source_kind: str, target_kind: str, validate: bool, unique_tenant: str
+) -> None:
+    # The target's database records a new entry's first version (revision 0018); the copy
+    # writes the source's history rows, so the trigger must neither double nor refuse them.
+    source = make_store(source_kind, "source")
+    target = make_store(target_kind, "target")
+    put_versions(source, unique_tenant)
+
+    report = migrate(source, target, components=["kv"], tenants=[unique_tenant], validate=validate)
+
+    [unit] = report.units
+    assert (unit.rows, unit.target_rows) == (5 + 7, 5 + 7)
+    assert unit.target_checksum == (unit.checksum if validate else "")
+    assert state_rows(target, unique_tenant) == state_rows(source, unique_tenant)
+    assert_state_continues(target, unique_tenant)
 
 
 def test_postgres_source_lists_its_tenants_through_row_level_security(

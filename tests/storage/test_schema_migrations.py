@@ -21,7 +21,11 @@ from sqlalchemy.pool import NullPool
 
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
-from llmspell.storage.components.kv import RECORD_VERSION_FUNCTION, RECORD_VERSION_TRIGGER
+from llmspell.storage.components.kv import (
+    RECORD_FIRST_TRIGGER,
+    RECORD_VERSION_FUNCTION,
+    RECORD_VERSION_TRIGGER,
+)
 from llmspell.storage.components.vectors.tables import ANALYZE_FUNCTION
 from llmspell.storage.fulltext import is_fulltext_object
 from llmspell.storage.postgres.embedded import PgLogins
@@ -559,7 +563,7 @@ def test_0015_records_new_versions_in_the_database_and_its_downgrade_leaves_it_t
     backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
 ) -> None:
     settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
-    objects = {RECORD_VERSION_TRIGGER} | (
+    objects = {RECORD_VERSION_TRIGGER, RECORD_FIRST_TRIGGER} | (
         {RECORD_VERSION_FUNCTION} if backend == "postgres" else set()
     )
     admin.upgrade(settings)
@@ -584,6 +588,53 @@ def test_0015_records_new_versions_in_the_database_and_its_downgrade_leaves_it_t
         (2, "v2"),
         (1, "v1"),
     ], "the rows outlive down and up; version 4 (written at 0014 outside the code) has no row"
+
+
+def _insert_entry_as_owner(settings: StorageSettings, tenant: str, key: str) -> None:
+    """What a put of a new key does to kv_entries, as the owner (under the tenant policy)."""
+    engine = _owner_engine(settings)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT set_config(:name, :tenant, true)"),
+                    {"name": TENANT_SETTING, "tenant": tenant},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO kv_entries (tenant_id, scope, key, value, version, updated_at) "
+                    "VALUES (:tenant, 'g', :key, '\"first\"', 1, :at)"
+                ),
+                {"tenant": tenant, "key": key, "at": "2026-12-06 07:00:00.000000"},
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_0018_records_a_new_keys_first_version_and_its_downgrade_restores_0017(
+    backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
+) -> None:
+    settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
+    function = {RECORD_VERSION_FUNCTION} if backend == "postgres" else set()
+    admin.upgrade(settings)
+    assert _kv_triggers(settings) == {RECORD_VERSION_TRIGGER, RECORD_FIRST_TRIGGER} | function
+
+    admin.downgrade(settings, "0017")
+    assert _kv_triggers(settings) == {RECORD_VERSION_TRIGGER} | function
+    _insert_entry_as_owner(settings, "first", "at-0017")  # at 0017 the code records it, not SQL
+
+    admin.upgrade(settings)
+    assert _kv_triggers(settings) == {RECORD_VERSION_TRIGGER, RECORD_FIRST_TRIGGER} | function
+    _insert_entry_as_owner(settings, "first", "at-head")  # at head the trigger records it
+    with open_storage(settings, "first") as storage:
+        assert storage.kv.get("g", "at-0017") == "first", "the entry outlives down and up"
+        assert storage.kv.history("g", "at-0017") == []
+        [recorded] = storage.kv.history("g", "at-head")
+        assert (recorded.version, recorded.value) == (1, "first")
+        assert recorded.updated_at.isoformat() == "2026-12-06T07:00:00+00:00"
 
 
 def _functions_named(settings: StorageSettings, name: str) -> list[str]:
@@ -629,7 +680,7 @@ def test_a_memory_database_is_built_at_head_equal_to_the_migrations() -> None:
         assert _schema_differences(engine) == []
         with engine.connect() as conn:
             triggers = conn.execute(text(SQLITE_KV_TRIGGERS)).scalars()
-            assert set(triggers) == {RECORD_VERSION_TRIGGER}, (
+            assert set(triggers) == {RECORD_VERSION_TRIGGER, RECORD_FIRST_TRIGGER}, (
                 "kv versions are recorded as in a file"
             )
         with engine.connect() as conn:

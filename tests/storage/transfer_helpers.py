@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from llmspell.storage import SqlStorage
 from llmspell.storage.components.artifacts import NewArtifact
+from llmspell.storage.components.kv import kv_entries, kv_history
 from llmspell.storage.components.vectors import NewVector
 
 BODY = bytes(range(256)) * 5000  # 1.28 MB: several artifact chunks
@@ -57,3 +59,34 @@ def contents(storage: SqlStorage, tenant: str) -> dict[str, Any]:
             for record in store.artifacts.list("session-1")
         ],
     }
+
+
+def state_rows(storage: SqlStorage, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
+    """`tenant`'s rows of kv_entries and kv_history as stored, sorted (a doubled history row,
+    or one missing, shows)."""
+    with storage.database("kv").for_tenant(tenant).transaction() as conn:
+        return {
+            table.name: sorted(
+                tuple(row) for row in conn.execute(select(table).where(table.c.tenant_id == tenant))
+            )
+            for table in (kv_entries, kv_history)
+        }
+
+
+def put_versions(storage: SqlStorage, tenant: str) -> None:
+    """Five keys of `tenant` put once (first versions, recorded by the database) and one of
+    them twice more: 5 entries, 7 history rows."""
+    kv = storage.for_tenant(tenant).kv
+    for i in range(5):
+        kv.put("app", f"key-{i}", {"i": i})
+    kv.put("app", "key-0", "second")
+    kv.put("app", "key-0", "third")
+
+
+def assert_state_continues(storage: SqlStorage, tenant: str) -> None:
+    """After a copy, puts record versions again: a new key its first, an old key its next."""
+    kv = storage.for_tenant(tenant).kv
+    assert kv.put("app", "new-key", "first") == 1
+    assert [(h.version, h.value) for h in kv.history("app", "new-key")] == [(1, "first")]
+    assert kv.put("app", "key-0", "fourth") == 4
+    assert [h.version for h in kv.history("app", "key-0")] == [4, 3, 2, 1]
