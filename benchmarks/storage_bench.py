@@ -392,6 +392,7 @@ def main() -> None:
             ("state_read", "state_read", "the same SELECT"),
             ("state_write", "state_write_with_history", "the same upsert, trigger and prune"),
             ("state_write_new_key", "state_write_new_key", "the same upsert of a new key"),
+            ("state_write_new_key", "state_write", "the bare upsert (of an existing key)"),
         ):
             ours, floor = report["sqlite"][op]["p50_ms"], raw[baseline]["p50_ms"]
             print(
