@@ -3,8 +3,9 @@
 `copy_text`: one SELECT turns each row into one COPY line in C (values joined by separators no
 value can hold, NULL marked), and a batch of lines is escaped by a few passes over its bytes: a
 migration from SQLite to PostgreSQL does almost no Python work per row (the lines are written by
-`endpoints.write_rows`). `lines_digest`: PostgreSQL prints and hashes the rows it holds as the
-same lines, so a copy is checked without reading it back (`Digest.add_lines` on the other side).
+`endpoints.write_rows`). The lines come in key order, so a batch is hashed as one MD5 of its
+bytes (`Digest.add_lines`); `hashed_move`: PostgreSQL prints the rows it stored from a batch as
+the same lines, in the same order, and hashes them, so a copy is checked without reading it back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -22,23 +25,28 @@ from sqlalchemy import (
     Float,
     Integer,
     LargeBinary,
+    Select,
+    String,
     Table,
     Text,
     bindparam,
     case,
     cast,
+    column,
     func,
+    insert,
     literal,
     select,
+    table,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import BIT
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from llmspell.storage.database import driver_failure
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.rows import Digest, Row
+from llmspell.storage.ops.rows import Row
 from llmspell.storage.schema import Embedding, UtcDateTime
 
 # SQLite joins a row's values with these and marks NULL with the third. Each starts with NUL,
@@ -51,16 +59,19 @@ _MARKERS = bytes.maketrans(_FIELD[1:] + _LINE[1:], b"\t\n")
 # The characters COPY text gives a meaning to, in the order they are escaped (backslash first).
 # UTF-8 never has these bytes (nor NUL) inside a character, so the text is handled as bytes.
 _ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
+# A batch's text is cut at line boundaries into pieces of at most this many bytes (a longer
+# line alone): PostgreSQL hashes a piece as one string, which it cannot make past 1 GB.
+PIECE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
 class CopyText:
-    """Some rows of a table as COPY text lines (UTF-8, tab-separated, `\\N` for NULL), and how
-    many.
+    """Some rows of a table as COPY text lines (UTF-8, tab-separated, `\\N` for NULL) in the
+    order of the table's primary key, and how many.
 
     A checksum of them is taken over `typed`, the same rows as `rows.tenant_rows` reads them,
-    when given; else over the lines (`Digest.add_lines`), which `lines_digest` reads back from
-    PostgreSQL for a table that is `line_checked`.
+    when given; else over the lines (`Digest.add_lines`), which PostgreSQL hashes again from the
+    rows it stored (`hashed_move`) for a table that is `line_checked`.
     """
 
     data: bytes
@@ -71,8 +82,10 @@ class CopyText:
 def copy_text(
     conn: Connection, table: Table, tenant: str, batch_size: int
 ) -> Generator[CopyText, None, None]:
-    """The tenant's rows of `table` on SQLite as COPY text, in batches of up to `batch_size`
-    rows. Timestamps are UTC text without an offset, to be read with the TimeZone at UTC.
+    """The tenant's rows of `table` on SQLite as COPY text in primary key order (BINARY, byte
+    order for text), in batches of up to `batch_size` rows and `PIECE_BYTES` bytes (a row
+    alone may be longer). Timestamps are UTC text without an offset, to be read with the
+    TimeZone at UTC.
 
     A table of small values comes a batch per statement step: SQLite concatenates the batch's
     lines itself (`group_concat` over a range of the primary key), so the reading thread holds
@@ -96,9 +109,25 @@ def copy_text(
     large = any(isinstance(column.type, LargeBinary | Embedding) for column in table.columns)
     batches = _line_batches if large else _range_batches
     try:
-        yield from batches(_Reader(driver, conn.dialect), table, line, tenant, batch_size)
+        for batch in batches(_Reader(driver, conn.dialect), table, line, tenant, batch_size):
+            yield from _pieces(batch)
     except sqlite3.Error as exc:
         raise driver_failure(exc) from None
+
+
+def _pieces(batch: CopyText) -> Iterator[CopyText]:
+    """`batch` cut at line boundaries into pieces of at most `PIECE_BYTES` bytes."""
+    data = batch.data
+    if len(data) <= PIECE_BYTES:
+        yield batch
+        return
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + PIECE_BYTES) + 1
+        if end <= start:  # one line longer than a piece
+            end = data.index(b"\n", start) + 1
+        yield CopyText(data[start:end], data.count(b"\n", start, end))
+        start = end
 
 
 class _Reader:
@@ -136,7 +165,7 @@ def _line_batches(
     reader: _Reader, table: Table, line: ColumnElement[Any], tenant: str, batch_size: int
 ) -> Iterator[CopyText]:
     lines = select(cast(line, LargeBinary)).where(table.c.tenant_id == tenant)
-    cursor = reader.cursor("lines", lines, {})
+    cursor = reader.cursor("lines", lines.order_by(*_keys(table)), {})
     first = itemgetter(0)
     try:
         while batch := cursor.fetchmany(batch_size):
@@ -150,7 +179,7 @@ def _range_batches(
 ) -> Iterator[CopyText]:
     # Ranges of the primary key after the tenant: the last key of each batch is found by an
     # OFFSET in the index, and the batch is every row after the previous one up to it.
-    keys = [column for column in table.primary_key.columns if column.name != "tenant_id"]
+    keys = _keys(table)
     after: list[BindParameter[Any]] = [bindparam(f"after_{i}") for i in range(len(keys))]
     upto: list[BindParameter[Any]] = [bindparam(f"upto_{i}") for i in range(len(keys))]
     owned = table.c.tenant_id == tenant
@@ -162,7 +191,9 @@ def _range_batches(
             if previous is not None:
                 bound = bound.where(tuple_(*keys) > tuple_(*after))
             last = reader.one(f"last_{previous is not None}", bound, _named("after", previous))
-        lines = select(line.label("line")).where(owned)
+        # In key order: SQLite keeps a subquery's ORDER BY under an aggregate other than
+        # count/min/max (here it is the primary key index's own order: no sort).
+        lines = select(line.label("line")).where(owned).order_by(*keys)
         if previous is not None:
             lines = lines.where(tuple_(*keys) > tuple_(*after))
         if last is not None:
@@ -187,14 +218,20 @@ def _range_batches(
         previous = last
 
 
+def _keys(table: Table) -> list[Any]:
+    """The columns of the table's primary key after the tenant."""
+    return [column for column in table.primary_key.columns if column.name != "tenant_id"]
+
+
 def _named(prefix: str, key: Row | None) -> dict[str, Any]:
     return {} if key is None else {f"{prefix}_{i}": value for i, value in enumerate(key)}
 
 
 def _field(column: Any) -> ColumnElement[Any]:
     """A column's value as COPY reads it (NULL stays NULL): text, integers, booleans (0/1) and
-    JSON as stored; timestamps as UTC `YYYY-MM-DD HH:MM:SS.ffffff` (as stored, mostly); bytes
-    as `\\x` hex; floats and vectors by Python (SQLite's printf is not exact past 15 digits)."""
+    JSON as stored; timestamps as UTC `YYYY-MM-DD HH:MM:SS.ffffff` without the fraction's
+    trailing zeros (as PostgreSQL prints them: stored so, mostly); bytes as `\\x` hex; floats
+    and vectors by Python (SQLite's printf is not exact past 15 digits)."""
     kind = column.type
     if isinstance(kind, UtcDateTime):
         canonical = (
@@ -202,7 +239,8 @@ def _field(column: Any) -> ColumnElement[Any]:
             & (func.substr(column, 11, 1) == " ")
             & (func.substr(column, 20, 1) == ".")
         )
-        return case((canonical, column), else_=func.llmspell_utc_text(column))
+        trimmed = func.rtrim(func.rtrim(column, "0"), ".")
+        return case((canonical, trimmed), else_=func.llmspell_utc_text(column))
     if isinstance(kind, Embedding):
         return func.llmspell_vector_text(column)
     if isinstance(kind, Float):
@@ -213,9 +251,12 @@ def _field(column: Any) -> ColumnElement[Any]:
 
 
 def _utc_text(value: str | None) -> str | None:
-    """A stored timestamp in another form (an offset, a date alone) as UTC text."""
-    moment = _read_utc(value)
-    return None if moment is None else moment.isoformat(" ", "microseconds")[:-6]
+    """A stored timestamp in another form (an offset, a date alone) as UTC text (as `_field`
+    writes the others)."""
+    moment: datetime | None = _read_utc(value)
+    if moment is None:
+        return None
+    return moment.isoformat(" ", "microseconds")[:-6].rstrip("0").rstrip(".")
 
 
 def _float_text(value: float | None) -> str | None:
@@ -245,47 +286,69 @@ _LINE_TYPES = (Text, Integer, BigInteger, Boolean, LargeBinary, UtcDateTime)
 
 
 def line_checked(table: Table) -> bool:
-    """Whether `lines_digest` can check the table's rows: every column one of `_LINE_TYPES`
+    """Whether `hashed_move` can check the table's rows: every column one of `_LINE_TYPES`
     (not JSON, whose JSONB PostgreSQL rewrites, nor floats or vectors, printed otherwise)."""
     return all(type(column.type) in _LINE_TYPES for column in table.columns)
 
 
-def lines_digest(conn: Connection, table: Table, tenant: str) -> Digest:
-    """On PostgreSQL, the digest of the tenant's rows of a `line_checked` table as the COPY
-    lines SQLite writes for them (`Digest.add_lines`), each line printed and hashed (MD5) by
-    the server: the rows are not read back into Python."""
-    if conn.dialect.name != "postgresql" or not line_checked(table):
-        raise ValueError(f"lines_digest: table {table.name!r} on {conn.dialect.name}")
-    fields = [
-        _printed(column) if not column.nullable else func.coalesce(_printed(column), "\\N")
-        for column in table.columns
+@cache
+def hashed_move(target: Table, staging: str, escaped: bool) -> Select[int, str | None]:
+    """On PostgreSQL, the statement that moves every row of `staging` (a temporary table like
+    `target`) into the `line_checked` table `target` and returns how many it moved and the MD5
+    of their COPY lines as `copy_text` writes them, in the same order (text keys in byte order,
+    `COLLATE "C"`, as SQLite's BINARY): the rows as the table stored them (RETURNING), printed
+    and hashed by the server and compared with `Digest.add_lines` of the lines sent.
+
+    Run with the TimeZone at UTC and the DateStyle ISO. `escaped=False` is for lines without a
+    backslash: then no value has a character COPY escapes and none is NULL, and the values are
+    printed as they are (a stored value with such a character, or NULL, prints a line the sent
+    ones cannot match); else each is escaped as COPY text."""
+    if not line_checked(target):
+        raise ValueError(f"hashed_move: table {target.name!r} has columns it cannot print")
+    names = [column.name for column in target.columns]
+    staged = table(staging, *(column(name) for name in names))
+    fields = []
+    for value in target.columns:
+        field = _printed(value, escaped)
+        fields.append(func.coalesce(cast(field, Text), "\\N") if value.nullable else field)
+    line = func.concat_ws(literal("\t", Text), *fields)
+    keys = _keys(target)
+    moved = (
+        insert(target)
+        .from_select(names, select(*staged.c))
+        .returning(line.label("line"), *keys)
+        .cte("moved")
+    )
+    order = [
+        moved.c[key.name].collate("C") if isinstance(key.type, String) else moved.c[key.name]
+        for key in keys
     ]
-    line: ColumnElement[Any] = fields[0]
-    for field in fields[1:]:
-        line = line.op("||")(literal("\t")).op("||")(field)
-    hashed = select(func.md5(line).label("h")).where(table.c.tenant_id == tenant).subquery()
-    # A row hashes as the first 64 bits of its line's MD5, a signed bigint (as in add_lines).
-    first = cast(cast(literal("x").op("||")(func.substr(hashed.c.h, 1, 16)), BIT(64)), BigInteger)
-    query = select(func.count(), func.coalesce(func.sum(first), 0)).select_from(hashed)
-    rows, total = conn.execute(query).one()
-    return Digest.of_sum(int(rows), int(total))
+    newline = literal("\n", Text)
+    # (a table keyed by the tenant alone holds one row of it)
+    joined = func.string_agg(
+        moved.c.line, aggregate_order_by(newline, *order) if order else newline
+    )
+    return select(func.count(), func.md5(joined.op("||")(newline)))
 
 
-def _printed(column: Any) -> ColumnElement[Any]:
-    """A column's value on PostgreSQL as `_field` and `_escaped` make it on SQLite."""
+def _printed(column: Any, escaped: bool) -> ColumnElement[Any]:
+    """A column's value on PostgreSQL as `_field` (and `_escaped`, if `escaped`) make it on
+    SQLite; a timestamp as a UTC timestamp, which concat_ws prints (DateStyle ISO) as `_field`
+    writes it."""
     kind = column.type
     if isinstance(kind, UtcDateTime):
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
-    if isinstance(kind, LargeBinary):
-        return literal("\\\\x").op("||")(func.upper(func.encode(column, "hex")))
+        return func.timezone("UTC", column)
     if isinstance(kind, Boolean):
-        return cast(cast(column, Integer), Text)
+        return cast(column, Integer)
     if isinstance(kind, Integer):
-        return cast(column, Text)
-    escaped: ColumnElement[Any] = column
-    for plain, replacement in _ESCAPES:
-        escaped = func.replace(escaped, plain.decode(), replacement.decode())
-    return escaped
+        return column  # type: ignore[no-any-return]
+    printed: ColumnElement[Any] = column
+    if isinstance(kind, LargeBinary):
+        printed = literal("\\x").op("||")(func.upper(func.encode(column, "hex")))
+    if escaped:
+        for plain, replacement in _ESCAPES:
+            printed = func.replace(printed, plain.decode(), replacement.decode())
+    return printed
 
 
 def _escaped(table: Table, text: bytes, rows: int) -> bytes:

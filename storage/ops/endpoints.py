@@ -16,8 +16,9 @@ from sqlalchemy.engine import Dialect
 
 from llmspell.storage import registry
 from llmspell.storage.database import Database
-from llmspell.storage.ops.copy_text import CopyText
+from llmspell.storage.ops.copy_text import CopyText, hashed_move
 from llmspell.storage.ops.every_tenant import every_tenant
+from llmspell.storage.ops.rows import Digest
 from llmspell.storage.registry import Component
 from llmspell.storage.settings import StorageSettings
 from llmspell.storage.sql_storage import SqlStorage, open_storage
@@ -80,19 +81,36 @@ def tenant_database(storage: SqlStorage, component: Component, tenant: str) -> D
     return storage.database(component.name).for_tenant(tenant)
 
 
-def write_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]] | CopyText) -> None:
+def write_rows(
+    conn: Connection,
+    table: Table,
+    rows: list[tuple[Any, ...]] | CopyText,
+    stored: Digest | None = None,
+) -> None:
     """Insert `rows` into `table` in the connection's transaction: COPY on PostgreSQL (of the
-    text as it is, for `CopyText`), an INSERT of many rows elsewhere."""
+    text as it is, for `CopyText`), an INSERT of many rows elsewhere.
+
+    `stored` (COPY text of a `line_checked` table only): the rows as the table stored them are
+    added to it, hashed by PostgreSQL as the lines `Digest.add_lines` hashes (`hashed_move`).
+    """
     if isinstance(rows, CopyText):
         if conn.dialect.name != "postgresql":
             raise ValueError(f"write_rows: COPY text is for PostgreSQL, not {conn.dialect.name}")
         if rows.rows:
-            with _staging(conn, table) as (cursor, copy_sql, _):
-                # Timestamps come as SQLite stores them: UTC, mostly without an offset.
-                cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
+            # Lines without a backslash hold no value COPY escapes: printed back as they are.
+            escaped = b"\\" in rows.data
+            with _staging(conn, table, stored, escaped) as (cursor, copy_sql, _):
+                # Timestamps come as SQLite stores them: UTC, mostly without an offset (and
+                # `hashed_move` prints them back in that form).
+                cursor.execute(
+                    "SELECT set_config('TimeZone', 'UTC', true), "
+                    "set_config('DateStyle', 'ISO', true)"
+                )
                 with cursor.copy(copy_sql) as copy:
                     copy.write(rows.data)
         return
+    if stored is not None:
+        raise ValueError("write_rows: only COPY text is hashed as the table stores it")
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -117,9 +135,12 @@ _BINARY_COPY_TYPES = frozenset(
 
 
 @contextmanager
-def _staging(conn: Connection, table: Table) -> Iterator[tuple[Any, Any, Any]]:
+def _staging(
+    conn: Connection, table: Table, stored: Digest | None = None, escaped: bool = True
+) -> Iterator[tuple[Any, Any, Any]]:
     """A cursor, the `COPY ... FROM STDIN` (text) of a staging table like `table` and the
-    `SELECT` of its columns; its rows move into `table` when the block ends.
+    `SELECT` of its columns; its rows move into `table` when the block ends (and are added to
+    `stored` as the table stored them, see `hashed_move` for `escaped`).
 
     COPY refuses a table under row-level security: the rows are copied into a temporary table
     (which has none) and moved by one INSERT ... SELECT, which the policy checks.
@@ -128,7 +149,8 @@ def _staging(conn: Connection, table: Table) -> Iterator[tuple[Any, Any, Any]]:
 
     names = [column.name for column in table.columns]
     target = sql.Identifier(table.name)
-    staging = sql.Identifier(f"llmspell_copy_{table.name}")
+    staging_name = f"llmspell_copy_{table.name}"
+    staging = sql.Identifier(staging_name)
     column_list = sql.SQL(", ").join(sql.Identifier(name) for name in names)
     driver: Any = conn.connection.driver_connection
     staged = sql.SQL("SELECT {} FROM {}").format(column_list, staging)
@@ -139,7 +161,11 @@ def _staging(conn: Connection, table: Table) -> Iterator[tuple[Any, Any, Any]]:
             )
         )
         yield cursor, sql.SQL("COPY {} ({}) FROM STDIN").format(staging, column_list), staged
-        cursor.execute(sql.SQL("INSERT INTO {} ({}) {}").format(target, column_list, staged))
+        if stored is None:
+            cursor.execute(sql.SQL("INSERT INTO {} ({}) {}").format(target, column_list, staged))
+        else:
+            moved, hexdigest = conn.execute(hashed_move(table, staging_name, escaped)).one()
+            stored.add_md5(moved, hexdigest)
         cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
 
 

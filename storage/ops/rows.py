@@ -1,6 +1,6 @@
 """Rows as every backend sees them: a component's tables in load order, a row as portable JSON
-(the backup format), and the order-free digest (row count + checksum) migrate and restore
-compare between a source and its copy.
+(the backup format), and the digest (row count + checksum) migrate and restore compare between
+a source and its copy.
 
 A row here is the tuple SQLAlchemy returns through the table's own column types (aware UTC
 datetimes, bytes, float32 arrays, parsed JSON), in the table's column order, so the same row
@@ -25,8 +25,9 @@ from llmspell.storage.registry import Component
 from llmspell.storage.schema import HALFVEC_FROM, Embedding, UtcDateTime
 
 Row = tuple[Any, ...]
-# The checksum is a sum of per-row hashes modulo 2**128: independent of the order rows come
-# in, which differs between SQLite's and PostgreSQL's text collations.
+# The checksum is a sum of hashes modulo 2**128, of single rows (independent of the order rows
+# come in, which differs between SQLite's and PostgreSQL's text collations) or of batches of
+# COPY lines in key order (`add_lines`).
 _MODULUS = 1 << 128
 # Server-side cursors of one connection need names of their own (several may be open).
 _cursor_numbers = count()
@@ -123,10 +124,11 @@ def _normalizer(column_type: Any) -> Callable[[Any], Any] | None:
 
 @dataclass
 class Digest:
-    """Row count and order-free checksum of some rows (one tenant's rows of one component).
+    """Row count and checksum of some rows (one tenant's rows of one component).
 
-    A row hashes as the repr of its values (str, int, float, bytes, bool, None and UTC
-    datetimes have one repr in every process), JSON and vectors normalised first.
+    A row read as values hashes as the repr of its values (str, int, float, bytes, bool, None
+    and UTC datetimes have one repr in every process), JSON and vectors normalised first; rows
+    read as COPY text hash a batch at a time (`add_lines`).
     """
 
     rows: int = 0
@@ -151,18 +153,22 @@ class Digest:
         self._sum = total % _MODULUS
         self.rows += count
 
-    def add_lines(self, data: bytes) -> None:
-        """Add rows given as COPY text lines (each ending with a newline): a row hashes as the
-        first 64 bits of its line's MD5 as a signed integer, which PostgreSQL computes as fast
-        as it reads the rows (`copy_text.lines_digest`)."""
-        lines = data.split(b"\n")
-        lines.pop()  # after the last newline
-        total = self._sum
-        for line in lines:
-            hashed = md5(line, usedforsecurity=False).digest()
-            total += int.from_bytes(hashed[:8], "big", signed=True)
-        self._sum = total % _MODULUS
-        self.rows += len(lines)
+    def add_lines(self, data: bytes, rows: int) -> None:
+        """Add `rows` rows given as COPY text lines in key order (each ending with a newline):
+        the lines hash together as the MD5 of their bytes, which PostgreSQL computes from the
+        rows it stored (`copy_text.hashed_move`) as fast as it reads them."""
+        if rows:
+            self.add_md5(rows, md5(data, usedforsecurity=False).hexdigest())
+
+    def add_md5(self, rows: int, hexdigest: str | None) -> None:
+        """Add `rows` rows whose COPY lines in key order have the MD5 `hexdigest` (None when
+        there are no rows)."""
+        if not rows:
+            return
+        if hexdigest is None:
+            raise ValueError(f"Digest.add_md5: {rows} rows without an MD5")
+        self._sum = (self._sum + int(hexdigest, 16)) % _MODULUS
+        self.rows += rows
 
     def add(self, other: Digest) -> None:
         """Add the rows of another digest (of other rows)."""

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table
 
 from llmspell.storage.database import Database
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.copy_text import CopyText, lines_digest
+from llmspell.storage.ops.copy_text import CopyText
 from llmspell.storage.ops.endpoints import tenant_database, write_rows
 from llmspell.storage.ops.rows import (
     Digest,
@@ -118,7 +118,7 @@ def _hash(digest: Digest, table: Table, batch: Batch) -> None:
     elif batch.typed is not None:
         digest.add_batch(table, batch.typed)
     else:
-        digest.add_lines(batch.data)
+        digest.add_lines(batch.data, batch.rows)
 
 
 def target_row_count(db: Database, component: Component, tenant: str) -> int:
@@ -146,7 +146,9 @@ def write_unit(
     `expected` is the digest the rows must have (a backup's manifest; None: the digest of the
     rows as they are read). A target that already holds rows of the unit is refused unless
     `resume` is set and they are exactly the source's (`source_digest()`): then nothing is
-    written. With `validate`, the rows are read back from the target before the commit.
+    written. With `validate`, the rows the target holds are checked before the commit: COPY
+    text batches as PostgreSQL stored them (hashed by the server while it moves each batch in,
+    see `copy_text.hashed_move`), other rows read back.
     """
     where = f"component {component.name!r}, tenant {tenant!r}"
     # The copy writes every row of the unit itself: on PostgreSQL the triggers that derive rows
@@ -180,13 +182,17 @@ def write_unit(
         written = Digest() if expected is not None or validate else None
         own = {table.name for table in load_order(component)}
         rows_read = 0
-        hashed_as_lines: set[str] = set()  # read back by `lines_digest`, not as values
+        # COPY lines hashed by PostgreSQL as it stores them, not read back as values
+        stored = Digest() if validate else None
+        hashed_as_lines: set[str] = set()
         for table, rows in read_ahead(batches, written):
             if table.name not in own:
                 raise TransferError(f"{where}: table {table.name!r} is not one of its tables")
-            if isinstance(rows, CopyText) and rows.typed is None:
+            if stored is not None and isinstance(rows, CopyText) and rows.typed is None:
                 hashed_as_lines.add(table.name)
-            write_rows(conn, table, rows)
+                write_rows(conn, table, rows, stored)
+            else:
+                write_rows(conn, table, rows)
             count = rows.rows if isinstance(rows, CopyText) else len(rows)
             rows_read += count
             if progress is not None:
@@ -205,8 +211,8 @@ def write_unit(
                 "the copy; nothing of this unit was written"
             )
         target_checksum = ""
-        if validate and reference is not None:
-            copied = _target_digest(conn, component, tenant, batch_size, hashed_as_lines)
+        if stored is not None and reference is not None:
+            copied = _target_digest(conn, component, tenant, batch_size, hashed_as_lines, stored)
             if not copied.matches(reference):
                 raise TransferError(
                     f"{where}: the target holds {copied.rows} rows with checksum "
@@ -226,15 +232,19 @@ def write_unit(
 
 
 def _target_digest(
-    conn: Connection, component: Component, tenant: str, batch_size: int, as_lines: set[str]
+    conn: Connection,
+    component: Component,
+    tenant: str,
+    batch_size: int,
+    as_lines: set[str],
+    stored: Digest,
 ) -> Digest:
-    """The digest of the unit's rows in the target, each table as its rows were hashed when
-    read: as COPY lines (computed by PostgreSQL) or as values (read back)."""
+    """The digest of the unit's rows in the target: `stored` (the tables in `as_lines`, hashed
+    by PostgreSQL as it stored their COPY lines), and every other table's rows read back."""
     digest = Digest()
+    digest.add(stored)
     for table in load_order(component):
-        if table.name in as_lines:
-            digest.add(lines_digest(conn, table, tenant))
-        else:
+        if table.name not in as_lines:
             for batch in tenant_rows(conn, table, tenant, batch_size):
                 digest.add_batch(table, batch)
     return digest

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -18,12 +19,12 @@ from llmspell.storage import SqlStorage, registry
 from llmspell.storage.components.hooks import hook_history
 from llmspell.storage.components.kv import kv_entries, kv_history
 from llmspell.storage.errors import StorageError
-from llmspell.storage.ops.copy_text import CopyText, copy_text, line_checked, lines_digest
+from llmspell.storage.ops.copy_text import CopyText, copy_text, hashed_move, line_checked
 from llmspell.storage.ops.endpoints import write_rows
 from llmspell.storage.ops.migrate import migrate
-from llmspell.storage.ops.rows import load_order
+from llmspell.storage.ops.rows import Digest, load_order
 from llmspell.storage.ops.transfer import TransferError
-from llmspell.storage.schema import Embedding, UtcDateTime
+from llmspell.storage.schema import COPYING_SETTING, Embedding, UtcDateTime
 from llmspell.storage.upsert import upsert_into
 
 # Every character COPY text gives a meaning to, the escapes PostgreSQL writes for others, the
@@ -241,6 +242,8 @@ def test_state_timestamps_stored_in_other_forms_arrive_as_the_same_instant_and_v
         "c": "2026-01-02 03:04:05-05:30",
         "d": "2026-01-02",
         "e": "2026-01-02 03:04:05.123456",
+        "f": "2026-01-02 03:04:05.120000",  # trailing zeros: PostgreSQL prints .12
+        "g": "2026-01-02 03:04:00.000000",  # a whole second: printed without a fraction
     }
     for key in stored:
         store.put("app", key, key)
@@ -254,12 +257,14 @@ def test_state_timestamps_stored_in_other_forms_arrive_as_the_same_instant_and_v
     report = migrate(source, target, components=["kv"], tenants=[unique_tenant])
 
     [unit] = report.units
-    assert unit.target_checksum == unit.checksum and unit.target_rows == 10
+    assert unit.target_checksum == unit.checksum and unit.target_rows == 14
     assert _kv_of(target, unique_tenant) == _kv_of(source, unique_tenant)
     with target.database("kv").for_tenant(unique_tenant).transaction() as conn:
         query = select(kv_entries.c.key, kv_entries.c.updated_at)
         moments = dict(tuple(row) for row in conn.execute(query))
     assert moments["b"] == datetime(2026, 1, 2, 1, 4, 5, 500000, tzinfo=UTC)
+    assert moments["f"] == datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=UTC)
+    assert moments["g"] == datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
     assert moments["d"] == datetime(2026, 1, 2, tzinfo=UTC)
 
 
@@ -273,9 +278,10 @@ def test_a_value_changed_on_the_way_fails_the_lines_checksum_and_nothing_is_writ
         store.put("app", f"key-{i}", {"text": "tab\there"})
     real = write_rows
 
-    def changing(conn: Any, table: Any, rows: Any) -> None:
+    def changing(conn: Any, table: Any, rows: Any, stored: Any = None) -> None:
         assert isinstance(rows, CopyText) and rows.typed is None  # kv: hashed as lines
-        real(conn, table, CopyText(rows.data.replace(b"tab\\\\there", b"tab\\\\thebe"), rows.rows))
+        changed = CopyText(rows.data.replace(b"tab\\\\there", b"tab\\\\thebe"), rows.rows)
+        real(conn, table, changed, stored)
 
     monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", changing)
     with pytest.raises(TransferError, match=r"the target holds 40 rows with checksum \w+ after"):
@@ -283,21 +289,144 @@ def test_a_value_changed_on_the_way_fails_the_lines_checksum_and_nothing_is_writ
     assert _kv_of(target, unique_tenant) == []
 
 
-def test_lines_digest_is_for_postgres_and_tables_it_can_print(
+def test_hashed_move_is_for_tables_whose_rows_postgres_prints_as_sqlite_writes_them() -> None:
+    assert line_checked(kv_entries) and not line_checked(hook_history)  # floats
+    with pytest.raises(ValueError, match="hashed_move: table 'hook_history' has columns"):
+        hashed_move(hook_history, "llmspell_copy_hook_history", True)
+
+
+class _RolledBack(Exception):
+    """Raised to end a transaction without its writes."""
+
+
+def _stored_digest(target: SqlStorage, tenant: str, batches: list[CopyText]) -> Digest:
+    """What PostgreSQL hashes of `batches` as it stores them into kv_entries (rolled back)."""
+    stored = Digest()
+    database = target.database("kv").for_tenant(tenant)
+    with (
+        pytest.raises(_RolledBack),
+        database.transaction(write=True, settings={COPYING_SETTING: "on"}) as conn,
+    ):
+        for batch in batches:
+            write_rows(conn, kv_entries, batch, stored)
+        raise _RolledBack
+    return stored
+
+
+def _sent_digest(batches: list[CopyText]) -> Digest:
+    sent = Digest()
+    for batch in batches:
+        sent.add_lines(batch.data, batch.rows)
+    return sent
+
+
+def test_lines_come_in_key_order_and_postgres_hashes_the_rows_it_stores_to_the_same_digest(
     make_store: MakeStore, unique_tenant: str
 ) -> None:
-    postgres = make_store("postgres", "pg")
-    sqlite = make_store("sqlite", "lite")
-    assert line_checked(kv_entries) and not line_checked(hook_history)  # floats
-    with postgres.database("hooks").for_tenant(unique_tenant).transaction() as conn:
-        with pytest.raises(ValueError, match="lines_digest: table 'hook_history' on postgresql"):
-            lines_digest(conn, hook_history, unique_tenant)
-        assert lines_digest(conn, kv_entries, unique_tenant).rows == 0
-    with (
-        sqlite.database("kv").for_tenant(unique_tenant).transaction() as conn,
-        pytest.raises(ValueError, match="lines_digest: table 'kv_entries' on sqlite"),
-    ):
-        lines_digest(conn, kv_entries, unique_tenant)
+    # keys PostgreSQL's default collation would order otherwise (case, accents, emoji,
+    # prefixes, characters COPY escapes), put in random order; values with and without a
+    # backslash (printed back escaped or as they are), timestamps with trailing zeros
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    keys = ["B", "a", "É", "e", "z", "😀", "é", "a b", "a", "ab", "a\tb", "a\tc", "\t", "Z", ""]
+    keys = sorted({f"{key}{i}" for i, key in enumerate(keys)} | set(keys))
+    random.Random(3).shuffle(keys)
+    with source.database("kv").for_tenant(unique_tenant).transaction(write=True) as conn:
+        for i, key in enumerate(keys):
+            moment = datetime(2026, 1, 2, 3, 4, 5, (i % 3) * 100_000, tzinfo=UTC)
+            # scope S (first in key order) holds no character COPY escapes
+            escaped = i % 2 or "\t" in key
+            value = f'"back\\\\slash {i}"' if escaped else f'"plain {i}"'
+            conn.execute(
+                insert(kv_entries),
+                {
+                    "tenant_id": unique_tenant,
+                    "scope": "s\té" if escaped else "S",
+                    "key": key,
+                    "value": value,
+                    "version": 1,
+                    "updated_at": moment,
+                },
+            )
+        batches = list(copy_text(conn, kv_entries, unique_tenant, 4))
+
+    assert any(b"\\" in batch.data for batch in batches)
+    assert any(b"\\" not in batch.data for batch in batches)
+    lines = b"".join(batch.data for batch in batches).splitlines()
+    # (no scope or key holds a backslash: a tab is the only escape in them)
+    sent = [tuple(f.replace(b"\\t", b"\t") for f in line.split(b"\t")[1:3]) for line in lines]
+    assert sent == sorted(sent) and len(sent) == len(keys)  # UTF-8 bytes: SQLite's BINARY order
+    stored = _stored_digest(target, unique_tenant, batches)
+    assert stored.matches(_sent_digest(batches)) and stored.rows == len(keys)
+
+
+def _line_changed(batch: CopyText, change: Callable[[list[bytes]], list[bytes]]) -> CopyText:
+    lines = change(batch.data.splitlines(keepends=True))
+    return CopyText(b"".join(lines), len(lines))
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda lines: [lines[0].replace(b"plain", b"plane"), *lines[1:]], "a changed value"),
+        (lambda lines: [lines[0].replace(b"\t1\t", b"\t2\t"), *lines[1:]], "a changed version"),
+        (lambda lines: lines[1:], "a missing row"),
+    ],
+)
+def test_postgres_hashes_a_changed_or_missing_row_to_another_digest(
+    make_store: MakeStore,
+    unique_tenant: str,
+    change: Callable[[list[bytes]], list[bytes]],
+    why: str,
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    store = source.for_tenant(unique_tenant).kv
+    for i in range(6):
+        store.put("app", f"key-{i}", f"plain {i}")
+    with source.database("kv").for_tenant(unique_tenant).transaction() as conn:
+        batches = list(copy_text(conn, kv_entries, unique_tenant, 3))
+    sent = _sent_digest(batches)
+    assert _stored_digest(target, unique_tenant, batches).matches(sent)
+
+    altered = [_line_changed(batches[0], change), *batches[1:]]
+    stored = _stored_digest(target, unique_tenant, altered)
+    assert not stored.matches(sent), why
+
+
+def test_lines_sent_out_of_key_order_do_not_match_what_postgres_hashes(
+    make_store: MakeStore, unique_tenant: str
+) -> None:
+    # the digest is of the lines in key order: a source that sent them otherwise is refused
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    store = source.for_tenant(unique_tenant).kv
+    for i in range(3):
+        store.put("app", f"key-{i}", f"plain {i}")
+    with source.database("kv").for_tenant(unique_tenant).transaction() as conn:
+        [batch] = list(copy_text(conn, kv_entries, unique_tenant, 3))
+    swapped = [_line_changed(batch, lambda lines: [lines[1], lines[0], lines[2]])]
+    assert not _stored_digest(target, unique_tenant, swapped).matches(_sent_digest(swapped))
+    assert _stored_digest(target, unique_tenant, swapped).matches(_sent_digest([batch]))
+
+
+def test_a_doubled_row_writes_nothing_of_its_unit(
+    make_store: MakeStore, unique_tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    store = source.for_tenant(unique_tenant).kv
+    for i in range(6):
+        store.put("app", f"key-{i}", f"plain {i}")
+    real = write_rows
+
+    def doubling(conn: Any, table: Any, rows: Any, stored: Any = None) -> None:
+        real(conn, table, _line_changed(rows, lambda lines: [lines[0], *lines]), stored)
+
+    monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", doubling)
+    with pytest.raises(StorageError):
+        migrate(source, target, components=["kv"], tenants=[unique_tenant], batch_size=4)
+    assert _kv_of(target, unique_tenant) == []
 
 
 def test_a_batch_past_sqlites_string_limit_is_read_row_by_row(

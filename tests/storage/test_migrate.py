@@ -162,11 +162,11 @@ def test_a_unit_that_fails_leaves_nothing_of_it_in_the_target(
     calls = {"n": 0}
     real = endpoints.write_rows
 
-    def failing(conn: object, table: object, rows: list[dict[str, object]]) -> None:
+    def failing(conn: Any, table: Any, rows: Any, stored: Any = None) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        real(conn, table, rows)  # type: ignore[arg-type]
+        real(conn, table, rows, stored)
 
     monkeypatch.setattr("llmspell.storage.ops.transfer.write_rows", failing)
     with pytest.raises(RuntimeError, match="disk full"):
