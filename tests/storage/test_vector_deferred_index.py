@@ -366,3 +366,18 @@ def test_a_fold_that_empties_a_large_tail_has_the_table_analyzed(
         assert indexed_statistics(settings, pg_urls) == "{f,t}"  # mostly outside
         assert storage.vectors.index_now() == 0
     assert indexed_statistics(settings, pg_urls) == "{t}", "the planner sees the rows indexed"
+
+
+def test_a_long_fold_has_the_table_analyzed_before_its_tail_empties(
+    fresh_db: StorageSettings, pg_urls: PgLogins
+) -> None:
+    """A large ingest keeps the tail at its limit until it ends: the statistics must follow
+    the folded rows into the index on the way, not only when the tail empties."""
+    admin.upgrade(fresh_db)
+    settings = fresh_db.with_component(
+        "vectors", VectorSettings(hnsw_unindexed_max=1_000, hnsw_fold_in_background=False)
+    )
+    with open_storage(settings, "stats") as storage:
+        storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(14, 3_000)])
+        assert tail_size(settings, "stats") == 1_000  # the add folded down to the limit
+        assert indexed_statistics(settings, pg_urls) == "{t,f}", "2,000 in, 1,000 out"

@@ -28,9 +28,10 @@ FOLD_BATCH = 256
 NO_FLUSH_WAIT = {"synchronous_commit": "off"}
 # How long a writer over the limit keeps trying rows other transactions hold.
 HELD_ROWS_WAIT_S = 10.0
-# A fold that empties a tail after folding at least this many rows of the table since the
-# last ANALYZE has the table analyzed (`ANALYZE_FUNCTION`): the planner's statistics would
-# otherwise still count those rows as outside the index.
+# A fold that folded at least this many rows of the table since the last ANALYZE has the
+# table analyzed (`ANALYZE_FUNCTION`) when it empties the tail, or, during a long fold, when
+# it has folded since the last ANALYZE as many rows as before it: the planner's statistics
+# would otherwise still count those rows as outside the index.
 ANALYZE_AFTER_ROWS = 1_000
 
 
@@ -55,8 +56,10 @@ class HnswFold:
         self._stopping = False
         self._cancel_close: Callable[[], None] | None = None
         self._built: dict[int, tuple[Update, Any]] = {}
-        # table (dimension) -> rows this process folded since it last analyzed the table
+        # table (dimension) -> rows this process folded since it last analyzed the table, and
+        # before that
         self._folded: dict[int, int] = {}
+        self._analyzed: dict[int, int] = {}
 
     def added(self, dimension: int, rows: int) -> None:
         """`rows` un-indexed rows were committed to the table of `dimension`: start the
@@ -95,8 +98,7 @@ class HnswFold:
             logger.warning("folding vectors_%d into its HNSW index failed: %s", dimension, exc)
             return -1
         self._counted(dimension, left, adds)
-        if left == 0:
-            self._analyze_if_due(dimension)
+        self._analyze_if_due(dimension, left)
         return left
 
     def close(self) -> None:
@@ -143,8 +145,7 @@ class HnswFold:
                 return
             # Nothing this fold may take: folds of other processes hold the rest.
             self._counted(dimension, 0 if folded == 0 else left, adds)
-            if left == 0:
-                self._analyze_if_due(dimension)
+            self._analyze_if_due(dimension, left)
 
     def _counted(self, dimension: int, left: int, adds: int) -> None:
         """The tail of `dimension` was counted after add number `adds`: the estimate becomes
@@ -156,14 +157,21 @@ class HnswFold:
             if left and self._cancel_close is None:  # closing folds what is left
                 self._cancel_close = self._db.source.before_close(self.close)
 
-    def _analyze_if_due(self, dimension: int) -> None:
-        """The tail of `dimension` is empty: analyze the table when this process folded
-        `ANALYZE_AFTER_ROWS` or more of its rows since it last did. A failure is logged (the
-        planner then waits for autovacuum), never raised."""
+    def _analyze_if_due(self, dimension: int, left: int) -> None:
+        """A fold of `dimension` left `left` rows waiting: analyze the table when this process
+        folded `ANALYZE_AFTER_ROWS` or more of its rows since it last did, and either the tail
+        is empty or those rows are at least as many as it folded before. A large ingest keeps
+        the tail at its limit until it ends: the statistics follow its rows into the index on
+        the way (otherwise a search meanwhile sorts the namespace instead of asking the index),
+        with ANALYZEs at 1K, 2K, 4K, ... rows folded, a number that grows with the log of the
+        rows. A failure is logged (the planner then waits for autovacuum), never raised."""
         with self._lock:
-            if self._folded.get(dimension, 0) < ANALYZE_AFTER_ROWS:
+            folded = self._folded.get(dimension, 0)
+            before = self._analyzed.get(dimension, 0)
+            if folded < ANALYZE_AFTER_ROWS or (left and folded < before):
                 return
             self._folded[dimension] = 0
+            self._analyzed[dimension] = before + folded
         try:
             with self._db.transaction() as conn:
                 conn.execute(select(getattr(func, ANALYZE_FUNCTION)(dimension)))
