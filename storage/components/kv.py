@@ -139,7 +139,8 @@ kv_history = Table(
 # PostgreSQL the insert trigger stands aside while COPYING_SETTING is on (a PL/pgSQL call per
 # row would slow a COPY of millions); SQLite has no setting a trigger reads for less than the
 # trigger saves (a pragma table costs a put 2-3 us), so there a copy's INSERT skips rows already
-# there: the first versions the trigger wrote from the entries, equal to the source's.
+# there: the first versions the trigger wrote from the entries, equal to the source's. (A source
+# whose entries lack their kept version, which no put leaves, fails the copy's row count there.)
 RECORD_VERSION_TRIGGER = "kv_entries_record_version"
 RECORD_FIRST_TRIGGER = "kv_entries_record_first"
 RECORD_VERSION_FUNCTION = "llmspell_kv_record_version"  # PostgreSQL's function for both
