@@ -14,7 +14,9 @@ Five runs over the same N kv entries of one tenant, in one process:
                  transaction: PostgreSQL's share of what migrate does, without its checks;
   migrate        `storage.ops.migrate` without read-back (`validate=False`, `--no-validate`: the
                  rows are counted in the target, no checksum is computed);
-  validated      `storage.ops.migrate` as the CLI runs it, reading every unit back before commit.
+  validated      `storage.ops.migrate` as the CLI runs it, checking every unit before its commit
+                 (state: each batch's COPY lines hashed as sent, and by PostgreSQL as it stores
+                 them, in key order).
 Each prints items/s and its ratio to the raw COPY of the same run (`--runs N`: N rounds, each
 with its own raw COPY). PostgreSQL is the embedded server, or LLMSPELL_BENCH_PG_URL (see
 storage_bench.py).

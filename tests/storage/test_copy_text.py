@@ -450,6 +450,32 @@ def test_a_batch_past_sqlites_string_limit_is_read_row_by_row(
     assert {line.split("\t")[3] for line in lines} == {'"' + "x" * 200 + '"'}
 
 
+def test_a_batch_past_the_piece_size_comes_in_pieces_of_whole_lines_and_validates(
+    make_store: MakeStore, unique_tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL hashes a piece as one string: pieces keep that string far below its 1 GB
+    source = make_store("sqlite", "source")
+    target = make_store("postgres", "target")
+    store = source.for_tenant(unique_tenant).kv
+    for i in range(12):
+        store.put("app", f"key-{i:02d}", "x" * (400 if i == 5 else 20))  # one line > a piece
+    with source.database("kv").for_tenant(unique_tenant).transaction() as conn:
+        [whole] = list(copy_text(conn, kv_entries, unique_tenant, 100))
+        monkeypatch.setattr("llmspell.storage.ops.copy_text.PIECE_BYTES", 300)
+        pieces = list(copy_text(conn, kv_entries, unique_tenant, 100))
+
+    assert b"".join(piece.data for piece in pieces) == whole.data
+    assert [piece.rows for piece in pieces] == [p.data.count(b"\n") for p in pieces]
+    assert sum(piece.rows for piece in pieces) == whole.rows == 12 and len(pieces) > 3
+    for piece in pieces:
+        assert piece.data.endswith(b"\n")
+        assert len(piece.data) <= 300 or piece.rows == 1
+    report = migrate(source, target, components=["kv"], tenants=[unique_tenant], batch_size=100)
+    [unit] = report.units
+    assert (unit.target_rows, unit.target_checksum) == (unit.rows, unit.checksum)
+    assert _kv_of(target, unique_tenant) == _kv_of(source, unique_tenant)
+
+
 def _value(column: Any, i: int) -> Any:
     """A value for any column of any table; text alike across tables, so foreign keys hold."""
     kind = column.type
