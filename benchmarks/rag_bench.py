@@ -43,7 +43,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, not_, select
+from sqlalchemy import func, not_, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from storage_bench import postgres_logins
@@ -114,6 +114,17 @@ def unindexed(storage: SqlStorage) -> int:
         return int(conn.execute(waiting).scalar_one())
 
 
+SERVER_SETTINGS = ("shared_buffers", "maintenance_work_mem", "max_wal_size", "wal_compression")
+
+
+def server_settings(storage: SqlStorage) -> str:
+    """The PostgreSQL settings that bear on the HNSW fold (buffers, WAL), as the run used them."""
+    with storage.database("vectors").transaction() as conn:
+        return ", ".join(
+            f"{name} {conn.execute(text(f'SHOW {name}')).scalar_one()}" for name in SERVER_SETTINGS
+        )
+
+
 def timed_ms(call: Callable[[], object]) -> float:
     begin = time.perf_counter()
     call()
@@ -133,6 +144,8 @@ def bench(backend: str, size: int, queries: int) -> float:
         rag = infra.get(RagManager)
         docs = documents(size, seed=size)
         texts = [d.content for d in docs]
+        if backend == "postgres":
+            print(f"{'':<17}  server: {server_settings(infra.storage)}")
 
         start = time.perf_counter()
         embeddings = rag.embedder.embed(texts)

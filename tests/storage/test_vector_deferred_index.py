@@ -1,6 +1,7 @@
 """Deferred HNSW indexing: on PostgreSQL an add leaves its rows outside the HNSW index and a
 fold moves them in; search finds them exactly as well before the fold as after it, on every
-backend. The tail stays within `hnsw_unindexed_max`, and closing the storage folds the rest."""
+backend. The tail stays within `hnsw_unindexed_max`; closing the storage leaves the rest to the
+next fold (a search that meets it starts one), or folds it when the background fold is off."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pg_databases import fresh_pg_database
 
 from llmspell.storage import SqlStorage, StorageSettings, admin, open_storage
 from llmspell.storage.components.vectors import NewVector, VectorSettings
+from llmspell.storage.components.vectors import fold as fold_module
 from llmspell.storage.components.vectors.fold import HnswFold
 from llmspell.storage.components.vectors.tables import (
     ANALYZE_FUNCTION,
@@ -108,6 +110,31 @@ def test_rows_land_outside_the_index_and_closing_the_storage_folds_them_in(
     storage.close()
     assert tail_size(pg_settings, storage.tenant_id) == 0
     assert rows_of(pg_settings, storage.tenant_id, indexed=True) == 300
+
+
+@pytest.mark.postgres
+def test_closing_leaves_the_tail_to_the_next_runtime_whose_search_folds_it(
+    open_pg: Callable[..., SqlStorage],
+    pg_settings: StorageSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One row per fold transaction: the 3,000 rows take the background fold seconds, far
+    # longer than the add takes to return and the storage to close.
+    monkeypatch.setattr(fold_module, "FOLD_BATCH", 1)
+    first = open_pg(1_000_000)
+    data = unit_rows(15, 3_000)
+    first.vectors.add("ns", "m", [NewVector(v, "", id=f"v{i}") for i, v in enumerate(data)])
+    first.close()  # the background fold stops after its batch
+    assert tail_size(pg_settings, first.tenant_id) > 0, "closing did not wait for the fold"
+    monkeypatch.undo()
+    second = open_pg(1_000_000)  # the same tenant, adding nothing
+    [hit] = second.vectors.search("ns", "m", data[2_999], 1)
+    assert hit.record.id == "v2999"  # found outside the index, and that starts a fold
+    deadline = time.monotonic() + 120  # generous: the machine is shared
+    while tail_size(pg_settings, first.tenant_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tail_size(pg_settings, first.tenant_id) == 0
+    assert rows_of(pg_settings, first.tenant_id, indexed=True) == 3_000
 
 
 @pytest.mark.postgres
@@ -254,6 +281,7 @@ def test_two_runtimes_of_one_tenant_adding_at_once_share_the_fold_and_index_ever
     for i in (0, 399, 400, 799):
         [hit] = first.vectors.search("ns", "m", data[i], 1)
         assert hit.record.id == (f"a{i}" if i < 400 else f"b{i - 400}")
+    assert first.vectors.index_now() == 0  # rows the other's fold holds are waited for
     first.close()
     second.close()
     assert tail_size(pg_settings, first.tenant_id) == 0

@@ -2,9 +2,12 @@
 the partial HNSW index (`WHERE indexed`), so it does not pay the index's upkeep (about a
 millisecond per row); search reads that tail exactly beside the HNSW scan. `HnswFold` moves
 the tail into the index: a background thread of the store folds it in batches after every add,
-the writer folds itself while the tail is over `hnsw_unindexed_max`, and closing the storage
-folds what is left. Rows are picked `FOR UPDATE SKIP LOCKED`, so folds of several processes
-share the work; they run as the app role under row-level security, one tenant each.
+the writer folds itself while the tail is over `hnsw_unindexed_max`. Closing the storage stops
+the background fold after its batch and leaves the rest (at most the limit) to the next fold:
+a search that meets rows outside the index starts one, as does the next add (a store without
+the background fold folds what is left when it closes). Rows are picked `FOR UPDATE SKIP
+LOCKED`, so folds of several processes share the work; they run as the app role under
+row-level security, one tenant each.
 """
 
 from __future__ import annotations
@@ -67,15 +70,29 @@ class HnswFold:
         with self._lock:
             self._adds += 1
             tail = self._tails[dimension] = self._tails.get(dimension, 0) + rows
-            if self._cancel_close is None:
-                self._cancel_close = self._db.source.before_close(self.close)
-            if self._background and self._thread is None and not self._stopping:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"llmspell-hnsw-fold-{self._tenant.id}", daemon=True
-                )
-                self._thread.start()
+            self._start_locked()
         if tail > self._limit:
             self.fold(dimension, self._limit)
+
+    def met_tail(self, dimension: int) -> None:
+        """A search met rows of `dimension` outside the index (a runtime closed before its
+        fold was done, or another one's fold is still busy): fold them in the background."""
+        with self._lock:
+            if not self._background or self._thread is not None or self._stopping:
+                return
+            self._tails[dimension] = max(self._tails.get(dimension, 0), 1)  # the fold counts
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        """Stop with the storage, and start the background fold unless it runs (the caller
+        holds the lock)."""
+        if self._cancel_close is None:
+            self._cancel_close = self._db.source.before_close(self.close)
+        if self._background and self._thread is None and not self._stopping:
+            self._thread = threading.Thread(
+                target=self._run, name=f"llmspell-hnsw-fold-{self._tenant.id}", daemon=True
+            )
+            self._thread.start()
 
     def fold(self, dimension: int, down_to: int) -> int:
         """Fold the tail of `dimension` until at most `down_to` rows wait; returns the rows
@@ -102,15 +119,17 @@ class HnswFold:
         return left
 
     def close(self) -> None:
-        """Stop the background fold and fold every tail (run while the storage still
-        connects: `EngineSource.before_close`)."""
+        """Stop the background fold after its batch (run while the storage still connects:
+        `EngineSource.before_close`). What is left, at most the limit, waits for the next
+        fold, searched exactly meanwhile: closing right after a large ingest need not index
+        its last rows first. Without the background fold, fold every tail here."""
         with self._lock:
             self._stopping = True
             thread = self._thread
         if thread is not None:
             thread.join()
         with self._lock:
-            dimensions = sorted(self._tails)
+            dimensions = [] if self._background else sorted(self._tails)
         for dimension in dimensions:
             self.fold(dimension, 0)
         with self._lock:
@@ -154,7 +173,7 @@ class HnswFold:
         with self._lock:
             if self._adds == adds:
                 self._tails[dimension] = left
-            if left and self._cancel_close is None:  # closing folds what is left
+            if left and self._cancel_close is None:  # closing stops the fold
                 self._cancel_close = self._db.source.before_close(self.close)
 
     def _analyze_if_due(self, dimension: int, left: int) -> None:

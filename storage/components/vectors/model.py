@@ -206,9 +206,11 @@ class VectorSettings:
     # PostgreSQL: how many of a tenant's vectors of one size may wait outside the HNSW index
     # (searched exactly) before an add folds them in itself; 0 folds every add at once.
     hnsw_unindexed_max: int = 5_000
-    # PostgreSQL: a thread of the store folds the tail after every add; False leaves it to the
-    # adds over `hnsw_unindexed_max` and to closing the storage (a bulk load that wants the
-    # server's cores for its inserts).
+    # PostgreSQL: a thread of the store folds the tail after every add (and when a search
+    # meets rows outside the index); closing the storage stops it and leaves the rest to the
+    # next fold. False leaves the fold to the adds over `hnsw_unindexed_max` and to closing the
+    # storage, which then folds what is left (a bulk load that wants the server's cores for
+    # its inserts).
     hnsw_fold_in_background: bool = True
 
     def __post_init__(self) -> None:

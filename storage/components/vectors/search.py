@@ -157,11 +157,15 @@ class PostgresSearch:
             stmt = self._statements.get(
                 ("search", dimension, shape),
                 lambda: nearest_statement(
-                    t, record_columns(t, False), filter_clauses(self._tenant, t, shape, True)
+                    t,
+                    [*record_columns(t, False), t.c.indexed],
+                    filter_clauses(self._tenant, t, shape, True),
                 ),
             )
             params = {**filter_params(where, now), "namespace": namespace, "query": vector, "k": k}
             rows = conn.execute(stmt, params).all()
+        if not all(r[-2] for r in rows):  # rows outside the index: fold them
+            self.fold.met_tail(dimension)
         hits = [VectorHit(record_of(r, False), 1.0 - float(r[-1])) for r in rows]
         # The index's best and the tail's best; relaxed_order may return neighbours slightly
         # out of order.
