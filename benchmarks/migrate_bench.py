@@ -18,18 +18,25 @@ Five runs over the same N kv entries of one tenant, in one process:
                  (state: each batch's COPY lines hashed as sent, and by PostgreSQL as it stores
                  them, in key order).
 Each prints items/s and its ratio to the raw COPY of the same run (`--runs N`: N rounds, each
-with its own raw COPY). PostgreSQL is the embedded server, or LLMSPELL_BENCH_PG_URL (see
-storage_bench.py).
+with its own raw COPY), and the CPU time it took: this process's (every thread) and the
+embedded server's (all its processes, read from /proc; not for LLMSPELL_BENCH_PG_URL). On a
+busy machine the CPU times vary far less than the wall times. PostgreSQL is the embedded
+server, or LLMSPELL_BENCH_PG_URL (see storage_bench.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sqlite3
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +52,77 @@ from llmspell.storage.schema import COPYING_SETTING
 
 TENANT = "bench"
 VALUE = json.dumps({"name": "benchmark", "n": 42, "tags": ["a", "b", "c"]})
+
+
+@dataclass
+class Timing:
+    """Wall seconds of a timed part, and the CPU seconds this process and the server spent."""
+
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float | None = None  # None: a server this process cannot see
+
+
+class Clock:
+    """Times parts of the benchmark: wall, this process's CPU, the local server's CPU."""
+
+    def __init__(self, postmaster: int | None) -> None:
+        self.postmaster = postmaster
+
+    @contextmanager
+    def timing(self) -> Iterator[Timing]:
+        timing = Timing()
+        server, client, start = self._server_cpu(), _client_cpu(), time.perf_counter()
+        yield timing
+        timing.seconds = time.perf_counter() - start
+        timing.client_cpu = _client_cpu() - client
+        if server is not None:
+            time.sleep(0.1)  # the backends that closed at the end are reaped
+            end = self._server_cpu()
+            timing.server_cpu = None if end is None else end - server
+
+    def _server_cpu(self) -> float | None:
+        """CPU seconds of the postmaster's exited children and of its live ones."""
+        if self.postmaster is None:
+            return None
+        try:
+            fields = _proc_stat(self.postmaster)
+            ticks = int(fields[13]) + int(fields[14])  # cutime, cstime
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    try:
+                        child = _proc_stat(int(name))
+                    except (OSError, IndexError):
+                        continue
+                    if int(child[1]) == self.postmaster:
+                        ticks += int(child[11]) + int(child[12])  # utime, stime
+        except OSError:
+            return None
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (ppid first)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def postmaster_of(owner_url: str) -> int | None:
+    """The embedded server's postmaster, whose processes' CPU time /proc shows (None: an
+    external server, or no /proc)."""
+    if os.environ.get("LLMSPELL_BENCH_PG_URL") or not os.path.isdir("/proc"):
+        return None
+    with connect(owner_url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        try:  # the backend's parent, read while the backend lives
+            return int(_proc_stat(int(row[0]))[1]) if row else None
+        except OSError:
+            return None
 
 
 def fill_source(path: Path, items: int) -> None:
@@ -71,28 +149,27 @@ def fill_source(path: Path, items: int) -> None:
             conn.execute(kv_history.delete())
 
 
-def raw_copy(path: Path, owner_url: str) -> float:
-    """Seconds for sqlite3 + psycopg COPY of the same rows into an RLS-free scratch table."""
+def raw_copy(path: Path, owner_url: str, clock: Clock) -> Timing:
+    """sqlite3 + psycopg COPY of the same rows into an RLS-free scratch table."""
     scratch = f"bench_kv_{uuid.uuid4().hex[:8]}"
     source = sqlite3.connect(path)
     with connect(owner_url) as conn:
         conn.execute(f"CREATE TABLE {scratch} (LIKE kv_entries INCLUDING INDEXES)")
         conn.execute("SET TimeZone = 'UTC'")
         conn.commit()
-        start = time.perf_counter()
-        cursor = source.execute(
-            "SELECT tenant_id, scope, key, value, version, updated_at FROM kv_entries"
-        )
-        with conn.cursor() as pg, pg.copy(f"COPY {scratch} FROM STDIN") as copy:
-            while batch := cursor.fetchmany(10_000):
-                for row in batch:
-                    copy.write_row(row)
-        conn.commit()
-        elapsed = time.perf_counter() - start
+        with clock.timing() as timing:
+            cursor = source.execute(
+                "SELECT tenant_id, scope, key, value, version, updated_at FROM kv_entries"
+            )
+            with conn.cursor() as pg, pg.copy(f"COPY {scratch} FROM STDIN") as copy:
+                while batch := cursor.fetchmany(10_000):
+                    for row in batch:
+                        copy.write_row(row)
+            conn.commit()
         conn.execute(f"DROP TABLE {scratch}")
         conn.commit()
     source.close()
-    return elapsed
+    return timing
 
 
 def formatted(path: Path, batch_size: int) -> list[bytes]:
@@ -102,33 +179,31 @@ def formatted(path: Path, batch_size: int) -> list[bytes]:
         return [chunk.data for chunk in copy_text(conn, kv_entries, TENANT, batch_size)]
 
 
-def raw_copy_text(path: Path, owner_url: str, batch_size: int) -> float:
-    """Seconds for SQLite's COPY text of the rows, read and written in chunks into an RLS-free
-    scratch table."""
+def raw_copy_text(path: Path, owner_url: str, batch_size: int, clock: Clock) -> Timing:
+    """SQLite's COPY text of the rows, read and written in chunks into an RLS-free scratch
+    table."""
     scratch = f"bench_kv_{uuid.uuid4().hex[:8]}"
     with connect(owner_url) as conn:
         conn.execute(f"CREATE TABLE {scratch} (LIKE kv_entries INCLUDING INDEXES)")
         conn.execute("SET TimeZone = 'UTC'")
         conn.commit()
-        start = time.perf_counter()
-        with conn.cursor() as pg, pg.copy(f"COPY {scratch} FROM STDIN") as copy:
-            for chunk in formatted(path, batch_size):
-                copy.write(chunk)
-        conn.commit()
-        elapsed = time.perf_counter() - start
+        with clock.timing() as timing:
+            with conn.cursor() as pg, pg.copy(f"COPY {scratch} FROM STDIN") as copy:
+                for chunk in formatted(path, batch_size):
+                    copy.write(chunk)
+            conn.commit()
         conn.execute(f"DROP TABLE {scratch}")
         conn.commit()
-    return elapsed
+    return timing
 
 
-def staged_text(path: Path, app_url: str, batch_size: int) -> float:
-    """Seconds for the same text COPYed into a temporary table and moved into kv_entries by
-    INSERT ... SELECT as the app role (row-level security forced), batch by batch."""
+def staged_text(path: Path, app_url: str, batch_size: int, clock: Clock) -> Timing:
+    """The same text COPYed into a temporary table and moved into kv_entries by INSERT ...
+    SELECT as the app role (row-level security forced), batch by batch."""
     tenant = f"{TENANT}-{uuid.uuid4().hex[:6]}"
     old, new = f"{TENANT}\t".encode(), f"{tenant}\t".encode()
     chunks = [chunk.replace(old, new) for chunk in formatted(path, batch_size)]
-    with connect(app_url) as conn:
-        start = time.perf_counter()
+    with connect(app_url) as conn, clock.timing() as timing:
         conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
         # as migrate does: a copy writes the history rows itself, the first-version trigger
         # (revision 0018) stands aside
@@ -142,27 +217,28 @@ def staged_text(path: Path, app_url: str, batch_size: int) -> float:
                 pg.execute("INSERT INTO kv_entries SELECT * FROM bench_stage")
                 pg.execute("TRUNCATE bench_stage")
         conn.commit()
-        return time.perf_counter() - start
+    return timing
 
 
-def run_migrate(path: Path, target: StorageSettings, batch_size: int, validate: bool) -> float:
+def run_migrate(
+    path: Path, target: StorageSettings, batch_size: int, validate: bool, clock: Clock
+) -> Timing:
     tenant = f"{TENANT}-{uuid.uuid4().hex[:6]}"
     # a fresh tenant per run: the same rows under another tenant id (a copy of the file)
     copy_path = path.with_name(f"{tenant}.db")
     copy_path.write_bytes(path.read_bytes())
     with sqlite3.connect(copy_path) as conn:
         conn.execute("UPDATE kv_entries SET tenant_id = ?", (tenant,))
-    start = time.perf_counter()
-    report = migrate(
-        StorageSettings(backend="sqlite", sqlite_path=str(copy_path)),
-        target,
-        components=["kv"],
-        batch_size=batch_size,
-        validate=validate,
-    )
-    elapsed = time.perf_counter() - start
+    with clock.timing() as timing:
+        report = migrate(
+            StorageSettings(backend="sqlite", sqlite_path=str(copy_path)),
+            target,
+            components=["kv"],
+            batch_size=batch_size,
+            validate=validate,
+        )
     assert report.rows == report.totals()["kv"][1], report
-    return elapsed
+    return timing
 
 
 def main() -> None:
@@ -179,23 +255,29 @@ def main() -> None:
         target = StorageSettings(
             backend="postgres", pg_url=logins.app_url, pg_admin_url=logins.owner_url
         )
+        clock = Clock(postmaster_of(logins.owner_url))
+        size = args.batch_size
         for _ in range(args.runs):
-            raw = raw_copy(path, logins.owner_url)
+            raw = raw_copy(path, logins.owner_url, clock)
             timings = {
                 "raw_copy": raw,
-                "raw_copy_text": raw_copy_text(path, logins.owner_url, args.batch_size),
-                "staged_text": staged_text(path, logins.app_url, args.batch_size),
-                "migrate": run_migrate(path, target, args.batch_size, validate=False),
-                "migrate_validated": run_migrate(path, target, args.batch_size, validate=True),
+                "raw_copy_text": raw_copy_text(path, logins.owner_url, size, clock),
+                "staged_text": staged_text(path, logins.app_url, size, clock),
+                "migrate": run_migrate(path, target, size, validate=False, clock=clock),
+                "migrate_validated": run_migrate(path, target, size, validate=True, clock=clock),
             }
             rounds.append(
                 {
                     name: {
-                        "seconds": round(seconds, 3),
-                        "items_per_s": round(args.items / seconds),
-                        "ratio_to_raw_copy": round(raw / seconds, 3),
+                        "seconds": round(timing.seconds, 3),
+                        "items_per_s": round(args.items / timing.seconds),
+                        "ratio_to_raw_copy": round(raw.seconds / timing.seconds, 3),
+                        "client_cpu_s": round(timing.client_cpu, 3),
+                        "server_cpu_s": None
+                        if timing.server_cpu is None
+                        else round(timing.server_cpu, 2),
                     }
-                    for name, seconds in timings.items()
+                    for name, timing in timings.items()
                 }
             )
     if args.json:
@@ -205,9 +287,12 @@ def main() -> None:
     for number, results in enumerate(rounds, 1):
         print(f" run {number}")
         for name, figures in results.items():
+            server = figures["server_cpu_s"]
+            cpu = f"CPU {figures['client_cpu_s']:.2f} s + server "
+            cpu += "?" if server is None else f"{server:.2f} s"
             print(
                 f"  {name:<18} {figures['items_per_s']:>9,} items/s  {figures['seconds']:>7.2f} s  "
-                f"{figures['ratio_to_raw_copy']:.2f}x raw COPY"
+                f"{figures['ratio_to_raw_copy']:.2f}x raw COPY  {cpu}"
             )
 
 
