@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    TIMESTAMP,
     BigInteger,
     Boolean,
     Connection,
@@ -333,11 +334,11 @@ def hashed_move(target: Table, staging: str, escaped: bool) -> Select[int, str |
 
 def _printed(column: Any, escaped: bool) -> ColumnElement[Any]:
     """A column's value on PostgreSQL as `_field` (and `_escaped`, if `escaped`) make it on
-    SQLite; a timestamp as a UTC timestamp, which concat_ws prints (DateStyle ISO) as `_field`
-    writes it."""
+    SQLite; a timestamp as a timestamp without time zone (the session's TimeZone is UTC), which
+    concat_ws prints (DateStyle ISO) as `_field` writes it."""
     kind = column.type
-    if isinstance(kind, UtcDateTime):
-        return func.timezone("UTC", column)
+    if isinstance(kind, UtcDateTime):  # in the session's TimeZone, UTC: no zone looked up
+        return cast(column, TIMESTAMP)
     if isinstance(kind, Boolean):
         return cast(column, Integer)
     if isinstance(kind, Integer):
