@@ -535,8 +535,8 @@ def _kv_triggers(settings: StorageSettings) -> set[str]:
         engine.dispose()
 
 
-def _raise_version_as_owner(settings: StorageSettings, tenant: str, value: str) -> None:
-    """What a put of an existing key does to its entry, as the owner (under the tenant policy)."""
+def _as_owner_under(settings: StorageSettings, tenant: str, sql: str, **values: str) -> None:
+    """Run `sql` as the owner, under the tenant policy of `tenant`."""
     engine = _owner_engine(settings)
     try:
         with engine.begin() as conn:
@@ -545,15 +545,20 @@ def _raise_version_as_owner(settings: StorageSettings, tenant: str, value: str) 
                     text("SELECT set_config(:name, :tenant, true)"),
                     {"name": TENANT_SETTING, "tenant": tenant},
                 )
-            conn.execute(
-                text(
-                    "UPDATE kv_entries SET version = version + 1, value = :value "
-                    "WHERE tenant_id = :tenant AND scope = 'g' AND key = 'k'"
-                ),
-                {"tenant": tenant, "value": value},
-            )
+            conn.execute(text(sql), {"tenant": tenant, **values})
     finally:
         engine.dispose()
+
+
+def _raise_version_as_owner(settings: StorageSettings, tenant: str, value: str) -> None:
+    """What a put of an existing key does to its entry, as the owner (under the tenant policy)."""
+    _as_owner_under(
+        settings,
+        tenant,
+        "UPDATE kv_entries SET version = version + 1, value = :value "
+        "WHERE tenant_id = :tenant AND scope = 'g' AND key = 'k'",
+        value=value,
+    )
 
 
 @pytest.mark.parametrize(
@@ -592,23 +597,14 @@ def test_0015_records_new_versions_in_the_database_and_its_downgrade_leaves_it_t
 
 def _insert_entry_as_owner(settings: StorageSettings, tenant: str, key: str) -> None:
     """What a put of a new key does to kv_entries, as the owner (under the tenant policy)."""
-    engine = _owner_engine(settings)
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(
-                    text("SELECT set_config(:name, :tenant, true)"),
-                    {"name": TENANT_SETTING, "tenant": tenant},
-                )
-            conn.execute(
-                text(
-                    "INSERT INTO kv_entries (tenant_id, scope, key, value, version, updated_at) "
-                    "VALUES (:tenant, 'g', :key, '\"first\"', 1, :at)"
-                ),
-                {"tenant": tenant, "key": key, "at": "2026-12-06 07:00:00.000000"},
-            )
-    finally:
-        engine.dispose()
+    _as_owner_under(
+        settings,
+        tenant,
+        "INSERT INTO kv_entries (tenant_id, scope, key, value, version, updated_at) "
+        "VALUES (:tenant, 'g', :key, '\"first\"', 1, :at)",
+        key=key,
+        at="2026-12-06 07:00:00.000000",
+    )
 
 
 @pytest.mark.parametrize(
