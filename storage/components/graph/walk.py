@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -192,7 +193,7 @@ class GraphWalk:
             steps.append(
                 select(*self._walked(target), walk.c.hops + 1)
                 .select_from(walk.join(r, and_(*edge_ok)).join(target, and_(*target_ok)))
-                .where(walk.c.hops < bindparam("depth"))
+                .where(self._below_depth(walk.c.hops))
             )
         entity_rows, expandable = self._reached(start.union(*steps))
         # Edges are looked up from the ids below the depth bound (SQLite would rather probe
@@ -216,6 +217,17 @@ class GraphWalk:
         """The columns of an entity the walk carries: its id (payloads are read once the walk
         is done, see `_reached`)."""
         return [entities.c.entity_id]
+
+    def _below_depth(self, hops: Any) -> ColumnElement[bool]:
+        """The recursive step's condition, that the entity it expands is below the depth
+        bound, marked to SQLite's planner as rarely true. After an ANALYZE (a user's, or
+        `PRAGMA optimize`) SQLite guesses a recursive CTE yields more rows than the graph's
+        tables hold, and then builds a Bloom filter of the edges and of the entities for every
+        step and reads their rows instead of the walk's covering indexes: 2.3x the time of the
+        walk without statistics (17 against 7.4 ms at 10,000 entities / 50,000 edges). With
+        the estimate lowered, the plan is the same with statistics as without."""
+        # (the probability must be a literal: SQLite refuses a bound one)
+        return func.likelihood(hops < bindparam("depth"), literal_column("0.000001"))
 
     def _reached(self, found: CTE) -> tuple[Select[Any], Select[Any]]:
         """(the entity rows: each reached entity's valid version and least hop count, the ids
@@ -323,6 +335,9 @@ class PostgresWalk(OneStepWalk):
 
     def _walked(self, entities: Any) -> list[Any]:
         return [entities.c[c.name] for c in self._entities.columns]
+
+    def _below_depth(self, hops: Any) -> ColumnElement[bool]:
+        return hops < bindparam("depth")  # type: ignore[no-any-return]
 
     def _reached(self, found: CTE) -> tuple[Select[Any], Select[Any]]:
         least = (
