@@ -118,13 +118,24 @@ def test_closing_leaves_the_tail_to_the_next_runtime_whose_search_folds_it(
     pg_settings: StorageSettings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One row per fold transaction: the 3,000 rows take the background fold seconds, far
-    # longer than the add takes to return and the storage to close.
+    # One row per fold transaction, and a pause after each: folding the 3,000 rows takes the
+    # background fold over a minute, far longer than the add takes to return and the storage
+    # to close, however busy the machine is.
     monkeypatch.setattr(fold_module, "FOLD_BATCH", 1)
+    real_fold_some = HnswFold._fold_some
+
+    def slow_fold_some(fold: HnswFold, dimension: int, rows: int) -> tuple[int, int]:
+        done = real_fold_some(fold, dimension, rows)
+        time.sleep(0.02)
+        return done
+
+    monkeypatch.setattr(HnswFold, "_fold_some", slow_fold_some)
     first = open_pg(1_000_000)
     data = unit_rows(15, 3_000)
     first.vectors.add("ns", "m", [NewVector(v, "", id=f"v{i}") for i, v in enumerate(data)])
     first.close()  # the background fold stops after its batch
+    fold_thread = f"llmspell-hnsw-fold-{first.tenant_id}"
+    assert fold_thread not in {t.name for t in threading.enumerate()}, "the fold outlived close"
     assert tail_size(pg_settings, first.tenant_id) > 0, "closing did not wait for the fold"
     monkeypatch.undo()
     second = open_pg(1_000_000)  # the same tenant, adding nothing
