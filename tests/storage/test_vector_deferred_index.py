@@ -149,6 +149,23 @@ def test_closing_leaves_the_tail_to_the_next_runtime_whose_search_folds_it(
 
 
 @pytest.mark.postgres
+def test_a_fold_batch_marks_at_most_its_size_whatever_plan_postgres_picks(
+    open_pg: Callable[..., SqlStorage],
+    pg_settings: StorageSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Picked by `IN (subquery)`, a plan that runs the subquery again for each row updated
+    (which statistics of a busy table led to) locked and folded the whole tail in one batch."""
+    rescanning = {"enable_hashjoin": "off", "enable_mergejoin": "off", "enable_hashagg": "off"}
+    monkeypatch.setattr(fold_module, "NO_FLUSH_WAIT", {**fold_module.NO_FLUSH_WAIT, **rescanning})
+    storage = open_pg(1_000_000, background=False)
+    storage.vectors.add("ns", "m", [NewVector(v, "") for v in unit_rows(6, 200)])
+    fold = HnswFold(storage.database("vectors"), Tenant(storage.tenant_id), 1_000_000, False)
+    assert fold._fold_some(DIM, 7) == (7, 193)
+    assert tail_size(pg_settings, storage.tenant_id) == 193
+
+
+@pytest.mark.postgres
 def test_index_now_puts_every_waiting_row_into_the_index_before_it_returns(
     open_pg: Callable[..., SqlStorage], pg_settings: StorageSettings
 ) -> None:

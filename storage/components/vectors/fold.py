@@ -216,15 +216,20 @@ class HnswFold:
         if built is None:
             t = vector_table(dimension)
             tail = t.alias("tail")
+            # The rows are picked in a CTE, which PostgreSQL runs once: as an `IN (subquery)`
+            # the planner may run the subquery again for every row it updates, and each run
+            # skips the rows the statement already changed and locks the next ones, so one
+            # statement folded the whole tail instead of a batch.
             pick = (
-                select(tail.c.id)
+                select(tail.c.tenant_id, tail.c.id)
                 .where(self._tenant.where(tail), not_(tail.c.indexed))
                 .limit(bindparam("batch"))
                 .with_for_update(skip_locked=True)
+                .cte("picked")
             )
             fold = (
                 update(t)
-                .where(self._tenant.where(t), not_(t.c.indexed), t.c.id.in_(pick.scalar_subquery()))
+                .where(t.c.tenant_id == pick.c.tenant_id, t.c.id == pick.c.id)
                 .values(indexed=True)
             )
             count = select(func.count()).where(self._tenant.where(t), not_(t.c.indexed))
