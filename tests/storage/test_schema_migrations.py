@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from llmspell.migrations import HEAD, REVISIONS
 from llmspell.storage import SchemaVersionError, StorageError, StorageSettings, admin, open_storage
+from llmspell.storage.components.graph import Neighbourhood
 from llmspell.storage.components.kv import (
     RECORD_FIRST_TRIGGER,
     RECORD_VERSION_FUNCTION,
@@ -330,6 +331,26 @@ def _graph_indexes(settings: StorageSettings) -> set[str]:
         engine.dispose()
 
 
+WALK_INDEXES = {
+    "ix_graph_entities_walk",
+    "ix_graph_relationships_walk_out",
+    "ix_graph_relationships_walk_in",
+}
+
+
+def _walked_chain(settings: StorageSettings, changed: bool = False) -> tuple[str, Neighbourhood]:
+    """A graph A -> B -> C of tenant `walker` (B updated once when `changed`): A's id and its
+    2-hop neighbourhood."""
+    with open_storage(settings, "walker") as storage:
+        g = storage.graph
+        a, b, c = (g.add_entity(name, "node", {}) for name in "ABC")
+        g.add_relationship(a, b, "knows", {})
+        g.add_relationship(b, c, "knows", {})
+        if changed:
+            g.update_entity(b, {"seen": 1})
+        return a, g.neighbors(a, 2)
+
+
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -337,29 +358,19 @@ def test_0012_walk_indexes_replace_the_edge_indexes_and_its_downgrade_restores_0
     backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
 ) -> None:
     settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
-    walk = {
-        "ix_graph_entities_walk",
-        "ix_graph_relationships_walk_out",
-        "ix_graph_relationships_walk_in",
-    }
     edges_0011 = {
         "ix_graph_relationships_tenant_id_from_id",
         "ix_graph_relationships_tenant_id_to_id",
     }
     admin.upgrade(settings)
-    with open_storage(settings, "walker") as storage:
-        g = storage.graph
-        a, b, c = (g.add_entity(name, "node", {}) for name in "ABC")
-        g.add_relationship(a, b, "knows", {})
-        g.add_relationship(b, c, "knows", {})
-        before = g.neighbors(a, 2)
-    assert walk <= _graph_indexes(settings)
+    a, before = _walked_chain(settings)
+    assert _graph_indexes(settings) >= WALK_INDEXES
     assert not edges_0011 & _graph_indexes(settings)
     admin.downgrade(settings, "0011")
     assert edges_0011 <= _graph_indexes(settings)
-    assert not walk & _graph_indexes(settings)
+    assert not WALK_INDEXES & _graph_indexes(settings)
     admin.upgrade(settings)
-    assert walk <= _graph_indexes(settings)
+    assert _graph_indexes(settings) >= WALK_INDEXES
     with open_storage(settings, "walker") as storage:
         assert storage.graph.neighbors(a, 2) == before, "the rows outlive down and up"
 
@@ -380,19 +391,8 @@ def test_0016_carries_the_walk_periods_as_include_columns_and_its_downgrade_rest
     backend: str, sqlite_settings: StorageSettings, request: pytest.FixtureRequest
 ) -> None:
     settings = sqlite_settings if backend == "sqlite" else request.getfixturevalue("fresh_pg")
-    walk = {
-        "ix_graph_entities_walk",
-        "ix_graph_relationships_walk_out",
-        "ix_graph_relationships_walk_in",
-    }
     admin.upgrade(settings)
-    with open_storage(settings, "walker") as storage:
-        g = storage.graph
-        a, b, c = (g.add_entity(name, "node", {}) for name in "ABC")
-        g.add_relationship(a, b, "knows", {})
-        g.add_relationship(b, c, "knows", {})
-        g.update_entity(b, {"seen": 1})
-        before = g.neighbors(a, 2)
+    a, before = _walked_chain(settings, changed=True)
     assert [node.name for node, _ in before.nodes] == ["B", "C"]
     periods = "valid_from, valid_to, recorded_at, superseded_at"
     as_0012 = {
@@ -410,13 +410,13 @@ def test_0016_carries_the_walk_periods_as_include_columns_and_its_downgrade_rest
             admin.downgrade(settings, target)
         else:
             admin.upgrade(settings, target)
-        assert walk <= _graph_indexes(settings)
+        assert _graph_indexes(settings) >= WALK_INDEXES
         if backend == "postgres":
             definitions = _walk_index_definitions(settings)
             expected = as_0012 if target == "0015" else as_0016
-            assert set(definitions) == walk
+            assert set(definitions) == WALK_INDEXES
             assert all(definitions[name].endswith(f"USING btree {expected[name]}")
-                       for name in walk), definitions  # fmt: skip
+                       for name in WALK_INDEXES), definitions  # fmt: skip
     with open_storage(settings, "walker") as storage:
         assert storage.graph.neighbors(a, 2) == before, "the rows outlive down and up"
 

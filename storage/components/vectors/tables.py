@@ -107,9 +107,10 @@ ANALYZE_FUNCTION = "llmspell_vectors_analyze"
 
 
 def analyze_function_sql(dialect_name: str) -> list[str]:
-    """The SECURITY DEFINER function that analyzes `vectors_<dimension>` (migration 0017, which
-    then pins its search_path to the tables' schema); only the app role (granted EXECUTE on the
-    schema's functions) and the owner may run it."""
+    """The SECURITY DEFINER function that analyzes `vectors_<dimension>` (migration 0017 made
+    it from a frozen copy of these statements and pinned its search_path to the tables'
+    schema); only the app role (granted EXECUTE on the schema's functions) and the owner may
+    run it."""
     if dialect_name != "postgresql":
         return []
     dimensions = ", ".join(str(d) for d in SUPPORTED_DIMENSIONS)
@@ -121,13 +122,6 @@ def analyze_function_sql(dialect_name: str) -> list[str]:
         "EXECUTE format('ANALYZE %I', 'vectors_' || dimension); END $fn$",
         f"REVOKE ALL ON FUNCTION {ANALYZE_FUNCTION}(integer) FROM PUBLIC",
     ]
-
-
-def drop_analyze_function_sql(dialect_name: str) -> list[str]:
-    """`analyze_function_sql` undone (migration 0017's downgrade)."""
-    if dialect_name != "postgresql":
-        return []
-    return [f"DROP FUNCTION IF EXISTS {ANALYZE_FUNCTION}(integer)"]
 
 
 created_with(vector_namespaces, analyze_function_sql)  # migration 0017 on PostgreSQL
