@@ -199,6 +199,48 @@ def test_entities_with_equal_properties_do_not_share_them(storage: SqlStorage) -
     assert second.properties == {"w": [1]}
 
 
+def _sqlite_walk_plan(storage: SqlStorage, direction: str, start: str, depth: int) -> list[str]:
+    """SQLite's plan of the walk (`EXPLAIN QUERY PLAN`) from `start`, at any moment."""
+    statement = storage.graph._walk._statement(direction, False)  # the plan is the point
+    with storage.database("graph").transaction() as conn:
+        compiled = statement.compile(dialect=conn.dialect)
+        values = compiled.construct_params(
+            {"start": start, "depth": depth, "as_of": "x", "known_at": "x"}
+        )
+        rows = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + str(compiled),
+            tuple(values[name] for name in compiled.positiontup or ()),
+        )
+        return [str(row[-1]) for row in rows]
+
+
+def _insert_random_graph(
+    conn: Any, tenant: str, entities: int, edges: int, rng: random.Random
+) -> None:
+    """`entities` entities e0, e1, ... and `edges` edges between random ones, one version each,
+    valid and recorded since 2020."""
+    since = at(2020)
+    versions = {"version": 1, "properties": {}, "valid_from": since, "valid_to": None}
+    times = {"recorded_at": since, "superseded_at": None}
+    conn.execute(
+        insert(graph_entities),
+        [
+            {"tenant_id": tenant, "entity_id": f"e{i}", "name": f"e{i}", "type": "node",
+             **versions, **times}
+            for i in range(entities)
+        ],
+    )  # fmt: skip
+    conn.execute(
+        insert(graph_relationships),
+        [
+            {"tenant_id": tenant, "relationship_id": f"r{i}",
+             "from_id": f"e{rng.randrange(entities)}", "to_id": f"e{rng.randrange(entities)}",
+             "type": "link", **versions, **times}
+            for i in range(edges)
+        ],
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("direction", ["out", "in", "both"])
 def test_on_sqlite_every_step_finds_edges_by_their_end_not_by_scanning_the_tenant(
     tmp_path: Path, direction: str
@@ -207,19 +249,8 @@ def test_on_sqlite_every_step_finds_edges_by_their_end_not_by_scanning_the_tenan
     walked (seconds at 50K edges): each edge lookup names the end it starts from."""
     settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "g.db"))
     with open_storage(settings, "planner") as storage:
-        g = storage.graph
-        statement = g._walk._statement(direction, False)  # the plan is the point
-        with storage.database("graph").transaction() as conn:
-            compiled = statement.compile(dialect=conn.dialect)
-            # Values play no part in SQLite's plan here: every parameter is a string.
-            values = compiled.construct_params(
-                {"start": "x", "depth": 3, "as_of": "x", "known_at": "x"}
-            )
-            rows = conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + str(compiled),
-                tuple(values[name] for name in compiled.positiontup or ()),
-            )
-            plan = [str(row[-1]) for row in rows]
+        # Values play no part in SQLite's plan here: every parameter is a string.
+        plan = _sqlite_walk_plan(storage, direction, start="x", depth=3)
     edges = [line for line in plan if "graph_relationships" in line]
     assert edges, plan
     assert all(re.search(r"\((tenant_id=\? AND (from|to)_id=\?)", line) for line in edges), plan
@@ -234,41 +265,11 @@ def test_on_sqlite_an_analyze_leaves_the_walk_on_its_covering_indexes(
     step, reading their rows instead of the covering walk indexes (2.3x the walk's time at
     50K edges). The step's depth condition tells the planner otherwise."""
     settings = StorageSettings(backend="sqlite", sqlite_path=str(tmp_path / "g.db"))
-    rng = random.Random(3)
-    since = at(2020)
-    versions = {"version": 1, "properties": {}, "valid_from": since, "valid_to": None}
-    times = {"recorded_at": since, "superseded_at": None}
     with open_storage(settings, "analyzed") as storage:
         with storage.database("graph").transaction(write=True) as conn:
-            conn.execute(
-                insert(graph_entities),
-                [
-                    {"tenant_id": "analyzed", "entity_id": f"e{i}", "name": f"e{i}",
-                     "type": "node", **versions, **times}
-                    for i in range(1000)
-                ],
-            )  # fmt: skip
-            conn.execute(
-                insert(graph_relationships),
-                [
-                    {"tenant_id": "analyzed", "relationship_id": f"r{i}",
-                     "from_id": f"e{rng.randrange(1000)}", "to_id": f"e{rng.randrange(1000)}",
-                     "type": "link", **versions, **times}
-                    for i in range(5000)
-                ],
-            )  # fmt: skip
+            _insert_random_graph(conn, "analyzed", 1000, 5000, random.Random(3))
             conn.exec_driver_sql("ANALYZE")
-        statement = storage.graph._walk._statement(direction, False)  # the plan is the point
-        with storage.database("graph").transaction() as conn:
-            compiled = statement.compile(dialect=conn.dialect)
-            values = compiled.construct_params(
-                {"start": "e0", "depth": 4, "as_of": "x", "known_at": "x"}
-            )
-            rows = conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + str(compiled),
-                tuple(values[name] for name in compiled.positiontup or ()),
-            )
-            plan = [str(row[-1]) for row in rows]
+        plan = _sqlite_walk_plan(storage, direction, start="e0", depth=4)
         assert len(storage.graph.neighbors("e0", 4).nodes) > 100, "the walk goes deep"
     assert not [line for line in plan if "BLOOM" in line], plan
     step = plan[plan.index("RECURSIVE STEP") :]
@@ -303,32 +304,11 @@ def test_on_postgres_the_walk_reads_tables_by_key_and_the_reached_set_once(
     results once (an earlier shape re-scanned the reached set per edge under its generic
     plan: 40 ms instead of 5 on 10K entities), as the app role under row-level security. A
     database of its own, so that the planner's statistics are those of this graph only."""
-    rng = random.Random(7)
-    since = at(2020)
-    versions = {"version": 1, "properties": {}, "valid_from": since, "valid_to": None}
-    times = {"recorded_at": since, "superseded_at": None}
     with fresh_pg_settings(pg_urls) as settings:
         assert settings.pg_url and settings.pg_admin_url
         with open_storage(settings, unique_tenant) as storage:
             with storage.database("graph").transaction(write=True) as conn:
-                conn.execute(
-                    insert(graph_entities),
-                    [
-                        {"tenant_id": unique_tenant, "entity_id": f"e{i}", "name": f"e{i}",
-                         "type": "node", **versions, **times}
-                        for i in range(3000)
-                    ],
-                )  # fmt: skip
-                conn.execute(
-                    insert(graph_relationships),
-                    [
-                        {"tenant_id": unique_tenant, "relationship_id": f"r{i}",
-                         "from_id": f"e{rng.randrange(3000)}",
-                         "to_id": f"e{rng.randrange(3000)}", "type": "link", **versions,
-                         **times}
-                        for i in range(12000)
-                    ],
-                )  # fmt: skip
+                _insert_random_graph(conn, unique_tenant, 3000, 12000, random.Random(7))
             with psycopg.connect(settings.pg_admin_url, autocommit=True) as owner:
                 owner.execute("ANALYZE graph_entities, graph_relationships")
             compiled = storage.graph._walk._statement("out", False).compile(
